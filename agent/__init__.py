@@ -1,0 +1,30 @@
+"""The loop and everything around it: runtimes, the Agent, trajectories, the CLI.
+
+Importing ``agent`` is light; the loop and its dependencies load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from agent.loop import Agent, Limits
+    from agent.steps import RunResult, Step
+
+_LAZY = {"Agent": "agent.loop", "Limits": "agent.loop", "RunResult": "agent.steps",
+         "Step": "agent.steps"}
+
+
+def __getattr__(name: str) -> Any:
+    # The CLI imports this package for __version__; the loop's imports (Pillow, pydantic
+    # models) wait until someone asks for it.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'agent' has no attribute {name!r}")
+
+
+__all__ = ["Agent", "Limits", "RunResult", "Step", "__version__"]

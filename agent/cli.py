@@ -1,0 +1,294 @@
+"""The ``agent`` command. The only place that turns names (``--env``, ``--model``) into objects.
+
+Heavy libraries (torch, transformers, pyautogui, adbutils) are imported inside commands that need
+them, never at module level: ``agent --help`` stays fast and light.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from agent import __version__, exitcodes
+
+app = typer.Typer(
+    name="agent",
+    help="vlagent: a local vision-language model operates a screen. Exit codes: docs/cli.md.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+# soft_wrap: an error is one line however narrow the terminal (or pipe) is.
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exits with ``code``."""
+
+    def __init__(self, message: str, code: int = exitcodes.SETUP) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _fail(message: str, code: int = exitcodes.SETUP) -> NoReturn:
+    raise CliError(message, code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"vlagent {__version__}")
+        raise typer.Exit(exitcodes.OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    """Global options (``--debug`` may also follow any command)."""
+
+
+# -- agent run ---------------------------------------------------------------------------------
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
+
+
+def _slug(goal: str) -> str:
+    words = re.findall(r"[a-z0-9]+", goal.lower())
+    return "-".join(words)[:40].strip("-") or "run"
+
+
+def default_run_dir(goal: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("runs") / f"{stamp}-{_slug(goal)}"
+
+
+class LiveView:
+    """Prints one line per step as the run goes, with a spinner while the model thinks."""
+
+    def __init__(self, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self._status: Any = None
+
+    def step_started(self, index: int) -> None:
+        self._status = console.status(f"step {index}: thinking…")
+        self._status.start()
+
+    def step_finished(self, step: Any) -> None:
+        if self._status is not None:
+            self._status.stop()
+        timing = "  ".join(f"{k} {v:.0f} ms" for k, v in step.timings_ms.items()
+                           if k in ("generate", "execute"))
+        if step.error is not None:
+            what = f"[red]{step.error.kind} error[/red]: {escape(step.error.message)}"
+        else:
+            action = step.action or {}
+            model_args = {k: v for k, v in action.get("model", {}).items() if k != "action"}
+            name = action.get("model", {}).get("action", action.get("tool", "?"))
+            where = ""
+            if "coordinate" in action.get("device", {}):
+                x, y = action["device"]["coordinate"]
+                where = f" → ({x:.0f}, {y:.0f}) px"
+            verb = "would run" if self.dry_run else ""
+            what = f"{verb} [bold]{escape(str(name))}[/bold] {escape(str(model_args))}{where}".strip()
+            if step.result is not None and not step.result["ok"]:
+                what += f" [yellow]refused: {escape(step.result['message'])}[/yellow]"
+        console.print(f"step {step.index:>3}  {what}  [dim]{timing}[/dim]")
+
+
+def _env_options(env: str, given: dict[str, Any]) -> dict[str, Any]:
+    import environments
+
+    options = {key: value for key, value in given.items() if value is not None}
+    try:
+        accepted = environments.options_of(env)
+    except environments.EnvironmentUnavailable as exc:
+        _fail(str(exc))
+    for key in options:
+        if key not in accepted:
+            takes = ", ".join(f"--{a}" for a in accepted) or "none"
+            _fail(f"--{key} is not an option of --env {env} (its options: {takes})", exitcodes.USAGE)
+    return options
+
+
+@app.command()
+def run(
+    env: Annotated[str, typer.Option("--env", help="Environment: memory (more: agent envs).")],
+    goal: Annotated[str, typer.Option("--goal", help="What the agent should do.")],
+    model: Annotated[str, typer.Option(
+        "--model", help="scripted:PATH, a Hugging Face id or a local folder.")] = DEFAULT_MODEL,
+    dialect: Annotated[str | None, typer.Option(
+        "--dialect", help="Force a dialect (default: chosen from the model).")] = None,
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Model calls at most.")] = 30,
+    max_retries: Annotated[int, typer.Option(
+        "--max-retries", min=0, help="Invalid answers in a row fed back before stopping.")] = 2,
+    max_repeats: Annotated[int, typer.Option(
+        "--max-repeats", min=2, help="Same action on an unchanged screen this often stops.")] = 3,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", min=0.001, help="Stop after this many seconds.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Run directory (default runs/<UTC time>-<goal>/).")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Observe and plan, but execute nothing.")] = False,
+    size: Annotated[str | None, typer.Option(
+        "--size", help="[memory] Screen size WxH (default 1280x800).")] = None,
+    space: Annotated[str | None, typer.Option(
+        "--space", help="[memory] Action space: computer or mobile.")] = None,
+    scale: Annotated[float | None, typer.Option(
+        "--scale", min=0.01, help="[memory] Device pixels per image pixel (HiDPI).")] = None,
+) -> None:
+    """Run one goal: observe, ask the model, act, record — until done or a limit is hit."""
+    import environments
+    import prompts
+    from agent.loop import Agent, Limits
+    from agent.runtime import ModelUnavailable
+    from agent.runtimes import runtime_for
+    from agent.trajectory import Recorder, RecorderError
+
+    options = _env_options(env, {"size": size, "space": space, "scale": scale})
+    run_dir = out or default_run_dir(goal)
+    # The environment first: a missing device or display should fail before a model loads.
+    try:
+        environment = environments.make(env, **options)
+    except environments.EnvironmentUnavailable as exc:
+        _fail(str(exc))
+    try:
+        runtime = runtime_for(model)
+    except ModelUnavailable as exc:
+        environment.close()
+        _fail(str(exc))
+    try:
+        # Scripted answers are written in some dialect; Qwen function calling unless told.
+        chosen = prompts.get_dialect(dialect) if dialect else (
+            prompts.get_dialect("qwen2-vl") if model.startswith("scripted:")
+            else prompts.dialect_for(model))
+    except prompts.UnknownDialect as exc:
+        environment.close()
+        _fail(str(exc))
+    try:
+        recorder = Recorder(run_dir)
+    except RecorderError as exc:
+        environment.close()
+        _fail(str(exc))
+    if dry_run:
+        environment = environments.DryRun(environment)
+
+    def _terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    limits = Limits(max_steps=max_steps, max_retries=max_retries, max_repeats=max_repeats,
+                    time_limit_s=time_limit)
+    agent = Agent(runtime, chosen, environment, limits=limits, recorder=recorder,
+                  listeners=[LiveView(dry_run)])
+    console.print(f"goal: {escape(goal)}  [dim]env {env} · model {escape(model)} · "
+                  f"dialect {chosen.name}[/dim]")
+    try:
+        result = agent.run(goal)
+    finally:
+        environment.close()
+        runtime.close()
+    colour = "green" if result.succeeded else "red"
+    console.print(f"[{colour}]{result.status}[/{colour}]: {escape(result.reason)}")
+    if result.answer is not None:
+        console.print(f"answer: {escape(result.answer)}")
+    if recorder.started:
+        console.print(f"trajectory: {recorder.path}")
+    raise typer.Exit(exitcodes.BY_STATUS[result.status])
+
+
+# -- agent envs, agent show --------------------------------------------------------------------
+
+@app.command()
+def envs() -> None:
+    """List environments and their options."""
+    import environments
+
+    for name in environments.available():
+        options = ", ".join(f"--{o}" for o in environments.options_of(name)) or "no options"
+        console.print(f"{name}  [dim]{options}[/dim]")
+
+
+@app.command()
+def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Summarize a recorded trajectory and report damaged lines."""
+    from agent.trajectory import TrajectoryError, read_trajectory
+
+    try:
+        trajectory = read_trajectory(run_dir)
+    except TrajectoryError as exc:
+        _fail(str(exc))
+    header = trajectory.header
+    console.print(f"goal: {escape(header['goal'])}  [dim]model {escape(header['model']['id'])} · "
+                  f"dialect {header['dialect']}[/dim]")
+    for step in trajectory.steps:
+        if step.get("error"):
+            what = f"{step['error']['kind']} error: {step['error']['message']}"
+        else:
+            what = str((step.get("action") or {}).get("model"))
+        console.print(f"step {step.get('index', '?'):>3}  {escape(what)}")
+    end = trajectory.end
+    if end is None:
+        console.print("[yellow]not closed: the run was killed or is still going[/yellow]")
+    else:
+        console.print(f"{end['status']}: {escape(end['reason'])}")
+    if trajectory.torn_tail:
+        console.print("[yellow]the last line was cut short and was skipped[/yellow]")
+    for problem in trajectory.problems:
+        errors.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+
+
+# -- entry point -------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code. Every error is one line on stderr."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug and args[0] != "--debug":
+        args = ["--debug"] + [a for a in args if a != "--debug"]
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="agent", standalone_mode=False)
+    except CliError as exc:
+        if debug:
+            traceback.print_exc()
+        errors.print(f"error: {escape(str(exc))}")
+        return exc.code
+    except Exception as exc:
+        if _is_a(exc, "UsageError"):
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            errors.print(f"error: {escape(exc.format_message())}{where}")  # type: ignore[attr-defined]
+            return exitcodes.USAGE
+        if _is_a(exc, "Abort"):
+            errors.print("aborted")
+            return exitcodes.ABORTED
+        if debug:
+            traceback.print_exc()
+        errors.print(f"error: internal error: {type(exc).__name__}: {escape(str(exc))} "
+                     "(rerun with --debug and report the traceback)")
+        return exitcodes.INTERNAL
+    return code if isinstance(code, int) else exitcodes.OK
+
+
+def _is_a(exc: BaseException, name: str) -> bool:
+    # Typer ships its own copy of click (typer._click) in recent versions and uses click itself
+    # in older ones; the class names are the same in both.
+    return any(cls.__name__ == name for cls in type(exc).__mro__)
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Where actions happen: the Environment protocol, its drivers, ``make()`` and the checker."""
+
+from environments.base import (
+    ActionResult,
+    Environment,
+    EnvironmentFault,
+    EnvironmentUnavailable,
+    Observation,
+    UIElement,
+)
+from environments.checker import EnvironmentCheckError, check_environment
+from environments.memory import MemoryEnvironment
+from environments.registry import available, make, options_of, register
+from environments.wrappers import DryRun, Wrapper
+
+register("memory", MemoryEnvironment)
+
+__all__ = [
+    "ActionResult", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
+    "EnvironmentUnavailable", "MemoryEnvironment", "Observation", "UIElement", "Wrapper",
+    "available", "check_environment", "make", "options_of", "register",
+]

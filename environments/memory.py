@@ -1,0 +1,113 @@
+"""An in-memory environment: a canvas that draws and records every action done to it.
+
+For tests, demos and library users who want to see the loop work without a device. It is not a
+stand-in for the desktop or Android drivers: it executes nothing outside this process.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from PIL import Image, ImageDraw
+from pydantic import BaseModel
+
+from environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
+from tools import ComputerUse, GuiTool, MobileUse, ToolSet, computer_tools, mobile_tools
+
+_MARK = {"click": "red", "left_click": "red", "double_click": "purple", "triple_click": "purple",
+         "right_click": "blue", "middle_click": "green", "long_press": "orange",
+         "mouse_move": "gray"}
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1280x800' → (1280, 800), with a one-line error for anything else."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise EnvironmentUnavailable(f"size {text!r} is not WIDTHxHEIGHT, e.g. 1280x800") from None
+    if width <= 0 or height <= 0:
+        raise EnvironmentUnavailable(f"size {text!r} must be positive")
+    return width, height
+
+
+class MemoryEnvironment(Environment):
+    """A white canvas of ``size`` pixels (device pixels = ``scale`` × image pixels).
+
+    ``space`` picks the action space: ``computer`` (``computer_use``) or ``mobile``
+    (``mobile_use``). Every executed action is appended to :attr:`log` with its device points.
+    """
+
+    name = "memory"
+
+    def __init__(
+        self,
+        size: str | tuple[int, int] = (1280, 800),
+        space: Literal["computer", "mobile"] = "computer",
+        scale: float = 1.0,
+    ) -> None:
+        self.width, self.height = parse_size(size) if isinstance(size, str) else size
+        if space not in ("computer", "mobile"):
+            raise EnvironmentUnavailable(f"space {space!r} is not 'computer' or 'mobile'")
+        if scale <= 0:
+            raise EnvironmentUnavailable(f"scale {scale} must be positive")
+        self.space = space
+        self.scale = float(scale)
+        self._toolset = computer_tools() if space == "computer" else mobile_tools()
+        self.canvas = Image.new("RGB", (self.width, self.height), "white")
+        self.log: list[dict[str, Any]] = []
+        self.typed = ""
+        self.closed = False
+
+    @property
+    def toolset(self) -> ToolSet:
+        return self._toolset
+
+    def observe(self) -> Observation:
+        if self.closed:
+            raise EnvironmentUnavailable("the memory environment is closed")
+        return Observation(image=self.canvas.copy(), scale=self.scale, metadata={"actions": len(self.log)})
+
+    def execute(self, action: BaseModel) -> ActionResult:
+        if not isinstance(action, (ComputerUse, MobileUse)):
+            return ActionResult(ok=False, executed=False,
+                                message=f"the memory environment cannot execute {type(action).__name__}")
+        view = Observation(image=self.canvas, scale=self.scale)
+        entry: dict[str, Any] = {"tool": action.tool_name, **action.arguments()}
+        for name in ("coordinate", "coordinate2"):
+            point = getattr(action, name, None)
+            if point is not None:
+                entry[f"{name}_device"] = view.to_device(point)
+        self.log.append(entry)
+        self._draw(action, view)
+        if action.action == "wait" and action.time:
+            time.sleep(action.time)
+        return ActionResult(ok=True, message=f"{action.action} done")
+
+    def _draw(self, action: GuiTool, view: Observation) -> None:
+        draw = ImageDraw.Draw(self.canvas)
+        start = getattr(action, "coordinate", None)
+        end = getattr(action, "coordinate2", None)
+        if action.action in ("swipe", "left_click_drag"):
+            # A drag starts where the pointer is; without history we draw it from the centre.
+            a = view.to_pixel(start if end is not None and start is not None else (0.5, 0.5))
+            b = view.to_pixel(end if end is not None else start or (0.5, 0.5))
+            draw.line([a, b], fill="black", width=3)
+        elif start is not None:
+            x, y = view.to_pixel(start)
+            draw.ellipse([x - 6, y - 6, x + 6, y + 6], fill=_MARK.get(action.action, "black"))
+        if action.action == "type" and action.text:
+            self.typed += action.text
+            draw.rectangle([0, self.height - 24, self.width, self.height], fill="white")
+            draw.text((4, self.height - 20), self.typed[-120:], fill="black")
+        elif action.action in ("key", "system_button", "open", "scroll", "hscroll"):
+            label = " ".join(str(v) for k, v in action.arguments().items() if k != "coordinate")
+            draw.rectangle([0, 0, self.width, 20], fill="white")
+            draw.text((4, 4), label[:120], fill="black")
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "space": self.space, "size": [self.width, self.height],
+                "scale": self.scale}
+
+    def close(self) -> None:
+        self.closed = True

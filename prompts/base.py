@@ -1,0 +1,123 @@
+"""The dialect protocol and the prompt it produces.
+
+A dialect is how one model family is spoken to: it renders goal + history + screenshot + tools
+into that family's chat messages, and parses the family's text back into tool calls whose screen
+points are normalized to [0, 1]. Coordinate conventions live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from PIL import Image
+
+from tools import ToolCall, ToolSet
+
+Message = dict[str, Any]
+"""A chat message in the Hugging Face form: ``{"role": ..., "content": [parts]}`` where a part
+is ``{"type": "text", "text": ...}`` or ``{"type": "image", "image": PIL.Image}``."""
+
+
+class ParseError(ValueError):
+    """Model text that holds no usable tool call. The message is written for the model to act on."""
+
+
+@dataclass(frozen=True)
+class CoordinateFrame:
+    """The model's coordinate space: model point (x, y) ↔ normalized (x / width, y / height).
+
+    Relative 0–1000 spaces are ``CoordinateFrame(1000, 1000)``; a model that answers in pixels of
+    a resized image has the resized size here.
+    """
+
+    width: float
+    height: float
+
+    def normalize(self, point: Sequence[float]) -> tuple[float, float]:
+        return (float(point[0]) / self.width, float(point[1]) / self.height)
+
+    def to_model(self, point: Sequence[float]) -> tuple[float, float]:
+        return (float(point[0]) * self.width, float(point[1]) * self.height)
+
+
+@dataclass
+class Prompt:
+    """One model call's input: chat messages, tool schemas for templates and servers that take
+    ``tools=``, an optional JSON schema for constrained decoding, and the coordinate frame the
+    answer will be read in."""
+
+    messages: list[Message]
+    frame: CoordinateFrame
+    tools: list[dict[str, Any]] | None = None
+    json_schema: dict[str, Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def images(self) -> list[Image.Image]:
+        return [part["image"] for m in self.messages for part in _parts(m) if part["type"] == "image"]
+
+    def text(self) -> str:
+        """A readable transcript (images as ``<image WxH>``), for trajectories and --dry-run."""
+        lines = []
+        for message in self.messages:
+            body = "".join(
+                part["text"] if part["type"] == "text"
+                else f"<image {part['image'].width}x{part['image'].height}>"
+                for part in _parts(message)
+            )
+            lines.append(f"[{message['role']}]\n{body}")
+        return "\n".join(lines)
+
+
+def _parts(message: Message) -> list[dict[str, Any]]:
+    content = message["content"]
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+
+
+class Dialect(ABC):
+    """Render prompts for one model family and parse its answers."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
+        """The model's coordinate space for an image of ``image_size`` (width, height)."""
+
+    @abstractmethod
+    def render(
+        self,
+        goal: str,
+        history: Sequence[ToolCall],
+        image: Image.Image,
+        toolset: ToolSet,
+        feedback: str | None = None,
+    ) -> Prompt:
+        """Chat messages for one step. ``feedback`` explains why the last answer was refused."""
+
+    @abstractmethod
+    def parse(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
+        """Every tool call in ``text``, points normalized. Raises only :class:`ParseError`."""
+
+
+def normalize_call(
+    name: str, arguments: dict[str, Any], frame: CoordinateFrame, toolset: ToolSet
+) -> ToolCall:
+    """A :class:`ToolCall` whose screen points are converted from ``frame`` to [0, 1].
+
+    Values that are not two finite numbers are passed on unchanged, so validation can say what is
+    wrong with them in the model's own terms.
+    """
+    normalized = dict(arguments)
+    for key in toolset.point_fields(name):
+        value = arguments.get(key)
+        if (
+            isinstance(value, (list, tuple))
+            and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            and all(math.isfinite(v) for v in value)
+        ):
+            normalized[key] = list(frame.normalize(value))
+    return ToolCall(name=name, arguments=normalized, raw_arguments=dict(arguments))

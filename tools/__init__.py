@@ -1,0 +1,23 @@
+"""What an agent may do: tool argument models, their schemas, and validation. No I/O here."""
+
+from tools.computer_use import ComputerUse
+from tools.gui import GuiTool, RunEnd
+from tools.mobile_use import MobileUse
+from tools.points import Point, ScreenPoint, is_on_screen, point_fields
+from tools.toolset import ToolCall, ToolError, ToolSet
+
+
+def computer_tools() -> ToolSet:
+    """The desktop action space: ``computer_use``."""
+    return ToolSet([ComputerUse])
+
+
+def mobile_tools() -> ToolSet:
+    """The Android action space: ``mobile_use``."""
+    return ToolSet([MobileUse])
+
+
+__all__ = [
+    "ComputerUse", "GuiTool", "MobileUse", "Point", "RunEnd", "ScreenPoint", "ToolCall",
+    "ToolError", "ToolSet", "computer_tools", "is_on_screen", "mobile_tools", "point_fields",
+]

@@ -1,0 +1,63 @@
+"""``computer_use``: the Qwen action space for desktops (REFERENCE.md §1)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from tools.gui import ActionSpec, GuiTool, action_help
+from tools.points import Point
+
+_CLICK = ("coordinate",)
+
+COMPUTER_ACTIONS: dict[str, ActionSpec] = {
+    "key": ActionSpec("Press the keys in `keys` together, e.g. [\"ctrl\", \"c\"].", ("keys",)),
+    "type": ActionSpec("Type the string `text` on the keyboard.", ("text",)),
+    "mouse_move": ActionSpec("Move the pointer to `coordinate`.", ("coordinate",)),
+    "left_click": ActionSpec("Click the left button at `coordinate`.", optional=_CLICK),
+    "left_click_drag": ActionSpec(
+        "Press the left button at the pointer and drag to `coordinate`.", ("coordinate",)
+    ),
+    "right_click": ActionSpec("Click the right button at `coordinate`.", optional=_CLICK),
+    "middle_click": ActionSpec("Click the middle button at `coordinate`.", optional=_CLICK),
+    "double_click": ActionSpec("Double-click the left button at `coordinate`.", optional=_CLICK),
+    "triple_click": ActionSpec("Triple-click the left button at `coordinate`.", optional=_CLICK),
+    "scroll": ActionSpec(
+        "Scroll the wheel by `pixels`: positive scrolls up, negative down.",
+        ("pixels",),
+        _CLICK,
+    ),
+    "hscroll": ActionSpec(
+        "Scroll sideways by `pixels`: positive scrolls right, negative left.",
+        ("pixels",),
+        _CLICK,
+    ),
+    "wait": ActionSpec("Wait `time` seconds for the screen to change.", ("time",)),
+    "terminate": ActionSpec("End the task, with `status` success or failure.", ("status",)),
+    "answer": ActionSpec("Give `text` as the answer to the user's question and end.", ("text",)),
+}
+
+
+class ComputerUse(GuiTool):
+    """Use a mouse and keyboard to interact with a computer. Pick one action per call; the screen
+    is shown after each action."""
+
+    tool_name: ClassVar[str] = "computer_use"
+    ACTIONS: ClassVar[dict[str, ActionSpec]] = COMPUTER_ACTIONS
+
+    action: Literal[
+        "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click",
+        "middle_click", "double_click", "triple_click", "scroll", "hscroll", "wait",
+        "terminate", "answer",
+    ] = Field(description=action_help(COMPUTER_ACTIONS))
+    keys: list[str] | None = Field(
+        None, min_length=1, description="Key names pressed together, for `key`."
+    )
+    text: str | None = Field(None, min_length=1, description="Text for `type` and `answer`.")
+    coordinate: Point | None = Field(None, description="[x, y]: the point to act on.")
+    pixels: int | None = Field(None, description="Scroll amount for `scroll` and `hscroll`.")
+    time: float | None = Field(None, gt=0, le=60, description="Seconds to `wait` (at most 60).")
+    status: Literal["success", "failure"] | None = Field(
+        None, description="How the task ended, for `terminate`."
+    )

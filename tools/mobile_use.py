@@ -1,0 +1,60 @@
+"""``mobile_use``: the Qwen action space for Android phones (REFERENCE.md §1)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from tools.gui import ActionSpec, GuiTool, action_help
+from tools.points import Point
+
+MOBILE_ACTIONS: dict[str, ActionSpec] = {
+    "key": ActionSpec("Press a key given by its adb keyevent name, e.g. `volume_up`.", ("text",)),
+    "click": ActionSpec("Tap the point `coordinate`.", ("coordinate",)),
+    "long_press": ActionSpec(
+        "Press and hold the point `coordinate` for `time` seconds.", ("coordinate", "time")
+    ),
+    "swipe": ActionSpec(
+        "Swipe from `coordinate` to `coordinate2`.", ("coordinate", "coordinate2")
+    ),
+    "type": ActionSpec("Type `text` into the focused input field.", ("text",)),
+    "system_button": ActionSpec("Press a system button: Back, Home, Menu or Enter.", ("button",)),
+    "open": ActionSpec("Open the app whose name is `text`.", ("text",)),
+    "wait": ActionSpec("Wait `time` seconds for the screen to change.", ("time",)),
+    "terminate": ActionSpec(
+        "End the task, with `status` success or failure.", ("status",)
+    ),
+    "answer": ActionSpec("Give `text` as the answer to the user's question and end.", ("text",)),
+}
+
+
+class MobileUse(GuiTool):
+    """Use a touchscreen to interact with an Android phone. Pick one action per call; the screen
+    is shown after each action."""
+
+    tool_name: ClassVar[str] = "mobile_use"
+    ACTIONS: ClassVar[dict[str, ActionSpec]] = MOBILE_ACTIONS
+
+    action: Literal[
+        "key", "click", "long_press", "swipe", "type", "system_button", "open", "wait",
+        "terminate", "answer",
+    ] = Field(description=action_help(MOBILE_ACTIONS))
+    coordinate: Point | None = Field(
+        None, description="[x, y]: the point to act on (for `swipe`, where the finger starts)."
+    )
+    coordinate2: Point | None = Field(
+        None, description="[x, y]: where a `swipe` ends."
+    )
+    text: str | None = Field(
+        None, min_length=1, description="Text for `key`, `type`, `open` and `answer`."
+    )
+    time: float | None = Field(
+        None, gt=0, le=60, description="Seconds, for `long_press` and `wait` (at most 60)."
+    )
+    button: Literal["Back", "Home", "Menu", "Enter"] | None = Field(
+        None, description="The system button for `system_button`."
+    )
+    status: Literal["success", "failure"] | None = Field(
+        None, description="How the task ended, for `terminate`."
+    )

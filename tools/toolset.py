@@ -1,0 +1,154 @@
+"""``ToolSet``: the tools an agent may use, as prompt schemas and as a validator of raw calls."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from tools.points import is_on_screen, point_fields
+from tools.schema import describe, parameters_schema
+
+
+class ToolError(ValueError):
+    """A call that cannot be executed. The message is written for the model to act on."""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call as parsed from model text.
+
+    ``arguments`` holds screen points normalized to [0, 1]; ``raw_arguments`` holds what the
+    model wrote, in its own coordinate space (quoted in error messages and kept in trajectories).
+    """
+
+    name: str
+    arguments: dict[str, Any]
+    raw_arguments: dict[str, Any] = field(default_factory=dict)
+
+    def raw(self) -> dict[str, Any]:
+        return self.raw_arguments or self.arguments
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class ToolSet:
+    """A named set of pydantic argument models.
+
+    >>> from pydantic import BaseModel
+    >>> class MoveTo(BaseModel):
+    ...     '''Move the gripper to a point in metres.'''
+    ...     x: float
+    ...     y: float
+    ...     z: float
+    >>> tools = ToolSet([MoveTo])
+    >>> tools.validate(ToolCall("move_to", {"x": 0.1, "y": 0.2, "z": 0.3}))
+    MoveTo(x=0.1, y=0.2, z=0.3)
+    """
+
+    def __init__(self, tools: Iterable[type[BaseModel]] = ()) -> None:
+        self._tools: dict[str, type[BaseModel]] = {}
+        for tool in tools:
+            self.register(tool)
+
+    def register(self, tool: type[BaseModel], name: str | None = None) -> None:
+        """Add a tool. Its name is ``name``, else its ``tool_name`` attribute, else the class name
+        in snake_case (``MoveTo`` → ``move_to``); its description is the class docstring."""
+        tool_name = name or getattr(tool, "tool_name", None) or _snake(tool.__name__)
+        if tool_name in self._tools:
+            raise ValueError(f"a tool named {tool_name!r} is already registered")
+        parameters_schema(tool)  # fail now, not at the first prompt, if it cannot be a schema
+        self._tools[tool_name] = tool
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __getitem__(self, name: str) -> type[BaseModel]:
+        return self._tools[name]
+
+    def name_of(self, action: BaseModel) -> str:
+        for name, tool in self._tools.items():
+            if type(action) is tool:
+                return name
+        raise KeyError(f"{type(action).__name__} is not a tool of this set")
+
+    def point_fields(self, name: str) -> frozenset[str]:
+        """Fields of tool ``name`` that hold screen points (empty for an unknown tool)."""
+        tool = self._tools.get(name)
+        return point_fields(tool) if tool is not None else frozenset()
+
+    def function_schemas(self, screen_note: str = "") -> list[dict[str, Any]]:
+        """Tools in the OpenAI / chat-template form. ``screen_note`` (the dialect's sentence about
+        the screen size in the model's coordinate space) is added to tools that take points."""
+        schemas = []
+        for name, tool in self._tools.items():
+            description = describe(tool)
+            if screen_note and point_fields(tool):
+                description = f"{description}\n{screen_note}"
+            schemas.append(
+                {
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "description": description,
+                        "parameters": parameters_schema(tool),
+                    },
+                }
+            )
+        return schemas
+
+    def validate(self, call: ToolCall) -> BaseModel:
+        """Turn a parsed call into a typed action, or raise :class:`ToolError` saying what to fix."""
+        tool = self._tools.get(call.name)
+        if tool is None:
+            raise ToolError(
+                f"unknown tool {call.name!r}; the tools are: {', '.join(self._tools)}"
+            )
+        try:
+            action = tool.model_validate(call.arguments)
+        except ValidationError as exc:
+            raise ToolError(_describe_errors(call, exc)) from None
+        for name in point_fields(tool):
+            point = getattr(action, name)
+            if point is not None and not is_on_screen(point):
+                raise ToolError(
+                    f"{call.name}: '{name}' {_show(call.raw().get(name))} is outside the screen; "
+                    "give a point inside the screen size stated in the tool description"
+                )
+        return action
+
+
+def _show(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _describe_errors(call: ToolCall, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        loc = error["loc"]
+        if not loc:
+            problems.append(message)
+            continue
+        field_name = str(loc[0])
+        if error["type"] == "extra_forbidden":
+            problems.append(f"there is no argument '{field_name}'")
+            continue
+        shown = _show(call.raw().get(field_name, error.get("input")))
+        problems.append(f"'{field_name}' {shown}: {message[0].lower()}{message[1:]}")
+    # A pair reports each bad element; say it once per field.
+    unique = list(dict.fromkeys(problems))
+    return f"{call.name}: " + "; ".join(unique)
