@@ -143,10 +143,11 @@ class Agent:
         pending: BaseException | None = None
         try:
             t = time.perf_counter()
-            obs: Observation | None = self.environment.observe()
+            first = self.environment.observe()
             observe_ms = _ms(t)
             if self.recorder is not None:
-                self.recorder.start(self._header(goal, obs))
+                self.recorder.start(self._header(goal, first))
+            obs: Observation | None = first
             for index in range(self.limits.max_steps + 1):
                 if index == self.limits.max_steps:
                     status, reason = "max_steps", f"reached the limit of {index} steps"

@@ -96,8 +96,9 @@ class MemoryEnvironment(Environment):
         elif start is not None:
             x, y = view.to_pixel(start)
             draw.ellipse([x - 6, y - 6, x + 6, y + 6], fill=_MARK.get(action.action, "black"))
-        if action.action == "type" and action.text:
-            self.typed += action.text
+        text = getattr(action, "text", None)
+        if action.action == "type" and text:
+            self.typed += text
             draw.rectangle([0, self.height - 24, self.width, self.height], fill="white")
             draw.text((4, self.height - 20), self.typed[-120:], fill="black")
         elif action.action in ("key", "system_button", "open", "scroll", "hscroll"):

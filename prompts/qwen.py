@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image
 
-from prompts.base import CoordinateFrame, Dialect, ParseError, Prompt, normalize_call
+from prompts.base import CoordinateFrame, Dialect, Message, ParseError, Prompt, normalize_call
 from prompts.jsontext import first_object, loads_or_text, strip_fences
 from tools import ToolCall, ToolSet
 
@@ -62,7 +62,7 @@ class QwenFunctionCalling(Dialect):
             lines.append(f"Task progress (the actions already taken): {steps};")
         if feedback:
             lines.append(f"Your previous answer was not executed: {feedback}. {ANSWER_FORMAT}.")
-        messages = [
+        messages: list[Message] = [
             {"role": "system", "content": [{"type": "text", "text": SYSTEM}]},
             {
                 "role": "user",

@@ -78,9 +78,9 @@ class GuiTool(BaseModel):
     def ends_run(self) -> RunEnd | None:
         """The run's outcome when this action ends it (``terminate`` or ``answer``), else None."""
         if self.action == "terminate":
-            return RunEnd(status=getattr(self, "status"))
+            return RunEnd(status=self.status)
         if self.action == "answer":
-            return RunEnd(status="answered", answer=getattr(self, "text"))
+            return RunEnd(status="answered", answer=self.text)
         return None
 
     def arguments(self) -> dict[str, Any]:

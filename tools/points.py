@@ -34,9 +34,10 @@ Point = Annotated[tuple[float, float], ScreenPoint(), BeforeValidator(_as_pair)]
 
 def _has_marker(annotation: Any) -> bool:
     # ``Point | None`` keeps the marker inside the union's Annotated member, out of field.metadata.
-    if get_origin(annotation) is Annotated:
-        if any(isinstance(meta, ScreenPoint) for meta in annotation.__metadata__):
-            return True
+    if get_origin(annotation) is Annotated and any(
+        isinstance(meta, ScreenPoint) for meta in annotation.__metadata__
+    ):
+        return True
     return any(_has_marker(arg) for arg in get_args(annotation))
 
 

@@ -1,0 +1,40 @@
+"""Helpers shared by the tests: scripted answers and running the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def tool_call(tool: str = "mobile_use", **arguments: Any) -> str:
+    """A Qwen-style answer holding one call."""
+    body = json.dumps({"name": tool, "arguments": arguments})
+    return f"<tool_call>\n{body}\n</tool_call>"
+
+
+def write_script(path: Path, answers: list[str]) -> Path:
+    path.write_text("\n---\n".join(answers) + "\n", encoding="utf-8")
+    return path
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``agent ARGS`` as a user runs it: a fresh interpreter through the console entry point."""
+    env = {**os.environ, "COLUMNS": "60"}  # a narrow terminal must not wrap error lines
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args], cwd=cwd, env=env, capture_output=True,
+        text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def script(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``script([answers])`` → a scripted model spec ``scripted:PATH``."""
+    def make(answers: list[str], name: str = "answers.txt") -> str:
+        return f"scripted:{write_script(tmp_path / name, answers)}"
+    return make

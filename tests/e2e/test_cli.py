@@ -1,0 +1,140 @@
+"""The ``agent`` command in a subprocess: the run, its exit codes, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import run_cli, tool_call
+
+from agent import exitcodes
+from agent.trajectory import read_trajectory
+
+Script = Callable[[list[str]], str]
+
+
+def test_help_and_version_do_not_import_heavy_libraries() -> None:
+    probe = (
+        "import sys\n"
+        "from agent.cli import main\n"
+        "codes = [main(['--help']), main(['run', '--help']), main(['--version'])]\n"
+        "heavy = [m for m in ('torch', 'transformers', 'pyautogui', 'adbutils', 'mss') if m in sys.modules]\n"
+        "print(codes, heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[0, 0, 0] []"
+    assert "--goal" in done.stdout and "vlagent 0.1.0" in done.stdout
+
+
+def test_a_run_succeeds_and_prints_its_trajectory(tmp_path: Path, script: Script) -> None:
+    model = script([tool_call(action="click", coordinate=[500, 500]),
+                    tool_call(action="terminate", status="success")])
+    done = run_cli("run", "--env", "memory", "--space", "mobile", "--size", "720x1280",
+                   "--goal", "tap the middle", "--model", model, cwd=tmp_path)
+    assert done.returncode == exitcodes.OK, done.stderr
+    assert "click" in done.stdout and "(360, 640) px" in done.stdout
+    assert "success: the model reported success" in done.stdout
+    path = done.stdout.strip().splitlines()[-1].removeprefix("trajectory: ")
+    run_dir = tmp_path / Path(path).parent
+    assert run_dir.parent == tmp_path / "runs" and run_dir.name.endswith("-tap-the-middle")
+    trajectory = read_trajectory(run_dir)
+    assert trajectory.end is not None and trajectory.end["status"] == "success"
+
+
+def test_dry_run_shows_but_does_not_execute(tmp_path: Path, script: Script) -> None:
+    model = script([tool_call(action="type", text="secret"),
+                    tool_call(action="terminate", status="success")])
+    done = run_cli("run", "--env", "memory", "--space", "mobile", "--goal", "type",
+                   "--model", model, "--out", str(tmp_path / "run"), "--dry-run")
+    assert done.returncode == 0 and "would run type" in done.stdout
+    trajectory = read_trajectory(tmp_path / "run")
+    assert trajectory.header["dry_run"] is True
+    assert trajectory.steps[0]["result"]["executed"] is False
+
+
+@pytest.mark.parametrize(("answers", "extra", "code", "words"), [
+    ([tool_call(action="answer", text="42")], [], exitcodes.OK, "answer: 42"),
+    ([tool_call(action="terminate", status="failure")], [], exitcodes.NOT_DONE, "failure"),
+    ([tool_call(action="click", coordinate=[10 * i, 10]) for i in range(5)], ["--max-steps", "2"],
+     exitcodes.NOT_DONE, "max_steps: reached the limit of 2 steps"),
+    (["nonsense"] * 5, [], exitcodes.RUN_ERROR, "invalid 3 times in a row"),
+    ([tool_call(action="click", coordinate=[10, 10])], [], exitcodes.RUN_ERROR, "ran out of answers"),
+])
+def test_run_outcomes_map_to_exit_codes(tmp_path: Path, script: Script, answers: list[str],
+                                        extra: list[str], code: int, words: str) -> None:
+    done = run_cli("run", "--env", "memory", "--space", "mobile", "--goal", "g",
+                   "--model", script(answers), "--out", str(tmp_path / "run"), *extra)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert words in done.stdout
+
+
+@pytest.mark.parametrize(("args", "code", "words"), [
+    (["run", "--env", "androidd", "--goal", "g"], exitcodes.SETUP,
+     "unknown environment 'androidd'; available: memory"),
+    (["run", "--env", "memory", "--goal", "g", "--model", "Qwen/Qwen2.5-VL-3B-Instruct"],
+     exitcodes.SETUP, "no local (transformers) runtime yet; use --model scripted:FILE"),
+    (["run", "--env", "memory", "--goal", "g", "--model", "scripted:/no/such/file"],
+     exitcodes.SETUP, "script file '/no/such/file' not found"),
+    (["run", "--env", "memory", "--goal", "g", "--size", "wide"], exitcodes.SETUP, "is not WIDTHxHEIGHT"),
+    (["run", "--env", "memory", "--goal", "g", "--dialect", "klingon", "--model", "scripted:{script}"],
+     exitcodes.SETUP, "unknown dialect 'klingon'"),
+    (["run", "--env", "memory", "--goal", "g", "--frobnicate"], exitcodes.USAGE,
+     "No such option: --frobnicate"),
+    (["run", "--env", "memory", "--goal", "g", "--max-steps", "zero"], exitcodes.USAGE,
+     "Invalid value for '--max-steps'"),
+    (["run", "--goal", "g"], exitcodes.USAGE, "Missing option '--env'"),
+    (["fly"], exitcodes.USAGE, "No such command 'fly'"),
+    (["show", "/no/such/run"], exitcodes.SETUP, "no trajectory at"),
+])
+def test_errors_are_one_line_with_the_documented_code(tmp_path: Path, script: Script,
+                                                       args: list[str], code: int, words: str) -> None:
+    model = script([tool_call(action="terminate", status="success")])
+    done = run_cli(*[a.replace("scripted:{script}", model) for a in args], cwd=tmp_path)
+    assert done.returncode == code, done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("error: ") and words in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_out_dir_that_holds_a_run_is_never_overwritten(tmp_path: Path, script: Script) -> None:
+    model = script([tool_call(action="terminate", status="success")] * 2)
+    args = ["run", "--env", "memory", "--space", "mobile", "--goal", "g", "--model", model, "--out", str(tmp_path / "run")]
+    assert run_cli(*args).returncode == 0
+    before = (tmp_path / "run" / "trajectory.jsonl").read_bytes()
+    again = run_cli(*args)
+    assert again.returncode == exitcodes.SETUP and "is not empty; pass --out with a new directory" in again.stderr
+    assert (tmp_path / "run" / "trajectory.jsonl").read_bytes() == before
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    done = run_cli("run", "--env", "androidd", "--goal", "g", "--debug", cwd=tmp_path)
+    assert done.returncode == exitcodes.SETUP and "Traceback" in done.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_aborts_with_a_closed_trajectory(tmp_path: Path, script: Script, sig: int) -> None:
+    model = script([tool_call(action="wait", time=0.3)] * 50)
+    out = tmp_path / "run"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "agent", "run", "--env", "memory", "--space", "mobile", "--goal", "w",
+         "--model", model, "--out", str(out), "--max-repeats", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    file = out / "trajectory.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (file.exists() and b'"type": "step"' in file.read_bytes()):
+        time.sleep(0.02)
+    child.send_signal(sig)
+    stdout, _ = child.communicate(timeout=20)
+    assert child.returncode == exitcodes.ABORTED
+    assert "aborted: interrupted by the user" in stdout
+    last = json.loads(file.read_text(encoding="utf-8").splitlines()[-1])
+    assert last["type"] == "end" and last["status"] == "aborted"
+    assert read_trajectory(out).problems == []

@@ -1,0 +1,97 @@
+"""The environment protocol: make(), the checker, the in-memory canvas, wrappers, pixel math."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+from pydantic import BaseModel
+
+import environments
+from environments import (
+    ActionResult,
+    DryRun,
+    Environment,
+    EnvironmentCheckError,
+    EnvironmentUnavailable,
+    MemoryEnvironment,
+    Observation,
+    check_environment,
+)
+from tools import ToolCall, ToolSet, mobile_tools
+
+
+def test_make_builds_registered_environments_with_options() -> None:
+    env = environments.make("memory", size="720x1280", space="mobile", scale=2.0)
+    assert isinstance(env, MemoryEnvironment)
+    obs = env.observe()
+    assert obs.size == (720, 1280) and obs.scale == 2.0
+    assert env.toolset.names == ["mobile_use"]
+
+
+def test_make_errors_name_what_exists() -> None:
+    with pytest.raises(EnvironmentUnavailable, match="unknown environment 'androidd'; available: memory"):
+        environments.make("androidd")
+    with pytest.raises(EnvironmentUnavailable, match=r"has no option 'serial' \(it takes: size, space, scale\)"):
+        environments.make("memory", serial="emulator-5554")
+    with pytest.raises(EnvironmentUnavailable, match="is not WIDTHxHEIGHT"):
+        environments.make("memory", size="big")
+
+
+def test_memory_environment_passes_the_checker() -> None:
+    check_environment(MemoryEnvironment(space="mobile"))
+    check_environment(MemoryEnvironment(space="computer"))
+    check_environment(DryRun(MemoryEnvironment()))
+
+
+class Broken(Environment):
+    name = "broken"
+
+    @property
+    def toolset(self) -> ToolSet:
+        return mobile_tools()
+
+    def observe(self) -> Observation:
+        return Observation(Image.new("RGBA", (10, 10)), scale=0)
+
+    def execute(self, action: BaseModel) -> ActionResult:
+        return "done"  # type: ignore[return-value]
+
+
+def test_the_checker_names_every_broken_rule() -> None:
+    with pytest.raises(EnvironmentCheckError) as error:
+        check_environment(Broken())
+    message = str(error.value)
+    assert "RGB mode" in message and "scale 0 must be positive" in message
+    assert "execute() returned str" in message
+
+
+def test_memory_environment_records_device_points_and_draws() -> None:
+    env = MemoryEnvironment(size=(1000, 500), space="mobile", scale=2.0)
+    before = env.observe().image.tobytes()
+    action = env.toolset.validate(ToolCall("mobile_use", {"action": "click", "coordinate": [0.25, 0.5]}))
+    assert env.execute(action).ok
+    assert env.log == [{"tool": "mobile_use", "action": "click", "coordinate": [0.25, 0.5],
+                        "coordinate_device": (500.0, 500.0)}]
+    assert env.observe().image.tobytes() != before
+
+
+def test_dry_run_observes_but_executes_nothing() -> None:
+    inner = MemoryEnvironment(space="mobile")
+    env = DryRun(inner)
+    action = env.toolset.validate(ToolCall("mobile_use", {"action": "type", "text": "x"}))
+    result = env.execute(action)
+    assert result.executed is False and "dry run" in result.message
+    assert inner.log == [] and env.describe()["dry_run"] is True
+
+
+@pytest.mark.parametrize(("point", "pixel"), [((0.0, 0.0), (0, 0)), ((1.0, 1.0), (1279, 799)),
+                                              ((0.5, 0.5), (640, 400)), ((0.3336, 0.0), (427, 0))])
+def test_pixels_are_rounded_and_kept_on_screen(point: tuple[float, float], pixel: tuple[int, int]) -> None:
+    assert Observation(Image.new("RGB", (1280, 800))).to_pixel(point) == pixel
+
+
+def test_context_manager_closes() -> None:
+    with MemoryEnvironment() as env:
+        env.observe()
+    with pytest.raises(EnvironmentUnavailable, match="closed"):
+        env.observe()
