@@ -77,10 +77,11 @@ class GuiTool(BaseModel):
 
     def ends_run(self) -> RunEnd | None:
         """The run's outcome when this action ends it (``terminate`` or ``answer``), else None."""
+        # Subclasses declare ``status`` and ``text``; validation guarantees they are set here.
         if self.action == "terminate":
-            return RunEnd(status=self.status)
+            return RunEnd(status=getattr(self, "status", None) or "failure")
         if self.action == "answer":
-            return RunEnd(status="answered", answer=self.text)
+            return RunEnd(status="answered", answer=getattr(self, "text", None))
         return None
 
     def arguments(self) -> dict[str, Any]:
