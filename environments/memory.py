@@ -57,6 +57,7 @@ class MemoryEnvironment(Environment):
         self.canvas = Image.new("RGB", (self.width, self.height), "white")
         self.log: list[dict[str, Any]] = []
         self.typed = ""
+        self.pointer: tuple[float, float] = (0.5, 0.5)  # normalized; where a drag starts
         self.closed = False
 
     @property
@@ -86,16 +87,17 @@ class MemoryEnvironment(Environment):
 
     def _draw(self, action: GuiTool, view: Observation) -> None:
         draw = ImageDraw.Draw(self.canvas)
-        start = getattr(action, "coordinate", None)
-        end = getattr(action, "coordinate2", None)
-        if action.action in ("swipe", "left_click_drag"):
-            # A drag starts where the pointer is; without history we draw it from the centre.
-            a = view.to_pixel(start if end is not None and start is not None else (0.5, 0.5))
-            b = view.to_pixel(end if end is not None else start or (0.5, 0.5))
-            draw.line([a, b], fill="black", width=3)
-        elif start is not None:
-            x, y = view.to_pixel(start)
+        point: tuple[float, float] | None = getattr(action, "coordinate", None)
+        end: tuple[float, float] | None = getattr(action, "coordinate2", None)
+        if point is not None and action.action in ("swipe", "left_click_drag"):
+            # A swipe names both ends; a drag goes from the pointer to the point.
+            start, finish = (point, end) if end is not None else (self.pointer, point)
+            draw.line([view.to_pixel(start), view.to_pixel(finish)], fill="black", width=3)
+        elif point is not None:
+            x, y = view.to_pixel(point)
             draw.ellipse([x - 6, y - 6, x + 6, y + 6], fill=_MARK.get(action.action, "black"))
+        if point is not None:
+            self.pointer = point
         text = getattr(action, "text", None)
         if action.action == "type" and text:
             self.typed += text

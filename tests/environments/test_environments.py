@@ -95,3 +95,13 @@ def test_context_manager_closes() -> None:
         env.observe()
     with pytest.raises(EnvironmentUnavailable, match="closed"):
         env.observe()
+
+
+def test_drag_goes_from_the_pointer_to_the_point() -> None:
+    env = MemoryEnvironment(size=(100, 100), space="computer")
+    for arguments in ({"action": "mouse_move", "coordinate": [0.1, 0.5]},
+                      {"action": "left_click_drag", "coordinate": [0.9, 0.5]}):
+        env.execute(env.toolset.validate(ToolCall("computer_use", arguments)))
+    pixels = env.observe().image
+    assert pixels.getpixel((30, 50)) == (0, 0, 0) and pixels.getpixel((80, 50)) == (0, 0, 0)
+    assert pixels.getpixel((50, 20)) == (255, 255, 255)
