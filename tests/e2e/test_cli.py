@@ -138,3 +138,12 @@ def test_interrupt_aborts_with_a_closed_trajectory(tmp_path: Path, script: Scrip
     last = json.loads(file.read_text(encoding="utf-8").splitlines()[-1])
     assert last["type"] == "end" and last["status"] == "aborted"
     assert read_trajectory(out).problems == []
+
+
+def test_the_installed_console_script_is_agent() -> None:
+    import shutil
+
+    path = shutil.which("agent", path=f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}")
+    assert path is not None, "the console script 'agent' is not installed (pip install -e .)"
+    done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "vlagent 0.1.0")
