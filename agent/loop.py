@@ -226,18 +226,16 @@ class Agent:
         """Render, generate, parse, validate, gate. Returns the step so far, the call and the
         action to execute (both None when the answer cannot be executed)."""
         timings: dict[str, float] = {}
-        frame = self.dialect.frame_for(obs.size)
-        step = Step(index=index, started_at=_now(), image_size=obs.size, scale=obs.scale,
-                    frame=(frame.width, frame.height), screen_hash=screen_hash(obs),
-                    timings_ms=timings)
-        if self.recorder is not None:
-            step.screenshot = self.recorder.screenshot(index, obs.image)
+        started_at = _now()
+        # Start encoding the screenshot now, so it is on disk by the time the model has answered.
+        shot = self.recorder.screenshot(index, obs.image) if self.recorder is not None else None
 
         t = time.perf_counter()
         prompt = self.dialect.render(goal, history, obs.image, self.toolset, feedback)
-        step.prompt_text = prompt.text()
-        step.frame = (prompt.frame.width, prompt.frame.height)
         timings["render"] = _ms(t)
+        step = Step(index=index, started_at=started_at, image_size=obs.size, scale=obs.scale,
+                    frame=(prompt.frame.width, prompt.frame.height), screen_hash=screen_hash(obs),
+                    prompt_text=prompt.text(), timings_ms=timings, screenshot=shot)
 
         t = time.perf_counter()
         try:
