@@ -79,25 +79,15 @@ def package_versions() -> dict[str, str]:
     """Versions of what shaped this run. Heavy libraries are named only if already imported."""
     from importlib import metadata
 
-    versions = {"vlagent": _version("vlagent"), "python": platform.python_version()}
-    for name in ("pydantic", "pillow"):
-        versions[name] = _version(name)
-    for module in ("torch", "transformers", "accelerate"):
-        if module in sys.modules:
-            try:
-                versions[module] = metadata.version(module)
-            except metadata.PackageNotFoundError:
-                pass
+    names = ["vlagent", "pydantic", "pillow"]
+    names += [m for m in ("torch", "transformers", "accelerate") if m in sys.modules]
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "unknown"
     return versions
-
-
-def _version(distribution: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 class Agent:

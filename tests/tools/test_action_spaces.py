@@ -98,21 +98,18 @@ def test_the_published_action_names_are_all_there() -> None:
     assert set(ComputerUse.ACTIONS) == set(COMPUTER_GOOD)
 
 
-@pytest.mark.parametrize(("action", "arguments", "words"), MOBILE_BAD,
-                         ids=[f"{a}-{w}" for a, _, w in MOBILE_BAD])
-def test_bad_mobile_arguments_say_what_is_wrong(action: str, arguments: dict[str, Any], words: str) -> None:
-    with pytest.raises(ToolError) as error:
-        mobile_tools().validate(ToolCall("mobile_use", {"action": action, **arguments}))
-    assert words in str(error.value)
-    assert str(error.value).startswith("mobile_use: ")
+BAD = [("mobile_use", *case) for case in MOBILE_BAD] + [("computer_use", *case) for case in COMPUTER_BAD]
+SPACES = {"mobile_use": mobile_tools, "computer_use": computer_tools}
 
 
-@pytest.mark.parametrize(("action", "arguments", "words"), COMPUTER_BAD,
-                         ids=[f"{a}-{w}" for a, _, w in COMPUTER_BAD])
-def test_bad_computer_arguments_say_what_is_wrong(action: str, arguments: dict[str, Any], words: str) -> None:
+@pytest.mark.parametrize(("tool", "action", "arguments", "words"), BAD,
+                         ids=[f"{t}-{a}-{w}" for t, a, _, w in BAD])
+def test_bad_arguments_say_what_is_wrong(tool: str, action: str, arguments: dict[str, Any],
+                                         words: str) -> None:
     with pytest.raises(ToolError) as error:
-        computer_tools().validate(ToolCall("computer_use", {"action": action, **arguments}))
+        SPACES[tool]().validate(ToolCall(tool, {"action": action, **arguments}))
     assert words in str(error.value)
+    assert str(error.value).startswith(f"{tool}: ")
 
 
 @pytest.mark.parametrize("tools,name", [(mobile_tools, "mobile_use"), (computer_tools, "computer_use")])
