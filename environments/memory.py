@@ -75,7 +75,7 @@ class MemoryEnvironment(Environment):
                                 message=f"the memory environment cannot execute {type(action).__name__}")
         view = Observation(image=self.canvas, scale=self.scale)
         entry: dict[str, Any] = {"tool": action.tool_name, **action.arguments()}
-        for name in ("coordinate", "coordinate2"):
+        for name in ("coordinate", "coordinate2", "start_coordinate"):
             point = getattr(action, name, None)
             if point is not None:
                 entry[f"{name}_device"] = view.to_device(point)
@@ -89,9 +89,10 @@ class MemoryEnvironment(Environment):
         draw = ImageDraw.Draw(self.canvas)
         point: tuple[float, float] | None = getattr(action, "coordinate", None)
         end: tuple[float, float] | None = getattr(action, "coordinate2", None)
+        drag_from: tuple[float, float] | None = getattr(action, "start_coordinate", None)
         if point is not None and action.action in ("swipe", "left_click_drag"):
-            # A swipe names both ends; a drag goes from the pointer to the point.
-            start, finish = (point, end) if end is not None else (self.pointer, point)
+            # A swipe names both ends; a drag goes to the point from its start or the pointer.
+            start, finish = (point, end) if end is not None else (drag_from or self.pointer, point)
             draw.line([view.to_pixel(start), view.to_pixel(finish)], fill="black", width=3)
         elif point is not None:
             x, y = view.to_pixel(point)

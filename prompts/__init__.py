@@ -1,10 +1,16 @@
 """How each model family is spoken to: dialects render prompts and parse answers."""
 
 from prompts.base import CoordinateFrame, Dialect, Message, ParseError, Prompt, normalize_call
-from prompts.qwen import QwenFunctionCalling
+from prompts.families import FAMILIES, Family, family_for, family_named
+from prompts.jsonanswer import JsonAnswer
+from prompts.qwen import Qwen3FunctionCalling, Qwen25FunctionCalling, QwenFunctionCalling
 from prompts.registry import UnknownDialect, available, dialect_for, get_dialect
+from prompts.resize import ResizeError, ResizeRule
+from prompts.uitars import UITars, UITars15
 
 __all__ = [
-    "CoordinateFrame", "Dialect", "Message", "ParseError", "Prompt", "QwenFunctionCalling",
-    "UnknownDialect", "available", "dialect_for", "get_dialect", "normalize_call",
+    "FAMILIES", "CoordinateFrame", "Dialect", "Family", "JsonAnswer", "Message", "ParseError",
+    "Prompt", "Qwen25FunctionCalling", "Qwen3FunctionCalling", "QwenFunctionCalling",
+    "ResizeError", "ResizeRule", "UITars", "UITars15", "UnknownDialect", "available",
+    "dialect_for", "family_for", "family_named", "get_dialect", "normalize_call",
 ]

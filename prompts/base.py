@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from prompts.resize import ResizeRule
 from tools import ToolCall, ToolSet
 
 Message = dict[str, Any]
@@ -48,13 +49,35 @@ class CoordinateFrame:
 class Prompt:
     """One model call's input: chat messages, tool schemas for templates and servers that take
     ``tools=``, an optional JSON schema for constrained decoding, and the coordinate frame the
-    answer will be read in."""
+    answer will be read in.
+
+    ``tools_text`` is the same tools written the way the family's chat template would write them,
+    for templates that ignore ``tools=`` and for servers that are not asked to parse tool calls
+    (:meth:`inline_messages`). ``model_image_size`` is the size the model sees the screenshot at,
+    when the dialect knows it (Qwen family): remote runtimes send the image already that size,
+    so the server's own resize cannot move the points.
+    """
 
     messages: list[Message]
     frame: CoordinateFrame
     tools: list[dict[str, Any]] | None = None
     json_schema: dict[str, Any] | None = None
+    tools_text: str | None = None
+    model_image_size: tuple[int, int] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def inline_messages(self) -> list[Message]:
+        """The messages with ``tools_text`` added to the system message (one is made if none)."""
+        if not self.tools_text:
+            return self.messages
+        messages = [dict(m) for m in self.messages]
+        if messages and messages[0]["role"] == "system":
+            parts = _parts(messages[0])
+            messages[0]["content"] = parts + [{"type": "text", "text": "\n\n" + self.tools_text}]
+        else:
+            messages.insert(0, {"role": "system",
+                                "content": [{"type": "text", "text": self.tools_text}]})
+        return messages
 
     def images(self) -> list[Image.Image]:
         return [part["image"] for m in self.messages for part in _parts(m) if part["type"] == "image"]
@@ -78,9 +101,28 @@ def _parts(message: Message) -> list[dict[str, Any]]:
 
 
 class Dialect(ABC):
-    """Render prompts for one model family and parse its answers."""
+    """Render prompts for one model family and parse its answers.
+
+    ``resize`` is how the model's processor resizes screenshots (None: the dialect does not need
+    to know). Runtimes that load the processor pass its real settings; the family default
+    otherwise.
+    """
 
     name: ClassVar[str]
+    default_resize: ClassVar[ResizeRule | None] = None
+    pixel_space: ClassVar[bool] = False
+    """True when the model answers in pixels of the image as its processor resized it."""
+
+    def __init__(self, resize: ResizeRule | None = None) -> None:
+        self.resize = resize if resize is not None else self.default_resize
+
+    def model_image_size(self, image_size: tuple[int, int]) -> tuple[int, int] | None:
+        """The size the model sees an image of ``image_size`` at, when the dialect knows it."""
+        return self.resize.resized(image_size) if self.resize is not None else None
+
+    def pixel_size(self, frame: CoordinateFrame) -> tuple[int, int] | None:
+        """The frame as an image size for pixel-space dialects (what the model was shown)."""
+        return (int(frame.width), int(frame.height)) if self.pixel_space else None
 
     @abstractmethod
     def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:

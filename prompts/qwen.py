@@ -1,8 +1,11 @@
-"""Qwen function calling (Qwen2-VL; Qwen2.5-VL and Qwen3-VL follow the same text format).
+"""Qwen function calling: Qwen2-VL, Qwen2.5-VL and Qwen3-VL share one text format and differ in
+their coordinate space (REFERENCE.md §1–2).
 
 The model sees the tools through its chat template (``apply_chat_template(..., tools=...)``),
-which asks for ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``. History follows the
-Qwen team's own evaluation: earlier calls as text, only the current screenshot as an image.
+which asks for ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``. For templates that
+ignore ``tools=`` the prompt also carries the same section as text (:func:`tools_section`).
+History follows the Qwen team's own evaluation: earlier calls as text, only the current screenshot
+as an image.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 from PIL import Image
 
 from prompts.base import CoordinateFrame, Dialect, Message, ParseError, Prompt, normalize_call
+from prompts.families import family_named
 from prompts.jsontext import first_object, loads_or_text, strip_fences
+from prompts.resize import ResizeRule
 from tools import ToolCall, ToolSet
 
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
@@ -30,10 +35,30 @@ ANSWER_FORMAT = (
 )
 
 
+def _default_resize(family: str) -> ResizeRule | None:
+    found = family_named(family)
+    return found.resize if found is not None else None
+
+
+def tools_section(tools: list[dict[str, Any]]) -> str:
+    """The tools as Qwen's chat templates write them (a ``# Tools`` section, one JSON schema per
+    line inside ``<tools>``, the ``<tool_call>`` answer format); our wording around the facts."""
+    lines = "\n".join(json.dumps(tool, ensure_ascii=False) for tool in tools)
+    return (
+        "# Tools\n\nYou may call one or more functions to carry out the user's request.\n\n"
+        "The function signatures are inside <tools></tools> XML tags:\n"
+        f"<tools>\n{lines}\n</tools>\n\n"
+        "For each function call, answer with a JSON object holding the function's name and "
+        "arguments inside <tool_call></tool_call> XML tags:\n"
+        '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
+    )
+
+
 class QwenFunctionCalling(Dialect):
     """Qwen2-VL: points are relative, 0–1000 on each axis, whatever the image size."""
 
     name = "qwen2-vl"
+    default_resize = _default_resize("qwen2-vl")
 
     def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
         return CoordinateFrame(1000, 1000)
@@ -70,8 +95,9 @@ class QwenFunctionCalling(Dialect):
                             {"type": "image", "image": image}],
             },
         ]
-        return Prompt(messages=messages, frame=frame,
-                      tools=toolset.function_schemas(self.screen_note(frame)))
+        tools = toolset.function_schemas(self.screen_note(frame))
+        return Prompt(messages=messages, frame=frame, tools=tools, tools_text=tools_section(tools),
+                      model_image_size=self.pixel_size(frame))
 
     def parse(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
         if not isinstance(text, str):
@@ -88,6 +114,39 @@ class QwenFunctionCalling(Dialect):
                 raise ParseError(f"the <tool_call> holds no readable call. {ANSWER_FORMAT}")
             raise ParseError(f"no tool call found. {ANSWER_FORMAT}")
         return calls
+
+
+class Qwen25FunctionCalling(QwenFunctionCalling):
+    """Qwen2.5-VL: points are absolute pixels of the smart-resized image the model was shown."""
+
+    name = "qwen2.5-vl"
+    default_resize = _default_resize("qwen2.5-vl")
+    pixel_space = True
+
+    def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
+        return _resized_frame(self, image_size)
+
+
+class Qwen3FunctionCalling(QwenFunctionCalling):
+    """Qwen3-VL: points are relative 0–1000; the tool description states 999x999, as the Qwen
+    cookbook does, so the prompt matches what the model was trained on."""
+
+    name = "qwen3-vl"
+    default_resize = _default_resize("qwen3-vl")
+
+    def screen_note(self, frame: CoordinateFrame) -> str:
+        return (
+            "The screen's resolution is 999x999: give points as [x, y] with 0 ≤ x ≤ 999 and "
+            "0 ≤ y ≤ 999, origin at the top left."
+        )
+
+
+def _resized_frame(dialect: Dialect, image_size: tuple[int, int]) -> CoordinateFrame:
+    """The frame of a model that answers in pixels of the image as its processor resized it."""
+    size = dialect.model_image_size(image_size)
+    if size is None:
+        raise ValueError(f"dialect {dialect.name} needs a resize rule")
+    return CoordinateFrame(*size)
 
 
 def _read_call(block: str) -> tuple[str, dict[str, Any]] | None:

@@ -5,43 +5,49 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from prompts.base import Dialect
-from prompts.qwen import QwenFunctionCalling
+from prompts.families import family_for
+from prompts.jsonanswer import JsonAnswer
+from prompts.qwen import Qwen3FunctionCalling, Qwen25FunctionCalling, QwenFunctionCalling
+from prompts.resize import ResizeRule
+from prompts.uitars import UITars, UITars15
 
 
 class UnknownDialect(LookupError):
     """No dialect by that name, or none known for that model."""
 
 
-_DIALECTS: dict[str, Callable[[], Dialect]] = {
+_DIALECTS: dict[str, Callable[[ResizeRule | None], Dialect]] = {
     "qwen2-vl": QwenFunctionCalling,
+    "qwen2.5-vl": Qwen25FunctionCalling,
+    "qwen3-vl": Qwen3FunctionCalling,
+    "ui-tars": UITars,
+    "ui-tars-1.5": UITars15,
+    "json": JsonAnswer,
 }
-
-# Substrings of a checkpoint's model_type or name, most specific first.
-_BY_MODEL: list[tuple[str, str]] = [
-    ("qwen2_vl", "qwen2-vl"),
-    ("qwen2-vl", "qwen2-vl"),
-]
 
 
 def available() -> list[str]:
-    return sorted(_DIALECTS)
+    return list(_DIALECTS)
 
 
-def get_dialect(name: str) -> Dialect:
+def get_dialect(name: str, resize: ResizeRule | None = None) -> Dialect:
+    """The dialect ``name``; ``resize`` is the model processor's resize rule when known."""
     try:
-        return _DIALECTS[name]()
+        factory = _DIALECTS[name]
     except KeyError:
         raise UnknownDialect(
             f"unknown dialect {name!r}; available: {', '.join(available())}"
         ) from None
+    return factory(resize)
 
 
-def dialect_for(model: str) -> Dialect:
-    """The dialect for a model id, folder name or ``model_type``; pass ``--dialect`` to force one."""
-    key = model.lower()
-    for fragment, name in _BY_MODEL:
-        if fragment in key:
-            return get_dialect(name)
-    raise UnknownDialect(
-        f"no dialect is known for {model!r}; pick one with --dialect ({', '.join(available())})"
-    )
+def dialect_for(model: str, model_type: str | None = None, resize: ResizeRule | None = None) -> Dialect:
+    """The dialect for a checkpoint, from its id or folder name and its config's ``model_type``;
+    pass ``--dialect`` to force one."""
+    family = family_for(model, model_type)
+    if family is None:
+        what = f"{model!r}" + (f" (model_type {model_type!r})" if model_type else "")
+        raise UnknownDialect(
+            f"no dialect is known for {what}; pick one with --dialect ({', '.join(available())})"
+        )
+    return get_dialect(family.dialect, resize)

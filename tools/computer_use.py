@@ -17,7 +17,10 @@ COMPUTER_ACTIONS: dict[str, ActionSpec] = {
     "mouse_move": ActionSpec("Move the pointer to `coordinate`.", ("coordinate",)),
     "left_click": ActionSpec("Click the left button at `coordinate`.", optional=_CLICK),
     "left_click_drag": ActionSpec(
-        "Press the left button at the pointer and drag to `coordinate`.", ("coordinate",)
+        "Press the left button at `start_coordinate` (default: where the pointer is) and drag "
+        "to `coordinate`.",
+        ("coordinate",),
+        ("start_coordinate",),
     ),
     "right_click": ActionSpec("Click the right button at `coordinate`.", optional=_CLICK),
     "middle_click": ActionSpec("Click the middle button at `coordinate`.", optional=_CLICK),
@@ -56,6 +59,9 @@ class ComputerUse(GuiTool):
     )
     text: str | None = Field(None, min_length=1, description="Text for `type` and `answer`.")
     coordinate: Point | None = Field(None, description="[x, y]: the point to act on.")
+    start_coordinate: Point | None = Field(
+        None, description="[x, y]: where a `left_click_drag` starts (default: the pointer)."
+    )
     pixels: int | None = Field(None, description="Scroll amount for `scroll` and `hscroll`.")
     time: float | None = Field(None, gt=0, le=60, description="Seconds to `wait` (at most 60).")
     status: Literal["success", "failure"] | None = Field(

@@ -59,3 +59,50 @@ def parameters_schema(model: type[BaseModel]) -> dict[str, Any]:
 def describe(model: type[BaseModel]) -> str:
     """The tool's description: its docstring, dedented."""
     return inspect.cleandoc(model.__doc__ or "").strip()
+
+
+def strict_parameters_schema(
+    model: type[BaseModel], point: dict[str, Any], max_text: int = 200
+) -> dict[str, Any]:
+    """A schema every instance of which validates: for grammar-constrained decoding.
+
+    The prompt schema keeps the published flat shape; this one spells the per-action rules of
+    the GUI tools (``ACTIONS``: one branch per action with exactly its arguments), puts the
+    dialect's ``point`` schema (bounded to its coordinate space) in place of screen points, and
+    bounds every string so a constrained answer always ends.
+    """
+    from tools.points import point_fields
+
+    base = parameters_schema(model)
+    points = point_fields(model)
+
+    def field_schema(name: str) -> dict[str, Any]:
+        if name in points:
+            return point
+        schema = dict(base["properties"][name])
+        schema.pop("description", None)
+        if schema.get("type") == "string" and "enum" not in schema:
+            schema["maxLength"] = min(schema.get("maxLength", max_text), max_text)
+            schema.setdefault("minLength", 1)
+        if schema.get("type") == "array" and schema.get("items", {}).get("type") == "string":
+            schema["items"] = {"type": "string", "minLength": 1, "maxLength": 32}
+            schema["maxItems"] = min(schema.get("maxItems", 4), 4)
+        return schema
+
+    def branch(required: list[str], optional: list[str], extra: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {**extra, **{n: field_schema(n) for n in required + optional}},
+            "required": list(extra) + required,
+            "additionalProperties": False,
+        }
+
+    actions = getattr(model, "ACTIONS", None)
+    if isinstance(actions, dict):
+        return {"anyOf": [
+            branch(list(spec.required), list(spec.optional), {"action": {"const": name}})
+            for name, spec in actions.items()
+        ]}
+    names = list(base["properties"])
+    return branch([n for n in names if n in base["required"]],
+                  [n for n in names if n not in base["required"]], {})

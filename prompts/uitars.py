@@ -1,0 +1,303 @@
+"""UI-TARS: a Thought/Action text format instead of function calling (REFERENCE.md §3).
+
+UI-TARS 1.0 (Qwen2-VL based) answers in relative 0–1000 coordinates; UI-TARS-1.5 (Qwen2.5-VL
+based) in pixels of the smart-resized image. Its actions are translated into the toolset's
+``computer_use`` or ``mobile_use`` calls; the text is read by a small scanner and never evaluated
+as code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from prompts.base import CoordinateFrame, Dialect, Message, ParseError, Prompt, normalize_call
+from prompts.qwen import _THINK, _default_resize, _resized_frame
+from tools import ToolCall, ToolSet
+
+SCROLL_PIXELS = 500
+"""``scroll(direction=…)`` has no amount; a desktop scroll moves the wheel this many pixels."""
+SWIPE_FRACTION = 0.4
+"""A phone ``scroll`` swipes this fraction of the screen from its start point."""
+WAIT_SECONDS = 5.0
+LONG_PRESS_SECONDS = 1.0
+
+_ACTION_HEADER = re.compile(r"^\s*Action\s*[:：]", re.MULTILINE)
+_SECTION = re.compile(r"^\s*(?:Thought|Reflection|Action_Summary)\s*[:：]", re.MULTILINE)
+_NAME = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)\(")
+_KEY = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*=\s*")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+DESKTOP_SPACE = """\
+click(start_box='<|box_start|>(x1,y1)<|box_end|>')
+left_double(start_box='<|box_start|>(x1,y1)<|box_end|>')
+right_single(start_box='<|box_start|>(x1,y1)<|box_end|>')
+drag(start_box='<|box_start|>(x1,y1)<|box_end|>', end_box='<|box_start|>(x3,y3)<|box_end|>')
+hotkey(key='ctrl c')  # keys pressed together, lowercase, separated by spaces
+type(content='')  # end the content with \\n to submit
+scroll(start_box='<|box_start|>(x1,y1)<|box_end|>', direction='down or up or right or left')
+wait()  # wait 5 seconds and look again
+finished(content='')  # the task is done; content holds the answer, if one was asked for
+call_user()  # the task cannot go on without the user"""
+
+MOBILE_SPACE = """\
+click(start_box='<|box_start|>(x1,y1)<|box_end|>')
+long_press(start_box='<|box_start|>(x1,y1)<|box_end|>')
+type(content='')  # end the content with \\n to submit
+scroll(start_box='<|box_start|>(x1,y1)<|box_end|>', direction='down or up or right or left')
+drag(start_box='<|box_start|>(x1,y1)<|box_end|>', end_box='<|box_start|>(x3,y3)<|box_end|>')
+open_app(app_name='')
+press_home()
+press_back()
+wait()  # wait 5 seconds and look again
+finished(content='')  # the task is done; content holds the answer, if one was asked for"""
+
+
+@dataclass
+class _Action:
+    name: str
+    args: dict[str, str]
+
+
+# -- scanning the Action text ----------------------------------------------------------------
+
+def _string_end(text: str, start: int, quote: str) -> int:
+    """Index of the quote closing a value opened at ``start``. Quotes inside a value are common
+    (``type(content='it's')``), so the closing one is the first followed by ``, key=`` or ``)``
+    and then the end of the action."""
+    pos = start
+    while True:
+        pos = text.find(quote, pos)
+        if pos < 0:
+            return -1
+        rest = text[pos + 1:]
+        if re.match(r"\s*,\s*[A-Za-z_]\w*\s*=", rest) or re.match(r"\s*\)\s*(?:$|\n|[A-Za-z_]\w*\()", rest):
+            return pos
+        pos += 1
+
+
+def _scan(text: str) -> list[_Action]:
+    actions: list[_Action] = []
+    pos = 0
+    while True:
+        match = _NAME.search(text, pos)
+        if match is None:
+            return actions
+        name, pos = match.group(1), match.end()
+        args: dict[str, str] = {}
+        while True:
+            close = re.match(r"\s*\)", text[pos:])
+            if close is not None:
+                pos += close.end()
+                break
+            key = _KEY.match(text, pos)
+            if key is None:
+                break  # not an action after all, or cut short: keep what was read
+            pos = key.end()
+            if pos < len(text) and text[pos] in "'\"":
+                end = _string_end(text, pos + 1, text[pos])
+                if end < 0:
+                    raise ParseError(f"the value of {key.group(1)!r} in {name}(...) is not closed")
+                value = text[pos + 1:end]
+                pos = end + 1
+            else:
+                bare = re.match(r"[^,)]*", text[pos:])
+                value = bare.group(0).strip() if bare else ""
+                pos += len(value)
+            args[key.group(1)] = value.replace("\\n", "\n").replace("\\'", "'").replace('\\"', '"')
+            comma = re.match(r"\s*,", text[pos:])
+            if comma is not None:
+                pos += comma.end()
+        actions.append(_Action(name, args))
+
+
+def _point(value: str | None, what: str) -> list[float | int]:
+    """A point from ``(x,y)``, ``<point>x y</point>``, ``[x, y]``; a box's centre from four
+    numbers (``<bbox>``, ``(x1,y1,x2,y2)``)."""
+    if value is None:
+        raise ParseError(f"{what} is missing")
+    numbers = [float(n) for n in _NUMBER.findall(value)]
+    if len(numbers) == 2:
+        return [_number(n) for n in numbers]
+    if len(numbers) == 4:
+        return [_number((numbers[0] + numbers[2]) / 2), _number((numbers[1] + numbers[3]) / 2)]
+    raise ParseError(f"{what} {value!r} is not a point (x,y) or a box (x1,y1,x2,y2)")
+
+
+def _start(args: dict[str, str]) -> str | None:
+    return args.get("start_box", args.get("point", args.get("start_point")))
+
+
+def _end(args: dict[str, str]) -> str | None:
+    return args.get("end_box", args.get("end_point"))
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+# -- UI-TARS action → our tool arguments, in the model's frame ---------------------------------
+
+def _desktop(action: _Action, frame: CoordinateFrame) -> dict[str, Any]:
+    a, name = action.args, action.name
+    clicks = {"click": "left_click", "left_single": "left_click", "left_double": "double_click",
+              "right_single": "right_click", "hover": "mouse_move"}
+    if name in clicks:
+        return {"action": clicks[name], "coordinate": _point(_start(a), "start_box")}
+    if name in ("drag", "select"):
+        return {"action": "left_click_drag", "start_coordinate": _point(_start(a), "start_box"),
+                "coordinate": _point(_end(a), "end_box")}
+    if name == "hotkey":
+        keys = (a.get("key") or a.get("hotkey") or "").split()
+        return {"action": "key", "keys": keys}
+    if name == "scroll":
+        direction = a.get("direction", "").strip().lower()
+        sign = {"up": 1, "down": -1, "right": 1, "left": -1}.get(direction)
+        if sign is None:
+            raise ParseError(f"scroll direction {direction!r} is not up, down, left or right")
+        call: dict[str, Any] = {"action": "hscroll" if direction in ("left", "right") else "scroll",
+                                "pixels": sign * SCROLL_PIXELS}
+        if _start(a) is not None:
+            call["coordinate"] = _point(_start(a), "start_box")
+        return call
+    return _common(action)
+
+
+def _mobile(action: _Action, frame: CoordinateFrame) -> dict[str, Any]:
+    a, name = action.args, action.name
+    if name == "click":
+        return {"action": "click", "coordinate": _point(_start(a), "start_box")}
+    if name == "long_press":
+        return {"action": "long_press", "coordinate": _point(_start(a), "start_box"),
+                "time": LONG_PRESS_SECONDS}
+    if name == "drag":
+        return {"action": "swipe", "coordinate": _point(_start(a), "start_box"),
+                "coordinate2": _point(_end(a), "end_box")}
+    if name == "scroll":
+        # direction = the side whose content should come into view: the finger moves the other way.
+        direction = a.get("direction", "").strip().lower()
+        move = {"down": (0, -1), "up": (0, 1), "right": (-1, 0), "left": (1, 0)}.get(direction)
+        if move is None:
+            raise ParseError(f"scroll direction {direction!r} is not up, down, left or right")
+        x, y = _point(_start(a), "start_box") if _start(a) else [frame.width / 2, frame.height / 2]
+        end = [min(max(x + move[0] * SWIPE_FRACTION * frame.width, 0), frame.width),
+               min(max(y + move[1] * SWIPE_FRACTION * frame.height, 0), frame.height)]
+        return {"action": "swipe", "coordinate": [x, y], "coordinate2": [round(v, 1) for v in end]}
+    if name == "open_app":
+        return {"action": "open", "text": a.get("app_name", "")}
+    if name in ("press_home", "press_back"):
+        return {"action": "system_button", "button": "Home" if name == "press_home" else "Back"}
+    if name == "press_enter":
+        return {"action": "system_button", "button": "Enter"}
+    return _common(action)
+
+
+def _common(action: _Action) -> dict[str, Any]:
+    a, name = action.args, action.name
+    if name == "type":
+        return {"action": "type", "text": a.get("content", "")}
+    if name == "wait":
+        return {"action": "wait", "time": WAIT_SECONDS}
+    if name == "finished":
+        content = a.get("content", "").strip()
+        return {"action": "answer", "text": content} if content else {
+            "action": "terminate", "status": "success"}
+    if name == "call_user":
+        return {"action": "terminate", "status": "failure"}
+    raise ParseError(f"unknown action {name}(...)")
+
+
+_SPACES: dict[str, tuple[str, Callable[[_Action, CoordinateFrame], dict[str, Any]]]] = {
+    "computer_use": (DESKTOP_SPACE, _desktop),
+    "mobile_use": (MOBILE_SPACE, _mobile),
+}
+
+
+def _tool(toolset: ToolSet) -> str:
+    for name in _SPACES:
+        if name in toolset:
+            return name
+    raise ParseError("the ui-tars dialect needs the computer_use or mobile_use tool")
+
+
+class UITars(Dialect):
+    """UI-TARS 1.0: relative 0–1000 coordinates."""
+
+    name = "ui-tars"
+    default_resize = _default_resize("ui-tars")
+
+    def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
+        return CoordinateFrame(1000, 1000)
+
+    def coordinates_note(self) -> str:
+        return "Points are (x,y) with x and y from 0 to 1000 across the screenshot."
+
+    def render(
+        self,
+        goal: str,
+        history: Sequence[ToolCall],
+        image: Image.Image,
+        toolset: ToolSet,
+        feedback: str | None = None,
+    ) -> Prompt:
+        frame = self.frame_for(image.size)
+        space, _ = _SPACES[_tool(toolset)]
+        text = (
+            "You are a GUI agent. You are given a task, the actions taken so far and a screenshot. "
+            "Give the next action.\n\n## Output Format\n```\nThought: ...\nAction: ...\n```\n\n"
+            f"## Action Space\n{space}\n\n## Note\n- {self.coordinates_note()}\n"
+            "- Write a short Thought, then exactly one Action.\n\n"
+            f"## User Instruction\n{goal}\n"
+        )
+        if history:
+            steps = "\n".join(
+                f"Step {i}: {json.dumps({'name': c.name, 'arguments': c.raw()}, ensure_ascii=False)}"
+                for i, c in enumerate(history, start=1)
+            )
+            text += f"\n## Actions taken\n{steps}\n"
+        if feedback:
+            text += f"\nYour previous answer was not executed: {feedback}. Answer as Thought: … Action: …\n"
+        messages: list[Message] = [
+            {"role": "user", "content": [{"type": "text", "text": text},
+                                         {"type": "image", "image": image}]},
+        ]
+        return Prompt(messages=messages, frame=frame, model_image_size=self.pixel_size(frame))
+
+    def parse(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
+        if not isinstance(text, str):
+            raise ParseError("the answer is not text")
+        tool = _tool(toolset)
+        visible = _THINK.sub("", text)
+        header = _ACTION_HEADER.search(visible)
+        if header is not None:
+            body = visible[header.end():]
+            after = _SECTION.search(body)  # a Reflection: or Thought: after the action ends it
+            body = body[:after.start()] if after is not None else body
+        elif _SECTION.search(visible):
+            raise ParseError("no 'Action:' line found; answer as Thought: … then Action: …")
+        else:
+            body = visible
+        actions = _scan(body)
+        if not actions:
+            raise ParseError("no action found after 'Action:'; write e.g. Action: click(start_box='(x,y)')")
+        _, translate = _SPACES[tool]
+        return [normalize_call(tool, translate(action, frame), frame, toolset) for action in actions]
+
+
+class UITars15(UITars):
+    """UI-TARS-1.5: pixels of the smart-resized screenshot."""
+
+    name = "ui-tars-1.5"
+    default_resize = _default_resize("ui-tars-1.5")
+    pixel_space = True
+
+    def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
+        return _resized_frame(self, image_size)
+
+    def coordinates_note(self) -> str:
+        return "Points are (x,y) in pixels of the screenshot as you see it."
