@@ -149,15 +149,37 @@ def run(
         "--space", help="[memory] Action space: computer or mobile.")] = None,
     scale: Annotated[float | None, typer.Option(
         "--scale", min=0.01, help="[memory] Device pixels per image pixel (HiDPI).")] = None,
+    endpoint: Annotated[str | None, typer.Option(
+        "--endpoint", help="OpenAI-compatible server URL (vLLM, SGLang, transformers serve).")] = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 256,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0, help="0 = greedy.")] = 0.0,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="auto, bf16, fp16 or fp32.")] = "auto",
+    attention: Annotated[str, typer.Option(
+        "--attention", help="auto, sdpa, eager or flash_attention_2.")] = "auto",
+    device_map: Annotated[str | None, typer.Option(
+        "--device-map", help="accelerate device map (default: auto on CUDA).")] = None,
+    quantization: Annotated[str | None, typer.Option(
+        "--quantization", help="4bit or 8bit (needs bitsandbytes).")] = None,
+    max_pixels: Annotated[int | None, typer.Option(
+        "--max-pixels", help="Pixel budget per screenshot (Qwen family; default 1280*28*28).")] = None,
+    min_pixels: Annotated[int | None, typer.Option("--min-pixels")] = None,
+    constrained: Annotated[str, typer.Option(
+        "--constrained", help="auto, on or off: JSON-schema constrained decoding (xgrammar).")] = "auto",
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=0.001, help="[endpoint] Seconds per request.")] = 120.0,
 ) -> None:
     """Run one goal: observe, ask the model, act, record — until done or a limit is hit."""
     import environments
-    import prompts
     from agent.loop import Agent, Limits
     from agent.runtime import ModelUnavailable
     from agent.runtimes import runtime_for
     from agent.trajectory import Recorder, RecorderError
 
+    runtime_options = _runtime_options(
+        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, dtype=dtype,
+        attention=attention, device_map=device_map, quantization=quantization,
+        max_pixels=max_pixels, min_pixels=min_pixels, constrained=constrained, timeout_s=timeout)
     options = _env_options(env, {"size": size, "space": space, "scale": scale})
     run_dir = out or default_run_dir(goal)
     # The environment first: a missing device or display should fail before a model loads.
@@ -166,18 +188,16 @@ def run(
     except environments.EnvironmentUnavailable as exc:
         _fail(str(exc))
     try:
-        runtime = runtime_for(model)
+        runtime = runtime_for(model, runtime_options, endpoint)
     except ModelUnavailable as exc:
         environment.close()
         _fail(str(exc))
     try:
-        # Scripted answers are written in some dialect; Qwen function calling unless told.
-        chosen = prompts.get_dialect(dialect) if dialect else (
-            prompts.get_dialect("qwen2-vl") if model.startswith("scripted:")
-            else prompts.dialect_for(model))
-    except prompts.UnknownDialect as exc:
+        chosen = _dialect(dialect, model, runtime)
+    except CliError:
         environment.close()
-        _fail(str(exc))
+        runtime.close()
+        raise
     try:
         recorder = Recorder(run_dir)
     except RecorderError as exc:
@@ -208,6 +228,30 @@ def run(
     if recorder.started:
         console.print(f"trajectory: {recorder.path}")
     raise typer.Exit(exitcodes.BY_STATUS[result.status])
+
+
+def _runtime_options(**given: Any) -> Any:
+    from agent.runtime import RuntimeOptions
+
+    try:
+        return RuntimeOptions(**given)
+    except ValueError as exc:
+        _fail(str(exc), exitcodes.USAGE)
+
+
+def _dialect(forced: str | None, model: str, runtime: Any) -> Any:
+    """The forced dialect, else the one for the loaded checkpoint (Qwen function calling for
+    scripted answers), told how the model's processor resizes screenshots."""
+    import prompts
+
+    try:
+        if forced:
+            return prompts.get_dialect(forced, runtime.resize)
+        if model.startswith("scripted:"):
+            return prompts.get_dialect("qwen2-vl")
+        return prompts.dialect_for(runtime.model_id, runtime.model_type, runtime.resize)
+    except prompts.UnknownDialect as exc:
+        _fail(str(exc), exitcodes.USAGE if forced else exitcodes.SETUP)
 
 
 # -- agent envs, agent show --------------------------------------------------------------------

@@ -236,6 +236,9 @@ class Agent:
         finally:
             timings["generate"] = _ms(t)
         step.output_text = completion.text
+        step.prompt_text = completion.prompt_text or step.prompt_text
+        for phase, ms in completion.timings_ms.items():
+            timings[f"generate.{phase}"] = ms
         step.prompt_tokens = completion.prompt_tokens
         step.completion_tokens = completion.completion_tokens
 

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from prompts import Prompt
+from prompts import Prompt, ResizeRule
 
 
 class ModelUnavailable(RuntimeError):
@@ -19,18 +19,74 @@ class RuntimeFailure(RuntimeError):
 
 @dataclass
 class Completion:
-    """One answer: its text, token counts when the runtime knows them, and timings."""
+    """One answer: its text, token counts when the runtime knows them, and timings.
+
+    ``prompt_text`` is the prompt exactly as the model read it (after the chat template), when
+    the runtime renders it itself; ``timings_ms`` splits the model call into the runtime's own
+    phases (e.g. ``prefill`` and ``decode``).
+    """
 
     text: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    prompt_text: str | None = None
+
+
+@dataclass
+class RuntimeOptions:
+    """How a model is loaded and asked. Local-only fields are ignored by remote runtimes.
+
+    ``max_pixels`` / ``min_pixels``: the pixel budget of the Qwen family's resize (None: the
+    family default, REFERENCE.md §2). ``temperature`` 0 means greedy. ``constrained``: "auto"
+    constrains answers to the dialect's JSON schema when xgrammar is installed, "on" requires it,
+    "off" never does.
+    """
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    seed: int | None = None
+    dtype: str = "auto"
+    attention: str = "auto"
+    device_map: str | None = None
+    quantization: str | None = None
+    max_pixels: int | None = None
+    min_pixels: int | None = None
+    constrained: str = "auto"
+    timeout_s: float = 120.0
+    retries: int = 2
+    api_key: str | None = None
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.max_new_tokens >= 1, "max_new_tokens must be at least 1"),
+            (self.temperature >= 0, "temperature must be 0 (greedy) or more"),
+            (self.dtype in ("auto", "bf16", "fp16", "fp32"), "dtype must be auto, bf16, fp16 or fp32"),
+            (self.attention in ("auto", "sdpa", "eager", "flash_attention_2"),
+             "attention must be auto, sdpa, eager or flash_attention_2"),
+            (self.quantization in (None, "4bit", "8bit"), "quantization must be 4bit or 8bit"),
+            (self.constrained in ("auto", "on", "off"), "constrained must be auto, on or off"),
+            (self.max_pixels is None or self.max_pixels >= 28 * 28, "max_pixels is too small"),
+            (self.timeout_s > 0, "timeout_s must be positive"),
+            (self.retries >= 0, "retries must be 0 or more"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
 
 
 class Runtime(ABC):
-    """Turns prompts into completions. ``generate`` returns one completion per prompt, in order."""
+    """Turns prompts into completions. ``generate`` returns one completion per prompt, in order.
+
+    ``model_id`` and ``model_type`` (from the checkpoint's config, when loaded) pick the dialect;
+    ``resize`` is how the model's processor resizes screenshots, which dialects that answer in
+    pixels must know.
+    """
 
     name: ClassVar[str]
+    model_id: str = ""
+    model_type: str | None = None
+    resize: ResizeRule | None = None
 
     @abstractmethod
     def generate(self, prompts: list[Prompt]) -> list[Completion]:

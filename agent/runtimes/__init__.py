@@ -1,20 +1,28 @@
-"""Runtimes by model spec. The CLI is the only caller that turns a name into a runtime."""
+"""Runtimes by model spec. The CLI is the only caller that turns a name into a runtime.
+
+``scripted:PATH`` → canned answers; with an endpoint → an OpenAI-compatible server; anything else
+is a Hugging Face id or a local folder for the transformers runtime. Heavy imports happen here,
+inside the call, never when the package is imported.
+"""
 
 from __future__ import annotations
 
-from agent.runtime import ModelUnavailable, Runtime
+from agent.runtime import ModelUnavailable, Runtime, RuntimeOptions
 from agent.runtimes.scripted import ScriptedRuntime
 
 
-def runtime_for(model: str) -> Runtime:
-    """``scripted:PATH`` → the scripted runtime. Hugging Face ids and local folders need the
-    transformers runtime, which this version does not have yet."""
+def runtime_for(model: str, options: RuntimeOptions | None = None, endpoint: str | None = None) -> Runtime:
     if model.startswith("scripted:"):
+        if endpoint is not None:
+            raise ModelUnavailable("--endpoint and a scripted: model exclude each other")
         return ScriptedRuntime.from_file(model.removeprefix("scripted:"))
-    raise ModelUnavailable(
-        f"cannot run {model!r}: this version of vlagent has no local (transformers) runtime yet; "
-        "use --model scripted:FILE"
-    )
+    if endpoint is not None:
+        from agent.runtimes.remote import OpenAIRuntime
+
+        return OpenAIRuntime(endpoint, model, options)
+    from agent.runtimes.local import TransformersRuntime
+
+    return TransformersRuntime(model, options)
 
 
 __all__ = ["ScriptedRuntime", "runtime_for"]

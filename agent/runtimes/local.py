@@ -1,0 +1,279 @@
+"""The local runtime: any checkpoint that ``AutoModelForImageTextToText`` and ``AutoProcessor``
+load, by Hugging Face id or local folder, generating on this machine's GPU or CPU.
+
+The prompt is rendered by the checkpoint's own chat template (with ``tools=`` when the template
+takes them, else with the dialect's tools section written into the system message), batched with
+left padding, and generated greedily unless a temperature is set. With xgrammar installed,
+prompts that carry a JSON schema are decoded under it, so their answers always parse.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.runtime import Completion, ModelUnavailable, Runtime, RuntimeFailure, RuntimeOptions
+from agent.runtimes.processors import load_processor, transformers_module
+from prompts import Prompt, ResizeRule, family_for
+
+_PROBE_TOOL = {"type": "function", "function": {
+    "name": "vlagent_probe_tool", "description": "probe", "parameters": {"type": "object", "properties": {}}}}
+
+
+class _Clock:
+    """A logits processor that only notes when the first token's logits arrive: prefill ends
+    there, decoding starts."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if self.first is None:
+            self.first = time.perf_counter()
+        return scores
+
+
+def _looks_like_hub_id(model: str) -> bool:
+    return model.count("/") == 1 and not model.startswith((".", "/", "~"))
+
+
+class TransformersRuntime(Runtime):
+    """A vision-language checkpoint run through Hugging Face transformers."""
+
+    name = "transformers"
+
+    def __init__(self, model: str, options: RuntimeOptions | None = None) -> None:
+        self.model_id = model
+        self.options = options or RuntimeOptions()
+        try:
+            import torch
+
+            transformers_module()
+        except ImportError as exc:
+            raise ModelUnavailable(
+                f"the local runtime needs torch and transformers ({exc}); "
+                "install them with: pip install torch==2.13.0 transformers"
+            ) from None
+        self._torch = torch
+        if not Path(model).expanduser().exists() and not _looks_like_hub_id(model):
+            raise ModelUnavailable(
+                f"no model folder {model!r}; give a local folder, a Hugging Face id like "
+                "Qwen/Qwen2.5-VL-3B-Instruct, or scripted:FILE"
+            )
+        model = str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+        self._load(model)
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _load(self, model: str) -> None:
+        transformers = transformers_module()
+        torch = self._torch
+        try:
+            config = transformers.AutoConfig.from_pretrained(model)
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(_load_error(model, exc)) from None
+        self.model_type = config.model_type
+        family = family_for(model, self.model_type)
+        cuda = torch.cuda.is_available()
+        processor_kwargs: dict[str, Any] = {}
+        if family is not None and family.resize is not None:
+            # The pixel budget goes through the processor's size setting (the min_pixels /
+            # max_pixels keywords are deprecated); the dialect is told the same rule.
+            default = family.resize
+            budget = {"shortest_edge": self.options.min_pixels or default.min_pixels,
+                      "longest_edge": self.options.max_pixels or default.max_pixels}
+            processor_kwargs["size"] = budget
+        try:
+            self.processor: Any = load_processor(model, self.model_type, **processor_kwargs)
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(_load_error(model, exc)) from None
+        image_processor = self.processor.image_processor
+        if "size" in processor_kwargs and hasattr(image_processor, "merge_size"):
+            factor = int(image_processor.patch_size) * int(image_processor.merge_size)
+            size = image_processor.size
+            self.resize = ResizeRule(factor, int(size["shortest_edge"]), int(size["longest_edge"]))
+        tokenizer = self.processor.tokenizer
+        tokenizer.padding_side = "left"  # batched generation continues every row at its end
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+
+        load: dict[str, Any] = {"dtype": self._dtype(cuda), "attn_implementation": self._attention(cuda)}
+        if self.options.device_map is not None or cuda:
+            load["device_map"] = self.options.device_map or "auto"
+        if self.options.quantization is not None:
+            load["quantization_config"] = self._quantization()
+        try:
+            self.model: Any = transformers.AutoModelForImageTextToText.from_pretrained(model, **load)
+        except (OSError, ValueError, ImportError) as exc:
+            raise ModelUnavailable(_load_error(model, exc)) from None
+        self.model.eval()
+        self.device = next(self.model.parameters()).device
+        self.load_options = {k: str(v) for k, v in load.items() if k != "quantization_config"}
+        self.template_takes_tools = self._template_takes_tools()
+        self._grammar_compiler: Any = None
+
+    def _dtype(self, cuda: bool) -> Any:
+        torch = self._torch
+        chosen = self.options.dtype
+        if chosen == "auto":
+            if not cuda:
+                return torch.float32  # CPUs are slow and often wrong in half precision
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[chosen]
+
+    def _attention(self, cuda: bool) -> str:
+        chosen = self.options.attention
+        has_flash = importlib.util.find_spec("flash_attn") is not None
+        if chosen == "flash_attention_2" and not (cuda and has_flash):
+            raise ModelUnavailable(
+                "attention flash_attention_2 needs CUDA and the flash-attn package "
+                "(pip install 'vlagent[flash]'); or use --attention sdpa"
+            )
+        if chosen == "auto":
+            return "flash_attention_2" if cuda and has_flash else "sdpa"
+        return chosen
+
+    def _quantization(self) -> Any:
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ModelUnavailable(
+                f"{self.options.quantization} loading needs bitsandbytes: pip install bitsandbytes"
+            )
+        bits_and_bytes = transformers_module().BitsAndBytesConfig
+        if self.options.quantization == "4bit":
+            return bits_and_bytes(load_in_4bit=True, bnb_4bit_compute_dtype=self._dtype(True))
+        return bits_and_bytes(load_in_8bit=True)
+
+    def _template_takes_tools(self) -> bool:
+        probe = [{"role": "user", "content": [{"type": "text", "text": "probe"}]}]
+        try:
+            text = self.processor.apply_chat_template(
+                probe, tools=[_PROBE_TOOL], tokenize=False, add_generation_prompt=True)
+        except Exception as exc:  # jinja errors have no common base: any failure is a bad template
+            raise ModelUnavailable(
+                f"{self.model_id} has no usable chat template ({type(exc).__name__}: {exc}); "
+                "vlagent renders prompts with the checkpoint's own template"
+            ) from None
+        return "vlagent_probe_tool" in str(text)
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def chat_text(self, prompt: Prompt) -> str:
+        """The prompt as the checkpoint's chat template writes it, ending with the assistant turn."""
+        if prompt.tools and self.template_takes_tools:
+            text = self.processor.apply_chat_template(
+                prompt.messages, tools=prompt.tools, tokenize=False, add_generation_prompt=True)
+        else:
+            text = self.processor.apply_chat_template(
+                prompt.inline_messages(), tokenize=False, add_generation_prompt=True)
+        return str(text)
+
+    def generate(self, prompts: list[Prompt]) -> list[Completion]:
+        if not prompts:
+            return []
+        torch = self._torch
+        started = time.perf_counter()
+        texts = [self.chat_text(p) for p in prompts]
+        images = [p.images() for p in prompts]
+        try:
+            inputs = self.processor(
+                text=texts, images=images if any(images) else None, padding=True, return_tensors="pt"
+            ).to(self.device)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise RuntimeFailure(f"the processor could not prepare the prompt: {exc}") from None
+        prepared = time.perf_counter()
+        clock = _Clock()
+        processors = transformers_module().LogitsProcessorList([clock])
+        grammar = self._grammar(prompts)
+        if grammar is not None:
+            processors.append(grammar)
+        sampling: dict[str, Any] = {"do_sample": False}
+        if self.options.temperature > 0:
+            sampling = {"do_sample": True, "temperature": self.options.temperature}
+        if self.options.seed is not None:
+            torch.manual_seed(self.options.seed)
+        try:
+            with torch.inference_mode():
+                output = self.model.generate(
+                    **inputs, max_new_tokens=self.options.max_new_tokens, logits_processor=processors,
+                    pad_token_id=self.processor.tokenizer.pad_token_id, **sampling)
+        except (RuntimeError, ValueError) as exc:  # out of memory, shape errors: say which
+            raise RuntimeFailure(f"generation failed: {type(exc).__name__}: {exc}") from None
+        finished = time.perf_counter()
+        first = clock.first or finished
+        timings = {
+            "prepare": round((prepared - started) * 1000, 3),
+            "prefill": round((first - prepared) * 1000, 3),
+            "decode": round((finished - first) * 1000, 3),
+        }
+        prompt_length = inputs["input_ids"].shape[1]
+        eos = self._eos_ids()
+        completions = []
+        for text_in, row, mask in zip(texts, output, inputs["attention_mask"]):
+            generated = row[prompt_length:].tolist()
+            length = next((i + 1 for i, t in enumerate(generated) if t in eos), len(generated))
+            text = self.processor.tokenizer.decode(generated[:length], skip_special_tokens=True)
+            completions.append(Completion(text=text, prompt_tokens=int(mask.sum()),
+                                          completion_tokens=length, timings_ms=dict(timings),
+                                          prompt_text=text_in))
+        return completions
+
+    def _eos_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.processor.tokenizer.eos_token_id is not None:
+            ids.add(self.processor.tokenizer.eos_token_id)
+        return ids
+
+    def _grammar(self, prompts: list[Prompt]) -> Any:
+        """An xgrammar logits processor for prompts that carry a JSON schema, or None."""
+        schemas = [p.json_schema for p in prompts]
+        if self.options.constrained == "off" or not any(schemas):
+            return None
+        if importlib.util.find_spec("xgrammar") is None:
+            if self.options.constrained == "on":
+                raise RuntimeFailure(
+                    "constrained decoding needs xgrammar: pip install --no-deps xgrammar apache-tvm-ffi")
+            return None
+        if not all(schemas):
+            raise RuntimeFailure("a batch mixes prompts with and without a JSON schema")
+        import json
+
+        import xgrammar
+
+        if self._grammar_compiler is None:
+            info = xgrammar.TokenizerInfo.from_huggingface(
+                self.processor.tokenizer, vocab_size=self.model.get_output_embeddings().weight.shape[0])
+            self._grammar_compiler = xgrammar.GrammarCompiler(info)
+        compiled = [self._grammar_compiler.compile_json_schema(json.dumps(s, sort_keys=True))
+                    for s in schemas]
+        # One processor per generate call: it keeps per-row matcher state.
+        from xgrammar.contrib.hf import LogitsProcessor
+
+        return LogitsProcessor(compiled)
+
+    def describe(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "max_new_tokens": self.options.max_new_tokens, "temperature": self.options.temperature,
+            "seed": self.options.seed, "template_takes_tools": self.template_takes_tools,
+            "constrained": self.options.constrained, **self.load_options,
+        }
+        if self.resize is not None:
+            options["resize"] = {"factor": self.resize.factor, "min_pixels": self.resize.min_pixels,
+                                 "max_pixels": self.resize.max_pixels}
+        return {"id": self.model_id, "runtime": self.name, "model_type": self.model_type,
+                "options": options}
+
+    def close(self) -> None:
+        self.model = None
+        if self._torch.cuda.is_available():
+            self._torch.cuda.empty_cache()
+
+
+def _load_error(model: str, exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if _looks_like_hub_id(model) and not Path(model).exists():
+        return (f"cannot load {model}: {first}. Without network access, download it first "
+                f"(huggingface-cli download {model}) or pass a local folder")
+    return f"cannot load {model}: {first}"

@@ -1,0 +1,253 @@
+"""Tiny random-weight checkpoints of every supported family, built locally (no download).
+
+They have the real patch and merge geometry (so image-token counts are realistic), a byte-level
+tokenizer built from nothing with the family's special tokens, and a chat template; they are
+saved with ``save_pretrained`` and loaded back through the same public path a user's checkpoint
+takes (``agent run --model FOLDER``). Their answers are noise: they test plumbing, speed and
+memory, never quality.
+
+``size="tiny"`` (hidden 64, 2 layers, about 1 MB) is for tests; ``size="mid"`` (hidden 512,
+8 layers, about 30M parameters) is for benchmarks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.runtimes.processors import image_only, transformers_module
+
+FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision", "idefics2")
+
+# Chat templates written for these checkpoints. The Qwen one renders tools= the way Qwen's own
+# templates do (a "# Tools" section); the Qwen2-VL one, like the published Qwen2-VL template,
+# ignores tools=, so the runtime's fallback (tools written into the system message) is exercised.
+_PARTS = (
+    "{%- if message['content'] is string %}{{ message['content'] }}"
+    "{%- else %}{%- for part in message['content'] %}"
+    "{%- if part['type'] == 'image' %}IMAGE{%- elif part['type'] == 'text' %}{{ part['text'] }}{%- endif %}"
+    "{%- endfor %}{%- endif %}"
+)
+_SYSTEM_TEXT = (
+    "{%- if messages[0]['content'] is string %}{{ messages[0]['content'] }}"
+    "{%- else %}{%- for part in messages[0]['content'] %}{{ part['text'] }}{%- endfor %}{%- endif %}"
+)
+_QWEN_TOOLS = (
+    "{%- if tools %}<|im_start|>system\n"
+    "{%- if messages[0]['role'] == 'system' %}" + _SYSTEM_TEXT + "\n\n{%- endif %}"
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
+    "{%- for tool in tools %}\n{{ tool | tojson }}{%- endfor %}\n</tools>\n\n"
+    "For each function call, return a json object with function name and arguments within "
+    "<tool_call></tool_call> XML tags:\n<tool_call>\n"
+    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n'
+    "{%- endif %}"
+    "{%- for message in messages %}"
+    "{%- if not (tools and loop.first and message['role'] == 'system') %}"
+    "<|im_start|>{{ message['role'] }}\n" + _PARTS + "<|im_end|>\n"
+    "{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}"
+)
+_QWEN_PLAIN = (
+    "{%- for message in messages %}"
+    "<|im_start|>{{ message['role'] }}\n" + _PARTS + "<|im_end|>\n"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}"
+)
+_IDEFICS2 = (
+    "{%- for message in messages %}{{ message['role'] | capitalize }}:"
+    + _PARTS + "<end_of_utterance>\n{%- endfor %}"
+    "{%- if add_generation_prompt %}Assistant:{%- endif %}"
+)
+_QWEN_IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
+
+
+@dataclass(frozen=True)
+class _Size:
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    vision_width: int
+    vision_depth: int
+
+
+def _module(name: str) -> Any:
+    return importlib.import_module(f"transformers.models.{name}")
+
+
+SIZES = {
+    "tiny": _Size(64, 128, 2, 4, 2, 32, 2),
+    "mid": _Size(512, 1024, 8, 8, 4, 128, 4),
+}
+
+
+def _tokenizer(special: list[str], plain: list[str], eos: str, pad: str) -> Any:
+    """A byte-level BPE tokenizer over the 256 byte symbols with no merges: every string round-
+    trips, and the vocabulary is exactly as big as the embedding (no ids that decode to nothing)."""
+    hf = transformers_module()
+    bytes_to_unicode = importlib.import_module("transformers.convert_slow_tokenizer").bytes_to_unicode
+
+    vocab = {symbol: i for i, symbol in enumerate(bytes_to_unicode().values())}
+    tokenizer = hf.Qwen2Tokenizer(vocab=vocab, merges=[], eos_token=eos, pad_token=pad, unk_token=pad)
+    tokenizer.add_special_tokens({"additional_special_tokens": special})
+    tokenizer.add_tokens(plain)
+    return tokenizer
+
+
+def _text_config(size: _Size, vocab: int, head_dim: int | None = None, **extra: Any) -> dict[str, Any]:
+    config = dict(hidden_size=size.hidden, intermediate_size=size.intermediate,
+                  num_hidden_layers=size.layers, num_attention_heads=size.heads,
+                  num_key_value_heads=size.kv_heads, vocab_size=vocab, max_position_embeddings=32768,
+                  tie_word_embeddings=True, **extra)
+    if head_dim is not None:
+        config["head_dim"] = head_dim
+    return config
+
+
+def _mrope(size: _Size, interleaved: bool = False) -> dict[str, Any]:
+    half = size.hidden // size.heads // 2  # mrope sections split half the head dimension
+    t = half // 4 if interleaved else half // 4 + half % 4
+    rest = half - t
+    section = [rest // 2, t, rest - rest // 2] if interleaved else [t, rest // 2, rest - rest // 2]
+    parameters: dict[str, Any] = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": section}
+    if interleaved:
+        parameters["mrope_interleaved"] = True
+    return parameters
+
+
+def build_checkpoint(family: str, folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
+    """Build, save and return a random-weight checkpoint of ``family`` in ``folder``."""
+    import torch
+
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; one of {', '.join(FAMILIES)}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    dims = SIZES[size]
+    builder = {"qwen2-vl": _qwen, "qwen2.5-vl": _qwen, "qwen3-vl": _qwen,
+               "llava-onevision": _llava_onevision, "idefics2": _idefics2}[family]
+    model, processor, processor_class = builder(family, dims)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    # The processors are built image-only (torchvision may be missing); record the family's real
+    # processor class so AutoProcessor loads the folder like any published checkpoint.
+    config_path = folder / "processor_config.json"
+    if config_path.exists():
+        data = json.loads(config_path.read_text())
+        data["processor_class"] = processor_class
+        config_path.write_text(json.dumps(data, indent=2))
+    return folder
+
+
+def _qwen(family: str, dims: _Size) -> tuple[Any, Any, str]:
+    hf = transformers_module()
+    Qwen2VLImageProcessorPil = _module("qwen2_vl.image_processing_pil_qwen2_vl").Qwen2VLImageProcessorPil
+
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+               "<|image_pad|>", "<|video_pad|>"]
+    tok = _tokenizer(special, ["<tool_call>", "</tool_call>", "<think>", "</think>"],
+                     eos="<|im_end|>", pad="<|endoftext|>")
+    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
+    token_ids = dict(image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+                     vision_start_token_id=ids["<|vision_start|>"],
+                     vision_end_token_id=ids["<|vision_end|>"])
+    specials = dict(bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
+                    pad_token_id=ids["<|endoftext|>"])
+    patch = 16 if family == "qwen3-vl" else 14
+    vision: dict[str, Any] = dict(depth=dims.vision_depth, hidden_size=dims.vision_width,
+                                  num_heads=2, patch_size=patch, spatial_merge_size=2,
+                                  temporal_patch_size=2)
+    head_dim = dims.hidden // dims.heads
+    template = _QWEN_PLAIN if family == "qwen2-vl" else _QWEN_TOOLS
+    if family == "qwen2-vl":
+        vision.update(embed_dim=dims.vision_width, mlp_ratio=2)
+        config: Any = hf.Qwen2VLConfig(
+            text_config=_text_config(dims, len(tok), rope_parameters=_mrope(dims), **specials),
+            vision_config={**vision, "hidden_size": dims.hidden}, **token_ids)
+        model: Any = hf.Qwen2VLForConditionalGeneration(config)
+        processor_class: Any = hf.Qwen2VLProcessor
+    elif family == "qwen2.5-vl":
+        vision.update(intermediate_size=2 * dims.vision_width, out_hidden_size=dims.hidden,
+                      fullatt_block_indexes=[dims.vision_depth - 1], window_size=112)
+        config = hf.Qwen2_5_VLConfig(
+            text_config=_text_config(dims, len(tok), rope_parameters=_mrope(dims), **specials),
+            vision_config=vision, **token_ids)
+        model = hf.Qwen2_5_VLForConditionalGeneration(config)
+        processor_class = hf.Qwen2_5_VLProcessor
+    else:
+        vision.update(intermediate_size=2 * dims.vision_width, out_hidden_size=dims.hidden,
+                      num_position_embeddings=256, deepstack_visual_indexes=[0])
+        config = hf.Qwen3VLConfig(
+            text_config=_text_config(dims, len(tok), head_dim=head_dim,
+                                     rope_parameters=_mrope(dims, interleaved=True), **specials),
+            vision_config=vision, **token_ids)
+        model = hf.Qwen3VLForConditionalGeneration(config)
+        processor_class = hf.Qwen3VLProcessor
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    image_processor = Qwen2VLImageProcessorPil(
+        patch_size=patch, merge_size=2, temporal_patch_size=2,
+        size={"shortest_edge": 4 * (2 * patch) ** 2, "longest_edge": 16384 * (2 * patch) ** 2})
+    processor = image_only(processor_class)(
+        image_processor=image_processor, tokenizer=tok,
+        chat_template=template.replace("IMAGE", _QWEN_IMAGE))
+    return model, processor, processor_class.__name__
+
+
+def _llava_onevision(family: str, dims: _Size) -> tuple[Any, Any, str]:
+    hf = transformers_module()
+    LlavaOnevisionImageProcessorPil = _module(
+        "llava_onevision.image_processing_pil_llava_onevision").LlavaOnevisionImageProcessorPil
+
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
+    tok = _tokenizer(special, [], eos="<|im_end|>", pad="<|endoftext|>")
+    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
+    config = hf.LlavaOnevisionConfig(
+        text_config={"model_type": "qwen2", **_text_config(dims, len(tok),
+                                                           eos_token_id=ids["<|im_end|>"],
+                                                           pad_token_id=ids["<|endoftext|>"])},
+        vision_config={"model_type": "siglip_vision_model", "hidden_size": dims.vision_width,
+                       "intermediate_size": 2 * dims.vision_width, "num_hidden_layers": dims.vision_depth,
+                       "num_attention_heads": 2, "image_size": 384, "patch_size": 14},
+        image_token_id=ids["<image>"], video_token_id=ids["<video>"],
+        vision_feature_layer=-1, vision_aspect_ratio="anyres_max_9")
+    model = hf.LlavaOnevisionForConditionalGeneration(config)
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    processor = image_only(hf.LlavaOnevisionProcessor)(
+        image_processor=LlavaOnevisionImageProcessorPil(), tokenizer=tok,
+        chat_template=_QWEN_PLAIN.replace("IMAGE", "<image>\n"),
+        num_image_tokens=(384 // 14) ** 2, vision_feature_select_strategy="full")
+    return model, processor, "LlavaOnevisionProcessor"
+
+
+def _idefics2(family: str, dims: _Size) -> tuple[Any, Any, str]:
+    hf = transformers_module()
+    Idefics2ImageProcessorPil = _module("idefics2.image_processing_pil_idefics2").Idefics2ImageProcessorPil
+
+    special = ["<|endoftext|>", "<fake_token_around_image>", "<image>", "<end_of_utterance>"]
+    tok = _tokenizer(special, [], eos="<end_of_utterance>", pad="<|endoftext|>")
+    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
+    config = hf.Idefics2Config(
+        text_config={"model_type": "mistral", "sliding_window": None,
+                     **_text_config(dims, len(tok), eos_token_id=ids["<end_of_utterance>"],
+                                    pad_token_id=ids["<|endoftext|>"])},
+        vision_config={"hidden_size": dims.vision_width, "intermediate_size": 2 * dims.vision_width,
+                       "num_hidden_layers": dims.vision_depth, "num_attention_heads": 2,
+                       "image_size": 980, "patch_size": 14},
+        perceiver_config={"hidden_size": dims.hidden, "resampler_n_latents": 64, "resampler_depth": 1,
+                          "resampler_n_heads": 2, "resampler_head_dim": 16, "num_key_value_heads": 1},
+        image_token_id=ids["<image>"])
+    model = hf.Idefics2ForConditionalGeneration(config)
+    model.generation_config.eos_token_id = ids["<end_of_utterance>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    processor = hf.Idefics2Processor(
+        image_processor=Idefics2ImageProcessorPil(do_image_splitting=False), tokenizer=tok,
+        image_seq_len=64, chat_template=_IDEFICS2.replace("IMAGE", "<image>"))
+    return model, processor, "Idefics2Processor"
