@@ -38,3 +38,19 @@ def script(tmp_path: Path):  # type: ignore[no-untyped-def]
     def make(answers: list[str], name: str = "answers.txt") -> str:
         return f"scripted:{write_script(tmp_path / name, answers)}"
     return make
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """``checkpoint(family, name=None)`` → the folder of a tiny random checkpoint of ``family``,
+    built once per session (no download). ``name`` sets the folder name (dialects read it)."""
+    from agent.testing import build_checkpoint
+
+    built: dict[tuple[str, str], Path] = {}
+
+    def make(family: str, name: str | None = None) -> Path:
+        key = (family, name or family)
+        if key not in built:
+            built[key] = build_checkpoint(family, tmp_path_factory.mktemp("ckpt") / key[1])
+        return built[key]
+    return make

@@ -75,12 +75,15 @@ def strict_parameters_schema(
 
     base = parameters_schema(model)
     points = point_fields(model)
+    actions = getattr(model, "ACTIONS", None)
 
     def field_schema(name: str) -> dict[str, Any]:
         if name in points:
             return point
         schema = dict(base["properties"][name])
         schema.pop("description", None)
+        if schema.get("type") in ("integer", "number"):
+            _bound_number(schema, whole=isinstance(actions, dict))
         if schema.get("type") == "string" and "enum" not in schema:
             schema["maxLength"] = min(schema.get("maxLength", max_text), max_text)
             schema.setdefault("minLength", 1)
@@ -97,7 +100,6 @@ def strict_parameters_schema(
             "additionalProperties": False,
         }
 
-    actions = getattr(model, "ACTIONS", None)
     if isinstance(actions, dict):
         return {"anyOf": [
             branch(list(spec.required), list(spec.optional), {"action": {"const": name}})
@@ -106,3 +108,26 @@ def strict_parameters_schema(
     names = list(base["properties"])
     return branch([n for n in names if n in base["required"]],
                   [n for n in names if n not in base["required"]], {})
+
+
+NUMBER_LIMIT = 100_000
+"""Unbounded numbers get this bound in strict schemas: a grammar must let every answer end."""
+
+
+def _bound_number(schema: dict[str, Any], whole: bool) -> None:
+    """Bound a number in place. ``whole``: GUI tools take whole seconds and pixels, so their
+    numbers become integers (a decimal fraction has no length limit in a grammar)."""
+    import math
+
+    low = schema.pop("exclusiveMinimum", None)
+    if low is not None:
+        schema["minimum"] = math.floor(low) + 1 if whole else low + 1e-6
+    high = schema.pop("exclusiveMaximum", None)
+    if high is not None:
+        schema["maximum"] = math.ceil(high) - 1 if whole else high - 1e-6
+    schema.setdefault("minimum", -NUMBER_LIMIT)
+    schema.setdefault("maximum", NUMBER_LIMIT)
+    if whole:
+        schema["type"] = "integer"
+        schema["minimum"] = math.ceil(schema["minimum"])
+        schema["maximum"] = math.floor(schema["maximum"])

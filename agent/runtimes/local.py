@@ -246,7 +246,10 @@ class TransformersRuntime(Runtime):
             info = xgrammar.TokenizerInfo.from_huggingface(
                 self.processor.tokenizer, vocab_size=self.model.get_output_embeddings().weight.shape[0])
             self._grammar_compiler = xgrammar.GrammarCompiler(info)
-        compiled = [self._grammar_compiler.compile_json_schema(json.dumps(s, sort_keys=True))
+        # No free whitespace: a model may otherwise pad the JSON with spaces until it runs out
+        # of tokens, and the answer never closes.
+        compiled = [self._grammar_compiler.compile_json_schema(json.dumps(s),
+                                                               any_whitespace=False)
                     for s in schemas]
         # One processor per generate call: it keeps per-row matcher state.
         from xgrammar.contrib.hf import LogitsProcessor

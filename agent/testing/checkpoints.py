@@ -26,41 +26,41 @@ FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision", "idefics2")
 # templates do (a "# Tools" section); the Qwen2-VL one, like the published Qwen2-VL template,
 # ignores tools=, so the runtime's fallback (tools written into the system message) is exercised.
 _PARTS = (
-    "{%- if message['content'] is string %}{{ message['content'] }}"
-    "{%- else %}{%- for part in message['content'] %}"
-    "{%- if part['type'] == 'image' %}IMAGE{%- elif part['type'] == 'text' %}{{ part['text'] }}{%- endif %}"
-    "{%- endfor %}{%- endif %}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}IMAGE{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}"
 )
 _SYSTEM_TEXT = (
-    "{%- if messages[0]['content'] is string %}{{ messages[0]['content'] }}"
-    "{%- else %}{%- for part in messages[0]['content'] %}{{ part['text'] }}{%- endfor %}{%- endif %}"
+    "{% if messages[0]['content'] is string %}{{ messages[0]['content'] }}"
+    "{% else %}{% for part in messages[0]['content'] %}{{ part['text'] }}{% endfor %}{% endif %}"
 )
 _QWEN_TOOLS = (
-    "{%- if tools %}<|im_start|>system\n"
-    "{%- if messages[0]['role'] == 'system' %}" + _SYSTEM_TEXT + "\n\n{%- endif %}"
+    "{% if tools %}<|im_start|>system\n"
+    "{% if messages[0]['role'] == 'system' %}" + _SYSTEM_TEXT + "\n\n{% endif %}"
     "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
     "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
-    "{%- for tool in tools %}\n{{ tool | tojson }}{%- endfor %}\n</tools>\n\n"
+    "{% for tool in tools %}\n{{ tool | tojson }}{% endfor %}\n</tools>\n\n"
     "For each function call, return a json object with function name and arguments within "
     "<tool_call></tool_call> XML tags:\n<tool_call>\n"
     '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n'
-    "{%- endif %}"
-    "{%- for message in messages %}"
-    "{%- if not (tools and loop.first and message['role'] == 'system') %}"
+    "{% endif %}"
+    "{% for message in messages %}"
+    "{% if not (tools and loop.first and message['role'] == 'system') %}"
     "<|im_start|>{{ message['role'] }}\n" + _PARTS + "<|im_end|>\n"
-    "{%- endif %}{%- endfor %}"
-    "{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 _QWEN_PLAIN = (
-    "{%- for message in messages %}"
+    "{% for message in messages %}"
     "<|im_start|>{{ message['role'] }}\n" + _PARTS + "<|im_end|>\n"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 _IDEFICS2 = (
-    "{%- for message in messages %}{{ message['role'] | capitalize }}:"
-    + _PARTS + "<end_of_utterance>\n{%- endfor %}"
-    "{%- if add_generation_prompt %}Assistant:{%- endif %}"
+    "{% for message in messages %}{{ message['role'] | capitalize }}:"
+    + _PARTS + "<end_of_utterance>\n{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
 )
 _QWEN_IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
 

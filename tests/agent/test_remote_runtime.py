@@ -1,0 +1,231 @@
+"""The OpenAI-compatible runtime: against a real ``transformers serve`` process, and against a
+small HTTP server of the test's own for retries, errors and what is sent."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from agent.cli import main
+from agent.runtime import ModelUnavailable, RuntimeFailure, RuntimeOptions
+from agent.runtimes.remote import OpenAIRuntime, api_base
+from prompts import get_dialect
+from tools import mobile_tools
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- a real server ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def served(checkpoint: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``transformers serve`` with a tiny Idefics2 folder on 127.0.0.1; yields its URL."""
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("fastapi")
+        pytest.importorskip("uvicorn")
+    folder = checkpoint("idefics2")
+    port = free_port()
+    home = tmp_path_factory.mktemp("hf-home")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(home)}
+    log = (home / "serve.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "transformers.cli.transformers", "serve", str(folder),
+         "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+        stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=1).read()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"transformers serve did not start: {(home / 'serve.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+def test_agent_run_against_transformers_serve(served: str, checkpoint: Callable[..., Path],
+                                              tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    code = main(["run", "--env", "memory", "--size", "320x240", "--goal", "Tap OK", "--endpoint", served,
+                 "--model", str(checkpoint("idefics2")), "--max-steps", "2", "--max-new-tokens", "8",
+                 "--out", str(out)])
+    assert code in (1, 4)  # a random model: the step limit or too many invalid answers
+    lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
+    header, steps = lines[0], [line for line in lines if line["type"] == "step"]
+    assert header["model"]["runtime"] == "openai" and header["dialect"] == "json"
+    assert header["model"]["options"]["endpoint"] == served + "/v1"
+    for step in steps:
+        assert isinstance(step["output_text"], str)
+        assert step["prompt_tokens"] > 64  # the image's 64 perceiver tokens and the text
+        assert 1 <= step["completion_tokens"] <= 8
+        assert "generate.request" in step["timings_ms"]
+
+
+def test_the_server_s_error_message_is_surfaced(served: str) -> None:
+    runtime = OpenAIRuntime(served, "/no/such/model", RuntimeOptions(retries=0))
+    prompt = get_dialect("json").render("g", [], Image.new("RGB", (64, 64)), mobile_tools())
+    with pytest.raises(RuntimeFailure, match="the server"):
+        runtime.generate([prompt])
+
+
+# -- a server of our own, for what a real one rarely does on demand -----------------------------
+
+class Scripted(BaseHTTPRequestHandler):
+    """Answers POSTs with the next (status, body) of ``replies`` and keeps the requests."""
+
+    replies: list[tuple[int, Any]] = []
+    requests: list[dict[str, Any]] = []
+    delay_s = 0.0
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._send(404, {"error": {"message": "no model list here"}})
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers["Content-Length"])
+        type(self).requests.append({"body": json.loads(self.rfile.read(length)),
+                                    "auth": self.headers.get("Authorization")})
+        time.sleep(self.delay_s)
+        status, body = type(self).replies.pop(0) if type(self).replies else (500, "nothing scripted")
+        self._send(status, body)
+
+    def _send(self, status: int, body: Any) -> None:
+        data = (json.dumps(body) if not isinstance(body, str) else body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client timed out first
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def stub() -> Iterator[tuple[str, type[Scripted]]]:
+    handler = type("Handler", (Scripted,), {"replies": [], "requests": [], "delay_s": 0.0})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+
+
+def ok(text: str) -> tuple[int, dict[str, Any]]:
+    return 200, {"choices": [{"message": {"role": "assistant", "content": text}}],
+                 "usage": {"prompt_tokens": 1300, "completion_tokens": 17}}
+
+
+COOKBOOK = '<tool_call>{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [639, 1095]}}</tool_call>'
+
+
+def test_pixel_space_screens_are_sent_at_the_size_the_model_answers_in(stub: tuple[str, type[Scripted]]) -> None:
+    url, handler = stub
+    handler.replies = [ok(COOKBOOK)]
+    runtime = OpenAIRuntime(url, "Qwen/Qwen2.5-VL-7B-Instruct", RuntimeOptions(api_key="sekrit"))
+    prompt = get_dialect("qwen2.5-vl", runtime.resize).render("Buy", [], Image.new("RGB", (720, 1280)),
+                                                               mobile_tools())
+    completion = runtime.generate([prompt])[0]
+    assert completion.text == COOKBOOK
+    assert (completion.prompt_tokens, completion.completion_tokens) == (1300, 17)
+    request = handler.requests[0]
+    assert request["auth"] == "Bearer sekrit"
+    messages = request["body"]["messages"]
+    assert messages[0]["role"] == "system" and "<tools>" in messages[0]["content"][-1]["text"]
+    image_part = next(p for p in messages[1]["content"] if p["type"] == "image_url")
+    url_data = image_part["image_url"]["url"]
+    assert url_data.startswith("data:image/png;base64,")
+    sent = Image.open(io.BytesIO(base64.b64decode(url_data.split(",", 1)[1])))
+    assert sent.size == (728, 1288)
+    assert "tools" not in request["body"]  # tools travel in the system message
+
+
+def test_transient_failures_are_retried_with_backoff(stub: tuple[str, type[Scripted]]) -> None:
+    url, handler = stub
+    handler.replies = [(503, {"error": {"message": "busy"}}), (429, "slow down"), ok("fine")]
+    runtime = OpenAIRuntime(url, "m", RuntimeOptions(retries=2))
+    started = time.monotonic()
+    assert runtime.generate([get_dialect("json").render("g", [], Image.new("RGB", (8, 8)),
+                                                        mobile_tools())])[0].text == "fine"
+    assert time.monotonic() - started >= 1.5  # 0.5 s then 1 s of backoff
+    assert len(handler.requests) == 3
+
+
+def test_retries_are_bounded_and_the_last_error_is_said(stub: tuple[str, type[Scripted]]) -> None:
+    url, handler = stub
+    handler.replies = [(503, {"error": {"message": "overloaded"}})] * 5
+    runtime = OpenAIRuntime(url, "m", RuntimeOptions(retries=1))
+    with pytest.raises(RuntimeFailure, match=r"did not answer after 2 attempts \(HTTP 503: overloaded\)"):
+        runtime.generate([get_dialect("json").render("g", [], Image.new("RGB", (8, 8)), mobile_tools())])
+    assert len(handler.requests) == 2
+
+
+def test_a_client_error_is_not_retried_and_quotes_the_server(stub: tuple[str, type[Scripted]]) -> None:
+    url, handler = stub
+    handler.replies = [(400, {"detail": "The model `m` does not exist."})]
+    runtime = OpenAIRuntime(url, "m", RuntimeOptions(retries=3))
+    with pytest.raises(RuntimeFailure, match=r"HTTP 400: The model `m` does not exist"):
+        runtime.generate([get_dialect("json").render("g", [], Image.new("RGB", (8, 8)), mobile_tools())])
+    assert len(handler.requests) == 1
+
+
+def test_a_slow_server_times_out(stub: tuple[str, type[Scripted]]) -> None:
+    url, handler = stub
+    handler.delay_s = 1.0
+    handler.replies = [ok("late"), ok("late")]
+    runtime = OpenAIRuntime(url, "m", RuntimeOptions(timeout_s=0.2, retries=0))
+    with pytest.raises(RuntimeFailure, match="did not answer after 1 attempts.*timed out"):
+        runtime.generate([get_dialect("json").render("g", [], Image.new("RGB", (8, 8)), mobile_tools())])
+
+
+def test_server_side_tool_calls_come_back_as_text(stub: tuple[str, type[Scripted]]) -> None:
+    url, handler = stub
+    handler.replies = [(200, {"choices": [{"message": {"content": None, "tool_calls": [
+        {"type": "function", "function": {"name": "mobile_use",
+                                          "arguments": '{"action": "click", "coordinate": [500, 500]}'}}]}}]})]
+    runtime = OpenAIRuntime(url, "Qwen/Qwen2-VL-7B-Instruct")
+    text = runtime.generate([get_dialect("qwen2-vl").render("g", [], Image.new("RGB", (8, 8)),
+                                                            mobile_tools())])[0].text
+    call = get_dialect("qwen2-vl").parse(text, get_dialect("qwen2-vl").frame_for((8, 8)), mobile_tools())[0]
+    assert call.arguments == {"action": "click", "coordinate": [0.5, 0.5]}
+
+
+def test_an_unreachable_endpoint_fails_at_start_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="cannot reach the server at http://127.0.0.1:"):
+        OpenAIRuntime(f"http://127.0.0.1:{free_port()}", "m")
+    assert main(["run", "--env", "memory", "--goal", "g", "--endpoint", "ftp://x", "--model", "m"]) == 3
+
+
+@pytest.mark.parametrize(("given", "base"), [
+    ("http://h:8000", "http://h:8000/v1"), ("http://h:8000/v1/", "http://h:8000/v1"),
+    ("https://h/v1/chat/completions", "https://h/v1"),
+])
+def test_endpoint_forms(given: str, base: str) -> None:
+    assert api_base(given) == base
