@@ -254,6 +254,73 @@ def _dialect(forced: str | None, model: str, runtime: Any) -> Any:
         _fail(str(exc), exitcodes.USAGE if forced else exitcodes.SETUP)
 
 
+# -- agent parse, agent models -----------------------------------------------------------------
+
+def _screen_size(text: str) -> tuple[int, int]:
+    from environments import EnvironmentUnavailable
+    from environments.memory import parse_size
+
+    try:
+        return parse_size(text)
+    except EnvironmentUnavailable as exc:
+        _fail(f"--screen: {exc}", exitcodes.USAGE)
+
+
+@app.command()
+def parse(
+    text: Annotated[str, typer.Argument(help="The model's answer, or - to read it from stdin.")],
+    dialect: Annotated[str, typer.Option("--dialect", help="How the model speaks (agent models).")],
+    screen: Annotated[str, typer.Option("--screen", help="Screen size WxH the answer was about.")],
+    max_pixels: Annotated[int | None, typer.Option(
+        "--max-pixels", help="Pixel budget the model was run with (Qwen family).")] = None,
+    min_pixels: Annotated[int | None, typer.Option("--min-pixels")] = None,
+    scale: Annotated[float, typer.Option("--scale", min=0.01, help="Device pixels per screen pixel.")] = 1.0,
+    space: Annotated[str | None, typer.Option(
+        "--space", help="computer or mobile (default: both tools).")] = None,
+) -> None:
+    """Read a model answer as a run would: every call, validated, points in pixels and [0, 1]."""
+    import json
+
+    import prompts
+    from agent.explain import ExplainError, dialect_with_budget, explain, toolset_for
+
+    if space not in (None, "computer", "mobile"):
+        _fail(f"--space must be computer or mobile, not {space!r}", exitcodes.USAGE)
+    size = _screen_size(screen)
+    if text == "-":
+        text = sys.stdin.read()
+    try:
+        chosen = dialect_with_budget(dialect, max_pixels, min_pixels)
+    except prompts.UnknownDialect as exc:
+        _fail(str(exc), exitcodes.USAGE)
+    except ValueError as exc:
+        _fail(str(exc), exitcodes.USAGE)
+    try:
+        result = explain(text, chosen, size, toolset_for(space), scale)
+    except ExplainError as exc:
+        _fail(str(exc), exitcodes.NOT_DONE)
+    except prompts.ResizeError as exc:
+        _fail(str(exc), exitcodes.USAGE)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@app.command()
+def models() -> None:
+    """List the supported model families: dialect, coordinate space, default pixel budget."""
+    from prompts import FAMILIES
+
+    for family in FAMILIES:
+        if family.resize is not None:
+            rule = family.resize
+            budget = (f"max {rule.max_pixels:,} px ({rule.max_pixels // rule.factor ** 2:,} tokens at "
+                      f"factor {rule.factor}), min {rule.min_pixels:,} px")
+        else:
+            budget = "set by the checkpoint's processor"
+        note = f"; {family.note}" if family.note else ""
+        console.print(f"[bold]{family.name}[/bold]  dialect {family.dialect} · {family.space} · "
+                      f"{budget}[dim]{escape(note)}[/dim]")
+
+
 # -- agent envs, agent show --------------------------------------------------------------------
 
 @app.command()
