@@ -251,7 +251,7 @@ def _dialect(forced: str | None, model: str, runtime: Any) -> Any:
             return prompts.get_dialect("qwen2-vl")
         return prompts.dialect_for(runtime.model_id, runtime.model_type, runtime.resize)
     except prompts.UnknownDialect as exc:
-        _fail(str(exc), exitcodes.USAGE if forced else exitcodes.SETUP)
+        _fail(str(exc))
 
 
 # -- agent parse, agent models -----------------------------------------------------------------

@@ -11,6 +11,10 @@ from typing import Any
 
 import pytest
 
+# Nothing in the suite downloads from a model hub: transformers (here and in every subprocess the
+# tests start) sees the hub as offline.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 
 def tool_call(tool: str = "mobile_use", **arguments: Any) -> str:
     """A Qwen-style answer holding one call."""

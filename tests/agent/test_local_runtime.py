@@ -181,4 +181,4 @@ def test_a_forced_dialect_and_bad_runtime_options(checkpoint: Checkpoint, tmp_pa
     assert code == 1 and read_lines(out)[0]["dialect"] == "json"
     assert main(["run", "--env", "memory", "--goal", "g", "--dtype", "fp8"]) == 2
     assert main(["run", "--env", "memory", "--goal", "g", "--model", str(checkpoint("qwen2-vl")),
-                 "--dialect", "nope"]) == 2
+                 "--dialect", "nope"]) == 3

@@ -79,7 +79,7 @@ def test_run_outcomes_map_to_exit_codes(tmp_path: Path, script: Script, answers:
     (["run", "--env", "androidd", "--goal", "g"], exitcodes.SETUP,
      "unknown environment 'androidd'; available: memory"),
     (["run", "--env", "memory", "--goal", "g", "--model", "Qwen/Qwen2.5-VL-3B-Instruct"],
-     exitcodes.SETUP, "no local (transformers) runtime yet; use --model scripted:FILE"),
+     exitcodes.SETUP, "(huggingface-cli download Qwen/Qwen2.5-VL-3B-Instruct) or pass a local folder"),
     (["run", "--env", "memory", "--goal", "g", "--model", "scripted:/no/such/file"],
      exitcodes.SETUP, "script file '/no/such/file' not found"),
     (["run", "--env", "memory", "--goal", "g", "--size", "wide"], exitcodes.SETUP, "is not WIDTHxHEIGHT"),
