@@ -188,12 +188,13 @@ def run(
     except environments.EnvironmentUnavailable as exc:
         _fail(str(exc))
     try:
-        runtime = runtime_for(model, runtime_options, endpoint)
+        with console.status(f"loading {escape(model)}…"):
+            runtime = runtime_for(model, runtime_options, endpoint)
     except ModelUnavailable as exc:
         environment.close()
         _fail(str(exc))
     try:
-        chosen = _dialect(dialect, model, runtime)
+        chosen = _dialect(dialect, model, runtime, runtime_options)
     except CliError:
         environment.close()
         runtime.close()
@@ -239,16 +240,20 @@ def _runtime_options(**given: Any) -> Any:
         _fail(str(exc), exitcodes.USAGE)
 
 
-def _dialect(forced: str | None, model: str, runtime: Any) -> Any:
+def _dialect(forced: str | None, model: str, runtime: Any, options: Any) -> Any:
     """The forced dialect, else the one for the loaded checkpoint (Qwen function calling for
-    scripted answers), told how the model's processor resizes screenshots."""
+    scripted answers), told how the model's processor resizes screenshots. Scripted answers have
+    no processor: the family rule applies, with --max-pixels / --min-pixels if given."""
     import prompts
+    from agent.explain import dialect_with_budget
 
     try:
+        if runtime.resize is None:
+            name = forced or ("qwen2-vl" if model.startswith("scripted:") else None)
+            if name is not None:
+                return dialect_with_budget(name, options.max_pixels, options.min_pixels)
         if forced:
             return prompts.get_dialect(forced, runtime.resize)
-        if model.startswith("scripted:"):
-            return prompts.get_dialect("qwen2-vl")
         return prompts.dialect_for(runtime.model_id, runtime.model_type, runtime.resize)
     except prompts.UnknownDialect as exc:
         _fail(str(exc))

@@ -7,6 +7,7 @@ points are normalized to [0, 1]. Coordinate conventions live here and nowhere el
 
 from __future__ import annotations
 
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -142,6 +143,11 @@ class Dialect(ABC):
     @abstractmethod
     def parse(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
         """Every tool call in ``text``, points normalized. Raises only :class:`ParseError`."""
+
+
+def call_text(call: ToolCall) -> str:
+    """An earlier call as the history shows it: its JSON, in the model's own coordinates."""
+    return json.dumps({"name": call.name, "arguments": call.raw()}, ensure_ascii=False)
 
 
 def normalize_call(

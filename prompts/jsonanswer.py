@@ -14,7 +14,15 @@ from typing import Any
 
 from PIL import Image
 
-from prompts.base import CoordinateFrame, Dialect, Message, ParseError, Prompt, normalize_call
+from prompts.base import (
+    CoordinateFrame,
+    Dialect,
+    Message,
+    ParseError,
+    Prompt,
+    call_text,
+    normalize_call,
+)
 from prompts.qwen import _THINK, _read_call
 from tools import ToolCall, ToolSet
 from tools.schema import strict_parameters_schema
@@ -77,7 +85,7 @@ class JsonAnswer(Dialect):
         lines = [f"Task: {goal}"]
         if history:
             lines.append("Actions taken so far:")
-            lines += [f"{i}. {json.dumps({'name': c.name, 'arguments': c.raw()}, ensure_ascii=False)}"
+            lines += [f"{i}. {call_text(c)}"
                       for i, c in enumerate(history, start=1)]
         if feedback:
             lines.append(f"Your previous answer was not executed: {feedback}.")

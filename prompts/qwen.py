@@ -17,7 +17,15 @@ from typing import Any
 
 from PIL import Image
 
-from prompts.base import CoordinateFrame, Dialect, Message, ParseError, Prompt, normalize_call
+from prompts.base import (
+    CoordinateFrame,
+    Dialect,
+    Message,
+    ParseError,
+    Prompt,
+    call_text,
+    normalize_call,
+)
 from prompts.families import family_named
 from prompts.jsontext import first_object, loads_or_text, strip_fences
 from prompts.resize import ResizeRule
@@ -81,7 +89,7 @@ class QwenFunctionCalling(Dialect):
         lines = [f"The user query: {goal}"]
         if history:
             steps = "; ".join(
-                f"Step {i}: {json.dumps({'name': c.name, 'arguments': c.raw()}, ensure_ascii=False)}"
+                f"Step {i}: {call_text(c)}"
                 for i, c in enumerate(history, start=1)
             )
             lines.append(f"Task progress (the actions already taken): {steps};")

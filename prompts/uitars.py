@@ -8,7 +8,6 @@ as code.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,15 @@ from typing import Any
 
 from PIL import Image
 
-from prompts.base import CoordinateFrame, Dialect, Message, ParseError, Prompt, normalize_call
+from prompts.base import (
+    CoordinateFrame,
+    Dialect,
+    Message,
+    ParseError,
+    Prompt,
+    call_text,
+    normalize_call,
+)
 from prompts.qwen import _THINK, _default_resize, _resized_frame
 from tools import ToolCall, ToolSet
 
@@ -256,7 +263,7 @@ class UITars(Dialect):
         )
         if history:
             steps = "\n".join(
-                f"Step {i}: {json.dumps({'name': c.name, 'arguments': c.raw()}, ensure_ascii=False)}"
+                f"Step {i}: {call_text(c)}"
                 for i, c in enumerate(history, start=1)
             )
             text += f"\n## Actions taken\n{steps}\n"

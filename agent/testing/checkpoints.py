@@ -82,7 +82,7 @@ def _module(name: str) -> Any:
 
 SIZES = {
     "tiny": _Size(64, 128, 2, 4, 2, 32, 2),
-    "mid": _Size(512, 1024, 8, 8, 4, 128, 4),
+    "mid": _Size(512, 2048, 8, 8, 4, 128, 4),
 }
 
 
@@ -128,6 +128,7 @@ def build_checkpoint(family: str, folder: str | Path, size: str = "tiny", seed: 
         raise ValueError(f"unknown family {family!r}; one of {', '.join(FAMILIES)}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    transformers_module().utils.logging.disable_progress_bar()
     torch.manual_seed(seed)
     dims = SIZES[size]
     builder = {"qwen2-vl": _qwen, "qwen2.5-vl": _qwen, "qwen3-vl": _qwen,

@@ -80,3 +80,21 @@ def test_models_lists_every_family_with_its_dialect_and_space(capsys: pytest.Cap
                           "idefics2"}
     assert "dialect qwen2.5-vl · pixels of the resized image · max 1,003,520 px (1,280 tokens" in lines["qwen2.5-vl"]
     assert "dialect json · relative 0–1000" in lines["idefics2"]
+
+
+def test_a_scripted_run_reads_answers_under_the_given_budget(tmp_path: pytest.TempPathFactory) -> None:
+    """Replaying a model's answers (a bug report) needs the budget the model ran with."""
+    from pathlib import Path
+
+    script = Path(str(tmp_path)) / "answers.txt"
+    script.write_text('<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", '
+                      '"coordinate": [294, 168]}}</tool_call>\n---\n'
+                      '<tool_call>{"name": "computer_use", "arguments": {"action": "terminate", '
+                      '"status": "success"}}</tool_call>\n')
+    out = Path(str(tmp_path)) / "run"
+    code = main(["run", "--env", "memory", "--size", "1920x1080", "--goal", "g", "--model", f"scripted:{script}",
+                 "--dialect", "qwen2.5-vl", "--max-pixels", str(256 * 28 * 28), "--out", str(out)])
+    assert code == 0
+    step = json.loads((out / "trajectory.jsonl").read_text().splitlines()[1])
+    assert step["frame"] == [588, 336]
+    assert step["action"]["device"]["coordinate"] == pytest.approx([960, 540])

@@ -301,3 +301,35 @@ def test_the_dialect_follows_the_checkpoint(model: str, model_type: str | None, 
 def test_an_unknown_checkpoint_says_how_to_pick_a_dialect() -> None:
     with pytest.raises(LookupError, match=r"model_type 'gpt2'.*--dialect"):
         dialect_for("/models/x", "gpt2")
+
+
+# -- Qwen2.5-VL and Qwen3-VL: realistic answers -----------------------------------------------
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    # Qwen2.5-VL, as in the cookbook: a newline-wrapped call.
+    ("qwen2.5-vl", COOKBOOK_ANSWER, {"action": "click", "coordinate": [639, 1095]}),
+    # Qwen3-VL thinking first, a decoy call inside the thoughts.
+    ("qwen3-vl", '<think>I could use <tool_call>{"name": "mobile_use", "arguments": {"action": "wait", '
+                 '"time": 1}}</tool_call> but no.</think>\n<tool_call>\n{"name": "mobile_use", '
+                 '"arguments": {"action": "answer", "text": "It is 7:30"}}\n</tool_call>',
+     {"action": "answer", "text": "It is 7:30"}),
+    # Qwen3 XML form, no closing tags at the end of the budget.
+    ("qwen3-vl", "<tool_call>\n<function=mobile_use>\n<parameter=action>\nswipe\n</parameter>\n"
+                 "<parameter=coordinate>\n[500, 800]\n</parameter>\n<parameter=coordinate2>\n[500, 200]",
+     {"action": "swipe", "coordinate": [500, 800], "coordinate2": [500, 200]}),
+    # Qwen2.5-VL cut off after the closing brace, no </tool_call>.
+    ("qwen2.5-vl", '<tool_call>\n{"name": "mobile_use", "arguments": {"action": "system_button", '
+                   '"button": "Back"}}', {"action": "system_button", "button": "Back"}),
+])
+def test_qwen_family_realistic_answers(name: str, text: str, expected: dict[str, object]) -> None:
+    dialect = get_dialect(name)
+    calls = dialect.parse(text, dialect.frame_for((720, 1280)), mobile_tools())
+    assert calls[0].raw() == expected
+    mobile_tools().validate(calls[0])
+
+
+def test_qwen25_cut_inside_a_point_is_never_guessed() -> None:
+    dialect = get_dialect("qwen2.5-vl")
+    text = '<tool_call>\n{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [639, 10'
+    with pytest.raises(ParseError):
+        dialect.parse(text, dialect.frame_for((720, 1280)), mobile_tools())
