@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tools.gui import ActionSpec, GuiTool, action_help
+from tools.keys import KEY_NAMES, canonical_key
 from tools.points import Point
 
 _CLICK = ("coordinate",)
@@ -48,6 +49,10 @@ class ComputerUse(GuiTool):
 
     tool_name: ClassVar[str] = "computer_use"
     ACTIONS: ClassVar[dict[str, ActionSpec]] = COMPUTER_ACTIONS
+    # For grammar-constrained decoding: only key names that validate.
+    STRICT_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {
+        "keys": {"type": "array", "items": {"enum": sorted(KEY_NAMES)}, "minItems": 1, "maxItems": 4},
+    }
 
     action: Literal[
         "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click",
@@ -67,3 +72,21 @@ class ComputerUse(GuiTool):
     status: Literal["success", "failure"] | None = Field(
         None, description="How the task ended, for `terminate`."
     )
+
+    @field_validator("keys")
+    @classmethod
+    def _known_keys(cls, keys: list[str] | None) -> list[str] | None:
+        """Each key in its canonical spelling (``Control`` → ``ctrl``); ``ctrl+c`` counts as two."""
+        if keys is None:
+            return None
+        names = [part for key in keys for part in (key.split("+") if key.strip() != "+" else [key])]
+        canonical = []
+        for name in names:
+            found = canonical_key(name)
+            if found is None:
+                raise ValueError(
+                    f"unknown key {name!r}; use names like ctrl, alt, shift, win, enter, esc, tab, "
+                    "space, backspace, delete, up, down, left, right, pageup, home, f1-f24, a-z, 0-9"
+                )
+            canonical.append(found)
+        return canonical

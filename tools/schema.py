@@ -69,7 +69,8 @@ def strict_parameters_schema(
     The prompt schema keeps the published flat shape; this one spells the per-action rules of
     the GUI tools (``ACTIONS``: one branch per action with exactly its arguments), puts the
     dialect's ``point`` schema (bounded to its coordinate space) in place of screen points, and
-    bounds every string so a constrained answer always ends.
+    bounds every string so a constrained answer always ends. A tool may give fields a stricter
+    schema of its own in ``STRICT_FIELDS`` (e.g. the key names ``computer_use`` accepts).
     """
     from tools.points import point_fields
 
@@ -77,9 +78,13 @@ def strict_parameters_schema(
     points = point_fields(model)
     actions = getattr(model, "ACTIONS", None)
 
+    overrides: dict[str, dict[str, Any]] = getattr(model, "STRICT_FIELDS", {})
+
     def field_schema(name: str) -> dict[str, Any]:
         if name in points:
             return point
+        if name in overrides:
+            return overrides[name]
         schema = dict(base["properties"][name])
         schema.pop("description", None)
         if schema.get("type") in ("integer", "number"):

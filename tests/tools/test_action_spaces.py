@@ -158,3 +158,18 @@ def test_end_actions_report_the_outcome() -> None:
 
 def _as_json(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in arguments.items()}
+
+
+@pytest.mark.parametrize(("given", "canonical"), [
+    (["Control", "c"], ["ctrl", "c"]), (["ctrl+shift+T"], ["ctrl", "shift", "t"]),
+    (["Return"], ["enter"]), (["cmd", "space"], ["win", "space"]), (["Page_Down"], ["pagedown"]),
+    (["F5"], ["f5"]), (["escape"], ["esc"]),
+])
+def test_key_names_are_made_canonical(given: list[str], canonical: list[str]) -> None:
+    action = computer_tools().validate(ToolCall("computer_use", {"action": "key", "keys": given}))
+    assert action.keys == canonical  # type: ignore[attr-defined]
+
+
+def test_an_unknown_key_is_a_validation_error_not_a_no_op() -> None:
+    with pytest.raises(ToolError, match="unknown key 'hyperspace'; use names like ctrl"):
+        computer_tools().validate(ToolCall("computer_use", {"action": "key", "keys": ["ctrl", "hyperspace"]}))
