@@ -126,7 +126,7 @@ def _env_options(env: str, given: dict[str, Any]) -> dict[str, Any]:
 
 @app.command()
 def run(
-    env: Annotated[str, typer.Option("--env", help="Environment: memory (more: agent envs).")],
+    env: Annotated[str, typer.Option("--env", help="Environment: memory, desktop (agent envs).")],
     goal: Annotated[str, typer.Option("--goal", help="What the agent should do.")],
     model: Annotated[str, typer.Option(
         "--model", help="scripted:PATH, a Hugging Face id or a local folder.")] = DEFAULT_MODEL,
@@ -148,7 +148,17 @@ def run(
     space: Annotated[str | None, typer.Option(
         "--space", help="[memory] Action space: computer or mobile.")] = None,
     scale: Annotated[float | None, typer.Option(
-        "--scale", min=0.01, help="[memory] Device pixels per image pixel (HiDPI).")] = None,
+        "--scale", min=0.01, help="[memory, desktop] Device pixels per image pixel (HiDPI).")] = None,
+    display: Annotated[str | None, typer.Option(
+        "--display", help="[desktop] X display, e.g. :0 (default $DISPLAY).")] = None,
+    monitor: Annotated[int | None, typer.Option(
+        "--monitor", min=0, help="[desktop] Monitor number (1 = first, 0 = all).")] = None,
+    xvfb: Annotated[str | None, typer.Option(
+        "--xvfb", help="[desktop] Run on a private virtual screen WxH, e.g. 1280x800.")] = None,
+    settle: Annotated[float | None, typer.Option(
+        "--settle", min=0.0, help="[desktop] After an action, wait up to S s for the screen to settle.")] = None,
+    launch: Annotated[str | None, typer.Option(
+        "--launch", help="[desktop] Start this program on the display first (e.g. an app under test).")] = None,
     endpoint: Annotated[str | None, typer.Option(
         "--endpoint", help="OpenAI-compatible server URL (vLLM, SGLang, transformers serve).")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 256,
@@ -180,7 +190,8 @@ def run(
         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, dtype=dtype,
         attention=attention, device_map=device_map, quantization=quantization,
         max_pixels=max_pixels, min_pixels=min_pixels, constrained=constrained, timeout_s=timeout)
-    options = _env_options(env, {"size": size, "space": space, "scale": scale})
+    options = _env_options(env, {"size": size, "space": space, "scale": scale, "display": display,
+                                 "monitor": monitor, "xvfb": xvfb, "settle": settle, "launch": launch})
     run_dir = out or default_run_dir(goal)
     # The environment first: a missing device or display should fail before a model loads.
     try:

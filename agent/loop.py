@@ -18,7 +18,13 @@ from pydantic import BaseModel
 from agent.runtime import Runtime, RuntimeFailure
 from agent.steps import MODEL_OUTPUT_ERRORS, RunResult, Status, Step, StepError
 from agent.trajectory import FORMAT, VERSION, Recorder
-from environments import Environment, EnvironmentFault, EnvironmentUnavailable, Observation
+from environments import (
+    Environment,
+    EnvironmentFault,
+    EnvironmentUnavailable,
+    Observation,
+    RunAborted,
+)
 from prompts import Dialect, ParseError
 from tools import RunEnd, ToolCall, ToolError, ToolSet
 
@@ -192,6 +198,8 @@ class Agent:
                     feedback = step.result["message"]
         except KeyboardInterrupt:
             status, reason = "aborted", "interrupted by the user"
+        except RunAborted as exc:
+            status, reason = "aborted", str(exc)
         except (EnvironmentFault, EnvironmentUnavailable) as exc:
             status, reason = "error", f"environment: {exc}"
         except Exception as exc:  # a bug: close the trajectory, then let it surface

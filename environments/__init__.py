@@ -6,17 +6,20 @@ from environments.base import (
     EnvironmentFault,
     EnvironmentUnavailable,
     Observation,
+    RunAborted,
     UIElement,
 )
 from environments.checker import EnvironmentCheckError, check_environment
+from environments.desktop import DesktopEnvironment
 from environments.memory import MemoryEnvironment
 from environments.registry import available, make, options_of, register
 from environments.wrappers import DryRun, Wrapper
 
 register("memory", MemoryEnvironment)
+register("desktop", DesktopEnvironment)
 
 __all__ = [
-    "ActionResult", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
-    "EnvironmentUnavailable", "MemoryEnvironment", "Observation", "UIElement", "Wrapper",
+    "ActionResult", "DesktopEnvironment", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
+    "EnvironmentUnavailable", "MemoryEnvironment", "Observation", "RunAborted", "UIElement", "Wrapper",
     "available", "check_environment", "make", "options_of", "register",
 ]

@@ -21,6 +21,10 @@ class EnvironmentFault(RuntimeError):
     """The environment broke during a run (device disconnected, display gone)."""
 
 
+class RunAborted(Exception):
+    """The user stopped the run from the device's side (e.g. pyautogui's fail-safe corner)."""
+
+
 @dataclass(frozen=True)
 class UIElement:
     """One element of the UI hierarchy, in image pixels: ``bounds`` = (left, top, right, bottom)."""

@@ -1,0 +1,302 @@
+"""``desktop``: a real X display, observed with mss and driven with pyautogui.
+
+- Observe: mss (one instance per thread, as mss requires) grabs the chosen monitor straight into
+  a PIL image; no file, no PNG round trip.
+- Execute: every ``computer_use`` action through pyautogui, imported only once DISPLAY is set (it
+  connects at import). Text is typed by pasting it from the clipboard (xclip): pyautogui drops
+  non-ASCII characters and types ``<`` as ``>`` on common X keymaps.
+- ``xvfb="WxH"`` starts a private Xvfb for the run and stops it at the end; ``launch`` starts a
+  program on the display (an app under test, a browser).
+- The fail-safe stays on for real desktops: moving the mouse into a screen corner aborts the run
+  (the trajectory is closed, every finished step kept). On a private Xvfb nobody holds the mouse,
+  so it is off there.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+from typing import Any
+
+from PIL import Image, ImageChops
+from pydantic import BaseModel
+
+from environments.base import (
+    ActionResult,
+    Environment,
+    EnvironmentFault,
+    EnvironmentUnavailable,
+    Observation,
+    RunAborted,
+)
+from environments.memory import parse_size
+from environments.xvfb import Xvfb, ensure_xauthority
+from tools import ComputerUse, ToolSet, computer_tools
+
+PIXELS_PER_WHEEL_CLICK = 100
+"""``scroll``/``hscroll`` ``pixels`` become wheel clicks: round(pixels / 100), at least one."""
+DRAG_STEPS = 12
+SETTLE_POLL_S = 0.05
+LAUNCH_WAIT_S = 15.0
+
+# Canonical key names (tools/keys.py) whose pyautogui name differs.
+_PYAUTOGUI_KEYS = {"menu": "apps"}
+
+
+def wheel_clicks(pixels: int) -> int:
+    if pixels == 0:
+        return 0
+    clicks = round(abs(pixels) / PIXELS_PER_WHEEL_CLICK) or 1
+    return clicks if pixels > 0 else -clicks
+
+
+class DesktopEnvironment(Environment):
+    """The screen of an X display: ``display`` (default $DISPLAY), ``monitor`` (1 = the first
+    monitor, 0 = all of them), or a private ``xvfb`` screen of size WxH."""
+
+    name = "desktop"
+
+    def __init__(self, display: str | None = None, monitor: int = 1, xvfb: str | None = None,
+                 scale: float | None = None, settle: float = 0.0, launch: str | None = None) -> None:
+        if xvfb is not None and display is not None:
+            raise EnvironmentUnavailable("--xvfb starts its own display; leave out --display")
+        if settle < 0:
+            raise EnvironmentUnavailable("--settle must be 0 or more seconds")
+        self._xvfb: Xvfb | None = None
+        self._launched: subprocess.Popen[bytes] | None = None
+        self._local = threading.local()
+        self.closed = False
+        if xvfb is not None:
+            width, height = parse_size(xvfb)
+            self._xvfb = Xvfb(width, height)
+            display = self._xvfb.display
+        display = display or os.environ.get("DISPLAY")
+        if not display:
+            raise EnvironmentUnavailable(
+                "no display: set DISPLAY, pass --display :0, or use --xvfb 1280x800 for a private "
+                "virtual screen")
+        self.display = display
+        self.private = self._xvfb is not None
+        self.settle = settle
+        try:
+            self._connect(monitor, scale)
+            if launch:
+                self._launch(launch)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- start-up ------------------------------------------------------------------------------
+
+    def _connect(self, monitor: int, scale: float | None) -> None:
+        os.environ["DISPLAY"] = self.display  # pyautogui reads it at import
+        ensure_xauthority()
+        try:
+            import Xlib.display
+
+            Xlib.display.Display(self.display).close()
+        except Exception as exc:  # python-xlib raises several unrelated types here
+            raise EnvironmentUnavailable(
+                f"cannot open display {self.display} ({type(exc).__name__}: {exc}); start one with "
+                "--xvfb 1280x800, or set DISPLAY (and XAUTHORITY) to a running X server") from None
+        if shutil.which("xclip") is None:
+            raise EnvironmentUnavailable(
+                "typing needs xclip (text is pasted to keep Unicode intact): apt-get install xclip")
+        import pyautogui
+
+        # pyautogui opens one X connection when first imported and keeps it; a later environment
+        # on another display (tests, a library user) must not drive the first one's screen.
+        x11: Any = getattr(pyautogui, "_pyautogui_x11", None)
+        if x11 is not None and x11._display.get_display_name() != self.display:
+            import Xlib.display
+
+            x11._display = Xlib.display.Display(self.display)
+        pyautogui.FAILSAFE = not self.private
+        pyautogui.PAUSE = 0.0  # waits are ours to choose (settle), not 0.1 s after every call
+        self._gui: Any = pyautogui
+        monitors = self._mss().monitors
+        if not 0 <= monitor < len(monitors):
+            raise EnvironmentUnavailable(
+                f"--monitor {monitor} does not exist; this display has {len(monitors) - 1} "
+                f"monitor(s): 1..{len(monitors) - 1}, or 0 for all")
+        self.monitor_index = monitor
+        self.monitor: dict[str, int] = dict(monitors[monitor])
+        if scale is None:
+            # Device pixels (what pyautogui takes) per captured pixel: 1 on X11; a HiDPI desktop
+            # that captures physical pixels but takes logical input shows it here.
+            everything = monitors[0]
+            scale = pyautogui.size()[0] / everything["width"] if everything["width"] else 1.0
+        self.scale = scale
+
+    def _launch(self, command: str) -> None:
+        before = self._grab()
+        try:
+            self._launched = subprocess.Popen(shlex.split(command), env=dict(os.environ),
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            raise EnvironmentUnavailable(f"--launch {command!r} could not start: {exc}") from None
+        deadline = time.monotonic() + LAUNCH_WAIT_S
+        while time.monotonic() < deadline:  # until it has drawn something, then until it settles
+            if self._launched.poll() is not None:
+                raise EnvironmentUnavailable(
+                    f"--launch {command!r} exited at once with code {self._launched.returncode}")
+            if ImageChops.difference(before, self._grab()).getbbox() is not None:
+                self._settle(2.0)
+                return
+            time.sleep(SETTLE_POLL_S)
+
+    # -- observe -------------------------------------------------------------------------------
+
+    def _mss(self) -> Any:
+        shooter = getattr(self._local, "mss", None)
+        if shooter is None:
+            import mss
+
+            shooter = mss.MSS(display=self.display)
+            self._local.mss = shooter
+        return shooter
+
+    def _grab(self) -> Image.Image:
+        try:
+            shot = self._mss().grab(self.monitor)
+        except Exception as exc:  # mss raises ScreenShotError, Xlib errors when the display dies
+            raise EnvironmentFault(f"screen capture failed on {self.display}: {exc}") from None
+        return Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX")
+
+    def observe(self) -> Observation:
+        image = self._grab()
+        return Observation(image=image, scale=self.scale, metadata={
+            "display": self.display, "monitor": self.monitor_index,
+            "physical_size": list(image.size),
+            "logical_size": [round(image.width * self.scale), round(image.height * self.scale)],
+        })
+
+    def _settle(self, limit_s: float) -> None:
+        """Wait (at most ``limit_s``) until two frames in a row agree."""
+        deadline = time.monotonic() + limit_s
+        previous = self._grab()
+        while time.monotonic() < deadline:
+            time.sleep(SETTLE_POLL_S)
+            current = self._grab()
+            if ImageChops.difference(previous, current).getbbox() is None:
+                return
+            previous = current
+
+    # -- execute -------------------------------------------------------------------------------
+
+    @property
+    def toolset(self) -> ToolSet:
+        return computer_tools()
+
+    def _point(self, point: tuple[float, float]) -> tuple[int, int] | None:
+        """A normalized point in the input library's coordinates, or None when it is not on the
+        chosen monitor (such a point never reaches pyautogui)."""
+        width, height = self.monitor["width"] * self.scale, self.monitor["height"] * self.scale
+        x, y = point[0] * width, point[1] * height
+        if not (0 <= x <= width and 0 <= y <= height):
+            return None
+        # Rounded like Observation.to_pixel; the far edge (normalized 1.0) is the last pixel.
+        x, y = min(round(x), int(width) - 1), min(round(y), int(height) - 1)
+        return (round(self.monitor["left"] * self.scale) + x, round(self.monitor["top"] * self.scale) + y)
+
+    def execute(self, action: BaseModel) -> ActionResult:
+        if not isinstance(action, ComputerUse):
+            return ActionResult(ok=False, executed=False,
+                                message=f"the desktop cannot execute {type(action).__name__}")
+        points: dict[str, tuple[int, int]] = {}
+        for name in ("coordinate", "start_coordinate"):
+            value = getattr(action, name)
+            if value is not None:
+                pixel = self._point(value)
+                if pixel is None:
+                    return ActionResult(ok=False, executed=False,
+                                        message=f"'{name}' is outside the screen")
+                points[name] = pixel
+        try:
+            message = self._run(action, points)
+        except self._gui.FailSafeException:
+            raise RunAborted("the pointer was moved into a screen corner (pyautogui fail-safe)") from None
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise EnvironmentFault(f"input on {self.display} failed: {exc}") from None
+        if self.settle:
+            self._settle(self.settle)
+        return ActionResult(ok=True, message=message, data={"pixels": {k: list(v) for k, v in points.items()}})
+
+    def _run(self, action: ComputerUse, points: dict[str, tuple[int, int]]) -> str:
+        gui, kind, at = self._gui, action.action, points.get("coordinate")
+        clicks = {"left_click": ("left", 1), "right_click": ("right", 1), "middle_click": ("middle", 1),
+                  "double_click": ("left", 2), "triple_click": ("left", 3)}
+        if kind in clicks:
+            button, count = clicks[kind]
+            if at is not None:
+                gui.moveTo(*at)
+            gui.click(button=button, clicks=count, interval=0.05)
+        elif kind == "mouse_move":
+            gui.moveTo(*points["coordinate"])
+        elif kind == "left_click_drag":
+            self._drag(points.get("start_coordinate"), points["coordinate"])
+        elif kind in ("scroll", "hscroll"):
+            if at is not None:
+                gui.moveTo(*at)
+            count = wheel_clicks(action.pixels or 0)
+            (gui.scroll if kind == "scroll" else gui.hscroll)(count)
+            return f"{kind} {count} wheel clicks"
+        elif kind == "key":
+            gui.hotkey(*[_PYAUTOGUI_KEYS.get(k, k) for k in action.keys or []], interval=0.02)
+        elif kind == "type":
+            self._type(action.text or "")
+        elif kind == "wait":
+            time.sleep(action.time or 0)
+        else:
+            return f"{kind} needs nothing from the desktop"
+        return f"{kind} done"
+
+    def _drag(self, start: tuple[int, int] | None, end: tuple[int, int]) -> None:
+        # Press, move in steps, release: applications see real motion events in between.
+        gui = self._gui
+        if start is not None:
+            gui.moveTo(*start)
+        x0, y0 = gui.position()
+        gui.mouseDown(button="left")
+        for i in range(1, DRAG_STEPS + 1):
+            gui.moveTo(x0 + (end[0] - x0) * i / DRAG_STEPS, y0 + (end[1] - y0) * i / DRAG_STEPS)
+            time.sleep(0.01)
+        gui.mouseUp(button="left")
+
+    def _type(self, text: str) -> None:
+        """Paste ``text`` line by line; a newline is the Enter key (submit)."""
+        for i, line in enumerate(text.split("\n")):
+            if i:
+                self._gui.press("enter")
+            if line:
+                subprocess.run(["xclip", "-selection", "clipboard", "-in"], input=line.encode("utf-8"),
+                               check=True, timeout=5, env=dict(os.environ, DISPLAY=self.display))
+                self._gui.hotkey("ctrl", "v", interval=0.02)
+                time.sleep(0.05)  # the application reads the clipboard asynchronously
+
+    # -- the rest ------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "display": self.display, "monitor": self.monitor_index,
+                "size": [self.monitor["width"], self.monitor["height"]], "scale": self.scale,
+                "private_xvfb": self.private, "fail_safe": not self.private, "settle_s": self.settle}
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        shooter = getattr(self._local, "mss", None)
+        if shooter is not None:
+            shooter.close()
+        if self._launched is not None and self._launched.poll() is None:
+            self._launched.terminate()
+            try:
+                self._launched.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._launched.kill()
+        if self._xvfb is not None:
+            self._xvfb.stop()

@@ -1,0 +1,123 @@
+"""A private virtual X screen (Xvfb) for one run: servers, CI, demos.
+
+Xvfb picks a free display number itself (``-displayfd``) and is stopped when the run ends. It
+listens on no TCP port and accepts only clients holding a fresh random cookie. The cookie goes
+into an authority file of this process (a copy of the user's entries plus one per private
+screen) that ``XAUTHORITY`` points at for this process and its children; the user's own file is
+never written.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from environments.base import EnvironmentUnavailable
+
+START_TIMEOUT_S = 10.0
+
+
+FAMILY_LOCAL = 256
+COOKIE = b"MIT-MAGIC-COOKIE-1"
+
+
+def ensure_xauthority() -> None:
+    """Point ``XAUTHORITY`` at a file when it names none (python-xlib needs one to exist)."""
+    current = os.environ.get("XAUTHORITY") or str(Path.home() / ".Xauthority")
+    if not Path(current).exists():
+        handle, path = tempfile.mkstemp(prefix="vlagent-xauth-")
+        os.close(handle)
+        os.environ["XAUTHORITY"] = path
+
+
+def authority_entry(number: str, cookie: bytes) -> bytes:
+    """One X authority entry: this host's local connections to display ``number``."""
+    def field(value: bytes) -> bytes:
+        return struct.pack(">H", len(value)) + value
+
+    return (struct.pack(">H", FAMILY_LOCAL) + field(socket.gethostname().encode())
+            + field(number.encode()) + field(COOKIE) + field(cookie))
+
+
+_session_authority: Path | None = None
+
+
+def _add_to_session_authority(entry: bytes) -> None:
+    global _session_authority
+    if _session_authority is None:
+        user = Path(os.environ.get("XAUTHORITY") or Path.home() / ".Xauthority")
+        handle, name = tempfile.mkstemp(prefix="vlagent-xauthority-")
+        os.close(handle)
+        _session_authority = Path(name)
+        _session_authority.write_bytes(user.read_bytes() if user.is_file() else b"")
+        atexit.register(_session_authority.unlink, missing_ok=True)
+        os.environ["XAUTHORITY"] = name
+    with _session_authority.open("ab") as authority:
+        authority.write(entry)
+
+
+class Xvfb:
+    """``Xvfb(1280, 800)`` starts a screen; ``.display`` is its name (``:N``); ``.stop()`` ends it."""
+
+    def __init__(self, width: int, height: int, depth: int = 24) -> None:
+        binary = shutil.which("Xvfb")
+        if binary is None:
+            raise EnvironmentUnavailable(
+                "--xvfb needs Xvfb: install it (Debian/Ubuntu: apt-get install xvfb)")
+        handle, name = tempfile.mkstemp(prefix="vlagent-xvfb-auth-")
+        os.close(handle)
+        self.authority = Path(name)
+        cookie = secrets.token_bytes(16)
+        # The server loads every cookie in its file whatever display number it names; clients
+        # match on the number, so theirs is written once the number is known.
+        self.authority.write_bytes(authority_entry("0", cookie))
+        read_end, write_end = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [binary, "-displayfd", str(write_end), "-screen", "0", f"{width}x{height}x{depth}",
+                 "-nolisten", "tcp", "-noreset", "-auth", str(self.authority)],
+                pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        finally:
+            os.close(write_end)
+        try:
+            number = self._read_display(read_end)
+        finally:
+            os.close(read_end)
+        self.display = f":{number}"
+        self.size = (width, height)
+        _add_to_session_authority(authority_entry(number, cookie))
+
+    def _read_display(self, fd: int) -> str:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        received = b""
+        while not received.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(remaining, 0))
+            chunk = os.read(fd, 64) if ready else b""
+            if not chunk:
+                self.authority.unlink(missing_ok=True)
+                self.process.kill()
+                _, err = self.process.communicate(timeout=5)
+                raise EnvironmentUnavailable(
+                    f"Xvfb did not start: {err.decode(errors='replace').strip()[-200:] or 'no output'}")
+            received += chunk
+        return received.decode().strip()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.authority.unlink(missing_ok=True)

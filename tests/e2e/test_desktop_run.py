@@ -1,0 +1,42 @@
+"""``agent run --env desktop --xvfb`` in a subprocess, against the Tk test app."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tests.conftest import run_cli, tool_call, write_script
+from tests.environments.test_desktop import APP, require
+
+
+def test_agent_run_on_a_private_xvfb_drives_the_tk_app(tmp_path: Path) -> None:
+    require("Xvfb", "xclip")
+    state = tmp_path / "state.json"
+    # qwen2-vl answers: relative 0-1000 on the 1280x800 screen.
+    script = write_script(tmp_path / "answers.txt", [
+        tool_call("computer_use", action="left_click", coordinate=[234, 400]),       # the entry
+        tool_call("computer_use", action="type", text="héllo 你好"),
+        tool_call("computer_use", action="key", keys=["ctrl", "shift", "t"]),
+        tool_call("computer_use", action="left_click_drag", start_coordinate=[78, 562],
+                  coordinate=[391, 875]),                                          # on the canvas
+        tool_call("computer_use", action="terminate", status="success"),
+    ])
+    out = tmp_path / "run"
+    result = run_cli("run", "--env", "desktop", "--xvfb", "1280x800", "--launch",
+                     f"{sys.executable} {APP} {state}", "--goal", "Fill the form",
+                     "--model", f"scripted:{script}", "--out", str(out), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    app = json.loads(state.read_text(encoding="utf-8"))
+    assert app["text"] == "héllo 你好"
+    assert "ctrl+shift+T" in app["keys"]
+    assert app["drags"][0]["start"] == [100, 450] and app["drags"][0]["end"] == [500, 700]
+    lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
+    header, steps, end = lines[0], lines[1:-1], lines[-1]
+    assert header["environment"]["name"] == "desktop" and header["environment"]["private_xvfb"] is True
+    assert header["screen"] == {"width": 1280, "height": 800, "scale": 1.0}
+    assert [s["action"]["model"]["action"] for s in steps] == [
+        "left_click", "type", "key", "left_click_drag", "terminate"]
+    assert steps[0]["action"]["device"]["coordinate"] == [299.52, 320.0]
+    assert all((out / s["screenshot"]).exists() for s in steps)
+    assert end["status"] == "success"
