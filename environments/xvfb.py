@@ -49,20 +49,25 @@ def authority_entry(number: str, cookie: bytes) -> bytes:
 
 
 _session_authority: Path | None = None
+_user_entries = b""
+_our_entries: dict[str, bytes] = {}
 
 
-def _add_to_session_authority(entry: bytes) -> None:
-    global _session_authority
+def _add_to_session_authority(number: str, entry: bytes) -> None:
+    """Put ``entry`` for display ``number`` in this process's authority file, replacing an older
+    screen's entry for the same number (numbers are reused; clients take the first match)."""
+    global _session_authority, _user_entries
     if _session_authority is None:
         user = Path(os.environ.get("XAUTHORITY") or Path.home() / ".Xauthority")
+        _user_entries = user.read_bytes() if user.is_file() else b""
         handle, name = tempfile.mkstemp(prefix="vlagent-xauthority-")
         os.close(handle)
         _session_authority = Path(name)
-        _session_authority.write_bytes(user.read_bytes() if user.is_file() else b"")
         atexit.register(_session_authority.unlink, missing_ok=True)
         os.environ["XAUTHORITY"] = name
-    with _session_authority.open("ab") as authority:
-        authority.write(entry)
+    _our_entries[number] = entry
+    # Ours first, so they win over any stale entry of the user's for the same number.
+    _session_authority.write_bytes(b"".join(_our_entries.values()) + _user_entries)
 
 
 class Xvfb:
@@ -94,7 +99,7 @@ class Xvfb:
             os.close(read_end)
         self.display = f":{number}"
         self.size = (width, height)
-        _add_to_session_authority(authority_entry(number, cookie))
+        _add_to_session_authority(number, authority_entry(number, cookie))
 
     def _read_display(self, fd: int) -> str:
         deadline = time.monotonic() + START_TIMEOUT_S
