@@ -48,26 +48,44 @@ def authority_entry(number: str, cookie: bytes) -> bytes:
             + field(number.encode()) + field(COOKIE) + field(cookie))
 
 
+def authority_entries(data: bytes) -> list[tuple[str, bytes]]:
+    """(display number, raw entry) for each entry of an X authority file; stops at a torn end."""
+    entries: list[tuple[str, bytes]] = []
+    at = 0
+    while at + 2 <= len(data):
+        start, at = at, at + 2
+        fields = []
+        for _ in range(4):  # address, number, auth name, auth data
+            if at + 2 > len(data):
+                return entries
+            (length,) = struct.unpack(">H", data[at:at + 2])
+            fields.append(data[at + 2:at + 2 + length])
+            at += 2 + length
+        entries.append((fields[1].decode(errors="replace"), data[start:at]))
+    return entries
+
+
 _session_authority: Path | None = None
-_user_entries = b""
+_user_entries: list[tuple[str, bytes]] = []
 _our_entries: dict[str, bytes] = {}
 
 
 def _add_to_session_authority(number: str, entry: bytes) -> None:
-    """Put ``entry`` for display ``number`` in this process's authority file, replacing an older
-    screen's entry for the same number (numbers are reused; clients take the first match)."""
+    """Put ``entry`` for display ``number`` in this process's authority file. Any other entry
+    for that number (an older screen's, the user's) is left out: numbers are reused, and clients
+    disagree on which of several matches they use (libXau the first, python-xlib the last)."""
     global _session_authority, _user_entries
     if _session_authority is None:
         user = Path(os.environ.get("XAUTHORITY") or Path.home() / ".Xauthority")
-        _user_entries = user.read_bytes() if user.is_file() else b""
+        _user_entries = authority_entries(user.read_bytes()) if user.is_file() else []
         handle, name = tempfile.mkstemp(prefix="vlagent-xauthority-")
         os.close(handle)
         _session_authority = Path(name)
         atexit.register(_session_authority.unlink, missing_ok=True)
         os.environ["XAUTHORITY"] = name
     _our_entries[number] = entry
-    # Ours first, so they win over any stale entry of the user's for the same number.
-    _session_authority.write_bytes(b"".join(_our_entries.values()) + _user_entries)
+    kept = [raw for n, raw in _user_entries if n not in _our_entries]
+    _session_authority.write_bytes(b"".join([*_our_entries.values(), *kept]))
 
 
 class Xvfb:

@@ -325,3 +325,12 @@ def _maybe(find: Callable[..., tuple[int, int]], *args: Any) -> tuple[int, int] 
         return find(*args)
     except AssertionError:
         return None
+
+
+def test_authority_entries_round_trip_and_torn_files() -> None:
+    from environments.xvfb import authority_entries, authority_entry
+
+    data = authority_entry("3", b"a" * 16) + authority_entry("12", b"b" * 16)
+    assert [n for n, _ in authority_entries(data)] == ["3", "12"]
+    assert b"".join(raw for _, raw in authority_entries(data)) == data
+    assert [n for n, _ in authority_entries(data[:-5])] == ["3"]  # a torn last entry is dropped
