@@ -59,6 +59,8 @@ def authority_entries(data: bytes) -> list[tuple[str, bytes]]:
             if at + 2 > len(data):
                 return entries
             (length,) = struct.unpack(">H", data[at:at + 2])
+            if at + 2 + length > len(data):
+                return entries
             fields.append(data[at + 2:at + 2 + length])
             at += 2 + length
         entries.append((fields[1].decode(errors="replace"), data[start:at]))
