@@ -41,6 +41,7 @@ PIXELS_PER_WHEEL_CLICK = 100
 """``scroll``/``hscroll`` ``pixels`` become wheel clicks: round(pixels / 100), at least one."""
 DRAG_STEPS = 12
 SETTLE_POLL_S = 0.05
+SETTLE_QUIET_S = 0.15
 LAUNCH_WAIT_S = 15.0
 IMAGE_BLOCKS_CACHED = 4
 
@@ -185,15 +186,17 @@ class DesktopEnvironment(Environment):
         })
 
     def _settle(self, limit_s: float) -> None:
-        """Wait (at most ``limit_s``) until two frames in a row agree."""
+        """Wait (at most ``limit_s``) until the screen has stayed the same for SETTLE_QUIET_S
+        (an animation in steps, or an app slow to react, is not mistaken for a still screen)."""
         deadline = time.monotonic() + limit_s
-        previous = self._grab()
+        previous, still_since = self._grab(), time.monotonic()
         while time.monotonic() < deadline:
             time.sleep(SETTLE_POLL_S)
             current = self._grab()
-            if ImageChops.difference(previous, current).getbbox() is None:
+            if ImageChops.difference(previous, current).getbbox() is not None:
+                previous, still_since = current, time.monotonic()
+            elif time.monotonic() - still_since >= SETTLE_QUIET_S:
                 return
-            previous = current
 
     # -- execute -------------------------------------------------------------------------------
 

@@ -177,6 +177,25 @@ def test_a_newline_in_typed_text_presses_enter(tk: tuple[DesktopEnvironment, TkA
     assert state["text"] == "one" and "Return" in state["keys"]
 
 
+def test_settle_waits_for_an_animation_to_end(display: str, tmp_path: Path) -> None:
+    app = TkApp(tmp_path / "state.json")
+    env = DesktopEnvironment(display=display, settle=3.0, launch=f"{sys.executable} {APP} {app.path}")
+    try:
+        assert app.until(lambda s: s["ready"])
+        started = time.monotonic()
+        act(env, action="left_click", coordinate=[560, 90])
+        assert time.monotonic() - started >= 0.5  # the animation runs 500 ms
+        assert env.observe().image.getpixel((560, 90))[:3] == (0x33, 0xAA, 0x33)  # its last frame
+    finally:
+        env.close()
+
+
+def test_without_settle_the_next_observation_comes_at_once(tk: tuple[DesktopEnvironment, TkApp]) -> None:
+    env, _ = tk
+    act(env, action="left_click", coordinate=[560, 90])
+    assert env.observe().image.getpixel((560, 90))[:3] != (0x33, 0xAA, 0x33)
+
+
 def test_wait_waits(tk: tuple[DesktopEnvironment, TkApp]) -> None:
     env, _ = tk
     started = time.monotonic()

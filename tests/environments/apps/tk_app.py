@@ -8,6 +8,7 @@ Layout (x, y, width, height):
   listbox  (700, 40, 300, 300)  200 lines; the first visible line after wheel scrolls
   hpad     (700, 400, 300, 100) horizontal wheel events (buttons 6 and 7)
   canvas   (40, 400, 600, 350)  drags: where the left button went down and up, motions between
+  anim     (460, 40, 200, 100)  on a click, changes colour every 100 ms for 500 ms, ends green
   keys are recorded wherever they are pressed; the window title is "vlagent test app"
 """
 
@@ -50,6 +51,12 @@ for number in (1, 2, 3):
     pad.bind(f"<ButtonPress-{number}>", lambda e: clicked(e, 1))
 pad.bind("<Double-ButtonPress-1>", lambda e: clicked(e, 2))
 pad.bind("<Triple-ButtonPress-1>", lambda e: clicked(e, 3))
+
+anim = tk.Label(root, text="animate", background="#888888")
+anim.place(x=460, y=40, width=200, height=100)
+STEPS = ["#999999", "#aaaaaa", "#bbbbbb", "#cccccc", "#33aa33"]
+anim.bind("<ButtonPress-1>", lambda e: [anim.after(100 * (i + 1), lambda c=c: anim.configure(background=c))
+                                        for i, c in enumerate(STEPS)])
 
 text = tk.StringVar()
 entry = tk.Entry(root, textvariable=text, font=("Noto Sans CJK SC", 14))
