@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shlex
 import shutil
@@ -47,6 +49,11 @@ IMAGE_BLOCKS_CACHED = 4
 
 # Canonical key names (tools/keys.py) whose pyautogui name differs.
 _PYAUTOGUI_KEYS = {"menu": "apps"}
+
+
+def _quiet_xlib() -> contextlib.AbstractContextManager[object]:
+    """python-xlib prints authority warnings to stdout; the CLI's output is not the place."""
+    return contextlib.redirect_stdout(io.StringIO())
 
 
 def wheel_clicks(pixels: int) -> int:
@@ -100,7 +107,8 @@ class DesktopEnvironment(Environment):
         try:
             import Xlib.display
 
-            Xlib.display.Display(self.display).close()
+            with _quiet_xlib():
+                Xlib.display.Display(self.display).close()
         except Exception as exc:  # python-xlib raises several unrelated types here
             raise EnvironmentUnavailable(
                 f"cannot open display {self.display} ({type(exc).__name__}: {exc}); start one with "
@@ -108,7 +116,8 @@ class DesktopEnvironment(Environment):
         if shutil.which("xclip") is None:
             raise EnvironmentUnavailable(
                 "typing needs xclip (text is pasted to keep Unicode intact): apt-get install xclip")
-        import pyautogui
+        with _quiet_xlib():
+            import pyautogui
 
         # pyautogui opens one X connection when first imported and keeps it; a later environment
         # (tests, a library user) must not drive an earlier display, nor a dead connection to a
@@ -117,7 +126,8 @@ class DesktopEnvironment(Environment):
         if x11 is not None:
             import Xlib.display
 
-            x11._display = Xlib.display.Display(self.display)
+            with _quiet_xlib():
+                x11._display = Xlib.display.Display(self.display)
         # Pillow frees every image's memory back to the OS by default; a screenshot a step then
         # costs ~3,000 page faults (10+ ms at 1920x1080). Let Pillow keep a few blocks for reuse
         # (its documented block cache, PILLOW_BLOCKS_MAX).

@@ -40,3 +40,12 @@ def test_agent_run_on_a_private_xvfb_drives_the_tk_app(tmp_path: Path) -> None:
     assert steps[0]["action"]["device"]["coordinate"] == [299.52, 320.0]
     assert all((out / s["screenshot"]).exists() for s in steps)
     assert end["status"] == "success"
+
+
+def test_a_display_that_cannot_be_opened_is_one_line_before_any_model_loads(tmp_path: Path) -> None:
+    require("Xvfb")
+    result = run_cli("run", "--env", "desktop", "--display", ":919", "--goal", "g",
+                     "--model", "Qwen/Qwen2.5-VL-3B-Instruct", cwd=tmp_path)
+    assert result.returncode == 3
+    assert result.stderr.startswith("error: cannot open display :919")
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
