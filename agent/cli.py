@@ -126,7 +126,7 @@ def _env_options(env: str, given: dict[str, Any]) -> dict[str, Any]:
 
 @app.command()
 def run(
-    env: Annotated[str, typer.Option("--env", help="Environment: memory, desktop (agent envs).")],
+    env: Annotated[str, typer.Option("--env", help="Environment: android, desktop, memory (agent envs).")],
     goal: Annotated[str, typer.Option("--goal", help="What the agent should do.")],
     model: Annotated[str, typer.Option(
         "--model", help="scripted:PATH, a Hugging Face id or a local folder.")] = DEFAULT_MODEL,
@@ -159,6 +159,10 @@ def run(
         "--settle", min=0.0, help="[desktop] After an action, wait up to S s for the screen to settle.")] = None,
     launch: Annotated[str | None, typer.Option(
         "--launch", help="[desktop] Start this program on the display first (e.g. an app under test).")] = None,
+    serial: Annotated[str | None, typer.Option(
+        "--serial", help="[android] Device serial (default: the only device; agent devices).")] = None,
+    hierarchy: Annotated[bool | None, typer.Option(
+        "--hierarchy", help="[android] Also read the UI hierarchy each step.")] = None,
     endpoint: Annotated[str | None, typer.Option(
         "--endpoint", help="OpenAI-compatible server URL (vLLM, SGLang, transformers serve).")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 256,
@@ -191,7 +195,8 @@ def run(
         attention=attention, device_map=device_map, quantization=quantization,
         max_pixels=max_pixels, min_pixels=min_pixels, constrained=constrained, timeout_s=timeout)
     options = _env_options(env, {"size": size, "space": space, "scale": scale, "display": display,
-                                 "monitor": monitor, "xvfb": xvfb, "settle": settle, "launch": launch})
+                                 "monitor": monitor, "xvfb": xvfb, "settle": settle, "launch": launch,
+                                 "serial": serial, "hierarchy": hierarchy})
     run_dir = out or default_run_dir(goal)
     # The environment first: a missing device or display should fail before a model loads.
     try:
@@ -335,6 +340,57 @@ def models() -> None:
         note = f"; {family.note}" if family.note else ""
         console.print(f"[bold]{family.name}[/bold]  dialect {family.dialect} · {family.space} · "
                       f"{budget}[dim]{escape(note)}[/dim]")
+
+
+# -- agent devices, agent virtual-device --------------------------------------------------------
+
+@app.command()
+def devices() -> None:
+    """List the Android devices the adb server knows, with model, screen size and state."""
+    from environments import EnvironmentUnavailable
+    from environments.android import list_devices
+
+    try:
+        found = list_devices()
+    except EnvironmentUnavailable as exc:
+        _fail(str(exc))
+    except Exception as exc:  # adbutils and socket errors: the server is not reachable
+        _fail(f"cannot reach the adb server: {exc}; is adb installed?")
+    if not found:
+        console.print("no devices (plug one in with USB debugging on, adb connect HOST:PORT, or "
+                      "agent virtual-device --port 15555)")
+    for row in found:
+        console.print(f"{row['serial']}  {row['state']}  {escape(row['model'])}  {row['size']}")
+
+
+@app.command("virtual-device")
+def virtual_device(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port to listen on.")] = 15555,
+    size: Annotated[str, typer.Option("--size", help="Screen size WxH.")] = "1080x2400",
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    no_ime: Annotated[bool, typer.Option("--no-ime", help="Without ADB Keyboard (ASCII typing only).")] = False,
+) -> None:
+    """Run a virtual Android phone (a test and demo target) until Ctrl-C; attach it with
+    adb connect HOST:PORT."""
+    from environments import EnvironmentUnavailable
+    from environments.memory import parse_size
+    from environments.virtual_android import Phone, VirtualDevice
+
+    try:
+        width, height = parse_size(size)
+    except EnvironmentUnavailable as exc:
+        _fail(f"--size: {exc}", exitcodes.USAGE)
+    device = VirtualDevice(Phone(width, height, ime_installed=not no_ime), host=host, port=port)
+    console.print(f"virtual device on {host}:{port} ({width}x{height}); attach it with: "
+                  f"adb connect {host}:{port}   (Ctrl-C stops it)")
+    if 5555 <= port <= 5585 and port % 2:
+        console.print("[dim]note: the adb server attaches odd ports in 5555-5585 as emulators by itself[/dim]")
+    try:
+        device.serve_forever()
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        raise typer.Exit(exitcodes.OK) from None
 
 
 # -- agent envs, agent show --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from environments.base import (
     UIElement,
 )
 from environments.checker import EnvironmentCheckError, check_environment
+from environments.android import AndroidEnvironment
 from environments.desktop import DesktopEnvironment
 from environments.memory import MemoryEnvironment
 from environments.registry import available, make, options_of, register
@@ -17,9 +18,10 @@ from environments.wrappers import DryRun, Wrapper
 
 register("memory", MemoryEnvironment)
 register("desktop", DesktopEnvironment)
+register("android", AndroidEnvironment)
 
 __all__ = [
-    "ActionResult", "DesktopEnvironment", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
+    "ActionResult", "AndroidEnvironment", "DesktopEnvironment", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
     "EnvironmentUnavailable", "MemoryEnvironment", "Observation", "RunAborted", "UIElement", "Wrapper",
     "available", "check_environment", "make", "options_of", "register",
 ]

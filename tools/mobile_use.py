@@ -16,7 +16,9 @@ MOBILE_ACTIONS: dict[str, ActionSpec] = {
         "Press and hold the point `coordinate` for `time` seconds.", ("coordinate", "time")
     ),
     "swipe": ActionSpec(
-        "Swipe from `coordinate` to `coordinate2`.", ("coordinate", "coordinate2")
+        "Swipe from `coordinate` to `coordinate2`, taking `time` seconds (optional).",
+        ("coordinate", "coordinate2"),
+        ("time",),
     ),
     "type": ActionSpec("Type `text` into the focused input field.", ("text",)),
     "system_button": ActionSpec("Press a system button: Back, Home, Menu or Enter.", ("button",)),
@@ -50,7 +52,7 @@ class MobileUse(GuiTool):
         None, min_length=1, description="Text for `key`, `type`, `open` and `answer`."
     )
     time: float | None = Field(
-        None, gt=0, le=60, description="Seconds, for `long_press` and `wait` (at most 60)."
+        None, gt=0, le=60, description="Seconds, for `long_press`, `swipe` and `wait` (at most 60)."
     )
     button: Literal["Back", "Home", "Menu", "Enter"] | None = Field(
         None, description="The system button for `system_button`."

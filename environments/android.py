@@ -1,0 +1,339 @@
+"""``android``: a phone (or emulator, or the virtual device) through the adb server, with adbutils.
+
+Typed text reaches the device literally: it is quoted for the device's shell (``shlex.quote``) and
+its spaces written as ``%s``, the way ``input text`` wants them; the device's shell never
+interprets quotes, ``;``, ``&``, ``$``, backslashes. Text outside ASCII goes through ADB Keyboard
+(its base64 broadcast) when it is installed; otherwise the action fails and says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shlex
+import struct
+import time
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel
+
+from environments.base import (
+    ActionResult,
+    Environment,
+    EnvironmentFault,
+    EnvironmentUnavailable,
+    Observation,
+    UIElement,
+)
+from tools import MobileUse, ToolSet, mobile_tools
+
+ADB_KEYBOARD = "com.android.adbkeyboard"
+RECONNECT_ATTEMPTS = 3
+RECONNECT_BACKOFF_S = 0.5
+DUMP_PATH = "/sdcard/vlagent_window_dump.xml"
+SYSTEM_BUTTONS = {"Back": "KEYCODE_BACK", "Home": "KEYCODE_HOME", "Menu": "KEYCODE_MENU",
+                  "Enter": "KEYCODE_ENTER"}
+# Labels whose package name does not contain the label (resolution falls back to package names).
+KNOWN_APPS = {
+    "settings": "com.android.settings", "chrome": "com.android.chrome",
+    "clock": "com.google.android.deskclock", "camera": "com.android.camera2",
+    "contacts": "com.android.contacts", "phone": "com.android.dialer",
+    "messages": "com.google.android.apps.messaging", "gmail": "com.google.android.gm",
+    "maps": "com.google.android.apps.maps", "play store": "com.android.vending",
+    "youtube": "com.google.android.youtube", "calendar": "com.google.android.calendar",
+    "photos": "com.google.android.apps.photos", "files": "com.google.android.documentsui",
+    "calculator": "com.google.android.calculator",
+}
+_BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
+
+
+def shell_text(text: str) -> str:
+    """``text`` as one argument of ``input text`` that the device's shell passes on unchanged."""
+    return shlex.quote(text.replace(" ", "%s"))
+
+
+def decode_raw_screencap(data: bytes) -> Image.Image:
+    """``screencap`` without ``-p``: width, height, format (and on Android 12+ a colour space),
+    then RGBA pixels. Raises ValueError when the bytes do not add up."""
+    if len(data) < 12:
+        raise ValueError(f"{len(data)} bytes is no screenshot")
+    width, height, pixel_format = struct.unpack("<3I", data[:12])
+    pixels = width * height * 4
+    header = len(data) - pixels
+    if pixel_format != 1 or header not in (12, 16) or width == 0 or height == 0:
+        raise ValueError(f"unexpected raw screenshot: {width}x{height}, format {pixel_format}, "
+                         f"{len(data)} bytes")
+    return Image.frombuffer("RGBA", (width, height), data[header:], "raw", "RGBA", 0, 1).convert("RGB")
+
+
+def parse_hierarchy(xml: str) -> list[UIElement]:
+    """``uiautomator dump`` XML → elements with class, text, resource id and bounds."""
+    elements = []
+    for node in ET.fromstring(xml).iter("node"):
+        match = _BOUNDS.fullmatch(node.get("bounds", ""))
+        if match is None:
+            continue
+        left, top, right, bottom = (int(v) for v in match.groups())
+        elements.append(UIElement(bounds=(left, top, right, bottom), text=node.get("text", ""),
+                                  kind=node.get("class", ""), resource_id=node.get("resource-id", "")))
+    return elements
+
+
+def list_devices() -> list[dict[str, str]]:
+    """Every device the adb server knows: serial, state, model, size (``agent devices``)."""
+    adbutils = _adbutils()
+    client = adbutils.AdbClient()
+    found = []
+    for info in client.list(extended=True) if _takes_extended(client) else client.list():
+        row = {"serial": info.serial, "state": info.state, "model": "", "size": ""}
+        if info.state == "device":
+            device = client.device(info.serial)
+            try:
+                row["model"] = device.shell("getprop ro.product.model", timeout=10).strip()
+                row["size"] = _size(device.shell("wm size", timeout=10))
+            except Exception:  # a device that does not answer is still listed
+                pass
+        found.append(row)
+    return found
+
+
+def _takes_extended(client: Any) -> bool:
+    import inspect
+
+    return "extended" in inspect.signature(client.list).parameters
+
+
+def _size(wm_output: str) -> str:
+    sizes: dict[str, str] = dict(re.findall(r"(Physical|Override) size: (\d+x\d+)", wm_output))
+    return sizes.get("Override") or sizes.get("Physical", "")
+
+
+def _adbutils() -> Any:
+    try:
+        import adbutils
+    except ImportError as exc:
+        raise EnvironmentUnavailable(f"the android environment needs adbutils ({exc}): pip install adbutils") from None
+    return adbutils
+
+
+class AndroidEnvironment(Environment):
+    """The device ``serial`` (default: the only device), optionally with its UI hierarchy."""
+
+    name = "android"
+
+    def __init__(self, serial: str | None = None, hierarchy: bool = False) -> None:
+        self._adb = _adbutils()
+        self.client = self._adb.AdbClient()
+        self.hierarchy = hierarchy
+        self.serial = self._choose(serial)
+        self.device = self.client.device(self.serial)
+        self.closed = False
+        try:
+            self.width, self.height = (int(v) for v in _size(self._shell("wm size")).split("x"))
+            density = re.search(r"(\d+)", self._shell("wm density"))
+            self.density = int(density.group(1)) if density else 0
+            self.ime = ADB_KEYBOARD in self._shell("pm list packages")
+            self.screencap = self._fastest_screencap()
+        except (EnvironmentFault, ValueError) as exc:
+            raise EnvironmentUnavailable(f"device {self.serial} did not answer as expected: {exc}") from None
+
+    # -- choosing a device ---------------------------------------------------------------------
+
+    def _choose(self, serial: str | None) -> str:
+        try:
+            devices = self.client.list()
+            if serial and ":" in serial and serial not in {d.serial for d in devices}:
+                self.client.connect(serial, timeout=10)  # a network device: attach it like adb connect
+                devices = self.client.list()
+        except Exception as exc:  # adbutils raises its own and socket errors
+            raise EnvironmentUnavailable(f"cannot reach the adb server: {exc}; is adb installed?") from None
+        ready = [d.serial for d in devices if d.state == "device"]
+        listing = ", ".join(f"{d.serial} ({d.state})" for d in devices) or "none"
+        if serial is not None:
+            found = next((d for d in devices if d.serial == serial), None)
+            if found is None:
+                raise EnvironmentUnavailable(f"no device {serial!r}; devices found: {listing} "
+                                             "(agent devices lists them)")
+            if found.state != "device":
+                raise EnvironmentUnavailable(
+                    f"device {serial} is {found.state}: unlock it and accept USB debugging, or "
+                    f"for a network device run adb disconnect {serial} then adb connect {serial}")
+            return str(serial)
+        if not ready:
+            raise EnvironmentUnavailable(
+                f"no Android device found (devices: {listing}); plug one in with USB debugging on, "
+                "run adb connect HOST:PORT, or start agent virtual-device --port 15555 and pass "
+                "--serial 127.0.0.1:15555")
+        if len(ready) > 1:
+            raise EnvironmentUnavailable(f"several devices found: {listing}; pick one with --serial")
+        return str(ready[0])
+
+    # -- talking to it, with reconnects ----------------------------------------------------------
+
+    def _call(self, what: str, run: Any) -> Any:
+        """``run()`` with bounded reconnect attempts when the device drops off."""
+        last: Exception | None = None
+        for attempt in range(RECONNECT_ATTEMPTS):
+            try:
+                return run()
+            except (self._adb.AdbError, ConnectionError, OSError, EOFError) as exc:
+                last = exc
+                time.sleep(RECONNECT_BACKOFF_S * (attempt + 1))
+                self._reconnect()
+        raise EnvironmentFault(
+            f"device {self.serial} disconnected ({what}: {last}); gave up after {RECONNECT_ATTEMPTS} "
+            "attempts") from None
+
+    def _reconnect(self) -> None:
+        try:
+            if ":" in self.serial:
+                # A restarted network device is marked offline until disconnected and connected.
+                self.client.disconnect(self.serial)
+                self.client.connect(self.serial, timeout=5)
+            self.device = self.client.device(self.serial)
+        except Exception:  # the next attempt reports what is wrong
+            pass
+
+    def _shell(self, command: str) -> str:
+        result = self._call(command, lambda: self.device.shell2(command, timeout=30, v2=True))
+        return str(result.output)
+
+    def _shell_bytes(self, command: str) -> bytes:
+        result = self._call(command, lambda: self.device.shell2(command, timeout=30, encoding=None, v2=True))
+        data: bytes = result.output
+        return data
+
+    def _fastest_screencap(self) -> str:
+        """Time the raw and the PNG form once; keep the faster that decodes."""
+        timings: dict[str, float] = {}
+        for form in ("raw", "png"):
+            started = time.perf_counter()
+            try:
+                self._capture(form)
+            except EnvironmentFault:
+                continue
+            timings[form] = time.perf_counter() - started
+        if not timings:
+            raise EnvironmentFault("screencap gives no image in either form")
+        return min(timings, key=lambda form: timings[form])
+
+    def _capture(self, form: str) -> Image.Image:
+        data = self._shell_bytes("screencap" if form == "raw" else "screencap -p")
+        try:
+            if form == "raw":
+                return decode_raw_screencap(data)
+            image = Image.open(io.BytesIO(data))
+            image.load()
+            return image.convert("RGB")
+        except (ValueError, UnidentifiedImageError, OSError) as exc:
+            # Never hand the model a black picture of a failed decode.
+            raise EnvironmentFault(f"the {form} screenshot could not be decoded: {exc}") from None
+
+    # -- observe and execute ---------------------------------------------------------------------
+
+    @property
+    def toolset(self) -> ToolSet:
+        return mobile_tools()
+
+    def observe(self) -> Observation:
+        image = self._capture(self.screencap)
+        elements = None
+        if self.hierarchy:
+            self._shell(f"uiautomator dump {DUMP_PATH}")
+            try:
+                elements = parse_hierarchy(self._shell(f"cat {DUMP_PATH}"))
+            except ET.ParseError:
+                elements = []
+        rotation = re.search(r"mCurrentRotation=(?:ROTATION_)?(\d+)", self._shell("dumpsys window"))
+        return Observation(image=image, scale=self.width / image.width if image.width else 1.0,
+                           elements=elements, metadata={
+                               "serial": self.serial, "size": [self.width, self.height],
+                               "density": self.density,
+                               "rotation": int(rotation.group(1)) if rotation else 0})
+
+    def execute(self, action: BaseModel) -> ActionResult:
+        if not isinstance(action, MobileUse):
+            return ActionResult(ok=False, executed=False,
+                                message=f"android cannot execute {type(action).__name__}")
+        def px(point: tuple[float, float]) -> str:
+            # Rounded and kept on the screen, as Observation.to_pixel does.
+            x = min(max(round(point[0] * self.width), 0), self.width - 1)
+            y = min(max(round(point[1] * self.height), 0), self.height - 1)
+            return f"{x} {y}"
+
+        kind = action.action
+        if kind == "click" and action.coordinate:
+            self._shell(f"input tap {px(action.coordinate)}")
+        elif kind == "long_press" and action.coordinate:
+            at = px(action.coordinate)
+            self._shell(f"input swipe {at} {at} {round((action.time or 1) * 1000)}")
+        elif kind == "swipe" and action.coordinate and action.coordinate2:
+            self._shell(f"input swipe {px(action.coordinate)} {px(action.coordinate2)} "
+                        f"{round((action.time or 0.3) * 1000)}")
+        elif kind == "type":
+            return self._type(action.text or "")
+        elif kind == "key":
+            name = (action.text or "").strip().upper().removeprefix("KEYCODE_")
+            if not re.fullmatch(r"[A-Z0-9_]+", name):
+                return ActionResult(ok=False, executed=False,
+                                    message=f"{action.text!r} is not an adb keyevent name (e.g. volume_up)")
+            self._shell(f"input keyevent KEYCODE_{name}")
+        elif kind == "system_button" and action.button:
+            self._shell(f"input keyevent {SYSTEM_BUTTONS[action.button]}")
+        elif kind == "open":
+            return self._open(action.text or "")
+        elif kind == "wait":
+            time.sleep(action.time or 0)
+        else:
+            return ActionResult(ok=True, executed=False, message=f"{kind} needs nothing from the device")
+        return ActionResult(ok=True, message=f"{kind} done")
+
+    def _type(self, text: str) -> ActionResult:
+        if text.isascii():
+            # input text cannot type a newline: lines go one by one, Enter between them.
+            for i, line in enumerate(text.split("\n")):
+                if i:
+                    self._shell("input keyevent KEYCODE_ENTER")
+                if line:
+                    self._shell(f"input text {shell_text(line)}")
+            return ActionResult(ok=True, message="type done")
+        if not self.ime:
+            return ActionResult(ok=False, executed=False, message=(
+                "this text has characters outside ASCII, which adb input cannot type; install "
+                "ADB Keyboard (com.android.adbkeyboard) and make it the input method"))
+        encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
+        self._shell(f"am broadcast -a ADB_INPUT_B64 --es msg {encoded}")
+        return ActionResult(ok=True, message="type done (through ADB Keyboard)")
+
+    def resolve_app(self, label: str) -> str | None:
+        """The package of the app called ``label``: a known name, else the installed package
+        whose name contains the label's words."""
+        packages = re.findall(r"package:(\S+)", self._shell("pm list packages"))
+        key = label.strip().lower()
+        if key in KNOWN_APPS and KNOWN_APPS[key] in packages:
+            return KNOWN_APPS[key]
+        if key in packages:
+            return key
+        words = re.findall(r"[a-z0-9]+", key)
+        matches = [p for p in packages if words and all(w in p.lower() for w in words)]
+        return min(matches, key=len) if matches else None
+
+    def _open(self, label: str) -> ActionResult:
+        package = self.resolve_app(label)
+        if package is None:
+            return ActionResult(ok=False, executed=False, message=f"no app called {label!r} is installed")
+        output = self._shell(f"monkey -p {shlex.quote(package)} -c android.intent.category.LAUNCHER 1")
+        if "Events injected" not in output:
+            return ActionResult(ok=False, message=f"{package} could not be started: {output.strip()[:200]}")
+        return ActionResult(ok=True, message=f"opened {package}", data={"package": package})
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "serial": self.serial, "size": [self.width, self.height],
+                "density": self.density, "screencap": self.screencap, "ime": self.ime,
+                "hierarchy": self.hierarchy}
+
+    def close(self) -> None:
+        self.closed = True
