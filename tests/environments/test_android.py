@@ -1,0 +1,203 @@
+"""The android environment (adbutils) against the virtual device, through the real adb server:
+each mobile_use action's effect checked on the device's state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from environments import EnvironmentFault, EnvironmentUnavailable, check_environment
+from environments.android import AndroidEnvironment, decode_raw_screencap, shell_text
+from environments.virtual_android import Phone, VirtualDevice
+from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
+from tools import ToolCall, mobile_tools
+
+W, H = 1080, 2400
+
+
+@pytest.fixture
+def android(phone: VirtualDevice) -> Iterator[AndroidEnvironment]:
+    env = AndroidEnvironment(serial=phone.serial)
+    yield env
+    env.close()
+
+
+def act(env: AndroidEnvironment, **arguments: Any) -> Any:
+    for key in ("coordinate", "coordinate2"):
+        if key in arguments:
+            arguments[key] = [arguments[key][0] / W, arguments[key][1] / H]
+    return env.execute(mobile_tools().validate(ToolCall("mobile_use", arguments)))
+
+
+FIELD = "com.vlagent.notes:id/note"
+
+
+def element(env: AndroidEnvironment, text: str) -> tuple[int, int]:
+    """The centre of the element showing ``text`` (or with that resource id), from the UI
+    hierarchy, as a test author would find it."""
+    found = next(e for e in _elements(env) if text in (e.text, e.resource_id))
+    left, top, right, bottom = found.bounds
+    return (left + right) // 2, (top + bottom) // 2
+
+
+def test_observe_and_the_checker(android: AndroidEnvironment) -> None:
+    obs = android.observe()
+    assert obs.size == (W, H) and obs.scale == 1.0
+    assert obs.metadata == {"serial": android.serial, "size": [W, H], "density": 420, "rotation": 0}
+    assert android.screencap in ("raw", "png")
+    check_environment(android)
+
+
+def test_click_opens_an_app_and_back_and_home_leave_it(android: AndroidEnvironment, phone: VirtualDevice) -> None:
+    assert act(android, action="click", coordinate=element(android, "Settings")).ok
+    assert phone.state()["foreground"] == "com.android.settings"
+    act(android, action="system_button", button="Back")
+    assert phone.state()["foreground"] == "com.android.launcher"
+    act(android, action="open", text="Settings")
+    act(android, action="system_button", button="Home")
+    assert phone.state()["stack"] == []
+
+
+def test_swipe_scrolls_the_settings_list(android: AndroidEnvironment, phone: VirtualDevice) -> None:
+    act(android, action="open", text="Settings")
+    act(android, action="swipe", coordinate=[540, 1800], coordinate2=[540, 600], time=0.2)
+    scrolled = phone.state()["scroll"]
+    assert scrolled == 1200
+    assert "Option 20" in {e.text for e in _elements(android)}
+    act(android, action="swipe", coordinate=[540, 600], coordinate2=[540, 1000])
+    assert phone.state()["scroll"] == scrolled - 400
+
+
+def test_a_toggle_taps_on_and_off(android: AndroidEnvironment, phone: VirtualDevice) -> None:
+    act(android, action="open", text="settings")
+    act(android, action="click", coordinate=element(android, "Bluetooth"))
+    assert phone.state()["toggles"]["Bluetooth"] is True
+    assert next(e for e in _elements(android) if e.text == "Bluetooth").kind == "android.widget.Switch"
+
+
+def test_typing_reaches_the_device_literally(android: AndroidEnvironment, phone: VirtualDevice) -> None:
+    act(android, action="open", text="Notes")
+    act(android, action="click", coordinate=element(android, FIELD))
+    text = "a'b\"c;d&e$f%g h\\i"
+    assert act(android, action="type", text=text).ok
+    assert phone.state()["note"] == text
+    act(android, action="click", coordinate=element(android, "Save"))
+    assert phone.state()["notes"] == [text]
+
+
+def test_unicode_goes_through_adb_keyboard(android: AndroidEnvironment, phone: VirtualDevice) -> None:
+    act(android, action="open", text="Notes")
+    act(android, action="click", coordinate=element(android, FIELD))
+    result = act(android, action="type", text="héllo 你好")
+    assert result.ok and "ADB Keyboard" in result.message
+    assert phone.state()["note"] == "héllo 你好"
+
+
+def test_unicode_without_an_input_method_fails_clearly(adb_server: AdbServer) -> None:
+    device = adb_server.attach(Phone(ime_installed=False))
+    try:
+        env = AndroidEnvironment(serial=device.serial)
+        result = act(env, action="type", text="你好")
+        assert not result.ok and "install ADB Keyboard" in result.message
+    finally:
+        adb_server.detach(device)
+
+
+def test_long_press_key_enter_and_wait(android: AndroidEnvironment, phone: VirtualDevice) -> None:
+    act(android, action="open", text="Notes")
+    act(android, action="click", coordinate=element(android, FIELD))
+    act(android, action="type", text="first")
+    act(android, action="system_button", button="Enter")  # Enter in the field saves
+    assert phone.state()["notes"] == ["first"]
+    act(android, action="long_press", coordinate=element(android, "first"), time=0.6)
+    assert phone.state()["notes"] == []  # a long press deletes a saved note
+    assert act(android, action="key", text="volume_up").ok
+    assert act(android, action="system_button", button="Menu").ok
+    assert phone.state()["keys"][-2:] == ["VOLUME_UP", "MENU"]
+    assert not act(android, action="key", text="volume up; reboot").ok  # never reaches the shell
+    started = time.monotonic()
+    act(android, action="wait", time=0.3)
+    assert time.monotonic() - started >= 0.3
+
+
+def test_open_resolves_labels_and_says_when_it_cannot(android: AndroidEnvironment) -> None:
+    assert android.resolve_app("Notes") == "com.vlagent.notes"
+    assert android.resolve_app("Settings") == "com.android.settings"
+    result = act(android, action="open", text="Flappy Bird")
+    assert not result.ok and "no app called 'Flappy Bird'" in result.message
+
+
+def test_shell_text_quoting() -> None:
+    assert shell_text("a b") == "a%sb"
+    assert shell_text("it's") == "'it'\"'\"'s'"
+
+
+def test_raw_screencap_decoding_refuses_garbage() -> None:
+    with pytest.raises(ValueError, match="unexpected raw screenshot"):
+        decode_raw_screencap(b"\x10\x00\x00\x00" * 3 + b"\x00" * 50)
+
+
+def test_no_device_lists_what_was_found_and_how_to_pick(adb_server: AdbServer) -> None:
+    with pytest.raises(EnvironmentUnavailable, match="no Android device found.*agent virtual-device"):
+        AndroidEnvironment()
+    with pytest.raises(EnvironmentUnavailable, match="no device 'emulator-5554'; devices found: none"):
+        AndroidEnvironment(serial="emulator-5554")
+
+
+def test_several_devices_need_a_serial(adb_server: AdbServer) -> None:
+    first, second = adb_server.attach(), adb_server.attach()
+    try:
+        with pytest.raises(EnvironmentUnavailable, match=r"several devices found: .*pick one with --serial"):
+            AndroidEnvironment()
+    finally:
+        adb_server.detach(first)
+        adb_server.detach(second)
+
+
+def test_a_device_that_vanishes_mid_run_ends_it_with_every_finished_step(
+        adb_server: AdbServer, tmp_path: Path) -> None:
+    from agent.loop import Agent
+    from agent.runtimes import ScriptedRuntime
+    from agent.trajectory import Recorder, read_trajectory
+    from prompts import get_dialect
+
+    device = adb_server.attach()
+    env = AndroidEnvironment(serial=device.serial)
+
+    class Unplug:
+        def step_started(self, index: int) -> None: ...
+
+        def step_finished(self, step: Any) -> None:
+            if step.index == 0:
+                device.stop()
+
+    click = '<tool_call>{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [500, 500]}}</tool_call>'
+    started = time.monotonic()
+    result = Agent(ScriptedRuntime([click] * 3), get_dialect("qwen2-vl"), env,
+                   recorder=Recorder(tmp_path / "run"), listeners=[Unplug()]).run("tap twice")
+    assert time.monotonic() - started < 30  # bounded reconnect attempts, no hang
+    assert result.status == "error" and "disconnected" in result.reason
+    trajectory = read_trajectory(tmp_path / "run")
+    assert len(trajectory.steps) == 1 and trajectory.end is not None
+    adb_server.adb("disconnect", device.serial)
+
+
+def test_a_fault_is_an_environment_fault(adb_server: AdbServer) -> None:
+    device = adb_server.attach()
+    env = AndroidEnvironment(serial=device.serial)
+    device.stop()
+    with pytest.raises(EnvironmentFault, match=f"device {device.serial} disconnected"):
+        env.observe()
+    adb_server.adb("disconnect", device.serial)
+
+
+def _elements(env: AndroidEnvironment) -> list[Any]:
+    env.hierarchy = True
+    try:
+        return env.observe().elements or []
+    finally:
+        env.hierarchy = False
