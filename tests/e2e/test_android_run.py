@@ -1,0 +1,77 @@
+"""``agent run --env android``, ``agent devices`` and ``agent virtual-device`` in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from environments.virtual_android import VirtualDevice
+from tests.conftest import run_cli, tool_call, write_script
+from tests.environments.android_fixtures import AdbServer, adb_server, free_port, phone  # noqa: F401
+
+
+def test_agent_run_opens_notes_types_saves_and_goes_home(phone: VirtualDevice, tmp_path: Path) -> None:
+    # qwen2-vl answers, relative 0-1000 of the 1080x2400 screen; element places from the phone.
+    field = phone.phone  # the layout is fixed: the text field and the Save button of Notes
+    phone.run("monkey -p com.vlagent.notes -c android.intent.category.LAUNCHER 1")
+    bounds = {e.resource_id: e.bounds for e in field.elements()}
+    phone.run("input keyevent KEYCODE_HOME")
+
+    def rel(rid: str) -> list[int]:
+        left, top, right, bottom = bounds[rid]
+        return [round((left + right) / 2 / 1080 * 1000), round((top + bottom) / 2 / 2400 * 1000)]
+
+    script = write_script(tmp_path / "answers.txt", [
+        tool_call(action="open", text="Notes"),
+        tool_call(action="click", coordinate=rel("com.vlagent.notes:id/note")),
+        tool_call(action="type", text="buy milk & eggs"),
+        tool_call(action="click", coordinate=rel("com.vlagent.notes:id/save")),
+        tool_call(action="system_button", button="Home"),
+        tool_call(action="terminate", status="success"),
+    ])
+    out = tmp_path / "run"
+    result = run_cli("run", "--env", "android", "--serial", phone.serial, "--goal", "Save a note",
+                     "--model", f"scripted:{script}", "--out", str(out), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert phone.state()["notes"] == ["buy milk & eggs"] and phone.state()["stack"] == []
+    lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
+    steps = lines[1:-1]
+    assert lines[0]["environment"]["serial"] == phone.serial
+    assert [s["action"]["model"]["action"] for s in steps] == [
+        "open", "click", "type", "click", "system_button", "terminate"]
+    # Every screen is in the trajectory, and they differ as the phone changed.
+    shots = [(out / s["screenshot"]).read_bytes() for s in steps]
+    assert len(set(shots[:5])) == 5
+
+
+def test_agent_devices_lists_model_size_and_state(phone: VirtualDevice) -> None:
+    result = run_cli("devices")
+    assert result.returncode == 0, result.stderr
+    assert f"{phone.serial}  device  vlagent-virtual  1080x2400" in result.stdout
+
+
+def test_no_device_is_one_line_that_says_how_to_pick(adb_server: AdbServer, tmp_path: Path) -> None:
+    result = run_cli("run", "--env", "android", "--goal", "g", "--model", "scripted:x", cwd=tmp_path)
+    assert result.returncode == 3
+    assert result.stderr.startswith("error: no Android device found")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_agent_virtual_device_in_the_foreground(adb_server: AdbServer) -> None:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "agent", "virtual-device", "--port", str(port),
+                                "--size", "720x1280"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while b"connected" not in adb_server.adb("connect", f"127.0.0.1:{port}").stdout:
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read() if process.stderr else ""
+            time.sleep(0.3)
+        size = adb_server.adb("-s", f"127.0.0.1:{port}", "shell", "wm", "size")
+        assert size.stdout == b"Physical size: 720x1280\n"
+    finally:
+        adb_server.adb("disconnect", f"127.0.0.1:{port}")
+        process.terminate()
+        process.wait(timeout=10)
