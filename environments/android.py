@@ -136,6 +136,7 @@ class AndroidEnvironment(Environment):
             density = re.search(r"(\d+)", self._shell("wm density"))
             self.density = int(density.group(1)) if density else 0
             self.ime = ADB_KEYBOARD in self._shell("pm list packages")
+            self.screen = (self.width, self.height)  # until the first observation says otherwise
             self.screencap = self._fastest_screencap()
         except (EnvironmentFault, ValueError) as exc:
             raise EnvironmentUnavailable(f"device {self.serial} did not answer as expected: {exc}") from None
@@ -247,21 +248,27 @@ class AndroidEnvironment(Environment):
                 elements = parse_hierarchy(self._shell(f"cat {DUMP_PATH}"))
             except ET.ParseError:
                 elements = []
-        rotation = re.search(r"mCurrentRotation=(?:ROTATION_)?(\d+)", self._shell("dumpsys window"))
-        return Observation(image=image, scale=self.width / image.width if image.width else 1.0,
-                           elements=elements, metadata={
-                               "serial": self.serial, "size": [self.width, self.height],
-                               "density": self.density,
-                               "rotation": int(rotation.group(1)) if rotation else 0})
+        # The screenshot has the display's current orientation: taps use its size. Only a
+        # turned screen costs a dumpsys call to say which way it is turned.
+        self.screen = image.size
+        rotation = 0
+        if (image.width > image.height) != (self.width > self.height):
+            found = re.search(r"mCurrentRotation=(?:ROTATION_)?(\d+)", self._shell("dumpsys window"))
+            rotation = int(found.group(1)) if found else 1
+        return Observation(image=image, scale=1.0, elements=elements, metadata={
+            "serial": self.serial, "size": [image.width, image.height], "density": self.density,
+            "rotation": rotation})
 
     def execute(self, action: BaseModel) -> ActionResult:
         if not isinstance(action, MobileUse):
             return ActionResult(ok=False, executed=False,
                                 message=f"android cannot execute {type(action).__name__}")
+        width, height = self.screen
+
         def px(point: tuple[float, float]) -> str:
             # Rounded and kept on the screen, as Observation.to_pixel does.
-            x = min(max(round(point[0] * self.width), 0), self.width - 1)
-            y = min(max(round(point[1] * self.height), 0), self.height - 1)
+            x = min(max(round(point[0] * width), 0), width - 1)
+            y = min(max(round(point[1] * height), 0), height - 1)
             return f"{x} {y}"
 
         kind = action.action

@@ -139,7 +139,7 @@ class Phone:
             items.append(Element("android.widget.TextView", (left, top, left + icon, top + icon + self.row // 2),
                                  label, f"com.android.launcher:id/app_{label.lower()}",
                                  fill="#4285f4" if package == SETTINGS else "#fbbc04", colour="#ffffff",
-                                 size=self.row // 3, on_tap=self._starter(package)))
+                                 size=self.row // 4, on_tap=self._starter(package)))
         return items
 
     def _settings(self) -> list[Element]:
