@@ -29,7 +29,7 @@ def test_make_builds_registered_environments_with_options() -> None:
 
 
 def test_make_errors_name_what_exists() -> None:
-    with pytest.raises(EnvironmentUnavailable, match="unknown environment 'androidd'; available: desktop, memory"):
+    with pytest.raises(EnvironmentUnavailable, match="unknown environment 'androidd'; available: android, desktop, memory"):
         environments.make("androidd")
     with pytest.raises(EnvironmentUnavailable, match=r"has no option 'serial' \(it takes: size, space, scale\)"):
         environments.make("memory", serial="emulator-5554")
