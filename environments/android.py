@@ -135,7 +135,8 @@ class AndroidEnvironment(Environment):
             self.width, self.height = (int(v) for v in _size(self._shell("wm size")).split("x"))
             density = re.search(r"(\d+)", self._shell("wm density"))
             self.density = int(density.group(1)) if density else 0
-            self.ime = ADB_KEYBOARD in self._shell("pm list packages")
+            # Enabled input methods: ADB Keyboard must be enabled, not only installed.
+            self.ime = ADB_KEYBOARD in self._shell("ime list -s")
             self.screen = (self.width, self.height)  # until the first observation says otherwise
             self.screencap = self._fastest_screencap()
         except (EnvironmentFault, ValueError) as exc:

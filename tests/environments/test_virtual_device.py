@@ -61,9 +61,15 @@ def test_push_then_pull_round_trip(adb_server: AdbServer, phone: VirtualDevice, 
 
 
 def _dump(adb_server: AdbServer, phone: VirtualDevice) -> list[ET.Element]:
+    """``uiautomator dump`` on the device, then ``adb pull`` of the file (sync protocol)."""
+    import tempfile
+    from pathlib import Path
+
     assert adb_server.adb("-s", phone.serial, "shell", "uiautomator", "dump", "/sdcard/ui.xml").returncode == 0
-    pulled = adb_server.adb("-s", phone.serial, "exec-out", "cat", "/sdcard/ui.xml").stdout
-    return list(ET.fromstring(pulled).iter("node"))
+    with tempfile.TemporaryDirectory() as folder:
+        local = Path(folder) / "ui.xml"
+        assert adb_server.adb("-s", phone.serial, "pull", "/sdcard/ui.xml", str(local)).returncode == 0
+        return list(ET.fromstring(local.read_bytes()).iter("node"))
 
 
 def _bounds(text: str) -> tuple[int, int, int, int]:
