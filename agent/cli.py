@@ -244,6 +244,52 @@ def run(
         console.print(f"answer: {escape(result.answer)}")
     if recorder.started:
         console.print(f"trajectory: {recorder.path}")
+        _print_report(recorder.run_dir)
+    raise typer.Exit(exitcodes.BY_STATUS[result.status])
+
+
+def _print_report(run_dir: Path) -> None:
+    from agent.report import render_run_report
+    from agent.trajectory import TrajectoryError
+
+    try:
+        console.print(f"report: {render_run_report(run_dir)}")
+    except (OSError, TrajectoryError) as exc:  # the run is on disk either way
+        errors.print(f"[yellow]warning:[/yellow] no report: {escape(str(exc))}")
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Write RUN_DIR/report.html: every step's screenshot with its action, output and timings."""
+    from agent.report import render_run_report
+    from agent.trajectory import TrajectoryError
+
+    try:
+        path = render_run_report(run_dir)
+    except TrajectoryError as exc:
+        _fail(str(exc))
+    console.print(f"report: {path}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Run directory (default runs/<UTC time>-demo/).")] = None,
+) -> None:
+    """A scripted episode on the virtual Android phone, offline: trajectory and HTML report."""
+    from agent.demo import GOAL, run_demo
+    from environments import EnvironmentFault, EnvironmentUnavailable
+
+    run_dir = out or default_run_dir("demo")
+    console.print(f"goal: {escape(GOAL)}  [dim]env android (virtual device) · model scripted[/dim]")
+    try:
+        result = run_demo(run_dir, listeners=[LiveView(False)])
+    except (EnvironmentUnavailable, EnvironmentFault) as exc:
+        _fail(f"the demo could not start: {exc}")
+    colour = "green" if result.succeeded else "red"
+    console.print(f"[{colour}]{result.status}[/{colour}]: {escape(result.reason)}")
+    console.print(f"trajectory: {run_dir / 'trajectory.jsonl'}")
+    _print_report(run_dir)
     raise typer.Exit(exitcodes.BY_STATUS[result.status])
 
 

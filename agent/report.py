@@ -1,0 +1,152 @@
+"""A run as one self-contained HTML page: every step's screenshot with its action drawn on it,
+the model's raw output, the parsed action in three coordinate spaces, the result or error, and
+timings. No network, no scripts: screenshots are inlined as data URLs and overlays are SVG.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from agent.trajectory import Trajectory, read_trajectory
+
+REPORT_FILE = "report.html"
+MAX_SHOT_HEIGHT = 900
+"""Screenshots are shown (and embedded) at most this tall, as JPEG: a 30-step phone run stays a
+few MB."""
+
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f4f5f7;color:#202124}
+header{background:#fff;padding:16px 24px;border-bottom:1px solid #ddd}
+h1{font-size:20px;margin:0 0 6px} .meta{color:#5f6368;font-size:13px}
+.status{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600}
+.ok{background:#e6f4ea;color:#137333}.bad{background:#fce8e6;color:#c5221f}
+main{padding:16px 24px;display:flex;flex-direction:column;gap:16px}
+.step{background:#fff;border:1px solid #ddd;border-radius:8px;display:flex;gap:16px;padding:12px}
+figure{margin:0;position:relative;flex:none;line-height:0}
+figure img{display:block;max-height:%(h)dpx;width:auto;border:1px solid #ccc}
+figure svg{position:absolute;left:0;top:0;width:100%%;height:100%%}
+.info{flex:1;min-width:0} .info h2{font-size:16px;margin:0 0 8px}
+pre{background:#f8f9fa;border:1px solid #eee;padding:8px;white-space:pre-wrap;word-break:break-word;
+font-size:12px;max-height:260px;overflow:auto;margin:4px 0 10px}
+.error{color:#c5221f;font-weight:600} table{border-collapse:collapse;font-size:13px}
+td{padding:2px 10px 2px 0;vertical-align:top}
+""" % {"h": MAX_SHOT_HEIGHT}
+
+
+def _data_url(path: Path | None) -> tuple[str, tuple[int, int]] | None:
+    if path is None or not path.is_file():
+        return None
+    with Image.open(path) as image:
+        size = image.size
+        shown = image.convert("RGB")
+        if shown.height > MAX_SHOT_HEIGHT:
+            shown = shown.resize((round(shown.width * MAX_SHOT_HEIGHT / shown.height), MAX_SHOT_HEIGHT))
+        buffer = io.BytesIO()
+        shown.save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), size
+
+
+def overlay(action: dict[str, Any] | None, size: tuple[int, int], key: str = "0") -> str:
+    """SVG marks for an action (normalized points scaled to the image): a ring for a click, an
+    arrow for a swipe or drag, the text for typing, a label for keys and buttons."""
+    if not action:
+        return ""
+    width, height = size
+    normalized = action.get("normalized", {})
+    r = max(width, height) / 40
+
+    def at(name: str) -> tuple[float, float] | None:
+        point = normalized.get(name)
+        return (point[0] * width, point[1] * height) if isinstance(point, list) and len(point) == 2 else None
+
+    marks = []
+    start = at("start_coordinate") or at("coordinate")
+    end = at("coordinate2") or (at("coordinate") if at("start_coordinate") else None)
+    kind = str(normalized.get("action", ""))
+    if start and end:
+        marks.append(f'<line class="arrow" x1="{start[0]:.1f}" y1="{start[1]:.1f}" x2="{end[0]:.1f}" '
+                     f'y2="{end[1]:.1f}" stroke="#ea4335" stroke-width="{r / 4:.1f}" marker-end="url(#head-{key})"/>')
+        marks.append(f'<circle cx="{start[0]:.1f}" cy="{start[1]:.1f}" r="{r / 2:.1f}" fill="#ea4335"/>')
+    elif start:
+        marks.append(f'<circle class="click" cx="{start[0]:.1f}" cy="{start[1]:.1f}" r="{r:.1f}" '
+                     f'fill="none" stroke="#ea4335" stroke-width="{r / 4:.1f}"/>')
+        marks.append(f'<circle cx="{start[0]:.1f}" cy="{start[1]:.1f}" r="{r / 5:.1f}" fill="#ea4335"/>')
+    label = None
+    if kind == "type":
+        label = f"⌨ {normalized.get('text', '')}"
+    elif kind in ("key", "system_button", "open", "scroll", "hscroll"):
+        value = normalized.get("keys") or normalized.get("button") or normalized.get("text") or normalized.get("pixels")
+        label = f"{kind}: {' + '.join(value) if isinstance(value, list) else value}"
+    if label:
+        font = max(height / 35, 12)
+        marks.append(f'<rect x="0" y="{height - font * 1.8:.1f}" width="{width}" height="{font * 1.8:.1f}" '
+                     f'fill="#202124" fill-opacity="0.8"/><text class="label" x="{font / 2:.1f}" '
+                     f'y="{height - font * 0.55:.1f}" font-size="{font:.1f}" fill="#fff">{html.escape(label)}</text>')
+    head = (f'<defs><marker id="head-{key}" markerWidth="4" markerHeight="4" refX="2" refY="2" orient="auto">'
+            f'<path d="M0,0 L4,2 L0,4 z" fill="#ea4335"/></marker></defs>')
+    return (f'<svg class="overlay" viewBox="0 0 {width} {height}" preserveAspectRatio="none">'
+            f'{head}{"".join(marks)}</svg>')
+
+
+def _step_html(trajectory: Trajectory, step: dict[str, Any]) -> str:
+    shot = _data_url(trajectory.screenshot(step))
+    action = step.get("action")
+    figure = ""
+    if shot is not None:
+        url, size = shot
+        figure = f'<figure><img class="screen" src="{url}" alt="step {step.get("index")}">{overlay(action, size, str(step.get("index")))}</figure>'
+    if step.get("error"):
+        title = f'<span class="error">{html.escape(step["error"]["kind"])} error</span>'
+    elif action:
+        title = html.escape(json.dumps(action.get("model", {}), ensure_ascii=False))
+    else:
+        title = "no action"
+    rows = []
+    if action:
+        for space in ("model", "normalized", "device"):
+            rows.append(f"<tr><td>{space}</td><td>{html.escape(json.dumps(action.get(space), ensure_ascii=False))}</td></tr>")
+    if step.get("result"):
+        rows.append(f"<tr><td>result</td><td>{html.escape(step['result'].get('message', ''))}</td></tr>")
+    if step.get("error"):
+        rows.append(f'<tr><td>error</td><td class="error">{html.escape(step["error"]["message"])}</td></tr>')
+    timings = ", ".join(f"{k} {v:.0f} ms" for k, v in (step.get("timings_ms") or {}).items())
+    tokens = ""
+    if step.get("prompt_tokens") is not None:
+        tokens = f" · {step['prompt_tokens']} prompt + {step.get('completion_tokens')} completion tokens"
+    return (f'<section class="step" id="step-{step.get("index")}">{figure}<div class="info">'
+            f'<h2>step {step.get("index")} — {title}</h2><table>{"".join(rows)}</table>'
+            f'<div class="meta">{html.escape(timings)}{tokens}</div>'
+            f'<div>model output</div><pre class="output">{html.escape(step.get("output_text") or "")}</pre>'
+            f'</div></section>')
+
+
+def render_run_report(run_dir: str | Path) -> Path:
+    """Write ``RUN_DIR/report.html`` for a recorded run and return its path."""
+    trajectory = read_trajectory(run_dir)
+    header, end = trajectory.header, trajectory.end
+    status = end["status"] if end else "not closed"
+    css_class = "ok" if status in ("success", "answered") else "bad"
+    summary = html.escape(end["reason"]) if end else "the run was killed or is still going"
+    if end and end.get("answer"):
+        summary += f" — answer: {html.escape(str(end['answer']))}"
+    model = header.get("model", {})
+    meta = (f"{html.escape(header.get('environment', {}).get('name', '?'))} · model "
+            f"{html.escape(str(model.get('id')))} ({html.escape(str(model.get('runtime')))}) · dialect "
+            f"{html.escape(str(header.get('dialect')))} · started {html.escape(str(header.get('started_at')))}")
+    steps = "".join(_step_html(trajectory, step) for step in trajectory.steps)
+    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>vlagent run: '
+            f'{html.escape(header.get("goal", ""))}</title><style>{_CSS}</style></head><body>'
+            f'<header><h1>{html.escape(header.get("goal", ""))}</h1>'
+            f'<div><span class="status {css_class}" id="status">{html.escape(status)}</span> {summary}</div>'
+            f'<div class="meta">{meta} · {len(trajectory.steps)} steps</div></header>'
+            f'<main>{steps}</main></body></html>')
+    path = trajectory.path / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    return path
