@@ -259,6 +259,60 @@ def _print_report(run_dir: Path) -> None:
 
 
 @app.command()
+def replay(
+    run_dir: Annotated[Path, typer.Argument(help="A recorded run directory.")],
+    env: Annotated[str | None, typer.Option("--env", help="Environment (default: the recorded one).")] = None,
+    serial: Annotated[str | None, typer.Option("--serial", help="[android] Device serial.")] = None,
+    display: Annotated[str | None, typer.Option("--display", help="[desktop] X display.")] = None,
+    xvfb: Annotated[str | None, typer.Option("--xvfb", help="[desktop] A private screen WxH.")] = None,
+    launch: Annotated[str | None, typer.Option("--launch", help="[desktop] Start this program first.")] = None,
+    speed: Annotated[float, typer.Option(
+        "--speed", min=0.0, help="Recorded pauses ÷ this (0: no pauses).")] = 1.0,
+    start: Annotated[int, typer.Option("--from", min=0, help="Resume at this step.")] = 0,
+    threshold: Annotated[float, typer.Option(
+        "--threshold", min=0.0, max=1.0, help="Screen distance above which replay stops.")] = 0.04,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Where a divergence report goes (default RUN_DIR/replay/).")] = None,
+) -> None:
+    """Re-execute a recorded run's actions, stopping where the screen no longer matches."""
+    import environments
+    from agent.replay import replay as run_replay
+    from agent.trajectory import TrajectoryError, read_trajectory
+
+    try:
+        trajectory = read_trajectory(run_dir)
+    except TrajectoryError as exc:
+        _fail(str(exc))
+    recorded = trajectory.header.get("environment", {})
+    name = env or str(recorded.get("name", ""))
+    given: dict[str, Any] = {"serial": serial, "display": display, "xvfb": xvfb, "launch": launch}
+    if name == "memory" and env is None:  # the same canvas as recorded
+        size = recorded.get("size") or [1280, 800]
+        given.update(size=f"{size[0]}x{size[1]}", space=recorded.get("space"), scale=recorded.get("scale"))
+    options = _env_options(name, given)
+    try:
+        environment = environments.make(name, **options)
+    except environments.EnvironmentUnavailable as exc:
+        _fail(str(exc))
+    try:
+        result = run_replay(trajectory, environment, start=start, speed=speed, threshold=threshold, out=out)
+    except (environments.EnvironmentFault, environments.EnvironmentUnavailable) as exc:
+        _fail(f"environment: {exc}", exitcodes.RUN_ERROR)
+    finally:
+        environment.close()
+    console.print(f"replayed steps: {', '.join(map(str, result.replayed)) or 'none'}")
+    if result.ok:
+        console.print("[green]replayed to the end[/green]")
+        return
+    if result.report is not None:
+        console.print(f"[red]diverged[/red] at step {result.diverged_at}: {escape(result.reason)}")
+        console.print(f"divergence report: {result.report}")
+    else:
+        console.print(f"[red]stopped[/red]: {escape(result.reason)}")
+    raise typer.Exit(exitcodes.NOT_DONE)
+
+
+@app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Write RUN_DIR/report.html: every step's screenshot with its action, output and timings."""
     from agent.report import render_run_report

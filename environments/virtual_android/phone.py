@@ -32,6 +32,9 @@ KEYCODES = {3: "HOME", 4: "BACK", 24: "VOLUME_UP", 25: "VOLUME_DOWN", 26: "POWER
             67: "DEL", 82: "MENU", 61: "TAB", 111: "ESCAPE", 84: "SEARCH", 187: "APP_SWITCH"}
 
 Bounds = tuple[int, int, int, int]
+_DARK_FILL = {"#f8f9fa": "#202124", "#ffffff": "#303134", "#e3f2fd": "#174ea6", "#fff8e1": "#5f4b00",
+              "#c8e6c9": "#1e4620"}
+_DARK_TEXT = {"#202124": "#e8eaed"}
 
 
 @dataclass
@@ -269,20 +272,29 @@ class Phone:
             self.fonts[size] = _font(size)
         return self.fonts[size]
 
+    @property
+    def dark(self) -> bool:
+        """Apps (not the launcher) follow Settings' "Dark theme" toggle."""
+        return self.toggles.get("Dark theme", False) and self.foreground in APPS
+
     def render(self) -> Image.Image:
         image = Image.new("RGB", (self.width, self.height), "#f8f9fa")
         draw = ImageDraw.Draw(image)
+        dark = self.dark
         for element in self.elements():
             left, top, right, bottom = element.bounds
-            if element.fill:
-                draw.rectangle([left, top, right - 1, bottom - 1], fill=element.fill,
+            themed = dark and element.package == self.foreground  # the bars keep their colours
+            fill = _DARK_FILL.get(element.fill or "", element.fill) if themed else element.fill
+            colour = _DARK_TEXT.get(element.colour, element.colour) if themed else element.colour
+            if fill:
+                draw.rectangle([left, top, right - 1, bottom - 1], fill=fill,
                                outline="#dadce0" if element.cls != "android.widget.FrameLayout" else None)
             if element.checked is not None:
                 knob = "#34a853" if element.checked else "#9aa0a6"
                 cy, r = (top + bottom) // 2, (bottom - top) // 5
                 draw.rounded_rectangle([right - 6 * r, cy - r, right - 2 * r, cy + r], radius=r, fill=knob)
             if element.text:
-                draw.text((left + 24, (top + bottom) // 2), element.text, fill=element.colour,
+                draw.text((left + 24, (top + bottom) // 2), element.text, fill=colour,
                           font=self._font(element.size), anchor="lm")
         return image
 

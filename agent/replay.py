@@ -1,0 +1,115 @@
+"""Replaying a recorded run: re-execute its actions on a live environment, but only while the
+live screen still looks like the recorded one.
+
+Before each step the live screen is compared with the screenshot recorded before that step. The
+distance is perceptual and cheap: both screens as 64×64 grayscale, the mean absolute difference
+of their pixels, 0 (identical) to 1. Above the threshold (default 0.04: a clock changing or a
+cursor blinking stays well below, a different screen is far above) replay stops and writes a
+divergence report with both screens, instead of acting blindly on a screen it does not know.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageChops, ImageStat
+
+from agent.trajectory import Trajectory
+from environments import Environment
+from tools import ToolCall, ToolError
+
+DEFAULT_THRESHOLD = 0.04
+THUMBNAIL = (64, 64)
+
+
+def screen_distance(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute difference of the two screens as 64×64 grayscale, in [0, 1]."""
+    small_a = a.convert("L").resize(THUMBNAIL, Image.Resampling.BOX)
+    small_b = b.convert("L").resize(THUMBNAIL, Image.Resampling.BOX)
+    mean: float = ImageStat.Stat(ImageChops.difference(small_a, small_b)).mean[0]
+    return round(mean / 255, 4)
+
+
+@dataclass
+class ReplayResult:
+    replayed: list[int]
+    diverged_at: int | None = None
+    distance: float | None = None
+    report: Path | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.diverged_at is None and not self.reason
+
+
+def replayable(step: dict[str, Any]) -> bool:
+    """A step whose action was executed on the device (not an error, not a run-ending call)."""
+    result = step.get("result") or {}
+    return bool(step.get("action")) and not step.get("error") and bool(result.get("executed"))
+
+
+def replay(trajectory: Trajectory, environment: Environment, start: int = 0, speed: float = 1.0,
+           threshold: float = DEFAULT_THRESHOLD, out: Path | None = None) -> ReplayResult:
+    """Re-execute the executed actions of ``trajectory`` from step ``start`` on ``environment``.
+
+    ``speed`` scales the recorded pauses between steps (2 = twice as fast, 0 = no pauses).
+    """
+    steps = [s for s in trajectory.steps if replayable(s) and int(s.get("index", -1)) >= start]
+    toolset = environment.toolset
+    done: list[int] = []
+    previous_start: datetime | None = None
+    for step in steps:
+        index = int(step["index"])
+        started = _time(step.get("started_at"))
+        if speed > 0 and previous_start is not None and started is not None:
+            time.sleep(max((started - previous_start).total_seconds() / speed, 0))
+        previous_start = started
+        live = environment.observe().image
+        recorded_path = trajectory.screenshot(step)
+        if recorded_path is not None and recorded_path.is_file():
+            with Image.open(recorded_path) as recorded:
+                recorded.load()
+                distance = screen_distance(live, recorded)
+                if distance > threshold:
+                    report = _divergence(out or trajectory.path / "replay", index, distance, threshold,
+                                         recorded, live)
+                    return ReplayResult(done, index, distance, report,
+                                        f"the screen before step {index} differs from the recording "
+                                        f"(distance {distance:.3f} > {threshold})")
+        action = step["action"]
+        try:
+            validated = toolset.validate(ToolCall(action["tool"], dict(action["normalized"])))
+        except ToolError as exc:
+            return ReplayResult(done, reason=f"step {index} cannot be replayed here: {exc}")
+        result = environment.execute(validated)
+        if not result.ok:
+            return ReplayResult(done, reason=f"step {index} was refused: {result.message}")
+        done.append(index)
+    return ReplayResult(done)
+
+
+def _time(stamp: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _divergence(folder: Path, index: int, distance: float, threshold: float,
+                recorded: Image.Image, live: Image.Image) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    recorded.convert("RGB").save(folder / f"step-{index:06d}-recorded.png")
+    live.convert("RGB").save(folder / f"step-{index:06d}-live.png")
+    report = folder / "divergence.json"
+    report.write_text(json.dumps({
+        "step": index, "distance": distance, "threshold": threshold,
+        "measure": "mean absolute difference of 64x64 grayscale thumbnails, 0..1",
+        "recorded": f"step-{index:06d}-recorded.png", "live": f"step-{index:06d}-live.png",
+    }, indent=2) + "\n")
+    return report
