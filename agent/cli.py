@@ -442,6 +442,64 @@ def models() -> None:
                       f"{budget}[dim]{escape(note)}[/dim]")
 
 
+# -- agent eval ----------------------------------------------------------------------------------
+
+@app.command("eval")
+def evaluate_command(
+    dataset: Annotated[Path, typer.Argument(help="An episode file, a run directory, or a folder of them.")],
+    model: Annotated[str, typer.Option("--model", help="scripted:PATH, a Hugging Face id or a folder.")],
+    out: Annotated[Path, typer.Option("--out", help="Where metrics.json and predictions.jsonl go.")],
+    dialect: Annotated[str | None, typer.Option("--dialect", help="Force a dialect.")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="auto, aitz (AITW/AITZ JSON), androidcontrol, trajectory.")] = "auto",
+    scorer: Annotated[str, typer.Option("--scorer", help="aitz, aitw or aitw-strict.")] = "aitz",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per generate call.")] = 1,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N episodes.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep the steps already in predictions.jsonl.")] = False,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="OpenAI-compatible server URL.")] = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 256,
+    max_pixels: Annotated[int | None, typer.Option("--max-pixels")] = None,
+    dtype: Annotated[str, typer.Option("--dtype")] = "auto",
+) -> None:
+    """Score a model step by step against gold episodes (metrics.json, predictions.jsonl)."""
+    from rich.progress import Progress
+
+    from agent.evaluation import SCORERS, DatasetError, evaluate, load_dataset
+    from agent.runtime import ModelUnavailable, RuntimeFailure
+    from agent.runtimes import runtime_for
+
+    if scorer not in SCORERS:
+        _fail(f"--scorer must be one of {', '.join(SCORERS)}, not {scorer!r}", exitcodes.USAGE)
+    try:
+        episodes = load_dataset(dataset, fmt)[:limit]
+    except DatasetError as exc:
+        _fail(str(exc))
+    options = _runtime_options(max_new_tokens=max_new_tokens, max_pixels=max_pixels, dtype=dtype)
+    try:
+        with console.status(f"loading {escape(model)}…"):
+            runtime = runtime_for(model, options, endpoint)
+    except ModelUnavailable as exc:
+        _fail(str(exc))
+    chosen = _dialect(dialect, model, runtime, options)
+    steps = sum(len(e.steps) for e in episodes)
+    console.print(f"{len(episodes)} episodes, {steps} steps  [dim]model {escape(model)} · dialect "
+                  f"{chosen.name} · scorer {scorer}[/dim]")
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("evaluating", total=steps)
+            metrics = evaluate(episodes, runtime, chosen, SCORERS[scorer], out, batch_size=batch_size,
+                               resume=resume, settings={"format": fmt, "dataset": str(dataset)},
+                               on_progress=lambda done, total: progress.update(task, completed=done))
+    except RuntimeFailure as exc:
+        _fail(f"the model failed: {exc} (finished steps are in {out}; rerun with --resume)",
+              exitcodes.RUN_ERROR)
+    finally:
+        runtime.close()
+    for name in ("type_match", "exact_match", "success_rate", "goal_progress", "parse_rate"):
+        console.print(f"{name:14} {metrics[name]:.4f}")
+    console.print(f"metrics: {out / 'metrics.json'}")
+
+
 # -- agent devices, agent virtual-device --------------------------------------------------------
 
 @app.command()

@@ -1,0 +1,193 @@
+"""Reading gold episodes: AITW / AITZ episode JSON, AndroidControl episodes, our own trajectories.
+
+Scroll conventions differ between datasets and are made explicit here (REFERENCE.md §4):
+- AITW and AITZ record the finger: ``touch_yx`` → ``lift_yx``; AITZ's "scroll up" moves the finger
+  up (the content below comes into view). Kept as is.
+- AndroidControl records the direction the content scrolls: ``scroll down`` shows what is below,
+  so the finger moves *up*. Converted to the finger's swipe when loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from agent.evaluation.gold import Box, Episode, GoldStep
+from agent.trajectory import TrajectoryError, read_trajectory
+
+FORMATS = ("auto", "aitz", "androidcontrol", "trajectory")
+TAP_DISTANCE = 0.04
+"""AITW: a dual-point action whose touch and lift are at most this far apart is a tap."""
+SWIPE_FROM, SWIPE_TO = 0.7, 0.3
+"""Where a gold swipe with only a direction (AndroidControl) starts and ends, as a fraction."""
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be read; the message names the file and what is wrong."""
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def aitw_action(action_type: int, touch_yx: list[float], lift_yx: list[float], text: str) -> dict[str, Any]:
+    """An AITW action as ``mobile_use`` arguments (points normalized, x before y)."""
+    if action_type == 4:
+        touch, lift = [touch_yx[1], touch_yx[0]], [lift_yx[1], lift_yx[0]]
+        if math.dist(touch, lift) <= TAP_DISTANCE:
+            return {"action": "click", "coordinate": touch}
+        return {"action": "swipe", "coordinate": touch, "coordinate2": lift}
+    simple = {3: {"action": "type", "text": text}, 5: {"action": "system_button", "button": "Back"},
+              6: {"action": "system_button", "button": "Home"},
+              7: {"action": "system_button", "button": "Enter"},
+              10: {"action": "terminate", "status": "success"},
+              11: {"action": "terminate", "status": "failure"}}
+    if action_type not in simple:
+        raise DatasetError(f"unknown AITW action type {action_type}")
+    return simple[action_type]
+
+
+def load_aitz(path: Path) -> Episode:
+    """One AITZ episode file: a list of steps with AITW action fields and ``ui_positions``
+    (``[y, x, h, w]`` pixels). Screenshots are found beside the file or under ``image_path``."""
+    try:
+        steps = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(steps, list) or not steps:
+            raise DatasetError(f"{path}: an AITZ episode is a non-empty JSON list of steps")
+        episode = Episode(id=str(steps[0]["episode_id"]), goal=str(steps[0]["instruction"]), source=str(path))
+        for raw in sorted(steps, key=lambda s: int(s["step_id"])):
+            image = _find_image(path.parent, str(raw["image_path"]))
+            with Image.open(image) as opened:
+                width, height = opened.size
+            boxes = tuple((x / width, y / height, (x + w) / width, (y + h) / height)
+                          for y, x, h, w in _json(raw.get("ui_positions", "[]")))
+            arguments = aitw_action(int(raw["result_action_type"]), _json(raw["result_touch_yx"]),
+                                    _json(raw["result_lift_yx"]), str(raw.get("result_action_text", "")))
+            episode.steps.append(GoldStep(int(raw["step_id"]), image, "mobile_use", arguments, boxes))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(f"{path}: not an AITZ episode ({type(exc).__name__}: {exc})") from None
+    return episode
+
+
+def load_androidcontrol(path: Path) -> Episode:
+    """One AndroidControl episode as JSON: ``episode_id``, ``goal``, ``screenshots`` (paths
+    beside the file), ``actions`` (AndroidControl's action dicts, points in pixels), optional
+    ``step_instructions`` and ``elements`` (per step, boxes ``[left, top, right, bottom]`` in
+    pixels)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        episode = Episode(id=str(data["episode_id"]), goal=str(data["goal"]), source=str(path))
+        instructions = data.get("step_instructions") or []
+        for index, (shot, action) in enumerate(zip(data["screenshots"], data["actions"])):
+            image = _find_image(path.parent, str(shot))
+            with Image.open(image) as opened:
+                width, height = opened.size
+            boxes = tuple((b[0] / width, b[1] / height, b[2] / width, b[3] / height)
+                          for b in (data.get("elements") or [[]] * len(data["actions"]))[index])
+            episode.steps.append(GoldStep(index, image, "mobile_use",
+                                          _androidcontrol_action(action, width, height), boxes,
+                                          instructions[index] if index < len(instructions) else None))
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise DatasetError(f"{path}: not an AndroidControl episode ({type(exc).__name__}: {exc})") from None
+    return episode
+
+
+def _androidcontrol_action(action: dict[str, Any], width: int, height: int) -> dict[str, Any]:
+    kind = action["action_type"]
+    if kind in ("click", "long_press"):
+        point = [action["x"] / width, action["y"] / height]
+        return {"action": kind, "coordinate": point, **({"time": 1.0} if kind == "long_press" else {})}
+    if kind == "scroll":
+        # Content direction → the finger moves the other way.
+        finger = {"down": (0, -1), "up": (0, 1), "right": (-1, 0), "left": (1, 0)}[action["direction"]]
+        start = [0.5 - finger[0] * (SWIPE_FROM - 0.5), 0.5 - finger[1] * (SWIPE_FROM - 0.5)]
+        end = [0.5 + finger[0] * (0.5 - SWIPE_TO), 0.5 + finger[1] * (0.5 - SWIPE_TO)]
+        return {"action": "swipe", "coordinate": start, "coordinate2": end}
+    if kind == "input_text":
+        return {"action": "type", "text": action["text"]}
+    if kind == "open_app":
+        return {"action": "open", "text": action["app_name"]}
+    simple: dict[str, dict[str, Any]] = {
+        "navigate_back": {"action": "system_button", "button": "Back"},
+        "navigate_home": {"action": "system_button", "button": "Home"},
+        "wait": {"action": "wait", "time": 2.0}}
+    if kind not in simple:
+        raise ValueError(f"unknown AndroidControl action {kind!r}")
+    return dict(simple[kind])
+
+
+def load_trajectory_episode(path: Path) -> Episode:
+    """A run recorded by ``agent run``: its executed actions (and how it ended) are the gold."""
+    try:
+        trajectory = read_trajectory(path)
+    except TrajectoryError as exc:
+        raise DatasetError(str(exc)) from None
+    episode = Episode(id=trajectory.path.name, goal=str(trajectory.header.get("goal", "")), source=str(path))
+    for step in trajectory.steps:
+        action, shot = step.get("action"), trajectory.screenshot(step)
+        if not action or step.get("error") or shot is None:
+            continue
+        episode.steps.append(GoldStep(len(episode.steps), shot, action["tool"], dict(action["normalized"])))
+    return episode
+
+
+def _find_image(folder: Path, image_path: str) -> Path:
+    for candidate in (folder / Path(image_path).name, folder / image_path):
+        if candidate.is_file():
+            return candidate
+    raise ValueError(f"screenshot {image_path!r} not found beside the episode")
+
+
+def _guess(path: Path) -> str | None:
+    if path.is_dir():
+        return "trajectory" if (path / "trajectory.jsonl").is_file() else None
+    if path.name == "trajectory.jsonl":
+        return "trajectory"
+    if path.suffix != ".json":
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, list) and data and isinstance(data[0], dict) and "result_action_type" in data[0]:
+        return "aitz"
+    if isinstance(data, dict) and "actions" in data and "goal" in data:
+        return "androidcontrol"
+    return None
+
+
+LOADERS = {"aitz": load_aitz, "androidcontrol": load_androidcontrol, "trajectory": load_trajectory_episode}
+
+
+def load_dataset(path: str | Path, fmt: str = "auto") -> list[Episode]:
+    """Every episode in ``path`` (a file, a run directory, or a folder searched recursively)."""
+    root = Path(path)
+    if not root.exists():
+        raise DatasetError(f"no dataset at {root}")
+    if fmt not in FORMATS:
+        raise DatasetError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    episodes = []
+    for candidate in _candidates(root):
+        kind = _guess(candidate)
+        if kind is None or (fmt != "auto" and kind != fmt):
+            continue
+        episodes.append(LOADERS[kind](candidate))
+    if not episodes:
+        raise DatasetError(f"no {'' if fmt == 'auto' else fmt + ' '}episodes found in {root}")
+    return episodes
+
+
+def _candidates(root: Path) -> Iterator[Path]:
+    if root.is_file() or (root / "trajectory.jsonl").is_file():
+        yield root
+        return
+    for found in sorted(root.rglob("*")):
+        if found.is_file() and found.suffix == ".json":
+            yield found
+        elif found.is_dir() and (found / "trajectory.jsonl").is_file():
+            yield found

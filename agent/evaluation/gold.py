@@ -1,0 +1,51 @@
+"""Gold episodes in one shape, whatever dataset they came from.
+
+A gold action is a ``mobile_use`` (or ``computer_use``) call with normalized points, the same
+form the agent's own actions take after validation, plus a *kind* used for type matching:
+``click``, ``long_press``, ``swipe``, ``type``, ``back``, ``home``, ``enter``, ``menu``, ``open``,
+``wait``, ``key``, ``complete``, ``impossible``, ``answer``. Swipes are always recorded as the
+finger moves (``coordinate`` → ``coordinate2``); datasets that name the direction the content
+scrolls are converted when loaded (see ``formats.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Box = tuple[float, float, float, float]
+"""An element's box, normalized: (left, top, right, bottom) in [0, 1]."""
+
+
+@dataclass(frozen=True)
+class GoldStep:
+    index: int
+    image: Path
+    tool: str
+    arguments: dict[str, Any]
+    elements: tuple[Box, ...] = ()
+    instruction: str | None = None
+    """AndroidControl's per-step ("low-level") instruction, when the dataset has one."""
+
+
+@dataclass
+class Episode:
+    id: str
+    goal: str
+    steps: list[GoldStep] = field(default_factory=list)
+    source: str = ""
+
+
+def kind_of(tool: str, arguments: dict[str, Any]) -> str:
+    """The action type a type match compares."""
+    action = str(arguments.get("action", ""))
+    if action in ("click", "left_click", "double_click", "triple_click", "right_click", "middle_click"):
+        return "click"
+    if action in ("swipe", "left_click_drag", "scroll", "hscroll"):
+        return "swipe"
+    if action == "system_button":
+        return str(arguments.get("button", "")).lower()
+    if action == "terminate":
+        return "complete" if arguments.get("status") == "success" else "impossible"
+    return action

@@ -1,0 +1,166 @@
+"""Offline step-wise evaluation: for every gold step, the prompt ``agent run`` would build (goal +
+gold history + that step's screenshot, through the same ``Dialect.render``), one predicted
+action, a verdict. Batched through the runtime; resumable; every setting written down.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from agent.evaluation.gold import Episode, GoldStep, kind_of
+from agent.evaluation.scoring import Scorer, Verdict, score
+from agent.runtime import Runtime
+from prompts import Dialect, ParseError
+from tools import ToolCall, ToolError, ToolSet, computer_tools, mobile_tools
+
+PREDICTIONS = "predictions.jsonl"
+METRICS = "metrics.json"
+
+
+def toolset_for(tool: str) -> ToolSet:
+    return computer_tools() if tool == "computer_use" else mobile_tools()
+
+
+def history_call(step: GoldStep, dialect: Dialect, image_size: tuple[int, int]) -> ToolCall:
+    """A gold step as the history shows it: points in the model's own space."""
+    frame = dialect.frame_for(image_size)
+    raw = dict(step.arguments)
+    for key in toolset_for(step.tool).point_fields(step.tool):
+        point = raw.get(key)
+        if isinstance(point, list) and len(point) == 2:
+            raw[key] = [round(v) for v in frame.to_model(point)]
+    return ToolCall(step.tool, dict(step.arguments), raw)
+
+
+@dataclass
+class Item:
+    episode: Episode
+    step: GoldStep
+    position: int
+
+
+def _read_predictions(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            continue  # a line torn by a crash: that step is predicted again
+    return lines
+
+
+def evaluate(episodes: list[Episode], runtime: Runtime, dialect: Dialect, scorer: Scorer, out: Path,
+             batch_size: int = 1, resume: bool = False, settings: dict[str, Any] | None = None,
+             on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Score every step of ``episodes``; write ``out/predictions.jsonl`` and ``out/metrics.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    predictions_path = out / PREDICTIONS
+    done = _read_predictions(predictions_path) if resume else []
+    if not resume:
+        predictions_path.write_text("", encoding="utf-8")
+    seen = {(p["episode"], p["step"]) for p in done}
+    items = [Item(e, s, i) for e in episodes for i, s in enumerate(e.steps)]
+    pending = [it for it in items if (it.episode.id, it.step.index) not in seen]
+    total, finished = len(items), len(items) - len(pending)
+    if on_progress:
+        on_progress(finished, total)
+    with predictions_path.open("a", encoding="utf-8") as sink:
+        for start in range(0, len(pending), batch_size):
+            batch = pending[start:start + batch_size]
+            lines = _predict(batch, runtime, dialect, scorer)
+            for line in lines:
+                sink.write(json.dumps(line, ensure_ascii=False) + "\n")
+            sink.flush()
+            done.extend(lines)
+            finished += len(batch)
+            if on_progress:
+                on_progress(finished, total)
+    wanted = {(it.episode.id, it.step.index) for it in items}
+    metrics = summarize([p for p in done if (p["episode"], p["step"]) in wanted], episodes)
+    metrics["settings"] = {"scorer": scorer.settings(), "dialect": dialect.name,
+                           "history": "gold actions of the earlier steps as text, the dialect's history "
+                                      "format; only the current screenshot as an image",
+                           "batch_size": batch_size, "model": runtime.describe(), **(settings or {})}
+    (out / METRICS).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return metrics
+
+
+def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scorer) -> list[dict[str, Any]]:
+    prompts, frames = [], []
+    for item in batch:
+        with Image.open(item.step.image) as opened:
+            image = opened.convert("RGB")
+        history = []
+        for earlier in item.episode.steps[:item.position]:
+            with Image.open(earlier.image) as shot:
+                size = shot.size
+            history.append(history_call(earlier, dialect, size))
+        goal = item.episode.goal
+        if item.step.instruction:
+            goal = f"{goal}\nCurrent step: {item.step.instruction}"
+        prompt = dialect.render(goal, history, image, toolset_for(item.step.tool))
+        prompts.append(prompt)
+        frames.append(prompt.frame)
+    completions = runtime.generate(prompts)
+    lines = []
+    for item, prompt, completion in zip(batch, prompts, completions):
+        tools = toolset_for(item.step.tool)
+        tool, arguments, parsed, problem = None, None, False, ""
+        try:
+            call = dialect.parse(completion.text, prompt.frame, tools)[0]
+            action = tools.validate(call)
+            tool, arguments, parsed = call.name, action.model_dump(mode="json", exclude_none=True), True
+        except (ParseError, ToolError) as exc:
+            problem = str(exc)
+        verdict = score(item.step, tool, arguments, scorer) if parsed else Verdict(False, False, problem)
+        lines.append({
+            "episode": item.episode.id, "step": item.step.index,
+            "gold": {"tool": item.step.tool, "arguments": item.step.arguments,
+                     "kind": kind_of(item.step.tool, item.step.arguments)},
+            "output": completion.text, "parsed": {"tool": tool, "arguments": arguments} if parsed else None,
+            "type_match": verdict.type_match, "exact_match": verdict.exact_match, "reason": verdict.reason,
+        })
+    return lines
+
+
+def summarize(predictions: list[dict[str, Any]], episodes: list[Episode]) -> dict[str, Any]:
+    """Step metrics over ``predictions``; episode metrics over episodes whose steps are all in."""
+    def fraction(values: list[bool]) -> float:
+        return round(sum(values) / len(values), 4) if values else 0.0
+
+    by_key = {(p["episode"], p["step"]): p for p in predictions}
+    per_type: dict[str, dict[str, Any]] = {}
+    for p in predictions:
+        row = per_type.setdefault(p["gold"]["kind"], {"steps": 0, "type_match": 0, "exact_match": 0})
+        row["steps"] += 1
+        row["type_match"] += p["type_match"]
+        row["exact_match"] += p["exact_match"]
+    for row in per_type.values():
+        row["type_match"] = round(row["type_match"] / row["steps"], 4)
+        row["exact_match"] = round(row["exact_match"] / row["steps"], 4)
+    successes, progress = [], []
+    for episode in episodes:
+        verdicts = [by_key.get((episode.id, s.index)) for s in episode.steps]
+        if not verdicts or any(v is None for v in verdicts):
+            continue
+        exact = [bool(v and v["exact_match"]) for v in verdicts]
+        successes.append(all(exact))
+        prefix = next((i for i, ok in enumerate(exact) if not ok), len(exact))
+        progress.append(prefix / len(exact))
+    return {
+        "type_match": fraction([p["type_match"] for p in predictions]),
+        "exact_match": fraction([p["exact_match"] for p in predictions]),
+        "success_rate": fraction(successes),
+        "goal_progress": round(sum(progress) / len(progress), 4) if progress else 0.0,
+        "parse_rate": fraction([p["parsed"] is not None for p in predictions]),
+        "steps": len(predictions), "episodes": len(successes),
+        "per_type": dict(sorted(per_type.items())),
+    }

@@ -1,0 +1,134 @@
+"""Step-wise scoring rules, each named and versioned so a number says how it was computed.
+
+- ``aitw``: the Android-in-the-Wild rule. Taps match when both points lie in the same element box
+  enlarged 1.4× or are within 0.14 of each other (normalized screen distance); swipes match when
+  they share the main axis — the original code does not compare the sign, so up matches down;
+  other actions match on their type (typed text is not compared).
+- ``aitw-strict``: the same, but swipes must also agree on the sign (same direction).
+- ``aitz``: the AITZ / Qwen rule. Taps match inside the same element box enlarged 1.2× or within
+  0.04; swipes on direction (axis and sign); typed and opened text when one contains the other
+  (case-insensitive) or their similarity exceeds 0.8; buttons on the button; stop on its type.
+
+Directions are the finger's (``formats.py`` converts datasets that record the content's).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from agent.evaluation.gold import Box, GoldStep, kind_of
+
+SCORING_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Scorer:
+    name: str
+    box_scale: float
+    distance: float
+    swipe_sign: bool
+    compare_text: bool
+    text_similarity: float = 0.8
+
+    def settings(self) -> dict[str, Any]:
+        return {**asdict(self), "version": SCORING_VERSION,
+                "directions": "finger (touch → lift); AndroidControl's content directions are inverted on load"}
+
+
+SCORERS = {
+    "aitw": Scorer("aitw", box_scale=1.4, distance=0.14, swipe_sign=False, compare_text=False),
+    "aitw-strict": Scorer("aitw-strict", box_scale=1.4, distance=0.14, swipe_sign=True, compare_text=False),
+    "aitz": Scorer("aitz", box_scale=1.2, distance=0.04, swipe_sign=True, compare_text=True),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    type_match: bool
+    exact_match: bool
+    reason: str
+
+
+def _enlarged(box: Box, scale: float) -> Box:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half_w, half_h = (box[2] - box[0]) * scale / 2, (box[3] - box[1]) * scale / 2
+    return (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
+
+
+def _inside(point: list[float], box: Box) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+def direction(start: list[float], end: list[float]) -> str:
+    """The finger's main direction: up, down, left or right."""
+    dx, dy = end[0] - start[0], end[1] - start[1]
+    if abs(dy) >= abs(dx):
+        return "up" if dy < 0 else "down"
+    return "left" if dx < 0 else "right"
+
+
+def _axis(name: str) -> str:
+    return "vertical" if name in ("up", "down") else "horizontal"
+
+
+def _swipe(arguments: dict[str, Any]) -> str | None:
+    action = arguments.get("action")
+    if action in ("swipe",) and arguments.get("coordinate") and arguments.get("coordinate2"):
+        return direction(arguments["coordinate"], arguments["coordinate2"])
+    if action == "left_click_drag" and arguments.get("coordinate"):
+        return direction(arguments.get("start_coordinate") or arguments["coordinate"], arguments["coordinate"])
+    if action in ("scroll", "hscroll"):
+        pixels = arguments.get("pixels") or 0  # positive: content up / right
+        if action == "scroll":
+            return "down" if pixels > 0 else "up"  # wheel up moves the page like a finger down
+        return "left" if pixels > 0 else "right"
+    return None
+
+
+def _texts_match(gold: str, predicted: str, scorer: Scorer) -> bool:
+    a, b = gold.strip().lower(), predicted.strip().lower()
+    if not a or not b:
+        return a == b
+    return a in b or b in a or difflib.SequenceMatcher(None, a, b).ratio() > scorer.text_similarity
+
+
+def score(gold: GoldStep, tool: str | None, arguments: dict[str, Any] | None, scorer: Scorer) -> Verdict:
+    """Compare one predicted call (normalized points) with the gold step."""
+    if arguments is None or tool is None:
+        return Verdict(False, False, "no valid prediction")
+    gold_kind, kind = kind_of(gold.tool, gold.arguments), kind_of(tool, arguments)
+    if gold_kind != kind:
+        return Verdict(False, False, f"type: predicted {kind}, gold {gold_kind}")
+    g = gold.arguments
+    if kind in ("click", "long_press"):
+        if not arguments.get("coordinate") or not g.get("coordinate"):
+            return Verdict(True, False, "no point to compare")
+        p, q = arguments["coordinate"], g["coordinate"]
+        distance = math.dist(p, q)
+        if distance <= scorer.distance:
+            return Verdict(True, True, f"distance {distance:.3f} ≤ {scorer.distance}")
+        for box in gold.elements:
+            big = _enlarged(box, scorer.box_scale)
+            if _inside(p, big) and _inside(q, big):
+                return Verdict(True, True, f"same element (box ×{scorer.box_scale})")
+        return Verdict(True, False, f"distance {distance:.3f} > {scorer.distance} and no shared element")
+    if kind == "swipe":
+        mine, theirs = _swipe(arguments), _swipe(g)
+        if mine is None or theirs is None:
+            return Verdict(True, False, "no direction to compare")
+        same = mine == theirs if scorer.swipe_sign else _axis(mine) == _axis(theirs)
+        rule = "direction" if scorer.swipe_sign else "axis"
+        return Verdict(True, same, f"{rule}: predicted {mine}, gold {theirs}")
+    if kind in ("type", "open", "answer"):
+        if not scorer.compare_text and kind == "type":
+            return Verdict(True, True, "type matches (text not compared by this rule)")
+        same = _texts_match(str(g.get("text", "")), str(arguments.get("text", "")), scorer)
+        return Verdict(True, same, f"text {arguments.get('text')!r} vs {g.get('text')!r}")
+    if kind == "key":
+        same = [k.lower() for k in (arguments.get("keys") or [arguments.get("text")])] == \
+               [k.lower() for k in (g.get("keys") or [g.get("text")])]
+        return Verdict(True, same, "keys" if same else "other keys")
+    return Verdict(True, True, f"{kind} matches")

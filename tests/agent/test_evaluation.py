@@ -1,0 +1,150 @@
+"""Step-wise evaluation on the real AITZ episode, with metrics computed by hand in the tests."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+from agent.evaluation import SCORERS, GoldStep, load_dataset, score
+from tests.conftest import tool_call, write_script
+
+AITZ = Path(__file__).parents[1] / "data" / "aitz-episode"
+# The gold actions of the episode in Qwen2-VL's 0-1000 space (the scripted model's language).
+HOME = tool_call(action="system_button", button="Home")
+SCROLL_UP = tool_call(action="swipe", coordinate=[507, 541], coordinate2=[579, 1])  # finger moves up
+CLOCK = tool_call(action="click", coordinate=[607, 498])
+DONE = tool_call(action="terminate", status="success")
+
+
+def evaluate(tmp_path: Path, answers: list[str], *extra: str, name: str = "eval") -> dict:  # type: ignore[type-arg]
+    script = write_script(tmp_path / f"{name}.txt", answers)
+    out = tmp_path / name
+    assert main(["eval", str(AITZ), "--format", "aitz", "--model", f"scripted:{script}", "--out", str(out),
+                 *extra]) == 0
+    return json.loads((out / "metrics.json").read_text())  # type: ignore[no-any-return]
+
+
+def clock_at(distance: float) -> str:
+    """A click ``distance`` (normalized) to the right of the gold Clock tap, in 0-1000 units."""
+    x, y = 0.6069772839546204 + distance, 0.49836206436157227
+    return tool_call(action="click", coordinate=[x * 1000, y * 1000])
+
+
+def test_every_step_right_scores_one_everywhere(tmp_path: Path) -> None:
+    metrics = evaluate(tmp_path, [HOME, SCROLL_UP, CLOCK, DONE])
+    for name in ("type_match", "exact_match", "success_rate", "goal_progress", "parse_rate"):
+        assert metrics[name] == 1.0, name
+    assert metrics["steps"] == 4 and metrics["episodes"] == 1
+    assert metrics["per_type"] == {"complete": {"steps": 1, "type_match": 1.0, "exact_match": 1.0},
+                                   "click": {"steps": 1, "type_match": 1.0, "exact_match": 1.0},
+                                   "home": {"steps": 1, "type_match": 1.0, "exact_match": 1.0},
+                                   "swipe": {"steps": 1, "type_match": 1.0, "exact_match": 1.0}}
+    settings = metrics["settings"]
+    assert settings["scorer"]["name"] == "aitz" and settings["scorer"]["distance"] == 0.04
+    assert settings["dialect"] == "qwen2-vl" and settings["format"] == "aitz"
+
+
+def test_partly_wrong_predictions_under_each_rule(tmp_path: Path) -> None:
+    # step 0 right; step 1 scrolls the other way; step 2 taps 0.039 away; step 3 presses Back.
+    answers = [HOME, tool_call(action="swipe", coordinate=[507, 1], coordinate2=[579, 541]),
+               clock_at(0.039), tool_call(action="system_button", button="Back")]
+    aitz = evaluate(tmp_path, answers, name="aitz")
+    # By hand: type matches 3/4 (Back is not complete); exact 2/4 (home, the tap within 0.04);
+    # no episode fully right; the correct prefix is 1 step of 4.
+    assert (aitz["type_match"], aitz["exact_match"], aitz["success_rate"], aitz["goal_progress"]) == (0.75, 0.5, 0.0, 0.25)
+    assert aitz["per_type"]["swipe"]["exact_match"] == 0.0 and aitz["per_type"]["complete"]["type_match"] == 0.0
+    aitw = evaluate(tmp_path, answers, "--scorer", "aitw", name="aitw")
+    # AITW compares the axis only: the reversed scroll counts, so the prefix reaches step 3.
+    assert (aitw["type_match"], aitw["exact_match"], aitw["goal_progress"]) == (0.75, 0.75, 0.75)
+    strict = evaluate(tmp_path, answers, "--scorer", "aitw-strict", name="strict")
+    assert (strict["exact_match"], strict["goal_progress"]) == (0.5, 0.25)
+
+
+@pytest.mark.parametrize(("distance", "aitz_exact", "aitw_exact"), [
+    (0.039, True, True), (0.041, False, True), (0.139, False, True), (0.141, False, False)])
+def test_taps_just_inside_and_just_outside_the_thresholds(distance: float, aitz_exact: bool, aitw_exact: bool) -> None:
+    gold = load_dataset(AITZ, "aitz")[0].steps[2]
+    x, y = gold.arguments["coordinate"]
+    predicted = {"action": "click", "coordinate": [x + distance, y]}
+    assert math.isclose(math.dist(predicted["coordinate"], gold.arguments["coordinate"]), distance)
+    assert score(gold, "mobile_use", predicted, SCORERS["aitz"]).exact_match is aitz_exact
+    assert score(gold, "mobile_use", predicted, SCORERS["aitw"]).exact_match is aitw_exact
+
+
+def test_a_tap_on_the_same_element_counts_however_far() -> None:
+    box = (0.1, 0.1, 0.9, 0.2)  # a wide button
+    gold = GoldStep(0, Path("x.png"), "mobile_use", {"action": "click", "coordinate": [0.12, 0.15]}, (box,))
+    far_inside = {"action": "click", "coordinate": [0.88, 0.15]}
+    assert score(gold, "mobile_use", far_inside, SCORERS["aitz"]).reason == "same element (box ×1.2)"
+    beside = {"action": "click", "coordinate": [0.5, 0.215]}  # outside the box ×1.2, inside it ×1.4
+    assert not score(gold, "mobile_use", beside, SCORERS["aitz"]).exact_match
+    assert score(gold, "mobile_use", beside, SCORERS["aitw"]).exact_match
+
+
+@pytest.mark.parametrize(("content", "finger"), [("down", "up"), ("up", "down"), ("left", "right"),
+                                                 ("right", "left")])
+def test_scroll_conventions(tmp_path: Path, content: str, finger: str) -> None:
+    """AndroidControl names the content's direction, AITZ the finger's; both become the finger's."""
+    from PIL import Image
+
+    Image.new("RGB", (100, 200)).save(tmp_path / "0.png")
+    (tmp_path / "ep.json").write_text(json.dumps({
+        "episode_id": "e", "goal": "scroll", "screenshots": ["0.png"],
+        "actions": [{"action_type": "scroll", "direction": content}]}))
+    gold = load_dataset(tmp_path, "androidcontrol")[0].steps[0]
+    starts = {"up": ([0.5, 0.8], [0.5, 0.2]), "down": ([0.5, 0.2], [0.5, 0.8]),
+              "left": ([0.8, 0.5], [0.2, 0.5]), "right": ([0.2, 0.5], [0.8, 0.5])}
+    for direction, (a, b) in starts.items():
+        swipe = {"action": "swipe", "coordinate": a, "coordinate2": b}
+        assert score(gold, "mobile_use", swipe, SCORERS["aitz"]).exact_match is (direction == finger)
+        same_axis = (direction in ("up", "down")) == (finger in ("up", "down"))
+        assert score(gold, "mobile_use", swipe, SCORERS["aitw"]).exact_match is same_axis
+
+
+def test_typed_text_by_containment_or_similarity() -> None:
+    gold = GoldStep(0, Path("x.png"), "mobile_use", {"action": "type", "text": "Clock"})
+    for text, expected in [("clock app", True), ("Clok", True), ("alarm", False)]:
+        assert score(gold, "mobile_use", {"action": "type", "text": text}, SCORERS["aitz"]).exact_match is expected
+    assert score(gold, "mobile_use", {"action": "type", "text": "alarm"}, SCORERS["aitw"]).exact_match
+
+
+def test_unparseable_answers_count_against_parse_rate_and_resume_skips_done_steps(tmp_path: Path) -> None:
+    first = evaluate(tmp_path, [HOME, "I do not know", CLOCK, DONE], name="run")
+    assert first["parse_rate"] == 0.75 and first["exact_match"] == 0.75
+    lines = (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()
+    assert [json.loads(line)["reason"] for line in lines][1].startswith("no tool call found")
+    # Drop the last two steps as a crash would, then resume with answers for those two only.
+    (tmp_path / "run" / "predictions.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:30])
+    script = write_script(tmp_path / "rest.txt", [CLOCK, DONE])
+    assert main(["eval", str(AITZ), "--model", f"scripted:{script}", "--out", str(tmp_path / "run"),
+                 "--resume"]) == 0
+    resumed = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert resumed["steps"] == 4 and resumed["exact_match"] == 0.75
+
+
+def test_own_trajectories_are_a_dataset(tmp_path: Path) -> None:
+    script = write_script(tmp_path / "run.txt", [tool_call(action="click", coordinate=[500, 500]), DONE])
+    assert main(["run", "--env", "memory", "--space", "mobile", "--goal", "tap", "--model", f"scripted:{script}",
+                 "--out", str(tmp_path / "runs" / "one")]) == 0
+    episodes = load_dataset(tmp_path / "runs")
+    assert [s.arguments["action"] for s in episodes[0].steps] == ["click", "terminate"]
+
+
+def test_a_missing_dataset_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(tmp_path / "nothing"), "--model", "scripted:x", "--out", str(tmp_path / "o")]) == 3
+    assert "no dataset at" in capsys.readouterr().err
+
+
+def test_batched_tiny_checkpoint_predictions_equal_batch_size_one(checkpoint, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = str(checkpoint("qwen2.5-vl"))
+    outputs = {}
+    for size in ("1", "4"):
+        out = tmp_path / f"b{size}"
+        assert main(["eval", str(AITZ), "--model", folder, "--out", str(out), "--batch-size", size,
+                     "--max-new-tokens", "12"]) == 0
+        outputs[size] = [json.loads(line)["output"] for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert outputs["1"] == outputs["4"] and len(outputs["1"]) == 4
