@@ -313,15 +313,22 @@ def replay(
 
 
 @app.command()
-def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
-    """Write RUN_DIR/report.html: every step's screenshot with its action, output and timings."""
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory or an eval --out folder.")]) -> None:
+    """Write DIR/report.html for a run (steps, screenshots, actions) or an evaluation (metrics)."""
     from agent.report import render_run_report
     from agent.trajectory import TrajectoryError
 
+    from agent.report import render_eval_report
+
     try:
-        path = render_run_report(run_dir)
+        if (run_dir / "metrics.json").is_file():  # an evaluation's output folder
+            path = render_eval_report(run_dir)
+        else:
+            path = render_run_report(run_dir)
     except TrajectoryError as exc:
         _fail(str(exc))
+    except (OSError, ValueError, KeyError) as exc:
+        _fail(f"cannot read the evaluation in {run_dir}: {exc}")
     console.print(f"report: {path}")
 
 
@@ -498,6 +505,9 @@ def evaluate_command(
     for name in ("type_match", "exact_match", "success_rate", "goal_progress", "parse_rate"):
         console.print(f"{name:14} {metrics[name]:.4f}")
     console.print(f"metrics: {out / 'metrics.json'}")
+    from agent.report import render_eval_report
+
+    console.print(f"report: {render_eval_report(out)}")
 
 
 # -- agent devices, agent virtual-device --------------------------------------------------------

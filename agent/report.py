@@ -53,7 +53,8 @@ def _data_url(path: Path | None) -> tuple[str, tuple[int, int]] | None:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), size
 
 
-def overlay(action: dict[str, Any] | None, size: tuple[int, int], key: str = "0") -> str:
+def overlay(action: dict[str, Any] | None, size: tuple[int, int], key: str = "0",
+            colour: str = "#ea4335", svg: bool = True) -> str:
     """SVG marks for an action (normalized points scaled to the image): a ring for a click, an
     arrow for a swipe or drag, the text for typing, a label for keys and buttons."""
     if not action:
@@ -72,12 +73,12 @@ def overlay(action: dict[str, Any] | None, size: tuple[int, int], key: str = "0"
     kind = str(normalized.get("action", ""))
     if start and end:
         marks.append(f'<line class="arrow" x1="{start[0]:.1f}" y1="{start[1]:.1f}" x2="{end[0]:.1f}" '
-                     f'y2="{end[1]:.1f}" stroke="#ea4335" stroke-width="{r / 4:.1f}" marker-end="url(#head-{key})"/>')
-        marks.append(f'<circle cx="{start[0]:.1f}" cy="{start[1]:.1f}" r="{r / 2:.1f}" fill="#ea4335"/>')
+                     f'y2="{end[1]:.1f}" stroke="{colour}" stroke-width="{r / 4:.1f}" marker-end="url(#head-{key})"/>')
+        marks.append(f'<circle cx="{start[0]:.1f}" cy="{start[1]:.1f}" r="{r / 2:.1f}" fill="{colour}"/>')
     elif start:
         marks.append(f'<circle class="click" cx="{start[0]:.1f}" cy="{start[1]:.1f}" r="{r:.1f}" '
-                     f'fill="none" stroke="#ea4335" stroke-width="{r / 4:.1f}"/>')
-        marks.append(f'<circle cx="{start[0]:.1f}" cy="{start[1]:.1f}" r="{r / 5:.1f}" fill="#ea4335"/>')
+                     f'fill="none" stroke="{colour}" stroke-width="{r / 4:.1f}"/>')
+        marks.append(f'<circle cx="{start[0]:.1f}" cy="{start[1]:.1f}" r="{r / 5:.1f}" fill="{colour}"/>')
     label = None
     if kind == "type":
         label = f"⌨ {normalized.get('text', '')}"
@@ -90,7 +91,9 @@ def overlay(action: dict[str, Any] | None, size: tuple[int, int], key: str = "0"
                      f'fill="#202124" fill-opacity="0.8"/><text class="label" x="{font / 2:.1f}" '
                      f'y="{height - font * 0.55:.1f}" font-size="{font:.1f}" fill="#fff">{html.escape(label)}</text>')
     head = (f'<defs><marker id="head-{key}" markerWidth="4" markerHeight="4" refX="2" refY="2" orient="auto">'
-            f'<path d="M0,0 L4,2 L0,4 z" fill="#ea4335"/></marker></defs>')
+            f'<path d="M0,0 L4,2 L0,4 z" fill="{colour}"/></marker></defs>')
+    if not svg:
+        return head + "".join(marks)
     return (f'<svg class="overlay" viewBox="0 0 {width} {height}" preserveAspectRatio="none">'
             f'{head}{"".join(marks)}</svg>')
 
@@ -148,5 +151,62 @@ def render_run_report(run_dir: str | Path) -> Path:
             f'<div class="meta">{meta} · {len(trajectory.steps)} steps</div></header>'
             f'<main>{steps}</main></body></html>')
     path = trajectory.path / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def render_eval_report(out_dir: str | Path) -> Path:
+    """Write ``OUT/report.html`` for an evaluation: the metrics and their settings, accuracy per
+    action type as bars, and every step's screenshot with the gold action (green) and the
+    prediction (red) drawn on it."""
+    out = Path(out_dir)
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+                   if line.strip()]
+    names = ("type_match", "exact_match", "success_rate", "goal_progress", "parse_rate")
+    cards = "".join(f'<div class="metric" id="{n}"><b>{metrics[n]:.3f}</b><br>{n.replace("_", " ")}</div>'
+                    for n in names)
+    bars = []
+    per_type = metrics.get("per_type", {})
+    for i, (kind, row) in enumerate(per_type.items()):
+        y = 10 + i * 34
+        for j, (key, colour) in enumerate((("type_match", "#8ab4f8"), ("exact_match", "#1a73e8"))):
+            bars.append(f'<rect class="bar" x="150" y="{y + j * 13}" width="{row[key] * 400:.1f}" height="12" '
+                        f'fill="{colour}"/><text x="{155 + row[key] * 400:.1f}" y="{y + 10 + j * 13}" '
+                        f'font-size="11">{row[key]:.2f}</text>')
+        bars.append(f'<text x="0" y="{y + 18}" font-size="13">{html.escape(kind)} ({row["steps"]})</text>')
+    chart = (f'<svg class="chart" width="620" height="{20 + 34 * len(per_type)}">{"".join(bars)}</svg>'
+             '<div class="meta">light: type match · dark: exact match</div>')
+    steps: list[str] = []
+    for p in predictions:
+        shot = _data_url(Path(p["image"])) if p.get("image") else None
+        figure = ""
+        if shot is not None:
+            url, size = shot
+            gold = overlay({"normalized": p["gold"]["arguments"]}, size, f"g{len(steps)}", "#34a853", svg=False)
+            mine = overlay({"normalized": (p.get("parsed") or {}).get("arguments") or {}}, size,
+                           f"p{len(steps)}", "#ea4335", svg=False)
+            figure = (f'<figure><img class="screen" src="{url}" alt="{html.escape(p["episode"])} step {p["step"]}">'
+                      f'<svg class="overlay" viewBox="0 0 {size[0]} {size[1]}" preserveAspectRatio="none">'
+                      f'{gold}{mine}</svg></figure>')
+        verdict = "exact" if p["exact_match"] else ("type only" if p["type_match"] else "wrong")
+        css = "ok" if p["exact_match"] else "bad"
+        parsed = (p.get("parsed") or {}).get("arguments")
+        steps.append(
+            f'<section class="step">{figure}<div class="info"><h2>{html.escape(p["episode"])} · step {p["step"]} '
+            f'<span class="status {css}">{verdict}</span></h2><table>'
+            f'<tr><td>gold</td><td>{html.escape(json.dumps(p["gold"]["arguments"], ensure_ascii=False))}</td></tr>'
+            f'<tr><td>predicted</td><td>{html.escape(json.dumps(parsed, ensure_ascii=False))}</td></tr>'
+            f'<tr><td>why</td><td>{html.escape(p["reason"])}</td></tr></table>'
+            f'<div>model output</div><pre class="output">{html.escape(p.get("output") or "")}</pre></div></section>')
+    settings = html.escape(json.dumps(metrics.get("settings", {}), indent=1, ensure_ascii=False))
+    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>vlagent evaluation</title>'
+            f'<style>{_CSS}.metrics{{display:flex;gap:12px}}.metric{{background:#fff;border:1px solid #ddd;'
+            f'border-radius:8px;padding:10px 16px;text-align:center}}.metric b{{font-size:22px}}</style></head><body>'
+            f'<header><h1>Evaluation: {metrics.get("steps", 0)} steps, {metrics.get("episodes", 0)} episodes</h1>'
+            f'<div class="metrics">{cards}</div></header><main><section class="step"><div class="info">'
+            f'<h2>accuracy per action type (gold)</h2>{chart}<details><summary>settings</summary>'
+            f'<pre>{settings}</pre></details></div></section>{"".join(steps)}</main></body></html>')
+    path = out / REPORT_FILE
     path.write_text(page, encoding="utf-8")
     return path

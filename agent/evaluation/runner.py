@@ -122,7 +122,7 @@ def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scor
             problem = str(exc)
         verdict = score(item.step, tool, arguments, scorer) if parsed else Verdict(False, False, problem)
         lines.append({
-            "episode": item.episode.id, "step": item.step.index,
+            "episode": item.episode.id, "step": item.step.index, "image": str(item.step.image),
             "gold": {"tool": item.step.tool, "arguments": item.step.arguments,
                      "kind": kind_of(item.step.tool, item.step.arguments)},
             "output": completion.text, "parsed": {"tool": tool, "arguments": arguments} if parsed else None,

@@ -148,3 +148,16 @@ def test_batched_tiny_checkpoint_predictions_equal_batch_size_one(checkpoint, tm
                      "--max-new-tokens", "12"]) == 0
         outputs[size] = [json.loads(line)["output"] for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert outputs["1"] == outputs["4"] and len(outputs["1"]) == 4
+
+
+def test_the_eval_report_shows_the_metrics_offline(tmp_path: Path) -> None:
+    from tests.agent.test_report import chromium
+
+    evaluate(tmp_path, [HOME, SCROLL_UP, clock_at(0.05), DONE], name="rep")
+    page = tmp_path / "rep" / "report.html"
+    assert page.exists()  # agent eval writes it
+    dom = chromium("--dump-dom", page.as_uri(), tmp=tmp_path).stdout
+    assert '<div class="metric" id="exact_match"><b>0.750</b>' in dom
+    assert '<div class="metric" id="success_rate"><b>0.000</b>' in dom
+    assert dom.count('class="screen"') == 4 and dom.count('class="bar"') == 8  # 4 types × 2 bars
+    assert dom.count('stroke="#34a853"') >= 1 and dom.count('stroke="#ea4335"') >= 1  # gold and predicted taps
