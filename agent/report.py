@@ -14,6 +14,7 @@ from typing import Any
 
 from PIL import Image
 
+from agent.evaluation.runner import PREDICTIONS, read_predictions
 from agent.trajectory import Trajectory, read_trajectory
 
 REPORT_FILE = "report.html"
@@ -161,8 +162,7 @@ def render_eval_report(out_dir: str | Path) -> Path:
     prediction (red) drawn on it."""
     out = Path(out_dir)
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
-                   if line.strip()]
+    predictions = read_predictions(out / PREDICTIONS)
     names = ("type_match", "exact_match", "success_rate", "goal_progress", "parse_rate")
     cards = "".join(f'<div class="metric" id="{n}"><b>{metrics[n]:.3f}</b><br>{n.replace("_", " ")}</div>'
                     for n in names)

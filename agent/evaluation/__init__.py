@@ -2,10 +2,10 @@
 
 from agent.evaluation.formats import FORMATS, DatasetError, load_dataset
 from agent.evaluation.gold import Episode, GoldStep, kind_of
-from agent.evaluation.runner import METRICS, PREDICTIONS, evaluate, summarize
+from agent.evaluation.runner import METRICS, PREDICTIONS, evaluate, read_predictions, summarize
 from agent.evaluation.scoring import SCORERS, Scorer, Verdict, score
 
 __all__ = [
     "FORMATS", "METRICS", "PREDICTIONS", "SCORERS", "DatasetError", "Episode", "GoldStep", "Scorer",
-    "Verdict", "evaluate", "kind_of", "load_dataset", "score", "summarize",
+    "Verdict", "evaluate", "kind_of", "load_dataset", "read_predictions", "score", "summarize",
 ]

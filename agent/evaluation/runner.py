@@ -45,7 +45,9 @@ class Item:
     position: int
 
 
-def _read_predictions(path: Path) -> list[dict[str, Any]]:
+def read_predictions(path: Path) -> list[dict[str, Any]]:
+    """The intact lines of a predictions file; a line torn by a crash is left out (that step is
+    predicted again on ``--resume``)."""
     if not path.is_file():
         return []
     lines = []
@@ -53,8 +55,16 @@ def _read_predictions(path: Path) -> list[dict[str, Any]]:
         try:
             lines.append(json.loads(line))
         except ValueError:
-            continue  # a line torn by a crash: that step is predicted again
+            continue
     return lines
+
+
+def _rewrite(path: Path, predictions: list[dict[str, Any]]) -> None:
+    """Replace ``path`` with just ``predictions`` (temp file + rename), so that new lines are not
+    appended to the fragment of a torn one."""
+    scratch = path.with_suffix(".jsonl.tmp")
+    scratch.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions), encoding="utf-8")
+    scratch.replace(path)
 
 
 def evaluate(episodes: list[Episode], runtime: Runtime, dialect: Dialect, scorer: Scorer, out: Path,
@@ -63,9 +73,8 @@ def evaluate(episodes: list[Episode], runtime: Runtime, dialect: Dialect, scorer
     """Score every step of ``episodes``; write ``out/predictions.jsonl`` and ``out/metrics.json``."""
     out.mkdir(parents=True, exist_ok=True)
     predictions_path = out / PREDICTIONS
-    done = _read_predictions(predictions_path) if resume else []
-    if not resume:
-        predictions_path.write_text("", encoding="utf-8")
+    done = read_predictions(predictions_path) if resume else []
+    _rewrite(predictions_path, done)
     seen = {(p["episode"], p["step"]) for p in done}
     items = [Item(e, s, i) for e in episodes for i, s in enumerate(e.steps)]
     pending = [it for it in items if (it.episode.id, it.step.index) not in seen]

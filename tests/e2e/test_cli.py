@@ -41,8 +41,10 @@ def test_a_run_succeeds_and_prints_its_trajectory(tmp_path: Path, script: Script
     assert done.returncode == exitcodes.OK, done.stderr
     assert "click" in done.stdout and "(360, 640) px" in done.stdout
     assert "success: the model reported success" in done.stdout
-    path = done.stdout.strip().splitlines()[-1].removeprefix("trajectory: ")
+    lines = done.stdout.strip().splitlines()
+    path = next(line for line in lines if line.startswith("trajectory: ")).removeprefix("trajectory: ")
     run_dir = tmp_path / Path(path).parent
+    assert lines[-1] == f"report: {Path(path).parent / 'report.html'}"
     assert run_dir.parent == tmp_path / "runs" and run_dir.name.endswith("-tap-the-middle")
     trajectory = read_trajectory(run_dir)
     assert trajectory.end is not None and trajectory.end["status"] == "success"
