@@ -272,7 +272,10 @@ def replay(
     threshold: Annotated[float, typer.Option(
         "--threshold", min=0.0, max=1.0, help="Screen distance above which replay stops.")] = 0.04,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Where a divergence report goes (default RUN_DIR/replay/).")] = None,
+        "--out", help="Where a divergence report goes (default RUN_DIR/replay/); with --model, the new run.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="Self-healing: plan diverged steps with this model and record a new run.")] = None,
+    dialect: Annotated[str | None, typer.Option("--dialect", help="[--model] Force a dialect.")] = None,
 ) -> None:
     """Re-execute a recorded run's actions, stopping where the screen no longer matches."""
     import environments
@@ -294,6 +297,8 @@ def replay(
         environment = environments.make(name, **options)
     except environments.EnvironmentUnavailable as exc:
         _fail(str(exc))
+    if model is not None:
+        _heal(trajectory, environment, model, dialect, start, threshold, out)
     try:
         result = run_replay(trajectory, environment, start=start, speed=speed, threshold=threshold, out=out)
     except (environments.EnvironmentFault, environments.EnvironmentUnavailable) as exc:
@@ -310,6 +315,52 @@ def replay(
     else:
         console.print(f"[red]stopped[/red]: {escape(result.reason)}")
     raise typer.Exit(exitcodes.NOT_DONE)
+
+
+def _heal(trajectory: Any, environment: Any, model: str, dialect: str | None, start: int,
+          threshold: float, out: Path | None) -> NoReturn:
+    """Self-healing replay: the loop runs the recorded actions while the screen matches and asks
+    the model where it does not; the result is a new run with its own trajectory and report."""
+    from agent.loop import Agent, Limits
+    from agent.replay import HealingRuntime
+    from agent.runtime import ModelUnavailable, RuntimeOptions
+    from agent.runtimes import runtime_for
+    from agent.trajectory import Recorder, RecorderError
+
+    goal = str(trajectory.header.get("goal", ""))
+    try:
+        with console.status(f"loading {escape(model)}…"):
+            planner = runtime_for(model, RuntimeOptions())
+    except ModelUnavailable as exc:
+        environment.close()
+        _fail(str(exc))
+    # A scripted planner speaks the recorded run's dialect; a real model its own family's.
+    recorded_dialect = trajectory.header.get("dialect") if model.startswith("scripted:") else None
+    chosen = _dialect(dialect or recorded_dialect, model, planner, RuntimeOptions())
+    if chosen.name.startswith("ui-tars"):
+        environment.close()
+        _fail("self-healing replay replays recorded steps as tool calls: use a function-calling or json "
+              "dialect (--dialect)", exitcodes.USAGE)
+    healing = HealingRuntime(trajectory, planner, start=start, threshold=threshold)
+    run_dir = out or default_run_dir(f"replay {goal}")
+    try:
+        recorder = Recorder(run_dir)
+    except RecorderError as exc:
+        environment.close()
+        _fail(str(exc))
+    limits = Limits(max_steps=max(len(trajectory.steps) * 2, 5))
+    try:
+        result = Agent(healing, chosen, environment, limits=limits, recorder=recorder,
+                       listeners=[LiveView(False)]).run(goal)
+    finally:
+        environment.close()
+        healing.close()
+    colour = "green" if result.succeeded else "red"
+    console.print(f"[{colour}]{result.status}[/{colour}]: {escape(result.reason)}")
+    console.print(f"steps planned by the model: {', '.join(map(str, healing.healed)) or 'none'}")
+    console.print(f"trajectory: {recorder.path}")
+    _print_report(run_dir)
+    raise typer.Exit(exitcodes.BY_STATUS[result.status])
 
 
 @app.command()

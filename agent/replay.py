@@ -19,9 +19,11 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageStat
 
+from agent.runtime import Completion, Runtime
 from agent.trajectory import Trajectory
 from environments import Environment
-from tools import ToolCall, ToolError
+from prompts import Prompt
+from tools import ToolCall, ToolError, computer_tools, mobile_tools
 
 DEFAULT_THRESHOLD = 0.04
 THUMBNAIL = (64, 64)
@@ -113,3 +115,66 @@ def _divergence(folder: Path, index: int, distance: float, threshold: float,
         "recorded": f"step-{index:06d}-recorded.png", "live": f"step-{index:06d}-live.png",
     }, indent=2) + "\n")
     return report
+
+
+class HealingRuntime(Runtime):
+    """Self-healing replay as a runtime, so the ordinary loop records it as a new run.
+
+    For each prompt it compares the live screenshot with the next recorded step's. While they
+    match it answers with that step's action (re-encoded from normalized coordinates into the
+    dialect's space, so a device of another size works); where they differ it asks ``model``,
+    and the model's action takes the place of the recorded one.
+    """
+
+    name = "replay"
+
+    def __init__(self, trajectory: Trajectory, model: Runtime, start: int = 0,
+                 threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.model = model
+        self.trajectory = trajectory
+        self.threshold = threshold
+        self.pending = [s for s in trajectory.steps
+                        if (replayable(s) or _ends_run(s)) and int(s.get("index", -1)) >= start]
+        self.healed: list[int] = []
+        self.model_id, self.model_type, self.resize = model.model_id, model.model_type, model.resize
+
+    def generate(self, prompts: list[Prompt]) -> list[Completion]:
+        answers: list[Completion] = []
+        for prompt in prompts:
+            if not self.pending:
+                answers.extend(self.model.generate([prompt]))
+                continue
+            step = self.pending.pop(0)
+            shot = self.trajectory.screenshot(step)
+            images = prompt.images()
+            distance = 0.0
+            if shot is not None and shot.is_file() and images:
+                with Image.open(shot) as recorded:
+                    distance = screen_distance(images[0], recorded)
+            if distance > self.threshold:
+                self.healed.append(int(step["index"]))
+                answers.extend(self.model.generate([prompt]))
+                continue
+            answers.append(Completion(text=self._encode(step, prompt), timings_ms={"replay": 0.0}))
+        return answers
+
+    def _encode(self, step: dict[str, Any], prompt: Prompt) -> str:
+        action = step["action"]
+        arguments = dict(action["normalized"])
+        tools = computer_tools() if action["tool"] == "computer_use" else mobile_tools()
+        for key in tools.point_fields(action["tool"]):
+            if isinstance(arguments.get(key), list):
+                arguments[key] = [round(v, 2) for v in prompt.frame.to_model(arguments[key])]
+        return "<tool_call>\n" + json.dumps({"name": action["tool"], "arguments": arguments}) + "\n</tool_call>"
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = self.model.describe()
+        return {**described, "replay_of": str(self.trajectory.path), "healed_steps": self.healed}
+
+    def close(self) -> None:
+        self.model.close()
+
+
+def _ends_run(step: dict[str, Any]) -> bool:
+    action = step.get("action") or {}
+    return not step.get("error") and action.get("normalized", {}).get("action") in ("terminate", "answer")

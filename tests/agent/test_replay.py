@@ -87,3 +87,28 @@ def test_screen_distance() -> None:
     assert screen_distance(white, white) == 0
     assert screen_distance(white, marked) < 0.01
     assert screen_distance(white, Image.new("RGB", (1080, 2400), "black")) == 1.0
+
+
+def test_self_healing_replay_asks_the_model_where_the_screen_differs(
+        recorded: Path, adb_server: AdbServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    changed = Phone()
+    changed.toggles["Dark theme"] = True  # from step 1 on, every recorded screen differs
+    fresh = adb_server.attach(changed)
+    answers = script(changed)[1:]  # what a model would answer for steps 1..5
+    model = tmp_path / "model.txt"
+    model.write_text("\n---\n".join(answers) + "\n")
+    try:
+        code = main(["replay", str(recorded), "--serial", fresh.serial, "--model", f"scripted:{model}",
+                     "--out", str(tmp_path / "healed")])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "steps planned by the model: 1, 2, 3, 4" in out  # home looks the same again at 5
+        assert fresh.state()["notes"] == [NOTE]
+        healed = read_trajectory(tmp_path / "healed")
+        assert healed.end is not None and healed.end["status"] == "success"
+        assert healed.header["model"]["replay_of"] == str(recorded)
+        assert [s["action"]["model"]["action"] for s in healed.steps] == [
+            "open", "click", "type", "click", "system_button", "terminate"]
+        assert (tmp_path / "healed" / "report.html").exists()
+    finally:
+        adb_server.detach(fresh)
