@@ -10,6 +10,7 @@ import pytest
 
 from agent.cli import main
 from agent.evaluation import SCORERS, GoldStep, load_dataset, score
+from agent.evaluation.formats import aitw_action
 from tests.conftest import tool_call, write_script
 
 AITZ = Path(__file__).parents[1] / "data" / "aitz-episode"
@@ -85,6 +86,11 @@ def test_a_tap_on_the_same_element_counts_however_far() -> None:
     assert score(gold, "mobile_use", beside, SCORERS["aitw"]).exact_match
 
 
+FINGER = {"up": ([0.5, 0.8], [0.5, 0.2]), "down": ([0.5, 0.2], [0.5, 0.8]),
+          "left": ([0.8, 0.5], [0.2, 0.5]), "right": ([0.2, 0.5], [0.8, 0.5])}
+"""A swipe in each direction of the finger: (start, end), normalized."""
+
+
 @pytest.mark.parametrize(("content", "finger"), [("down", "up"), ("up", "down"), ("left", "right"),
                                                  ("right", "left")])
 def test_scroll_conventions(tmp_path: Path, content: str, finger: str) -> None:
@@ -96,13 +102,29 @@ def test_scroll_conventions(tmp_path: Path, content: str, finger: str) -> None:
         "episode_id": "e", "goal": "scroll", "screenshots": ["0.png"],
         "actions": [{"action_type": "scroll", "direction": content}]}))
     gold = load_dataset(tmp_path, "androidcontrol")[0].steps[0]
-    starts = {"up": ([0.5, 0.8], [0.5, 0.2]), "down": ([0.5, 0.2], [0.5, 0.8]),
-              "left": ([0.8, 0.5], [0.2, 0.5]), "right": ([0.2, 0.5], [0.8, 0.5])}
-    for direction, (a, b) in starts.items():
+    for direction, (a, b) in FINGER.items():
         swipe = {"action": "swipe", "coordinate": a, "coordinate2": b}
         assert score(gold, "mobile_use", swipe, SCORERS["aitz"]).exact_match is (direction == finger)
         same_axis = (direction in ("up", "down")) == (finger in ("up", "down"))
         assert score(gold, "mobile_use", swipe, SCORERS["aitw"]).exact_match is same_axis
+
+
+@pytest.mark.parametrize("gold_direction", ["up", "down", "left", "right"])
+def test_aitw_swipes_keep_the_finger_direction_under_each_scorer(gold_direction: str) -> None:
+    """AITW / AITZ record touch → lift: kept as the finger's motion. ``aitz`` and ``aitw-strict``
+    need axis and sign; ``aitw`` (as the original code) only the axis."""
+    (tx, ty), (lx, ly) = FINGER[gold_direction]
+    arguments = aitw_action(4, [ty, tx], [ly, lx], "")  # AITW points are (y, x)
+    assert arguments == {"action": "swipe", "coordinate": [tx, ty], "coordinate2": [lx, ly]}
+    gold = GoldStep(0, Path("x.png"), "mobile_use", arguments)
+    vertical = gold_direction in ("up", "down")
+    for predicted, (a, b) in FINGER.items():
+        swipe = {"action": "swipe", "coordinate": a, "coordinate2": b}
+        same = predicted == gold_direction
+        assert score(gold, "mobile_use", swipe, SCORERS["aitz"]).exact_match is same
+        assert score(gold, "mobile_use", swipe, SCORERS["aitw-strict"]).exact_match is same
+        assert score(gold, "mobile_use", swipe, SCORERS["aitw"]).exact_match is (
+            (predicted in ("up", "down")) == vertical)
 
 
 def test_typed_text_by_containment_or_similarity() -> None:
@@ -124,6 +146,9 @@ def test_unparseable_answers_count_against_parse_rate_and_resume_skips_done_step
                  "--resume"]) == 0
     resumed = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert resumed["steps"] == 4 and resumed["exact_match"] == 0.75
+    # The torn fragment is gone: every line parses, one per step, in order.
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
+    assert steps == [0, 1, 2, 3]
 
 
 def test_own_trajectories_are_a_dataset(tmp_path: Path) -> None:
