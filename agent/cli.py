@@ -321,6 +321,14 @@ def _heal(trajectory: Any, environment: Any, model: str, dialect: str | None, st
           threshold: float, out: Path | None) -> NoReturn:
     """Self-healing replay: the loop runs the recorded actions while the screen matches and asks
     the model where it does not; the result is a new run with its own trajectory and report."""
+    try:
+        _heal_on(trajectory, environment, model, dialect, start, threshold, out)
+    finally:
+        environment.close()  # whatever ended it: a private Xvfb or an adb connection goes too
+
+
+def _heal_on(trajectory: Any, environment: Any, model: str, dialect: str | None, start: int,
+             threshold: float, out: Path | None) -> NoReturn:
     from agent.loop import Agent, Limits
     from agent.replay import HealingRuntime
     from agent.runtime import ModelUnavailable, RuntimeOptions
@@ -332,28 +340,24 @@ def _heal(trajectory: Any, environment: Any, model: str, dialect: str | None, st
         with console.status(f"loading {escape(model)}…"):
             planner = runtime_for(model, RuntimeOptions())
     except ModelUnavailable as exc:
-        environment.close()
         _fail(str(exc))
-    # A scripted planner speaks the recorded run's dialect; a real model its own family's.
-    recorded_dialect = trajectory.header.get("dialect") if model.startswith("scripted:") else None
-    chosen = _dialect(dialect or recorded_dialect, model, planner, RuntimeOptions())
-    if chosen.name.startswith("ui-tars"):
-        environment.close()
-        _fail("self-healing replay replays recorded steps as tool calls: use a function-calling or json "
-              "dialect (--dialect)", exitcodes.USAGE)
     healing = HealingRuntime(trajectory, planner, start=start, threshold=threshold)
-    run_dir = out or default_run_dir(f"replay {goal}")
     try:
-        recorder = Recorder(run_dir)
-    except RecorderError as exc:
-        environment.close()
-        _fail(str(exc))
-    limits = Limits(max_steps=max(len(trajectory.steps) * 2, 5))
-    try:
+        # A scripted planner speaks the recorded run's dialect; a real model its own family's.
+        recorded_dialect = trajectory.header.get("dialect") if model.startswith("scripted:") else None
+        chosen = _dialect(dialect or recorded_dialect, model, planner, RuntimeOptions())
+        if chosen.name.startswith("ui-tars"):
+            _fail("self-healing replay replays recorded steps as tool calls: use a function-calling or "
+                  "json dialect (--dialect)", exitcodes.USAGE)
+        run_dir = out or default_run_dir(f"replay {goal}")
+        try:
+            recorder = Recorder(run_dir)
+        except RecorderError as exc:
+            _fail(str(exc))
+        limits = Limits(max_steps=max(len(trajectory.steps) * 2, 5))
         result = Agent(healing, chosen, environment, limits=limits, recorder=recorder,
                        listeners=[LiveView(False)]).run(goal)
     finally:
-        environment.close()
         healing.close()
     colour = "green" if result.succeeded else "red"
     console.print(f"[{colour}]{result.status}[/{colour}]: {escape(result.reason)}")

@@ -112,3 +112,15 @@ def test_self_healing_replay_asks_the_model_where_the_screen_differs(
         assert (tmp_path / "healed" / "report.html").exists()
     finally:
         adb_server.detach(fresh)
+
+
+def test_self_healing_refuses_a_text_dialect_in_one_line(recorded: Path, phone: VirtualDevice, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "model.txt"
+    model.write_text("Action: press_home()\n")
+    code = main(["replay", str(recorded), "--serial", phone.serial, "--model", f"scripted:{model}",
+                 "--dialect", "ui-tars", "--out", str(tmp_path / "healed")])
+    err = capsys.readouterr().err
+    assert code == 2 and "use a function-calling or json dialect" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "healed").exists()  # nothing recorded, nothing executed
+    assert phone.state()["notes"] == [NOTE]
