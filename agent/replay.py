@@ -22,8 +22,8 @@ from PIL import Image, ImageChops, ImageStat
 from agent.runtime import Completion, Runtime
 from agent.trajectory import Trajectory
 from environments import Environment
-from prompts import Prompt
-from tools import ToolCall, ToolError, computer_tools, mobile_tools
+from prompts import Prompt, call_text, model_call
+from tools import ToolCall, ToolError, action_space_of
 
 DEFAULT_THRESHOLD = 0.04
 THUMBNAIL = (64, 64)
@@ -73,17 +73,15 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
             time.sleep(max((started - previous_start).total_seconds() / speed, 0))
         previous_start = started
         live = environment.observe().image
-        recorded_path = trajectory.screenshot(step)
-        if recorded_path is not None and recorded_path.is_file():
-            with Image.open(recorded_path) as recorded:
-                recorded.load()
-                distance = screen_distance(live, recorded)
-                if distance > threshold:
-                    report = _divergence(out or trajectory.path / "replay", index, distance, threshold,
-                                         recorded, live)
-                    return ReplayResult(done, index, distance, report,
-                                        f"the screen before step {index} differs from the recording "
-                                        f"(distance {distance:.3f} > {threshold})")
+        recorded = recorded_screen(trajectory, step)
+        if recorded is not None:
+            distance = screen_distance(live, recorded)
+            if distance > threshold:
+                report = _divergence(out or trajectory.path / "replay", index, distance, threshold,
+                                     recorded, live)
+                return ReplayResult(done, index, distance, report,
+                                    f"the screen before step {index} differs from the recording "
+                                    f"(distance {distance:.3f} > {threshold})")
         action = step["action"]
         try:
             validated = toolset.validate(ToolCall(action["tool"], dict(action["normalized"])))
@@ -94,6 +92,16 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
             return ReplayResult(done, reason=f"step {index} was refused: {result.message}")
         done.append(index)
     return ReplayResult(done)
+
+
+def recorded_screen(trajectory: Trajectory, step: dict[str, Any]) -> Image.Image | None:
+    """The screenshot recorded before ``step``, loaded; None when the run has none for it."""
+    path = trajectory.screenshot(step)
+    if path is None or not path.is_file():
+        return None
+    with Image.open(path) as opened:
+        loaded: Image.Image = opened.copy()  # read now: the file is closed on return
+    return loaded
 
 
 def _time(stamp: Any) -> datetime | None:
@@ -145,13 +153,8 @@ class HealingRuntime(Runtime):
                 answers.extend(self.model.generate([prompt]))
                 continue
             step = self.pending.pop(0)
-            shot = self.trajectory.screenshot(step)
-            images = prompt.images()
-            distance = 0.0
-            if shot is not None and shot.is_file() and images:
-                with Image.open(shot) as recorded:
-                    distance = screen_distance(images[0], recorded)
-            if distance > self.threshold:
+            recorded, images = recorded_screen(self.trajectory, step), prompt.images()
+            if recorded is not None and images and screen_distance(images[0], recorded) > self.threshold:
                 self.healed.append(int(step["index"]))
                 answers.extend(self.model.generate([prompt]))
                 continue
@@ -160,12 +163,9 @@ class HealingRuntime(Runtime):
 
     def _encode(self, step: dict[str, Any], prompt: Prompt) -> str:
         action = step["action"]
-        arguments = dict(action["normalized"])
-        tools = computer_tools() if action["tool"] == "computer_use" else mobile_tools()
-        for key in tools.point_fields(action["tool"]):
-            if isinstance(arguments.get(key), list):
-                arguments[key] = [round(v, 2) for v in prompt.frame.to_model(arguments[key])]
-        return "<tool_call>\n" + json.dumps({"name": action["tool"], "arguments": arguments}) + "\n</tool_call>"
+        call = model_call(action["tool"], action["normalized"], prompt.frame, action_space_of(action["tool"]),
+                          ndigits=2)
+        return "<tool_call>\n" + call_text(call) + "\n</tool_call>"
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = self.model.describe()

@@ -1,6 +1,15 @@
 """How each model family is spoken to: dialects render prompts and parse answers."""
 
-from prompts.base import CoordinateFrame, Dialect, Message, ParseError, Prompt, normalize_call
+from prompts.base import (
+    CoordinateFrame,
+    Dialect,
+    Message,
+    ParseError,
+    Prompt,
+    call_text,
+    model_call,
+    normalize_call,
+)
 from prompts.families import FAMILIES, Family, family_for, family_named
 from prompts.jsonanswer import JsonAnswer
 from prompts.qwen import Qwen3FunctionCalling, Qwen25FunctionCalling, QwenFunctionCalling
@@ -12,5 +21,6 @@ __all__ = [
     "FAMILIES", "CoordinateFrame", "Dialect", "Family", "JsonAnswer", "Message", "ParseError",
     "Prompt", "Qwen25FunctionCalling", "Qwen3FunctionCalling", "QwenFunctionCalling",
     "ResizeError", "ResizeRule", "UITars", "UITars15", "UnknownDialect", "available",
-    "dialect_for", "family_for", "family_named", "get_dialect", "normalize_call",
+    "call_text", "dialect_for", "family_for", "family_named", "get_dialect", "model_call",
+    "normalize_call",
 ]

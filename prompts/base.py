@@ -169,3 +169,17 @@ def normalize_call(
         ):
             normalized[key] = list(frame.normalize(value))
     return ToolCall(name=name, arguments=normalized, raw_arguments=dict(arguments))
+
+
+def model_call(
+    name: str, normalized: dict[str, Any], frame: CoordinateFrame, toolset: ToolSet,
+    ndigits: int | None = None,
+) -> ToolCall:
+    """The inverse of :func:`normalize_call`: a call with [0, 1] points whose ``raw()`` has them in
+    ``frame``, rounded as ``round(v, ndigits)`` (whole numbers by default, as a model writes)."""
+    raw = dict(normalized)
+    for key in toolset.point_fields(name):
+        point = raw.get(key)
+        if isinstance(point, (list, tuple)) and len(point) == 2:
+            raw[key] = [round(v, ndigits) for v in frame.to_model(point)]
+    return ToolCall(name=name, arguments=dict(normalized), raw_arguments=raw)

@@ -17,7 +17,13 @@ def mobile_tools() -> ToolSet:
     return ToolSet([MobileUse])
 
 
+def action_space_of(tool: str) -> ToolSet:
+    """The built-in action space that a recorded or gold call of ``tool`` belongs to."""
+    return computer_tools() if tool == "computer_use" else mobile_tools()
+
+
 __all__ = [
     "ComputerUse", "GuiTool", "MobileUse", "Point", "RunEnd", "ScreenPoint", "ToolCall",
-    "ToolError", "ToolSet", "computer_tools", "is_on_screen", "mobile_tools", "point_fields",
+    "ToolError", "ToolSet", "action_space_of", "computer_tools", "is_on_screen", "mobile_tools",
+    "point_fields",
 ]

@@ -16,26 +16,16 @@ from PIL import Image
 from agent.evaluation.gold import Episode, GoldStep, kind_of
 from agent.evaluation.scoring import Scorer, Verdict, score
 from agent.runtime import Runtime
-from prompts import Dialect, ParseError
-from tools import ToolCall, ToolError, ToolSet, computer_tools, mobile_tools
+from prompts import Dialect, ParseError, model_call
+from tools import ToolCall, ToolError, action_space_of
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"
 
 
-def toolset_for(tool: str) -> ToolSet:
-    return computer_tools() if tool == "computer_use" else mobile_tools()
-
-
 def history_call(step: GoldStep, dialect: Dialect, image_size: tuple[int, int]) -> ToolCall:
     """A gold step as the history shows it: points in the model's own space."""
-    frame = dialect.frame_for(image_size)
-    raw = dict(step.arguments)
-    for key in toolset_for(step.tool).point_fields(step.tool):
-        point = raw.get(key)
-        if isinstance(point, list) and len(point) == 2:
-            raw[key] = [round(v) for v in frame.to_model(point)]
-    return ToolCall(step.tool, dict(step.arguments), raw)
+    return model_call(step.tool, step.arguments, dialect.frame_for(image_size), action_space_of(step.tool))
 
 
 @dataclass
@@ -115,13 +105,13 @@ def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scor
         goal = item.episode.goal
         if item.step.instruction:
             goal = f"{goal}\nCurrent step: {item.step.instruction}"
-        prompt = dialect.render(goal, history, image, toolset_for(item.step.tool))
+        prompt = dialect.render(goal, history, image, action_space_of(item.step.tool))
         prompts.append(prompt)
         frames.append(prompt.frame)
     completions = runtime.generate(prompts)
     lines = []
     for item, prompt, completion in zip(batch, prompts, completions):
-        tools = toolset_for(item.step.tool)
+        tools = action_space_of(item.step.tool)
         tool, arguments, parsed, problem = None, None, False, ""
         try:
             call = dialect.parse(completion.text, prompt.frame, tools)[0]
