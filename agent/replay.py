@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image, ImageChops, ImageStat
 
 from agent.runtime import Completion, Runtime
-from agent.trajectory import Trajectory
+from agent.trajectory import Step, Trajectory
 from environments import Environment
 from prompts import Prompt, call_text, model_call
 from tools import ToolCall, ToolError, action_space_of
@@ -50,10 +50,9 @@ class ReplayResult:
         return self.diverged_at is None and not self.reason
 
 
-def replayable(step: dict[str, Any]) -> bool:
+def replayable(step: Step) -> bool:
     """A step whose action was executed on the device (not an error, not a run-ending call)."""
-    result = step.get("result") or {}
-    return bool(step.get("action")) and not step.get("error") and bool(result.get("executed"))
+    return step.action is not None and step.executed
 
 
 def replay(trajectory: Trajectory, environment: Environment, start: int = 0, speed: float = 1.0,
@@ -62,13 +61,13 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
 
     ``speed`` scales the recorded pauses between steps (2 = twice as fast, 0 = no pauses).
     """
-    steps = [s for s in trajectory.steps if replayable(s) and int(s.get("index", -1)) >= start]
+    steps = [s for s in trajectory.steps if replayable(s) and s.index >= start]
     toolset = environment.toolset
     done: list[int] = []
     previous_start: datetime | None = None
     for step in steps:
-        index = int(step["index"])
-        started = _time(step.get("started_at"))
+        index = step.index
+        started = _time(step.started_at)
         if speed > 0 and previous_start is not None and started is not None:
             time.sleep(max((started - previous_start).total_seconds() / speed, 0))
         previous_start = started
@@ -82,9 +81,10 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
                 return ReplayResult(done, index, distance, report,
                                     f"the screen before step {index} differs from the recording "
                                     f"(distance {distance:.3f} > {threshold})")
-        action = step["action"]
+        action = step.action
+        assert action is not None
         try:
-            validated = toolset.validate(ToolCall(action["tool"], dict(action["normalized"])))
+            validated = toolset.validate(ToolCall(action.tool, dict(action.normalized)))
         except ToolError as exc:
             return ReplayResult(done, reason=f"step {index} cannot be replayed here: {exc}")
         result = environment.execute(validated)
@@ -94,7 +94,7 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
     return ReplayResult(done)
 
 
-def recorded_screen(trajectory: Trajectory, step: dict[str, Any]) -> Image.Image | None:
+def recorded_screen(trajectory: Trajectory, step: Step) -> Image.Image | None:
     """The screenshot recorded before ``step``, loaded; None when the run has none for it."""
     path = trajectory.screenshot(step)
     if path is None or not path.is_file():
@@ -104,9 +104,9 @@ def recorded_screen(trajectory: Trajectory, step: dict[str, Any]) -> Image.Image
     return loaded
 
 
-def _time(stamp: Any) -> datetime | None:
+def _time(stamp: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
         return None
 
@@ -142,7 +142,7 @@ class HealingRuntime(Runtime):
         self.trajectory = trajectory
         self.threshold = threshold
         self.pending = [s for s in trajectory.steps
-                        if (replayable(s) or _ends_run(s)) and int(s.get("index", -1)) >= start]
+                        if (replayable(s) or _ends_run(s)) and s.index >= start]
         self.healed: list[int] = []
         self.model_id, self.model_type, self.resize = model.model_id, model.model_type, model.resize
 
@@ -155,15 +155,16 @@ class HealingRuntime(Runtime):
             step = self.pending.pop(0)
             recorded, images = recorded_screen(self.trajectory, step), prompt.images()
             if recorded is not None and images and screen_distance(images[0], recorded) > self.threshold:
-                self.healed.append(int(step["index"]))
+                self.healed.append(step.index)
                 answers.extend(self.model.generate([prompt]))
                 continue
             answers.append(Completion(text=self._encode(step, prompt), timings_ms={"replay": 0.0}))
         return answers
 
-    def _encode(self, step: dict[str, Any], prompt: Prompt) -> str:
-        action = step["action"]
-        call = model_call(action["tool"], action["normalized"], prompt.frame, action_space_of(action["tool"]),
+    def _encode(self, step: Step, prompt: Prompt) -> str:
+        action = step.action
+        assert action is not None
+        call = model_call(action.tool, action.normalized, prompt.frame, action_space_of(action.tool),
                           ndigits=2)
         return "<tool_call>\n" + call_text(call) + "\n</tool_call>"
 
@@ -175,6 +176,5 @@ class HealingRuntime(Runtime):
         self.model.close()
 
 
-def _ends_run(step: dict[str, Any]) -> bool:
-    action = step.get("action") or {}
-    return not step.get("error") and action.get("normalized", {}).get("action") in ("terminate", "answer")
+def _ends_run(step: Step) -> bool:
+    return step.error is None and step.action is not None and step.action.name in ("terminate", "answer")

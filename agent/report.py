@@ -15,7 +15,7 @@ from typing import Any
 from PIL import Image
 
 from agent.evaluation.runner import PREDICTIONS, read_predictions
-from agent.trajectory import Trajectory, read_trajectory
+from agent.trajectory import Step, Trajectory, read_trajectory
 
 REPORT_FILE = "report.html"
 MAX_SHOT_HEIGHT = 900
@@ -54,14 +54,13 @@ def _data_url(path: Path | None) -> tuple[str, tuple[int, int]] | None:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), size
 
 
-def overlay(action: dict[str, Any] | None, size: tuple[int, int], key: str = "0",
+def overlay(normalized: dict[str, Any] | None, size: tuple[int, int], key: str = "0",
             colour: str = "#ea4335", svg: bool = True) -> str:
-    """SVG marks for an action (normalized points scaled to the image): a ring for a click, an
-    arrow for a swipe or drag, the text for typing, a label for keys and buttons."""
-    if not action:
+    """SVG marks for an action's normalized arguments (points scaled to the image): a ring for a
+    click, an arrow for a swipe or drag, the text for typing, a label for keys and buttons."""
+    if not normalized:
         return ""
     width, height = size
-    normalized = action.get("normalized", {})
     r = max(width, height) / 40
 
     def at(name: str) -> tuple[float, float] | None:
@@ -99,35 +98,37 @@ def overlay(action: dict[str, Any] | None, size: tuple[int, int], key: str = "0"
             f'{head}{"".join(marks)}</svg>')
 
 
-def _step_html(trajectory: Trajectory, step: dict[str, Any]) -> str:
+def _step_html(trajectory: Trajectory, step: Step) -> str:
     shot = _data_url(trajectory.screenshot(step))
-    action = step.get("action")
+    action = step.action
     figure = ""
     if shot is not None:
         url, size = shot
-        figure = f'<figure><img class="screen" src="{url}" alt="step {step.get("index")}">{overlay(action, size, str(step.get("index")))}</figure>'
-    if step.get("error"):
-        title = f'<span class="error">{html.escape(step["error"]["kind"])} error</span>'
-    elif action:
-        title = html.escape(json.dumps(action.get("model", {}), ensure_ascii=False))
+        marks = overlay(action.normalized if action else None, size, str(step.index))
+        figure = f'<figure><img class="screen" src="{url}" alt="step {step.index}">{marks}</figure>'
+    if step.error is not None:
+        title = f'<span class="error">{html.escape(step.error.kind)} error</span>'
+    elif action is not None:
+        title = html.escape(json.dumps(action.model, ensure_ascii=False))
     else:
         title = "no action"
     rows = []
-    if action:
-        for space in ("model", "normalized", "device"):
-            rows.append(f"<tr><td>{space}</td><td>{html.escape(json.dumps(action.get(space), ensure_ascii=False))}</td></tr>")
-    if step.get("result"):
-        rows.append(f"<tr><td>result</td><td>{html.escape(step['result'].get('message', ''))}</td></tr>")
-    if step.get("error"):
-        rows.append(f'<tr><td>error</td><td class="error">{html.escape(step["error"]["message"])}</td></tr>')
-    timings = ", ".join(f"{k} {v:.0f} ms" for k, v in (step.get("timings_ms") or {}).items())
+    if action is not None:
+        for space, values in (("model", action.model), ("normalized", action.normalized),
+                              ("device", action.device)):
+            rows.append(f"<tr><td>{space}</td><td>{html.escape(json.dumps(values, ensure_ascii=False))}</td></tr>")
+    if step.result is not None:
+        rows.append(f"<tr><td>result</td><td>{html.escape(step.result.message)}</td></tr>")
+    if step.error is not None:
+        rows.append(f'<tr><td>error</td><td class="error">{html.escape(step.error.message)}</td></tr>')
+    timings = ", ".join(f"{k} {v:.0f} ms" for k, v in step.timings_ms.items())
     tokens = ""
-    if step.get("prompt_tokens") is not None:
-        tokens = f" · {step['prompt_tokens']} prompt + {step.get('completion_tokens')} completion tokens"
-    return (f'<section class="step" id="step-{step.get("index")}">{figure}<div class="info">'
-            f'<h2>step {step.get("index")} — {title}</h2><table>{"".join(rows)}</table>'
+    if step.prompt_tokens is not None:
+        tokens = f" · {step.prompt_tokens} prompt + {step.completion_tokens} completion tokens"
+    return (f'<section class="step" id="step-{step.index}">{figure}<div class="info">'
+            f'<h2>step {step.index} — {title}</h2><table>{"".join(rows)}</table>'
             f'<div class="meta">{html.escape(timings)}{tokens}</div>'
-            f'<div>model output</div><pre class="output">{html.escape(step.get("output_text") or "")}</pre>'
+            f'<div>model output</div><pre class="output">{html.escape(step.output_text or "")}</pre>'
             f'</div></section>')
 
 
@@ -135,19 +136,19 @@ def render_run_report(run_dir: str | Path) -> Path:
     """Write ``RUN_DIR/report.html`` for a recorded run and return its path."""
     trajectory = read_trajectory(run_dir)
     header, end = trajectory.header, trajectory.end
-    status = end["status"] if end else "not closed"
-    css_class = "ok" if status in ("success", "answered") else "bad"
-    summary = html.escape(end["reason"]) if end else "the run was killed or is still going"
-    if end and end.get("answer"):
-        summary += f" — answer: {html.escape(str(end['answer']))}"
-    model = header.get("model", {})
-    meta = (f"{html.escape(header.get('environment', {}).get('name', '?'))} · model "
-            f"{html.escape(str(model.get('id')))} ({html.escape(str(model.get('runtime')))}) · dialect "
-            f"{html.escape(str(header.get('dialect')))} · started {html.escape(str(header.get('started_at')))}")
+    status = end.status if end else "not closed"
+    css_class = "ok" if end is not None and end.succeeded else "bad"
+    summary = html.escape(end.reason) if end else "the run was killed or is still going"
+    if end and end.answer:
+        summary += f" — answer: {html.escape(end.answer)}"
+    model = header.model
+    meta = (f"{html.escape(header.environment.name)} · model {html.escape(model.id)} "
+            f"({html.escape(model.runtime)}) · dialect {html.escape(header.dialect)} · started "
+            f"{html.escape(header.started_at)}")
     steps = "".join(_step_html(trajectory, step) for step in trajectory.steps)
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>vlagent run: '
-            f'{html.escape(header.get("goal", ""))}</title><style>{_CSS}</style></head><body>'
-            f'<header><h1>{html.escape(header.get("goal", ""))}</h1>'
+            f'{html.escape(header.goal)}</title><style>{_CSS}</style></head><body>'
+            f'<header><h1>{html.escape(header.goal)}</h1>'
             f'<div><span class="status {css_class}" id="status">{html.escape(status)}</span> {summary}</div>'
             f'<div class="meta">{meta} · {len(trajectory.steps)} steps</div></header>'
             f'<main>{steps}</main></body></html>')
@@ -183,8 +184,8 @@ def render_eval_report(out_dir: str | Path) -> Path:
         figure = ""
         if shot is not None:
             url, size = shot
-            gold = overlay({"normalized": p["gold"]["arguments"]}, size, f"g{len(steps)}", "#34a853", svg=False)
-            mine = overlay({"normalized": (p.get("parsed") or {}).get("arguments") or {}}, size,
+            gold = overlay(p["gold"]["arguments"], size, f"g{len(steps)}", "#34a853", svg=False)
+            mine = overlay((p.get("parsed") or {}).get("arguments") or {}, size,
                            f"p{len(steps)}", "#ea4335", svg=False)
             figure = (f'<figure><img class="screen" src="{url}" alt="{html.escape(p["episode"])} step {p["step"]}">'
                       f'<svg class="overlay" viewBox="0 0 {size[0]} {size[1]}" preserveAspectRatio="none">'

@@ -1,53 +1,17 @@
-"""Typed records of a run: one :class:`Step` per model call, one :class:`RunResult` per run."""
+"""What a run hands back: its :class:`RunResult`, and the records of its steps.
+
+A :class:`Step` is the same typed record the trajectory stores (agent.trajectory.records).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
-Status = Literal["success", "failure", "answered", "max_steps", "time_limit", "error", "aborted"]
-ErrorKind = Literal["parse", "validation", "policy", "loop", "environment", "model"]
+from agent.trajectory.records import Status, Step, StepError
 
 # Errors in the model's answer: the step is retried with feedback. The others end the run.
 MODEL_OUTPUT_ERRORS: frozenset[str] = frozenset({"parse", "validation", "policy"})
-
-
-@dataclass
-class StepError:
-    kind: ErrorKind
-    message: str
-
-
-@dataclass
-class Step:
-    """One model call and what came of it. Coordinates of ``action`` are given three ways:
-    ``model`` (as the model wrote them), ``normalized`` ([0, 1] of the image) and ``device``
-    (device pixels)."""
-
-    index: int
-    started_at: str
-    image_size: tuple[int, int]
-    scale: float
-    frame: tuple[float, float]
-    screen_hash: str
-    prompt_text: str = ""
-    prompt_tokens: int | None = None
-    output_text: str | None = None
-    completion_tokens: int | None = None
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    action: dict[str, Any] | None = None
-    result: dict[str, Any] | None = None
-    error: StepError | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    screenshot: str | None = None
-
-    def record(self) -> dict[str, Any]:
-        """The JSON line for this step (docs/trajectory-format.md)."""
-        data = asdict(self)
-        data["image_size"] = list(self.image_size)
-        data["frame"] = list(self.frame)
-        return {"type": "step", **data}
 
 
 @dataclass
@@ -63,3 +27,6 @@ class RunResult:
     @property
     def succeeded(self) -> bool:
         return self.status in ("success", "answered")
+
+
+__all__ = ["MODEL_OUTPUT_ERRORS", "RunResult", "Status", "Step", "StepError"]

@@ -1,6 +1,6 @@
 """Reading gold episodes: AITW / AITZ episode JSON, AndroidControl episodes, our own trajectories.
 
-Scroll conventions differ between datasets and are made explicit here (REFERENCE.md §4):
+Scroll conventions differ between datasets and are made explicit here (docs/evaluation.md):
 - AITW and AITZ record the finger: ``touch_yx`` → ``lift_yx``; AITZ's "scroll up" moves the finger
   up (the content below comes into view). Kept as is.
 - AndroidControl records the direction the content scrolls: ``scroll down`` shows what is below,
@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from agent.evaluation.gold import Box, Episode, GoldStep
+from agent.evaluation.gold import Episode, GoldStep
 from agent.trajectory import TrajectoryError, read_trajectory
 
 FORMATS = ("auto", "aitz", "androidcontrol", "trajectory")
@@ -127,12 +127,12 @@ def load_trajectory_episode(path: Path) -> Episode:
         trajectory = read_trajectory(path)
     except TrajectoryError as exc:
         raise DatasetError(str(exc)) from None
-    episode = Episode(id=trajectory.path.name, goal=str(trajectory.header.get("goal", "")), source=str(path))
+    episode = Episode(id=trajectory.path.name, goal=trajectory.header.goal, source=str(path))
     for step in trajectory.steps:
-        action, shot = step.get("action"), trajectory.screenshot(step)
-        if not action or step.get("error") or shot is None:
+        action, shot = step.action, trajectory.screenshot(step)
+        if action is None or step.error is not None or shot is None:
             continue
-        episode.steps.append(GoldStep(len(episode.steps), shot, action["tool"], dict(action["normalized"])))
+        episode.steps.append(GoldStep(len(episode.steps), shot, action.tool, dict(action.normalized)))
     return episode
 
 

@@ -1,10 +1,22 @@
-"""Trajectories: one directory per run, written crash-safe and read back tolerantly."""
+"""Trajectories: one directory per run, written crash-safe and read back as typed records."""
 
-from agent.trajectory.format import FORMAT, VERSION, schema
+from agent.trajectory.format import FORMAT, VERSION, generate_schema, schema
 from agent.trajectory.reader import Trajectory, TrajectoryError, read_trajectory
 from agent.trajectory.recorder import Recorder, RecorderError
+from agent.trajectory.records import (
+    ActionRecord,
+    CallRecord,
+    End,
+    Header,
+    Limits,
+    Outcome,
+    Status,
+    Step,
+    StepError,
+)
 
 __all__ = [
-    "FORMAT", "VERSION", "Recorder", "RecorderError", "Trajectory", "TrajectoryError",
-    "read_trajectory", "schema",
+    "FORMAT", "VERSION", "ActionRecord", "CallRecord", "End", "Header", "Limits", "Outcome",
+    "Recorder", "RecorderError", "Status", "Step", "StepError", "Trajectory", "TrajectoryError",
+    "generate_schema", "read_trajectory", "schema",
 ]

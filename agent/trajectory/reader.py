@@ -1,13 +1,15 @@
-"""Reading trajectories back, tolerating what a crash leaves behind."""
+"""Reading trajectories back as typed records, tolerating what a crash leaves behind."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from agent.trajectory.format import FORMAT, VERSION
+from pydantic import ValidationError
+
+from agent.trajectory.format import LINE
+from agent.trajectory.records import FORMAT, VERSION, End, Header, Step
 from agent.trajectory.recorder import TRAJECTORY_FILE
 
 
@@ -17,13 +19,13 @@ class TrajectoryError(ValueError):
 
 @dataclass
 class Trajectory:
-    """A run read from disk. ``problems`` lists corrupt lines (skipped, with their line numbers);
+    """A run read from disk. ``problems`` lists damaged lines (skipped, with their line numbers);
     ``torn_tail`` is True when the last line was cut short by a crash (ignored)."""
 
     path: Path
-    header: dict[str, Any]
-    steps: list[dict[str, Any]]
-    end: dict[str, Any] | None
+    header: Header
+    steps: list[Step]
+    end: End | None
     problems: list[str] = field(default_factory=list)
     torn_tail: bool = False
 
@@ -31,9 +33,15 @@ class Trajectory:
     def complete(self) -> bool:
         return self.end is not None
 
-    def screenshot(self, step: dict[str, Any]) -> Path | None:
-        name = step.get("screenshot")
-        return self.path / name if name else None
+    def screenshot(self, step: Step) -> Path | None:
+        return self.path / step.screenshot if step.screenshot else None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = error["loc"][1:] if error["loc"][:1] in (("header",), ("step",), ("end",)) else error["loc"]
+    where = ".".join(str(part) for part in loc)  # without the record type it was read as
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
 
 
 def read_trajectory(run_dir: str | Path) -> Trajectory:
@@ -49,7 +57,7 @@ def read_trajectory(run_dir: str | Path) -> Trajectory:
         raise TrajectoryError(f"cannot read {file}: {exc}") from None
     lines = raw.split(b"\n")
     torn = lines[-1] != b""  # a finished line always ends with a newline
-    records: list[tuple[int, dict[str, Any]]] = []
+    decoded: list[tuple[int, dict[str, object]]] = []
     problems: list[str] = []
     torn_tail = False
     for number, line in enumerate(lines, start=1):
@@ -65,28 +73,35 @@ def read_trajectory(run_dir: str | Path) -> Trajectory:
             else:
                 problems.append(f"line {number}: unreadable ({str(exc)[:80]})")
             continue
-        records.append((number, record))
-    if not records or records[0][1].get("type") != "header":
+        decoded.append((number, record))
+    if not decoded or decoded[0][1].get("type") != "header":
         raise TrajectoryError(f"{file} does not start with a trajectory header")
-    header = records[0][1]
-    if header.get("format") != FORMAT:
-        raise TrajectoryError(f"{file} is not a vlagent trajectory (format {header.get('format')!r})")
-    version = header.get("version")
+    first = decoded[0][1]
+    if first.get("format") != FORMAT:
+        raise TrajectoryError(f"{file} is not a vlagent trajectory (format {first.get('format')!r})")
+    version = first.get("version")
     if not isinstance(version, int) or version > VERSION:
         raise TrajectoryError(
-            f"{file} uses trajectory format version {version}; this vlagent reads up to {VERSION}: upgrade vlagent"
-        )
-    steps: list[dict[str, Any]] = []
-    end = None
-    for number, record in records[1:]:
-        kind = record.get("type")
-        if kind == "step":
-            shot = record.get("screenshot")
-            if shot and not (run_path / shot).is_file():
-                problems.append(f"line {number}: screenshot {shot} is missing")
+            f"{file} uses trajectory format version {version}; this vlagent reads up to {VERSION}: "
+            "upgrade vlagent")
+    try:
+        header = Header.model_validate(first)
+    except ValidationError as exc:
+        raise TrajectoryError(f"{file}: the header is damaged ({_first_problem(exc)})") from None
+    steps: list[Step] = []
+    end: End | None = None
+    for number, data in decoded[1:]:
+        try:
+            record = LINE.validate_python(data)
+        except ValidationError as exc:
+            problems.append(f"line {number}: damaged ({_first_problem(exc)[:120]})")
+            continue
+        if isinstance(record, Step):
+            if record.screenshot and not (run_path / record.screenshot).is_file():
+                problems.append(f"line {number}: screenshot {record.screenshot} is missing")
             steps.append(record)
-        elif kind == "end":
+        elif isinstance(record, End):
             end = record
         else:
-            problems.append(f"line {number}: unknown record type {kind!r}")
+            problems.append(f"line {number}: a second header")
     return Trajectory(run_path, header, steps, end, problems, torn_tail)

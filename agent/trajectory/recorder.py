@@ -16,11 +16,11 @@ from typing import Any
 
 from PIL import Image
 
-from agent.steps import Step
+from agent.trajectory.records import End, Header, Step
 
 TRAJECTORY_FILE = "trajectory.jsonl"
 SCREENS_DIR = "screens"
-PNG_LEVEL = 1  # LAB-NOTES: level 1 is 10x faster than the default on photo-like screens
+PNG_LEVEL = 1  # lossless still; on photo-like screens about 10x faster than the default level 6
 
 
 class RecorderError(RuntimeError):
@@ -69,8 +69,8 @@ class Recorder:
             view = view[written:]
         os.fsync(self._fd)
 
-    def start(self, header: dict[str, Any]) -> None:
-        self._append(header)
+    def start(self, header: Header) -> None:
+        self._append(header.model_dump(mode="json"))
         self.started = True
 
     def screenshot(self, index: int, image: Image.Image) -> str:
@@ -86,7 +86,7 @@ class Recorder:
             pending.result()
         self._append(step.record())
 
-    def close(self, end: dict[str, Any]) -> None:
+    def close(self, end: End) -> None:
         """Write the closing line and release the file. Safe to call twice."""
         if self.closed:
             return
@@ -94,7 +94,7 @@ class Recorder:
         self._encoder.shutdown(wait=True)
         try:
             if self.started:
-                self._append(end)
+                self._append(end.model_dump(mode="json"))
         finally:
             os.close(self._fd)
         if not self.started:

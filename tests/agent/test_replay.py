@@ -105,9 +105,9 @@ def test_self_healing_replay_asks_the_model_where_the_screen_differs(
         assert "steps planned by the model: 1, 2, 3, 4" in out  # home looks the same again at 5
         assert fresh.state()["notes"] == [NOTE]
         healed = read_trajectory(tmp_path / "healed")
-        assert healed.end is not None and healed.end["status"] == "success"
-        assert healed.header["model"]["replay_of"] == str(recorded)
-        assert [s["action"]["model"]["action"] for s in healed.steps] == [
+        assert healed.end is not None and healed.end.status == "success"
+        assert (healed.header.model.model_extra or {})["replay_of"] == str(recorded)
+        assert [s.action.model["action"] for s in healed.steps if s.action] == [
             "open", "click", "type", "click", "system_button", "terminate"]
         assert (tmp_path / "healed" / "report.html").exists()
     finally:

@@ -64,12 +64,12 @@ def test_the_report_renders_offline_with_one_screenshot_and_overlay_per_step(run
 
 
 def test_overlay_marks() -> None:
-    click = overlay({"normalized": {"action": "click", "coordinate": [0.5, 0.25]}}, (400, 800))
+    click = overlay({"action": "click", "coordinate": [0.5, 0.25]}, (400, 800))
     assert 'cx="200.0" cy="200.0"' in click and "class=\"click\"" in click
-    drag = overlay({"normalized": {"action": "left_click_drag", "start_coordinate": [0.1, 0.1],
-                                   "coordinate": [0.9, 0.9]}}, (100, 100))
+    drag = overlay({"action": "left_click_drag", "start_coordinate": [0.1, 0.1],
+                    "coordinate": [0.9, 0.9]}, (100, 100))
     assert 'x1="10.0" y1="10.0" x2="90.0" y2="90.0"' in drag
-    assert "key: ctrl + c" in overlay({"normalized": {"action": "key", "keys": ["ctrl", "c"]}}, (100, 100))
+    assert "key: ctrl + c" in overlay({"action": "key", "keys": ["ctrl", "c"]}, (100, 100))
     assert overlay(None, (10, 10)) == ""
 
 

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 from conftest import run_cli, tool_call, write_script
 
-from agent.trajectory import TrajectoryError, read_trajectory, schema
+from agent.trajectory import TrajectoryError, generate_schema, read_trajectory, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,14 +49,35 @@ def test_every_line_matches_the_documented_schema(tmp_path: Path) -> None:
     for step in trajectory.steps:
         shot = trajectory.screenshot(step)
         assert shot is not None and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert trajectory.steps[3]["action"]["model"]["text"] == "héllo 你好"
+    assert trajectory.steps[3].action is not None
+    assert trajectory.steps[3].action.model["text"] == "héllo 你好"
+
+
+def test_the_committed_schema_is_the_one_the_record_models_generate() -> None:
+    committed = json.loads((ROOT / "agent" / "trajectory" / "schema.json").read_text(encoding="utf-8"))
+    assert committed == generate_schema(), (
+        "agent/trajectory/schema.json differs from the record models: run python -m agent.trajectory")
+    jsonschema.Draft202012Validator.check_schema(committed)
+
+
+def test_a_line_that_breaks_the_schema_is_reported_not_read(tmp_path: Path) -> None:
+    out = recorded_run(tmp_path)
+    path = out / "trajectory.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    damaged = json.loads(lines[2])
+    damaged["screenshot"] = "../../etc/passwd"  # outside the run: not a screenshot of this run
+    lines[2] = json.dumps(damaged)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    trajectory = read_trajectory(out)
+    assert [s.index for s in trajectory.steps] == [0, 2, 3, 4]
+    assert len(trajectory.problems) == 1 and trajectory.problems[0].startswith("line 3: damaged (screenshot: String should match")
 
 
 def test_the_docs_describe_every_field_the_schema_has() -> None:
     doc = (ROOT / "docs" / "trajectory-format.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| `([a-z_]+)`", doc, flags=re.MULTILINE))
     defs = schema()["$defs"]
-    for kind in ("header", "step", "end"):
+    for kind in ("Header", "Step", "End"):
         missing = set(defs[kind]["properties"]) - documented
         assert not missing, f"{kind} fields not in docs/trajectory-format.md: {sorted(missing)}"
     assert "agent/trajectory/schema.json" in doc
@@ -82,7 +103,7 @@ def test_sigkill_mid_run_leaves_every_finished_step_readable(tmp_path: Path) -> 
     assert trajectory.end is None  # killed: no closing line
     assert len(trajectory.steps) >= 3
     assert trajectory.problems == []  # every line that was finished reads, every screenshot exists
-    assert [s["index"] for s in trajectory.steps] == list(range(len(trajectory.steps)))
+    assert [s.index for s in trajectory.steps] == list(range(len(trajectory.steps)))
 
 
 def test_a_corrupt_line_is_reported_and_the_rest_is_read(tmp_path: Path) -> None:
