@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from agent.loop import Agent, Limits
+    from agent.build import ModelSpec, RunSpec, build_agent
+    from agent.loop import Agent, Decision, Limits, Run
+    from agent.runtime import RuntimeOptions
     from agent.steps import RunResult, Step
 
-_LAZY = {"Agent": "agent.loop", "Limits": "agent.loop", "RunResult": "agent.steps",
-         "Step": "agent.steps"}
+_LAZY = {"Agent": "agent.loop", "Limits": "agent.loop", "Run": "agent.loop", "Decision": "agent.loop",
+         "RunResult": "agent.steps", "Step": "agent.steps", "ModelSpec": "agent.build",
+         "RunSpec": "agent.build", "build_agent": "agent.build", "RuntimeOptions": "agent.runtime"}
 
 
 def __getattr__(name: str) -> Any:
@@ -27,4 +30,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'agent' has no attribute {name!r}")
 
 
-__all__ = ["Agent", "Limits", "RunResult", "Step", "__version__"]
+__all__ = ["Agent", "Decision", "Limits", "ModelSpec", "Run", "RunResult", "RunSpec", "RuntimeOptions",
+           "Step", "__version__", "build_agent"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, ClassVar
 
 from prompts import Prompt, ResizeRule
@@ -38,7 +39,7 @@ class RuntimeOptions:
     """How a model is loaded and asked. Local-only fields are ignored by remote runtimes.
 
     ``max_pixels`` / ``min_pixels``: the pixel budget of the Qwen family's resize (None: the
-    family default, REFERENCE.md §2). ``temperature`` 0 means greedy. ``constrained``: "auto"
+    family default, docs/models.md). ``temperature`` 0 means greedy. ``constrained``: "auto"
     constrains answers to the dialect's JSON schema when xgrammar is installed, "on" requires it,
     "off" never does.
     """
@@ -98,3 +99,10 @@ class Runtime(ABC):
 
     def close(self) -> None:
         """Release the model."""
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

@@ -16,8 +16,10 @@ from PIL import Image
 from agent.evaluation.gold import Episode, GoldStep, kind_of
 from agent.evaluation.scoring import Scorer, Verdict, score
 from agent.runtime import Runtime
-from prompts import Dialect, ParseError, model_call
-from tools import ToolCall, ToolError, action_space_of
+from agent.interpret import AnswerError, read_answer
+from environments import Observation
+from prompts import Dialect, model_call
+from tools import ToolCall, action_space_of
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"
@@ -93,7 +95,7 @@ def evaluate(episodes: list[Episode], runtime: Runtime, dialect: Dialect, scorer
 
 
 def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scorer) -> list[dict[str, Any]]:
-    prompts, frames = [], []
+    prompts, images = [], []
     for item in batch:
         with Image.open(item.step.image) as opened:
             image = opened.convert("RGB")
@@ -107,17 +109,17 @@ def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scor
             goal = f"{goal}\nCurrent step: {item.step.instruction}"
         prompt = dialect.render(goal, history, image, action_space_of(item.step.tool))
         prompts.append(prompt)
-        frames.append(prompt.frame)
+        images.append(image)
     completions = runtime.generate(prompts)
     lines = []
-    for item, prompt, completion in zip(batch, prompts, completions):
+    for item, prompt, image, completion in zip(batch, prompts, images, completions):
         tools = action_space_of(item.step.tool)
         tool, arguments, parsed, problem = None, None, False, ""
+        screen = Observation(image)
         try:
-            call = dialect.parse(completion.text, prompt.frame, tools)[0]
-            action = tools.validate(call)
-            tool, arguments, parsed = call.name, action.model_dump(mode="json", exclude_none=True), True
-        except (ParseError, ToolError) as exc:
+            record = read_answer(completion.text, dialect, prompt.frame, tools, screen.to_device).record
+            tool, arguments, parsed = record.tool, record.normalized, True
+        except AnswerError as exc:
             problem = str(exc)
         verdict = score(item.step, tool, arguments, scorer) if parsed else Verdict(False, False, problem)
         lines.append({

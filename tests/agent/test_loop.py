@@ -45,7 +45,7 @@ def test_success_executes_each_action_in_device_pixels(tmp_path: Path) -> None:
     assert result.status == "success" and result.succeeded
     assert [e["action"] for e in env.log] == ["click", "type"]
     assert env.log[0]["coordinate_device"] == (360.0, 320.0)
-    assert result.steps[0].action == {
+    assert result.steps[0].action is not None and result.steps[0].action.model_dump() == {
         "tool": "mobile_use",
         "model": {"action": "click", "coordinate": [500, 250]},
         "normalized": {"action": "click", "coordinate": [0.5, 0.25]},
@@ -53,7 +53,7 @@ def test_success_executes_each_action_in_device_pixels(tmp_path: Path) -> None:
     }
     trajectory = read_trajectory(tmp_path / "run")
     assert len(trajectory.steps) == 3 and trajectory.end is not None
-    assert trajectory.end["status"] == "success"
+    assert trajectory.end.status == "success"
 
 
 def test_answer_ends_the_run_with_the_answer() -> None:
@@ -146,7 +146,7 @@ def test_ctrl_c_ends_cleanly_with_a_closed_trajectory(tmp_path: Path) -> None:
     result = agent.run("tap")
     assert result.status == "aborted" and len(env.log) == 2
     trajectory = read_trajectory(tmp_path / "run")
-    assert trajectory.end is not None and trajectory.end["status"] == "aborted"
+    assert trajectory.end is not None and trajectory.end.status == "aborted"
     assert len(trajectory.steps) == 2 and trajectory.problems == []
 
 
@@ -164,8 +164,9 @@ def test_environment_fault_ends_with_error_and_keeps_finished_steps(tmp_path: Pa
     result = agent.run("tap")
     assert result.status == "error" and "device disconnected" in result.reason
     trajectory = read_trajectory(tmp_path / "run")
-    assert [s["error"] for s in trajectory.steps] == [None, {"kind": "environment", "message": "device disconnected"}]
-    assert trajectory.end is not None and trajectory.end["status"] == "error"
+    assert [s.error.model_dump() if s.error else None for s in trajectory.steps] == [
+        None, {"kind": "environment", "message": "device disconnected"}]
+    assert trajectory.end is not None and trajectory.end.status == "error"
 
 
 def test_a_policy_can_refuse_an_action() -> None:

@@ -1,0 +1,88 @@
+"""Model text → tool calls → validated actions, with every point in three spaces.
+
+The one path from an answer to an action, shared by the loop, ``agent parse``, evaluation and
+self-healing replay: the dialect parses (points normalized to [0, 1] of the image), the toolset
+validates, and the observation maps normalized points to device pixels (docs/architecture.md,
+"Coordinates").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel
+
+from agent.trajectory.records import ActionRecord, CallRecord
+from prompts import CoordinateFrame, Dialect, ParseError
+from tools import ToolCall, ToolError, ToolSet
+
+ToDevice = Callable[[tuple[float, float]], tuple[float, float]]
+"""Normalized [0, 1] point → device pixels (``Observation.to_device``)."""
+
+
+class AnswerError(ValueError):
+    """The answer holds no executable call. ``stage`` says where it failed; ``calls`` holds what
+    was parsed before validation failed (empty on a parse error). The message is for the model."""
+
+    def __init__(self, stage: Literal["parse", "validation"], message: str,
+                 calls: list[ToolCall] | None = None) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.calls = calls or []
+
+
+@dataclass
+class Reading:
+    """An answer as read: every parsed call, and the validated actions (the first only, unless
+    every call was asked for) with their records in three spaces."""
+
+    calls: list[ToolCall]
+    actions: list[BaseModel] = field(default_factory=list)
+    records: list[ActionRecord] = field(default_factory=list)
+
+    @property
+    def call(self) -> ToolCall:
+        return self.calls[0]
+
+    @property
+    def action(self) -> BaseModel:
+        return self.actions[0]
+
+    @property
+    def record(self) -> ActionRecord:
+        return self.records[0]
+
+    def call_records(self) -> list[CallRecord]:
+        return [CallRecord(name=c.name, arguments=c.raw()) for c in self.calls]
+
+
+def three_spaces(call: ToolCall, action: BaseModel, toolset: ToolSet, to_device: ToDevice) -> ActionRecord:
+    """The validated ``action`` as the model wrote it, normalized, and in device pixels."""
+    normalized = action.model_dump(mode="json", exclude_none=True)
+    device = dict(normalized)
+    for name in toolset.point_fields(call.name):
+        point = getattr(action, name, None)
+        if point is not None:
+            device[name] = [round(v, 3) for v in to_device(point)]
+    return ActionRecord(tool=call.name, model=call.raw(), normalized=normalized, device=device)
+
+
+def read_answer(text: str, dialect: Dialect, frame: CoordinateFrame, toolset: ToolSet,
+                to_device: ToDevice, every_call: bool = False) -> Reading:
+    """Parse ``text`` in ``frame`` and validate its first call (every call with ``every_call``).
+    Raises :class:`AnswerError`."""
+    try:
+        calls = dialect.parse(text, frame, toolset)
+    except ParseError as exc:
+        raise AnswerError("parse", str(exc)) from None
+    reading = Reading(calls)
+    for call in calls if every_call else calls[:1]:
+        try:
+            action = toolset.validate(call)
+        except ToolError as exc:
+            raise AnswerError("validation", str(exc), calls) from None
+        reading.actions.append(action)
+        reading.records.append(three_spaces(call, action, toolset, to_device))
+    return reading

@@ -1,0 +1,321 @@
+"""One run of a goal, advanced one step at a time.
+
+:meth:`Run.step` is one straight line: observe → render → generate → parse → validate → gate →
+execute → record. A caller that owns its loop (a robot's controller, a UI test) may pass the
+observation it captured itself, or split the step in two: :meth:`Run.decide` (everything up to
+the gate) and :meth:`Run.report` (the outcome of the action the caller executed itself).
+``Agent.run`` is ``step()`` until the run is finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar
+
+from pydantic import BaseModel
+
+from agent.interpret import AnswerError, read_answer
+from agent.runtime import RuntimeFailure
+from agent.steps import MODEL_OUTPUT_ERRORS, RunResult, Status, Step, StepError
+from agent.trajectory.records import CallRecord, Outcome
+from environments import ActionResult, EnvironmentFault, EnvironmentUnavailable, Observation, RunAborted
+from tools import RunEnd, ToolCall
+
+if TYPE_CHECKING:
+    from agent.loop import Agent
+
+T = TypeVar("T")
+
+_END_REASONS = {"success": "the model reported success", "failure": "the model reported failure",
+                "answered": "the model answered"}
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+def screen_hash(obs: Observation) -> str:
+    """A digest of the pixels: equal hashes mean an unchanged screen."""
+    digest = hashlib.blake2b(obs.image.tobytes(), digest_size=16)
+    digest.update(repr(obs.size).encode())
+    return digest.hexdigest()
+
+
+class RunFinished(RuntimeError):
+    """A step was asked of a run that has ended (``Run.result`` says how)."""
+
+
+@dataclass
+class Decision:
+    """What the model decided at one step. ``action`` is the validated action to execute, or None
+    when there is nothing to execute (an invalid answer, a refusal, a run-ending call): then the
+    step is already recorded. Otherwise the step waits for :meth:`Run.report`."""
+
+    step: Step
+    call: ToolCall | None
+    action: BaseModel | None
+    observation: Observation
+
+    @property
+    def pending(self) -> bool:
+        return self.action is not None
+
+
+class Run:
+    """The state of one run: history, retries, loop detection, the trajectory. Made by
+    ``Agent.start(goal)``; usable as a context manager that closes it."""
+
+    def __init__(self, agent: Agent, goal: str) -> None:
+        self.agent = agent
+        self.goal = goal
+        self.steps: list[Step] = []
+        self.result: RunResult | None = None
+        self._history: list[ToolCall] = []
+        self._feedback: str | None = None
+        self._invalid_streak = 0
+        self._repeat_key: str | None = None
+        self._repeats = 0
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._stop_reason = "stopped by the caller"
+        self._pending: Decision | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    # -- stepping ------------------------------------------------------------------------------
+
+    def step(self, observation: Observation | None = None) -> Step | None:
+        """Take one step (observe unless ``observation`` is given, think, execute, record).
+        Returns the step, or None when the run ended at this boundary (a limit, ``stop()``)."""
+        decision = self.decide(observation)
+        if decision is None:
+            return None
+        if decision.pending:
+            self._guarded(lambda: self._execute(decision))
+        return decision.step
+
+    def decide(self, observation: Observation | None = None) -> Decision | None:
+        """Think one step without executing it. When ``Decision.pending``, execute
+        ``decision.action`` yourself and call :meth:`report`. None when the run ended."""
+        if self._pending is not None:
+            raise RuntimeError("the previous decision waits for report(): report its outcome first")
+        if self.finished:
+            raise RunFinished(f"the run has ended ({self.result.status if self.result else ''})")
+        if self._at_boundary():
+            return None
+        return self._guarded(lambda: self._decide(observation))
+
+    def report(self, outcome: ActionResult) -> Step:
+        """Finish the pending decision with the outcome of executing its action yourself."""
+        decision = self._pending
+        if decision is None:
+            raise RuntimeError("no decision waits for an outcome")
+        self._pending = None
+        self._record_outcome(decision.step, outcome)
+        self._after(decision.step, None)
+        return decision.step
+
+    def stop(self, reason: str = "stopped by the caller") -> None:
+        """End the run at the next step boundary with status ``aborted``. Safe from any thread."""
+        self._stop_reason = reason
+        self._stop.set()
+
+    def close(self, status: Status = "aborted", reason: str = "closed before it finished") -> RunResult:
+        """End the run now (if it has not ended) and close its trajectory."""
+        if self.result is None:
+            self._finish(status, reason)
+        assert self.result is not None
+        return self.result
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- the phases of a step ------------------------------------------------------------------
+
+    def _at_boundary(self) -> bool:
+        """Check the limits and stop requests between steps; end the run when one applies."""
+        limits = self.agent.limits
+        if self._stop.is_set():
+            self._finish("aborted", self._stop_reason)
+        elif len(self.steps) >= limits.max_steps:
+            self._finish("max_steps", f"reached the limit of {limits.max_steps} steps")
+        elif limits.time_limit_s is not None and time.monotonic() - self._started > limits.time_limit_s:
+            self._finish("time_limit", f"ran past the {limits.time_limit_s:g} s limit")
+        return self.finished
+
+    def _observe(self, observation: Observation | None) -> tuple[Observation, float | None]:
+        if observation is not None:
+            return observation, None
+        t = time.perf_counter()
+        observed = self.agent.environment.observe()
+        return observed, _ms(t)
+
+    def _decide(self, given: Observation | None) -> Decision:
+        index = len(self.steps)
+        obs, observe_ms = self._observe(given)
+        recorder = self.agent.recorder
+        if recorder is not None and not recorder.started:
+            recorder.start(self.agent.header(self.goal, obs))
+        for listener in self.agent.listeners:
+            listener.step_started(index)
+        step, call, action = self._think(index, obs)
+        if observe_ms is not None:
+            step.timings_ms = {"observe": observe_ms, **step.timings_ms}
+        decision = Decision(step, None, None, obs)
+        if action is None or call is None:
+            self._after(step, None)
+            return decision
+        key = step.screen_hash + (step.action.model_dump_json() if step.action else "")
+        self._repeats = self._repeats + 1 if key == self._repeat_key else 1
+        self._repeat_key = key
+        if self._repeats >= self.agent.limits.max_repeats:
+            step.error = StepError(kind="loop", message=(
+                f"the same action was proposed {self._repeats} times on an unchanged screen"))
+            self._after(step, None)
+            return decision
+        self._history.append(call)
+        ends_run = getattr(action, "ends_run", None)
+        end = ends_run() if callable(ends_run) else None
+        if isinstance(end, RunEnd):
+            step.result = Outcome(ok=True, executed=False, message="ends the run")
+            self._after(step, end)
+            return decision
+        decision.call, decision.action = call, action
+        self._pending = decision
+        return decision
+
+    def _think(self, index: int, obs: Observation) -> tuple[Step, ToolCall | None, BaseModel | None]:
+        """Render, generate, read the answer, gate. Returns the step so far, the call and the
+        action to execute (both None when the answer cannot be executed)."""
+        agent, timings = self.agent, dict[str, float]()
+        started_at = now()
+        # Start encoding the screenshot now, so it is on disk by the time the model has answered.
+        shot = agent.recorder.screenshot(index, obs.image) if agent.recorder is not None else None
+        t = time.perf_counter()
+        prompt = agent.dialect.render(self.goal, self._history, obs.image, agent.toolset, self._feedback)
+        timings["render"] = _ms(t)
+        step = Step(index=index, started_at=started_at, image_size=obs.size, scale=obs.scale,
+                    frame=(prompt.frame.width, prompt.frame.height), screen_hash=screen_hash(obs),
+                    prompt_text=prompt.text(), timings_ms=timings, screenshot=shot)
+        timings = step.timings_ms  # pydantic copied the dict: time into the step's own
+        t = time.perf_counter()
+        try:
+            completion = agent.runtime.generate([prompt])[0]
+        except RuntimeFailure as exc:
+            step.error = StepError(kind="model", message=str(exc))
+            return step, None, None
+        finally:
+            timings["generate"] = _ms(t)
+        step.output_text = completion.text
+        step.prompt_text = completion.prompt_text or step.prompt_text
+        for phase, ms in completion.timings_ms.items():
+            timings[f"generate.{phase}"] = ms
+        step.prompt_tokens, step.completion_tokens = completion.prompt_tokens, completion.completion_tokens
+        t = time.perf_counter()
+        try:
+            reading = read_answer(completion.text, agent.dialect, prompt.frame, agent.toolset, obs.to_device)
+        except AnswerError as exc:
+            step.calls = [CallRecord(name=c.name, arguments=c.raw()) for c in exc.calls]
+            step.error = StepError(kind=exc.stage, message=str(exc))
+            return step, None, None
+        finally:
+            timings["parse"] = _ms(t)
+        step.calls, step.action = reading.call_records(), reading.record
+        refusal = agent.policy(reading.action) if agent.policy is not None else None
+        if refusal:
+            step.error = StepError(kind="policy", message=f"the action was refused: {refusal}")
+            return step, None, None
+        return step, reading.call, reading.action
+
+    def _execute(self, decision: Decision) -> None:
+        self._pending = None
+        assert decision.action is not None
+        t = time.perf_counter()
+        try:
+            outcome = self.agent.environment.execute(decision.action)
+        except (EnvironmentFault, EnvironmentUnavailable) as exc:
+            decision.step.error = StepError(kind="environment", message=str(exc))
+            self._after(decision.step, None)
+            return
+        finally:
+            decision.step.timings_ms["execute"] = _ms(t)
+        self._record_outcome(decision.step, outcome)
+        self._after(decision.step, None)
+
+    def _record_outcome(self, step: Step, outcome: ActionResult) -> None:
+        message = outcome.message
+        if len(step.calls) > 1:
+            message = f"{message} (only the first of {len(step.calls)} calls was executed)".strip()
+        step.result = Outcome(ok=outcome.ok, executed=outcome.executed, message=message,
+                              data=dict(outcome.data))
+
+    def _after(self, step: Step, end: RunEnd | None) -> None:
+        """Record the finished step, then decide whether the run goes on."""
+        self.steps.append(step)
+        if self.agent.recorder is not None:
+            self.agent.recorder.write_step(step)
+        for listener in self.agent.listeners:
+            listener.step_finished(step)
+        error = step.error
+        if error is not None and error.kind in MODEL_OUTPUT_ERRORS:
+            self._invalid_streak += 1
+            self._feedback = error.message
+            if self._invalid_streak > self.agent.limits.max_retries:
+                self._finish("error", f"the model's answer was invalid {self._invalid_streak} times "
+                                      f"in a row: {error.message}")
+            return
+        if error is not None:
+            self._finish("error", error.message)
+            return
+        self._invalid_streak = 0
+        self._feedback = None
+        if end is not None:
+            self._finish(end.status, _END_REASONS[end.status], end.answer)
+        elif step.result is not None and not step.result.ok:
+            self._feedback = step.result.message
+
+    def _guarded(self, work: Callable[[], T]) -> T | None:
+        """Run one phase; an interruption or a broken environment ends the run cleanly (the
+        finished steps are on disk), and a bug closes the trajectory before it surfaces."""
+        try:
+            return work()
+        except KeyboardInterrupt:
+            self._finish("aborted", "interrupted by the user")
+        except RunAborted as exc:
+            self._finish("aborted", str(exc))
+        except (EnvironmentFault, EnvironmentUnavailable) as exc:
+            self._finish("error", f"environment: {exc}")
+        except Exception as exc:
+            self._finish("error", f"internal error: {type(exc).__name__}: {exc}")
+            raise
+        return None
+
+    def _finish(self, status: Status, reason: str, answer: str | None = None) -> None:
+        if self.result is not None:
+            return
+        self._pending = None
+        agent = self.agent
+        self.result = RunResult(status, reason, answer, self.steps,
+                                agent.recorder.run_dir if agent.recorder else None)
+        if agent.recorder is not None and not agent.recorder.closed:
+            try:
+                agent.recorder.close(agent.end_record(self.result, time.monotonic() - self._started))
+            except KeyboardInterrupt:
+                pass  # a second Ctrl-C while closing: the steps are on disk already
+        agent.run_ended(self)
