@@ -1,18 +1,13 @@
-"""``agent demo``: a scripted episode on the virtual Android phone, offline, in seconds.
+"""``agent demo``: a scripted episode on the embedded virtual Android phone, offline, in seconds.
 
-It starts the virtual device, a private adb server (the adb binary inside the adbutils wheel, on
-a free port with its own HOME, so a user's adb server and keys are never touched), runs a scripted
-model that opens Notes, types a note, saves it and goes home, then writes the trajectory and its
-HTML report.
+The phone runs in this process on a private adb server (``--serial virtual``), so a user's adb
+server and keys are never touched; a scripted model opens Notes, types a note, saves it and goes
+home; the trajectory and its HTML report are written.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +16,8 @@ from agent.loop import Agent, Limits, RunListener
 from agent.runtimes import ScriptedRuntime
 from agent.steps import RunResult
 from agent.trajectory import Recorder
-from environments import EnvironmentUnavailable
-from environments.virtual_android import Phone, VirtualDevice
+from environments.android import VIRTUAL, AndroidEnvironment
+from environments.virtual_android import Phone
 from prompts import get_dialect
 
 GOAL = "Write the note 'Buy milk & eggs' in the Notes app, save it, and go back home"
@@ -54,43 +49,20 @@ def script(phone: Phone) -> list[str]:
     ]
 
 
-def _free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if not 5555 <= port <= 5585:
-            return port
+def script_text(phone: Phone | None = None) -> str:
+    """The demo's answers as a ``scripted:`` file (docs/examples/android-notes.txt is this text)."""
+    return "\n---\n".join(script(phone or Phone())) + "\n"
 
 
 def run_demo(out: Path, listeners: Sequence[RunListener] = ()) -> RunResult:
-    import adbutils
-
-    from environments.android import AndroidEnvironment
-
-    adb = str(adbutils.adb_path())
-    env = {**os.environ, "HOME": tempfile.mkdtemp(prefix="vlagent-demo-adb-"),
-           "ANDROID_ADB_SERVER_PORT": str(_free_port())}
-    saved = {key: os.environ.get(key) for key in ("HOME", "ANDROID_ADB_SERVER_PORT")}
-    device = VirtualDevice().start()
+    """Run the demo episode on the embedded virtual phone, recording into ``out``."""
+    environment = AndroidEnvironment(serial=VIRTUAL)
+    runtime = ScriptedRuntime(script(environment.embedded.device.phone), source="the built-in demo")
     try:
-        os.environ.update(HOME=env["HOME"], ANDROID_ADB_SERVER_PORT=env["ANDROID_ADB_SERVER_PORT"])
-        connected = subprocess.run([adb, "connect", device.serial], env=env, capture_output=True,
-                                   timeout=30, check=False)
-        if b"connected" not in connected.stdout:
-            raise EnvironmentUnavailable(
-                f"the demo's adb server did not attach the virtual device: "
-                f"{(connected.stdout + connected.stderr).decode(errors='replace').strip()}")
-        environment = AndroidEnvironment(serial=device.serial)
-        agent = Agent(ScriptedRuntime(script(device.phone), source="the built-in demo"),
-                      get_dialect("qwen2-vl"), environment, limits=Limits(max_steps=10),
-                      recorder=Recorder(out), listeners=listeners)
+        recorder = Recorder(out)
+    except BaseException:
+        environment.close()
+        raise
+    with Agent(runtime, get_dialect("qwen2-vl"), environment, limits=Limits(max_steps=10),
+               recorder=recorder, listeners=listeners) as agent:
         return agent.run(GOAL)
-    finally:
-        subprocess.run([adb, "kill-server"], env=env, capture_output=True, timeout=30, check=False)
-        device.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

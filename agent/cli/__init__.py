@@ -1,0 +1,73 @@
+"""The ``agent`` command. The only place that turns names (``--env``, ``--model``) into objects;
+each command is a few lines over the library (agent.build, agent.replay, agent.evaluation).
+Exit codes and options: docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from agent import exitcodes
+from agent.cli import evaluate, info, replay, run  # noqa: F401  (they register their commands)
+from agent.cli.common import CliError, app, errors
+
+__all__ = ["app", "entry", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code. Every error is one line on stderr."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    for flag in ("--debug", "--verbose", "-v"):  # global options may follow the command too
+        if flag in args[1:]:
+            args = [flag] + [a for a in args if a != flag]
+    command = typer.main.get_command(app)
+    logger = logging.getLogger("vlagent")
+    saved = (logger.level, logger.propagate, list(logger.handlers))
+    try:
+        return _run(command, args, debug)
+    finally:  # a program that calls main() keeps its own logging set-up
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+        logger.handlers[:] = saved[2]
+
+
+def _run(command: Any, args: list[str], debug: bool) -> int:
+    try:
+        code = command.main(args=args, prog_name="agent", standalone_mode=False)
+    except CliError as exc:
+        if debug:
+            traceback.print_exc()
+        errors.print(f"error: {escape(str(exc))}")
+        return exc.code
+    except Exception as exc:
+        if _is_a(exc, "UsageError"):
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            errors.print(f"error: {escape(exc.format_message())}{where}")  # type: ignore[attr-defined]
+            return exitcodes.USAGE
+        if _is_a(exc, "Abort"):
+            errors.print("aborted")
+            return exitcodes.ABORTED
+        if debug:
+            traceback.print_exc()
+        errors.print(f"error: internal error: {type(exc).__name__}: {escape(str(exc))} "
+                     "(rerun with --debug and report the traceback)")
+        return exitcodes.INTERNAL
+    return code if isinstance(code, int) else exitcodes.OK
+
+
+def _is_a(exc: BaseException, name: str) -> bool:
+    # Typer ships its own copy of click (typer._click) in recent versions and uses click itself
+    # in older ones; the class names are the same in both.
+    return any(cls.__name__ == name for cls in type(exc).__mro__)
+
+
+def entry() -> None:
+    sys.exit(main())

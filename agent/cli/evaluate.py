@@ -1,0 +1,63 @@
+"""``agent eval``: score a model step by step against gold episodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from agent import exitcodes
+from agent.cli.common import app, console, fail, load_model_or_fail, with_model_options
+
+if TYPE_CHECKING:
+    from agent.build import ModelSpec
+
+
+@app.command("eval")
+@with_model_options()
+def evaluate_command(
+    dataset: Annotated[Path, typer.Argument(help="An episode file, a run directory, or a folder of them.")],
+    out: Annotated[Path, typer.Option("--out", help="Where metrics.json and predictions.jsonl go.")],
+    model: ModelSpec | None,  # the model options (with_model_options); --model is required here
+    fmt: Annotated[str, typer.Option(
+        "--format", help="auto, aitz (AITW/AITZ JSON), androidcontrol, trajectory.")] = "auto",
+    scorer: Annotated[str, typer.Option("--scorer", help="aitz, aitw or aitw-strict.")] = "aitz",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per generate call.")] = 1,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N episodes.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep the steps already in predictions.jsonl.")] = False,
+) -> None:
+    """Score a model step by step against gold episodes (metrics.json, predictions.jsonl)."""
+    from rich.progress import Progress
+
+    from agent.evaluation import SCORERS, DatasetError, evaluate, load_dataset
+    from agent.report import render_eval_report
+    from agent.runtime import RuntimeFailure
+
+    if model is None:
+        fail("agent eval needs --model (scripted:PATH, a Hugging Face id or a folder)", exitcodes.USAGE)
+    if scorer not in SCORERS:
+        fail(f"--scorer must be one of {', '.join(SCORERS)}, not {scorer!r}", exitcodes.USAGE)
+    try:
+        episodes = load_dataset(dataset, fmt)[:limit]
+    except DatasetError as exc:
+        fail(str(exc))
+    runtime, dialect = load_model_or_fail(model)
+    steps = sum(len(e.steps) for e in episodes)
+    console.print(f"{len(episodes)} episodes, {steps} steps  [dim]model {escape(model.model)} · dialect "
+                  f"{dialect.name} · scorer {scorer}[/dim]")
+    with runtime:
+        try:
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("evaluating", total=steps)
+                metrics = evaluate(episodes, runtime, dialect, SCORERS[scorer], out, batch_size=batch_size,
+                                   resume=resume, settings={"format": fmt, "dataset": str(dataset)},
+                                   on_progress=lambda done, total: progress.update(task, completed=done))
+        except RuntimeFailure as exc:
+            fail(f"the model failed: {exc} (finished steps are in {out}; rerun with --resume)",
+                 exitcodes.RUN_ERROR)
+    for name in ("type_match", "exact_match", "success_rate", "goal_progress", "parse_rate"):
+        console.print(f"{name:14} {metrics[name]:.4f}")
+    console.print(f"metrics: {out / 'metrics.json'}")
+    console.print(f"report: {render_eval_report(out)}")

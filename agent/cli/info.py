@@ -1,0 +1,188 @@
+"""Commands that look rather than act: ``parse``, ``models``, ``envs``, ``show``, ``report``,
+``devices``, and ``virtual-device`` (a phone to look at)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from agent import exitcodes
+from agent.cli.common import app, console, errors, fail
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory or an eval --out folder.")]) -> None:
+    """Write DIR/report.html for a run (steps, screenshots, actions) or an evaluation (metrics)."""
+    from agent.report import render_eval_report, render_run_report
+    from agent.trajectory import TrajectoryError
+
+    try:
+        if (run_dir / "metrics.json").is_file():  # an evaluation's output folder
+            path = render_eval_report(run_dir)
+        else:
+            path = render_run_report(run_dir)
+    except TrajectoryError as exc:
+        fail(str(exc))
+    except (OSError, ValueError, KeyError) as exc:
+        fail(f"cannot read the evaluation in {run_dir}: {exc}")
+    console.print(f"report: {path}")
+
+
+def _screen_size(text: str) -> tuple[int, int]:
+    from environments import EnvironmentUnavailable
+    from environments.memory import parse_size
+
+    try:
+        return parse_size(text)
+    except EnvironmentUnavailable as exc:
+        fail(f"--screen: {exc}", exitcodes.USAGE)
+
+
+@app.command()
+def parse(
+    text: Annotated[str, typer.Argument(help="The model's answer, or - to read it from stdin.")],
+    dialect: Annotated[str, typer.Option("--dialect", help="How the model speaks (agent models).")],
+    screen: Annotated[str, typer.Option("--screen", help="Screen size WxH the answer was about.")],
+    max_pixels: Annotated[int | None, typer.Option(
+        "--max-pixels", help="Pixel budget the model was run with (Qwen family).")] = None,
+    min_pixels: Annotated[int | None, typer.Option("--min-pixels")] = None,
+    scale: Annotated[float, typer.Option("--scale", min=0.01, help="Device pixels per screen pixel.")] = 1.0,
+    space: Annotated[str | None, typer.Option(
+        "--space", help="computer or mobile (default: both tools).")] = None,
+) -> None:
+    """Read a model answer as a run would: every call, validated, points in pixels and [0, 1]."""
+    import json
+
+    import prompts
+    from agent.build import with_budget
+    from agent.explain import ExplainError, explain, toolset_for
+
+    if space not in (None, "computer", "mobile"):
+        fail(f"--space must be computer or mobile, not {space!r}", exitcodes.USAGE)
+    size = _screen_size(screen)
+    if text == "-":
+        text = sys.stdin.read()
+    try:
+        chosen = with_budget(dialect, max_pixels, min_pixels)
+    except prompts.UnknownDialect as exc:
+        fail(str(exc), exitcodes.USAGE)
+    except ValueError as exc:
+        fail(str(exc), exitcodes.USAGE)
+    try:
+        result = explain(text, chosen, size, toolset_for(space), scale)
+    except ExplainError as exc:
+        fail(str(exc), exitcodes.NOT_DONE)
+    except prompts.ResizeError as exc:
+        fail(str(exc), exitcodes.USAGE)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@app.command()
+def models() -> None:
+    """List the supported model families: dialect, coordinate space, default pixel budget."""
+    from prompts import FAMILIES
+
+    for family in FAMILIES:
+        if family.resize is not None:
+            rule = family.resize
+            budget = (f"max {rule.max_pixels:,} px ({rule.max_pixels // rule.factor ** 2:,} tokens at "
+                      f"factor {rule.factor}), min {rule.min_pixels:,} px")
+        else:
+            budget = "set by the checkpoint's processor"
+        note = f"; {family.note}" if family.note else ""
+        console.print(f"[bold]{family.name}[/bold]  dialect {family.dialect} · {family.space} · "
+                      f"{budget}[dim]{escape(note)}[/dim]")
+
+
+@app.command()
+def devices() -> None:
+    """List the Android devices the adb server knows, with model, screen size and state."""
+    from environments import EnvironmentUnavailable
+    from environments.android import list_devices
+
+    try:
+        found = list_devices()
+    except EnvironmentUnavailable as exc:
+        fail(str(exc))
+    except Exception as exc:  # adbutils and socket errors: the server is not reachable
+        fail(f"cannot reach the adb server: {exc}; is adb installed?")
+    if not found:
+        console.print("no devices (plug one in with USB debugging on, adb connect HOST:PORT, or "
+                      "agent virtual-device --port 15555)")
+    for row in found:
+        console.print(f"{row['serial']}  {row['state']}  {escape(row['model'])}  {row['size']}")
+
+
+@app.command("virtual-device")
+def virtual_device(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port to listen on.")] = 15555,
+    size: Annotated[str, typer.Option("--size", help="Screen size WxH.")] = "1080x2400",
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    no_ime: Annotated[bool, typer.Option("--no-ime", help="Without ADB Keyboard (ASCII typing only).")] = False,
+) -> None:
+    """Run a virtual Android phone (a test and demo target) until Ctrl-C; attach it with
+    adb connect HOST:PORT."""
+    from environments import EnvironmentUnavailable
+    from environments.memory import parse_size
+    from environments.virtual_android import Phone, VirtualDevice
+
+    try:
+        width, height = parse_size(size)
+    except EnvironmentUnavailable as exc:
+        fail(f"--size: {exc}", exitcodes.USAGE)
+    device = VirtualDevice(Phone(width, height, ime_installed=not no_ime), host=host, port=port)
+    console.print(f"virtual device on {host}:{port} ({width}x{height}); attach it with: "
+                  f"adb connect {host}:{port}   (Ctrl-C stops it)")
+    if 5555 <= port <= 5585 and port % 2:
+        console.print("[dim]note: the adb server attaches odd ports in 5555-5585 as emulators by itself[/dim]")
+    try:
+        device.serve_forever()
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        raise typer.Exit(exitcodes.OK) from None
+
+
+# -- agent envs, agent show --------------------------------------------------------------------
+
+@app.command()
+def envs() -> None:
+    """List environments and their options."""
+    import environments
+
+    for name in environments.available():
+        options = ", ".join(f"--{o}" for o in environments.options_of(name)) or "no options"
+        console.print(f"{name}  [dim]{options}[/dim]")
+
+
+@app.command()
+def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Summarize a recorded trajectory and report damaged lines."""
+    from agent.trajectory import TrajectoryError, read_trajectory
+
+    try:
+        trajectory = read_trajectory(run_dir)
+    except TrajectoryError as exc:
+        fail(str(exc))
+    header = trajectory.header
+    console.print(f"goal: {escape(header.goal)}  [dim]model {escape(header.model.id)} · "
+                  f"dialect {header.dialect}[/dim]")
+    for step in trajectory.steps:
+        if step.error is not None:
+            what = f"{step.error.kind} error: {step.error.message}"
+        else:
+            what = str(step.action.model if step.action else None)
+        console.print(f"step {step.index:>3}  {escape(what)}")
+    end = trajectory.end
+    if end is None:
+        console.print("[yellow]not closed: the run was killed or is still going[/yellow]")
+    else:
+        console.print(f"{end.status}: {escape(end.reason)}")
+    if trajectory.torn_tail:
+        console.print("[yellow]the last line was cut short and was skipped[/yellow]")
+    for problem in trajectory.problems:
+        errors.print(f"[yellow]warning:[/yellow] {escape(problem)}")

@@ -1,0 +1,121 @@
+"""``agent replay``: re-execute a recorded run, or with ``--model`` let a model plan the steps whose
+screen changed (self-healing), recorded as a new run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.markup import escape
+
+from agent import exitcodes
+from agent.cli.common import (
+    LiveView,
+    app,
+    console,
+    default_run_dir,
+    end_of_run,
+    env_options,
+    fail,
+    load_model_or_fail,
+    with_model_options,
+)
+
+if TYPE_CHECKING:
+    from agent.build import ModelSpec
+    from agent.trajectory import Trajectory
+    from environments import Environment
+
+
+@app.command()
+@with_model_options()
+def replay(
+    run_dir: Annotated[Path, typer.Argument(help="A recorded run directory.")],
+    model: ModelSpec | None,  # the model options (with_model_options): self-healing when given
+    env: Annotated[str | None, typer.Option("--env", help="Environment (default: the recorded one).")] = None,
+    serial: Annotated[str | None, typer.Option("--serial", help="[android] Device serial.")] = None,
+    display: Annotated[str | None, typer.Option("--display", help="[desktop] X display.")] = None,
+    xvfb: Annotated[str | None, typer.Option("--xvfb", help="[desktop] A private screen WxH.")] = None,
+    launch: Annotated[str | None, typer.Option("--launch", help="[desktop] Start this program first.")] = None,
+    speed: Annotated[float, typer.Option(
+        "--speed", min=0.0, help="Recorded pauses ÷ this (0: no pauses).")] = 1.0,
+    start: Annotated[int, typer.Option("--from", min=0, help="Resume at this step.")] = 0,
+    threshold: Annotated[float, typer.Option(
+        "--threshold", min=0.0, max=1.0, help="Screen distance above which replay stops.")] = 0.04,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Where a divergence report goes (default RUN_DIR/replay/); with --model, the new run.")] = None,
+) -> None:
+    """Re-execute a recorded run's actions, stopping where the screen no longer matches. With
+    --model (and any model option of agent run), a model plans the steps whose screen differs."""
+    import environments
+    from agent.replay import replay as run_replay
+    from agent.trajectory import TrajectoryError, read_trajectory
+
+    try:
+        trajectory = read_trajectory(run_dir)
+    except TrajectoryError as exc:
+        fail(str(exc))
+    recorded = trajectory.header.environment
+    name = env or recorded.name
+    given: dict[str, Any] = {"serial": serial, "display": display, "xvfb": xvfb, "launch": launch}
+    if name == "memory" and env is None:  # the same canvas as recorded
+        extra = recorded.model_extra or {}
+        size = extra.get("size") or [1280, 800]
+        given.update(size=f"{size[0]}x{size[1]}", space=extra.get("space"), scale=extra.get("scale"))
+    options = env_options(name, given)
+    try:
+        environment = environments.make(name, **options)
+    except environments.EnvironmentUnavailable as exc:
+        fail(str(exc))
+    if model is not None:
+        _heal(trajectory, environment, model, start, threshold, out)
+    try:
+        result = run_replay(trajectory, environment, start=start, speed=speed, threshold=threshold, out=out)
+    except (environments.EnvironmentFault, environments.EnvironmentUnavailable) as exc:
+        fail(f"environment: {exc}", exitcodes.RUN_ERROR)
+    finally:
+        environment.close()
+    console.print(f"replayed steps: {', '.join(map(str, result.replayed)) or 'none'}")
+    if result.ok:
+        console.print("[green]replayed to the end[/green]")
+        return
+    if result.report is not None:
+        console.print(f"[red]diverged[/red] at step {result.diverged_at}: {escape(result.reason)}")
+        console.print(f"divergence report: {result.report}")
+    else:
+        console.print(f"[red]stopped[/red]: {escape(result.reason)}")
+    raise typer.Exit(exitcodes.NOT_DONE)
+
+
+def _heal(trajectory: Trajectory, environment: Environment, model: ModelSpec, start: int,
+          threshold: float, out: Path | None) -> NoReturn:
+    """Self-healing replay: the loop runs the recorded actions while the screen matches and asks
+    the model where it does not; the result is a new run with its own trajectory and report."""
+    from agent.loop import Agent
+    from agent.replay import HealingRuntime
+    from agent.trajectory import Limits, Recorder, RecorderError
+
+    try:
+        if model.scripted and model.dialect is None:  # a scripted planner speaks the recording's
+            model = model.model_copy(update={"dialect": trajectory.header.dialect})
+        planner, dialect = load_model_or_fail(model)
+        healing = HealingRuntime(trajectory, planner, start=start, threshold=threshold)
+        if dialect.name.startswith("ui-tars"):
+            healing.close()
+            fail("self-healing replay replays recorded steps as tool calls: use a function-calling "
+                 "or json dialect (--dialect)", exitcodes.USAGE)
+        run_dir = out or default_run_dir(f"replay {trajectory.header.goal}")
+        try:
+            recorder = Recorder(run_dir)
+        except RecorderError as exc:
+            healing.close()
+            fail(str(exc))
+        limits = Limits(max_steps=max(len(trajectory.steps) * 2, 5))
+        with Agent(healing, dialect, environment, limits=limits, recorder=recorder,
+                   listeners=[LiveView()]) as agent:
+            result = agent.run(trajectory.header.goal)
+    finally:
+        environment.close()  # whatever ended it: a private Xvfb or an adb connection goes too
+    end_of_run(result, run_dir,
+               f"steps planned by the model: {', '.join(map(str, healing.healed)) or 'none'}")

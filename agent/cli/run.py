@@ -1,0 +1,125 @@
+"""``agent run`` (one goal, recorded) and ``agent demo`` (a scripted goal on the virtual phone)."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from agent.cli.common import (
+    LiveView,
+    app,
+    console,
+    default_run_dir,
+    end_of_run,
+    env_options,
+    fail,
+    with_model_options,
+)
+
+if TYPE_CHECKING:
+    from agent.build import ModelSpec, RunSpec
+    from agent.loop import Agent
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command()
+@with_model_options(default_model=DEFAULT_MODEL)
+def run(
+    env: Annotated[str, typer.Option("--env", help="Environment: android, desktop, memory (agent envs).")],
+    goal: Annotated[str, typer.Option("--goal", help="What the agent should do.")],
+    model: ModelSpec,  # the model options (with_model_options)
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Model calls at most.")] = 30,
+    max_retries: Annotated[int, typer.Option(
+        "--max-retries", min=0, help="Invalid answers in a row fed back before stopping.")] = 2,
+    max_repeats: Annotated[int, typer.Option(
+        "--max-repeats", min=2, help="Same action on an unchanged screen this often stops.")] = 3,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", min=0.001, help="Stop after this many seconds.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Run directory (default runs/<UTC time>-<goal>/).")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Observe and plan, but execute nothing.")] = False,
+    size: Annotated[str | None, typer.Option(
+        "--size", help="[memory] Screen size WxH (default 1280x800).")] = None,
+    space: Annotated[str | None, typer.Option(
+        "--space", help="[memory] Action space: computer or mobile.")] = None,
+    scale: Annotated[float | None, typer.Option(
+        "--scale", min=0.01, help="[memory, desktop] Device pixels per image pixel (HiDPI).")] = None,
+    display: Annotated[str | None, typer.Option(
+        "--display", help="[desktop] X display, e.g. :0 (default $DISPLAY).")] = None,
+    monitor: Annotated[int | None, typer.Option(
+        "--monitor", min=0, help="[desktop] Monitor number (1 = first, 0 = all).")] = None,
+    xvfb: Annotated[str | None, typer.Option(
+        "--xvfb", help="[desktop] Run on a private virtual screen WxH, e.g. 1280x800.")] = None,
+    settle: Annotated[float | None, typer.Option(
+        "--settle", min=0.0, help="[desktop] After an action, wait up to S s for the screen to settle.")] = None,
+    launch: Annotated[str | None, typer.Option(
+        "--launch", help="[desktop] Start this program on the display first (e.g. an app under test).")] = None,
+    serial: Annotated[str | None, typer.Option(
+        "--serial", help="[android] Device serial, or 'virtual' for the embedded virtual phone "
+                         "(default: the only device; the virtual phone when none is attached).")] = None,
+    hierarchy: Annotated[bool | None, typer.Option(
+        "--hierarchy", help="[android] Also read the UI hierarchy each step.")] = None,
+) -> None:
+    """Run one goal: observe, ask the model, act, record — until done or a limit is hit."""
+    from agent.build import RunSpec
+    from agent.trajectory import Limits
+
+    spec = RunSpec(
+        env=env, model=model, out=out or default_run_dir(goal), dry_run=dry_run,
+        env_options=env_options(env, {
+            "size": size, "space": space, "scale": scale, "display": display, "monitor": monitor,
+            "xvfb": xvfb, "settle": settle, "launch": launch, "serial": serial, "hierarchy": hierarchy}),
+        limits=Limits(max_steps=max_steps, max_retries=max_retries, max_repeats=max_repeats,
+                      time_limit_s=time_limit))
+    agent = _build(spec, LiveView(dry_run))
+    signal.signal(signal.SIGTERM, _terminate)
+    console.print(f"goal: {escape(goal)}  [dim]env {env} · model {escape(model.model)} · "
+                  f"dialect {agent.dialect.name}[/dim]")
+    with agent:
+        result = agent.run(goal)
+    end_of_run(result, spec.out)
+
+
+def _build(spec: RunSpec, view: LiveView) -> Agent:
+    """build_agent with its failures as one-line errors."""
+    import environments
+    import prompts
+    from agent.build import build_agent
+    from agent.runtime import ModelUnavailable
+    from agent.trajectory import RecorderError
+
+    try:
+        with console.status(f"loading {escape(spec.model.model)}…"):
+            return build_agent(spec, listeners=[view])
+    except (environments.EnvironmentUnavailable, ModelUnavailable, prompts.UnknownDialect,
+            RecorderError) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def demo(
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Run directory (default runs/<UTC time>-demo/).")] = None,
+) -> None:
+    """A scripted episode on the embedded virtual Android phone, offline: trajectory and report."""
+    from agent.demo import GOAL, run_demo
+    from environments import EnvironmentFault, EnvironmentUnavailable
+
+    run_dir = out or default_run_dir("demo")
+    console.print(f"goal: {escape(GOAL)}  [dim]env android (virtual phone) · model scripted[/dim]")
+    try:
+        result = run_demo(run_dir, listeners=[LiveView()])
+    except (EnvironmentUnavailable, EnvironmentFault) as exc:
+        fail(f"the demo could not start: {exc}")
+    end_of_run(result, run_dir)
