@@ -9,34 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from environments.android import AndroidEnvironment  # noqa: E402
-from environments.virtual_android import VirtualDevice  # noqa: E402
 from tools import ToolCall, mobile_tools  # noqa: E402
-
-
-def median_ms(run: Callable[[], Any], repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - started) * 1000)
-    return round(statistics.median(times), 2)
+from timing import median_ms  # noqa: E402
 
 
 def main() -> None:
@@ -44,19 +27,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/android.json"))
     args = parser.parse_args()
-    import adbutils
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ.update(HOME=tempfile.mkdtemp(), ANDROID_ADB_SERVER_PORT=str(port))
-    adb = str(adbutils.adb_path())
-    subprocess.run([adb, "start-server"], check=True, capture_output=True)
-    device = VirtualDevice().start()
-    subprocess.run([adb, "connect", device.serial], check=True, capture_output=True)
+    # The embedded virtual phone: the real adb server on a private port and HOME.
+    env = AndroidEnvironment(serial="virtual")
     try:
-        env = AndroidEnvironment(serial=device.serial)
-        plain = adbutils.AdbClient().device(device.serial)
+        plain = env.client.device(env.serial)
         tap = mobile_tools().validate(ToolCall("mobile_use", {"action": "click", "coordinate": [0.5, 0.9]}))
         key = mobile_tools().validate(ToolCall("mobile_use", {"action": "key", "text": "volume_up"}))
         rows = {
@@ -74,8 +48,7 @@ def main() -> None:
         env.screencap = "raw"
         raw_ms = median_ms(env.observe, args.repeats)
     finally:
-        subprocess.run([adb, "kill-server"], capture_output=True)
-        device.stop()
+        env.close()
     report = {"date": datetime.now(timezone.utc).date().isoformat(), "machine": platform.platform(),
               "repeats": args.repeats, "latency_ms": rows,
               "screenshot": {"png_bytes": len(png), "raw_bytes": len(raw), "png_observe_ms": png_ms,

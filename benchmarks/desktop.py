@@ -17,11 +17,8 @@ import io
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -31,23 +28,15 @@ from PIL import Image
 # pyscreeze (behind pyautogui.screenshot) decides at import whether it may use scrot.
 os.environ["XDG_SESSION_TYPE"] = "x11"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from environments.desktop import DesktopEnvironment  # noqa: E402
 from environments.xvfb import Xvfb  # noqa: E402
 from tools import ToolCall, computer_tools  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 APP = Path(__file__).resolve().parents[1] / "tests" / "environments" / "apps" / "tk_app.py"
 SIZES = [(1280, 800), (1920, 1080)]
-
-
-def median_ms(run: Callable[[], Any], repeats: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - started) * 1000)
-    return round(statistics.median(times), 2)
 
 
 def baseline_observe(gui: Any, folder: Path) -> Image.Image:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import re
 import shlex
 import struct
@@ -30,6 +31,10 @@ from environments.base import (
 )
 from tools import MobileUse, ToolSet, mobile_tools
 
+log = logging.getLogger("vlagent.android")
+
+VIRTUAL = "virtual"
+"""``--serial virtual``: a virtual phone started for the run (also used when no device is attached)."""
 ADB_KEYBOARD = "com.android.adbkeyboard"
 RECONNECT_ATTEMPTS = 3
 RECONNECT_BACKOFF_S = 0.5
@@ -120,17 +125,25 @@ def _adbutils() -> Any:
 
 
 class AndroidEnvironment(Environment):
-    """The device ``serial`` (default: the only device), optionally with its UI hierarchy."""
+    """The device ``serial`` (default: the only device), optionally with its UI hierarchy.
+
+    ``serial="virtual"`` starts an embedded virtual phone for the run, on a private adb server;
+    so does the default when the adb server has no device ready (a warning says so).
+    """
 
     name = "android"
 
     def __init__(self, serial: str | None = None, hierarchy: bool = False) -> None:
         self._adb = _adbutils()
-        self.client = self._adb.AdbClient()
+        self.embedded: Any = None
         self.hierarchy = hierarchy
-        self.serial = self._choose(serial)
-        self.device = self.client.device(self.serial)
         self.closed = False
+        if serial == VIRTUAL:
+            self._embed()
+        else:
+            self.client = self._adb.AdbClient()
+            self.serial = self._choose(serial)
+        self.device = self.client.device(self.serial)
         try:
             self.width, self.height = (int(v) for v in _size(self._shell("wm size")).split("x"))
             density = re.search(r"(\d+)", self._shell("wm density"))
@@ -140,7 +153,15 @@ class AndroidEnvironment(Environment):
             self.screen = (self.width, self.height)  # until the first observation says otherwise
             self.screencap = self._fastest_screencap()
         except (EnvironmentFault, ValueError) as exc:
+            self.close()
             raise EnvironmentUnavailable(f"device {self.serial} did not answer as expected: {exc}") from None
+
+    def _embed(self) -> None:
+        from environments.virtual_android.adb_server import EmbeddedPhone
+
+        self.embedded = EmbeddedPhone()
+        self.client = self.embedded.client()
+        self.serial = self.embedded.serial
 
     # -- choosing a device ---------------------------------------------------------------------
 
@@ -151,6 +172,8 @@ class AndroidEnvironment(Environment):
                 self.client.connect(serial, timeout=10)  # a network device: attach it like adb connect
                 devices = self.client.list()
         except Exception as exc:  # adbutils raises its own and socket errors
+            if serial is None:
+                return self._no_device(f"the adb server cannot be reached ({exc})")
             raise EnvironmentUnavailable(f"cannot reach the adb server: {exc}; is adb installed?") from None
         ready = [d.serial for d in devices if d.state == "device"]
         listing = ", ".join(f"{d.serial} ({d.state})" for d in devices) or "none"
@@ -165,13 +188,16 @@ class AndroidEnvironment(Environment):
                     f"for a network device run adb disconnect {serial} then adb connect {serial}")
             return str(serial)
         if not ready:
-            raise EnvironmentUnavailable(
-                f"no Android device found (devices: {listing}); plug one in with USB debugging on, "
-                "run adb connect HOST:PORT, or start agent virtual-device --port 15555 and pass "
-                "--serial 127.0.0.1:15555")
+            return self._no_device(f"no Android device is ready (devices: {listing})")
         if len(ready) > 1:
             raise EnvironmentUnavailable(f"several devices found: {listing}; pick one with --serial")
         return str(ready[0])
+
+    def _no_device(self, why: str) -> str:
+        log.warning("%s: using the embedded virtual phone; plug in a phone with USB debugging on "
+                    "(or adb connect HOST:PORT) and pass --serial to drive it", why)
+        self._embed()
+        return str(self.serial)
 
     # -- talking to it, with reconnects ----------------------------------------------------------
 
@@ -183,6 +209,8 @@ class AndroidEnvironment(Environment):
                 return run()
             except (self._adb.AdbError, ConnectionError, OSError, EOFError) as exc:
                 last = exc
+                log.warning("device %s: %s failed (%s); reconnecting (attempt %d of %d)", self.serial,
+                            what[:60], exc, attempt + 1, RECONNECT_ATTEMPTS)
                 time.sleep(RECONNECT_BACKOFF_S * (attempt + 1))
                 self._reconnect()
         raise EnvironmentFault(
@@ -341,7 +369,10 @@ class AndroidEnvironment(Environment):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "serial": self.serial, "size": [self.width, self.height],
                 "density": self.density, "screencap": self.screencap, "ime": self.ime,
-                "hierarchy": self.hierarchy}
+                "hierarchy": self.hierarchy, "virtual": self.embedded is not None}
 
     def close(self) -> None:
         self.closed = True
+        embedded, self.embedded = self.embedded, None
+        if embedded is not None:
+            embedded.close()

@@ -2,8 +2,9 @@
 
 - Observe: mss (one instance per thread, as mss requires) grabs the chosen monitor straight into
   a PIL image; no file, no PNG round trip.
-- Execute: every ``computer_use`` action through pyautogui, imported only once DISPLAY is set (it
-  connects at import). Text is typed by pasting it from the clipboard (xclip): pyautogui drops
+- Execute: every ``computer_use`` action through pyautogui (it connects at import, so it is
+  imported while the display's connection environment is in place, then given its own
+  connection). Text is typed by pasting it from the clipboard (xclip): pyautogui drops
   non-ASCII characters and types ``<`` as ``>`` on common X keymaps.
 - ``xvfb="WxH"`` starts a private Xvfb for the run and stops it at the end; ``launch`` starts a
   program on the display (an app under test, a browser).
@@ -36,7 +37,7 @@ from environments.base import (
     RunAborted,
 )
 from environments.memory import parse_size
-from environments.xvfb import Xvfb, ensure_xauthority
+from environments.xvfb import Xvfb, user_authority, x_client_environment
 from tools import ComputerUse, ToolSet, computer_tools
 
 PIXELS_PER_WHEEL_CLICK = 100
@@ -90,6 +91,9 @@ class DesktopEnvironment(Environment):
                 "virtual screen")
         self.display = display
         self.private = self._xvfb is not None
+        self.authority = self._xvfb.client_authority if self._xvfb is not None else user_authority()
+        # The environment of programs started on this display (xclip, --launch).
+        self._child_env = {**os.environ, "DISPLAY": display, "XAUTHORITY": self.authority}
         self.settle = settle
         try:
             self._connect(monitor, scale)
@@ -102,8 +106,10 @@ class DesktopEnvironment(Environment):
     # -- start-up ------------------------------------------------------------------------------
 
     def _connect(self, monitor: int, scale: float | None) -> None:
-        os.environ["DISPLAY"] = self.display  # pyautogui reads it at import
-        ensure_xauthority()
+        with x_client_environment(self.display, self.authority):
+            self._open_connections(monitor, scale)
+
+    def _open_connections(self, monitor: int, scale: float | None) -> None:
         try:
             import Xlib.display
 
@@ -154,7 +160,7 @@ class DesktopEnvironment(Environment):
     def _launch(self, command: str) -> None:
         before = self._grab()
         try:
-            self._launched = subprocess.Popen(shlex.split(command), env=dict(os.environ),
+            self._launched = subprocess.Popen(shlex.split(command), env=self._child_env,
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except OSError as exc:
             raise EnvironmentUnavailable(f"--launch {command!r} could not start: {exc}") from None
@@ -175,7 +181,8 @@ class DesktopEnvironment(Environment):
         if shooter is None:
             import mss
 
-            shooter = mss.MSS(display=self.display)
+            with x_client_environment(self.display, self.authority):  # libX11 reads XAUTHORITY
+                shooter = mss.MSS(display=self.display)
             self._local.mss = shooter
         return shooter
 
@@ -296,8 +303,11 @@ class DesktopEnvironment(Environment):
             if i:
                 self._gui.press("enter")
             if line:
+                # xclip keeps serving the selection after it returns: it must not hold our
+                # stdout/stderr, or a caller reading them through a pipe never sees them close.
                 subprocess.run(["xclip", "-selection", "clipboard", "-in"], input=line.encode("utf-8"),
-                               check=True, timeout=5, env=dict(os.environ, DISPLAY=self.display))
+                               check=True, timeout=5, env=self._child_env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 self._gui.hotkey("ctrl", "v", interval=0.02)
                 time.sleep(0.05)  # the application reads the clipboard asynchronously
 

@@ -3,14 +3,15 @@
 Xvfb picks a free display number itself (``-displayfd``) and is stopped when the run ends. It
 listens on no TCP port and accepts only clients holding a fresh random cookie. The cookie goes
 into an authority file of this process (a copy of the user's entries plus one per private
-screen) that ``XAUTHORITY`` points at for this process and its children; the user's own file is
-never written.
+screen) that this process's X clients are given; the user's own file is never written, and the
+process environment is left as it was (:func:`x_client_environment`).
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import threading
 import secrets
 import select
 import shutil
@@ -19,6 +20,8 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from environments.base import EnvironmentUnavailable
@@ -30,13 +33,52 @@ FAMILY_LOCAL = 256
 COOKIE = b"MIT-MAGIC-COOKIE-1"
 
 
-def ensure_xauthority() -> None:
-    """Point ``XAUTHORITY`` at a file when it names none (python-xlib needs one to exist)."""
+_empty_authority: Path | None = None
+_session_authority: Path | None = None
+
+
+def user_authority() -> str:
+    """The authority file X clients of the user's own displays read: ``$XAUTHORITY``, else
+    ``~/.Xauthority``, else an empty file of ours (python-xlib fails when the file is missing)."""
+    global _empty_authority
+    if _session_authority is not None:  # the user's entries and our screens', in one file
+        return str(_session_authority)
     current = os.environ.get("XAUTHORITY") or str(Path.home() / ".Xauthority")
-    if not Path(current).exists():
-        handle, path = tempfile.mkstemp(prefix="vlagent-xauth-")
+    if Path(current).exists():
+        return current
+    if _empty_authority is None:
+        handle, name = tempfile.mkstemp(prefix="vlagent-xauth-")
         os.close(handle)
-        os.environ["XAUTHORITY"] = path
+        _empty_authority = Path(name)
+        atexit.register(_empty_authority.unlink, missing_ok=True)
+    return str(_empty_authority)
+
+
+_environment_lock = threading.RLock()  # re-entered when a connection opens another
+
+
+@contextmanager
+def x_client_environment(display: str, authority: str) -> Iterator[dict[str, str]]:
+    """While X connections are opened: ``DISPLAY`` and ``XAUTHORITY`` as the clients need them.
+
+    pyautogui (at import), python-xlib and libX11 (under mss) read both only from the process
+    environment when they connect, and take no argument for the authority file. They are set
+    here for the duration of the ``with`` block and restored when it ends, so the process
+    environment is the same before and after; nothing reads them once connected. Subprocesses
+    get the yielded mapping as their environment instead.
+    """
+    wanted = {"DISPLAY": display, "XAUTHORITY": authority}
+    with _environment_lock:
+        saved = {key: os.environ.get(key) for key in wanted}
+        os.environ.update(wanted)
+        try:
+            yield {**os.environ}
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 def authority_entry(number: str, cookie: bytes) -> bytes:
@@ -67,13 +109,12 @@ def authority_entries(data: bytes) -> list[tuple[str, bytes]]:
     return entries
 
 
-_session_authority: Path | None = None
 _user_entries: list[tuple[str, bytes]] = []
 _our_entries: dict[str, bytes] = {}
 
 
-def _add_to_session_authority(number: str, entry: bytes) -> None:
-    """Put ``entry`` for display ``number`` in this process's authority file. Any other entry
+def _add_to_session_authority(number: str, entry: bytes) -> Path:
+    """Put ``entry`` for display ``number`` in this process's authority file (returned). Any other entry
     for that number (an older screen's, the user's) is left out: numbers are reused, and clients
     disagree on which of several matches they use (libXau the first, python-xlib the last)."""
     global _session_authority, _user_entries
@@ -84,10 +125,10 @@ def _add_to_session_authority(number: str, entry: bytes) -> None:
         os.close(handle)
         _session_authority = Path(name)
         atexit.register(_session_authority.unlink, missing_ok=True)
-        os.environ["XAUTHORITY"] = name
     _our_entries[number] = entry
     kept = [raw for n, raw in _user_entries if n not in _our_entries]
     _session_authority.write_bytes(b"".join([*_our_entries.values(), *kept]))
+    return _session_authority
 
 
 class Xvfb:
@@ -119,7 +160,7 @@ class Xvfb:
             os.close(read_end)
         self.display = f":{number}"
         self.size = (width, height)
-        _add_to_session_authority(number, authority_entry(number, cookie))
+        self.client_authority = str(_add_to_session_authority(number, authority_entry(number, cookie)))
 
     def _read_display(self, fd: int) -> str:
         deadline = time.monotonic() + START_TIMEOUT_S

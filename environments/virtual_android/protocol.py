@@ -1,4 +1,4 @@
-"""The ADB device transport, as a device speaks it (REFERENCE.md §5).
+"""The ADB device transport, as a device speaks it (docs/environments.md).
 
 Every message is a 24-byte little-endian header — command, arg0, arg1, data length, data
 checksum, command ^ 0xffffffff — then the data. Version 0x01000001 and later skip checksums.

@@ -53,10 +53,23 @@ def test_agent_devices_lists_model_size_and_state(phone: VirtualDevice) -> None:
     assert f"{phone.serial}  device  vlagent-virtual  1080x2400" in result.stdout
 
 
-def test_no_device_is_one_line_that_says_how_to_pick(adb_server: AdbServer, tmp_path: Path) -> None:
-    result = run_cli("run", "--env", "android", "--goal", "g", "--model", "scripted:x", cwd=tmp_path)
+def test_no_device_runs_on_the_virtual_phone_with_one_warning_line(adb_server: AdbServer, tmp_path: Path) -> None:
+    script = write_script(tmp_path / "s.txt", [tool_call(action="terminate", status="success")])
+    result = run_cli("run", "--env", "android", "--goal", "g", "--model", f"scripted:{script}",
+                     "--out", str(tmp_path / "run"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("warning: no Android device is ready (devices: none): using the "
+                                    "embedded virtual phone")
+    assert len(result.stderr.strip().splitlines()) == 1
+    header = json.loads((tmp_path / "run" / "trajectory.jsonl").read_text().splitlines()[0])
+    assert header["environment"]["virtual"] is True
+
+
+def test_a_missing_serial_is_one_line_that_says_how_to_pick(adb_server: AdbServer, tmp_path: Path) -> None:
+    result = run_cli("run", "--env", "android", "--serial", "emulator-5554", "--goal", "g",
+                     "--model", "scripted:x", cwd=tmp_path)
     assert result.returncode == 3
-    assert result.stderr.startswith("error: no Android device found")
+    assert result.stderr.startswith("error: no device 'emulator-5554'; devices found: none")
     assert len(result.stderr.strip().splitlines()) == 1
 
 

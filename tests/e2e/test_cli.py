@@ -47,7 +47,7 @@ def test_a_run_succeeds_and_prints_its_trajectory(tmp_path: Path, script: Script
     assert lines[-1] == f"report: {Path(path).parent / 'report.html'}"
     assert run_dir.parent == tmp_path / "runs" and run_dir.name.endswith("-tap-the-middle")
     trajectory = read_trajectory(run_dir)
-    assert trajectory.end is not None and trajectory.end["status"] == "success"
+    assert trajectory.end is not None and trajectory.end.status == "success"
 
 
 def test_dry_run_shows_but_does_not_execute(tmp_path: Path, script: Script) -> None:
@@ -57,8 +57,8 @@ def test_dry_run_shows_but_does_not_execute(tmp_path: Path, script: Script) -> N
                    "--model", model, "--out", str(tmp_path / "run"), "--dry-run")
     assert done.returncode == 0 and "would run type" in done.stdout
     trajectory = read_trajectory(tmp_path / "run")
-    assert trajectory.header["dry_run"] is True
-    assert trajectory.steps[0]["result"]["executed"] is False
+    assert trajectory.header.dry_run is True
+    assert trajectory.steps[0].result.executed is False
 
 
 @pytest.mark.parametrize(("answers", "extra", "code", "words"), [

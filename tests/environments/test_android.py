@@ -3,6 +3,8 @@ each mobile_use action's effect checked on the device's state."""
 
 from __future__ import annotations
 
+import logging
+
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,9 +143,18 @@ def test_raw_screencap_decoding_refuses_garbage() -> None:
         decode_raw_screencap(b"\x10\x00\x00\x00" * 3 + b"\x00" * 50)
 
 
-def test_no_device_lists_what_was_found_and_how_to_pick(adb_server: AdbServer) -> None:
-    with pytest.raises(EnvironmentUnavailable, match="no Android device found.*agent virtual-device"):
-        AndroidEnvironment()
+def test_no_device_starts_the_embedded_virtual_phone_and_says_so(
+        adb_server: AdbServer, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="vlagent.android"):
+        env = AndroidEnvironment()
+    try:
+        assert "no Android device is ready (devices: none): using the embedded virtual phone" in caplog.text
+        assert env.describe()["virtual"] is True
+        assert env.observe().size == (1080, 2400)
+        # It lives on a server of its own: the user's adb server never sees it.
+        assert adb_server.adb("devices").stdout.decode().strip().splitlines()[1:] == []
+    finally:
+        env.close()
     with pytest.raises(EnvironmentUnavailable, match="no device 'emulator-5554'; devices found: none"):
         AndroidEnvironment(serial="emulator-5554")
 

@@ -242,8 +242,8 @@ def test_the_fail_safe_corner_aborts_a_run_on_a_real_desktop(tk: tuple[DesktopEn
                    recorder=Recorder(tmp_path / "run")).run("move to the corner")
     assert result.status == "aborted" and "fail-safe" in result.reason
     trajectory = read_trajectory(tmp_path / "run")
-    assert trajectory.end is not None and trajectory.end["status"] == "aborted"
-    assert [s["action"]["model"]["action"] for s in trajectory.steps] == ["mouse_move"]
+    assert trajectory.end is not None and trajectory.end.status == "aborted"
+    assert [s.action.model["action"] for s in trajectory.steps if s.action] == ["mouse_move"]
     env._gui.FAILSAFE = False  # leave the pointer where the next test can use the display
     env._gui.moveTo(W // 2, H // 2)
 
