@@ -113,6 +113,8 @@ class Dialect(ABC):
     default_resize: ClassVar[ResizeRule | None] = None
     pixel_space: ClassVar[bool] = False
     """True when the model answers in pixels of the image as its processor resized it."""
+    relative_extent: ClassVar[float] = 1000
+    """Otherwise: the number that stands for the full width and height (0–1000 spaces)."""
 
     def __init__(self, resize: ResizeRule | None = None) -> None:
         self.resize = resize if resize is not None else self.default_resize
@@ -125,19 +127,35 @@ class Dialect(ABC):
         """The frame as an image size for pixel-space dialects (what the model was shown)."""
         return (int(frame.width), int(frame.height)) if self.pixel_space else None
 
-    @abstractmethod
+    # -- wording shared by every dialect ---------------------------------------------------------
+
+    def history_text(self, call: ToolCall) -> str:
+        """One earlier call as the history shows it (default: its JSON, in the model's space)."""
+        return call_text(call)
+
+    def history_lines(self, history: Sequence[ToolCall]) -> list[str]:
+        """``Step N: <call>`` for each earlier call; each dialect frames the list its own way."""
+        return [f"Step {i}: {self.history_text(call)}" for i, call in enumerate(history, start=1)]
+
+    @staticmethod
+    def feedback_line(feedback: str) -> str:
+        """Why the previous answer was not executed; the answer format is said once, elsewhere."""
+        return f"Your previous answer was not executed: {feedback}."
+
     def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
-        """The model's coordinate space for an image of ``image_size`` (width, height)."""
+        """The model's coordinate space for an image of ``image_size`` (width, height): pixels of
+        the image as the processor resizes it (``pixel_space``), else ``relative_extent`` across
+        each side."""
+        if not self.pixel_space:
+            return CoordinateFrame(self.relative_extent, self.relative_extent)
+        size = self.model_image_size(image_size)
+        if size is None:
+            raise ValueError(f"dialect {self.name} answers in resized pixels and needs a resize rule")
+        return CoordinateFrame(*size)
 
     @abstractmethod
-    def render(
-        self,
-        goal: str,
-        history: Sequence[ToolCall],
-        image: Image.Image,
-        toolset: ToolSet,
-        feedback: str | None = None,
-    ) -> Prompt:
+    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
+               feedback: str | None = None) -> Prompt:
         """Chat messages for one step. ``feedback`` explains why the last answer was refused."""
 
     @abstractmethod

@@ -20,7 +20,6 @@ from prompts.base import (
     Message,
     ParseError,
     Prompt,
-    call_text,
     normalize_call,
 )
 from prompts.qwen import _THINK, _read_call
@@ -60,17 +59,10 @@ class JsonAnswer(Dialect):
 
     name = "json"
 
-    def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
-        return CoordinateFrame(SCALE, SCALE)
+    relative_extent = SCALE
 
-    def render(
-        self,
-        goal: str,
-        history: Sequence[ToolCall],
-        image: Image.Image,
-        toolset: ToolSet,
-        feedback: str | None = None,
-    ) -> Prompt:
+    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
+               feedback: str | None = None) -> Prompt:
         frame = self.frame_for(image.size)
         note = (f"Points are [x, y] with x and y integers from 0 to {SCALE}, relative to the "
                 "screenshot's width and height, origin at the top left.")
@@ -85,10 +77,9 @@ class JsonAnswer(Dialect):
         lines = [f"Task: {goal}"]
         if history:
             lines.append("Actions taken so far:")
-            lines += [f"{i}. {call_text(c)}"
-                      for i, c in enumerate(history, start=1)]
+            lines += self.history_lines(history)
         if feedback:
-            lines.append(f"Your previous answer was not executed: {feedback}.")
+            lines.append(self.feedback_line(feedback))
         lines.append("The current screen:")
         messages: list[Message] = [
             {"role": "system", "content": [{"type": "text", "text": system}]},

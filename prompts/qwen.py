@@ -1,5 +1,5 @@
 """Qwen function calling: Qwen2-VL, Qwen2.5-VL and Qwen3-VL share one text format and differ in
-their coordinate space (REFERENCE.md §1–2).
+their coordinate space (docs/models.md).
 
 The model sees the tools through its chat template (``apply_chat_template(..., tools=...)``),
 which asks for ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``. For templates that
@@ -23,7 +23,6 @@ from prompts.base import (
     Message,
     ParseError,
     Prompt,
-    call_text,
     normalize_call,
 )
 from prompts.families import family_named
@@ -68,33 +67,20 @@ class QwenFunctionCalling(Dialect):
     name = "qwen2-vl"
     default_resize = _default_resize("qwen2-vl")
 
-    def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
-        return CoordinateFrame(1000, 1000)
-
     def screen_note(self, frame: CoordinateFrame) -> str:
         return (
             f"The screen's resolution is {frame.width:g}x{frame.height:g}: give points as [x, y] "
             f"with 0 ≤ x ≤ {frame.width:g} and 0 ≤ y ≤ {frame.height:g}, origin at the top left."
         )
 
-    def render(
-        self,
-        goal: str,
-        history: Sequence[ToolCall],
-        image: Image.Image,
-        toolset: ToolSet,
-        feedback: str | None = None,
-    ) -> Prompt:
+    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
+               feedback: str | None = None) -> Prompt:
         frame = self.frame_for(image.size)
         lines = [f"The user query: {goal}"]
         if history:
-            steps = "; ".join(
-                f"Step {i}: {call_text(c)}"
-                for i, c in enumerate(history, start=1)
-            )
-            lines.append(f"Task progress (the actions already taken): {steps};")
+            lines.append(f"Task progress (the actions already taken): {'; '.join(self.history_lines(history))};")
         if feedback:
-            lines.append(f"Your previous answer was not executed: {feedback}. {ANSWER_FORMAT}.")
+            lines.append(self.feedback_line(feedback))
         messages: list[Message] = [
             {"role": "system", "content": [{"type": "text", "text": SYSTEM}]},
             {
@@ -131,9 +117,6 @@ class Qwen25FunctionCalling(QwenFunctionCalling):
     default_resize = _default_resize("qwen2.5-vl")
     pixel_space = True
 
-    def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
-        return _resized_frame(self, image_size)
-
 
 class Qwen3FunctionCalling(QwenFunctionCalling):
     """Qwen3-VL: points are relative 0–1000; the tool description states 999x999, as the Qwen
@@ -147,14 +130,6 @@ class Qwen3FunctionCalling(QwenFunctionCalling):
             "The screen's resolution is 999x999: give points as [x, y] with 0 ≤ x ≤ 999 and "
             "0 ≤ y ≤ 999, origin at the top left."
         )
-
-
-def _resized_frame(dialect: Dialect, image_size: tuple[int, int]) -> CoordinateFrame:
-    """The frame of a model that answers in pixels of the image as its processor resized it."""
-    size = dialect.model_image_size(image_size)
-    if size is None:
-        raise ValueError(f"dialect {dialect.name} needs a resize rule")
-    return CoordinateFrame(*size)
 
 
 def _read_call(block: str) -> tuple[str, dict[str, Any]] | None:

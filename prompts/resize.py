@@ -4,7 +4,7 @@ Qwen2-VL, Qwen2.5-VL, Qwen3-VL and UI-TARS resize every image with ``smart_resiz
 rounded to a multiple of ``factor`` (patch size × merge size), the area kept within the pixel
 budget. Models that answer in pixels of that resized image (Qwen2.5-VL, UI-TARS-1.5) need the exact
 size to map their points back, so we call the function transformers itself resizes with
-(REFERENCE.md §2: ports with another rounding get other sizes) rather than a copy of it.
+(ports with another rounding get other sizes: docs/models.md) rather than a copy of it.
 """
 
 from __future__ import annotations

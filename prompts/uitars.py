@@ -1,4 +1,4 @@
-"""UI-TARS: a Thought/Action text format instead of function calling (REFERENCE.md §3).
+"""UI-TARS: a Thought/Action text format instead of function calling (docs/models.md).
 
 UI-TARS 1.0 (Qwen2-VL based) answers in relative 0–1000 coordinates; UI-TARS-1.5 (Qwen2.5-VL
 based) in pixels of the smart-resized image. Its actions are translated into the toolset's
@@ -21,10 +21,9 @@ from prompts.base import (
     Message,
     ParseError,
     Prompt,
-    call_text,
     normalize_call,
 )
-from prompts.qwen import _THINK, _default_resize, _resized_frame
+from prompts.qwen import _THINK, _default_resize
 from tools import ToolCall, ToolSet
 
 SCROLL_PIXELS = 500
@@ -238,20 +237,11 @@ class UITars(Dialect):
     name = "ui-tars"
     default_resize = _default_resize("ui-tars")
 
-    def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
-        return CoordinateFrame(1000, 1000)
-
     def coordinates_note(self) -> str:
         return "Points are (x,y) with x and y from 0 to 1000 across the screenshot."
 
-    def render(
-        self,
-        goal: str,
-        history: Sequence[ToolCall],
-        image: Image.Image,
-        toolset: ToolSet,
-        feedback: str | None = None,
-    ) -> Prompt:
+    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
+               feedback: str | None = None) -> Prompt:
         frame = self.frame_for(image.size)
         space, _ = _SPACES[_tool(toolset)]
         text = (
@@ -262,13 +252,9 @@ class UITars(Dialect):
             f"## User Instruction\n{goal}\n"
         )
         if history:
-            steps = "\n".join(
-                f"Step {i}: {call_text(c)}"
-                for i, c in enumerate(history, start=1)
-            )
-            text += f"\n## Actions taken\n{steps}\n"
+            text += "\n## Actions taken\n" + "\n".join(self.history_lines(history)) + "\n"
         if feedback:
-            text += f"\nYour previous answer was not executed: {feedback}. Answer as Thought: … Action: …\n"
+            text += "\n" + self.feedback_line(feedback) + "\n"
         messages: list[Message] = [
             {"role": "user", "content": [{"type": "text", "text": text},
                                          {"type": "image", "image": image}]},
@@ -302,9 +288,6 @@ class UITars15(UITars):
     name = "ui-tars-1.5"
     default_resize = _default_resize("ui-tars-1.5")
     pixel_space = True
-
-    def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
-        return _resized_frame(self, image_size)
 
     def coordinates_note(self) -> str:
         return "Points are (x,y) in pixels of the screenshot as you see it."
