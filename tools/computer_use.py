@@ -1,4 +1,4 @@
-"""``computer_use``: the Qwen action space for desktops (REFERENCE.md §1)."""
+"""``computer_use``: the Qwen action space for desktops (docs/tools.md)."""
 
 from __future__ import annotations
 

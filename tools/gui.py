@@ -1,7 +1,7 @@
 """What the two published GUI tools share: one ``action`` argument that selects which of the
 other arguments are required, allowed or foreign.
 
-The published schemas (REFERENCE.md §1) list every argument as optional and say in prose which
+The published schemas (docs/tools.md) list every argument as optional and say in prose which
 action needs which. We keep that flat shape for the prompt, since that is what the models were
 trained on, and enforce the per-action rules here so that an invalid call is never executed and
 the model is told exactly what to fix.

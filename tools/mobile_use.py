@@ -1,4 +1,4 @@
-"""``mobile_use``: the Qwen action space for Android phones (REFERENCE.md §1)."""
+"""``mobile_use``: the Qwen action space for Android phones (docs/tools.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 A field annotated with :data:`Point` holds a position on the observed screen. Models write it in
 their own coordinate space; the dialect that parsed the answer converts it to normalized floats in
-[0, 1] before validation (DESIGN.md, "Coordinates: one rule"). Dialects find such fields through
+[0, 1] before validation (docs/architecture.md, "Coordinates"). Dialects find such fields through
 :func:`point_fields`, so a custom tool can take screen points too.
 """
 

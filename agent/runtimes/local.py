@@ -69,7 +69,6 @@ class TransformersRuntime(Runtime):
 
     def _load(self, model: str) -> None:
         transformers = transformers_module()
-        transformers.utils.logging.disable_progress_bar()  # the CLI shows its own progress
         torch = self._torch
         try:
             config = transformers.AutoConfig.from_pretrained(model)

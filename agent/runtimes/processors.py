@@ -1,7 +1,7 @@
 """Loading a checkpoint's processor, with or without torchvision.
 
 Without torchvision, ``AutoProcessor`` cannot build the Qwen-family and LLaVA-OneVision processors:
-they insist on a video processor, which needs torchvision (LAB-NOTES.md). Screenshots never need
+they insist on a video processor, which needs torchvision (not installable on every machine; docs/models.md). Screenshots never need
 one, so we fall back to the same processor class with the video processor left out, built from
 the checkpoint's own files (image processor, tokenizer, processor_config.json, chat template).
 """

@@ -128,7 +128,6 @@ def build_checkpoint(family: str, folder: str | Path, size: str = "tiny", seed: 
         raise ValueError(f"unknown family {family!r}; one of {', '.join(FAMILIES)}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    transformers_module().utils.logging.disable_progress_bar()
     torch.manual_seed(seed)
     dims = SIZES[size]
     builder = {"qwen2-vl": _qwen, "qwen2.5-vl": _qwen, "qwen3-vl": _qwen,

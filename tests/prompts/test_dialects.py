@@ -40,7 +40,7 @@ def device_point(dialect_name: str, text: str, screen: tuple[int, int], tools: T
     return Observation(image, scale=scale).to_device(point)
 
 
-# -- coordinates, with the numbers from REFERENCE.md ------------------------------------------
+# -- coordinates, with published numbers (docs/models.md) ------------------------------------------
 
 def test_qwen25_taps_the_cookbook_checkout_button() -> None:
     image = Image.open(FIXTURE)
@@ -82,7 +82,7 @@ def test_ui_tars_is_relative_1000() -> None:
 
 
 def test_ui_tars_15_is_in_resized_pixels() -> None:
-    # 1920x1080 under the default budget is shown as 1316x728 (REFERENCE.md §2).
+    # 1920x1080 under the default budget is shown as 1316x728 (docs/models.md, pixel budgets).
     text = "Action: click(start_box='(658,364)')"
     assert device_point("ui-tars-1.5", text, (1920, 1080), computer_tools()) == pytest.approx((960, 540))
 

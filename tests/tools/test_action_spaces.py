@@ -1,4 +1,4 @@
-"""The validation matrix of both published action spaces (REFERENCE.md §1)."""
+"""The validation matrix of both published action spaces (docs/tools.md)."""
 
 from __future__ import annotations
 
