@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from PIL import Image, ImageChops
@@ -127,21 +128,21 @@ class DesktopEnvironment(Environment):
 
         # pyautogui opens one X connection when first imported and keeps it; a later environment
         # (tests, a library user) must not drive an earlier display, nor a dead connection to a
-        # display whose number was reused. Each environment gets its own connection.
-        x11: Any = getattr(pyautogui, "_pyautogui_x11", None)
-        if x11 is not None:
+        # display whose number was reused. Each environment has its own connection, lent to
+        # pyautogui while it acts (_driving).
+        self._x11: Any = getattr(pyautogui, "_pyautogui_x11", None)
+        if self._x11 is not None:
             import Xlib.display
 
             with _quiet_xlib():
-                x11._display = Xlib.display.Display(self.display)
+                self._x_display = Xlib.display.Display(self.display)
         # Pillow frees every image's memory back to the OS by default; a screenshot a step then
         # costs ~3,000 page faults (10+ ms at 1920x1080). Let Pillow keep a few blocks for reuse
-        # (its documented block cache, PILLOW_BLOCKS_MAX).
+        # (its documented block cache, PILLOW_BLOCKS_MAX) while this environment is open.
         core: Any = getattr(Image, "core")  # noqa: B009 (untyped C module)
+        self._blocks_before: int | None = core.get_blocks_max()
         if core.get_blocks_max() < IMAGE_BLOCKS_CACHED:
             core.set_blocks_max(IMAGE_BLOCKS_CACHED)
-        pyautogui.FAILSAFE = not self.private
-        pyautogui.PAUSE = 0.0  # waits are ours to choose (settle), not 0.1 s after every call
         self._gui: Any = pyautogui
         monitors = self._mss().monitors
         if not 0 <= monitor < len(monitors):
@@ -154,7 +155,9 @@ class DesktopEnvironment(Environment):
             # Device pixels (what pyautogui takes) per captured pixel: 1 on X11; a HiDPI desktop
             # that captures physical pixels but takes logical input shows it here.
             everything = monitors[0]
-            scale = pyautogui.size()[0] / everything["width"] if everything["width"] else 1.0
+            with self._driving():
+                width = pyautogui.size()[0]
+            scale = width / everything["width"] if everything["width"] else 1.0
         self.scale = scale
 
     def _launch(self, command: str) -> None:
@@ -246,7 +249,8 @@ class DesktopEnvironment(Environment):
                                         message=f"'{name}' is outside the screen")
                 points[name] = pixel
         try:
-            message = self._run(action, points)
+            with self._driving():
+                message = self._run(action, points)
         except self._gui.FailSafeException:
             raise RunAborted("the pointer was moved into a screen corner (pyautogui fail-safe)") from None
         except (OSError, subprocess.SubprocessError) as exc:
@@ -284,6 +288,23 @@ class DesktopEnvironment(Environment):
         else:
             return f"{kind} needs nothing from the desktop"
         return f"{kind} done"
+
+    @contextlib.contextmanager
+    def _driving(self) -> Iterator[None]:
+        """pyautogui's module-wide settings as this environment needs them, for one action, then
+        as they were: its X connection (this display's), the fail-safe (on, but for a private
+        screen nobody holds the mouse of), and no pause after each call (waits are ours: settle)."""
+        gui, x11 = self._gui, self._x11
+        saved = (gui.FAILSAFE, gui.PAUSE, getattr(x11, "_display", None))
+        gui.FAILSAFE, gui.PAUSE = not self.private, 0.0
+        if x11 is not None:
+            x11._display = self._x_display
+        try:
+            yield
+        finally:
+            gui.FAILSAFE, gui.PAUSE = saved[0], saved[1]
+            if x11 is not None:
+                x11._display = saved[2]
 
     def _drag(self, start: tuple[int, int] | None, end: tuple[int, int]) -> None:
         # Press, move in steps, release: applications see real motion events in between.
@@ -325,6 +346,13 @@ class DesktopEnvironment(Environment):
         shooter = getattr(self._local, "mss", None)
         if shooter is not None:
             shooter.close()
+        if getattr(self, "_blocks_before", None) is not None:
+            getattr(Image, "core").set_blocks_max(self._blocks_before)  # noqa: B009
+            self._blocks_before = None
+        connection = getattr(self, "_x_display", None)
+        if connection is not None:
+            with contextlib.suppress(Exception):  # a display that died takes its connection along
+                connection.close()
         if self._launched is not None and self._launched.poll() is None:
             self._launched.terminate()
             try:

@@ -22,6 +22,18 @@ def tool_call(tool: str = "mobile_use", **arguments: Any) -> str:
     return f"<tool_call>\n{body}\n</tool_call>"
 
 
+def assert_schema_valid(lines: list[dict[str, Any]]) -> None:
+    """Every line of a real trajectory satisfies the committed JSON schema (checked by jsonschema,
+    not by our own models)."""
+    import jsonschema
+
+    from agent.trajectory import schema
+
+    validator = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
+    for line in lines:
+        validator.validate(line)
+
+
 def write_script(path: Path, answers: list[str]) -> Path:
     path.write_text("\n---\n".join(answers) + "\n", encoding="utf-8")
     return path

@@ -51,6 +51,9 @@ def test_readme_section_one_runs_the_main_job_on_the_embedded_virtual_phone(tmp_
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "report.html").is_file()
     lines = [json.loads(line) for line in (runs[0] / "trajectory.jsonl").read_text("utf-8").splitlines()]
+    from conftest import assert_schema_valid
+
+    assert_schema_valid(lines)
     assert lines[0]["environment"]["name"] == "android" and lines[0]["environment"]["virtual"] is True
     assert [s["result"]["ok"] for s in lines[1:-1]] == [True] * 6
 

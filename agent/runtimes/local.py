@@ -10,6 +10,7 @@ prompts that carry a JSON schema are decoded under it, so their answers always p
 from __future__ import annotations
 
 import importlib.util
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from agent.runtime import Completion, ModelUnavailable, Runtime, RuntimeFailure,
 from agent.runtimes.processors import load_processor, transformers_module
 from prompts import Prompt, ResizeRule, family_for
 
+log = logging.getLogger("vlagent.local")
 _PROBE_TOOL = {"type": "function", "function": {
     "name": "vlagent_probe_tool", "description": "probe", "parameters": {"type": "object", "properties": {}}}}
 
@@ -113,6 +115,7 @@ class TransformersRuntime(Runtime):
         self.load_options = {k: str(v) for k, v in load.items() if k != "quantization_config"}
         self.template_takes_tools = self._template_takes_tools()
         self._grammar_compiler: Any = None
+        self._told_unconstrained = False
 
     def _dtype(self, cuda: bool) -> Any:
         torch = self._torch
@@ -235,6 +238,9 @@ class TransformersRuntime(Runtime):
             if self.options.constrained == "on":
                 raise RuntimeFailure(
                     "constrained decoding needs xgrammar: pip install --no-deps xgrammar apache-tvm-ffi")
+            if not self._told_unconstrained:
+                log.info("xgrammar is not installed: answers are not constrained to the JSON schema")
+                self._told_unconstrained = True
             return None
         if not all(schemas):
             raise RuntimeFailure("a batch mixes prompts with and without a JSON schema")

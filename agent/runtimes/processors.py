@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import json
 from functools import lru_cache
 from typing import Any
+
+log = logging.getLogger("vlagent.local")
 
 
 def transformers_module() -> Any:
@@ -81,6 +84,8 @@ def load_processor(path: str, model_type: str, **kwargs: Any) -> Any:
     processor_class = getattr(transformers, name, None) if isinstance(name, str) else None
     if processor_class is None:
         raise ValueError(f"no image processor is known for model_type {model_type!r} ({error})")
+    log.info("AutoProcessor could not load %s (%s); using %s without a video processor", path,
+             error or "no image processor", processor_class.__name__)
     if "video_processor" not in inspect.signature(processor_class.__init__).parameters:
         return processor_class.from_pretrained(path, **kwargs)
     return _image_only_from_pretrained(path, processor_class, **kwargs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 import time
 import urllib.error
@@ -25,6 +26,8 @@ from PIL import Image
 
 from agent.runtime import Completion, ModelUnavailable, Runtime, RuntimeFailure, RuntimeOptions
 from prompts import Prompt, ResizeRule, family_for
+
+log = logging.getLogger("vlagent.remote")
 
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 BACKOFF_S = 0.5
@@ -167,6 +170,9 @@ class OpenAIRuntime(Runtime):
                 break
             except _Retryable as exc:
                 last = str(exc)
+                if attempt < self.options.retries:
+                    log.warning("the server at %s did not answer (%s); retrying (%d of %d)", self.base,
+                                last, attempt + 1, self.options.retries)
         else:
             raise RuntimeFailure(
                 f"the server at {self.base} did not answer after {self.options.retries + 1} "

@@ -167,15 +167,20 @@ def test_pixel_space_screens_are_sent_at_the_size_the_model_answers_in(stub: tup
     assert "tools" not in request["body"]  # tools travel in the system message
 
 
-def test_transient_failures_are_retried_with_backoff(stub: tuple[str, type[Scripted]]) -> None:
+def test_transient_failures_are_retried_with_backoff(stub: tuple[str, type[Scripted]],
+                                                     caplog: pytest.LogCaptureFixture) -> None:
     url, handler = stub
     handler.replies = [(503, {"error": {"message": "busy"}}), (429, "slow down"), ok("fine")]
     runtime = OpenAIRuntime(url, "m", RuntimeOptions(retries=2))
     started = time.monotonic()
-    assert runtime.generate([get_dialect("json").render("g", [], Image.new("RGB", (8, 8)),
-                                                        mobile_tools())])[0].text == "fine"
+    with caplog.at_level("WARNING", logger="vlagent.remote"):
+        assert runtime.generate([get_dialect("json").render("g", [], Image.new("RGB", (8, 8)),
+                                                            mobile_tools())])[0].text == "fine"
     assert time.monotonic() - started >= 1.5  # 0.5 s then 1 s of backoff
     assert len(handler.requests) == 3
+    # Each retry is logged, not silent.
+    assert [r.getMessage().split("(")[-1] for r in caplog.records] == ["1 of 2)", "2 of 2)"]
+    assert "HTTP 503: busy" in caplog.records[0].getMessage()
 
 
 def test_retries_are_bounded_and_the_last_error_is_said(stub: tuple[str, type[Scripted]]) -> None:

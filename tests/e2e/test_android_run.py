@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from environments.virtual_android import VirtualDevice
-from tests.conftest import run_cli, tool_call, write_script
+from tests.conftest import assert_schema_valid, run_cli, tool_call, write_script
 from tests.environments.android_fixtures import AdbServer, adb_server, free_port, phone  # noqa: F401
 
 
@@ -39,6 +39,7 @@ def test_agent_run_opens_notes_types_saves_and_goes_home(phone: VirtualDevice, t
     assert phone.state()["notes"] == ["buy milk & eggs"] and phone.state()["stack"] == []
     lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
     steps = lines[1:-1]
+    assert_schema_valid(lines)
     assert lines[0]["environment"]["serial"] == phone.serial
     assert [s["action"]["model"]["action"] for s in steps] == [
         "open", "click", "type", "click", "system_button", "terminate"]

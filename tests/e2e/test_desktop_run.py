@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from tests.conftest import run_cli, tool_call, write_script
+from tests.conftest import assert_schema_valid, run_cli, tool_call, write_script
 from tests.environments.test_desktop import APP, require
 
 
@@ -33,6 +33,7 @@ def test_agent_run_on_a_private_xvfb_drives_the_tk_app(tmp_path: Path) -> None:
     assert app["drags"][0]["start"] == [100, 450] and app["drags"][0]["end"] == [500, 700]
     lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
     header, steps, end = lines[0], lines[1:-1], lines[-1]
+    assert_schema_valid(lines)
     assert header["environment"]["name"] == "desktop" and header["environment"]["private_xvfb"] is True
     assert header["screen"] == {"width": 1280, "height": 800, "scale": 1.0}
     assert [s["action"]["model"]["action"] for s in steps] == [
