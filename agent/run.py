@@ -51,6 +51,12 @@ def screen_hash(obs: Observation) -> str:
     return digest.hexdigest()
 
 
+def _encodable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot hold (lone surrogates) replaced: it is printed,
+    recorded and parsed, and none of those may fail on it."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 class RunFinished(RuntimeError):
     """A step was asked of a run that has ended (``Run.result`` says how)."""
 
@@ -222,6 +228,7 @@ class Run:
             return step, None, None
         finally:
             timings["generate"] = _ms(t)
+        completion.text = _encodable(completion.text)
         step.output_text = completion.text
         step.prompt_text = completion.prompt_text or step.prompt_text
         for phase, ms in completion.timings_ms.items():

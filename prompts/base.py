@@ -173,20 +173,46 @@ def normalize_call(
 ) -> ToolCall:
     """A :class:`ToolCall` whose screen points are converted from ``frame`` to [0, 1].
 
-    Values that are not two finite numbers are passed on unchanged, so validation can say what is
-    wrong with them in the model's own terms.
+    Values that are not two finite numbers of sane size are passed on unchanged, so validation can
+    say what is wrong with them in the model's own terms. Text that cannot be written as UTF-8 (a
+    lone surrogate from a ``\\ud800`` escape) is a :class:`ParseError`.
     """
+    if _unencodable(name) or _unencodable(arguments):
+        raise ParseError("the answer holds an invalid character (a lone surrogate escape); write "
+                         "the text as plain characters")
     normalized = dict(arguments)
     for key in toolset.point_fields(name):
         value = arguments.get(key)
         if (
             isinstance(value, (list, tuple))
             and len(value) == 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-            and all(math.isfinite(v) for v in value)
+            and all(_finite_number(v) for v in value)
         ):
             normalized[key] = list(frame.normalize(value))
     return ToolCall(name=name, arguments=normalized, raw_arguments=dict(arguments))
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):  # a 400-digit integer has no float
+        return abs(value) <= 10**15
+    return math.isfinite(value)
+
+
+def _unencodable(value: Any) -> bool:
+    """True when a string inside ``value`` cannot be encoded as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_unencodable(k) or _unencodable(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_unencodable(v) for v in value)
+    return False
 
 
 def model_call(

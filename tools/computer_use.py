@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from tools.gui import ActionSpec, GuiTool, action_help
 from tools.keys import KEY_NAMES, canonical_key
+from tools.limits import MAX_KEYS, ScrollPixels, Seconds, Text
 from tools.points import Point
 
 _CLICK = ("coordinate",)
@@ -62,13 +63,13 @@ class ComputerUse(GuiTool):
     keys: list[str] | None = Field(
         None, min_length=1, description="Key names pressed together, for `key`."
     )
-    text: str | None = Field(None, min_length=1, description="Text for `type` and `answer`.")
+    text: Text | None = Field(None, description="Text for `type` and `answer`.")
     coordinate: Point | None = Field(None, description="[x, y]: the point to act on.")
     start_coordinate: Point | None = Field(
         None, description="[x, y]: where a `left_click_drag` starts (default: the pointer)."
     )
-    pixels: int | None = Field(None, description="Scroll amount for `scroll` and `hscroll`.")
-    time: float | None = Field(None, gt=0, le=60, description="Seconds to `wait` (at most 60).")
+    pixels: ScrollPixels | None = Field(None, description="Scroll amount for `scroll` and `hscroll`.")
+    time: Seconds | None = Field(None, description="Seconds to `wait` (at most 60).")
     status: Literal["success", "failure"] | None = Field(
         None, description="How the task ended, for `terminate`."
     )
@@ -89,4 +90,6 @@ class ComputerUse(GuiTool):
                     "space, backspace, delete, up, down, left, right, pageup, home, f1-f24, a-z, 0-9"
                 )
             canonical.append(found)
+        if len(canonical) > MAX_KEYS:
+            raise ValueError(f"{len(canonical)} keys at once; at most {MAX_KEYS} keys are pressed together")
         return canonical

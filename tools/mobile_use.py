@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from tools.gui import ActionSpec, GuiTool, action_help
+from tools.limits import Seconds, Text
 from tools.points import Point
 
 MOBILE_ACTIONS: dict[str, ActionSpec] = {
@@ -48,11 +49,11 @@ class MobileUse(GuiTool):
     coordinate2: Point | None = Field(
         None, description="[x, y]: where a `swipe` ends."
     )
-    text: str | None = Field(
-        None, min_length=1, description="Text for `key`, `type`, `open` and `answer`."
+    text: Text | None = Field(
+        None, description="Text for `key`, `type`, `open` and `answer`."
     )
-    time: float | None = Field(
-        None, gt=0, le=60, description="Seconds, for `long_press`, `swipe` and `wait` (at most 60)."
+    time: Seconds | None = Field(
+        None, description="Seconds, for `long_press`, `swipe` and `wait` (at most 60)."
     )
     button: Literal["Back", "Home", "Menu", "Enter"] | None = Field(
         None, description="The system button for `system_button`."

@@ -12,6 +12,8 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator
 
+from tools.limits import Number
+
 
 class ScreenPoint:
     """Marker put in a field's metadata: this field is an [x, y] point on the screen."""
@@ -28,8 +30,9 @@ def _as_pair(value: Any) -> Any:
     return value
 
 
-Point = Annotated[tuple[float, float], ScreenPoint(), BeforeValidator(_as_pair)]
-"""An [x, y] screen position; after validation, normalized to [0, 1] of the observed image."""
+Point = Annotated[tuple[Number, Number], ScreenPoint(), BeforeValidator(_as_pair)]
+"""An [x, y] screen position (two finite numbers); after validation, normalized to [0, 1] of the
+observed image."""
 
 
 def _has_marker(annotation: Any) -> bool:

@@ -129,10 +129,12 @@ class ToolSet:
 
 
 def _show(value: Any) -> str:
+    """A value as the model wrote it, cut short: an error must not copy 100 KB of text."""
     try:
-        return json.dumps(value, ensure_ascii=False)
+        shown = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
-        return repr(value)
+        shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def _describe_errors(call: ToolCall, exc: ValidationError) -> str:

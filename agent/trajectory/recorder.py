@@ -61,7 +61,10 @@ class Recorder:
         return self.run_dir / TRAJECTORY_FILE
 
     def _append(self, record: dict[str, Any]) -> None:
-        line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+        # backslashreplace: a lone surrogate in model text is written as its JSON escape, never
+        # an encoding error that would lose the step.
+        line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode(
+            "utf-8", "backslashreplace")
         # One write call: a signal cannot split a line between two Python bytecodes.
         view = memoryview(line)
         while view:

@@ -28,7 +28,7 @@ MOBILE_BAD: list[tuple[str, dict[str, Any], str]] = [
     ("key", {}, "needs 'text'"),
     ("click", {}, "needs 'coordinate'"),
     ("click", {"coordinate": [0.1]}, "exactly two numbers"),
-    ("click", {"coordinate": ["a", 0.2]}, "valid number"),
+    ("click", {"coordinate": ["a", 0.2]}, "must be a number"),
     ("click", {"coordinate": P, "text": "x"}, "does not take 'text'"),
     ("long_press", {"coordinate": P}, "needs 'time'"),
     ("long_press", {"coordinate": P, "time": 0}, "greater than 0"),
