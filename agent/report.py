@@ -1,6 +1,12 @@
 """A run as one self-contained HTML page: every step's screenshot with its action drawn on it,
 the model's raw output, the parsed action in three coordinate spaces, the result or error, and
 timings. No network, no scripts: screenshots are inlined as data URLs and overlays are SVG.
+
+A report is made from files someone else may have crafted, and opened in a browser: every value
+is escaped, a Content-Security-Policy forbids scripts and every load but inline images, a run's
+screenshots are read only from regular files inside its own folder (no symlink is followed), and
+the page is written through a temporary file and a rename, so a ``report.html`` symlink is
+replaced, never written through.
 """
 
 from __future__ import annotations
@@ -9,6 +15,8 @@ import base64
 import html
 import io
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +26,8 @@ from agent.evaluation.runner import PREDICTIONS, read_predictions
 from agent.trajectory import Step, Trajectory, read_trajectory
 
 REPORT_FILE = "report.html"
+CSP = ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+       "style-src 'unsafe-inline'\">")
 MAX_SHOT_HEIGHT = 900
 """Screenshots are shown (and embedded) at most this tall, as JPEG: a 30-step phone run stays a
 few MB."""
@@ -39,6 +49,54 @@ font-size:12px;max-height:260px;overflow:auto;margin:4px 0 10px}
 .error{color:#c5221f;font-weight:600} table{border-collapse:collapse;font-size:13px}
 td{padding:2px 10px 2px 0;vertical-align:top}
 """ % {"h": MAX_SHOT_HEIGHT}
+
+
+def _e(value: object) -> str:
+    """Any value, as HTML text."""
+    return html.escape(str(value))
+
+
+def _inside(folder: Path, path: Path | None) -> Path | None:
+    """``path`` when it is a regular file inside ``folder`` reached without a symlink."""
+    if path is None:
+        return None
+    try:
+        resolved, root = path.resolve(strict=True), folder.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if root not in resolved.parents or resolved != path.absolute() or not resolved.is_file():
+        return None
+    return resolved
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def _dataset_image(name: object) -> Path | None:
+    """A gold screenshot named in predictions.jsonl: a regular image file, not through a link."""
+    if not isinstance(name, str) or not name.lower().endswith(IMAGE_SUFFIXES):
+        return None
+    path = Path(name)
+    return path if path.is_file() and not path.is_symlink() and path.resolve() == path.absolute() else None
+
+
+def _write_page(path: Path, page: str) -> Path:
+    """Write ``page`` to ``path`` through a temporary file and a rename (a link at ``path`` is
+    replaced, its target untouched)."""
+    handle, scratch = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as sink:
+            sink.write(page)
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _number(value: object) -> float:
+    """A metric as a float; anything else (a crafted file) shows as 0."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
 def _data_url(path: Path | None) -> tuple[str, tuple[int, int]] | None:
@@ -65,7 +123,9 @@ def overlay(normalized: dict[str, Any] | None, size: tuple[int, int], key: str =
 
     def at(name: str) -> tuple[float, float] | None:
         point = normalized.get(name)
-        return (point[0] * width, point[1] * height) if isinstance(point, list) and len(point) == 2 else None
+        if not (isinstance(point, list) and len(point) == 2 and all(_number(v) == v for v in point)):
+            return None
+        return (point[0] * width, point[1] * height)
 
     marks = []
     start = at("start_coordinate") or at("coordinate")
@@ -99,7 +159,7 @@ def overlay(normalized: dict[str, Any] | None, size: tuple[int, int], key: str =
 
 
 def _step_html(trajectory: Trajectory, step: Step) -> str:
-    shot = _data_url(trajectory.screenshot(step))
+    shot = _data_url(_inside(trajectory.path, trajectory.screenshot(step)))
     action = step.action
     figure = ""
     if shot is not None:
@@ -146,15 +206,13 @@ def render_run_report(run_dir: str | Path) -> Path:
             f"({html.escape(model.runtime)}) · dialect {html.escape(header.dialect)} · started "
             f"{html.escape(header.started_at)}")
     steps = "".join(_step_html(trajectory, step) for step in trajectory.steps)
-    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>vlagent run: '
+    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{CSP}<title>vlagent run: '
             f'{html.escape(header.goal)}</title><style>{_CSS}</style></head><body>'
             f'<header><h1>{html.escape(header.goal)}</h1>'
             f'<div><span class="status {css_class}" id="status">{html.escape(status)}</span> {summary}</div>'
             f'<div class="meta">{meta} · {len(trajectory.steps)} steps</div></header>'
             f'<main>{steps}</main></body></html>')
-    path = trajectory.path / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
-    return path
+    return _write_page(trajectory.path / REPORT_FILE, page)
 
 
 def render_eval_report(out_dir: str | Path) -> Path:
@@ -165,49 +223,48 @@ def render_eval_report(out_dir: str | Path) -> Path:
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     predictions = read_predictions(out / PREDICTIONS)
     names = ("type_match", "exact_match", "success_rate", "goal_progress", "parse_rate")
-    cards = "".join(f'<div class="metric" id="{n}"><b>{metrics[n]:.3f}</b><br>{n.replace("_", " ")}</div>'
-                    for n in names)
+    cards = "".join(f'<div class="metric" id="{n}"><b>{_number(metrics.get(n)):.3f}</b><br>'
+                    f'{n.replace("_", " ")}</div>' for n in names)
     bars = []
     per_type = metrics.get("per_type", {})
     for i, (kind, row) in enumerate(per_type.items()):
         y = 10 + i * 34
         for j, (key, colour) in enumerate((("type_match", "#8ab4f8"), ("exact_match", "#1a73e8"))):
-            bars.append(f'<rect class="bar" x="150" y="{y + j * 13}" width="{row[key] * 400:.1f}" height="12" '
-                        f'fill="{colour}"/><text x="{155 + row[key] * 400:.1f}" y="{y + 10 + j * 13}" '
-                        f'font-size="11">{row[key]:.2f}</text>')
-        bars.append(f'<text x="0" y="{y + 18}" font-size="13">{html.escape(kind)} ({row["steps"]})</text>')
+            share = _number(row.get(key))
+            bars.append(f'<rect class="bar" x="150" y="{y + j * 13}" width="{share * 400:.1f}" height="12" '
+                        f'fill="{colour}"/><text x="{155 + share * 400:.1f}" y="{y + 10 + j * 13}" '
+                        f'font-size="11">{share:.2f}</text>')
+        bars.append(f'<text x="0" y="{y + 18}" font-size="13">{_e(kind)} ({_e(row.get("steps"))})</text>')
     chart = (f'<svg class="chart" width="620" height="{20 + 34 * len(per_type)}">{"".join(bars)}</svg>'
              '<div class="meta">light: type match · dark: exact match</div>')
     steps: list[str] = []
     for p in predictions:
-        shot = _data_url(Path(p["image"])) if p.get("image") else None
+        shot = _data_url(_dataset_image(p.get("image")))
         figure = ""
         if shot is not None:
             url, size = shot
             gold = overlay(p["gold"]["arguments"], size, f"g{len(steps)}", "#34a853", svg=False)
             mine = overlay((p.get("parsed") or {}).get("arguments") or {}, size,
                            f"p{len(steps)}", "#ea4335", svg=False)
-            figure = (f'<figure><img class="screen" src="{url}" alt="{html.escape(p["episode"])} step {p["step"]}">'
+            figure = (f'<figure><img class="screen" src="{url}" alt="{_e(p["episode"])} step {_e(p["step"])}">'
                       f'<svg class="overlay" viewBox="0 0 {size[0]} {size[1]}" preserveAspectRatio="none">'
                       f'{gold}{mine}</svg></figure>')
         verdict = "exact" if p["exact_match"] else ("type only" if p["type_match"] else "wrong")
         css = "ok" if p["exact_match"] else "bad"
         parsed = (p.get("parsed") or {}).get("arguments")
         steps.append(
-            f'<section class="step">{figure}<div class="info"><h2>{html.escape(p["episode"])} · step {p["step"]} '
+            f'<section class="step">{figure}<div class="info"><h2>{_e(p["episode"])} · step {_e(p["step"])} '
             f'<span class="status {css}">{verdict}</span></h2><table>'
             f'<tr><td>gold</td><td>{html.escape(json.dumps(p["gold"]["arguments"], ensure_ascii=False))}</td></tr>'
             f'<tr><td>predicted</td><td>{html.escape(json.dumps(parsed, ensure_ascii=False))}</td></tr>'
-            f'<tr><td>why</td><td>{html.escape(p["reason"])}</td></tr></table>'
-            f'<div>model output</div><pre class="output">{html.escape(p.get("output") or "")}</pre></div></section>')
+            f'<tr><td>why</td><td>{_e(p["reason"])}</td></tr></table>'
+            f'<div>model output</div><pre class="output">{_e(p.get("output") or "")}</pre></div></section>')
     settings = html.escape(json.dumps(metrics.get("settings", {}), indent=1, ensure_ascii=False))
-    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>vlagent evaluation</title>'
+    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{CSP}<title>vlagent evaluation</title>'
             f'<style>{_CSS}.metrics{{display:flex;gap:12px}}.metric{{background:#fff;border:1px solid #ddd;'
             f'border-radius:8px;padding:10px 16px;text-align:center}}.metric b{{font-size:22px}}</style></head><body>'
-            f'<header><h1>Evaluation: {metrics.get("steps", 0)} steps, {metrics.get("episodes", 0)} episodes</h1>'
+            f'<header><h1>Evaluation: {_e(metrics.get("steps", 0))} steps, {_e(metrics.get("episodes", 0))} episodes</h1>'
             f'<div class="metrics">{cards}</div></header><main><section class="step"><div class="info">'
             f'<h2>accuracy per action type (gold)</h2>{chart}<details><summary>settings</summary>'
             f'<pre>{settings}</pre></details></div></section>{"".join(steps)}</main></body></html>')
-    path = out / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
-    return path
+    return _write_page(out / REPORT_FILE, page)

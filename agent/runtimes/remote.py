@@ -196,21 +196,40 @@ class OpenAIRuntime(Runtime):
         return {"id": self.model_id, "runtime": self.name, "options": options}
 
 
-def _completion(answer: dict[str, Any], elapsed_ms: float) -> Completion:
+def _completion(answer: Any, elapsed_ms: float) -> Completion:
+    """The text (and token counts) of a chat completion. Anything of the wrong shape is a
+    :class:`RuntimeFailure` saying what came, never a crash: a server may be broken or hostile."""
     try:
         message = answer["choices"][0]["message"]
     except (KeyError, IndexError, TypeError):
         raise RuntimeFailure(f"the server's answer has no choices[0].message: {str(answer)[:200]}") from None
-    text = message.get("content") or ""
+    if not isinstance(message, dict):
+        raise RuntimeFailure(f"the server's choices[0].message is not an object: {str(message)[:200]}")
+    content = message.get("content")
+    if isinstance(content, list):  # content parts: keep the text ones
+        content = "".join(p.get("text", "") for p in content
+                          if isinstance(p, dict) and isinstance(p.get("text"), str))
+    if content is not None and not isinstance(content, str):
+        raise RuntimeFailure(f"the server's message content is not text: {str(content)[:200]}")
+    text = content or ""
     # A server started with a tool-call parser returns calls apart from the text; give them back
     # to the dialect in the form it reads.
-    for call in message.get("tool_calls") or []:
-        function = call.get("function", {})
+    calls = message.get("tool_calls") or []
+    for call in calls if isinstance(calls, list) else []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            raise RuntimeFailure(f"the server sent a tool call of the wrong shape: {str(call)[:200]}")
         arguments = function.get("arguments", "{}")
         text += (f'\n<tool_call>\n{{"name": {json.dumps(function.get("name"))}, '
                  f'"arguments": {arguments if isinstance(arguments, str) else json.dumps(arguments)}}}'
                  "\n</tool_call>")
-    usage = answer.get("usage") or {}
-    return Completion(text=text, prompt_tokens=usage.get("prompt_tokens"),
-                      completion_tokens=usage.get("completion_tokens"),
+    usage = answer.get("usage") if isinstance(answer, dict) else None
+    usage = usage if isinstance(usage, dict) else {}
+    return Completion(text=text, prompt_tokens=_count(usage.get("prompt_tokens")),
+                      completion_tokens=_count(usage.get("completion_tokens")),
                       timings_ms={"request": elapsed_ms})
+
+
+def _count(value: Any) -> int | None:
+    """A token count as the server gave it, if it is one (a string is not recorded)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

@@ -234,3 +234,32 @@ def test_an_unreachable_endpoint_fails_at_start_in_one_line(tmp_path: Path) -> N
 ])
 def test_endpoint_forms(given: str, base: str) -> None:
     assert api_base(given) == base
+
+
+@pytest.mark.parametrize("body", [
+    {"choices": [{"message": "just a string"}]},
+    {"choices": [{"message": {"content": 42}}]},
+    {"choices": [{"message": {"content": None, "tool_calls": ["not an object"]}}]},
+    {"choices": [{"message": {"content": None, "tool_calls": [{"function": "x"}]}}]},
+    ["not", "an", "object"],
+])
+def test_a_malformed_answer_is_a_model_error_not_a_crash(stub: tuple[str, type[Scripted]], body: Any,
+                                                        tmp_path: Path) -> None:
+    url, handler = stub
+    handler.replies = [(200, body)]
+    code = main(["run", "--env", "memory", "--goal", "g", "--endpoint", url, "--model", "m",
+                 "--dialect", "json", "--out", str(tmp_path / "run")])
+    assert code == 4  # the run stopped on a model error, recorded; not exit 70
+    lines = [json.loads(x) for x in (tmp_path / "run" / "trajectory.jsonl").read_text().splitlines()]
+    assert lines[1]["error"]["kind"] == "model" and lines[-1]["steps"] == 1
+
+
+def test_content_parts_are_read_and_text_token_counts_are_not_recorded(stub: tuple[str, type[Scripted]]) -> None:
+    url, handler = stub
+    handler.replies = [(200, {"choices": [{"message": {"content": [{"type": "text", "text": "a"},
+                                                                   {"type": "text", "text": "b"}, 7]}}],
+                              "usage": {"prompt_tokens": "<script>", "completion_tokens": True}})]
+    runtime = OpenAIRuntime(url, "m")
+    completion = runtime.generate([get_dialect("json").render("g", [], Image.new("RGB", (8, 8)), mobile_tools())])[0]
+    assert completion.text == "ab"
+    assert completion.prompt_tokens is None and completion.completion_tokens is None
