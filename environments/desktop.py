@@ -319,18 +319,21 @@ class DesktopEnvironment(Environment):
         gui.mouseUp(button="left")
 
     def _type(self, text: str) -> None:
-        """Paste ``text`` line by line; a newline is the Enter key (submit)."""
-        for i, line in enumerate(text.split("\n")):
-            if i:
-                self._gui.press("enter")
-            if line:
-                # xclip keeps serving the selection after it returns: it must not hold our
-                # stdout/stderr, or a caller reading them through a pipe never sees them close.
-                subprocess.run(["xclip", "-selection", "clipboard", "-in"], input=line.encode("utf-8"),
-                               check=True, timeout=5, env=self._child_env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                self._gui.hotkey("ctrl", "v", interval=0.02)
-                time.sleep(0.05)  # the application reads the clipboard asynchronously
+        """Paste ``text`` line by line; a newline is the Enter key (submit). The clipboard is
+        borrowed: what it held before is put back afterwards (docs/environments.md)."""
+        from environments.clipboard import Clipboard
+
+        clipboard = Clipboard(self.display, self._child_env)
+        held = clipboard.read()
+        try:
+            for i, line in enumerate(text.split("\n")):
+                if i:
+                    self._gui.press("enter")
+                if line:
+                    with clipboard.serving(line):
+                        self._gui.hotkey("ctrl", "v", interval=0.02)
+        finally:
+            clipboard.restore(held)
 
     # -- the rest ------------------------------------------------------------------------------
 

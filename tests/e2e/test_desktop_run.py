@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import assert_schema_valid, run_cli, tool_call, write_script
 from tests.environments.test_desktop import APP, require
@@ -50,3 +56,56 @@ def test_a_display_that_cannot_be_opened_is_one_line_before_any_model_loads(tmp_
     assert result.returncode == 3
     assert result.stderr.startswith("error: cannot open display :919")
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+
+
+def _xclips(display: str) -> list[int]:
+    """Pids of the xclip processes serving ``display``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if command and command[0].endswith(b"xclip") and f"DISPLAY={display}".encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.parametrize("held", ["what the user had copied", None])
+def test_typing_on_an_existing_display_with_captured_output_returns_and_gives_the_clipboard_back(
+        tmp_path: Path, held: str | None) -> None:
+    """The run's stdout and stderr are pipes (as under CI or subprocess.run(capture_output=True)):
+    the run must end, leave no xclip of its own behind, and leave the clipboard as it found it."""
+    require("Xvfb", "xclip")
+    from environments.xvfb import Xvfb
+
+    screen = Xvfb(640, 480)
+    env = {**os.environ, "DISPLAY": screen.display, "XAUTHORITY": screen.client_authority}
+    try:
+        if held is not None:
+            subprocess.run(["xclip", "-selection", "clipboard", "-in"], input=held.encode(), env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=5)
+        before = set(_xclips(screen.display))
+        script = write_script(tmp_path / "s.txt", [
+            tool_call("computer_use", action="type", text="p4ssw0rd ünïcode"),
+            tool_call("computer_use", action="terminate", status="success")])
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "agent", "run", "--env", "desktop", "--display",
+                               screen.display, "--goal", "type", "--model", f"scripted:{script}",
+                               "--out", str(tmp_path / "run")], env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert time.monotonic() - started < 30
+        assert "X connection" not in done.stderr
+        now = subprocess.run(["xclip", "-selection", "clipboard", "-out"], env=env, capture_output=True,
+                             timeout=5)
+        if held is None:
+            assert now.returncode != 0 and set(_xclips(screen.display)) == before == set()
+        else:
+            assert now.stdout.decode() == held
+            assert len(set(_xclips(screen.display)) - before) <= 1  # the one serving what it held
+    finally:
+        for pid in _xclips(screen.display):
+            os.kill(pid, signal.SIGTERM)
+        screen.stop()
