@@ -23,8 +23,10 @@ from pydantic import BaseModel
 from agent.interpret import AnswerError, read_answer
 from agent.runtime import RuntimeFailure
 from agent.steps import MODEL_OUTPUT_ERRORS, RunResult, Status, Step, StepError
+from agent.trajectory.recorder import RecorderError
 from agent.trajectory.records import CallRecord, Outcome
 from environments import ActionResult, EnvironmentFault, EnvironmentUnavailable, Observation, RunAborted
+from prompts import ResizeError
 from tools import RunEnd, ToolCall
 
 if TYPE_CHECKING:
@@ -308,6 +310,10 @@ class Run:
             self._finish("aborted", str(exc))
         except (EnvironmentFault, EnvironmentUnavailable) as exc:
             self._finish("error", f"environment: {exc}")
+        except ResizeError as exc:
+            self._finish("error", f"the screen cannot be shown to this model: {exc}")
+        except RecorderError as exc:
+            self._finish("error", str(exc))
         except Exception as exc:
             self._finish("error", f"internal error: {type(exc).__name__}: {exc}")
             raise

@@ -20,6 +20,10 @@ _MARK = {"click": "red", "left_click": "red", "double_click": "purple", "triple_
          "mouse_move": "gray"}
 
 
+MAX_SIDE = 16384
+"""The largest screen side accepted (a 16K display); beyond it one screenshot is gigabytes."""
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """'1280x800' → (1280, 800), with a one-line error for anything else."""
     try:
@@ -28,6 +32,8 @@ def parse_size(text: str) -> tuple[int, int]:
         raise EnvironmentUnavailable(f"size {text!r} is not WIDTHxHEIGHT, e.g. 1280x800") from None
     if width <= 0 or height <= 0:
         raise EnvironmentUnavailable(f"size {text!r} must be positive")
+    if max(width, height) > MAX_SIDE:
+        raise EnvironmentUnavailable(f"size {text!r} is too large: at most {MAX_SIDE} pixels a side")
     return width, height
 
 

@@ -27,6 +27,11 @@ class RecorderError(RuntimeError):
     """The run directory cannot be used (exists with content, not writable)."""
 
 
+def _cannot_write(run_dir: Path, exc: OSError) -> str:
+    return (f"cannot write the trajectory in {run_dir}: {exc.strerror or exc}; the steps before are "
+            "kept; free some space or record elsewhere with --out")
+
+
 def _write_png(image: Image.Image, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
@@ -41,6 +46,8 @@ class Recorder:
 
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise RecorderError(f"{self.run_dir} is a file, not a directory; pass --out with a new directory")
         if self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise RecorderError(
                 f"{self.run_dir} is not empty; pass --out with a new directory"
@@ -67,10 +74,13 @@ class Recorder:
             "utf-8", "backslashreplace")
         # One write call: a signal cannot split a line between two Python bytecodes.
         view = memoryview(line)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+        except OSError as exc:  # a full disk, a removed drive: the user's situation, said so
+            raise RecorderError(_cannot_write(self.run_dir, exc)) from None
 
     def start(self, header: Header) -> None:
         self._append(header.model_dump(mode="json"))
@@ -86,7 +96,10 @@ class Recorder:
         """Append the step's line once its screenshot is on disk."""
         pending = self._pending.pop(step.index, None)
         if pending is not None:
-            pending.result()
+            try:
+                pending.result()
+            except OSError as exc:
+                raise RecorderError(_cannot_write(self.run_dir, exc)) from None
         self._append(step.record())
 
     def close(self, end: End) -> None:
@@ -98,6 +111,8 @@ class Recorder:
         try:
             if self.started:
                 self._append(end.model_dump(mode="json"))
+        except RecorderError:
+            pass  # the steps before are on disk; a reader takes the run as killed
         finally:
             os.close(self._fd)
         if not self.started:
