@@ -65,6 +65,8 @@ class RunSpec(BaseModel):
     out: Path | None = None
     dry_run: bool = False
     policy: Policy | None = None
+    secrets: dict[str, str] = Field(default_factory=dict, repr=False)
+    """name → value; the model writes ``{{name}}`` and never sees the value."""
 
     @field_validator("model", mode="before")
     @classmethod
@@ -135,6 +137,8 @@ def build_agent(spec: RunSpec, listeners: Sequence[RunListener] = (),
         environment.close()
         runtime.close()
         raise
+    if spec.secrets:
+        environment = environments.Secrets(environment, spec.secrets)
     if spec.dry_run:
         environment = environments.DryRun(environment)
     log.debug("built %s on %s with dialect %s", spec.model.model, environment.name, dialect.name)

@@ -57,6 +57,7 @@ class RuntimeOptions:
     timeout_s: float = 120.0
     retries: int = 2
     api_key: str | None = None
+    allow_insecure_key: bool = False
 
     def __post_init__(self) -> None:
         checks = [

@@ -14,7 +14,7 @@ from environments.android import AndroidEnvironment
 from environments.desktop import DesktopEnvironment
 from environments.memory import MemoryEnvironment
 from environments.registry import available, make, options_of, register
-from environments.wrappers import DryRun, Wrapper
+from environments.wrappers import DryRun, Secrets, Wrapper
 
 register("memory", MemoryEnvironment)
 register("desktop", DesktopEnvironment)
@@ -22,6 +22,6 @@ register("android", AndroidEnvironment)
 
 __all__ = [
     "ActionResult", "AndroidEnvironment", "DesktopEnvironment", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
-    "EnvironmentUnavailable", "MemoryEnvironment", "Observation", "RunAborted", "UIElement", "Wrapper",
+    "EnvironmentUnavailable", "MemoryEnvironment", "Observation", "RunAborted", "Secrets", "UIElement", "Wrapper",
     "available", "check_environment", "make", "options_of", "register",
 ]

@@ -209,8 +209,9 @@ class AndroidEnvironment(Environment):
                 return run()
             except (self._adb.AdbError, ConnectionError, OSError, EOFError) as exc:
                 last = exc
+                # Only the command's name: its arguments may be text being typed (a secret).
                 log.warning("device %s: %s failed (%s); reconnecting (attempt %d of %d)", self.serial,
-                            what[:60], exc, attempt + 1, RECONNECT_ATTEMPTS)
+                            what.split(" ", 1)[0], exc, attempt + 1, RECONNECT_ATTEMPTS)
                 time.sleep(RECONNECT_BACKOFF_S * (attempt + 1))
                 self._reconnect()
         raise EnvironmentFault(

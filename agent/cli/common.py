@@ -191,6 +191,8 @@ MODEL_OPTIONS: list[inspect.Parameter] = [
             help="auto, on or off: JSON-schema constrained decoding (xgrammar)."),
     _option("timeout", float, 120.0, "--timeout", min=0.001, help="[endpoint] Seconds per request."),
     _option("retries", int, 2, "--retries", min=0, help="[endpoint] Retries of a failed request."),
+    _option("allow_insecure_key", bool, False, "--allow-insecure-key",
+            help="[endpoint] Send the API key over plain http to another machine."),
 ]
 _NAMES = [p.name for p in MODEL_OPTIONS]
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from agent import exitcodes
 from agent.cli.common import (
     LiveView,
     app,
@@ -70,6 +71,9 @@ def run(
                          "(default: the only device; the virtual phone when none is attached).")] = None,
     hierarchy: Annotated[bool | None, typer.Option(
         "--hierarchy", help="[android] Also read the UI hierarchy each step.")] = None,
+    secret: Annotated[list[str] | None, typer.Option(
+        "--secret", help="A secret the model types as {{NAME}} without seeing it; its value comes "
+                         "from the environment variable NAME (or is asked for). Repeatable.")] = None,
 ) -> None:
     """Run one goal: observe, ask the model, act, record — until done or a limit is hit."""
     from agent.build import RunSpec
@@ -77,6 +81,7 @@ def run(
 
     spec = RunSpec(
         env=env, model=model, out=out or default_run_dir(goal), dry_run=dry_run,
+        secrets=_secrets(secret or []),
         env_options=env_options(env, {
             "size": size, "space": space, "scale": scale, "display": display, "monitor": monitor,
             "xvfb": xvfb, "settle": settle, "launch": launch, "serial": serial, "hierarchy": hierarchy}),
@@ -89,6 +94,28 @@ def run(
     with agent:
         result = agent.run(goal)
     end_of_run(result, spec.out)
+
+
+def _secrets(names: list[str]) -> dict[str, str]:
+    """Each ``--secret NAME``'s value: ``$NAME``, else asked for on the terminal (not echoed)."""
+    import getpass
+    import os
+    import re
+    import sys
+
+    values = {}
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            fail(f"--secret {name!r}: a secret's name is letters, digits and _ (e.g. PASSWORD)",
+                 exitcodes.USAGE)
+        value = os.environ.get(name)
+        if value is None and sys.stdin.isatty():
+            value = getpass.getpass(f"value of the secret {name} (not shown): ")
+        if not value:
+            fail(f"--secret {name}: set the environment variable {name} to its value (or run "
+                 "on a terminal to be asked for it)", exitcodes.USAGE)
+        values[name] = value
+    return values
 
 
 def _build(spec: RunSpec, view: LiveView) -> Agent:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import io
+import ipaddress
 import json
 import logging
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -45,11 +47,35 @@ class _Retryable(Exception):
 
 def api_base(endpoint: str) -> str:
     """``http://host:8000``, ``…/v1`` or ``…/v1/chat/completions`` → ``http://host:8000/v1``."""
-    base = endpoint.strip().rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        raise ModelUnavailable(f"--endpoint {endpoint!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1")
-    base = base.removesuffix("/chat/completions")
-    return base if base.endswith("/v1") else base + "/v1"
+    parts = urllib.parse.urlsplit(endpoint.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ModelUnavailable(f"--endpoint {shown(endpoint)!r} is not an http(s) URL, e.g. "
+                               "http://127.0.0.1:8000/v1")
+    path = parts.path.rstrip("/").removesuffix("/chat/completions")
+    path = path if path.endswith("/v1") else path + "/v1"
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def shown(url: str) -> str:
+    """``url`` as it may be printed or recorded: no user, password or query (keys hide there)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def key_may_go_to(url: str) -> bool:
+    """An API key is sent over https, or in clear text only to this machine (loopback)."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def image_url(image: Image.Image, size: tuple[int, int] | None) -> str:
@@ -83,10 +109,17 @@ class OpenAIRuntime(Runtime):
 
     def __init__(self, endpoint: str, model: str, options: RuntimeOptions | None = None) -> None:
         self.base = api_base(endpoint)
+        self.shown = shown(self.base)
+        self._query = urllib.parse.urlsplit(endpoint.strip()).query  # e.g. a key some gateways take
         self.model_id = model
         self.options = options or RuntimeOptions()
         self.api_key = (self.options.api_key or os.environ.get("VLAGENT_API_KEY")
                         or os.environ.get("OPENAI_API_KEY"))
+        # Checked before any connection is made: a key is never sent in clear text off this machine.
+        if self.api_key and not key_may_go_to(self.base) and not self.options.allow_insecure_key:
+            raise ModelUnavailable(
+                f"refusing to send the API key in clear text to {self.shown}: use an https endpoint, "
+                "or pass --allow-insecure-key if this network is yours")
         family = family_for(model)
         if family is not None and family.resize is not None:
             default = family.resize
@@ -100,7 +133,7 @@ class OpenAIRuntime(Runtime):
         except _Retryable as exc:
             if not exc.answered:
                 raise ModelUnavailable(
-                    f"cannot reach the server at {self.base}: {exc}; start it (e.g. vllm serve "
+                    f"cannot reach the server at {self.shown}: {exc}; start it (e.g. vllm serve "
                     "MODEL) or fix --endpoint"
                 ) from None
         except RuntimeFailure:
@@ -109,7 +142,8 @@ class OpenAIRuntime(Runtime):
     def _request(self, method: str, path: str, payload: dict[str, Any] | None,
                  timeout: float) -> dict[str, Any]:
         data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
+        url = self.base + path + (f"?{self._query}" if self._query else "")
+        request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if self.api_key:
             request.add_header("Authorization", f"Bearer {self.api_key}")
@@ -171,11 +205,11 @@ class OpenAIRuntime(Runtime):
             except _Retryable as exc:
                 last = str(exc)
                 if attempt < self.options.retries:
-                    log.warning("the server at %s did not answer (%s); retrying (%d of %d)", self.base,
+                    log.warning("the server at %s did not answer (%s); retrying (%d of %d)", self.shown,
                                 last, attempt + 1, self.options.retries)
         else:
             raise RuntimeFailure(
-                f"the server at {self.base} did not answer after {self.options.retries + 1} "
+                f"the server at {self.shown} did not answer after {self.options.retries + 1} "
                 f"attempts ({last})")
         return _completion(answer, round((time.perf_counter() - started) * 1000, 3))
 
@@ -187,7 +221,7 @@ class OpenAIRuntime(Runtime):
             return list(pool.map(self._complete, prompts))
 
     def describe(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"endpoint": self.base, "max_new_tokens": self.options.max_new_tokens,
+        options: dict[str, Any] = {"endpoint": self.shown, "max_new_tokens": self.options.max_new_tokens,
                                    "temperature": self.options.temperature, "seed": self.options.seed,
                                    "timeout_s": self.options.timeout_s, "retries": self.options.retries}
         if self.resize is not None:

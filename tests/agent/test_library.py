@@ -220,7 +220,7 @@ def test_every_model_option_of_run_is_taken_by_replay_and_eval(tmp_path: Path) -
     by_name = {name: {o for p in cmd.params for o in p.opts} for name, cmd in command.commands.items()}  # type: ignore[attr-defined]
     # agent run's options, less those about the goal, the limits, the output and the environment:
     not_model = {"--env", "--goal", "--max-steps", "--max-retries", "--max-repeats", "--time-limit",
-                 "--out", "--dry-run"}
+                 "--out", "--dry-run", "--secret"}
     not_model |= {f"--{o}" for name in environments.available() for o in environments.options_of(name)}
     model_flags = by_name["run"] - not_model
     assert {"--model", "--endpoint", "--dialect", "--max-pixels", "--dtype"} <= model_flags
@@ -232,11 +232,11 @@ def test_every_model_option_of_run_is_taken_by_replay_and_eval(tmp_path: Path) -
               "--max-new-tokens": "8", "--temperature": "0.5", "--seed": "1", "--dtype": "fp32",
               "--attention": "sdpa", "--device-map": "cpu", "--quantization": "4bit",
               "--max-pixels": "1000000", "--min-pixels": "3136", "--constrained": "off",
-              "--timeout": "5", "--retries": "1"}
+              "--timeout": "5", "--retries": "1", "--allow-insecure-key": ""}
     assert set(values) == model_flags
     script = write_script(tmp_path / "s.txt", [tool_call(action="terminate", status="success")])
     for flag, value in values.items():
-        extra = [] if flag == "--model" else [flag, value or "http://127.0.0.1:9/v1"]
+        extra = [] if flag == "--model" else [flag, value or "http://127.0.0.1:9/v1"] if value != "" else [flag]
         model = ["--model", "served-name" if flag == "--endpoint" else f"scripted:{script}"]
         replay_code = main(["replay", str(tmp_path / "no-such-run"), *model, *extra])
         eval_code = main(["eval", str(tmp_path / "no-such-data"), "--out", str(tmp_path / "e"), *model, *extra])
