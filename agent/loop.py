@@ -11,12 +11,12 @@ import asyncio
 import platform
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Protocol
 
-from pydantic import BaseModel
 
+from agent.policy import Policy
 from agent.run import Decision, Run, RunFinished, now, screen_hash
 from agent.runtime import Runtime
 from agent.steps import RunResult, Step
@@ -26,9 +26,6 @@ from environments import Environment, Observation
 from prompts import Dialect
 from tools import ToolSet
 
-Policy = Callable[[BaseModel], "str | None"]
-"""Looks at a validated action before it runs; returns None to allow it, or the reason to refuse
-(the reason goes back to the model)."""
 
 
 class RunListener(Protocol):

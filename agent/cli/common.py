@@ -118,6 +118,19 @@ class LiveView:
         self._status = console.status(f"step {index}: thinking…")
         self._status.start()
 
+    def ask(self, question: str) -> bool:
+        """Ask the person at the terminal (``--confirm``); the spinner stops while they read."""
+        if self._status is not None:
+            self._status.stop()
+        console.print(f"[yellow]confirm:[/yellow] {escape(question)}")
+        try:
+            answer = console.input(escape("allow? [y/N] "))
+        except EOFError:
+            answer = ""
+        if self._status is not None:
+            self._status.start()
+        return answer.strip().lower() in ("y", "yes")
+
     def step_finished(self, step: Step) -> None:
         if self._status is not None:
             self._status.stop()

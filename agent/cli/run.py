@@ -71,23 +71,37 @@ def run(
                          "(default: the only device; the virtual phone when none is attached).")] = None,
     hierarchy: Annotated[bool | None, typer.Option(
         "--hierarchy", help="[android] Also read the UI hierarchy each step.")] = None,
+    confirm: Annotated[bool, typer.Option(
+        "--confirm", help="Ask on the terminal before risky actions (docs/safety.md).")] = False,
+    allow_app: Annotated[list[str] | None, typer.Option(
+        "--allow-app", help="[android] Only these apps may be opened. Repeatable.")] = None,
+    deny_app: Annotated[list[str] | None, typer.Option(
+        "--deny-app", help="[android] These apps may not be opened. Repeatable.")] = None,
     secret: Annotated[list[str] | None, typer.Option(
         "--secret", help="A secret the model types as {{NAME}} without seeing it; its value comes "
                          "from the environment variable NAME (or is asked for). Repeatable.")] = None,
 ) -> None:
     """Run one goal: observe, ask the model, act, record — until done or a limit is hit."""
+    import sys
+
     from agent.build import RunSpec
+    from agent.policy import AppRules, Confirm, all_of
     from agent.trajectory import Limits
+
+    view = LiveView(dry_run)
+    if confirm and not sys.stdin.isatty():
+        fail("--confirm asks on a terminal, and standard input is not one", exitcodes.USAGE)
+    apps = AppRules(allow_app or (), deny_app or ()) if allow_app or deny_app else None
 
     spec = RunSpec(
         env=env, model=model, out=out or default_run_dir(goal), dry_run=dry_run,
-        secrets=_secrets(secret or []),
+        secrets=_secrets(secret or []), policy=all_of(apps, Confirm(view.ask) if confirm else None),
         env_options=env_options(env, {
             "size": size, "space": space, "scale": scale, "display": display, "monitor": monitor,
             "xvfb": xvfb, "settle": settle, "launch": launch, "serial": serial, "hierarchy": hierarchy}),
         limits=Limits(max_steps=max_steps, max_retries=max_retries, max_repeats=max_repeats,
                       time_limit_s=time_limit))
-    agent = _build(spec, LiveView(dry_run))
+    agent = _build(spec, view)
     signal.signal(signal.SIGTERM, _terminate)
     console.print(f"goal: {escape(goal)}  [dim]env {env} · model {escape(model.model)} · "
                   f"dialect {agent.dialect.name}[/dim]")
