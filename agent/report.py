@@ -17,6 +17,7 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +81,14 @@ def _dataset_image(name: object) -> Path | None:
     return path if path.is_file() and not path.is_symlink() and path.resolve() == path.absolute() else None
 
 
-def _write_page(path: Path, page: str) -> Path:
-    """Write ``page`` to ``path`` through a temporary file and a rename (a link at ``path`` is
-    replaced, its target untouched)."""
+def _write_page(path: Path, *parts: Iterable[str]) -> Path:
+    """Write the page's parts to ``path`` through a temporary file and a rename (a link at
+    ``path`` is replaced, its target untouched)."""
     handle, scratch = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as sink:
-            sink.write(page)
+            for part in parts:
+                sink.writelines(part)
         os.replace(scratch, path)
     except BaseException:
         Path(scratch).unlink(missing_ok=True)
@@ -205,14 +207,14 @@ def render_run_report(run_dir: str | Path) -> Path:
     meta = (f"{html.escape(header.environment.name)} · model {html.escape(model.id)} "
             f"({html.escape(model.runtime)}) · dialect {html.escape(header.dialect)} · started "
             f"{html.escape(header.started_at)}")
-    steps = "".join(_step_html(trajectory, step) for step in trajectory.steps)
-    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{CSP}<title>vlagent run: '
-            f'{html.escape(header.goal)}</title><style>{_CSS}</style></head><body>'
-            f'<header><h1>{html.escape(header.goal)}</h1>'
-            f'<div><span class="status {css_class}" id="status">{html.escape(status)}</span> {summary}</div>'
-            f'<div class="meta">{meta} · {len(trajectory.steps)} steps</div></header>'
-            f'<main>{steps}</main></body></html>')
-    return _write_page(trajectory.path / REPORT_FILE, page)
+    top = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{CSP}<title>vlagent run: '
+           f'{html.escape(header.goal)}</title><style>{_CSS}</style></head><body>'
+           f'<header><h1>{html.escape(header.goal)}</h1>'
+           f'<div><span class="status {css_class}" id="status">{html.escape(status)}</span> {summary}</div>'
+           f'<div class="meta">{meta} · {len(trajectory.steps)} steps</div></header><main>')
+    # Written step by step: a run of thousands of steps never sits in memory as one page.
+    steps = (_step_html(trajectory, step) for step in trajectory.steps)
+    return _write_page(trajectory.path / REPORT_FILE, [top], steps, ["</main></body></html>"])
 
 
 def render_eval_report(out_dir: str | Path) -> Path:
@@ -267,4 +269,4 @@ def render_eval_report(out_dir: str | Path) -> Path:
             f'<div class="metrics">{cards}</div></header><main><section class="step"><div class="info">'
             f'<h2>accuracy per action type (gold)</h2>{chart}<details><summary>settings</summary>'
             f'<pre>{settings}</pre></details></div></section>{"".join(steps)}</main></body></html>')
-    return _write_page(out / REPORT_FILE, page)
+    return _write_page(out / REPORT_FILE, [page])

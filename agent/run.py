@@ -10,6 +10,7 @@ the gate) and :meth:`Run.report` (the outcome of the action the caller executed 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -97,6 +98,7 @@ class Run:
         self._stop = threading.Event()
         self._stop_reason = "stopped by the caller"
         self._pending: Decision | None = None
+        self._last_prompt: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -232,7 +234,7 @@ class Run:
             timings["generate"] = _ms(t)
         completion.text = _encodable(completion.text)
         step.output_text = completion.text
-        step.prompt_text = completion.prompt_text or step.prompt_text
+        self._record_prompt(step, completion.prompt_text or step.prompt_text)
         for phase, ms in completion.timings_ms.items():
             timings[f"generate.{phase}"] = ms
         step.prompt_tokens, step.completion_tokens = completion.prompt_tokens, completion.completion_tokens
@@ -251,6 +253,15 @@ class Run:
             step.error = StepError(kind="policy", message=f"the action was refused: {refusal}")
             return step, None, None
         return step, reading.call, reading.action
+
+    def _record_prompt(self, step: Step, text: str) -> None:
+        """Keep the whole prompt once; record what changed since the previous step."""
+        previous, self._last_prompt = self._last_prompt, text
+        if previous is None:
+            step.prompt_text = text
+            return
+        shared = len(os.path.commonprefix([previous, text]))
+        step.prompt_text, step.prompt_from = text[shared:], shared
 
     def _execute(self, decision: Decision) -> None:
         self._pending = None

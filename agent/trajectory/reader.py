@@ -36,6 +36,23 @@ class Trajectory:
     def screenshot(self, step: Step) -> Path | None:
         return self.path / step.screenshot if step.screenshot else None
 
+    def prompt(self, index: int) -> str | None:
+        """The whole prompt of step ``index`` as the model read it, rebuilt from the steps up to it
+        (None when a step it depends on is missing or damaged)."""
+        text: str | None = None
+        previous = -1
+        for step in self.steps:
+            if step.index > index:
+                break
+            if step.prompt_from is None:
+                text = step.prompt_text
+            elif text is not None and step.index == previous + 1:
+                text = text[:step.prompt_from] + step.prompt_text
+            else:
+                text = None
+            previous = step.index
+        return text if previous == index else None
+
 
 def _first_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 FORMAT: Literal["vlagent-trajectory"] = "vlagent-trajectory"
-VERSION: Literal[1] = 1
+VERSION: Literal[2] = 2
+"""2: a step's ``prompt_text`` is what is new since the step before (``prompt_from``)."""
 
 Status = Literal["success", "failure", "answered", "max_steps", "time_limit", "error", "aborted"]
 ErrorKind = Literal["parse", "validation", "policy", "loop", "environment", "model"]
@@ -69,7 +70,7 @@ class Limits(Record):
 class Header(Record):
     type: Literal["header"] = "header"
     format: Literal["vlagent-trajectory"] = FORMAT
-    version: Literal[1] = VERSION
+    version: Literal[1, 2] = VERSION
     run_id: str
     goal: str
     started_at: str = Field(json_schema_extra=_TIME)
@@ -132,6 +133,11 @@ class Step(Record):
     frame: tuple[float, float]
     screen_hash: str = Field(pattern=r"^[0-9a-f]{32}$")
     prompt_text: str = ""
+    """The prompt as the model read it; from the second step on, only its end (see prompt_from)."""
+    prompt_from: int | None = Field(default=None, ge=0)
+    """None: ``prompt_text`` is the whole prompt. N: the prompt is the previous step's first N
+    characters followed by ``prompt_text`` (a history grows by a line a step: recording it whole
+    every step would grow the file with the square of the steps)."""
     prompt_tokens: int | None = Field(default=None, ge=0)
     output_text: str | None = None
     completion_tokens: int | None = Field(default=None, ge=0)

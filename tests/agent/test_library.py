@@ -220,7 +220,7 @@ def test_every_model_option_of_run_is_taken_by_replay_and_eval(tmp_path: Path) -
     by_name = {name: {o for p in cmd.params for o in p.opts} for name, cmd in command.commands.items()}  # type: ignore[attr-defined]
     # agent run's options, less those about the goal, the limits, the output and the environment:
     not_model = {"--env", "--goal", "--max-steps", "--max-retries", "--max-repeats", "--time-limit",
-                 "--out", "--dry-run", "--secret"}
+                 "--out", "--dry-run", "--secret", "--confirm", "--allow-app", "--deny-app"}
     not_model |= {f"--{o}" for name in environments.available() for o in environments.options_of(name)}
     model_flags = by_name["run"] - not_model
     assert {"--model", "--endpoint", "--dialect", "--max-pixels", "--dtype"} <= model_flags
@@ -241,3 +241,21 @@ def test_every_model_option_of_run_is_taken_by_replay_and_eval(tmp_path: Path) -
         replay_code = main(["replay", str(tmp_path / "no-such-run"), *model, *extra])
         eval_code = main(["eval", str(tmp_path / "no-such-data"), "--out", str(tmp_path / "e"), *model, *extra])
         assert replay_code == 3 and eval_code == 3, flag  # setup error (no recording, no data): not a usage error
+
+
+def test_each_step_records_what_is_new_and_the_whole_prompt_is_rebuilt(tmp_path: Path) -> None:
+    class Spy(ScriptedRuntime):
+        seen: list[str] = []
+
+        def generate(self, prompts: list[Prompt]) -> list[Completion]:
+            self.seen.extend(p.text() for p in prompts)
+            return super().generate(prompts)
+
+    env = MemoryEnvironment(size=(720, 1280), space="mobile")
+    spy = Spy(ANSWERS)
+    Agent(spy, get_dialect("qwen2-vl"), env, recorder=Recorder(tmp_path / "run")).run("greet")
+    trajectory = read_trajectory(tmp_path / "run")
+    assert [trajectory.prompt(s.index) for s in trajectory.steps] == spy.seen
+    assert trajectory.steps[0].prompt_from is None and trajectory.steps[0].prompt_text == spy.seen[0]
+    later = trajectory.steps[2]
+    assert later.prompt_from is not None and len(later.prompt_text) < len(spy.seen[2]) - 60
