@@ -56,10 +56,12 @@ def replayable(step: Step) -> bool:
 
 
 def replay(trajectory: Trajectory, environment: Environment, start: int = 0, speed: float = 1.0,
-           threshold: float = DEFAULT_THRESHOLD, out: Path | None = None) -> ReplayResult:
+           threshold: float = DEFAULT_THRESHOLD, out: Path | None = None, check: bool = True) -> ReplayResult:
     """Re-execute the executed actions of ``trajectory`` from step ``start`` on ``environment``.
 
     ``speed`` scales the recorded pauses between steps (2 = twice as fast, 0 = no pauses).
+    ``check=False`` replays steps whose screenshot is missing, blindly; by default such a step
+    stops the replay.
     """
     steps = [s for s in trajectory.steps if replayable(s) and s.index >= start]
     toolset = environment.toolset
@@ -73,6 +75,9 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
         previous_start = started
         live = environment.observe().image
         recorded = recorded_screen(trajectory, step)
+        if recorded is None and check:
+            return ReplayResult(done, reason=f"step {index} has no recorded screenshot to compare the "
+                                             "screen with; replay it blindly with --no-check")
         if recorded is not None:
             distance = screen_distance(live, recorded)
             if distance > threshold:

@@ -273,6 +273,11 @@ class Run:
             decision.step.error = StepError(kind="environment", message=str(exc))
             self._after(decision.step, None)
             return
+        except RunAborted as exc:  # a person stopped it from the device (a fail-safe corner)
+            decision.step.result = Outcome(ok=False, executed=False, message=f"not executed: {exc}")
+            self._after(decision.step, None)
+            self._finish("aborted", str(exc))
+            return
         finally:
             decision.step.timings_ms["execute"] = _ms(t)
         self._record_outcome(decision.step, outcome)

@@ -45,6 +45,8 @@ def replay(
         "--threshold", min=0.0, max=1.0, help="Screen distance above which replay stops.")] = 0.04,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Where a divergence report goes (default RUN_DIR/replay/); with --model, the new run.")] = None,
+    no_check: Annotated[bool, typer.Option(
+        "--no-check", help="Replay steps whose recorded screenshot is missing, without comparing.")] = False,
 ) -> None:
     """Re-execute a recorded run's actions, stopping where the screen no longer matches. With
     --model (and any model option of agent run), a model plans the steps whose screen differs."""
@@ -71,7 +73,8 @@ def replay(
     if model is not None:
         _heal(trajectory, environment, model, start, threshold, out)
     try:
-        result = run_replay(trajectory, environment, start=start, speed=speed, threshold=threshold, out=out)
+        result = run_replay(trajectory, environment, start=start, speed=speed, threshold=threshold, out=out,
+                            check=not no_check)
     except (environments.EnvironmentFault, environments.EnvironmentUnavailable) as exc:
         fail(f"environment: {exc}", exitcodes.RUN_ERROR)
     finally:

@@ -84,3 +84,17 @@ def test_a_line_of_the_wrong_shape_is_skipped_by_show_report_and_replay(tmp_path
         assert "line 2: damaged (action: Input should be a valid dictionary" in done.stderr + done.stdout or command[0] == "report"
     replayed = run_cli("replay", str(out), "--speed", "0")
     assert replayed.returncode in (0, 1) and "internal error" not in replayed.stderr
+
+
+def test_replay_without_screenshots_refuses_unless_told(tmp_path: Path) -> None:
+    script = write_script(tmp_path / "s.txt", [tool_call(action="click", coordinate=[500, 500]), DONE])
+    out = tmp_path / "run"
+    assert run_cli("run", "--env", "memory", "--space", "mobile", "--goal", "g",
+                   "--model", f"scripted:{script}", "--out", str(out)).returncode == 0
+    for shot in (out / "screens").iterdir():
+        shot.unlink()
+    refused = run_cli("replay", str(out), "--speed", "0")
+    assert refused.returncode == 1
+    assert "step 0 has no recorded screenshot to compare the screen with; replay it blindly with --no-check" in refused.stdout
+    blind = run_cli("replay", str(out), "--speed", "0", "--no-check")
+    assert blind.returncode == 0 and "replayed to the end" in blind.stdout

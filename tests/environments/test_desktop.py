@@ -243,7 +243,11 @@ def test_the_fail_safe_corner_aborts_a_run_on_a_real_desktop(tk: tuple[DesktopEn
     assert result.status == "aborted" and "fail-safe" in result.reason
     trajectory = read_trajectory(tmp_path / "run")
     assert trajectory.end is not None and trajectory.end.status == "aborted"
-    assert [s.action.model["action"] for s in trajectory.steps if s.action] == ["mouse_move"]
+    # The step the fail-safe stopped is recorded too, as not executed, with the reason.
+    assert [s.action.model["action"] for s in trajectory.steps if s.action] == ["mouse_move", "left_click"]
+    stopped = trajectory.steps[1].result
+    assert stopped is not None and not stopped.executed and "screen corner" in stopped.message
+    assert "screen corner" in trajectory.end.reason
     env._gui.FAILSAFE = False  # leave the pointer where the next test can use the display
     env._gui.moveTo(W // 2, H // 2)
 
