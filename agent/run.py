@@ -268,7 +268,7 @@ class Run:
         assert decision.action is not None
         t = time.perf_counter()
         try:
-            outcome = self.agent.environment.execute(decision.action)
+            outcome = self.agent.environment.execute(self._within_time_limit(decision.action))
         except (EnvironmentFault, EnvironmentUnavailable) as exc:
             decision.step.error = StepError(kind="environment", message=str(exc))
             self._after(decision.step, None)
@@ -282,6 +282,15 @@ class Run:
             decision.step.timings_ms["execute"] = _ms(t)
         self._record_outcome(decision.step, outcome)
         self._after(decision.step, None)
+
+    def _within_time_limit(self, action: BaseModel) -> BaseModel:
+        """A wait, press or swipe cut to the time the run has left: ``--time-limit`` holds within
+        a step, not only between steps."""
+        limit, seconds = self.agent.limits.time_limit_s, getattr(action, "time", None)
+        if limit is None or not isinstance(seconds, (int, float)):
+            return action
+        left = limit - (time.monotonic() - self._started)
+        return action if seconds <= left else action.model_copy(update={"time": max(left, 0.001)})
 
     def _record_outcome(self, step: Step, outcome: ActionResult) -> None:
         message = outcome.message

@@ -29,6 +29,7 @@ from environments.base import (
     Observation,
     UIElement,
 )
+from environments.lock import DeviceLock
 from tools import MobileUse, ToolSet, mobile_tools
 
 log = logging.getLogger("vlagent.android")
@@ -144,6 +145,12 @@ class AndroidEnvironment(Environment):
             self.client = self._adb.AdbClient()
             self.serial = self._choose(serial)
         self.device = self.client.device(self.serial)
+        self._lock: Any = None
+        try:
+            self._lock = DeviceLock("android", self.serial)
+        except EnvironmentUnavailable:
+            self.close()
+            raise
         try:
             self.width, self.height = (int(v) for v in _size(self._shell("wm size")).split("x"))
             density = re.search(r"(\d+)", self._shell("wm density"))
@@ -374,6 +381,9 @@ class AndroidEnvironment(Environment):
 
     def close(self) -> None:
         self.closed = True
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.release()
         embedded, self.embedded = self.embedded, None
         if embedded is not None:
             embedded.close()

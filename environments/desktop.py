@@ -37,6 +37,7 @@ from environments.base import (
     Observation,
     RunAborted,
 )
+from environments.lock import DeviceLock
 from environments.memory import parse_size
 from environments.xvfb import Xvfb, user_authority, x_client_environment
 from tools import ComputerUse, ToolSet, computer_tools
@@ -96,7 +97,10 @@ class DesktopEnvironment(Environment):
         # The environment of programs started on this display (xclip, --launch).
         self._child_env = {**os.environ, "DISPLAY": display, "XAUTHORITY": self.authority}
         self.settle = settle
+        self._lock: DeviceLock | None = None
         try:
+            if not self.private:  # a private screen is this run's alone
+                self._lock = DeviceLock("display", display)
             self._connect(monitor, scale)
             if launch:
                 self._launch(launch)
@@ -364,3 +368,6 @@ class DesktopEnvironment(Environment):
                 self._launched.kill()
         if self._xvfb is not None:
             self._xvfb.stop()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

@@ -98,3 +98,36 @@ def test_replay_without_screenshots_refuses_unless_told(tmp_path: Path) -> None:
     assert "step 0 has no recorded screenshot to compare the screen with; replay it blindly with --no-check" in refused.stdout
     blind = run_cli("replay", str(out), "--speed", "0", "--no-check")
     assert blind.returncode == 0 and "replayed to the end" in blind.stdout
+
+
+def test_the_time_limit_holds_within_a_long_wait(tmp_path: Path) -> None:
+    import time
+
+    script = write_script(tmp_path / "s.txt", [tool_call(action="wait", time=60), DONE])
+    started = time.monotonic()
+    done = run_cli("run", "--env", "memory", "--space", "mobile", "--goal", "g", "--time-limit", "2",
+                   "--model", f"scripted:{script}", "--out", str(tmp_path / "run"))
+    assert done.returncode == 1 and "time_limit" in done.stdout
+    assert time.monotonic() - started < 15  # interpreter start included; the wait was cut to ~2 s
+
+
+def test_a_second_run_on_a_device_in_use_fails_at_once_naming_the_holder(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from environments import EnvironmentUnavailable
+    from environments.lock import DeviceLock
+
+    held = DeviceLock("android", "emulator-1234")
+    try:
+        with pytest.raises(EnvironmentUnavailable, match=rf"android emulator-1234 is in use by another "
+                                                        rf"vlagent run \(pid {os.getpid()}, since"):
+            DeviceLock("android", "emulator-1234")
+    finally:
+        held.release()
+    DeviceLock("android", "emulator-1234").release()  # free again once released
+    # A holder that dies without releasing leaves no stale lock: the kernel drops it.
+    child = subprocess.run([sys.executable, "-c", "import os; from environments.lock import DeviceLock; "
+                            "DeviceLock('android', 'emulator-1234'); os._exit(9)"], timeout=30)
+    assert child.returncode == 9
+    DeviceLock("android", "emulator-1234").release()

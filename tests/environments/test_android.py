@@ -212,3 +212,13 @@ def _elements(env: AndroidEnvironment) -> list[Any]:
         return env.observe().elements or []
     finally:
         env.hierarchy = False
+
+
+def test_two_runs_on_one_phone_the_second_fails_at_once(phone: VirtualDevice) -> None:
+    first = AndroidEnvironment(serial=phone.serial)
+    try:
+        with pytest.raises(EnvironmentUnavailable, match=rf"android {phone.serial} is in use by another vlagent run"):
+            AndroidEnvironment(serial=phone.serial)
+    finally:
+        first.close()
+    AndroidEnvironment(serial=phone.serial).close()  # free once the first has closed
