@@ -33,6 +33,7 @@ def test_agent_run_on_a_private_xvfb_drives_the_tk_app(tmp_path: Path) -> None:
                      f"{sys.executable} {APP} {state}", "--goal", "Fill the form",
                      "--model", f"scripted:{script}", "--out", str(out), timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "X connection" not in result.stderr  # nothing of ours outlives the private screen
     app = json.loads(state.read_text(encoding="utf-8"))
     assert app["text"] == "héllo 你好"
     assert "ctrl+shift+T" in app["keys"]
