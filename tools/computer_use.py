@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from tools.gui import ActionSpec, GuiTool, action_help
 from tools.keys import KEY_NAMES, canonical_key
-from tools.limits import MAX_KEYS, ScrollPixels, Seconds, Text
+from tools.limits import MAX_KEYS, MAX_SCROLL_PIXELS, ScrollPixels, Seconds, Text
 from tools.points import Point
 
 _CLICK = ("coordinate",)
@@ -53,6 +53,7 @@ class ComputerUse(GuiTool):
     # For grammar-constrained decoding: only key names that validate.
     STRICT_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {
         "keys": {"type": "array", "items": {"enum": sorted(KEY_NAMES)}, "minItems": 1, "maxItems": 4},
+        "pixels": {"type": "integer", "minimum": -MAX_SCROLL_PIXELS, "maximum": MAX_SCROLL_PIXELS},
     }
 
     action: Literal[
