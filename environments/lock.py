@@ -12,6 +12,7 @@ import os
 import re
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 from environments.base import EnvironmentUnavailable
@@ -39,9 +40,11 @@ class DeviceLock:
                 "stop it: two runs on one device act on each other's screens") from None
         os.ftruncate(self._fd, 0)
         os.write(self._fd, f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}".encode())
+        # An environment that is dropped without close() frees its device when it is collected.
+        self._finalizer = weakref.finalize(self, os.close, self._fd)
 
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
+            self._finalizer()  # closes the file once
             self._fd = None

@@ -24,9 +24,9 @@ from tests.environments.android_fixtures import AdbServer, adb_server, phone  # 
 @pytest.fixture
 def recorded(phone: VirtualDevice, tmp_path: Path) -> Path:
     """The demo's episode recorded on a virtual phone: open Notes, type, save, Home."""
-    env = AndroidEnvironment(serial=phone.serial)
-    result = Agent(ScriptedRuntime(script(phone.phone)), get_dialect("qwen2-vl"), env,
-                   recorder=Recorder(tmp_path / "run")).run("save a note")
+    with AndroidEnvironment(serial=phone.serial) as env:
+        result = Agent(ScriptedRuntime(script(phone.phone)), get_dialect("qwen2-vl"), env,
+                       recorder=Recorder(tmp_path / "run")).run("save a note")
     assert result.status == "success" and phone.state()["notes"] == [NOTE]
     return tmp_path / "run"
 
