@@ -22,6 +22,8 @@ DONE = tool_call(action="terminate", status="success")
     (["--out", "{tmp}/a-file"], 3, "error: {tmp}/a-file is a file, not a directory; pass --out with a new directory"),
     (["--size", "30000x30000"], 3, "error: size '30000x30000' is too large: at most 16384 pixels a side"),
     (["--size", "100000x100000"], 3, "error: size '100000x100000' is too large: at most 16384 pixels a side"),
+    (["--size", "100000x1", "--dialect", "qwen2.5-vl"], 3,
+     "error: size '100000x1' is too large: at most 16384 pixels a side"),
     (["--size", "16000x50", "--dialect", "qwen2.5-vl"], 4, None),
 ])
 def test_situations_of_the_users_own_are_one_line_and_a_documented_code(
