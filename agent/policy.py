@@ -6,6 +6,7 @@ settings, never the screen: text on the screen cannot switch them off or widen t
 
 - :class:`AppRules`: ``--allow-app`` / ``--deny-app`` for ``open`` on Android.
 - :class:`Confirm`: ``--confirm`` asks a person before a risky action (:func:`risk_of`).
+- :class:`Region`: ``--region`` keeps every point inside a part of the screen.
 - :func:`all_of`: several policies, the first refusal wins.
 
 The risk list and what each protection does not do: docs/safety.md.
@@ -74,6 +75,30 @@ class AppRules:
             return f"opening {name!r} is not allowed here"
         if self.allow and not any(name == a.strip().lower() for a in self.allow):
             return f"opening {name!r} is not allowed here; allowed apps: {', '.join(self.allow)}"
+        return None
+
+
+@dataclass
+class Region:
+    """Points only inside ``box`` = (left, top, right, bottom), fractions of the screen."""
+
+    box: tuple[float, float, float, float]
+
+    def __post_init__(self) -> None:
+        left, top, right, bottom = self.box
+        if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
+            raise ValueError("a region is left,top,right,bottom with 0 <= left < right <= 1 and "
+                             "0 <= top < bottom <= 1 (fractions of the screen)")
+
+    def __call__(self, action: BaseModel) -> str | None:
+        from tools import point_fields
+
+        left, top, right, bottom = self.box
+        for name in sorted(point_fields(type(action))):
+            point = getattr(action, name, None)
+            if point is not None and not (left <= point[0] <= right and top <= point[1] <= bottom):
+                return (f"'{name}' is outside the part of the screen this run may touch "
+                        f"(from {left:g},{top:g} to {right:g},{bottom:g} of its width and height)")
         return None
 
 

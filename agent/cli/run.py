@@ -25,6 +25,7 @@ from agent.cli.common import (
 if TYPE_CHECKING:
     from agent.build import ModelSpec, RunSpec
     from agent.loop import Agent
+    from agent.policy import Region
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 
@@ -73,6 +74,8 @@ def run(
         "--hierarchy", help="[android] Also read the UI hierarchy each step.")] = None,
     confirm: Annotated[bool, typer.Option(
         "--confirm", help="Ask on the terminal before risky actions (docs/safety.md).")] = False,
+    region: Annotated[str | None, typer.Option(
+        "--region", help="Only touch points inside LEFT,TOP,RIGHT,BOTTOM (fractions, e.g. 0,0.1,1,1).")] = None,
     allow_app: Annotated[list[str] | None, typer.Option(
         "--allow-app", help="[android] Only these apps may be opened. Repeatable.")] = None,
     deny_app: Annotated[list[str] | None, typer.Option(
@@ -85,17 +88,18 @@ def run(
     import sys
 
     from agent.build import RunSpec
-    from agent.policy import AppRules, Confirm, all_of
+    from agent.policy import AppRules, Confirm, Region, all_of
     from agent.trajectory import Limits
 
     view = LiveView(dry_run)
     if confirm and not sys.stdin.isatty():
         fail("--confirm asks on a terminal, and standard input is not one", exitcodes.USAGE)
     apps = AppRules(allow_app or (), deny_app or ()) if allow_app or deny_app else None
+    area = _region(region) if region else None
 
     spec = RunSpec(
         env=env, model=model, out=out or default_run_dir(goal), dry_run=dry_run,
-        secrets=_secrets(secret or []), policy=all_of(apps, Confirm(view.ask) if confirm else None),
+        secrets=_secrets(secret or []), policy=all_of(apps, area, Confirm(view.ask) if confirm else None),
         env_options=env_options(env, {
             "size": size, "space": space, "scale": scale, "display": display, "monitor": monitor,
             "xvfb": xvfb, "settle": settle, "launch": launch, "serial": serial, "hierarchy": hierarchy}),
@@ -108,6 +112,18 @@ def run(
     with agent:
         result = agent.run(goal)
     end_of_run(result, spec.out)
+
+
+def _region(text: str) -> Region:
+    from agent.policy import Region
+
+    try:
+        left, top, right, bottom = (float(v) for v in text.split(","))
+        return Region((left, top, right, bottom))
+    except ValueError as exc:
+        fail(f"--region {text!r}: {exc}" if "region" in str(exc) else
+             f"--region {text!r} is not LEFT,TOP,RIGHT,BOTTOM (four fractions, e.g. 0,0.1,1,1)",
+             exitcodes.USAGE)
 
 
 def _secrets(names: list[str]) -> dict[str, str]:

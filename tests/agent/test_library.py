@@ -220,7 +220,7 @@ def test_every_model_option_of_run_is_taken_by_replay_and_eval(tmp_path: Path) -
     by_name = {name: {o for p in cmd.params for o in p.opts} for name, cmd in command.commands.items()}  # type: ignore[attr-defined]
     # agent run's options, less those about the goal, the limits, the output and the environment:
     not_model = {"--env", "--goal", "--max-steps", "--max-retries", "--max-repeats", "--time-limit",
-                 "--out", "--dry-run", "--secret", "--confirm", "--allow-app", "--deny-app"}
+                 "--out", "--dry-run", "--secret", "--confirm", "--allow-app", "--deny-app", "--region"}
     not_model |= {f"--{o}" for name in environments.available() for o in environments.options_of(name)}
     model_flags = by_name["run"] - not_model
     assert {"--model", "--endpoint", "--dialect", "--max-pixels", "--dtype"} <= model_flags

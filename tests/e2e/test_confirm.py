@@ -126,3 +126,24 @@ def test_an_injected_instruction_does_not_skip_a_confirmation(adb_server: AdbSer
     assert asked == ["opening the app 'Settings': action='open', text='Settings'"]
     assert result.steps[0].error is not None and result.steps[0].error.kind == "policy"
     assert phone.state()["foreground"] == "com.vlagent.notes"
+
+
+def test_region_keeps_points_inside_the_allowed_part_of_the_screen(tmp_path: Path) -> None:
+    import subprocess
+
+    script = write_script(tmp_path / "s.txt", [
+        tool_call("computer_use", action="left_click", coordinate=[500, 800]),   # the lower half
+        tool_call("computer_use", action="left_click", coordinate=[500, 200]),
+        tool_call("computer_use", action="terminate", status="success")])
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "agent", "run", "--env", "memory", "--goal", "g",
+                           "--model", f"scripted:{script}", "--out", str(out), "--region", "0,0,1,0.5"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    first, second = _steps(out)[:2]
+    assert first["error"]["kind"] == "policy" and "outside the part of the screen" in first["error"]["message"]
+    assert second["error"] is None and second["result"]["executed"] is True
+    bad = subprocess.run([sys.executable, "-m", "agent", "run", "--env", "memory", "--goal", "g",
+                          "--model", f"scripted:{script}", "--region", "0,0.6,1,0.5"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --region '0,0.6,1,0.5': a region is")
