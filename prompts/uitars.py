@@ -33,7 +33,9 @@ SWIPE_FRACTION = 0.4
 WAIT_SECONDS = 5.0
 LONG_PRESS_SECONDS = 1.0
 
-_ACTION_HEADER = re.compile(r"^\s*Action\s*[:：]", re.MULTILINE)
+# ``Action:`` may follow text on the same line ("… close it. Action: click(…)"), as the official
+# parsers accept; a word that ends in "action" (Reaction:) is not a header.
+_ACTION_HEADER = re.compile(r"(?<![A-Za-z_])Action\s*[:：]")
 _SECTION = re.compile(r"^\s*(?:Thought|Reflection|Action_Summary)\s*[:：]", re.MULTILINE)
 _NAME = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)\(")
 _KEY = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*=\s*")
@@ -122,6 +124,19 @@ def _scan(text: str) -> list[_Action]:
         actions.append(_Action(name, args))
 
 
+def _last_actions(text: str, headers: list[re.Match[str]]) -> list[_Action]:
+    """The actions after the last ``Action:`` header, as the official parsers take them (actions
+    separated by blank lines inside it all count). A header inside typed text
+    (``type(content='Action: x')``) is skipped: the last header that starts an action wins."""
+    for header in reversed(headers):
+        body = text[header.end():]
+        after = _SECTION.search(body)  # a Reflection: or Thought: after the action ends it
+        body = body[:after.start()] if after is not None else body
+        if re.match(r"\s*[A-Za-z_]\w*\(", body):
+            return _scan(body)
+    return []
+
+
 def _point(value: str | None, what: str) -> list[float | int]:
     """A point from ``(x,y)``, ``<point>x y</point>``, ``[x, y]``; a box's centre from four
     numbers (``<bbox>``, ``(x1,y1,x2,y2)``)."""
@@ -182,6 +197,10 @@ def _mobile(action: _Action, frame: CoordinateFrame) -> dict[str, Any]:
         return {"action": "long_press", "coordinate": _point(_start(a), "start_box"),
                 "time": LONG_PRESS_SECONDS}
     if name == "drag":
+        return {"action": "swipe", "coordinate": _point(_start(a), "start_box"),
+                "coordinate2": _point(_end(a), "end_box")}
+    if name == "scroll" and "direction" not in a and _end(a) is not None:
+        # The older mobile form: scroll(start_box=…, end_box=…) is a swipe from start to end.
         return {"action": "swipe", "coordinate": _point(_start(a), "start_box"),
                 "coordinate2": _point(_end(a), "end_box")}
     if name == "scroll":
@@ -266,16 +285,10 @@ class UITars(Dialect):
             raise ParseError("the answer is not text")
         tool = _tool(toolset)
         visible = _THINK.sub("", text)
-        header = _ACTION_HEADER.search(visible)
-        if header is not None:
-            body = visible[header.end():]
-            after = _SECTION.search(body)  # a Reflection: or Thought: after the action ends it
-            body = body[:after.start()] if after is not None else body
-        elif _SECTION.search(visible):
+        headers = list(_ACTION_HEADER.finditer(visible))
+        if not headers and _SECTION.search(visible):
             raise ParseError("no 'Action:' line found; answer as Thought: … then Action: …")
-        else:
-            body = visible
-        actions = _scan(body)
+        actions = _last_actions(visible, headers) if headers else _scan(visible)
         if not actions:
             raise ParseError("no action found after 'Action:'; write e.g. Action: click(start_box='(x,y)')")
         _, translate = _SPACES[tool]
