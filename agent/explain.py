@@ -35,7 +35,7 @@ def toolset_for(space: str | None) -> ToolSet:
 def explain(text: str, dialect: Dialect, screen: tuple[int, int], toolset: ToolSet,
             scale: float = 1.0) -> dict[str, Any]:
     """Every call in ``text``, validated, with points in three spaces. Raises :class:`ExplainError`."""
-    frame = dialect.frame_for(screen)
+    frame = dialect.frame_for(screen, toolset)
     view = Observation(Image.new("RGB", screen), scale=scale)
     try:
         reading = read_answer(text, dialect, frame, toolset, view.to_device, every_call=True)

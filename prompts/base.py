@@ -116,6 +116,10 @@ class Dialect(ABC):
     relative_extent: ClassVar[float] = 1000
     """Otherwise: the number that stands for the full width and height (0–1000 spaces)."""
 
+    def relative_extent_for(self, toolset: ToolSet | None) -> float:
+        """The relative extent for answers with ``toolset`` (one number for every tool here)."""
+        return self.relative_extent
+
     def __init__(self, resize: ResizeRule | None = None) -> None:
         self.resize = resize if resize is not None else self.default_resize
 
@@ -142,12 +146,13 @@ class Dialect(ABC):
         """Why the previous answer was not executed; the answer format is said once, elsewhere."""
         return f"Your previous answer was not executed: {feedback}."
 
-    def frame_for(self, image_size: tuple[int, int]) -> CoordinateFrame:
-        """The model's coordinate space for an image of ``image_size`` (width, height): pixels of
-        the image as the processor resizes it (``pixel_space``), else ``relative_extent`` across
-        each side."""
+    def frame_for(self, image_size: tuple[int, int], toolset: ToolSet | None = None) -> CoordinateFrame:
+        """The model's coordinate space for an image of ``image_size`` (width, height) when it
+        answers with ``toolset``: pixels of the image as the processor resizes it
+        (``pixel_space``), else ``relative_extent(toolset)`` across each side."""
         if not self.pixel_space:
-            return CoordinateFrame(self.relative_extent, self.relative_extent)
+            extent = self.relative_extent_for(toolset)
+            return CoordinateFrame(extent, extent)
         size = self.model_image_size(image_size)
         if size is None:
             raise ValueError(f"dialect {self.name} answers in resized pixels and needs a resize rule")

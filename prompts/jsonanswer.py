@@ -63,7 +63,7 @@ class JsonAnswer(Dialect):
 
     def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
                feedback: str | None = None) -> Prompt:
-        frame = self.frame_for(image.size)
+        frame = self.frame_for(image.size, toolset)
         note = (f"Points are [x, y] with x and y integers from 0 to {SCALE}, relative to the "
                 "screenshot's width and height, origin at the top left.")
         tools = toolset.function_schemas(note)

@@ -37,9 +37,10 @@ _XML_PARAMETER = re.compile(r"<parameter=([^>\s]+)>(.*?)(?:</parameter>|(?=<para
 
 SYSTEM = "You are a helpful assistant."
 ANSWER_FORMAT = (
-    'Answer with one tool call: <tool_call>{"name": <tool name>, "arguments": <arguments>}'
-    "</tool_call>"
+    'Answer with one tool call, as the tools section says: <tool_call>{"name": <function-name>, '
+    '"arguments": <args-json-object>}</tool_call>'
 )
+"""The one answer instruction of a parse error: the same wording as the system message's."""
 
 
 def _default_resize(family: str) -> ResizeRule | None:
@@ -75,7 +76,7 @@ class QwenFunctionCalling(Dialect):
 
     def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
                feedback: str | None = None) -> Prompt:
-        frame = self.frame_for(image.size)
+        frame = self.frame_for(image.size, toolset)
         lines = [f"The user query: {goal}"]
         if history:
             lines.append(f"Task progress (the actions already taken): {'; '.join(self.history_lines(history))};")
@@ -119,17 +120,17 @@ class Qwen25FunctionCalling(QwenFunctionCalling):
 
 
 class Qwen3FunctionCalling(QwenFunctionCalling):
-    """Qwen3-VL: points are relative 0–1000; the tool description states 999x999, as the Qwen
-    cookbook does, so the prompt matches what the model was trained on."""
+    """Qwen3-VL: points are relative. The Qwen cookbooks state one size and map back with the
+    same number: 999x999 and x/999 for ``mobile_use``, 1000x1000 and x/1000 for
+    ``computer_use``. The tool description states the size this frame divides by."""
 
     name = "qwen3-vl"
     default_resize = _default_resize("qwen3-vl")
 
-    def screen_note(self, frame: CoordinateFrame) -> str:
-        return (
-            "The screen's resolution is 999x999: give points as [x, y] with 0 ≤ x ≤ 999 and "
-            "0 ≤ y ≤ 999, origin at the top left."
-        )
+    def relative_extent_for(self, toolset: ToolSet | None) -> float:
+        if toolset is not None and "mobile_use" in toolset and "computer_use" not in toolset:
+            return 999
+        return 1000
 
 
 def _read_call(block: str) -> tuple[str, dict[str, Any]] | None:

@@ -261,7 +261,7 @@ class UITars(Dialect):
 
     def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
                feedback: str | None = None) -> Prompt:
-        frame = self.frame_for(image.size)
+        frame = self.frame_for(image.size, toolset)
         space, _ = _SPACES[_tool(toolset)]
         text = (
             "You are a GUI agent. You are given a task, the actions taken so far and a screenshot. "

@@ -27,7 +27,8 @@ METRICS = "metrics.json"
 
 def history_call(step: GoldStep, dialect: Dialect, image_size: tuple[int, int]) -> ToolCall:
     """A gold step as the history shows it: points in the model's own space."""
-    return model_call(step.tool, step.arguments, dialect.frame_for(image_size), action_space_of(step.tool))
+    return model_call(step.tool, step.arguments, dialect.frame_for(image_size, action_space_of(step.tool)),
+                      action_space_of(step.tool))
 
 
 @dataclass

@@ -67,12 +67,21 @@ def test_qwen2_vl_is_relative_1000() -> None:
     assert device_point("qwen2-vl", text, (1920, 1080), computer_tools()) == (960.0, 540.0)
 
 
-def test_qwen3_vl_is_relative_1000_and_states_999() -> None:
-    text = ('<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", '
+@pytest.mark.parametrize("tools, stated, x", [
+    (computer_tools(), "1000x1000", 250 / 1000 * 1920),   # the computer-use cookbook: 1000, x/1000
+    (mobile_tools(), "999x999", 250 / 999 * 1920),        # the mobile cookbook: 999, x/999
+])
+def test_qwen3_vl_states_one_size_and_divides_by_it(tools: ToolSet, stated: str, x: float) -> None:
+    name = tools.names[0]
+    action = "left_click" if name == "computer_use" else "click"
+    text = ('<tool_call>{"name": "' + name + '", "arguments": {"action": "' + action + '", '
             '"coordinate": [250, 750]}}</tool_call>')
-    assert device_point("qwen3-vl", text, (1920, 1080), computer_tools()) == (480.0, 810.0)
-    prompt = get_dialect("qwen3-vl").render("g", [], Image.new("RGB", (1920, 1080)), computer_tools())
-    assert prompt.tools is not None and "999x999" in prompt.tools[0]["function"]["description"]
+    point = device_point("qwen3-vl", text, (1920, 1080), tools)
+    assert point[0] == pytest.approx(x)
+    prompt = get_dialect("qwen3-vl").render("g", [], Image.new("RGB", (1920, 1080)), tools)
+    assert prompt.tools is not None and f"resolution is {stated}" in prompt.tools[0]["function"]["description"]
+    edge = text.replace("[250, 750]", "[" + stated.split("x")[0] + ", 0]")
+    assert device_point("qwen3-vl", edge, (1920, 1080), tools)[0] == pytest.approx(1920)  # the stated edge is the edge
 
 
 def test_ui_tars_is_relative_1000() -> None:

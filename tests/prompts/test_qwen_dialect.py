@@ -113,3 +113,25 @@ def test_dialect_lookup() -> None:
     assert dialect_for("qwen2_vl").name == "qwen2-vl"
     with pytest.raises(LookupError, match="pick one with --dialect"):
         dialect_for("some/unknown-model")
+
+
+def test_a_retry_prompt_holds_the_answer_instruction_once_in_the_systems_format() -> None:
+    from PIL import Image
+
+    from prompts import ParseError, get_dialect
+    from tools import mobile_tools
+
+    dialect = get_dialect("qwen2.5-vl")
+    image = Image.new("RGB", (720, 1280))
+    frame = dialect.frame_for(image.size, mobile_tools())
+    try:
+        dialect.parse("I would tap the button", frame, mobile_tools())
+    except ParseError as exc:
+        feedback = str(exc)
+    retry = dialect.render("Tap OK", [], image, mobile_tools(), feedback)
+    user = retry.messages[-1]["content"][0]["text"]
+    whole = "\n".join(part["text"] for m in retry.inline_messages() for part in m["content"]
+                      if part["type"] == "text")
+    assert user.count("Answer with one tool call") == 1
+    assert "<tool name>" not in whole and "<arguments>" not in whole
+    assert whole.count('{"name": <function-name>, "arguments": <args-json-object>}') == 2  # tools section + the one reminder
