@@ -10,6 +10,7 @@ plain schemas, so we strip that noise: an optional field becomes ``X`` and is le
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -57,8 +58,16 @@ def parameters_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def describe(model: type[BaseModel]) -> str:
-    """The tool's description: its docstring, dedented."""
-    return inspect.cleandoc(model.__doc__ or "").strip()
+    """The tool's description: its docstring, dedented, each paragraph on one line (the line
+    breaks of source code are not part of what the model should read)."""
+    lines: list[str] = []
+    for line in inspect.cleandoc(model.__doc__ or "").strip().splitlines():
+        item = re.match(r"\s*([-*]|\d+[.)])\s", line)
+        if lines and lines[-1] and line.strip() and not item:
+            lines[-1] += " " + line.strip()  # a wrapped line of the same paragraph or item
+        else:
+            lines.append(line.strip())
+    return "\n".join(lines)
 
 
 def strict_parameters_schema(

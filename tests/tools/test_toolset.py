@@ -70,3 +70,22 @@ def test_duplicate_names_are_refused() -> None:
         tools.register(MoveTo)
     tools.register(MoveTo, name="move_arm")
     assert tools.names == ["move_to", "move_arm"]
+
+
+def test_descriptions_read_as_prose_not_as_source_lines() -> None:
+    from pydantic import BaseModel
+
+    from tools import computer_tools
+    from tools.schema import describe
+
+    class Arm(BaseModel):
+        """Move the arm. Pick one
+        target per call.
+
+        - the first item, which
+          wraps
+        - the second
+        """
+
+    assert describe(Arm) == "Move the arm. Pick one target per call.\n\n- the first item, which wraps\n- the second"
+    assert "\n" not in computer_tools().function_schemas()[0]["function"]["description"]
