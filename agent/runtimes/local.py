@@ -149,16 +149,26 @@ class TransformersRuntime(Runtime):
         return bits_and_bytes(load_in_8bit=True)
 
     def _template_takes_tools(self) -> bool:
+        """Whether the chat template writes ``tools=`` itself. A template that fails with tools
+        but works without them is used without them (the dialect writes the tools section)."""
         probe = [{"role": "user", "content": [{"type": "text", "text": "probe"}]}]
         try:
             text = self.processor.apply_chat_template(
                 probe, tools=[_PROBE_TOOL], tokenize=False, add_generation_prompt=True)
         except Exception as exc:  # jinja errors have no common base: any failure is a bad template
+            failure = exc
+        else:
+            return "vlagent_probe_tool" in str(text)
+        try:
+            self.processor.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
+        except Exception as exc:
             raise ModelUnavailable(
                 f"{self.model_id} has no usable chat template ({type(exc).__name__}: {exc}); "
                 "vlagent renders prompts with the checkpoint's own template"
             ) from None
-        return "vlagent_probe_tool" in str(text)
+        log.info("the chat template of %s fails when given tools (%s: %s); the tools are written "
+                 "into the system message instead", self.model_id, type(failure).__name__, failure)
+        return False
 
     # -- generation ----------------------------------------------------------------------------
 

@@ -182,3 +182,20 @@ def test_a_forced_dialect_and_bad_runtime_options(checkpoint: Checkpoint, tmp_pa
     assert main(["run", "--env", "memory", "--goal", "g", "--dtype", "fp8"]) == 2
     assert main(["run", "--env", "memory", "--goal", "g", "--model", str(checkpoint("qwen2-vl")),
                  "--dialect", "nope"]) == 3
+
+
+def test_a_template_that_fails_with_tools_falls_back_and_says_so(checkpoint: Checkpoint, tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    import shutil
+
+    folder = tmp_path / "strict-template"
+    shutil.copytree(checkpoint("qwen2.5-vl"), folder)
+    template = folder / "chat_template.jinja"
+    template.write_text('{%- if tools %}{{ raise_exception("tools are not supported") }}{%- endif %}'
+                        + template.read_text(encoding="utf-8"), encoding="utf-8")
+    with caplog.at_level("INFO", logger="vlagent.local"):
+        runtime = TransformersRuntime(str(folder))
+    assert runtime.template_takes_tools is False
+    assert "fails when given tools" in caplog.text and "tools are not supported" in caplog.text
+    prompt = get_dialect("qwen2.5-vl").render("g", [], Image.new("RGB", (64, 64)), mobile_tools())
+    assert '"name": "mobile_use"' in runtime.chat_text(prompt)
