@@ -49,15 +49,18 @@ def _default_resize(family: str) -> ResizeRule | None:
 
 
 def tools_section(tools: list[dict[str, Any]]) -> str:
-    """The tools as Qwen's chat templates write them (a ``# Tools`` section, one JSON schema per
-    line inside ``<tools>``, the ``<tool_call>`` answer format); our wording around the facts."""
+    """The tools section Qwen's function-calling prompt writes into the system message: the
+    published text, to the byte (qwen-agent's ``NousFnCallPrompt``, which the Qwen cookbooks use
+    for Qwen2-VL and Qwen2.5-VL, whose chat templates ignore ``tools=``; Qwen3-VL's template writes
+    the same). Models answer best in the words they were trained on, so these are not ours to
+    rephrase; a test compares them with qwen-agent's output."""
     lines = "\n".join(json.dumps(tool, ensure_ascii=False) for tool in tools)
     return (
-        "# Tools\n\nYou may call one or more functions to carry out the user's request.\n\n"
-        "The function signatures are inside <tools></tools> XML tags:\n"
+        "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+        "You are provided with function signatures within <tools></tools> XML tags:\n"
         f"<tools>\n{lines}\n</tools>\n\n"
-        "For each function call, answer with a JSON object holding the function's name and "
-        "arguments inside <tool_call></tool_call> XML tags:\n"
+        "For each function call, return a json object with function name and arguments within "
+        "<tool_call></tool_call> XML tags:\n"
         '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
     )
 
@@ -79,14 +82,16 @@ class QwenFunctionCalling(Dialect):
         frame = self.frame_for(image.size, toolset)
         lines = [f"The user query: {goal}"]
         if history:
-            lines.append(f"Task progress (the actions already taken): {'; '.join(self.history_lines(history))};")
+            # The Qwen cookbooks' wording: "Step 1: {...}; Step 2: {...}; "
+            done = "".join(f"{line}; " for line in self.history_lines(history))
+            lines.append(f"Task progress (You have done the following operation on the current device): {done}")
         if feedback:
             lines.append(self.feedback_line(feedback))
         messages: list[Message] = [
             {"role": "system", "content": [{"type": "text", "text": SYSTEM}]},
             {
                 "role": "user",
-                "content": [{"type": "text", "text": "\n".join(lines) + "\n"},
+                "content": [{"type": "text", "text": "\n".join(lines)},
                             {"type": "image", "image": image}],
             },
         ]
