@@ -24,6 +24,7 @@ from prompts.base import (
     normalize_call,
 )
 from prompts.qwen import _THINK, _default_resize
+from prompts.uitars_prompts import DESKTOP_15, DESKTOP_SPACE, MOBILE_15, MOBILE_SPACE, action_text
 from tools import ToolCall, ToolSet
 
 SCROLL_PIXELS = 500
@@ -40,31 +41,6 @@ _SECTION = re.compile(r"^\s*(?:Thought|Reflection|Action_Summary)\s*[:：]", re.
 _NAME = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)\(")
 _KEY = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*=\s*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-DESKTOP_SPACE = """\
-click(start_box='<|box_start|>(x1,y1)<|box_end|>')
-left_double(start_box='<|box_start|>(x1,y1)<|box_end|>')
-right_single(start_box='<|box_start|>(x1,y1)<|box_end|>')
-drag(start_box='<|box_start|>(x1,y1)<|box_end|>', end_box='<|box_start|>(x3,y3)<|box_end|>')
-hotkey(key='ctrl c')  # keys pressed together, lowercase, separated by spaces
-type(content='')  # end the content with \\n to submit
-scroll(start_box='<|box_start|>(x1,y1)<|box_end|>', direction='down or up or right or left')
-wait()  # wait 5 seconds and look again
-finished(content='')  # the task is done; content holds the answer, if one was asked for
-call_user()  # the task cannot go on without the user"""
-
-MOBILE_SPACE = """\
-click(start_box='<|box_start|>(x1,y1)<|box_end|>')
-long_press(start_box='<|box_start|>(x1,y1)<|box_end|>')
-type(content='')  # end the content with \\n to submit
-scroll(start_box='<|box_start|>(x1,y1)<|box_end|>', direction='down or up or right or left')
-drag(start_box='<|box_start|>(x1,y1)<|box_end|>', end_box='<|box_start|>(x3,y3)<|box_end|>')
-open_app(app_name='')
-press_home()
-press_back()
-wait()  # wait 5 seconds and look again
-finished(content='')  # the task is done; content holds the answer, if one was asked for"""
-
 
 @dataclass
 class _Action:
@@ -237,9 +213,9 @@ def _common(action: _Action) -> dict[str, Any]:
     raise ParseError(f"unknown action {name}(...)")
 
 
-_SPACES: dict[str, tuple[str, Callable[[_Action, CoordinateFrame], dict[str, Any]]]] = {
-    "computer_use": (DESKTOP_SPACE, _desktop),
-    "mobile_use": (MOBILE_SPACE, _mobile),
+_SPACES: dict[str, tuple[str, str, Callable[[_Action, CoordinateFrame], dict[str, Any]]]] = {
+    "computer_use": (DESKTOP_SPACE, DESKTOP_15, _desktop),
+    "mobile_use": (MOBILE_SPACE, MOBILE_15, _mobile),
 }
 
 
@@ -255,21 +231,29 @@ class UITars(Dialect):
 
     name = "ui-tars"
     default_resize = _default_resize("ui-tars")
+    version = "1.0"
 
     def coordinates_note(self) -> str:
         return "Points are (x,y) with x and y from 0 to 1000 across the screenshot."
 
-    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
-               feedback: str | None = None) -> Prompt:
-        frame = self.frame_for(image.size, toolset)
-        space, _ = _SPACES[_tool(toolset)]
-        text = (
+    def history_text(self, call: ToolCall) -> str:
+        """Earlier actions in the action language the model answers in, not as JSON."""
+        return action_text(call.raw(), self.version)
+
+    def instructions(self, toolset: ToolSet, goal: str) -> str:
+        space, _, _ = _SPACES[_tool(toolset)]
+        return (
             "You are a GUI agent. You are given a task, the actions taken so far and a screenshot. "
             "Give the next action.\n\n## Output Format\n```\nThought: ...\nAction: ...\n```\n\n"
             f"## Action Space\n{space}\n\n## Note\n- {self.coordinates_note()}\n"
             "- Write a short Thought, then exactly one Action.\n\n"
             f"## User Instruction\n{goal}\n"
         )
+
+    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
+               feedback: str | None = None) -> Prompt:
+        frame = self.frame_for(image.size, toolset)
+        text = self.instructions(toolset, goal)
         if history:
             text += "\n## Actions taken\n" + "\n".join(self.history_lines(history)) + "\n"
         if feedback:
@@ -291,7 +275,7 @@ class UITars(Dialect):
         actions = _last_actions(visible, headers) if headers else _scan(visible)
         if not actions:
             raise ParseError("no action found after 'Action:'; write e.g. Action: click(start_box='(x,y)')")
-        _, translate = _SPACES[tool]
+        _, _, translate = _SPACES[tool]
         return [normalize_call(tool, translate(action, frame), frame, toolset) for action in actions]
 
 
@@ -301,6 +285,10 @@ class UITars15(UITars):
     name = "ui-tars-1.5"
     default_resize = _default_resize("ui-tars-1.5")
     pixel_space = True
+    version = "1.5"
+    language = "English"
 
-    def coordinates_note(self) -> str:
-        return "Points are (x,y) in pixels of the screenshot as you see it."
+    def instructions(self, toolset: ToolSet, goal: str) -> str:
+        """UI-TARS-1.5's official prompt for the toolset's device, to the byte."""
+        _, official, _ = _SPACES[_tool(toolset)]
+        return official.format(language=self.language, instruction=goal)

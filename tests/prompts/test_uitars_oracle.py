@@ -13,6 +13,8 @@ import pytest
 pytest.importorskip("ui_tars", reason="pip install ui-tars (the test extra has it)")
 from ui_tars.action_parser import parse_action_to_structure_output  # noqa: E402
 
+from PIL import Image  # noqa: E402
+
 from prompts import ResizeRule, get_dialect  # noqa: E402
 from tools import computer_tools, mobile_tools  # noqa: E402
 
@@ -156,3 +158,57 @@ def test_where_the_official_parser_is_wrong_we_read_the_answer(name: str) -> Non
         assert ours.arguments == {"action": "type", "text": "Action: run"}
     else:
         assert ours.arguments["coordinate"] == pytest.approx(point)
+
+
+@pytest.mark.parametrize("tools, official_prompt", [(computer_tools(), "COMPUTER_USE_DOUBAO"),
+                                                   (mobile_tools(), "MOBILE_USE_DOUBAO")])
+def test_ui_tars_15_is_asked_with_its_official_prompt(tools: Any, official_prompt: str) -> None:
+    import ui_tars.prompt
+
+    goal = "Open the settings and turn on dark mode"
+    prompt = dialect("1.5").render(goal, [], Image.new("RGB", (1920, 1080)), tools)
+    text = prompt.messages[0]["content"][0]["text"]
+    assert text == getattr(ui_tars.prompt, official_prompt).format(language="English", instruction=goal)
+
+
+ROUND_TRIP = [
+    ("computer", {"action": "left_click", "coordinate": [235, 512]}),
+    ("computer", {"action": "double_click", "coordinate": [10, 20]}),
+    ("computer", {"action": "right_click", "coordinate": [999, 1]}),
+    ("computer", {"action": "left_click_drag", "start_coordinate": [100, 450], "coordinate": [500, 700]}),
+    ("computer", {"action": "key", "keys": ["ctrl", "c"]}),
+    ("computer", {"action": "type", "text": "it's \"quoted\"\nand submitted"}),
+    ("computer", {"action": "scroll", "coordinate": [300, 300], "pixels": -500}),
+    ("mobile", {"action": "click", "coordinate": [500, 158]}),
+    ("mobile", {"action": "long_press", "coordinate": [500, 158], "time": 1.0}),
+    ("mobile", {"action": "swipe", "coordinate": [500, 800], "coordinate2": [500, 200]}),
+    ("mobile", {"action": "open", "text": "Notes"}),
+    ("mobile", {"action": "system_button", "button": "Home"}),
+    ("mobile", {"action": "answer", "text": "42"}),
+]
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.5"])
+@pytest.mark.parametrize("space, arguments", ROUND_TRIP)
+def test_history_is_written_in_the_action_language_the_model_answers_in(version: str, space: str,
+                                                                        arguments: dict[str, Any]) -> None:
+    """An earlier action, as the prompt shows it, reads back as the same action: through our
+    parser, and (for the point) through the official one."""
+    from prompts.uitars_prompts import action_text
+    from tools import ToolCall
+
+    tools = computer_tools() if space == "computer" else mobile_tools()
+    tool = tools.names[0]
+    d = dialect(version)
+    image = Image.new("RGB", (1920, 1080))
+    frame = d.frame_for(image.size, tools)
+    history = ToolCall(tool, {}, dict(arguments))
+    prompt = d.render("g", [history], image, tools)
+    written = action_text(arguments, version)
+    assert f"Step 1: {written}" in prompt.messages[0]["content"][0]["text"]
+    assert "{" not in written  # not JSON
+    back = d.parse(f"Action: {written}", frame, tools)[0]
+    assert back.raw() == arguments
+    if "coordinate" in arguments and space == "computer" and arguments["action"] != "left_click_drag":
+        theirs = official(f"Action: {written}", version, image.size)[0]["action_inputs"]
+        assert centre(theirs["start_box"]) == pytest.approx(list(frame.normalize(arguments["coordinate"])))
