@@ -54,6 +54,10 @@ def explain(text: str, dialect: Dialect, screen: tuple[int, int], toolset: ToolS
         "dialect": dialect.name,
         "screen": {"width": screen[0], "height": screen[1], "scale": scale},
         "model_image": {"width": seen[0], "height": seen[1]} if seen else None,
+        # The budget the answer is read under: stock deployments (vLLM, the Qwen cookbooks, the
+        # UI-TARS code) resize with max 16384*28*28; pass --max-pixels to match the model's.
+        "pixel_budget": ({"factor": dialect.resize.factor, "min_pixels": dialect.resize.min_pixels,
+                          "max_pixels": dialect.resize.max_pixels} if dialect.resize else None),
         "frame": {"width": frame.width, "height": frame.height},
         "calls": explained,
     }

@@ -3,12 +3,19 @@
 Qwen2-VL, Qwen2.5-VL, Qwen3-VL and UI-TARS resize every image with ``smart_resize``: each side
 rounded to a multiple of ``factor`` (patch size × merge size), the area kept within the pixel
 budget. Models that answer in pixels of that resized image (Qwen2.5-VL, UI-TARS-1.5) need the exact
-size to map their points back, so we call the function transformers itself resizes with
-(ports with another rounding get other sizes: docs/models.md) rather than a copy of it.
+size to map their points back.
+
+The arithmetic below is transformers' own (``smart_resize`` of its Qwen2-VL image processors),
+Python's banker's ``round`` included (ports with another rounding get other sizes:
+docs/models.md). It is written here rather than imported because importing it imports torch, 4 s
+of start-up that ``agent parse`` and the trajectory tools must not pay; a test checks it against
+transformers' function over thousands of sizes and budgets, and another against what the
+processors produce.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,11 +48,26 @@ class ResizeRule:
         return (width // self.factor) * (height // self.factor)
 
 
+def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+    """(height, width) after the Qwen-family resize: transformers' arithmetic, step for step."""
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(
+            f"absolute aspect ratio must be smaller than 200, got {max(height, width) / min(height, width)}")
+    h_bar = round(height / factor) * factor
+    w_bar = round(width / factor) * factor
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
 @lru_cache(maxsize=256)
 def _resized(width: int, height: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
-    # Imported here: transformers takes seconds to import, and only Qwen-family dialects need it.
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
-
     if width < 1 or height < 1:
         raise ResizeError(f"cannot resize an image of {width}x{height}")
     try:

@@ -98,3 +98,24 @@ def test_a_scripted_run_reads_answers_under_the_given_budget(tmp_path: pytest.Te
     step = json.loads((out / "trajectory.jsonl").read_text().splitlines()[1])
     assert step["frame"] == [588, 336]
     assert step["action"]["device"]["coordinate"] == pytest.approx([960, 540])
+
+
+def test_agent_parse_is_string_work_without_torch(tmp_path: Path) -> None:
+    """Cold, in a fresh interpreter: no torch, no transformers; the budget and frame are named."""
+    import subprocess
+    import sys
+
+    code = ("import sys, json, io, contextlib\n"
+            "from agent.cli import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    main(['parse', '--dialect', 'qwen2.5-vl', '--screen', '720x1280', '--max-pixels', '12845056',\n"
+            "          '<tool_call>{\"name\": \"mobile_use\", \"arguments\": {\"action\": \"click\", \"coordinate\": [639, 1095]}}</tool_call>'])\n"
+            "print(json.dumps({'heavy': [m for m in ('torch', 'transformers') if m in sys.modules],\n"
+            "                  'result': json.loads(out.getvalue())}))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    report = json.loads(done.stdout)
+    assert report["heavy"] == []
+    result = report["result"]
+    assert result["pixel_budget"] == {"factor": 28, "min_pixels": 3136, "max_pixels": 12845056}
+    assert result["frame"] == {"width": 728, "height": 1288}

@@ -342,3 +342,25 @@ def test_qwen25_cut_inside_a_point_is_never_guessed() -> None:
     text = '<tool_call>\n{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [639, 10'
     with pytest.raises(ParseError):
         dialect.parse(text, dialect.frame_for((720, 1280)), mobile_tools())
+
+
+@settings(max_examples=3000, deadline=None)
+@given(width=st.integers(1, 8000), height=st.integers(1, 8000), factor=st.sampled_from([14, 28, 32]),
+       min_tokens=st.integers(1, 300), max_tokens=st.sampled_from([256, 1280, 4096, 16384]))
+def test_our_resize_arithmetic_is_transformers_own(width: int, height: int, factor: int, min_tokens: int,
+                                                   max_tokens: int) -> None:
+    """transformers' smart_resize as the oracle: same size, or the same error, for every input."""
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize as theirs
+
+    from prompts.resize import smart_resize as ours
+
+    budget = (min_tokens * factor * factor, max_tokens * factor * factor)
+    try:
+        expected: object = theirs(height, width, factor=factor, min_pixels=budget[0], max_pixels=budget[1])
+    except ValueError as exc:
+        expected = str(exc)
+    try:
+        got: object = ours(height, width, factor, budget[0], budget[1])
+    except ValueError as exc:
+        got = str(exc)
+    assert got == expected
