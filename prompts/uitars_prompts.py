@@ -37,6 +37,20 @@ wait()  # wait 5 seconds and look again
 finished(content='')  # the task is done; content holds the answer, if one was asked for"""
 
 
+_FINISHED_NOTE_INSTRUCTION = (
+    'finished(content=\'xxx\') # Use escape characters \\\', \\", and \\n in content part to ensure we can parse the content in normal python string format.\n'
+    '\n'
+    '\n'
+    '## Note\n'
+    '- Use {language} in `Thought` part.\n'
+    '- Write a small plan and finally summarize your next action (with its target element) in one sentence in `Thought` part.\n'
+    '\n'
+    '## User Instruction\n'
+    '{instruction}\n'
+)
+"""The end both UI-TARS-1.5 prompts share: ``finished``, the note, the instruction."""
+
+
 DESKTOP_15 = (
     'You are a GUI agent. You are given a task and your action history, with screenshots. You need to perform the next action to complete the task.\n'
     '\n'
@@ -56,15 +70,7 @@ DESKTOP_15 = (
     'type(content=\'xxx\') # Use escape characters \\\', \\", and \\n in content part to ensure we can parse the content in normal python string format. If you want to submit your input, use \\n at the end of content. \n'
     "scroll(point='<point>x1 y1</point>', direction='down or up or right or left') # Show more information on the `direction` side.\n"
     'wait() #Sleep for 5s and take a screenshot to check for any changes.\n'
-    'finished(content=\'xxx\') # Use escape characters \\\', \\", and \\n in content part to ensure we can parse the content in normal python string format.\n'
-    '\n'
-    '\n'
-    '## Note\n'
-    '- Use {language} in `Thought` part.\n'
-    '- Write a small plan and finally summarize your next action (with its target element) in one sentence in `Thought` part.\n'
-    '\n'
-    '## User Instruction\n'
-    '{instruction}\n'
+    + _FINISHED_NOTE_INSTRUCTION
 )
 """UI-TARS-1.5's desktop prompt; ``{language}`` and ``{instruction}`` are filled in."""
 
@@ -85,15 +91,7 @@ MOBILE_15 = (
     "drag(start_point='<point>x1 y1</point>', end_point='<point>x2 y2</point>')\n"
     'press_home()\n'
     'press_back()\n'
-    'finished(content=\'xxx\') # Use escape characters \\\', \\", and \\n in content part to ensure we can parse the content in normal python string format.\n'
-    '\n'
-    '\n'
-    '## Note\n'
-    '- Use {language} in `Thought` part.\n'
-    '- Write a small plan and finally summarize your next action (with its target element) in one sentence in `Thought` part.\n'
-    '\n'
-    '## User Instruction\n'
-    '{instruction}\n'
+    + _FINISHED_NOTE_INSTRUCTION
 )
 """UI-TARS-1.5's mobile prompt; ``{language}`` and ``{instruction}`` are filled in."""
 

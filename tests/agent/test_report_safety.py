@@ -10,24 +10,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import run_cli, tool_call, write_script
+from conftest import run_cli
 from PIL import Image
 
 from agent.cli import main
+from tests.agent.test_trajectory import recorded_run
 from tests.environments.test_desktop import require
 
 PAYLOAD = "<script>document.body.dataset.pwned='yes'</script><img src=x onerror=\"document.body.dataset.pwned='yes'\">"
-
-
-def recorded(tmp_path: Path) -> Path:
-    script = write_script(tmp_path / "s.txt", [tool_call(action="click", coordinate=[500, 500]),
-                                               tool_call(action="type", text="hi"),
-                                               tool_call(action="terminate", status="success")])
-    out = tmp_path / "run"
-    done = run_cli("run", "--env", "memory", "--space", "mobile", "--goal", "g",
-                   "--model", f"scripted:{script}", "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    return out
 
 
 def poison(value: object) -> object:
@@ -45,7 +35,7 @@ def poison(value: object) -> object:
 def crafted(tmp_path: Path) -> tuple[Path, Path]:
     """A run whose every string holds script, whose screenshots are links to a picture outside it,
     and whose report.html is a link to a file outside it."""
-    run = recorded(tmp_path)
+    run = recorded_run(tmp_path)
     path = run / "trajectory.jsonl"
     lines = [poison(json.loads(line)) for line in path.read_text("utf-8").splitlines()]
     for line in lines:
@@ -103,5 +93,5 @@ def test_steps_whose_fields_have_the_wrong_type_are_listed_not_reported(tmp_path
     run, _ = crafted(tmp_path)
     done = run_cli("show", str(run))
     assert done.returncode == 0
-    assert done.stderr.count("warning: line") == 2  # the two steps whose token count is text
+    assert done.stderr.count("warning: line") == 4  # the four steps whose token count is text
     assert "damaged (prompt_tokens: Input should be a valid integer" in done.stderr
