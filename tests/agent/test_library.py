@@ -28,7 +28,7 @@ TIMES = {"started_at", "ended_at", "duration_s", "timings_ms", "run_id"}
 
 def comparable(run_dir: Path) -> list[dict[str, Any]]:
     """The trajectory's lines without what differs between two runs of the same episode: times,
-    durations, the run's id, and the versions of what was imported."""
+    durations and the run's id."""
     def strip(value: Any) -> Any:
         if isinstance(value, dict):
             return {k: strip(v) for k, v in value.items() if k not in TIMES}
@@ -37,7 +37,6 @@ def comparable(run_dir: Path) -> list[dict[str, Any]]:
         return value
 
     lines = [json.loads(line) for line in (run_dir / "trajectory.jsonl").read_text("utf-8").splitlines()]
-    lines[0].pop("versions")
     return [strip(line) for line in lines]
 
 
