@@ -51,6 +51,16 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def _until_finished(run: Run) -> None:
+    """Step until the run ends. Ctrl-C (or SIGTERM turned into it) ends the run as ``aborted``
+    wherever it lands, between phases included, with the trajectory closed."""
+    try:
+        while not run.finished:
+            run.step()
+    except KeyboardInterrupt:
+        run.close("aborted", "interrupted by the user")
+
+
 class Agent:
     """Runs goals on ``environment`` with ``runtime`` speaking ``dialect``.
 
@@ -97,8 +107,7 @@ class Agent:
     def run(self, goal: str) -> RunResult:
         """Do ``goal`` until it is done, fails, or a limit is hit."""
         with self.start(goal) as run:
-            while not run.finished:
-                run.step()
+            _until_finished(run)
             return run.close()
 
     def iterate(self, goal: str) -> Iterator[Step]:
@@ -116,8 +125,7 @@ class Agent:
         run = self.start(goal)
 
         def until_finished() -> RunResult:
-            while not run.finished:
-                run.step()
+            _until_finished(run)
             return run.close()
 
         try:
