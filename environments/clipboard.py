@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from environments.base import EnvironmentFault
 
 OWN_TIMEOUT_S = 2.0
-FETCH_WAIT_S = 0.15
+FETCH_WAIT_S = 0.3
 """How long the application gets to fetch the pasted text after the keystroke (it asks for the
-selection asynchronously; Tk and Chromium take a few milliseconds)."""
+selection asynchronously; Tk and Chromium take a few milliseconds, a loaded machine longer)."""
 
 
 class Clipboard:
