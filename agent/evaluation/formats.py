@@ -10,13 +10,13 @@ Scroll conventions differ between datasets and are made explicit here (docs/eval
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from agent.evaluation.aitw import is_tap
 from agent.evaluation.gold import Episode, GoldStep
 from agent.trajectory import TrajectoryError, read_trajectory
 
@@ -39,7 +39,7 @@ def aitw_action(action_type: int, touch_yx: list[float], lift_yx: list[float], t
     """An AITW action as ``mobile_use`` arguments (points normalized, x before y)."""
     if action_type == 4:
         touch, lift = [touch_yx[1], touch_yx[0]], [lift_yx[1], lift_yx[0]]
-        if math.dist(touch, lift) <= TAP_DISTANCE:
+        if is_tap((touch_yx[0], touch_yx[1]), (lift_yx[0], lift_yx[1])):  # as AITW decides, in float32
             return {"action": "click", "coordinate": touch}
         return {"action": "swipe", "coordinate": touch, "coordinate2": lift}
     simple = {3: {"action": "type", "text": text}, 5: {"action": "system_button", "button": "Back"},

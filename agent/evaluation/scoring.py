@@ -1,9 +1,9 @@
 """Step-wise scoring rules, each named and versioned so a number says how it was computed.
 
-- ``aitw``: the Android-in-the-Wild rule. Taps match when both points lie in the same element box
-  enlarged 1.4× or are within 0.14 of each other (normalized screen distance); swipes match when
-  they share the main axis — the original code does not compare the sign, so up matches down;
-  other actions match on their type (typed text is not compared).
+- ``aitw``: Google's Android-in-the-Wild action matching, reproduced in ``aitw.py`` (its rules and
+  float32 arithmetic there): taps in the same element box enlarged by 1.4× its size (2.4× in all,
+  clipped at the screen's edge) or within 0.14; swipes on the main axis (up matches down); other
+  actions on their type. A differential test holds it to the reference's verdicts.
 - ``aitw-strict``: the same, but swipes must also agree on the sign (same direction).
 - ``aitz``: the AITZ / Qwen rule. Taps match inside the same element box enlarged 1.2× or within
   0.04; swipes on direction (axis and sign); typed and opened text when one contains the other
@@ -19,9 +19,11 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from agent.evaluation.aitw import actions_match, as_aitw
 from agent.evaluation.gold import Box, GoldStep, kind_of
 
-SCORING_VERSION = 1
+SCORING_VERSION = 2
+"""2: ``aitw`` reproduces the reference's boxes (2.4×, clipped), float32 and tap/swipe split."""
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,9 @@ class Scorer:
 
 
 SCORERS = {
-    "aitw": Scorer("aitw", box_scale=1.4, distance=0.14, swipe_sign=False, compare_text=False),
-    "aitw-strict": Scorer("aitw-strict", box_scale=1.4, distance=0.14, swipe_sign=True, compare_text=False),
+    # box_scale: the enlarged box is (1 + 1.4) = 2.4 times the element's size (aitw.py).
+    "aitw": Scorer("aitw", box_scale=2.4, distance=0.14, swipe_sign=False, compare_text=False),
+    "aitw-strict": Scorer("aitw-strict", box_scale=2.4, distance=0.14, swipe_sign=True, compare_text=False),
     "aitz": Scorer("aitz", box_scale=1.2, distance=0.04, swipe_sign=True, compare_text=True),
 }
 
@@ -100,6 +103,11 @@ def score(gold: GoldStep, tool: str | None, arguments: dict[str, Any] | None, sc
     if arguments is None or tool is None:
         return Verdict(False, False, "no valid prediction")
     gold_kind, kind = kind_of(gold.tool, gold.arguments), kind_of(tool, arguments)
+    if scorer.name in ("aitw", "aitw-strict"):
+        gold_aitw, predicted_aitw = as_aitw(gold_kind, gold.arguments), as_aitw(kind, arguments)
+        if gold_aitw is not None and predicted_aitw is not None:
+            same, why = actions_match(gold_aitw, predicted_aitw, gold.elements, same_sign=scorer.swipe_sign)
+            return Verdict(gold_aitw[0] == predicted_aitw[0], same, why)
     if gold_kind != kind:
         return Verdict(False, False, f"type: predicted {kind}, gold {gold_kind}")
     g = gold.arguments
