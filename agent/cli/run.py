@@ -88,7 +88,7 @@ def run(
     import sys
 
     from agent.build import RunSpec
-    from agent.policy import AppRules, Confirm, Region, all_of
+    from agent.policy import AppRules, Confirm, all_of
     from agent.trajectory import Limits
 
     view = LiveView(dry_run)

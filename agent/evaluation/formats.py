@@ -21,8 +21,6 @@ from agent.evaluation.gold import Episode, GoldStep
 from agent.trajectory import TrajectoryError, read_trajectory
 
 FORMATS = ("auto", "aitz", "androidcontrol", "trajectory")
-TAP_DISTANCE = 0.04
-"""AITW: a dual-point action whose touch and lift are at most this far apart is a tap."""
 SWIPE_FROM, SWIPE_TO = 0.7, 0.3
 """Where a gold swipe with only a direction (AndroidControl) starts and ends, as a fraction."""
 
