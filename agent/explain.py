@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PIL import Image
-
 from agent.interpret import AnswerError, read_answer
-from environments import Observation
 from prompts import Dialect
 from tools import ToolSet, computer_tools, mobile_tools
 from tools.computer_use import ComputerUse
@@ -36,9 +33,10 @@ def explain(text: str, dialect: Dialect, screen: tuple[int, int], toolset: ToolS
             scale: float = 1.0) -> dict[str, Any]:
     """Every call in ``text``, validated, with points in three spaces. Raises :class:`ExplainError`."""
     frame = dialect.frame_for(screen, toolset)
-    view = Observation(Image.new("RGB", screen), scale=scale)
+    device = (screen[0] * scale, screen[1] * scale)  # as Observation.to_device, with no screenshot
     try:
-        reading = read_answer(text, dialect, frame, toolset, view.to_device, every_call=True)
+        reading = read_answer(text, dialect, frame, toolset,
+                              lambda p: (p[0] * device[0], p[1] * device[1]), every_call=True)
     except AnswerError as exc:
         raise ExplainError(exc.stage, str(exc)) from None
     explained = []
