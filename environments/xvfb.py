@@ -58,21 +58,21 @@ _environment_lock = threading.RLock()  # re-entered when a connection opens anot
 
 
 @contextmanager
-def x_client_environment(display: str, authority: str) -> Iterator[dict[str, str]]:
+def x_client_environment(display: str, authority: str) -> Iterator[None]:
     """While X connections are opened: ``DISPLAY`` and ``XAUTHORITY`` as the clients need them.
 
     pyautogui (at import), python-xlib and libX11 (under mss) read both only from the process
     environment when they connect, and take no argument for the authority file. They are set
     here for the duration of the ``with`` block and restored when it ends, so the process
     environment is the same before and after; nothing reads them once connected. Subprocesses
-    get the yielded mapping as their environment instead.
+    are given their environment explicitly instead.
     """
     wanted = {"DISPLAY": display, "XAUTHORITY": authority}
     with _environment_lock:
         saved = {key: os.environ.get(key) for key in wanted}
         os.environ.update(wanted)
         try:
-            yield {**os.environ}
+            yield
         finally:
             for key, value in saved.items():
                 if value is None:

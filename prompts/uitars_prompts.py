@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from prompts.base import CoordinateFrame
-
 DESKTOP_SPACE = """\
 click(start_box='<|box_start|>(x1,y1)<|box_end|>')
 left_double(start_box='<|box_start|>(x1,y1)<|box_end|>')
@@ -145,4 +143,4 @@ def action_text(arguments: dict[str, Any], version: str) -> str:
     return str(kind)
 
 
-__all__ = ["DESKTOP_15", "DESKTOP_SPACE", "MOBILE_15", "MOBILE_SPACE", "CoordinateFrame", "action_text"]
+__all__ = ["DESKTOP_15", "DESKTOP_SPACE", "MOBILE_15", "MOBILE_SPACE", "action_text"]
