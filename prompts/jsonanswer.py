@@ -74,17 +74,18 @@ class JsonAnswer(Dialect):
             'Answer with exactly one JSON object and nothing else: {"name": <tool name>, '
             '"arguments": <arguments>}.'
         )
-        lines = [f"Task: {goal}"]
+        # The screenshot comes first: LLaVA-OneVision's template writes every image of a turn
+        # before its text whatever their order, so text that points at the image follows it.
+        lines = ["The image is the current screen.", f"Task: {goal}"]
         if history:
             lines.append("Actions taken so far:")
             lines += self.history_lines(history)
         if feedback:
             lines.append(self.feedback_line(feedback))
-        lines.append("The current screen:")
         messages: list[Message] = [
             {"role": "system", "content": [{"type": "text", "text": system}]},
-            {"role": "user", "content": [{"type": "text", "text": "\n".join(lines) + "\n"},
-                                         {"type": "image", "image": image}]},
+            {"role": "user", "content": [{"type": "image", "image": image},
+                                         {"type": "text", "text": "\n".join(lines)}]},
         ]
         return Prompt(messages=messages, frame=frame, json_schema=answer_schema(toolset, frame))
 

@@ -124,13 +124,50 @@ class Qwen25FunctionCalling(QwenFunctionCalling):
     pixel_space = True
 
 
+RESPONSE_FORMAT_QWEN3 = (
+    "# Response format\n\nResponse format for every step:\n"
+    "1) Thought: one concise sentence explaining the next move (no multi-step reasoning).\n"
+    "2) Action: a short imperative describing what to do in the UI.\n"
+    "3) A single <tool_call>...</tool_call> block containing only the JSON: "
+    '{"name": <function-name>, "arguments": <args-json-object>}.\n\n'
+    "Rules:\n- Output exactly in the order: Thought, Action, <tool_call>.\n"
+    "- Be brief: one sentence for Thought, one for Action.\n"
+    "- Do not output anything else outside those three parts.\n"
+    "- If finishing, use action=terminate in the tool call."
+)
+"""The answer format the Qwen3-VL mobile-agent cookbook appends to the tools section (Qwen's words)."""
+
+
 class Qwen3FunctionCalling(QwenFunctionCalling):
     """Qwen3-VL: points are relative. The Qwen cookbooks state one size and map back with the
     same number: 999x999 and x/999 for ``mobile_use``, 1000x1000 and x/1000 for
-    ``computer_use``. The tool description states the size this frame divides by."""
+    ``computer_use``. The tool description states the size this frame divides by.
+
+    The prompt is the Qwen3-VL mobile-agent cookbook's: a system message that is the tools section
+    exactly as Qwen3-VL's chat template writes it for ``tools=`` (after an empty system text),
+    followed by the cookbook's response format (Thought, Action, one ``<tool_call>``); then the
+    user query, the task progress and the screenshot."""
 
     name = "qwen3-vl"
     default_resize = _default_resize("qwen3-vl")
+
+    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
+               feedback: str | None = None) -> Prompt:
+        frame = self.frame_for(image.size, toolset)
+        tools = toolset.function_schemas(self.screen_note(frame))
+        system = "\n\n" + tools_section(tools) + "\n\n" + RESPONSE_FORMAT_QWEN3
+        done = "".join(f"{line}; " for line in self.history_lines(history))
+        # The cookbook's wording, its full stops included (a goal that ends with one gets two).
+        text = (f"The user query: {goal}.\nTask progress (You have done the following operation "
+                f"on the current device): {done}.\n")
+        if feedback:
+            text += self.feedback_line(feedback) + "\n"
+        messages: list[Message] = [
+            {"role": "system", "content": [{"type": "text", "text": system}]},
+            {"role": "user", "content": [{"type": "text", "text": text},
+                                         {"type": "image", "image": image}]},
+        ]
+        return Prompt(messages=messages, frame=frame, model_image_size=self.pixel_size(frame))
 
     def relative_extent_for(self, toolset: ToolSet | None) -> float:
         if toolset is not None and "mobile_use" in toolset and "computer_use" not in toolset:

@@ -58,15 +58,18 @@ def script(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """``checkpoint(family, name=None)`` → the folder of a tiny random checkpoint of ``family``,
-    built once per session (no download). ``name`` sets the folder name (dialects read it)."""
-    from agent.testing import build_checkpoint
+    """``checkpoint(family, name=None, template=None)`` → the folder of a tiny random checkpoint
+    of ``family``, built once per session (no download), carrying a published chat template
+    (``template`` names one of ``agent.testing.PUBLISHED_TEMPLATES``; default: the family's).
+    ``name`` sets the folder name (dialects read it)."""
+    from agent.testing import build_checkpoint, published_template
 
-    built: dict[tuple[str, str], Path] = {}
+    built: dict[tuple[str, str, str], Path] = {}
 
-    def make(family: str, name: str | None = None) -> Path:
-        key = (family, name or family)
+    def make(family: str, name: str | None = None, template: str | None = None) -> Path:
+        key = (family, name or family, template or family)
         if key not in built:
-            built[key] = build_checkpoint(family, tmp_path_factory.mktemp("ckpt") / key[1])
+            built[key] = build_checkpoint(family, tmp_path_factory.mktemp("ckpt") / key[1],
+                                          template=published_template(key[2]))
         return built[key]
     return make

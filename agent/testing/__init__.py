@@ -1,5 +1,5 @@
 """Deterministic models for tests, demos and benchmarks: tiny checkpoints built locally."""
 
-from agent.testing.checkpoints import FAMILIES, SIZES, build_checkpoint
+from agent.testing.checkpoints import FAMILIES, PUBLISHED_TEMPLATES, SIZES, build_checkpoint, published_template
 
-__all__ = ["FAMILIES", "SIZES", "build_checkpoint"]
+__all__ = ["FAMILIES", "PUBLISHED_TEMPLATES", "SIZES", "build_checkpoint", "published_template"]

@@ -1,9 +1,9 @@
 """Tiny random-weight checkpoints of every supported family, built locally (no download).
 
 They have the real patch and merge geometry (so image-token counts are realistic), a byte-level
-tokenizer built from nothing with the family's special tokens, and a chat template; they are
-saved with ``save_pretrained`` and loaded back through the same public path a user's checkpoint
-takes (``agent run --model FOLDER``). Their answers are noise: they test plumbing, speed and
+tokenizer built from nothing with the family's special tokens, and the family's published chat
+template (test data); they are saved with ``save_pretrained`` and loaded back through the same
+public path a user's checkpoint takes (``agent run --model FOLDER``). Their answers are noise: they test plumbing, speed and
 memory, never quality.
 
 ``size="tiny"`` (hidden 64, 2 layers, about 1 MB) is for tests; ``size="mid"`` (hidden 512,
@@ -22,47 +22,33 @@ from agent.runtimes.processors import image_only, transformers_module
 
 FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision", "idefics2")
 
-# Chat templates written for these checkpoints. The Qwen one renders tools= the way Qwen's own
-# templates do (a "# Tools" section); the Qwen2-VL one, like the published Qwen2-VL template,
-# ignores tools=, so the runtime's fallback (tools written into the system message) is exercised.
-_PARTS = (
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' %}IMAGE{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}"
-)
-_SYSTEM_TEXT = (
-    "{% if messages[0]['content'] is string %}{{ messages[0]['content'] }}"
-    "{% else %}{% for part in messages[0]['content'] %}{{ part['text'] }}{% endfor %}{% endif %}"
-)
-_QWEN_TOOLS = (
-    "{% if tools %}<|im_start|>system\n"
-    "{% if messages[0]['role'] == 'system' %}" + _SYSTEM_TEXT + "\n\n{% endif %}"
-    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
-    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
-    "{% for tool in tools %}\n{{ tool | tojson }}{% endfor %}\n</tools>\n\n"
-    "For each function call, return a json object with function name and arguments within "
-    "<tool_call></tool_call> XML tags:\n<tool_call>\n"
-    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n'
-    "{% endif %}"
-    "{% for message in messages %}"
-    "{% if not (tools and loop.first and message['role'] == 'system') %}"
-    "<|im_start|>{{ message['role'] }}\n" + _PARTS + "<|im_end|>\n"
-    "{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-_QWEN_PLAIN = (
-    "{% for message in messages %}"
-    "<|im_start|>{{ message['role'] }}\n" + _PARTS + "<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-_IDEFICS2 = (
-    "{% for message in messages %}{{ message['role'] | capitalize }}:"
-    + _PARTS + "<end_of_utterance>\n{% endfor %}"
-    "{% if add_generation_prompt %}Assistant:{% endif %}"
-)
-_QWEN_IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
+# The published chat template of each family, as test data with its source and licence
+# (tests/data/chat-templates/README.md): a checkpoint renders prompts exactly as the real one does.
+PUBLISHED_TEMPLATES = {
+    "qwen2-vl": "qwen2-vl-7b-instruct.json",
+    "qwen2.5-vl": "qwen2.5-vl-7b-instruct.json",
+    "qwen3-vl": "qwen3-vl-8b-instruct.json",
+    "llava-onevision": "llava-onevision-qwen2-0.5b-ov-hf.json",
+    "idefics2": "idefics2-8b.json",
+    "ui-tars-1.5": "ui-tars-1.5-7b.json",
+}
+TEMPLATE_FOLDER = Path(__file__).resolve().parents[2] / "tests" / "data" / "chat-templates"
+
+
+def published_template(name: str) -> Path:
+    """The file of a published chat template: a family name or a key of PUBLISHED_TEMPLATES."""
+    path = TEMPLATE_FOLDER / PUBLISHED_TEMPLATES[name]
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: the published chat templates ship with the vlagent repository "
+            "(tests/data/chat-templates); run from a clone, or pass template=PATH")
+    return path
+
+
+def _template_text(template: str | Path) -> str:
+    """The template text of a ``chat_template.json`` file (or of a ``.jinja`` file)."""
+    text = Path(template).read_text(encoding="utf-8")
+    return str(json.loads(text)["chat_template"]) if str(template).endswith(".json") else text
 
 
 @dataclass(frozen=True)
@@ -120,8 +106,11 @@ def _mrope(size: _Size, interleaved: bool = False) -> dict[str, Any]:
     return parameters
 
 
-def build_checkpoint(family: str, folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
-    """Build, save and return a random-weight checkpoint of ``family`` in ``folder``."""
+def build_checkpoint(family: str, folder: str | Path, size: str = "tiny", seed: int = 0,
+                     template: str | Path | None = None) -> Path:
+    """Build, save and return a random-weight checkpoint of ``family`` in ``folder``, carrying
+    the chat template in ``template`` (a ``chat_template.json``; default: the family's published
+    one)."""
     import torch
 
     if family not in FAMILIES:
@@ -132,7 +121,8 @@ def build_checkpoint(family: str, folder: str | Path, size: str = "tiny", seed: 
     dims = SIZES[size]
     builder = {"qwen2-vl": _qwen, "qwen2.5-vl": _qwen, "qwen3-vl": _qwen,
                "llava-onevision": _llava_onevision, "idefics2": _idefics2}[family]
-    model, processor, processor_class = builder(family, dims)
+    chat_template = _template_text(template if template is not None else published_template(family))
+    model, processor, processor_class = builder(family, dims, chat_template)
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     # The processors are built image-only (torchvision may be missing); record the family's real
@@ -145,7 +135,7 @@ def build_checkpoint(family: str, folder: str | Path, size: str = "tiny", seed: 
     return folder
 
 
-def _qwen(family: str, dims: _Size) -> tuple[Any, Any, str]:
+def _qwen(family: str, dims: _Size, chat_template: str) -> tuple[Any, Any, str]:
     hf = transformers_module()
     Qwen2VLImageProcessorPil = _module("qwen2_vl.image_processing_pil_qwen2_vl").Qwen2VLImageProcessorPil
 
@@ -164,7 +154,6 @@ def _qwen(family: str, dims: _Size) -> tuple[Any, Any, str]:
                                   num_heads=2, patch_size=patch, spatial_merge_size=2,
                                   temporal_patch_size=2)
     head_dim = dims.hidden // dims.heads
-    template = _QWEN_PLAIN if family == "qwen2-vl" else _QWEN_TOOLS
     if family == "qwen2-vl":
         vision.update(embed_dim=dims.vision_width, mlp_ratio=2)
         config: Any = hf.Qwen2VLConfig(
@@ -196,11 +185,11 @@ def _qwen(family: str, dims: _Size) -> tuple[Any, Any, str]:
         size={"shortest_edge": 4 * (2 * patch) ** 2, "longest_edge": 16384 * (2 * patch) ** 2})
     processor = image_only(processor_class)(
         image_processor=image_processor, tokenizer=tok,
-        chat_template=template.replace("IMAGE", _QWEN_IMAGE))
+        chat_template=chat_template)
     return model, processor, processor_class.__name__
 
 
-def _llava_onevision(family: str, dims: _Size) -> tuple[Any, Any, str]:
+def _llava_onevision(family: str, dims: _Size, chat_template: str) -> tuple[Any, Any, str]:
     hf = transformers_module()
     LlavaOnevisionImageProcessorPil = _module(
         "llava_onevision.image_processing_pil_llava_onevision").LlavaOnevisionImageProcessorPil
@@ -222,12 +211,12 @@ def _llava_onevision(family: str, dims: _Size) -> tuple[Any, Any, str]:
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     processor = image_only(hf.LlavaOnevisionProcessor)(
         image_processor=LlavaOnevisionImageProcessorPil(), tokenizer=tok,
-        chat_template=_QWEN_PLAIN.replace("IMAGE", "<image>\n"),
+        chat_template=chat_template,
         num_image_tokens=(384 // 14) ** 2, vision_feature_select_strategy="full")
     return model, processor, "LlavaOnevisionProcessor"
 
 
-def _idefics2(family: str, dims: _Size) -> tuple[Any, Any, str]:
+def _idefics2(family: str, dims: _Size, chat_template: str) -> tuple[Any, Any, str]:
     hf = transformers_module()
     Idefics2ImageProcessorPil = _module("idefics2.image_processing_pil_idefics2").Idefics2ImageProcessorPil
 
@@ -249,5 +238,5 @@ def _idefics2(family: str, dims: _Size) -> tuple[Any, Any, str]:
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     processor = hf.Idefics2Processor(
         image_processor=Idefics2ImageProcessorPil(do_image_splitting=False), tokenizer=tok,
-        image_seq_len=64, chat_template=_IDEFICS2.replace("IMAGE", "<image>"))
+        image_seq_len=64, chat_template=chat_template)
     return model, processor, "Idefics2Processor"

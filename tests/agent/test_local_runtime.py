@@ -70,17 +70,6 @@ def test_agent_run_in_a_subprocess_with_a_checkpoint_folder(checkpoint: Checkpoi
     assert step["frame"] == [364, 644]  # 360x640 as the processor resizes it
 
 
-def test_qwen2_vl_template_without_tools_gets_the_tools_in_the_system_message(checkpoint: Checkpoint) -> None:
-    runtime = TransformersRuntime(str(checkpoint("qwen2-vl")))
-    assert runtime.template_takes_tools is False
-    prompt = get_dialect("qwen2-vl").render("g", [], Image.new("RGB", (64, 64)), mobile_tools())
-    text = runtime.chat_text(prompt)
-    assert text.startswith("<|im_start|>system\nYou are a helpful assistant.\n\n# Tools")
-    assert '"name": "mobile_use"' in text and "<tool_call>" in text
-    with_tools = TransformersRuntime(str(checkpoint("qwen2.5-vl")))
-    assert with_tools.template_takes_tools is True
-
-
 @pytest.mark.parametrize(("family", "max_pixels"), [("qwen2.5-vl", None), ("qwen2.5-vl", 200_000),
                                                     ("qwen3-vl", None), ("qwen2-vl", 100_000)])
 def test_the_dialect_frame_is_what_the_processor_produced(family: str, max_pixels: int | None,

@@ -79,7 +79,7 @@ def test_qwen3_vl_states_one_size_and_divides_by_it(tools: ToolSet, stated: str,
     point = device_point("qwen3-vl", text, (1920, 1080), tools)
     assert point[0] == pytest.approx(x)
     prompt = get_dialect("qwen3-vl").render("g", [], Image.new("RGB", (1920, 1080)), tools)
-    assert prompt.tools is not None and f"resolution is {stated}" in prompt.tools[0]["function"]["description"]
+    assert f"resolution is {stated}" in prompt.messages[0]["content"][0]["text"]
     edge = text.replace("[250, 750]", "[" + stated.split("x")[0] + ", 0]")
     assert device_point("qwen3-vl", edge, (1920, 1080), tools)[0] == pytest.approx(1920)  # the stated edge is the edge
 
