@@ -24,7 +24,8 @@ class Completion:
 
     ``prompt_text`` is the prompt exactly as the model read it (after the chat template), when
     the runtime renders it itself; ``timings_ms`` splits the model call into the runtime's own
-    phases (e.g. ``prefill`` and ``decode``).
+    phases (e.g. ``prefill`` and ``decode``). ``reused_prompt_tokens``: how many prompt tokens
+    were not computed again because an earlier prompt began with them.
     """
 
     text: str
@@ -32,6 +33,7 @@ class Completion:
     completion_tokens: int | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     prompt_text: str | None = None
+    reused_prompt_tokens: int = 0
 
 
 @dataclass
@@ -41,7 +43,8 @@ class RuntimeOptions:
     ``max_pixels`` / ``min_pixels``: the pixel budget of the Qwen family's resize (None: the
     family default, docs/models.md). ``temperature`` 0 means greedy. ``constrained``: "auto"
     constrains answers to the dialect's JSON schema when xgrammar is installed, "on" requires it,
-    "off" never does.
+    "off" never does. ``reuse_prefix``: keep the key/value states of the prompt's text before the
+    screenshot for the next step (local runtime; answers are the same, prefill is shorter).
     """
 
     max_new_tokens: int = 256
@@ -54,6 +57,7 @@ class RuntimeOptions:
     max_pixels: int | None = None
     min_pixels: int | None = None
     constrained: str = "auto"
+    reuse_prefix: bool = True
     timeout_s: float = 120.0
     retries: int = 2
     api_key: str | None = None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.runtime import Completion, ModelUnavailable, Runtime, RuntimeFailure, RuntimeOptions
+from agent.runtimes.prefix import PrefixCache, vision_token_ids
 from agent.runtimes.processors import load_processor, transformers_module
 from prompts import Prompt, ResizeRule, family_for
 
@@ -114,6 +115,7 @@ class TransformersRuntime(Runtime):
         self.device = next(self.model.parameters()).device
         self.load_options = {k: str(v) for k, v in load.items() if k != "quantization_config"}
         self.template_takes_tools = self._template_takes_tools()
+        self.prefix = PrefixCache(vision_token_ids(config)) if self.options.reuse_prefix else None
         self._grammar_compiler: Any = None
         self._told_unconstrained = False
 
@@ -206,13 +208,26 @@ class TransformersRuntime(Runtime):
             sampling = {"do_sample": True, "temperature": self.options.temperature}
         if self.options.seed is not None:
             torch.manual_seed(self.options.seed)
+        # One prompt at a time (the agent loop): start from the kept states of the text the
+        # previous prompt shared with this one.
+        prefix = self.prefix if len(prompts) == 1 else None
+        ids = inputs["input_ids"][0].tolist() if prefix is not None else []
+        past = prefix.take(ids) if prefix is not None else None
+        if past is not None:
+            sampling["past_key_values"] = past
         try:
             with torch.inference_mode():
-                output = self.model.generate(
+                result = self.model.generate(
                     **inputs, max_new_tokens=self.options.max_new_tokens, logits_processor=processors,
-                    pad_token_id=self.processor.tokenizer.pad_token_id, **sampling)
+                    pad_token_id=self.processor.tokenizer.pad_token_id, return_dict_in_generate=True,
+                    **sampling)
         except (RuntimeError, ValueError) as exc:  # out of memory, shape errors: say which
+            if prefix is not None:
+                prefix.drop()
             raise RuntimeFailure(f"generation failed: {type(exc).__name__}: {exc}") from None
+        output = result.sequences
+        if prefix is not None:
+            prefix.keep(ids, result.past_key_values)
         finished = time.perf_counter()
         first = clock.first or finished
         timings = {
@@ -220,6 +235,7 @@ class TransformersRuntime(Runtime):
             "prefill": round((first - prepared) * 1000, 3),
             "decode": round((finished - first) * 1000, 3),
         }
+        reused = prefix.reused if past is not None and prefix is not None else 0
         prompt_length = inputs["input_ids"].shape[1]
         eos = self._eos_ids()
         completions = []
@@ -229,7 +245,7 @@ class TransformersRuntime(Runtime):
             text = self.processor.tokenizer.decode(generated[:length], skip_special_tokens=True)
             completions.append(Completion(text=text, prompt_tokens=int(mask.sum()),
                                           completion_tokens=length, timings_ms=dict(timings),
-                                          prompt_text=text_in))
+                                          prompt_text=text_in, reused_prompt_tokens=reused))
         return completions
 
     def _eos_ids(self) -> set[int]:
