@@ -7,8 +7,8 @@ counts are the real ones):
 - batched (4 prompts in one generate) vs sequential throughput.
 
 Text tokens come from the tiny checkpoints' byte-level tokenizer (one token per UTF-8 byte); a
-real BPE tokenizer needs about a quarter of that. Prefix-cache reuse is not implemented, so it is
-not measured.
+real BPE tokenizer needs about a quarter of that. Prefix reuse is off here (every step is timed
+from scratch); benchmarks/prefix.py measures it.
 
     python benchmarks/models.py [--families qwen2.5-vl,idefics2] [--sizes tiny,mid] [--out FILE]
 """
@@ -82,7 +82,7 @@ def timed(runtime: TransformersRuntime, prompts: list[Prompt], repeats: int) -> 
 def measure(family: str, size: str, folder: Path, repeats: int) -> dict[str, Any]:
     # min_new_tokens is not a runtime option: measure whatever length greedy decoding gives and
     # report per-token decode time.
-    runtime = TransformersRuntime(str(folder), RuntimeOptions(max_new_tokens=NEW_TOKENS))
+    runtime = TransformersRuntime(str(folder), RuntimeOptions(max_new_tokens=NEW_TOKENS, reuse_prefix=False))
     dialect = dialect_for(runtime.model_id, runtime.model_type, runtime.resize)
     row: dict[str, Any] = {"family": family, "size": size, "dialect": dialect.name,
                            "parameters": sum(p.numel() for p in runtime.model.parameters())}
