@@ -176,7 +176,7 @@ class Agent:
             "environment": described,
             "screen": {"width": obs.size[0], "height": obs.size[1], "scale": obs.scale},
             "model": self.runtime.describe(), "dialect": self.dialect.name,
-            "tools": self.toolset.function_schemas(), "limits": self.limits,
+            "prompt_source": self.dialect.prompt_source, "tools": self.toolset.function_schemas(), "limits": self.limits,
             "dry_run": bool(described.get("dry_run", False)), "versions": package_versions(),
         })
 

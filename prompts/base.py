@@ -115,6 +115,8 @@ class Dialect(ABC):
     """True when the model answers in pixels of the image as its processor resized it."""
     relative_extent: ClassVar[float] = 1000
     """Otherwise: the number that stands for the full width and height (0–1000 spaces)."""
+    prompt_source: ClassVar[str] = "vlagent"
+    """Whose prompt this dialect renders (recorded in each trajectory's header)."""
 
     def relative_extent_for(self, toolset: ToolSet | None) -> float:
         """The relative extent for answers with ``toolset`` (one number for every tool here)."""

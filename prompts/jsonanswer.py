@@ -58,6 +58,7 @@ class JsonAnswer(Dialect):
     """Tools described in the prompt, one JSON object back, relative 0–1000 coordinates."""
 
     name = "json"
+    prompt_source = "vlagent's JSON tool prompt (these families publish no agent prompt)"
 
     relative_extent = SCALE
 

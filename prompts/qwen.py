@@ -70,6 +70,8 @@ class QwenFunctionCalling(Dialect):
 
     name = "qwen2-vl"
     default_resize = _default_resize("qwen2-vl")
+    prompt_source = ("the Qwen cookbooks' mobile/computer agent prompt: qwen-agent NousFnCallPrompt's "
+                     "tools section (written by vlagent, identical text), then the chat template")
 
     def screen_note(self, frame: CoordinateFrame) -> str:
         return (
@@ -150,6 +152,8 @@ class Qwen3FunctionCalling(QwenFunctionCalling):
 
     name = "qwen3-vl"
     default_resize = _default_resize("qwen3-vl")
+    prompt_source = ("the Qwen3-VL mobile-agent cookbook's prompt (its template's tools section and "
+                     "the cookbook's response format), then the chat template")
 
     def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
                feedback: str | None = None) -> Prompt:

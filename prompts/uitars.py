@@ -232,6 +232,7 @@ class UITars(Dialect):
     name = "ui-tars"
     default_resize = _default_resize("ui-tars")
     version = "1.0"
+    prompt_source = "UI-TARS's published 1.0 action-space prompt, then the chat template"
 
     def coordinates_note(self) -> str:
         return "Points are (x,y) with x and y from 0 to 1000 across the screenshot."
@@ -286,6 +287,8 @@ class UITars15(UITars):
     default_resize = _default_resize("ui-tars-1.5")
     pixel_space = True
     version = "1.5"
+    prompt_source = ("UI-TARS-1.5's official prompt (bytedance/UI-TARS codes/ui_tars/prompt.py, "
+                     "as the ui-tars package ships it), then the chat template")
     language = "English"
 
     def instructions(self, toolset: ToolSet, goal: str) -> str:

@@ -78,6 +78,8 @@ class Header(Record):
     screen: Screen
     model: ModelInfo
     dialect: str
+    prompt_source: str = ""
+    """Whose prompt the dialect renders (empty in files written before it was recorded)."""
     tools: list[dict[str, Any]]
     limits: Limits
     dry_run: bool = False

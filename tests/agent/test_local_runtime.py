@@ -46,6 +46,7 @@ def test_agent_run_takes_a_full_step_with_each_family(family: str, checkpoint: C
     header, step, end = read_lines(out)
     assert header["model"]["runtime"] == "transformers"
     assert header["dialect"] == DIALECT[family]
+    assert header["prompt_source"] == get_dialect(DIALECT[family]).prompt_source  # whose prompt it is
     # The prompt as the model read it: the checkpoint's own template, goal and tools inside.
     assert TEMPLATE_MARK[family] in step["prompt_text"]
     assert "Tap OK" in step["prompt_text"] and "computer_use" in step["prompt_text"]
