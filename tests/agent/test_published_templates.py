@@ -20,7 +20,7 @@ from agent.runtime import RuntimeOptions
 from agent.runtimes.local import TransformersRuntime
 from agent.testing import published_template
 from prompts import dialect_for
-from tools import ToolCall, mobile_tools
+from tools import ToolCall, computer_tools, mobile_tools
 
 Checkpoint = Callable[..., Path]
 GOLDEN = Path(__file__).parents[1] / "data" / "golden"
@@ -125,3 +125,20 @@ def test_qwen3_vl_prompt_is_the_cookbooks_prompt_through_the_published_template(
         tools=schemas, tokenize=False, add_generation_prompt=True)
     tools_part = written.split("<|im_end|>")[0]
     assert ours.startswith(tools_part + "\n\n# Response format")
+
+
+def test_ui_tars_15_first_step_is_the_official_prompt_and_the_screenshot(checkpoint: Checkpoint) -> None:
+    """UI-TARS-1.5's pipeline sends one user turn: its official prompt (the ui-tars package's
+    prompt file, filled with the language and the instruction), then the screenshot."""
+    official = pytest.importorskip("ui_tars.prompt", reason="pip install ui-tars (the test extra has it)")
+    runtime = TransformersRuntime(str(checkpoint("qwen2.5-vl", "UI-TARS-1.5-7B", "ui-tars-1.5")))
+    dialect = dialect_for(runtime.model_id, runtime.model_type, runtime.resize)
+    assert dialect.name == "ui-tars-1.5"
+    goal = "Open the display settings"
+    image = Image.new("RGB", (1920, 1080))
+    prompt = dialect.render(goal, [], image, computer_tools())
+    text = official.COMPUTER_USE_DOUBAO.format(language="English", instruction=goal)
+    theirs = runtime.processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "text", "text": text}, {"type": "image", "image": image}]}],
+        tokenize=False, add_generation_prompt=True)
+    assert runtime.chat_text(prompt) == theirs
