@@ -4,6 +4,7 @@ small HTTP server of the test's own for retries, errors and what is sent."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -36,21 +37,19 @@ def free_port() -> int:
 
 # -- a real server ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def served(checkpoint: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``transformers serve`` with a tiny Idefics2 folder on 127.0.0.1; yields its URL."""
+@contextlib.contextmanager
+def serving(module: str, args: list[str], home: Path, **env: str) -> Iterator[str]:
+    """``python -m MODULE serve-args…`` (``transformers serve`` or a wrapper of it) on a free port
+    of 127.0.0.1, with a private HF home and no network; yields its URL once it answers."""
     if os.environ.get("CI") != "true":
         pytest.importorskip("fastapi")
         pytest.importorskip("uvicorn")
-    folder = checkpoint("idefics2")
     port = free_port()
-    home = tmp_path_factory.mktemp("hf-home")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(home)}
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(home), **env}
     log = (home / "serve.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "transformers.cli.transformers", "serve", str(folder),
-         "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
+        [sys.executable, "-m", module, *args, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+        stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=Path(__file__).resolve().parents[2])
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -60,12 +59,22 @@ def served(checkpoint: Callable[..., Path], tmp_path_factory: pytest.TempPathFac
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                raise RuntimeError(f"transformers serve did not start: {(home / 'serve.log').read_text()[-2000:]}")
+                raise RuntimeError(f"the server did not start: {(home / 'serve.log').read_text()[-2000:]}")
             time.sleep(0.3)
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def served(checkpoint: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``transformers serve`` with a tiny Idefics2 folder on 127.0.0.1; yields its URL."""
+    with serving("transformers.cli.transformers", ["serve", str(checkpoint("idefics2"))],
+                 tmp_path_factory.mktemp("hf-home")) as url:
+        yield url
 
 
 def test_agent_run_against_transformers_serve(served: str, checkpoint: Callable[..., Path],

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +16,7 @@ from agent.runtime import RuntimeOptions
 from agent.runtimes.local import TransformersRuntime
 from agent.runtimes.remote import OpenAIRuntime
 from prompts import dialect_for
-from tests.agent.test_remote_runtime import free_port
+from tests.agent.test_remote_runtime import serving
 from tools import ToolCall, computer_tools, mobile_tools
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,33 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def capturing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A real ``transformers serve`` (any model folder, per request) that records what it renders."""
-    if os.environ.get("CI") != "true":
-        pytest.importorskip("fastapi")
-        pytest.importorskip("uvicorn")
     home = tmp_path_factory.mktemp("serve-home")
     capture = home / "rendered.jsonl"
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(home), "VLAGENT_CAPTURE": str(capture),
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    log = (home / "serve.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "tests.agent.serve_capture", "--host", "127.0.0.1",
-                               "--port", str(port), "--device", "cpu"],
-                              stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url + "/health", timeout=1).read()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(f"the server did not start: {(home / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.3)
-    yield url, capture
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    with serving("tests.agent.serve_capture", [], home, VLAGENT_CAPTURE=str(capture), PYTHONPATH=path) as url:
+        yield url, capture
 
 
 @pytest.mark.parametrize("family", ["qwen2.5-vl", "qwen3-vl", "idefics2", "llava-onevision"])
