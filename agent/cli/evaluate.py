@@ -23,7 +23,8 @@ def evaluate_command(
     model: ModelSpec | None,  # the model options (with_model_options); --model is required here
     fmt: Annotated[str, typer.Option(
         "--format", help="auto, aitz (AITW/AITZ JSON), androidcontrol, trajectory.")] = "auto",
-    scorer: Annotated[str, typer.Option("--scorer", help="aitz, aitw or aitw-strict.")] = "aitz",
+    scorer: Annotated[str, typer.Option(
+        "--scorer", help="qwen-aitz, aitz, aitw or aitw-strict (docs/evaluation.md).")] = "qwen-aitz",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per generate call.")] = 1,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N episodes.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Keep the steps already in predictions.jsonl.")] = False,

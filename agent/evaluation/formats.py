@@ -66,7 +66,9 @@ def load_aitz(path: Path) -> Episode:
                           for y, x, h, w in _json(raw.get("ui_positions", "[]")))
             arguments = aitw_action(int(raw["result_action_type"]), _json(raw["result_touch_yx"]),
                                     _json(raw["result_lift_yx"]), str(raw.get("result_action_text", "")))
-            episode.steps.append(GoldStep(int(raw["step_id"]), image, "mobile_use", arguments, boxes))
+            label = raw.get("coat_action_desc")
+            episode.steps.append(GoldStep(int(raw["step_id"]), image, "mobile_use", arguments, boxes,
+                                          label=str(label) if label else None))
     except (KeyError, TypeError, ValueError) as exc:
         raise DatasetError(f"{path}: not an AITZ episode ({type(exc).__name__}: {exc})") from None
     return episode

@@ -27,6 +27,15 @@ class GoldStep:
     elements: tuple[Box, ...] = ()
     instruction: str | None = None
     """AndroidControl's per-step ("low-level") instruction, when the dataset has one."""
+    label: str | None = None
+    """The dataset's own description of the gold action (AITZ's ``coat_action_desc``)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    type_match: bool
+    exact_match: bool
+    reason: str
 
 
 @dataclass

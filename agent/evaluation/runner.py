@@ -13,10 +13,10 @@ from typing import Any
 
 from PIL import Image
 
-from agent.evaluation.gold import Episode, GoldStep, kind_of
-from agent.evaluation.scoring import Scorer, Verdict, score
-from agent.runtime import Runtime
+from agent.evaluation.gold import Episode, GoldStep, Verdict, kind_of
+from agent.evaluation.scoring import Scorer, score
 from agent.interpret import AnswerError, read_answer
+from agent.runtime import Runtime
 from environments import Observation
 from prompts import Dialect, model_call
 from tools import ToolCall, action_space_of

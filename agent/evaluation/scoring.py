@@ -5,9 +5,8 @@
   clipped at the screen's edge) or within 0.14; swipes on the main axis (up matches down); other
   actions on their type. A differential test holds it to the reference's verdicts.
 - ``aitw-strict``: the same, but swipes must also agree on the sign (same direction).
-- ``aitz``: the AITZ / Qwen rule. Taps match inside the same element box enlarged 1.2× or within
-  0.04; swipes on direction (axis and sign); typed and opened text when one contains the other
-  (case-insensitive) or their similarity exceeds 0.8; buttons on the button; stop on its type.
+- ``aitz``: AITZ's own evaluator (IMNearth/CoAT), reproduced in ``aitz.py`` with its departures.
+- ``qwen-aitz``: the AITZ evaluator behind the Qwen team's published numbers, in ``qwen_eval.py``.
 
 Directions are the finger's (``formats.py`` converts datasets that record the content's).
 """
@@ -20,10 +19,20 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from agent.evaluation.aitw import actions_match, as_aitw
-from agent.evaluation.gold import Box, GoldStep, kind_of
+from agent.evaluation.aitz import score_aitz
+from agent.evaluation.gold import Box, GoldStep, Verdict, kind_of
+from agent.evaluation.qwen_eval import score_qwen_aitz
 
-SCORING_VERSION = 2
-"""2: ``aitw`` reproduces the reference's boxes (2.4×, clipped), float32 and tap/swipe split."""
+SCORING_VERSION = 3
+"""2: ``aitw`` reproduces the reference's boxes (2.4×, clipped), float32 and tap/swipe split.
+3: ``aitz`` reproduces AITZ's evaluator; ``qwen-aitz`` added."""
+
+_AITW = ("google-research/google-research android_in_the_wild/action_matching.py "
+         "(check_actions_match)")
+_AITZ = ("IMNearth/CoAT coat/evaluate.py (ActionEvaluator) and coat/action_utils.py, "
+         "commit 9ab1a9f0e76581c50c84f8ebc6ada1a2084a0c71")
+_QWEN_AITZ = ("OpenBMB/AgentCPM-GUI eval/utils/evaluator.py (ActionEvaluator, AITZ setting; after the "
+              "Qwen2.5-VL evaluator), commit acbaf509b8afb3f58b782486f4e8c0e33d8a486b")
 
 
 @dataclass(frozen=True)
@@ -34,25 +43,34 @@ class Scorer:
     swipe_sign: bool
     compare_text: bool
     text_similarity: float = 0.8
+    reference: str = ""
+    departures: tuple[str, ...] = ()
+    """Where this scorer knowingly does not do what its reference code does, and why."""
 
     def settings(self) -> dict[str, Any]:
-        return {**asdict(self), "version": SCORING_VERSION,
+        return {**asdict(self), "departures": list(self.departures), "version": SCORING_VERSION,
                 "directions": "finger (touch → lift); AndroidControl's content directions are inverted on load"}
 
 
+_NO_AITW_TYPE = ("open, wait, key and answer have no AITW action type: they match only an action of "
+                 "their own kind (the reference cannot express them)")
 SCORERS = {
     # box_scale: the enlarged box is (1 + 1.4) = 2.4 times the element's size (aitw.py).
-    "aitw": Scorer("aitw", box_scale=2.4, distance=0.14, swipe_sign=False, compare_text=False),
-    "aitw-strict": Scorer("aitw-strict", box_scale=2.4, distance=0.14, swipe_sign=True, compare_text=False),
-    "aitz": Scorer("aitz", box_scale=1.2, distance=0.04, swipe_sign=True, compare_text=True),
+    "aitw": Scorer("aitw", box_scale=2.4, distance=0.14, swipe_sign=False, compare_text=False,
+                   reference=_AITW, departures=(_NO_AITW_TYPE,)),
+    "aitw-strict": Scorer("aitw-strict", box_scale=2.4, distance=0.14, swipe_sign=True, compare_text=False,
+                          reference=_AITW, departures=(
+                              "swipes must also agree on the sign (the reference compares the axis only)",
+                              _NO_AITW_TYPE)),
+    "aitz": Scorer("aitz", box_scale=1.2, distance=0.0, swipe_sign=True, compare_text=True,
+                   reference=_AITZ, departures=(
+                       "clicks are compared with the gold tap's point (the reference compares them "
+                       "with the point [0, 0], a bug)",
+                       "a predicted click is a point, right when it lies in the 1.2x box of a gold "
+                       "element that holds the gold point (the reference scores a predicted box)")),
+    "qwen-aitz": Scorer("qwen-aitz", box_scale=1.2, distance=0.14, swipe_sign=True, compare_text=True,
+                        reference=_QWEN_AITZ),
 }
-
-
-@dataclass(frozen=True)
-class Verdict:
-    type_match: bool
-    exact_match: bool
-    reason: str
 
 
 def _enlarged(box: Box, scale: float) -> Box:
@@ -102,6 +120,10 @@ def score(gold: GoldStep, tool: str | None, arguments: dict[str, Any] | None, sc
     """Compare one predicted call (normalized points) with the gold step."""
     if arguments is None or tool is None:
         return Verdict(False, False, "no valid prediction")
+    if scorer.name == "aitz":
+        return score_aitz(gold, tool, arguments)
+    if scorer.name == "qwen-aitz":
+        return score_qwen_aitz(gold, tool, arguments)
     gold_kind, kind = kind_of(gold.tool, gold.arguments), kind_of(tool, arguments)
     if scorer.name in ("aitw", "aitw-strict"):
         gold_aitw, predicted_aitw = as_aitw(gold_kind, gold.arguments), as_aitw(kind, arguments)
