@@ -257,8 +257,8 @@ def render_eval_report(out_dir: str | Path) -> Path:
         steps.append(
             f'<section class="step">{figure}<div class="info"><h2>{_e(p["episode"])} · step {_e(p["step"])} '
             f'<span class="status {css}">{verdict}</span></h2><table>'
-            f'<tr><td>gold</td><td>{html.escape(json.dumps(p["gold"]["arguments"], ensure_ascii=False))}</td></tr>'
-            f'<tr><td>predicted</td><td>{html.escape(json.dumps(parsed, ensure_ascii=False))}</td></tr>'
+            f'<tr><td>gold</td><td>{_shown(p["gold"]["arguments"])}</td></tr>'
+            f'<tr><td>predicted</td><td>{_shown(parsed)}</td></tr>'
             f'<tr><td>why</td><td>{_e(p["reason"])}</td></tr></table>'
             f'<div>model output</div><pre class="output">{_e(p.get("output") or "")}</pre></div></section>')
     settings = html.escape(json.dumps(metrics.get("settings", {}), indent=1, ensure_ascii=False))
@@ -270,3 +270,16 @@ def render_eval_report(out_dir: str | Path) -> Path:
             f'<h2>accuracy per action type (gold)</h2>{chart}<details><summary>settings</summary>'
             f'<pre>{settings}</pre></details></div></section>{"".join(steps)}</main></body></html>')
     return _write_page(out / REPORT_FILE, [page])
+
+
+def _shown(arguments: Any) -> str:
+    """Arguments for reading: normalized points to 4 decimals (predictions.jsonl keeps them all)."""
+    def rounded(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 4)
+        if isinstance(value, list):
+            return [rounded(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rounded(v) for k, v in value.items()}
+        return value
+    return html.escape(json.dumps(rounded(arguments), ensure_ascii=False))

@@ -28,6 +28,8 @@ def evaluate_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per generate call.")] = 1,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N episodes.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Keep the steps already in predictions.jsonl.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an earlier evaluation in --out (default: refuse).")] = False,
 ) -> None:
     """Score a model step by step against gold episodes (metrics.json, predictions.jsonl)."""
     from rich.progress import Progress
@@ -40,13 +42,22 @@ def evaluate_command(
         fail("agent eval needs --model (scripted:PATH, a Hugging Face id or a folder)", exitcodes.USAGE)
     if scorer not in SCORERS:
         fail(f"--scorer must be one of {', '.join(SCORERS)}, not {scorer!r}", exitcodes.USAGE)
+    if resume and overwrite:
+        fail("--resume keeps an earlier evaluation and --overwrite replaces it: give one", exitcodes.USAGE)
+    earlier = [n for n in ("predictions.jsonl", "metrics.json") if (out / n).exists()]
+    if earlier and not (resume or overwrite):
+        fail(f"{out} already holds an evaluation ({', '.join(earlier)}); add --resume to finish it "
+             "or --overwrite to replace it, or choose another --out", exitcodes.USAGE)
+    if overwrite:
+        for name in earlier:
+            (out / name).unlink()
     try:
         episodes = load_dataset(dataset, fmt)[:limit]
     except DatasetError as exc:
         fail(str(exc))
     runtime, dialect = load_model_or_fail(model)
     steps = sum(len(e.steps) for e in episodes)
-    console.print(f"{len(episodes)} episodes, {steps} steps  [dim]model {escape(model.model)} · dialect "
+    console.print(f"{_count(len(episodes), 'episode')}, {_count(steps, 'step')}  [dim]model {escape(model.model)} · dialect "
                   f"{dialect.name} · scorer {scorer}[/dim]")
     with runtime:
         try:
@@ -62,3 +73,7 @@ def evaluate_command(
         console.print(f"{name:14} {metrics[name]:.4f}")
     console.print(f"metrics: {out / 'metrics.json'}")
     console.print(f"report: {render_eval_report(out)}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -196,3 +196,19 @@ def test_the_eval_report_shows_the_metrics_offline(tmp_path: Path) -> None:
     assert '<div class="metric" id="success_rate"><b>0.000</b>' in dom
     assert dom.count('class="screen"') == 4 and dom.count('class="bar"') == 8  # 4 types × 2 bars
     assert dom.count('stroke="#34a853"') >= 1 and dom.count('stroke="#ea4335"') >= 1  # gold and predicted taps
+    assert "0.607" in dom and "0.6069772839546204" not in dom  # points shown to 4 decimals
+
+
+def test_an_earlier_evaluation_is_kept_unless_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    evaluate(tmp_path, [HOME, SCROLL_UP, CLOCK, DONE], name="run")
+    assert "1 episode, 4 steps" in capsys.readouterr().out
+    before = (tmp_path / "run" / "predictions.jsonl").read_text()
+    script = write_script(tmp_path / "again.txt", [DONE] * 4)
+    again = ["eval", str(AITZ), "--model", f"scripted:{script}", "--out", str(tmp_path / "run")]
+    assert main(again) == 2
+    error = capsys.readouterr().err
+    assert "already holds an evaluation" in error and "--resume" in error and "--overwrite" in error
+    assert (tmp_path / "run" / "predictions.jsonl").read_text() == before  # nothing lost
+    assert main([*again, "--overwrite", "--resume"]) == 2
+    assert main([*again, "--overwrite"]) == 0
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["exact_match"] == 0.25  # only DONE
