@@ -22,7 +22,12 @@ def evaluate_command(
     out: Annotated[Path, typer.Option("--out", help="Where metrics.json and predictions.jsonl go.")],
     model: ModelSpec | None,  # the model options (with_model_options); --model is required here
     fmt: Annotated[str, typer.Option(
-        "--format", help="auto, aitz (AITW/AITZ JSON), androidcontrol, trajectory.")] = "auto",
+        "--format", help="auto, aitz (AITZ JSON), aitw (AITW TFRecords), androidcontrol (TFRecords or JSON), "
+                         "trajectory.")] = "auto",
+    level: Annotated[str | None, typer.Option(
+        "--level", help="AndroidControl: high (the goal) or low (goal and step instruction).")] = None,
+    split: Annotated[str | None, typer.Option(
+        "--split", help="Only the episodes of this split of the dataset's splits.json.")] = None,
     scorer: Annotated[str, typer.Option(
         "--scorer", help="qwen-aitz, aitz, aitw or aitw-strict (docs/evaluation.md).")] = "qwen-aitz",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per generate call.")] = 1,
@@ -52,7 +57,7 @@ def evaluate_command(
         for name in earlier:
             (out / name).unlink()
     try:
-        episodes = load_dataset(dataset, fmt)[:limit]
+        episodes = load_dataset(dataset, fmt, level=level, split=split)[:limit]
     except DatasetError as exc:
         fail(str(exc))
     runtime, dialect = load_model_or_fail(model)
@@ -64,7 +69,8 @@ def evaluate_command(
             with Progress(console=console, transient=True) as progress:
                 task = progress.add_task("evaluating", total=steps)
                 metrics = evaluate(episodes, runtime, dialect, SCORERS[scorer], out, batch_size=batch_size,
-                                   resume=resume, settings={"format": fmt, "dataset": str(dataset)},
+                                   resume=resume, settings={"format": fmt, "dataset": str(dataset),
+                                                            "level": level, "split": split},
                                    on_progress=lambda done, total: progress.update(task, completed=done))
         except RuntimeFailure as exc:
             fail(f"the model failed: {exc} (finished steps are in {out}; rerun with --resume)",

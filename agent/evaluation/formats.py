@@ -16,11 +16,13 @@ from typing import Any
 
 from PIL import Image
 
+from agent.evaluation import published, tfrecord
 from agent.evaluation.aitw import is_tap
 from agent.evaluation.gold import Episode, GoldStep
 from agent.trajectory import TrajectoryError, read_trajectory
 
-FORMATS = ("auto", "aitz", "androidcontrol", "trajectory")
+FORMATS = ("auto", "aitz", "aitw", "androidcontrol", "trajectory")
+_NOT_DATA = {".png", ".jpg", ".jpeg", ".webp", ".html", ".md", ".txt", ".py"}
 SWIPE_FROM, SWIPE_TO = 0.7, 0.3
 """Where a gold swipe with only a direction (AndroidControl) starts and ends, as a fraction."""
 
@@ -149,7 +151,7 @@ def _guess(path: Path) -> str | None:
     if path.name == "trajectory.jsonl":
         return "trajectory"
     if path.suffix != ".json":
-        return None
+        return _guess_tfrecord(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -161,24 +163,74 @@ def _guess(path: Path) -> str | None:
     return None
 
 
+def _guess_tfrecord(path: Path) -> str | None:
+    """AITW or AndroidControl, for a TFRecord file, from the features of its first record."""
+    if path.suffix.lower() in _NOT_DATA or not tfrecord.is_tfrecord(path):
+        return None
+    try:
+        features = tfrecord.example(next(tfrecord.records(path)))
+    except (tfrecord.RecordError, StopIteration):
+        return None
+    if "results/action_type" in features:
+        return "aitw-tfrecord"
+    if "accessibility_trees" in features or "step_instructions" in features:
+        return "androidcontrol-tfrecord"
+    return None
+
+
+def _load_tfrecord(path: Path, kind: str, level: str | None) -> list[Episode]:
+    try:
+        examples = (tfrecord.example(record) for record in tfrecord.records(path))
+        if kind == "aitw-tfrecord":
+            return published.aitw_steps(examples, path, aitw_action)
+        return [published.androidcontrol_episode(features, path, level or "high", _androidcontrol_action,
+                                                 tfrecord.accessibility_nodes)
+                for features in examples]
+    except tfrecord.RecordError as exc:
+        raise DatasetError(str(exc)) from None
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise DatasetError(f"{path}: not {kind.split('-')[0]} data ({type(exc).__name__}: {exc})") from None
+
+
 LOADERS = {"aitz": load_aitz, "androidcontrol": load_androidcontrol, "trajectory": load_trajectory_episode}
 
 
-def load_dataset(path: str | Path, fmt: str = "auto") -> list[Episode]:
-    """Every episode in ``path`` (a file, a run directory, or a folder searched recursively)."""
+def load_dataset(path: str | Path, fmt: str = "auto", level: str | None = None,
+                 split: str | None = None) -> list[Episode]:
+    """Every episode in ``path`` (a file, a run directory, or a folder searched recursively).
+
+    ``level`` (AndroidControl): "high" gives the goal only, "low" adds each step's instruction;
+    None keeps JSON episodes' instructions and reads TFRecords as "high". ``split`` keeps the
+    episodes of that split of the dataset's ``splits.json``."""
     root = Path(path)
     if not root.exists():
         raise DatasetError(f"no dataset at {root}")
     if fmt not in FORMATS:
         raise DatasetError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
-    episodes = []
+    if level is not None and level not in published.LEVELS:
+        raise DatasetError(f"unknown level {level!r}; high or low")
+    episodes: list[Episode] = []
     for candidate in _candidates(root):
         kind = _guess(candidate)
-        if kind is None or (fmt != "auto" and kind != fmt):
+        if kind is None or (fmt != "auto" and kind.split("-")[0] != fmt):
             continue
-        episodes.append(LOADERS[kind](candidate))
+        if kind.endswith("-tfrecord"):
+            episodes += _load_tfrecord(candidate, kind, level)
+            continue
+        episode = LOADERS[kind](candidate)
+        if level == "high":
+            episode.steps = [GoldStep(s.index, s.image, s.tool, s.arguments, s.elements, None, s.label)
+                             for s in episode.steps]
+        episodes.append(episode)
+    if split is not None:
+        try:
+            wanted = published.split_ids(root, split)
+        except (OSError, ValueError) as exc:
+            raise DatasetError(str(exc)) from None
+        episodes = [e for e in episodes if e.id in wanted]
     if not episodes:
-        raise DatasetError(f"no {'' if fmt == 'auto' else fmt + ' '}episodes found in {root}")
+        raise DatasetError(f"no {'' if fmt == 'auto' else fmt + ' '}episodes found in {root}"
+                           + (f" (split {split})" if split else ""))
     return episodes
 
 
@@ -187,7 +239,7 @@ def _candidates(root: Path) -> Iterator[Path]:
         yield root
         return
     for found in sorted(root.rglob("*")):
-        if found.is_file() and found.suffix == ".json":
+        if found.is_file() and found.suffix.lower() not in _NOT_DATA:
             yield found
         elif found.is_dir() and (found / "trajectory.jsonl").is_file():
             yield found

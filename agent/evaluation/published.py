@@ -1,0 +1,136 @@
+"""AITW and AndroidControl as they are distributed: GZIP TFRecord files of ``tf.train.Example``.
+
+- AITW (google-research ``android_in_the_wild``): one Example per step — ``episode_id``,
+  ``step_id``, ``goal_info``, the screenshot as raw uint8 pixels (``image/encoded``,
+  ``image/height``, ``image/width``, ``image/channels``), element boxes as normalized
+  ``(y, x, h, w)`` quadruples (``image/ui_annotations_positions``), and the action
+  (``results/action_type``, ``results/yx_touch``, ``results/yx_lift``, ``results/type_action``).
+- AndroidControl (google-research ``android_control``): one Example per episode —
+  ``episode_id``, ``goal``, PNG ``screenshots`` (one more than actions), ``accessibility_trees``
+  (android_env ``AndroidAccessibilityForest``), ``screenshot_widths`` / ``heights``, JSON
+  ``actions`` and ``step_instructions``. Its element boxes are the visible *leaf* nodes of each
+  tree: the containers above them (a full-screen layout holds every point) would make every tap
+  land "in the target element".
+
+Screenshots are written once as PNG files under ``$VLAGENT_CACHE/screens/`` (default
+``~/.cache/vlagent``): the rest of evaluation, and the report, read images from files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from agent.evaluation.gold import Box, Episode, GoldStep
+
+LEVELS = ("high", "low")
+
+
+def cache_folder(path: Path) -> Path:
+    """Where the screenshots of dataset file ``path`` are extracted to (one folder per file
+    version)."""
+    stat = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:20]
+    root = Path(os.environ.get("VLAGENT_CACHE") or Path.home() / ".cache" / "vlagent")
+    return root / "screens" / key
+
+
+def _text(features: dict[str, list[Any]], key: str, default: str = "") -> str:
+    values = features.get(key) or []
+    return values[0].decode("utf-8") if values else default
+
+
+def _number(features: dict[str, list[Any]], key: str) -> int:
+    values = features.get(key) or []
+    if not values:
+        raise ValueError(f"feature {key!r} is missing")
+    return int(values[0])
+
+
+def aitw_steps(examples: Iterator[dict[str, list[Any]]], source: Path,
+               aitw_action: Any) -> list[Episode]:
+    """AITW Examples (one per step, in any order) grouped into episodes, steps by ``step_id``."""
+    folder = cache_folder(source)
+    folder.mkdir(parents=True, exist_ok=True)
+    by_episode: dict[str, tuple[str, list[tuple[int, GoldStep]]]] = {}
+    for features in examples:
+        episode_id, step_id = _text(features, "episode_id"), _number(features, "step_id")
+        width, height = _number(features, "image/width"), _number(features, "image/height")
+        channels = _number(features, "image/channels")
+        image = folder / f"{episode_id}_{step_id}.png"
+        if not image.exists():
+            pixels = (features.get("image/encoded") or [b""])[0]
+            if len(pixels) != width * height * channels:
+                raise ValueError(f"episode {episode_id} step {step_id}: image/encoded holds {len(pixels)} "
+                                 f"bytes, not {width}x{height}x{channels}")
+            mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
+            Image.frombytes(mode, (width, height), pixels).save(image)
+        flat = features.get("image/ui_annotations_positions") or []
+        boxes: tuple[Box, ...] = tuple((x, y, x + w, y + h) for y, x, h, w in zip(*[iter(flat)] * 4))
+        arguments = aitw_action(_number(features, "results/action_type"),
+                                list(features.get("results/yx_touch") or [-1, -1]),
+                                list(features.get("results/yx_lift") or [-1, -1]),
+                                _text(features, "results/type_action"))
+        goal, steps = by_episode.setdefault(episode_id, (_text(features, "goal_info"), []))
+        steps.append((step_id, GoldStep(step_id, image, "mobile_use", arguments, boxes)))
+    episodes = []
+    for episode_id, (goal, steps) in by_episode.items():
+        episode = Episode(id=episode_id, goal=goal, source=str(source))
+        episode.steps = [step for _, step in sorted(steps, key=lambda pair: pair[0])]
+        episodes.append(episode)
+    return episodes
+
+
+def leaf_boxes(nodes: list[dict[str, Any]], width: int, height: int) -> tuple[Box, ...]:
+    """Normalized boxes of the visible leaf nodes with an area (containers are left out)."""
+    boxes = []
+    for node in nodes:
+        left, top, right, bottom = node["bounds"]
+        if node["children"] or not node["visible"] or right <= left or bottom <= top:
+            continue
+        boxes.append((left / width, top / height, right / width, bottom / height))
+    return tuple(boxes)
+
+
+def androidcontrol_episode(features: dict[str, list[Any]], source: Path, level: str, action_of: Any,
+                           nodes_of: Any) -> Episode:
+    """One AndroidControl Example as an episode (``level`` "low" adds the step instructions)."""
+    episode_id = str(_number(features, "episode_id"))
+    folder = cache_folder(source)
+    folder.mkdir(parents=True, exist_ok=True)
+    episode = Episode(id=episode_id, goal=_text(features, "goal"), source=str(source))
+    shots, actions = features.get("screenshots") or [], features.get("actions") or []
+    widths, heights = features.get("screenshot_widths") or [], features.get("screenshot_heights") or []
+    trees = features.get("accessibility_trees") or []
+    instructions = [s.decode("utf-8") for s in features.get("step_instructions") or []]
+    if len(shots) < len(actions) or len(widths) < len(actions) or len(heights) < len(actions):
+        raise ValueError(f"episode {episode_id}: {len(actions)} actions but {len(shots)} screenshots")
+    for index, raw in enumerate(actions):
+        image = folder / f"{episode_id}_{index}.png"
+        if not image.exists():
+            image.write_bytes(shots[index])
+        width, height = int(widths[index]), int(heights[index])
+        boxes = leaf_boxes(nodes_of(trees[index]), width, height) if index < len(trees) else ()
+        instruction = instructions[index] if level == "low" and index < len(instructions) else None
+        episode.steps.append(GoldStep(index, image, "mobile_use", action_of(json.loads(raw), width, height),
+                                      boxes, instruction))
+    return episode
+
+
+def split_ids(dataset: Path, split: str) -> set[str]:
+    """The episode ids of ``split`` from the ``splits.json`` beside the dataset (the file the
+    AndroidControl release ships; any ``*splits*.json`` there is accepted)."""
+    folder = dataset if dataset.is_dir() else dataset.parent
+    found = sorted(folder.glob("*splits*.json"))
+    if not found:
+        raise ValueError(f"--split needs the dataset's splits.json in {folder}")
+    splits = json.loads(found[0].read_text(encoding="utf-8"))
+    if split not in splits:
+        raise ValueError(f"{found[0]} has no split {split!r}; it has {', '.join(splits)}")
+    return {str(i) for i in splits[split]}

@@ -1,0 +1,94 @@
+"""AITW and AndroidControl as distributed (GZIP TFRecords of tf.train.Example), read without
+TensorFlow. The fixtures were written by TensorFlow's own TFRecord writer and android_env's own
+accessibility protos (`tests/data/tfrecord/make_fixtures.py`), not by the code under test."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from agent.cli import main
+from agent.evaluation import DatasetError, load_dataset
+from agent.evaluation.tfrecord import example, records
+from tests.conftest import tool_call, write_script
+
+DATA = Path(__file__).parents[1] / "data" / "tfrecord"
+AITW = DATA / "aitw-sample.tfrecord.gz"
+CONTROL = DATA / "androidcontrol-sample.tfrecord.gz"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VLAGENT_CACHE", str(tmp_path / "cache"))
+
+
+def test_aitw_steps_become_episodes_with_their_screens_and_boxes() -> None:
+    episodes = {e.id: e for e in load_dataset(AITW, "aitw")}
+    assert set(episodes) == {"1001", "1002"} and episodes["1001"].goal == "open the clock app"
+    first = episodes["1001"].steps
+    assert [s.arguments["action"] for s in first] == ["click", "swipe", "type", "terminate"]
+    assert first[0].arguments["coordinate"] == pytest.approx([0.5, 0.3])  # (y, x) → [x, y]
+    assert first[2].arguments["text"] == "7:30"
+    assert first[0].elements[0] == pytest.approx((0.25, 0.25, 0.75, 0.5))  # (y, x, h, w) → box
+    with Image.open(first[1].image) as shot:  # raw uint8 pixels, as written
+        assert shot.size == (40, 80) and shot.getpixel((0, 0)) == (201, 201, 201)
+        assert shot.getpixel((20, 30)) == (30, 120, 230)
+    assert [s.arguments.get("button") for s in episodes["1002"].steps] == ["Home", None]
+
+
+def test_androidcontrol_episodes_levels_splits_and_leaf_boxes() -> None:
+    high = load_dataset(CONTROL, "androidcontrol")
+    assert [e.id for e in high] == ["20001", "20002"] and all(s.instruction is None for s in high[0].steps)
+    low = load_dataset(CONTROL, "androidcontrol", level="low")
+    assert [s.instruction for s in low[0].steps] == ["Open the Clock app", "Tap Alarm", "Scroll down",
+                                                      "Type 7:30", "Go back"]
+    step = low[0].steps[1]
+    assert step.arguments == {"action": "click", "coordinate": [200 / 720, 240 / 1280]}
+    # The tree's full-screen FrameLayout is not an element; the button and the field are.
+    assert step.elements == ((100 / 720, 200 / 1280, 300 / 720, 280 / 1280),
+                             (20 / 720, 600 / 1280, 700 / 720, 680 / 1280))
+    with Image.open(step.image) as shot:
+        assert shot.size == (720, 1280)
+    assert [e.id for e in load_dataset(DATA, "androidcontrol", split="test")] == ["20001"]
+    with pytest.raises(DatasetError, match="no split 'dev'"):
+        load_dataset(DATA, "androidcontrol", split="dev")
+
+
+def test_agent_eval_scores_the_tfrecords_and_a_far_click_is_wrong(tmp_path: Path) -> None:
+    answers = [tool_call(action="open", text="Clock"),
+               tool_call(action="click", coordinate=[800, 800]),  # far from the Alarm button
+               tool_call(action="swipe", coordinate=[500, 500], coordinate2=[500, 200]),  # finger up
+               tool_call(action="type", text="7:30"), tool_call(action="system_button", button="Back")]
+    script = write_script(tmp_path / "a.txt", answers)
+    out = tmp_path / "eval"
+    assert main(["eval", str(CONTROL), "--model", f"scripted:{script}", "--out", str(out), "--split", "test",
+                 "--level", "low"]) == 0
+    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    # open is none of qwen-aitz's types; the far click is wrong (only leaf elements count); the
+    # content scrolls down as the finger moves up; the text and Back are right.
+    assert [line["exact_match"] for line in lines] == [False, False, True, True, True]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["level"] == "low" and metrics["settings"]["split"] == "test"
+
+
+def test_a_damaged_file_is_one_clear_error(tmp_path: Path) -> None:
+    damaged = tmp_path / "android_control-00000-of-00001"
+    damaged.write_bytes(gzip.compress(gzip.decompress(CONTROL.read_bytes())[:-200]))
+    with pytest.raises(DatasetError, match="ends inside a record"):
+        load_dataset(damaged, "androidcontrol")
+
+
+def test_our_reading_equals_tensorflows() -> None:
+    tf = pytest.importorskip("tensorflow", reason="an optional cross-check: pip install tensorflow-cpu")
+    for path in (AITW, CONTROL):
+        ours = [example(record) for record in records(path)]
+        theirs = []
+        for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
+            parsed = tf.train.Example.FromString(record.numpy())
+            theirs.append({key: list(getattr(feature, feature.WhichOneof("kind")).value)
+                           for key, feature in parsed.features.feature.items()})
+        assert ours == theirs
