@@ -115,13 +115,15 @@ def test_dialect_lookup() -> None:
         dialect_for("some/unknown-model")
 
 
-def test_a_retry_prompt_holds_the_answer_instruction_once_in_the_systems_format() -> None:
+@pytest.mark.parametrize(("family", "in_system"), [("qwen2.5-vl", 1), ("qwen3-vl", 2)])
+def test_a_retry_prompt_holds_the_answer_instruction_once_in_the_systems_format(family: str,
+                                                                                in_system: int) -> None:
     from PIL import Image
 
     from prompts import ParseError, get_dialect
     from tools import mobile_tools
 
-    dialect = get_dialect("qwen2.5-vl")
+    dialect = get_dialect(family)
     image = Image.new("RGB", (720, 1280))
     frame = dialect.frame_for(image.size, mobile_tools())
     try:
@@ -134,4 +136,5 @@ def test_a_retry_prompt_holds_the_answer_instruction_once_in_the_systems_format(
                       if part["type"] == "text")
     assert user.count("Answer with one tool call") == 1
     assert "<tool name>" not in whole and "<arguments>" not in whole
-    assert whole.count('{"name": <function-name>, "arguments": <args-json-object>}') == 2  # tools section + the one reminder
+    # The system message's own (Qwen3-VL's also in its response format) and the one reminder.
+    assert whole.count('{"name": <function-name>, "arguments": <args-json-object>}') == in_system + 1
