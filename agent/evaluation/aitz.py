@@ -26,7 +26,7 @@ from typing import Any
 
 from rapidfuzz.distance import Indel
 
-from agent.evaluation.gold import Box, GoldStep, Verdict, kind_of
+from agent.evaluation.gold import GoldStep, Verdict, enlarged, inside, kind_of
 
 VERSION = 1
 BOX_SCALE = 1.2
@@ -82,16 +82,6 @@ def _prediction(tool: str, arguments: dict[str, Any]) -> tuple[str | None, str]:
     return None, ""
 
 
-def _enlarged(box: Box) -> Box:
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    half_w, half_h = (box[2] - box[0]) * BOX_SCALE / 2, (box[3] - box[1]) * BOX_SCALE / 2
-    return (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
-
-
-def _inside(point: list[float], box: Box) -> bool:
-    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
-
-
 def texts_match(gold: str, predicted: str) -> tuple[bool, float]:
     """The reference's text rule and the Levenshtein ratio it computed."""
     ratio = Indel.normalized_similarity(predicted, gold)  # == Levenshtein.ratio
@@ -108,8 +98,8 @@ def score_aitz(gold: GoldStep, tool: str, arguments: dict[str, Any]) -> Verdict:
         if not point or not target:
             return Verdict(True, False, "no point to compare")
         for box in gold.elements:
-            big = _enlarged(box)
-            if _inside(target, big) and _inside(point, big):
+            big = enlarged(box, BOX_SCALE)
+            if inside(target, big) and inside(point, big):
                 return Verdict(True, True, f"in the gold element's box ×{BOX_SCALE}")
         return Verdict(True, False, f"not in a box ×{BOX_SCALE} of an element under the gold point")
     if kind == "type":

@@ -1,30 +1,26 @@
 """Reading gold episodes: AITW / AITZ episode JSON, AndroidControl episodes, our own trajectories.
 
-Scroll conventions differ between datasets and are made explicit here (docs/evaluation.md):
-- AITW and AITZ record the finger: ``touch_yx`` → ``lift_yx``; AITZ's "scroll up" moves the finger
-  up (the content below comes into view). Kept as is.
-- AndroidControl records the direction the content scrolls: ``scroll down`` shows what is below,
-  so the finger moves *up*. Converted to the finger's swipe when loaded.
+Each dataset's actions become ``mobile_use`` arguments in ``actions.py`` (scroll conventions
+there); TFRecord files as distributed are read in ``published.py``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from agent.evaluation import published, tfrecord
-from agent.evaluation.aitw import is_tap
+from agent.evaluation.actions import aitw_action, androidcontrol_action
 from agent.evaluation.gold import Episode, GoldStep
 from agent.trajectory import TrajectoryError, read_trajectory
 
 FORMATS = ("auto", "aitz", "aitw", "androidcontrol", "trajectory")
 _NOT_DATA = {".png", ".jpg", ".jpeg", ".webp", ".html", ".md", ".txt", ".py"}
-SWIPE_FROM, SWIPE_TO = 0.7, 0.3
-"""Where a gold swipe with only a direction (AndroidControl) starts and ends, as a fraction."""
 
 
 class DatasetError(ValueError):
@@ -33,23 +29,6 @@ class DatasetError(ValueError):
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
-
-
-def aitw_action(action_type: int, touch_yx: list[float], lift_yx: list[float], text: str) -> dict[str, Any]:
-    """An AITW action as ``mobile_use`` arguments (points normalized, x before y)."""
-    if action_type == 4:
-        touch, lift = [touch_yx[1], touch_yx[0]], [lift_yx[1], lift_yx[0]]
-        if is_tap((touch_yx[0], touch_yx[1]), (lift_yx[0], lift_yx[1])):  # as AITW decides, in float32
-            return {"action": "click", "coordinate": touch}
-        return {"action": "swipe", "coordinate": touch, "coordinate2": lift}
-    simple = {3: {"action": "type", "text": text}, 5: {"action": "system_button", "button": "Back"},
-              6: {"action": "system_button", "button": "Home"},
-              7: {"action": "system_button", "button": "Enter"},
-              10: {"action": "terminate", "status": "success"},
-              11: {"action": "terminate", "status": "failure"}}
-    if action_type not in simple:
-        raise DatasetError(f"unknown AITW action type {action_type}")
-    return simple[action_type]
 
 
 def load_aitz(path: Path) -> Episode:
@@ -92,35 +71,11 @@ def load_androidcontrol(path: Path) -> Episode:
             boxes = tuple((b[0] / width, b[1] / height, b[2] / width, b[3] / height)
                           for b in (data.get("elements") or [[]] * len(data["actions"]))[index])
             episode.steps.append(GoldStep(index, image, "mobile_use",
-                                          _androidcontrol_action(action, width, height), boxes,
+                                          androidcontrol_action(action, width, height), boxes,
                                           instructions[index] if index < len(instructions) else None))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise DatasetError(f"{path}: not an AndroidControl episode ({type(exc).__name__}: {exc})") from None
     return episode
-
-
-def _androidcontrol_action(action: dict[str, Any], width: int, height: int) -> dict[str, Any]:
-    kind = action["action_type"]
-    if kind in ("click", "long_press"):
-        point = [action["x"] / width, action["y"] / height]
-        return {"action": kind, "coordinate": point, **({"time": 1.0} if kind == "long_press" else {})}
-    if kind == "scroll":
-        # Content direction → the finger moves the other way.
-        finger = {"down": (0, -1), "up": (0, 1), "right": (-1, 0), "left": (1, 0)}[action["direction"]]
-        start = [0.5 - finger[0] * (SWIPE_FROM - 0.5), 0.5 - finger[1] * (SWIPE_FROM - 0.5)]
-        end = [0.5 + finger[0] * (0.5 - SWIPE_TO), 0.5 + finger[1] * (0.5 - SWIPE_TO)]
-        return {"action": "swipe", "coordinate": start, "coordinate2": end}
-    if kind == "input_text":
-        return {"action": "type", "text": action["text"]}
-    if kind == "open_app":
-        return {"action": "open", "text": action["app_name"]}
-    simple: dict[str, dict[str, Any]] = {
-        "navigate_back": {"action": "system_button", "button": "Back"},
-        "navigate_home": {"action": "system_button", "button": "Home"},
-        "wait": {"action": "wait", "time": 2.0}}
-    if kind not in simple:
-        raise ValueError(f"unknown AndroidControl action {kind!r}")
-    return dict(simple[kind])
 
 
 def load_trajectory_episode(path: Path) -> Episode:
@@ -182,10 +137,8 @@ def _load_tfrecord(path: Path, kind: str, level: str | None) -> list[Episode]:
     try:
         examples = (tfrecord.example(record) for record in tfrecord.records(path))
         if kind == "aitw-tfrecord":
-            return published.aitw_steps(examples, path, aitw_action)
-        return [published.androidcontrol_episode(features, path, level or "high", _androidcontrol_action,
-                                                 tfrecord.accessibility_nodes)
-                for features in examples]
+            return published.aitw_steps(examples, path)
+        return [published.androidcontrol_episode(features, path, level or "high") for features in examples]
     except tfrecord.RecordError as exc:
         raise DatasetError(str(exc)) from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -219,8 +172,7 @@ def load_dataset(path: str | Path, fmt: str = "auto", level: str | None = None,
             continue
         episode = LOADERS[kind](candidate)
         if level == "high":
-            episode.steps = [GoldStep(s.index, s.image, s.tool, s.arguments, s.elements, None, s.label)
-                             for s in episode.steps]
+            episode.steps = [replace(step, instruction=None) for step in episode.steps]
         episodes.append(episode)
     if split is not None:
         try:

@@ -58,3 +58,14 @@ def kind_of(tool: str, arguments: dict[str, Any]) -> str:
     if action == "terminate":
         return "complete" if arguments.get("status") == "success" else "impossible"
     return action
+
+
+def enlarged(box: Box, scale: float) -> Box:
+    """``box`` scaled by ``scale`` about its centre (no clipping)."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half_w, half_h = (box[2] - box[0]) * scale / 2, (box[3] - box[1]) * scale / 2
+    return (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
+
+
+def inside(point: list[float], box: Box) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]

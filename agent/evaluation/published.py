@@ -27,7 +27,9 @@ from typing import Any
 
 from PIL import Image
 
+from agent.evaluation.actions import aitw_action, androidcontrol_action
 from agent.evaluation.gold import Box, Episode, GoldStep
+from agent.evaluation.tfrecord import accessibility_nodes
 
 LEVELS = ("high", "low")
 
@@ -53,8 +55,7 @@ def _number(features: dict[str, list[Any]], key: str) -> int:
     return int(values[0])
 
 
-def aitw_steps(examples: Iterator[dict[str, list[Any]]], source: Path,
-               aitw_action: Any) -> list[Episode]:
+def aitw_steps(examples: Iterator[dict[str, list[Any]]], source: Path) -> list[Episode]:
     """AITW Examples (one per step, in any order) grouped into episodes, steps by ``step_id``."""
     folder = cache_folder(source)
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,8 +99,7 @@ def leaf_boxes(nodes: list[dict[str, Any]], width: int, height: int) -> tuple[Bo
     return tuple(boxes)
 
 
-def androidcontrol_episode(features: dict[str, list[Any]], source: Path, level: str, action_of: Any,
-                           nodes_of: Any) -> Episode:
+def androidcontrol_episode(features: dict[str, list[Any]], source: Path, level: str) -> Episode:
     """One AndroidControl Example as an episode (``level`` "low" adds the step instructions)."""
     episode_id = str(_number(features, "episode_id"))
     folder = cache_folder(source)
@@ -116,10 +116,10 @@ def androidcontrol_episode(features: dict[str, list[Any]], source: Path, level: 
         if not image.exists():
             image.write_bytes(shots[index])
         width, height = int(widths[index]), int(heights[index])
-        boxes = leaf_boxes(nodes_of(trees[index]), width, height) if index < len(trees) else ()
+        boxes = leaf_boxes(accessibility_nodes(trees[index]), width, height) if index < len(trees) else ()
         instruction = instructions[index] if level == "low" and index < len(instructions) else None
-        episode.steps.append(GoldStep(index, image, "mobile_use", action_of(json.loads(raw), width, height),
-                                      boxes, instruction))
+        arguments = androidcontrol_action(json.loads(raw), width, height)
+        episode.steps.append(GoldStep(index, image, "mobile_use", arguments, boxes, instruction))
     return episode
 
 

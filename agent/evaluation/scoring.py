@@ -20,7 +20,7 @@ from typing import Any
 
 from agent.evaluation.aitw import actions_match, as_aitw
 from agent.evaluation.aitz import score_aitz
-from agent.evaluation.gold import Box, GoldStep, Verdict, kind_of
+from agent.evaluation.gold import GoldStep, Verdict, enlarged, inside, kind_of
 from agent.evaluation.qwen_eval import score_qwen_aitz
 
 SCORING_VERSION = 3
@@ -71,16 +71,6 @@ SCORERS = {
     "qwen-aitz": Scorer("qwen-aitz", box_scale=1.2, distance=0.14, swipe_sign=True, compare_text=True,
                         reference=_QWEN_AITZ),
 }
-
-
-def _enlarged(box: Box, scale: float) -> Box:
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    half_w, half_h = (box[2] - box[0]) * scale / 2, (box[3] - box[1]) * scale / 2
-    return (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
-
-
-def _inside(point: list[float], box: Box) -> bool:
-    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
 
 def direction(start: list[float], end: list[float]) -> str:
@@ -141,8 +131,8 @@ def score(gold: GoldStep, tool: str | None, arguments: dict[str, Any] | None, sc
         if distance <= scorer.distance:
             return Verdict(True, True, f"distance {distance:.3f} ≤ {scorer.distance}")
         for box in gold.elements:
-            big = _enlarged(box, scorer.box_scale)
-            if _inside(p, big) and _inside(q, big):
+            big = enlarged(box, scorer.box_scale)
+            if inside(p, big) and inside(q, big):
                 return Verdict(True, True, f"same element (box ×{scorer.box_scale})")
         return Verdict(True, False, f"distance {distance:.3f} > {scorer.distance} and no shared element")
     if kind == "swipe":

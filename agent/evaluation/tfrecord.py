@@ -45,25 +45,28 @@ def _masked_crc(data: bytes) -> int:
 def is_tfrecord(path: Path) -> bool:
     """Whether ``path`` starts like a TFRecord file (plain or GZIP)."""
     try:
-        with _open(path) as stream:
+        stream, _ = _open(path)
+        with stream:
             head = stream.read(12)
     except (OSError, EOFError):
         return False
     return len(head) == 12 and struct.unpack("<I", head[8:])[0] == _masked_crc(head[:8])
 
 
-def _open(path: Path) -> BinaryIO:
+def _open(path: Path) -> tuple[BinaryIO, bool]:
+    """The file's (decompressed) bytes, and whether it was GZIP."""
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else path.open("rb")  # type: ignore[return-value]
+    stream = gzip.open(path, "rb") if gzipped else path.open("rb")
+    return stream, gzipped  # type: ignore[return-value]
 
 
 def records(path: Path) -> Iterator[bytes]:
     """The records of a TFRecord file. GZIP files are checked by gzip's own CRC; plain files by
     each record's CRC-32C."""
-    gzipped = path.open("rb").read(2) == b"\x1f\x8b"
     try:
-        with _open(path) as stream:
+        stream, gzipped = _open(path)
+        with stream:
             offset = 0
             while head := stream.read(12):
                 if len(head) < 12:
