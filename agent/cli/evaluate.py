@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -28,9 +29,14 @@ def evaluate_command(
         "--level", help="AndroidControl: high (the goal) or low (goal and step instruction).")] = None,
     split: Annotated[str | None, typer.Option(
         "--split", help="Only the episodes of this split of the dataset's splits.json.")] = None,
-    scorer: Annotated[str, typer.Option(
-        "--scorer", help="qwen-aitz, aitz, aitw or aitw-strict (docs/evaluation.md).")] = "qwen-aitz",
+    protocol: Annotated[str | None, typer.Option(
+        "--protocol", help="The published evaluation protocol to follow (default: the benchmark's own; "
+                           "docs/evaluation.md).")] = None,
+    scorer: Annotated[str | None, typer.Option(
+        "--scorer", help="Score with another rule than the protocol's (recorded as an override).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per generate call.")] = 1,
+    concurrency: Annotated[int, typer.Option(
+        "--concurrency", min=1, help="With --endpoint: requests kept in flight (the server batches them).")] = 1,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N episodes.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Keep the steps already in predictions.jsonl.")] = False,
     overwrite: Annotated[bool, typer.Option(
@@ -40,13 +46,17 @@ def evaluate_command(
     from rich.progress import Progress
 
     from agent.evaluation import SCORERS, DatasetError, evaluate, load_dataset
+    from agent.evaluation.protocols import ProtocolError, protocol_for
     from agent.report import render_eval_report
     from agent.runtime import RuntimeFailure
 
     if model is None:
         fail("agent eval needs --model (scripted:PATH, a Hugging Face id or a folder)", exitcodes.USAGE)
-    if scorer not in SCORERS:
+    if scorer is not None and scorer not in SCORERS:
         fail(f"--scorer must be one of {', '.join(SCORERS)}, not {scorer!r}", exitcodes.USAGE)
+    if concurrency > 1 and model.endpoint is None:
+        fail("--concurrency keeps requests in flight to a server: it needs --endpoint "
+             "(a local model batches with --batch-size)", exitcodes.USAGE)
     if resume and overwrite:
         fail("--resume keeps an earlier evaluation and --overwrite replaces it: give one", exitcodes.USAGE)
     earlier = [n for n in ("predictions.jsonl", "metrics.json") if (out / n).exists()]
@@ -60,10 +70,20 @@ def evaluate_command(
         episodes = load_dataset(dataset, fmt, level=level, split=split)[:limit]
     except DatasetError as exc:
         fail(str(exc))
+    try:
+        chosen = protocol_for(episodes[0].benchmark, protocol)
+    except ProtocolError as exc:
+        fail(str(exc), exitcodes.USAGE)
+    overrides: dict[str, Any] = {"scorer": scorer} if scorer not in (None, chosen.scorer) else {}
+    if model.options.max_pixels is not None and model.options.max_pixels != chosen.max_pixels:
+        overrides["max_pixels"] = model.options.max_pixels
+    elif chosen.max_pixels is not None:
+        model = model.model_copy(update={"options": replace(model.options, max_pixels=chosen.max_pixels)})
+    scorer = scorer or chosen.scorer
     runtime, dialect = load_model_or_fail(model)
     steps = sum(len(e.steps) for e in episodes)
     console.print(f"{_count(len(episodes), 'episode')}, {_count(steps, 'step')}  [dim]model {escape(model.model)} · dialect "
-                  f"{dialect.name} · scorer {scorer}[/dim]")
+                  f"{dialect.name} · protocol {chosen.name} · scorer {scorer}[/dim]")
     with runtime:
         try:
             with Progress(console=console, transient=True) as progress:
@@ -71,7 +91,8 @@ def evaluate_command(
                 metrics = evaluate(episodes, runtime, dialect, SCORERS[scorer], out, batch_size=batch_size,
                                    resume=resume, settings={"format": fmt, "dataset": str(dataset),
                                                             "level": level, "split": split},
-                                   on_progress=lambda done, total: progress.update(task, completed=done))
+                                   on_progress=lambda done, total: progress.update(task, completed=done),
+                                   protocol=chosen, overrides=overrides, concurrency=concurrency)
         except RuntimeFailure as exc:
             fail(f"the model failed: {exc} (finished steps are in {out}; rerun with --resume)",
                  exitcodes.RUN_ERROR)

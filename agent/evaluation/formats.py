@@ -16,7 +16,7 @@ from PIL import Image
 
 from agent.evaluation import published, tfrecord
 from agent.evaluation.actions import aitw_action, androidcontrol_action
-from agent.evaluation.gold import Episode, GoldStep
+from agent.evaluation.gold import Episode, GoldStep, target_boxes
 from agent.trajectory import TrajectoryError, read_trajectory
 
 FORMATS = ("auto", "aitz", "aitw", "androidcontrol", "trajectory")
@@ -59,7 +59,8 @@ def load_androidcontrol(path: Path) -> Episode:
     """One AndroidControl episode as JSON: ``episode_id``, ``goal``, ``screenshots`` (paths
     beside the file), ``actions`` (AndroidControl's action dicts, points in pixels), optional
     ``step_instructions`` and ``elements`` (per step, boxes ``[left, top, right, bottom]`` in
-    pixels)."""
+    pixels; a tap's target is the smallest of them holding the gold point, a box covering half the
+    screen or more never is)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         episode = Episode(id=str(data["episode_id"]), goal=str(data["goal"]), source=str(path))
@@ -70,9 +71,12 @@ def load_androidcontrol(path: Path) -> Episode:
                 width, height = opened.size
             boxes = tuple((b[0] / width, b[1] / height, b[2] / width, b[3] / height)
                           for b in (data.get("elements") or [[]] * len(data["actions"]))[index])
-            episode.steps.append(GoldStep(index, image, "mobile_use",
-                                          androidcontrol_action(action, width, height), boxes,
-                                          instructions[index] if index < len(instructions) else None))
+            arguments = androidcontrol_action(action, width, height)
+            tap = arguments["action"] in ("click", "long_press")
+            targets = target_boxes(arguments["coordinate"], boxes) if tap else ()
+            episode.steps.append(GoldStep(index, image, "mobile_use", arguments, boxes,
+                                          instructions[index] if index < len(instructions) else None,
+                                          targets=targets))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise DatasetError(f"{path}: not an AndroidControl episode ({type(exc).__name__}: {exc})") from None
     return episode
@@ -168,12 +172,14 @@ def load_dataset(path: str | Path, fmt: str = "auto", level: str | None = None,
         if kind is None or (fmt != "auto" and kind.split("-")[0] != fmt):
             continue
         if kind.endswith("-tfrecord"):
-            episodes += _load_tfrecord(candidate, kind, level)
-            continue
-        episode = LOADERS[kind](candidate)
-        if level == "high":
-            episode.steps = [replace(step, instruction=None) for step in episode.steps]
-        episodes.append(episode)
+            found = _load_tfrecord(candidate, kind, level)
+        else:
+            found = [LOADERS[kind](candidate)]
+            if level == "high":
+                found[0].steps = [replace(step, instruction=None) for step in found[0].steps]
+        for episode in found:
+            episode.benchmark = kind.split("-")[0]
+        episodes += found
     if split is not None:
         try:
             wanted = published.split_ids(root, split)

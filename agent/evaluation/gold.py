@@ -29,6 +29,10 @@ class GoldStep:
     """AndroidControl's per-step ("low-level") instruction, when the dataset has one."""
     label: str | None = None
     """The dataset's own description of the gold action (AITZ's ``coat_action_desc``)."""
+    targets: tuple[Box, ...] = ()
+    """The box(es) of the element the gold action acts on, for rules that score a tap by its
+    target alone (AndroidControl: :func:`target_boxes`; an ``open`` answered by a tap: the app's
+    icon when its label is on screen)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class Episode:
     goal: str
     steps: list[GoldStep] = field(default_factory=list)
     source: str = ""
+    benchmark: str = ""
+    """The dataset it came from: aitz, aitw, androidcontrol or trajectory (names its protocol)."""
 
 
 def kind_of(tool: str, arguments: dict[str, Any]) -> str:
@@ -69,3 +75,13 @@ def enlarged(box: Box, scale: float) -> Box:
 
 def inside(point: list[float], box: Box) -> bool:
     return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+def target_boxes(point: list[float], boxes: tuple[Box, ...]) -> tuple[Box, ...]:
+    """The target of a tap at ``point``: the smallest of ``boxes`` that holds it, leaving out
+    boxes that cover half the screen or more (a layout container: counting it as the target
+    would make almost any tap right). Empty when no such box holds the point."""
+    holding = [b for b in boxes if inside(point, b) and (b[2] - b[0]) * (b[3] - b[1]) < 0.5]
+    if not holding:
+        return ()
+    return (min(holding, key=lambda b: (b[2] - b[0]) * (b[3] - b[1])),)

@@ -10,7 +10,9 @@
   (android_env ``AndroidAccessibilityForest``), ``screenshot_widths`` / ``heights``, JSON
   ``actions`` and ``step_instructions``. Its element boxes are the visible *leaf* nodes of each
   tree: the containers above them (a full-screen layout holds every point) would make every tap
-  land "in the target element".
+  land "in the target element". A step's *target* (rules that score a tap by the element it should
+  hit) is the smallest visible node holding the gold point that is clickable or a leaf and covers
+  less than half the screen; an ``open_app``'s is the node labelled with the app's name (its icon).
 
 Screenshots are written once as PNG files under ``$VLAGENT_CACHE/screens/`` (default
 ``~/.cache/vlagent``): the rest of evaluation, and the report, read images from files.
@@ -28,7 +30,7 @@ from typing import Any
 from PIL import Image
 
 from agent.evaluation.actions import aitw_action, androidcontrol_action
-from agent.evaluation.gold import Box, Episode, GoldStep
+from agent.evaluation.gold import Box, Episode, GoldStep, target_boxes
 from agent.evaluation.tfrecord import accessibility_nodes
 
 LEVELS = ("high", "low")
@@ -99,6 +101,23 @@ def leaf_boxes(nodes: list[dict[str, Any]], width: int, height: int) -> tuple[Bo
     return tuple(boxes)
 
 
+def _normalized(bounds: tuple[int, int, int, int], width: int, height: int) -> Box:
+    return (bounds[0] / width, bounds[1] / height, bounds[2] / width, bounds[3] / height)
+
+
+def action_targets(arguments: dict[str, Any], nodes: list[dict[str, Any]], width: int, height: int) -> tuple[Box, ...]:
+    """The box of the element a gold tap (or ``open``) acts on, from the step's accessibility nodes."""
+    shown = [n for n in nodes if n["visible"] and n["bounds"][2] > n["bounds"][0] and n["bounds"][3] > n["bounds"][1]]
+    if arguments.get("action") == "open":
+        name = str(arguments.get("text", "")).strip().lower()
+        return tuple(_normalized(n["bounds"], width, height) for n in shown
+                     if name and name in (n["text"].strip().lower(), n["content_description"].strip().lower()))
+    if arguments.get("action") not in ("click", "long_press"):
+        return ()
+    candidates = tuple(_normalized(n["bounds"], width, height) for n in shown if n["clickable"] or not n["children"])
+    return target_boxes(arguments["coordinate"], candidates)
+
+
 def androidcontrol_episode(features: dict[str, list[Any]], source: Path, level: str) -> Episode:
     """One AndroidControl Example as an episode (``level`` "low" adds the step instructions)."""
     episode_id = str(_number(features, "episode_id"))
@@ -116,10 +135,11 @@ def androidcontrol_episode(features: dict[str, list[Any]], source: Path, level: 
         if not image.exists():
             image.write_bytes(shots[index])
         width, height = int(widths[index]), int(heights[index])
-        boxes = leaf_boxes(accessibility_nodes(trees[index]), width, height) if index < len(trees) else ()
+        nodes = accessibility_nodes(trees[index]) if index < len(trees) else []
         instruction = instructions[index] if level == "low" and index < len(instructions) else None
         arguments = androidcontrol_action(json.loads(raw), width, height)
-        episode.steps.append(GoldStep(index, image, "mobile_use", arguments, boxes, instruction))
+        episode.steps.append(GoldStep(index, image, "mobile_use", arguments, leaf_boxes(nodes, width, height),
+                                      instruction, targets=action_targets(arguments, nodes, width, height)))
     return episode
 
 

@@ -1,4 +1,6 @@
-"""The ``qwen-aitz`` scorer: the AITZ evaluator the Qwen team published with Qwen2.5-VL's agent
+"""The Qwen-derived step evaluators behind the Qwen team's published agent numbers.
+
+``qwen-aitz``: the AITZ evaluator the Qwen team published with Qwen2.5-VL's agent
 numbers, as OpenBMB/AgentCPM-GUI keeps it (``eval/utils/evaluator.py``, AITZ setting), reproduced
 rule by rule and held to its verdicts by a differential test (``tests/data/qwen-aitz-oracle``).
 
@@ -12,6 +14,19 @@ Its rules, on normalized coordinates:
   in that order; the gold swipe's direction is its finger's;
 - typed text when one contains the other after lower-casing and stripping spaces;
 - a press on its button; a stop on its type.
+
+``qwen-androidcontrol``: the AndroidControl evaluator the Qwen team shared for Qwen2.5-VL, as
+Reallm-Labs/InfiGUI-R1 keeps it (``eval/android_control/evaluate_android_control.py``), reproduced
+and held to its verdicts (``tests/data/qwen-androidcontrol-oracle``). Its rules:
+- a click or long press (each its own type) is right inside the target element's box enlarged
+  1.2× about its centre (no clipping), or within 0.04·max(W, H) of the gold point, W × H being the
+  size the model saw the screenshot at (distances in those pixels);
+- an ``open`` is right by lowercase containment of the app name either way, or answered by a click
+  by the click rule on the app's icon box (its centre as the gold point); with no icon box, such a
+  click is wrong in type too;
+- typed text by lowercase containment either way; a system button is one type, right on the same
+  button; a wait on its type;
+- a swipe on its main direction (horizontal only when |dx| > |dy|) against the gold's.
 """
 
 from __future__ import annotations
@@ -19,9 +34,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agent.evaluation.gold import Box, GoldStep, Verdict, kind_of
+from agent.evaluation.gold import Box, GoldStep, Verdict, enlarged, inside, kind_of
 
-VERSION = 1
+VERSION = 2
+"""2: ``qwen-androidcontrol`` added."""
 BOX_SCALE = 1.2
 TAP_DISTANCE = 0.14
 PREDICTED_TIE = 1e-9
@@ -104,3 +120,78 @@ def score_qwen_aitz(gold: GoldStep, tool: str | None, arguments: dict[str, Any] 
     if kind in ("scroll", "press"):
         return Verdict(True, detail == gold_detail, f"{kind}: predicted {detail}, gold {gold_detail}")
     return Verdict(True, True, "stop matches")
+
+
+AC_DISTANCE = 0.04
+_AC_NAMES = {"click": "click", "long_press": "long_press", "swipe": "swipe", "type": "type", "open": "open",
+             "wait": "wait", "back": "system_button", "home": "system_button", "enter": "system_button",
+             "menu": "system_button", "complete": "terminate", "impossible": "terminate"}
+
+
+def _ac_name(tool: str, arguments: dict[str, Any]) -> str:
+    kind = kind_of(tool, arguments)
+    return _AC_NAMES.get(kind, kind)
+
+
+def finger_direction(start: list[float], end: list[float]) -> str:
+    """The evaluator's direction of a move: horizontal only when |dx| > |dy|; no move reads "up"."""
+    dx, dy = end[0] - start[0], end[1] - start[1]
+    if abs(dx) > abs(dy):
+        return "right" if dx > 0 else "left"
+    return "down" if dy > 0 else "up"
+
+
+def _ac_click(point: list[float], targets: tuple[Box, ...], gold: list[float] | None,
+              seen: tuple[int, int]) -> tuple[bool, str]:
+    for box in targets:
+        if inside(point, enlarged(box, BOX_SCALE)):
+            return True, f"in the target's box ×{BOX_SCALE}"
+    if gold is None:
+        return False, "no target box holds it"
+    width, height = seen
+    dx, dy = (gold[0] - point[0]) * width, (gold[1] - point[1]) * height
+    distance, limit = math.sqrt(dx ** 2 + dy ** 2), AC_DISTANCE * max(width, height)
+    rule = "≤" if distance <= limit else ">"
+    return distance <= limit, f"distance {distance:.1f} px {rule} {limit:.1f} px ({width}x{height})"
+
+
+def _contains(predicted: str, gold: str) -> bool:
+    a, b = predicted.lower().strip(), gold.lower().strip()
+    return a in b or b in a
+
+
+def score_qwen_androidcontrol(gold: GoldStep, tool: str | None, arguments: dict[str, Any] | None,
+                              seen: tuple[int, int]) -> Verdict:
+    """``seen``: the (width, height) the model saw the screenshot at (its resized size)."""
+    if tool is None or arguments is None:
+        return Verdict(False, False, "no valid prediction")
+    want, got, g = _ac_name(gold.tool, gold.arguments), _ac_name(tool, arguments), gold.arguments
+    mismatch = Verdict(False, False, f"type: predicted {got}, gold {want}")
+    try:
+        if want == "open" and got == "click":
+            if not gold.targets:
+                return Verdict(False, False, "an open answered by a click, with no icon box to click")
+            box = gold.targets[0]
+            same, why = _ac_click(arguments["coordinate"], gold.targets,
+                                  [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], seen)
+            return Verdict(True, same, f"open answered by a click: {why}")
+        if got != want:
+            return mismatch
+        if want == "wait":
+            return Verdict(True, True, "wait matches")
+        if want == "system_button":
+            same = str(g["button"]).lower().strip() == str(arguments["button"]).lower().strip()
+            return Verdict(True, same, f"button: predicted {arguments['button']}, gold {g['button']}")
+        if want in ("type", "open"):
+            same = _contains(str(arguments["text"]), str(g["text"]))
+            return Verdict(True, same, f"text {arguments['text']!r} vs {g['text']!r}")
+        if want == "swipe":
+            mine = finger_direction(arguments["coordinate"], arguments["coordinate2"])
+            theirs = finger_direction(g["coordinate"], g["coordinate2"])
+            return Verdict(True, mine == theirs, f"swipe: predicted {mine}, gold {theirs}")
+        if want in ("click", "long_press"):
+            same, why = _ac_click(arguments["coordinate"], gold.targets, g["coordinate"], seen)
+            return Verdict(True, same, why)
+    except (KeyError, TypeError, IndexError) as exc:  # the reference counts a step it cannot read as wrong
+        return Verdict(False, False, f"the prediction lacks what its action needs ({exc})")
+    return Verdict(False, False, f"the evaluator has no rule for a gold {want}")

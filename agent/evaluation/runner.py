@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from PIL import Image
 
 from agent.evaluation.gold import Episode, GoldStep, Verdict, kind_of
+from agent.evaluation.protocols import Protocol, protocol_for
 from agent.evaluation.scoring import Scorer, score
 from agent.interpret import AnswerError, read_answer
 from agent.runtime import Runtime
@@ -62,8 +64,15 @@ def _rewrite(path: Path, predictions: list[dict[str, Any]]) -> None:
 
 def evaluate(episodes: list[Episode], runtime: Runtime, dialect: Dialect, scorer: Scorer, out: Path,
              batch_size: int = 1, resume: bool = False, settings: dict[str, Any] | None = None,
-             on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Score every step of ``episodes``; write ``out/predictions.jsonl`` and ``out/metrics.json``."""
+             on_progress: Callable[[int, int], None] | None = None, protocol: Protocol | None = None,
+             overrides: dict[str, Any] | None = None, concurrency: int = 1) -> dict[str, Any]:
+    """Score every step of ``episodes``; write ``out/predictions.jsonl`` and ``out/metrics.json``.
+    ``protocol``: how step instructions are worded, recorded with ``overrides`` (the settings
+    the user changed from it); default: the protocol of the episodes' benchmark. ``concurrency``:
+    batches in flight at once, from as many threads (the runtime must allow it: the
+    OpenAI-compatible one does; a local model batches with ``batch_size`` instead)."""
+    if protocol is None:
+        protocol = protocol_for(episodes[0].benchmark if episodes else "")
     out.mkdir(parents=True, exist_ok=True)
     predictions_path = out / PREDICTIONS
     done = read_predictions(predictions_path) if resume else []
@@ -74,28 +83,50 @@ def evaluate(episodes: list[Episode], runtime: Runtime, dialect: Dialect, scorer
     total, finished = len(items), len(items) - len(pending)
     if on_progress:
         on_progress(finished, total)
+    batches = [pending[start:start + batch_size] for start in range(0, len(pending), batch_size)]
     with predictions_path.open("a", encoding="utf-8") as sink:
-        for start in range(0, len(pending), batch_size):
-            batch = pending[start:start + batch_size]
-            lines = _predict(batch, runtime, dialect, scorer)
+        def keep(lines: list[dict[str, Any]]) -> None:
+            nonlocal finished
             for line in lines:
                 sink.write(json.dumps(line, ensure_ascii=False) + "\n")
             sink.flush()
             done.extend(lines)
-            finished += len(batch)
+            finished += len(lines)
             if on_progress:
                 on_progress(finished, total)
+
+        if concurrency <= 1:
+            for batch in batches:
+                keep(_predict(batch, runtime, dialect, scorer, protocol))
+        else:
+            # N requests in flight: a server batches them continuously; each answer is written as
+            # it comes, so an interrupted run keeps every finished step.
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                futures = [pool.submit(_predict, batch, runtime, dialect, scorer, protocol) for batch in batches]
+                try:
+                    for future in as_completed(futures):
+                        keep(future.result())
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+    if concurrency > 1:  # answers came in any order; the file lists them in dataset order
+        order = {(it.episode.id, it.step.index): n for n, it in enumerate(items)}
+        done.sort(key=lambda p: order.get((p["episode"], p["step"]), len(order)))
+        _rewrite(predictions_path, done)
     wanted = {(it.episode.id, it.step.index) for it in items}
     metrics = summarize([p for p in done if (p["episode"], p["step"]) in wanted], episodes)
-    metrics["settings"] = {"scorer": scorer.settings(), "dialect": dialect.name,
+    metrics["settings"] = {"protocol": protocol.record(overrides), "scorer": scorer.settings(),
+                           "dialect": dialect.name,
                            "history": "gold actions of the earlier steps as text, the dialect's history "
                                       "format; only the current screenshot as an image",
-                           "batch_size": batch_size, "model": runtime.describe(), **(settings or {})}
+                           "batch_size": batch_size, "concurrency": concurrency, "model": runtime.describe(), **(settings or {})}
     (out / METRICS).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return metrics
 
 
-def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scorer) -> list[dict[str, Any]]:
+def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scorer,
+             protocol: Protocol) -> list[dict[str, Any]]:
     prompts, images = [], []
     for item in batch:
         with Image.open(item.step.image) as opened:
@@ -105,9 +136,7 @@ def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scor
             with Image.open(earlier.image) as shot:
                 size = shot.size
             history.append(history_call(earlier, dialect, size))
-        goal = item.episode.goal
-        if item.step.instruction:
-            goal = f"{goal}\nCurrent step: {item.step.instruction}"
+        goal = protocol.goal_for(item.episode.goal, item.step.instruction)
         prompt = dialect.render(goal, history, image, action_space_of(item.step.tool))
         prompts.append(prompt)
         images.append(image)
@@ -122,7 +151,8 @@ def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scor
             tool, arguments, parsed = record.tool, record.normalized, True
         except AnswerError as exc:
             problem = str(exc)
-        verdict = score(item.step, tool, arguments, scorer) if parsed else Verdict(False, False, problem)
+        seen = prompt.model_image_size or image.size
+        verdict = score(item.step, tool, arguments, scorer, seen) if parsed else Verdict(False, False, problem)
         lines.append({
             "episode": item.episode.id, "step": item.step.index, "image": str(item.step.image),
             "gold": {"tool": item.step.tool, "arguments": item.step.arguments,

@@ -7,6 +7,9 @@
 - ``aitw-strict``: the same, but swipes must also agree on the sign (same direction).
 - ``aitz``: AITZ's own evaluator (IMNearth/CoAT), reproduced in ``aitz.py`` with its departures.
 - ``qwen-aitz``: the AITZ evaluator behind the Qwen team's published numbers, in ``qwen_eval.py``.
+- ``qwen-androidcontrol``: the AndroidControl evaluator behind them, in ``qwen_eval.py``.
+- ``os-atlas-androidcontrol``: OS-Atlas's AndroidControl rules (UI-TARS follows them), in
+  ``osatlas.py``.
 
 Directions are the finger's (``formats.py`` converts datasets that record the content's).
 """
@@ -21,16 +24,24 @@ from typing import Any
 from agent.evaluation.aitw import actions_match, as_aitw
 from agent.evaluation.aitz import score_aitz
 from agent.evaluation.gold import GoldStep, Verdict, enlarged, inside, kind_of
-from agent.evaluation.qwen_eval import score_qwen_aitz
+from agent.evaluation.osatlas import score_os_atlas
+from agent.evaluation.qwen_eval import score_qwen_aitz, score_qwen_androidcontrol
 
-SCORING_VERSION = 3
+SCORING_VERSION = 4
 """2: ``aitw`` reproduces the reference's boxes (2.4×, clipped), float32 and tap/swipe split.
-3: ``aitz`` reproduces AITZ's evaluator; ``qwen-aitz`` added."""
+3: ``aitz`` reproduces AITZ's evaluator; ``qwen-aitz`` added.
+4: ``qwen-androidcontrol`` and ``os-atlas-androidcontrol`` added; AndroidControl steps carry their
+target element's box."""
 
 _AITW = ("google-research/google-research android_in_the_wild/action_matching.py "
          "(check_actions_match)")
 _AITZ = ("IMNearth/CoAT coat/evaluate.py (ActionEvaluator) and coat/action_utils.py, "
          "commit 9ab1a9f0e76581c50c84f8ebc6ada1a2084a0c71")
+_QWEN_AC = ("Reallm-Labs/InfiGUI-R1 eval/android_control/evaluate_android_control.py "
+            "(evaluate_android_control_action; the evaluator the Qwen team shared for Qwen2.5-VL), "
+            "commit d280ab8786cb3b063ae5cc62dc5fa91c4ceb348e")
+_OS_ATLAS = ("OS-Copilot/OS-Atlas eval/eval_scripts/android_control/evaluation_unify.py, "
+             "commit bad08407ab54b5bf6c17a69fe1ced476b9494926")
 _QWEN_AITZ = ("OpenBMB/AgentCPM-GUI eval/utils/evaluator.py (ActionEvaluator, AITZ setting; after the "
               "Qwen2.5-VL evaluator), commit acbaf509b8afb3f58b782486f4e8c0e33d8a486b")
 
@@ -70,6 +81,22 @@ SCORERS = {
                        "element that holds the gold point (the reference scores a predicted box)")),
     "qwen-aitz": Scorer("qwen-aitz", box_scale=1.2, distance=0.14, swipe_sign=True, compare_text=True,
                         reference=_QWEN_AITZ),
+    "qwen-androidcontrol": Scorer(
+        "qwen-androidcontrol", box_scale=1.2, distance=0.04, swipe_sign=True, compare_text=True,
+        reference=_QWEN_AC, departures=(
+            "the target element's box (the reference's candidate_bbox, made by an unpublished "
+            "preprocessing) is the smallest accessibility node holding the gold point that is "
+            "clickable or a leaf and covers less than half the screen; an open's is the node labelled "
+            "with the app's name",
+            "the gold swipe's direction is the finger's (AndroidControl's content direction inverted), "
+            "the same convention the reference reads predicted swipes in")),
+    "os-atlas-androidcontrol": Scorer(
+        "os-atlas-androidcontrol", box_scale=0.0, distance=0.14, swipe_sign=True, compare_text=True,
+        reference=_OS_ATLAS, departures=(
+            "points are put on the 0-1000 grid by rounding (gold: OS-Atlas's conversion is not "
+            "published; predicted: our parser reads the answer, not the reference's digit regex)",
+            "a predicted swipe's direction is read from its finger movement (main axis; a tie is "
+            "vertical) and written as the content's, as AndroidControl names it")),
 }
 
 
@@ -106,10 +133,18 @@ def _texts_match(gold: str, predicted: str, scorer: Scorer) -> bool:
     return a in b or b in a or difflib.SequenceMatcher(None, a, b).ratio() > scorer.text_similarity
 
 
-def score(gold: GoldStep, tool: str | None, arguments: dict[str, Any] | None, scorer: Scorer) -> Verdict:
-    """Compare one predicted call (normalized points) with the gold step."""
+def score(gold: GoldStep, tool: str | None, arguments: dict[str, Any] | None, scorer: Scorer,
+          seen: tuple[int, int] | None = None) -> Verdict:
+    """Compare one predicted call (normalized points) with the gold step. ``seen``: the (width,
+    height) the model saw the screenshot at, for rules that measure in those pixels."""
     if arguments is None or tool is None:
         return Verdict(False, False, "no valid prediction")
+    if scorer.name == "qwen-androidcontrol":
+        if seen is None:
+            raise ValueError("the qwen-androidcontrol rule measures in the pixels the model saw: pass seen")
+        return score_qwen_androidcontrol(gold, tool, arguments, seen)
+    if scorer.name == "os-atlas-androidcontrol":
+        return score_os_atlas(gold, tool, arguments)
     if scorer.name == "aitz":
         return score_aitz(gold, tool, arguments)
     if scorer.name == "qwen-aitz":

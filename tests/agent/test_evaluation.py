@@ -212,3 +212,41 @@ def test_an_earlier_evaluation_is_kept_unless_asked(tmp_path: Path, capsys: pyte
     assert main([*again, "--overwrite", "--resume"]) == 2
     assert main([*again, "--overwrite"]) == 0
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["exact_match"] == 0.25  # only DONE
+
+
+def test_a_whole_accessibility_tree_does_not_make_a_far_click_right(tmp_path: Path) -> None:
+    """AndroidControl JSON with every node of the tree as an element (a full-screen layout, a
+    list and a button): under the benchmark's protocol the target is the button alone."""
+    from PIL import Image
+
+    Image.new("RGB", (1000, 2000)).save(tmp_path / "0.png")
+    Image.new("RGB", (1000, 2000)).save(tmp_path / "1.png")
+    tree = [[0, 0, 1000, 2000], [0, 100, 1000, 900], [100, 200, 300, 280]]
+    (tmp_path / "ep.json").write_text(json.dumps({
+        "episode_id": "e", "goal": "tap the button", "screenshots": ["0.png", "1.png"],
+        "actions": [{"action_type": "click", "x": 200, "y": 240}] * 2, "elements": [tree, tree]}))
+    # Qwen2-VL's 0-1000 space: a click far away at the bottom; one on the button's edge.
+    script = write_script(tmp_path / "a.txt", [tool_call(action="click", coordinate=[800, 800]),
+                                               tool_call(action="click", coordinate=[295, 138])])
+    out = tmp_path / "eval"
+    assert main(["eval", str(tmp_path / "ep.json"), "--model", f"scripted:{script}", "--out", str(out)]) == 0
+    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [line["exact_match"] for line in lines] == [False, True], [line["reason"] for line in lines]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["protocol"]["name"] == "qwen-androidcontrol"
+    assert metrics["settings"]["protocol"]["max_pixels"] == 6400 * 28 * 28
+
+
+def test_the_protocol_is_recorded_and_can_be_chosen(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    metrics = evaluate(tmp_path, [HOME, SCROLL_UP, CLOCK, DONE])
+    protocol = metrics["settings"]["protocol"]
+    assert protocol["name"] == "qwen-aitz" and protocol["scorer"] == "qwen-aitz"
+    assert protocol["max_pixels"] == 16384 * 28 * 28 and protocol["overrides"] == {}
+    chosen = evaluate(tmp_path, [HOME, SCROLL_UP, CLOCK, DONE], "--protocol", "aitz", "--max-pixels", "1003520",
+                      name="chosen")
+    assert chosen["settings"]["protocol"]["name"] == "aitz" and chosen["settings"]["scorer"]["name"] == "aitz"
+    assert chosen["settings"]["protocol"]["overrides"] == {"max_pixels": 1003520}
+    script = write_script(tmp_path / "x.txt", [HOME])
+    assert main(["eval", str(AITZ), "--model", f"scripted:{script}", "--out", str(tmp_path / "bad"),
+                 "--protocol", "nope"]) == 2
+    assert "unknown protocol 'nope'" in capsys.readouterr().err

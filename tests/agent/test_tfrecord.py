@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from agent.cli import main
-from agent.evaluation import DatasetError, load_dataset
+from agent.evaluation import SCORERS, DatasetError, load_dataset, score
 from agent.evaluation.tfrecord import example, records
 from tests.conftest import tool_call, write_script
 
@@ -68,11 +68,40 @@ def test_agent_eval_scores_the_tfrecords_and_a_far_click_is_wrong(tmp_path: Path
     assert main(["eval", str(CONTROL), "--model", f"scripted:{script}", "--out", str(out), "--split", "test",
                  "--level", "low"]) == 0
     lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
-    # open is none of qwen-aitz's types; the far click is wrong (only leaf elements count); the
+    # Under AndroidControl's published protocol (qwen-androidcontrol): the app name matches; the
+    # far click is wrong (the target is the Alarm button, not the full-screen container); the
     # content scrolls down as the finger moves up; the text and Back are right.
-    assert [line["exact_match"] for line in lines] == [False, False, True, True, True]
+    assert [line["exact_match"] for line in lines] == [True, False, True, True, True]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["level"] == "low" and metrics["settings"]["split"] == "test"
+    assert metrics["settings"]["protocol"]["name"] == "qwen-androidcontrol"
+    assert metrics["settings"]["protocol"]["overrides"] == {}
+    assert metrics["settings"]["scorer"]["name"] == "qwen-androidcontrol"
+    assert metrics["settings"]["scorer"]["departures"]
+    # The same answers under Google's AITW rule (an override of the protocol): the far click is
+    # still wrong, as no leaf element holds both points.
+    again = tmp_path / "aitw"
+    assert main(["eval", str(CONTROL), "--model", f"scripted:{script}", "--out", str(again), "--split", "test",
+                 "--level", "low", "--scorer", "aitw"]) == 0
+    lines = [json.loads(line) for line in (again / "predictions.jsonl").read_text().splitlines()]
+    assert lines[1]["exact_match"] is False
+    assert json.loads((again / "metrics.json").read_text())["settings"]["protocol"]["overrides"] == {"scorer": "aitw"}
+
+
+def test_a_tap_is_scored_by_its_target_element(tmp_path: Path) -> None:
+    """The target of a tap is the smallest clickable or leaf node holding it; the full-screen
+    container never is. A click inside the Alarm button but farther than 0.04·max(W, H) from the
+    gold point is right by the box; one as far outside it is wrong."""
+    episode = load_dataset(CONTROL, "androidcontrol", split="test")[0]
+    tap = episode.steps[1]
+    assert tap.targets == ((100 / 720, 200 / 1280, 300 / 720, 280 / 1280),)
+    assert episode.steps[0].targets == ()  # no node is labelled "Clock"
+    scorer = SCORERS["qwen-androidcontrol"]
+    inside = score(tap, "mobile_use", {"action": "click", "coordinate": [295 / 720, 275 / 1280]}, scorer,
+                   seen=(728, 1288))
+    outside = score(tap, "mobile_use", {"action": "click", "coordinate": [105 / 720, 305 / 1280]}, scorer,
+                    seen=(728, 1288))
+    assert inside.exact_match and not outside.exact_match, (inside.reason, outside.reason)
 
 
 def test_a_damaged_file_is_one_clear_error(tmp_path: Path) -> None:
