@@ -8,12 +8,8 @@ import contextlib
 import io
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,56 +19,30 @@ import pytest
 from PIL import Image
 
 from agent.cli import main
+from agent.testing.server import SERVE, free_port
+from agent.testing.server import serving as start_server
 from agent.runtime import ModelUnavailable, RuntimeFailure, RuntimeOptions
 from agent.runtimes.remote import OpenAIRuntime, api_base
 from prompts import get_dialect
 from tools import mobile_tools
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # -- a real server ---------------------------------------------------------------------------
 
 @contextlib.contextmanager
 def serving(module: str, args: list[str], home: Path, **env: str) -> Iterator[str]:
-    """``python -m MODULE serve-args…`` (``transformers serve`` or a wrapper of it) on a free port
-    of 127.0.0.1, with a private HF home and no network; yields its URL once it answers."""
+    """agent.testing's server from the repository root; without its extra, a skip (locally)."""
     if os.environ.get("CI") != "true":
         pytest.importorskip("fastapi")
         pytest.importorskip("uvicorn")
-    port = free_port()
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(home), **env}
-    log = (home / "serve.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", module, *args, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-        stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=Path(__file__).resolve().parents[2])
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url + "/health", timeout=1).read()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(f"the server did not start: {(home / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.3)
-    try:
+    with start_server(module, args, home, cwd=Path(__file__).resolve().parents[2], **env) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def served(checkpoint: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``transformers serve`` with a tiny Idefics2 folder on 127.0.0.1; yields its URL."""
-    with serving("transformers.cli.transformers", ["serve", str(checkpoint("idefics2"))],
+    with serving(SERVE, ["serve", str(checkpoint("idefics2"))],
                  tmp_path_factory.mktemp("hf-home")) as url:
         yield url
 
@@ -93,6 +63,30 @@ def test_agent_run_against_transformers_serve(served: str, checkpoint: Callable[
         assert step["prompt_tokens"] > 64  # the image's 64 perceiver tokens and the text
         assert 1 <= step["completion_tokens"] <= 8
         assert "generate.request" in step["timings_ms"]
+
+
+def test_agent_eval_keeps_several_requests_in_flight(served: str, checkpoint: Callable[..., Path],
+                                                     tmp_path: Path) -> None:
+    """``--concurrency`` against a real server: every step is predicted once, the file lists the
+    steps in dataset order, and the answers are the ones one request at a time gets."""
+    aitz = Path(__file__).parents[1] / "data" / "aitz-episode"
+    outputs = {}
+    for concurrency in (1, 3):
+        out = tmp_path / f"c{concurrency}"
+        assert main(["eval", str(aitz), "--endpoint", served, "--model", str(checkpoint("idefics2")),
+                     "--max-new-tokens", "8", "--concurrency", str(concurrency), "--out", str(out)]) == 0
+        lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+        assert [line["step"] for line in lines] == [0, 1, 2, 3]
+        outputs[concurrency] = [line["output"] for line in lines]
+        assert json.loads((out / "metrics.json").read_text())["settings"]["concurrency"] == concurrency
+    assert outputs[3] == outputs[1]
+
+
+def test_concurrency_needs_a_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    aitz = Path(__file__).parents[1] / "data" / "aitz-episode"
+    assert main(["eval", str(aitz), "--model", "scripted:x.txt", "--concurrency", "2",
+                 "--out", str(tmp_path / "e")]) == 2
+    assert "needs --endpoint" in capsys.readouterr().err
 
 
 def test_the_server_s_error_message_is_surfaced(served: str) -> None:
