@@ -47,3 +47,33 @@ def test_our_verdict_is_the_reference_verdict(index: int) -> None:
                             case["predicted"]["lift_yx"], "")
     verdict = score(gold, "mobile_use", predicted, SCORERS["aitw"])
     assert verdict.exact_match == case["match"], verdict.reason
+
+
+def _swipe_direction(side: dict[str, Any]) -> tuple[str, int] | None:
+    """(axis, sign) of a dual point that is a swipe, as AITW splits taps from swipes."""
+    action = aitw_action(side["type"], side["touch_yx"], side["lift_yx"], "")
+    if action["action"] != "swipe":
+        return None
+    dy, dx = side["lift_yx"][0] - side["touch_yx"][0], side["lift_yx"][1] - side["touch_yx"][1]
+    return ("vertical", int(dy > 0)) if abs(dy) >= abs(dx) else ("horizontal", int(dx > 0))
+
+
+def test_aitw_strict_departs_only_on_the_swipe_sign() -> None:
+    """`aitw-strict` gives the reference's verdict on every stored pair except its one documented
+    departure: a swipe on the right axis the wrong way round is wrong."""
+    departures = 0
+    for case in CASES:
+        gold = GoldStep(0, Path("x.png"), "mobile_use",
+                        aitw_action(case["gold"]["type"], case["gold"]["touch_yx"], case["gold"]["lift_yx"], ""),
+                        _boxes(case))
+        predicted = aitw_action(case["predicted"]["type"], case["predicted"]["touch_yx"],
+                                case["predicted"]["lift_yx"], "")
+        strict = score(gold, "mobile_use", predicted, SCORERS["aitw-strict"]).exact_match
+        mine, theirs = _swipe_direction(case["predicted"]), _swipe_direction(case["gold"])
+        opposite = mine is not None and theirs is not None and mine[0] == theirs[0] and mine[1] != theirs[1]
+        if case["match"] and opposite:
+            departures += 1
+            assert not strict, case
+        else:
+            assert strict == case["match"], case
+    assert departures > 0
