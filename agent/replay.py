@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image, ImageChops, ImageStat
 
 from agent.runtime import Completion, Runtime
-from agent.trajectory import Step, Trajectory
+from agent.trajectory import Step, Trajectory, TrajectoryError
 from environments import Environment
 from prompts import Prompt, call_text, model_call
 from tools import ToolCall, ToolError, action_space_of
@@ -97,6 +97,31 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
             return ReplayResult(done, reason=f"step {index} was refused: {result.message}")
         done.append(index)
     return ReplayResult(done)
+
+
+def check_recording(trajectory: Trajectory, screens: bool = True) -> None:
+    """Raise :class:`TrajectoryError`, naming the file and line (or screenshot), when the recording
+    is damaged where a replay would have to pass: a step line that cannot be read (replaying around
+    it would skip an action and could still end "successfully"), or — with ``screens`` — a
+    screenshot that does not decode (the screen check would have nothing to compare with)."""
+    file = trajectory.path / "trajectory.jsonl"
+    for problem in trajectory.problems:
+        if "is missing" not in problem:  # a missing screenshot is the screen check's to handle
+            raise TrajectoryError(f"{file} {problem}: replay needs every recorded step; restore that line "
+                                  "or replay only the steps before it")
+    if not screens:
+        return
+    for step in trajectory.steps:
+        path = trajectory.screenshot(step)
+        if path is None or not path.is_file():
+            continue
+        try:
+            with Image.open(path) as opened:
+                opened.load()
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            raise TrajectoryError(f"{path}: the screenshot recorded before step {step.index} is damaged "
+                                  f"({type(exc).__name__}); replay compares the live screen with it — "
+                                  "restore the file or pass --no-check") from None
 
 
 def recorded_screen(trajectory: Trajectory, step: Step) -> Image.Image | None:

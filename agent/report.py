@@ -17,7 +17,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -101,17 +101,36 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
-def _data_url(path: Path | None) -> tuple[str, tuple[int, int]] | None:
+class Unreadable(str):
+    """Why a screenshot could not be drawn (the page says so in its place)."""
+
+
+def _data_url(path: Path | None) -> tuple[str, tuple[int, int]] | Unreadable | None:
+    """The screenshot as a data URL with its size; None when there is none; :class:`Unreadable`
+    when the file is damaged (one damaged file must not cost the whole report)."""
     if path is None or not path.is_file():
         return None
-    with Image.open(path) as image:
-        size = image.size
-        shown = image.convert("RGB")
-        if shown.height > MAX_SHOT_HEIGHT:
-            shown = shown.resize((round(shown.width * MAX_SHOT_HEIGHT / shown.height), MAX_SHOT_HEIGHT))
-        buffer = io.BytesIO()
-        shown.save(buffer, format="JPEG", quality=85)
+    try:
+        with Image.open(path) as image:
+            size = image.size
+            shown = image.convert("RGB")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        return Unreadable(f"{path.name} is unreadable ({type(exc).__name__})")
+    if shown.height > MAX_SHOT_HEIGHT:
+        shown = shown.resize((round(shown.width * MAX_SHOT_HEIGHT / shown.height), MAX_SHOT_HEIGHT))
+    buffer = io.BytesIO()
+    shown.save(buffer, format="JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), size
+
+
+def _figure(shot: tuple[str, tuple[int, int]] | Unreadable | None, marks: Callable[[tuple[int, int]], str],
+            alt: str) -> str:
+    if isinstance(shot, Unreadable):
+        return f'<p class="error">screenshot {html.escape(shot)}</p>'
+    if shot is None:
+        return ""
+    url, size = shot
+    return f'<figure><img class="screen" src="{url}" alt="{html.escape(alt)}">{marks(size)}</figure>'
 
 
 def overlay(normalized: dict[str, Any] | None, size: tuple[int, int], key: str = "0",
@@ -163,11 +182,8 @@ def overlay(normalized: dict[str, Any] | None, size: tuple[int, int], key: str =
 def _step_html(trajectory: Trajectory, step: Step) -> str:
     shot = _data_url(_inside(trajectory.path, trajectory.screenshot(step)))
     action = step.action
-    figure = ""
-    if shot is not None:
-        url, size = shot
-        marks = overlay(action.normalized if action else None, size, str(step.index))
-        figure = f'<figure><img class="screen" src="{url}" alt="step {step.index}">{marks}</figure>'
+    figure = _figure(shot, lambda size: overlay(action.normalized if action else None, size, str(step.index)),
+                     f"step {step.index}")
     if step.error is not None:
         title = f'<span class="error">{html.escape(step.error.kind)} error</span>'
     elif action is not None:
@@ -242,15 +258,14 @@ def render_eval_report(out_dir: str | Path) -> Path:
     steps: list[str] = []
     for p in predictions:
         shot = _data_url(_dataset_image(p.get("image")))
-        figure = ""
-        if shot is not None:
-            url, size = shot
-            gold = overlay(p["gold"]["arguments"], size, f"g{len(steps)}", "#34a853", svg=False)
-            mine = overlay((p.get("parsed") or {}).get("arguments") or {}, size,
-                           f"p{len(steps)}", "#ea4335", svg=False)
-            figure = (f'<figure><img class="screen" src="{url}" alt="{_e(p["episode"])} step {_e(p["step"])}">'
-                      f'<svg class="overlay" viewBox="0 0 {size[0]} {size[1]}" preserveAspectRatio="none">'
-                      f'{gold}{mine}</svg></figure>')
+
+        def marks(size: tuple[int, int], p: dict[str, Any] = p, key: int = len(steps)) -> str:
+            gold = overlay(p["gold"]["arguments"], size, f"g{key}", "#34a853", svg=False)
+            mine = overlay((p.get("parsed") or {}).get("arguments") or {}, size, f"p{key}", "#ea4335", svg=False)
+            return (f'<svg class="overlay" viewBox="0 0 {size[0]} {size[1]}" preserveAspectRatio="none">'
+                    f'{gold}{mine}</svg>')
+
+        figure = _figure(shot, marks, f"{p['episode']} step {p['step']}")
         verdict = "exact" if p["exact_match"] else ("type only" if p["type_match"] else "wrong")
         css = "ok" if p["exact_match"] else "bad"
         parsed = (p.get("parsed") or {}).get("arguments")

@@ -20,15 +20,13 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory or an e
     from agent.report import render_eval_report, render_run_report
     from agent.trajectory import TrajectoryError
 
+    evaluation = (run_dir / "metrics.json").is_file()  # an evaluation's output folder
     try:
-        if (run_dir / "metrics.json").is_file():  # an evaluation's output folder
-            path = render_eval_report(run_dir)
-        else:
-            path = render_run_report(run_dir)
+        path = render_eval_report(run_dir) if evaluation else render_run_report(run_dir)
     except TrajectoryError as exc:
         fail(str(exc))
     except (OSError, ValueError, KeyError) as exc:
-        fail(f"cannot read the evaluation in {run_dir}: {exc}")
+        fail(f"cannot read the {'evaluation' if evaluation else 'run'} in {run_dir}: {exc}")
     console.print(f"report: {path}")
 
 

@@ -51,11 +51,13 @@ def replay(
     """Re-execute a recorded run's actions, stopping where the screen no longer matches. With
     --model (and any model option of agent run), a model plans the steps whose screen differs."""
     import environments
+    from agent.replay import check_recording
     from agent.replay import replay as run_replay
     from agent.trajectory import TrajectoryError, read_trajectory
 
     try:
         trajectory = read_trajectory(run_dir)
+        check_recording(trajectory, screens=not no_check or model is not None)
     except TrajectoryError as exc:
         fail(str(exc))
     recorded = trajectory.header.environment
