@@ -69,7 +69,7 @@ def test_a_full_disk_ends_the_run_with_its_reason_and_keeps_the_finished_steps(t
     assert [s.index for s in trajectory.steps] == [0] and trajectory.end is None
 
 
-def test_a_line_of_the_wrong_shape_is_skipped_by_show_report_and_replay(tmp_path: Path) -> None:
+def test_a_line_of_the_wrong_shape_is_skipped_by_show_and_report_and_refused_by_replay(tmp_path: Path) -> None:
     script = write_script(tmp_path / "s.txt", [tool_call(action="click", coordinate=[500, 500]), DONE])
     out = tmp_path / "run"
     assert run_cli("run", "--env", "memory", "--space", "mobile", "--goal", "g",
@@ -84,8 +84,11 @@ def test_a_line_of_the_wrong_shape_is_skipped_by_show_report_and_replay(tmp_path
         done = run_cli(*command)
         assert done.returncode == 0 and "internal error" not in done.stderr, (command, done.stderr)
         assert "line 2: damaged (action: Input should be a valid dictionary" in done.stderr + done.stdout or command[0] == "report"
+    # Replaying around the damaged step would skip an action and could still "succeed".
     replayed = run_cli("replay", str(out), "--speed", "0")
-    assert replayed.returncode in (0, 1) and "internal error" not in replayed.stderr
+    assert replayed.returncode == 3 and "internal error" not in replayed.stderr
+    assert f"{path} line 2: damaged (action: Input should be a valid dictionary" in replayed.stderr
+    assert "replay needs every recorded step" in replayed.stderr
 
 
 def test_replay_without_screenshots_refuses_unless_told(tmp_path: Path) -> None:
