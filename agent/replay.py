@@ -105,19 +105,18 @@ def check_recording(trajectory: Trajectory, screens: bool = True) -> None:
     it would skip an action and could still end "successfully"), or — with ``screens`` — a
     screenshot that does not decode (the screen check would have nothing to compare with)."""
     file = trajectory.path / "trajectory.jsonl"
-    for problem in trajectory.problems:
-        if "is missing" not in problem:  # a missing screenshot is the screen check's to handle
-            raise TrajectoryError(f"{file} {problem}: replay needs every recorded step; restore that line "
-                                  "or replay only the steps before it")
+    if trajectory.damaged_lines:  # a missing screenshot is the screen check's to handle
+        raise TrajectoryError(f"{file} {trajectory.damaged_lines[0]}: replay needs every recorded step; "
+                              "restore that line or replay only the steps before it")
     if not screens:
         return
     for step in trajectory.steps:
         path = trajectory.screenshot(step)
         if path is None or not path.is_file():
             continue
-        try:
+        try:  # verify: the file's structure and checksums, without decoding the pixels
             with Image.open(path) as opened:
-                opened.load()
+                opened.verify()
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             raise TrajectoryError(f"{path}: the screenshot recorded before step {step.index} is damaged "
                                   f"({type(exc).__name__}); replay compares the live screen with it — "

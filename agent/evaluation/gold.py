@@ -66,6 +66,14 @@ def kind_of(tool: str, arguments: dict[str, Any]) -> str:
     return action
 
 
+def direction(start: list[float], end: list[float]) -> str:
+    """The finger's main direction: up, down, left or right (a tie is vertical)."""
+    dx, dy = end[0] - start[0], end[1] - start[1]
+    if abs(dy) >= abs(dx):
+        return "up" if dy < 0 else "down"
+    return "left" if dx < 0 else "right"
+
+
 def enlarged(box: Box, scale: float) -> Box:
     """``box`` scaled by ``scale`` about its centre (no clipping)."""
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agent.evaluation.gold import GoldStep, Verdict, kind_of
+from agent.evaluation.gold import GoldStep, Verdict, direction, kind_of
 
 VERSION = 1
 DISTANCE = 0.14 * 1000
@@ -33,13 +33,6 @@ def _grid(point: list[float]) -> tuple[int, int]:
     return round(point[0] * 1000), round(point[1] * 1000)
 
 
-def _finger(start: list[float], end: list[float]) -> str:
-    dx, dy = end[0] - start[0], end[1] - start[1]
-    if abs(dy) >= abs(dx):
-        return "up" if dy < 0 else "down"
-    return "left" if dx < 0 else "right"
-
-
 def action_string(tool: str, arguments: dict[str, Any]) -> str:
     """A call written in OS-Atlas's action language."""
     kind = kind_of(tool, arguments)
@@ -47,7 +40,7 @@ def action_string(tool: str, arguments: dict[str, Any]) -> str:
         x, y = _grid(arguments["coordinate"])
         return f"{'CLICK' if kind == 'click' else 'LONG_PRESS'} <point>[[{x},{y}]]</point>"
     if kind == "swipe":
-        return f"SCROLL [{_FINGER_TO_CONTENT[_finger(arguments['coordinate'], arguments['coordinate2'])]}]"
+        return f"SCROLL [{_FINGER_TO_CONTENT[direction(arguments['coordinate'], arguments['coordinate2'])]}]"
     if kind == "type":
         return f"TYPE [{arguments.get('text', '')}]"
     if kind == "open":

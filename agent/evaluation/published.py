@@ -90,15 +90,14 @@ def aitw_steps(examples: Iterator[dict[str, list[Any]]], source: Path) -> list[E
     return episodes
 
 
+def _shown(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes visible to the user that have an area."""
+    return [n for n in nodes if n["visible"] and n["bounds"][2] > n["bounds"][0] and n["bounds"][3] > n["bounds"][1]]
+
+
 def leaf_boxes(nodes: list[dict[str, Any]], width: int, height: int) -> tuple[Box, ...]:
     """Normalized boxes of the visible leaf nodes with an area (containers are left out)."""
-    boxes = []
-    for node in nodes:
-        left, top, right, bottom = node["bounds"]
-        if node["children"] or not node["visible"] or right <= left or bottom <= top:
-            continue
-        boxes.append((left / width, top / height, right / width, bottom / height))
-    return tuple(boxes)
+    return tuple(_normalized(n["bounds"], width, height) for n in _shown(nodes) if not n["children"])
 
 
 def _normalized(bounds: tuple[int, int, int, int], width: int, height: int) -> Box:
@@ -107,7 +106,7 @@ def _normalized(bounds: tuple[int, int, int, int], width: int, height: int) -> B
 
 def action_targets(arguments: dict[str, Any], nodes: list[dict[str, Any]], width: int, height: int) -> tuple[Box, ...]:
     """The box of the element a gold tap (or ``open``) acts on, from the step's accessibility nodes."""
-    shown = [n for n in nodes if n["visible"] and n["bounds"][2] > n["bounds"][0] and n["bounds"][3] > n["bounds"][1]]
+    shown = _shown(nodes)
     if arguments.get("action") == "open":
         name = str(arguments.get("text", "")).strip().lower()
         return tuple(_normalized(n["bounds"], width, height) for n in shown

@@ -133,7 +133,7 @@ def _ac_name(tool: str, arguments: dict[str, Any]) -> str:
     return _AC_NAMES.get(kind, kind)
 
 
-def finger_direction(start: list[float], end: list[float]) -> str:
+def _ac_direction(start: list[float], end: list[float]) -> str:
     """The evaluator's direction of a move: horizontal only when |dx| > |dy|; no move reads "up"."""
     dx, dy = end[0] - start[0], end[1] - start[1]
     if abs(dx) > abs(dy):
@@ -186,8 +186,8 @@ def score_qwen_androidcontrol(gold: GoldStep, tool: str | None, arguments: dict[
             same = _contains(str(arguments["text"]), str(g["text"]))
             return Verdict(True, same, f"text {arguments['text']!r} vs {g['text']!r}")
         if want == "swipe":
-            mine = finger_direction(arguments["coordinate"], arguments["coordinate2"])
-            theirs = finger_direction(g["coordinate"], g["coordinate2"])
+            mine = _ac_direction(arguments["coordinate"], arguments["coordinate2"])
+            theirs = _ac_direction(g["coordinate"], g["coordinate2"])
             return Verdict(True, mine == theirs, f"swipe: predicted {mine}, gold {theirs}")
         if want in ("click", "long_press"):
             same, why = _ac_click(arguments["coordinate"], gold.targets, g["coordinate"], seen)

@@ -23,7 +23,7 @@ from typing import Any
 
 from agent.evaluation.aitw import actions_match, as_aitw
 from agent.evaluation.aitz import score_aitz
-from agent.evaluation.gold import GoldStep, Verdict, enlarged, inside, kind_of
+from agent.evaluation.gold import GoldStep, Verdict, direction, enlarged, inside, kind_of
 from agent.evaluation.osatlas import score_os_atlas
 from agent.evaluation.qwen_eval import score_qwen_aitz, score_qwen_androidcontrol
 
@@ -98,14 +98,6 @@ SCORERS = {
             "a predicted swipe's direction is read from its finger movement (main axis; a tie is "
             "vertical) and written as the content's, as AndroidControl names it")),
 }
-
-
-def direction(start: list[float], end: list[float]) -> str:
-    """The finger's main direction: up, down, left or right."""
-    dx, dy = end[0] - start[0], end[1] - start[1]
-    if abs(dy) >= abs(dx):
-        return "up" if dy < 0 else "down"
-    return "left" if dx < 0 else "right"
 
 
 def _axis(name: str) -> str:

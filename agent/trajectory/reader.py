@@ -28,6 +28,9 @@ class Trajectory:
     end: End | None
     problems: list[str] = field(default_factory=list)
     torn_tail: bool = False
+    damaged_lines: list[str] = field(default_factory=list)
+    """The problems that are lines lost (unreadable, damaged, a second header), not a missing
+    screenshot: a step or more of the run is not there."""
 
     @property
     def complete(self) -> bool:
@@ -76,6 +79,7 @@ def read_trajectory(run_dir: str | Path) -> Trajectory:
     torn = lines[-1] != b""  # a finished line always ends with a newline
     decoded: list[tuple[int, dict[str, object]]] = []
     problems: list[str] = []
+    lost: list[str] = []
     torn_tail = False
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -88,7 +92,8 @@ def read_trajectory(run_dir: str | Path) -> Trajectory:
             if torn and number == len(lines):
                 torn_tail = True
             else:
-                problems.append(f"line {number}: unreadable ({str(exc)[:80]})")
+                lost.append(f"line {number}: unreadable ({str(exc)[:80]})")
+                problems.append(lost[-1])
             continue
         decoded.append((number, record))
     if not decoded or decoded[0][1].get("type") != "header":
@@ -111,7 +116,8 @@ def read_trajectory(run_dir: str | Path) -> Trajectory:
         try:
             record = LINE.validate_python(data)
         except ValidationError as exc:
-            problems.append(f"line {number}: damaged ({_first_problem(exc)[:120]})")
+            lost.append(f"line {number}: damaged ({_first_problem(exc)[:120]})")
+            problems.append(lost[-1])
             continue
         if isinstance(record, Step):
             if record.screenshot and not (run_path / record.screenshot).is_file():
@@ -120,5 +126,6 @@ def read_trajectory(run_dir: str | Path) -> Trajectory:
         elif isinstance(record, End):
             end = record
         else:
-            problems.append(f"line {number}: a second header")
-    return Trajectory(run_path, header, steps, end, problems, torn_tail)
+            lost.append(f"line {number}: a second header")
+            problems.append(lost[-1])
+    return Trajectory(run_path, header, steps, end, problems, torn_tail, lost)
