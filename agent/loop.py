@@ -11,7 +11,7 @@ import asyncio
 import platform
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -79,6 +79,7 @@ class Agent:
         recorder: Recorder | None = None,
         policy: Policy | None = None,
         listeners: Sequence[RunListener] = (),
+        review: Callable[[RunResult], RunResult] | None = None,
     ) -> None:
         self.runtime = runtime
         self.dialect = dialect
@@ -88,6 +89,9 @@ class Agent:
         self.recorder = recorder
         self.policy = policy
         self.listeners = list(listeners)
+        # The last word on how a run ended, before its end record is written: self-healing
+        # replay turns a "success" that never re-joined its recording into "unverified".
+        self.review = review
         self._active: Run | None = None
         self._lock = threading.Lock()
 
@@ -193,7 +197,7 @@ class Agent:
 
         return End(
             status=result.status, reason=result.reason, answer=result.answer,
-            steps=len(result.steps), ended_at=now(), duration_s=round(duration_s, 3),
+            steps=len(result.steps), ended_at=now(), duration_s=round(duration_s, 3), replay=result.replay,
             totals=Totals(
                 model_calls=sum(1 for s in result.steps if s.output_text is not None),
                 executed_actions=sum(1 for s in result.steps if s.executed),

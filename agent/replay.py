@@ -1,11 +1,10 @@
 """Replaying a recorded run: re-execute its actions on a live environment, but only while the
-live screen still looks like the recorded one.
+live screen is still the recorded one.
 
-Before each step the live screen is compared with the screenshot recorded before that step. The
-distance is perceptual and cheap: both screens as 64×64 grayscale, the mean absolute difference
-of their pixels, 0 (identical) to 1. Above the threshold (default 0.04: a clock changing or a
-cursor blinking stays well below, a different screen is far above) replay stops and writes a
-divergence report with both screens, instead of acting blindly on a screen it does not know.
+Before each step the live screen is compared with the screenshot recorded before that step
+(agent.compare: the share of changed tiles, any change where the step's action will touch, the
+foreground app where known). When they differ replay stops and writes a divergence report with
+both screens, instead of acting blindly on a screen it does not know.
 """
 
 from __future__ import annotations
@@ -15,33 +14,41 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from PIL import Image, ImageChops, ImageStat
+from PIL import Image
 
-from agent.runtime import Completion, Runtime
+from agent.compare import CHANGED_TILES, ScreenComparison, compare_screens
 from agent.trajectory import Step, Trajectory, TrajectoryError
 from environments import Environment
-from prompts import Prompt, call_text, model_call
-from tools import ToolCall, ToolError, action_space_of
+from tools import ToolCall, ToolError
 
-DEFAULT_THRESHOLD = 0.04
-THUMBNAIL = (64, 64)
+DEFAULT_THRESHOLD = CHANGED_TILES
 
 
-def screen_distance(a: Image.Image, b: Image.Image) -> float:
-    """Mean absolute difference of the two screens as 64×64 grayscale, in [0, 1]."""
-    small_a = a.convert("L").resize(THUMBNAIL, Image.Resampling.BOX)
-    small_b = b.convert("L").resize(THUMBNAIL, Image.Resampling.BOX)
-    mean: float = ImageStat.Stat(ImageChops.difference(small_a, small_b)).mean[0]
-    return round(mean / 255, 4)
+def action_target(step: Step) -> tuple[float, float] | None:
+    """The normalized point the step's action touches first (a click's point, a swipe's start)."""
+    if step.action is None:
+        return None
+    point = step.action.normalized.get("coordinate")
+    if isinstance(point, (list, tuple)) and len(point) == 2 and all(isinstance(v, (int, float)) for v in point):
+        return (float(point[0]), float(point[1]))
+    return None
+
+
+def matches(trajectory: Trajectory, step: Step, live: Image.Image,
+            threshold: float = DEFAULT_THRESHOLD) -> ScreenComparison | None:
+    """Compare ``live`` with the screen recorded before ``step``; None when there is none."""
+    recorded = recorded_screen(trajectory, step)
+    if recorded is None:
+        return None
+    return compare_screens(recorded, live, action_target(step), changed_tiles=threshold)
 
 
 @dataclass
 class ReplayResult:
     replayed: list[int]
     diverged_at: int | None = None
-    distance: float | None = None
+    comparison: ScreenComparison | None = None
     report: Path | None = None
     reason: str = ""
 
@@ -74,18 +81,17 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
             time.sleep(max((started - previous_start).total_seconds() / speed, 0))
         previous_start = started
         live = environment.observe().image
-        recorded = recorded_screen(trajectory, step)
-        if recorded is None and check:
+        comparison = matches(trajectory, step, live, threshold)
+        if comparison is None and check:
             return ReplayResult(done, reason=f"step {index} has no recorded screenshot to compare the "
                                              "screen with; replay it blindly with --no-check")
-        if recorded is not None:
-            distance = screen_distance(live, recorded)
-            if distance > threshold:
-                report = _divergence(out or trajectory.path / "replay", index, distance, threshold,
-                                     recorded, live)
-                return ReplayResult(done, index, distance, report,
-                                    f"the screen before step {index} differs from the recording "
-                                    f"(distance {distance:.3f} > {threshold})")
+        if comparison is not None and not comparison.same:
+            recorded = recorded_screen(trajectory, step)
+            assert recorded is not None
+            report = _divergence(out or trajectory.path / "replay", index, comparison, recorded, live)
+            return ReplayResult(done, index, comparison, report,
+                                f"the screen before step {index} differs from the recording: "
+                                f"{comparison.reason}")
         action = step.action
         assert action is not None
         try:
@@ -140,70 +146,16 @@ def _time(stamp: str) -> datetime | None:
         return None
 
 
-def _divergence(folder: Path, index: int, distance: float, threshold: float,
+def _divergence(folder: Path, index: int, comparison: ScreenComparison,
                 recorded: Image.Image, live: Image.Image) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     recorded.convert("RGB").save(folder / f"step-{index:06d}-recorded.png")
     live.convert("RGB").save(folder / f"step-{index:06d}-live.png")
     report = folder / "divergence.json"
     report.write_text(json.dumps({
-        "step": index, "distance": distance, "threshold": threshold,
-        "measure": "mean absolute difference of 64x64 grayscale thumbnails, 0..1",
+        "step": index, **comparison.describe(),
         "recorded": f"step-{index:06d}-recorded.png", "live": f"step-{index:06d}-live.png",
     }, indent=2) + "\n")
     return report
 
 
-class HealingRuntime(Runtime):
-    """Self-healing replay as a runtime, so the ordinary loop records it as a new run.
-
-    For each prompt it compares the live screenshot with the next recorded step's. While they
-    match it answers with that step's action (re-encoded from normalized coordinates into the
-    dialect's space, so a device of another size works); where they differ it asks ``model``,
-    and the model's action takes the place of the recorded one.
-    """
-
-    name = "replay"
-
-    def __init__(self, trajectory: Trajectory, model: Runtime, start: int = 0,
-                 threshold: float = DEFAULT_THRESHOLD) -> None:
-        self.model = model
-        self.trajectory = trajectory
-        self.threshold = threshold
-        self.pending = [s for s in trajectory.steps
-                        if (replayable(s) or _ends_run(s)) and s.index >= start]
-        self.healed: list[int] = []
-        self.model_id, self.model_type, self.resize = model.model_id, model.model_type, model.resize
-
-    def generate(self, prompts: list[Prompt]) -> list[Completion]:
-        answers: list[Completion] = []
-        for prompt in prompts:
-            if not self.pending:
-                answers.extend(self.model.generate([prompt]))
-                continue
-            step = self.pending.pop(0)
-            recorded, images = recorded_screen(self.trajectory, step), prompt.images()
-            if recorded is not None and images and screen_distance(images[0], recorded) > self.threshold:
-                self.healed.append(step.index)
-                answers.extend(self.model.generate([prompt]))
-                continue
-            answers.append(Completion(text=self._encode(step, prompt), timings_ms={"replay": 0.0}))
-        return answers
-
-    def _encode(self, step: Step, prompt: Prompt) -> str:
-        action = step.action
-        assert action is not None
-        call = model_call(action.tool, action.normalized, prompt.frame, action_space_of(action.tool),
-                          ndigits=2)
-        return "<tool_call>\n" + call_text(call) + "\n</tool_call>"
-
-    def describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = self.model.describe()
-        return {**described, "replay_of": str(self.trajectory.path), "healed_steps": self.healed}
-
-    def close(self) -> None:
-        self.model.close()
-
-
-def _ends_run(step: Step) -> bool:
-    return step.error is None and step.action is not None and step.action.name in ("terminate", "answer")

@@ -24,7 +24,7 @@ from typing import Any
 from PIL import Image
 
 from agent.evaluation.runner import PREDICTIONS, read_predictions
-from agent.trajectory import Step, Trajectory, read_trajectory
+from agent.trajectory import ReplayOutcome, Step, Trajectory, read_trajectory
 
 REPORT_FILE = "report.html"
 CSP = ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
@@ -41,8 +41,8 @@ h1{font-size:20px;margin:0 0 6px} .meta{color:#5f6368;font-size:13px}
 .ok{background:#e6f4ea;color:#137333}.bad{background:#fce8e6;color:#c5221f}
 main{padding:16px 24px;display:flex;flex-direction:column;gap:16px}
 .step{background:#fff;border:1px solid #ddd;border-radius:8px;display:flex;gap:16px;padding:12px}
-figure{margin:0;position:relative;flex:none;line-height:0}
-figure img{display:block;max-height:%(h)dpx;width:auto;border:1px solid #ccc}
+figure{margin:0;position:relative;flex:0 1 auto;max-width:62%%;line-height:0}
+figure img{display:block;max-height:%(h)dpx;max-width:100%%;width:auto;height:auto;border:1px solid #ccc}
 figure svg{position:absolute;left:0;top:0;width:100%%;height:100%%}
 .info{flex:1;min-width:0} .info h2{font-size:16px;margin:0 0 8px}
 pre{background:#f8f9fa;border:1px solid #eee;padding:8px;white-space:pre-wrap;word-break:break-word;
@@ -210,6 +210,14 @@ def _step_html(trajectory: Trajectory, step: Step) -> str:
             f'</div></section>')
 
 
+def _replay_line(outcome: ReplayOutcome) -> str:
+    healed = ", ".join(map(str, outcome.healed_steps)) or "none"
+    rejoined = "never" if outcome.rejoined_at is None else f"at recorded step {outcome.rejoined_at}"
+    line = (f"self-healing replay of {_e(outcome.of)} · steps planned by the model: {healed} · "
+            f"re-joined the recording: {rejoined}")
+    return line + (f" · <b>unverified:</b> {_e(outcome.unverified)}" if outcome.unverified else "")
+
+
 def render_run_report(run_dir: str | Path) -> Path:
     """Write ``RUN_DIR/report.html`` for a recorded run and return its path."""
     trajectory = read_trajectory(run_dir)
@@ -219,6 +227,8 @@ def render_run_report(run_dir: str | Path) -> Path:
     summary = html.escape(end.reason) if end else "the run was killed or is still going"
     if end and end.answer:
         summary += f" — answer: {html.escape(end.answer)}"
+    if end and end.replay:
+        summary += f'<div class="meta" id="replay">{_replay_line(end.replay)}</div>'
     model = header.model
     meta = (f"{html.escape(header.environment.name)} · model {html.escape(model.id)} "
             f"({html.escape(model.runtime)}) · dialect {html.escape(header.dialect)} · started "

@@ -351,6 +351,8 @@ class Run:
         agent = self.agent
         self.result = RunResult(status, reason, answer, self.steps,
                                 agent.recorder.run_dir if agent.recorder else None)
+        if agent.review is not None:
+            self.result = agent.review(self.result)
         if agent.recorder is not None and not agent.recorder.closed:
             try:
                 agent.recorder.close(agent.end_record(self.result, time.monotonic() - self._started))

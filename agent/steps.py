@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.trajectory.records import Status, Step, StepError
+from agent.trajectory.records import ReplayOutcome, Status, Step, StepError
 
 # Errors in the model's answer: the step is retried with feedback. The others end the run.
 MODEL_OUTPUT_ERRORS: frozenset[str] = frozenset({"parse", "validation", "policy"})
@@ -23,6 +23,8 @@ class RunResult:
     answer: str | None
     steps: list[Step]
     run_dir: Path | None = None
+    replay: ReplayOutcome | None = None
+    """Set by self-healing replay: what the model planned and whether the run re-joined."""
 
     @property
     def succeeded(self) -> bool:

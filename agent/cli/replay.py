@@ -42,7 +42,8 @@ def replay(
         "--speed", min=0.0, help="Recorded pauses ÷ this (0: no pauses).")] = 1.0,
     start: Annotated[int, typer.Option("--from", min=0, help="Resume at this step.")] = 0,
     threshold: Annotated[float, typer.Option(
-        "--threshold", min=0.0, max=1.0, help="Screen distance above which replay stops.")] = 0.04,
+        "--threshold", min=0.0, max=1.0,
+        help="Share of the screen that may change before replay stops (docs/replay.md).")] = 0.04,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Where a divergence report goes (default RUN_DIR/replay/); with --model, the new run.")] = None,
     no_check: Annotated[bool, typer.Option(
@@ -97,8 +98,8 @@ def _heal(trajectory: Trajectory, environment: Environment, model: ModelSpec, st
           threshold: float, out: Path | None) -> NoReturn:
     """Self-healing replay: the loop runs the recorded actions while the screen matches and asks
     the model where it does not; the result is a new run with its own trajectory and report."""
+    from agent.healing import HealingRuntime
     from agent.loop import Agent
-    from agent.replay import HealingRuntime
     from agent.trajectory import Limits, Recorder, RecorderError
 
     try:
@@ -118,7 +119,7 @@ def _heal(trajectory: Trajectory, environment: Environment, model: ModelSpec, st
             fail(str(exc))
         limits = Limits(max_steps=max(len(trajectory.steps) * 2, 5))
         with Agent(healing, dialect, environment, limits=limits, recorder=recorder,
-                   listeners=[LiveView()]) as agent:
+                   listeners=[LiveView()], review=healing.review) as agent:
             result = agent.run(trajectory.header.goal)
     finally:
         environment.close()  # whatever ended it: a private Xvfb or an adb connection goes too

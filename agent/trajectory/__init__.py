@@ -10,13 +10,14 @@ from agent.trajectory.records import (
     Header,
     Limits,
     Outcome,
+    ReplayOutcome,
     Status,
     Step,
     StepError,
 )
 
 __all__ = [
-    "FORMAT", "VERSION", "ActionRecord", "CallRecord", "End", "Header", "Limits", "Outcome",
+    "FORMAT", "VERSION", "ActionRecord", "CallRecord", "End", "Header", "Limits", "Outcome", "ReplayOutcome",
     "Recorder", "RecorderError", "Status", "Step", "StepError", "Trajectory", "TrajectoryError",
     "generate_schema", "read_trajectory", "schema",
 ]

@@ -13,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 FORMAT: Literal["vlagent-trajectory"] = "vlagent-trajectory"
-VERSION: Literal[2] = 2
-"""2: a step's ``prompt_text`` is what is new since the step before (``prompt_from``)."""
+VERSION: Literal[3] = 3
+"""2: a step's ``prompt_text`` is what is new since the step before (``prompt_from``).
+3: the end line may carry ``replay`` (self-healing replay), and ``status`` may be ``unverified``."""
 
-Status = Literal["success", "failure", "answered", "max_steps", "time_limit", "error", "aborted"]
+Status = Literal["success", "failure", "answered", "max_steps", "time_limit", "error", "aborted", "unverified"]
+"""``unverified``: a self-healing replay said it was done, but never re-joined its recording."""
 ErrorKind = Literal["parse", "validation", "policy", "loop", "environment", "model"]
 
 _TIME: JsonDict = {"format": "date-time"}
@@ -70,7 +72,7 @@ class Limits(Record):
 class Header(Record):
     type: Literal["header"] = "header"
     format: Literal["vlagent-trajectory"] = FORMAT
-    version: Literal[1, 2] = VERSION
+    version: Literal[1, 2, 3] = VERSION
     run_id: str
     goal: str
     started_at: str = Field(json_schema_extra=_TIME)
@@ -170,6 +172,22 @@ class Totals(Record):
     timings_ms: dict[str, float]
 
 
+class ReplayOutcome(Record):
+    """How a self-healing replay went: which steps the model planned, and whether the run came
+    back to the recording (a screen the recording reached) and ended as the recording ended."""
+
+    of: str
+    """The recorded run directory."""
+    healed_steps: list[int]
+    """This run's steps that the model planned (the others replayed the recording)."""
+    rejoined_at: int | None
+    """The recorded step whose screen this run reached after its last healed step (None: never)."""
+    ended_as_recorded: bool
+    """The run's last step was the recording's last step, replayed on a matching screen."""
+    unverified: str = ""
+    """What is not verified; empty when the run re-joined the recording and ended as it did."""
+
+
 class End(Record):
     type: Literal["end"] = "end"
     status: Status
@@ -179,6 +197,8 @@ class End(Record):
     ended_at: str = Field(json_schema_extra=_TIME)
     duration_s: float = Field(ge=0)
     totals: Totals
+    replay: ReplayOutcome | None = None
+    """Set by self-healing replay."""
 
     @property
     def succeeded(self) -> bool:

@@ -7,17 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from agent.cli import main
 from agent.demo import NOTE, script
 from agent.loop import Agent
-from agent.replay import screen_distance
+from agent.compare import compare_screens
 from agent.runtimes import ScriptedRuntime
 from agent.trajectory import Recorder, read_trajectory
 from environments.android import AndroidEnvironment
 from environments.virtual_android import Phone, VirtualDevice
 from prompts import get_dialect
+from tests.conftest import tool_call
 from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
 
 
@@ -43,7 +44,7 @@ def test_replay_on_a_fresh_device_reaches_the_same_final_screen(recorded: Path, 
         last = trajectory.screenshot(trajectory.steps[-1])
         assert last is not None
         live = AndroidEnvironment(serial=fresh.serial).observe().image
-        assert screen_distance(live, Image.open(last)) < 0.01
+        assert compare_screens(Image.open(last), live).changed_tiles < 0.01
     finally:
         adb_server.detach(fresh)
 
@@ -59,7 +60,8 @@ def test_replay_stops_where_the_screen_changed(recorded: Path, adb_server: AdbSe
         assert code == 1
         assert "replayed steps: 0" in out and "diverged at step 1" in out
         report = json.loads((tmp_path / "div" / "divergence.json").read_text())
-        assert report["step"] == 1 and report["distance"] > report["threshold"] == 0.04
+        assert report["step"] == 1 and report["same"] is False
+        assert report["changed_tiles"] > report["thresholds"]["changed_tiles"] == 0.04
         assert (tmp_path / "div" / report["recorded"]).exists() and (tmp_path / "div" / report["live"]).exists()
         assert fresh.state()["note"] == ""  # nothing was typed into the unknown screen
         # Resuming at the step that diverged diverges again: the screen is still not the recorded one.
@@ -80,15 +82,6 @@ def test_replay_from_a_later_step(recorded: Path, adb_server: AdbServer, capsys:
         adb_server.detach(fresh)
 
 
-def test_screen_distance() -> None:
-    white = Image.new("RGB", (1080, 2400), "white")
-    marked = white.copy()
-    ImageDraw.Draw(marked).rectangle([0, 0, 200, 60], fill="black")  # a clock-sized change
-    assert screen_distance(white, white) == 0
-    assert screen_distance(white, marked) < 0.01
-    assert screen_distance(white, Image.new("RGB", (1080, 2400), "black")) == 1.0
-
-
 def test_self_healing_replay_asks_the_model_where_the_screen_differs(
         recorded: Path, adb_server: AdbServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     changed = Phone()
@@ -107,6 +100,10 @@ def test_self_healing_replay_asks_the_model_where_the_screen_differs(
         healed = read_trajectory(tmp_path / "healed")
         assert healed.end is not None and healed.end.status == "success"
         assert (healed.header.model.model_extra or {})["replay_of"] == str(recorded)
+        assert "healed_steps" not in (healed.header.model.model_extra or {})  # known only at the end
+        assert healed.end.replay is not None and healed.end.replay.healed_steps == [1, 2, 3, 4]
+        assert healed.end.replay.rejoined_at == 5 and healed.end.replay.ended_as_recorded
+        assert healed.end.replay.unverified == ""
         assert [s.action.model["action"] for s in healed.steps if s.action] == [
             "open", "click", "type", "click", "system_button", "terminate"]
         assert (tmp_path / "healed" / "report.html").exists()
@@ -124,3 +121,69 @@ def test_self_healing_refuses_a_text_dialect_in_one_line(recorded: Path, phone: 
     assert code == 2 and "use a function-calling or json dialect" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "healed").exists()  # nothing recorded, nothing executed
     assert phone.state()["notes"] == [NOTE]
+
+
+def test_the_demo_replayed_from_a_later_step_on_the_wrong_screen_stops_there(
+        recorded: Path, adb_server: AdbServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Step 2 (typing the note) was recorded on Notes with its field focused; the phone shows its
+    home screen, mostly white like Notes. Replay must not type into it."""
+    fresh = adb_server.attach()
+    try:
+        code = main(["replay", str(recorded), "--serial", fresh.serial, "--speed", "0", "--from", "2",
+                     "--out", str(tmp_path / "div")])
+        out = capsys.readouterr().out
+        assert code == 1 and "replayed steps: none" in out and "diverged at step 2" in out
+        assert fresh.state()["note"] == "" and fresh.state()["notes"] == [] and fresh.state()["stack"] == []
+        report = json.loads((tmp_path / "div" / "divergence.json").read_text())
+        assert report["step"] == 2 and report["changed_tiles"] > 0.04
+    finally:
+        adb_server.detach(fresh)
+
+
+def test_self_healing_that_never_rejoins_the_recording_is_not_a_success(
+        recorded: Path, adb_server: AdbServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The phone starts in Settings. The model plans every step there (none of its screens is one
+    the recording reached) and then says it succeeded: the run ends unverified, exit 1."""
+    fresh = adb_server.attach()
+    fresh.run("monkey -p com.android.settings -c android.intent.category.LAUNCHER 1")
+    model = tmp_path / "model.txt"
+    model.write_text("\n---\n".join([
+        tool_call(action="click", coordinate=[500, 140]),
+        tool_call(action="type", text=NOTE),
+        tool_call(action="click", coordinate=[200, 250]),
+        tool_call(action="terminate", status="success"),
+    ]) + "\n")
+    try:
+        code = main(["replay", str(recorded), "--serial", fresh.serial, "--model", f"scripted:{model}",
+                     "--out", str(tmp_path / "healed")])
+        out = capsys.readouterr().out
+        assert code == 1, out
+        assert "unverified" in out and "never came back to a screen the recording reached" in out
+        assert fresh.state()["notes"] == []
+        healed = read_trajectory(tmp_path / "healed")
+        assert healed.end is not None and healed.end.status == "unverified"
+        assert healed.end.replay is not None and healed.end.replay.healed_steps == [0, 1, 2, 3]
+        assert healed.end.replay.rejoined_at is None and not healed.end.replay.ended_as_recorded
+    finally:
+        adb_server.detach(fresh)
+
+
+def test_self_healing_that_rejoins_and_ends_as_recorded_is_a_success(
+        recorded: Path, adb_server: AdbServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The phone starts in Settings; the model presses Home, which is where the recording began:
+    the replay re-joins at step 0, runs the recording to its end, and the note is saved."""
+    fresh = adb_server.attach()
+    fresh.run("monkey -p com.android.settings -c android.intent.category.LAUNCHER 1")
+    model = tmp_path / "model.txt"
+    model.write_text(tool_call(action="system_button", button="Home") + "\n")
+    try:
+        code = main(["replay", str(recorded), "--serial", fresh.serial, "--model", f"scripted:{model}",
+                     "--out", str(tmp_path / "healed")])
+        assert code == 0, capsys.readouterr().out
+        assert fresh.state()["notes"] == [NOTE]
+        healed = read_trajectory(tmp_path / "healed")
+        assert healed.end is not None and healed.end.status == "success"
+        assert healed.end.replay is not None and healed.end.replay.healed_steps == [0]
+        assert healed.end.replay.rejoined_at == 0 and healed.end.replay.ended_as_recorded
+    finally:
+        adb_server.detach(fresh)

@@ -76,3 +76,27 @@ def test_overlay_marks() -> None:
 def test_agent_report_on_a_broken_directory_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path)]) == 3
     assert "no trajectory at" in capsys.readouterr().err
+
+
+LAYOUT_PROBE = """<script>
+const right = Math.max(...[...document.querySelectorAll('.info, figure')].map(e => e.getBoundingClientRect().right));
+document.title = 'layout ' + Math.ceil(right) + ' ' + document.documentElement.scrollWidth;
+</script>"""
+
+
+def test_a_landscape_run_fits_a_1280_pixel_window(tmp_path: Path) -> None:
+    """A 1280x800 desktop run: screenshot and step details side by side within the window, no
+    horizontal scrolling (the details were off-screen before)."""
+    script = write_script(tmp_path / "answers.txt", [
+        tool_call("computer_use", action="left_click", coordinate=[640, 400]),
+        tool_call("computer_use", action="terminate", status="success")])
+    out = tmp_path / "run"
+    assert main(["run", "--env", "memory", "--space", "computer", "--size", "1280x800", "--goal", "wide",
+                 "--model", f"scripted:{script}", "--out", str(out)]) == 0
+    text = render_run_report(out).read_text(encoding="utf-8")
+    probe = tmp_path / "probe.html"  # the report forbids scripts (CSP): a copy without it measures
+    probe.write_text(text.replace(text[text.index("<meta http-equiv"):text.index('">', text.index(
+        "<meta http-equiv")) + 2], "").replace("</body>", LAYOUT_PROBE + "</body>"), encoding="utf-8")
+    dom = chromium("--dump-dom", "--window-size=1280,800", probe.as_uri(), tmp=tmp_path).stdout
+    right, scroll_width = map(int, dom.split("<title>layout ", 1)[1].split("<", 1)[0].split())
+    assert right <= 1280 and scroll_width <= 1280, (right, scroll_width)
