@@ -46,7 +46,8 @@ class ModelSpec(BaseModel):
 
     @property
     def scripted(self) -> bool:
-        return self.model.startswith("scripted:")
+        """A deterministic model with no processor: ``scripted:`` answers or a ``python:`` function."""
+        return self.model.startswith(("scripted:", "python:"))
 
 
 class RunSpec(BaseModel):

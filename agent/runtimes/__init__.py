@@ -16,6 +16,12 @@ def runtime_for(model: str, options: RuntimeOptions | None = None, endpoint: str
         if endpoint is not None:
             raise ModelUnavailable("--endpoint and a scripted: model exclude each other")
         return ScriptedRuntime.from_file(model.removeprefix("scripted:"))
+    if model.startswith("python:"):
+        if endpoint is not None:
+            raise ModelUnavailable("--endpoint and a python: model exclude each other")
+        from agent.runtimes.function import FunctionRuntime
+
+        return FunctionRuntime.from_name(model.removeprefix("python:"))
     if endpoint is not None:
         from agent.runtimes.remote import OpenAIRuntime
 

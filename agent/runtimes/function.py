@@ -1,0 +1,63 @@
+"""A model that is a Python function: it receives each prompt (text and screenshot) and returns
+the answer text. Deterministic like ``scripted:``, but it can look at the screen, so a test model
+can find a button by its colour instead of knowing where it was when the script was written.
+
+``python:package.module:function`` on the command line (and ``--vl-model`` in pytest) names one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from agent.runtime import Completion, ModelUnavailable, Runtime, RuntimeFailure
+from prompts import Prompt
+
+ModelFunction = Callable[[Prompt], str]
+
+
+class FunctionRuntime(Runtime):
+    """Answers each prompt with ``function(prompt)``. ``calls`` counts the prompts answered."""
+
+    name = "function"
+
+    def __init__(self, function: ModelFunction, source: str | None = None) -> None:
+        self.function = function
+        self.source = source or f"{function.__module__}:{getattr(function, '__qualname__', 'function')}"
+        self.model_id = f"python:{self.source}"
+        self.calls = 0
+
+    @classmethod
+    def from_name(cls, name: str) -> FunctionRuntime:
+        """``module:function`` → the runtime. Raises :class:`ModelUnavailable` in one line."""
+        module_name, _, attribute = name.partition(":")
+        if not module_name or not attribute:
+            raise ModelUnavailable(f"python:{name}: name a function as python:package.module:function")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ModelUnavailable(f"python:{name}: cannot import {module_name} ({exc}); is it on "
+                                   "sys.path (run from the folder that holds it)?") from None
+        function = getattr(module, attribute, None)
+        if not callable(function):
+            raise ModelUnavailable(f"python:{name}: {module_name} has no function {attribute!r}")
+        return cls(function, name)
+
+    def generate(self, prompts: list[Prompt]) -> list[Completion]:
+        answers = []
+        for prompt in prompts:
+            try:
+                text = self.function(prompt)
+            except Exception as exc:  # the model's failure, not ours: one line, the run ends
+                raise RuntimeFailure(f"the model function {self.source} raised "
+                                     f"{type(exc).__name__}: {exc}") from exc
+            if not isinstance(text, str):
+                raise RuntimeFailure(f"the model function {self.source} returned "
+                                     f"{type(text).__name__}, not the answer text (str)")
+            self.calls += 1
+            answers.append(Completion(text=text))
+        return answers
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.model_id, "runtime": self.name, "options": {}}

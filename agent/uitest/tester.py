@@ -1,0 +1,201 @@
+"""The test agent: ``act``, ``tap``, ``check``, ``query`` and ``wait_for`` on one environment, with
+one model. Each verb is one recorded run (when the test records), so a failure points at a
+trajectory and its HTML report.
+
+    def test_save_a_note(vl_agent):
+        vl_agent.act("open Notes, write 'milk' and save it")
+        vl_agent.check("a saved note reads 'milk'")
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from agent.healing import HealingRuntime
+from agent.loop import Agent
+from agent.run import Decision, Run
+from agent.runtime import Completion, Runtime
+from agent.steps import RunResult
+from agent.trajectory import Limits, Recorder
+from agent.uitest.answers import Tap, Verdict, answer_tool, answer_value, click_on, only
+from agent.uitest.plans import PlanCache
+from environments import ActionResult, Environment
+from prompts import Dialect, Prompt
+from tools import ToolSet
+
+T = TypeVar("T")
+
+
+class UITestFailure(AssertionError):
+    """A verb failed: the message names the verb, the step, the reason and the report."""
+
+
+class CountingRuntime(Runtime):
+    """``runtime`` with a count of the prompts it answered (``calls``)."""
+
+    name = "counting"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.inner, self.calls = runtime, 0
+        self.model_id, self.model_type, self.resize = runtime.model_id, runtime.model_type, runtime.resize
+
+    def generate(self, prompts: list[Prompt]) -> list[Completion]:
+        self.calls += len(prompts)
+        return self.inner.generate(prompts)
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class UITester:
+    """The verbs of a UI test. ``runs``: where each verb's trajectory goes (None: not recorded);
+    ``plans``: this test's plan cache (None: off)."""
+
+    def __init__(self, runtime: Runtime, dialect: Dialect, environment: Environment, runs: Path | None = None,
+                 plans: PlanCache | None = None, max_steps: int = 20) -> None:
+        self.model = runtime if isinstance(runtime, CountingRuntime) else CountingRuntime(runtime)
+        self.dialect, self.environment = dialect, environment
+        self.runs, self.plans, self.max_steps = runs, plans, max_steps
+        self._verbs = 0
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def model_calls(self) -> int:
+        return self.model.calls
+
+    # -- verbs -------------------------------------------------------------------------------------
+
+    def act(self, instruction: str, max_steps: int | None = None) -> RunResult:
+        """Carry out a multi-step task. Raises :class:`UITestFailure` unless the model reports
+        success. With a plan cache, recorded steps replay without the model while screens match."""
+        entry = self.plans.entry(instruction) if self.plans is not None else None
+        plan = self.plans.lookup(entry) if self.plans is not None and entry is not None else None
+        runtime: Runtime = HealingRuntime(plan, self.model) if plan is not None else self.model
+        run_dir = self._run_dir("act", always=self.plans is not None)
+        limits = Limits(max_steps=max_steps or self.max_steps)
+        result = self._agent(runtime, self.environment.toolset, run_dir, limits).run(instruction)
+        if not result.succeeded:
+            raise self._failure(f"act({instruction!r})", result, run_dir)
+        if self.plans is not None and entry is not None and run_dir is not None:
+            healed = runtime.healed if isinstance(runtime, HealingRuntime) else []
+            if self.plans.should_store(plan is not None, bool(healed)):
+                self.plans.store(entry, run_dir)
+        return result
+
+    def tap(self, description: str) -> None:
+        """Tap the one element ``description`` names (a single grounded click)."""
+        run_dir = self._run_dir("tap")
+        with self._agent(self.model, only(Tap), run_dir).start(f"Tap this element: {description}") as run:
+            decision = self._decision(run)
+            if decision is None or not isinstance(decision.action, Tap):
+                raise self._failure(f"tap({description!r})", run.close("error", "no valid tap"), run_dir)
+            outcome = self.environment.execute(click_on(self.environment.toolset, decision.action.coordinate))
+            run.report(outcome)
+            result = run.close("success" if outcome.ok else "failure", outcome.message or "tapped")
+        if not outcome.ok:
+            raise self._failure(f"tap({description!r})", result, run_dir)
+
+    def check(self, assertion: str) -> None:
+        """Raise ``AssertionError`` (with the model's reason and the screenshot) unless
+        ``assertion`` holds on the current screen."""
+        run_dir = self._run_dir("check")
+        with self._agent(self.model, only(Verdict), run_dir).start(_question(assertion)) as run:
+            verdict = self._verdict(run, f"check({assertion!r})", run_dir)
+            result = run.close("success" if verdict.holds else "failure", verdict.reason)
+        if not verdict.holds:
+            raise self._failure(f"check({assertion!r})", result, run_dir, "the model says: ")
+
+    def query(self, question: str, schema: type[T]) -> T:
+        """The answer to ``question`` as an instance of ``schema`` (a pydantic model or a plain
+        type), validated; an answer of the wrong type goes back to the model with the error."""
+        run_dir = self._run_dir("query")
+        tool = answer_tool(schema)
+        goal = f"Answer this question about the current screen: {question}"
+        with self._agent(self.model, only(tool, "answer"), run_dir).start(goal) as run:
+            decision = self._decision(run)
+            if decision is None or decision.action is None:
+                raise self._failure(f"query({question!r})", run.close("error", "no valid answer"), run_dir)
+            run.report(ActionResult(ok=True, executed=False, message="answered"))
+            run.close("answered", "answered")
+        value: T = answer_value(schema, decision.action)
+        return value
+
+    def wait_for(self, condition: str, timeout_s: float = 30.0, interval_s: float = 1.0) -> None:
+        """Look again every ``interval_s`` until ``condition`` holds; raise after ``timeout_s``."""
+        run_dir = self._run_dir("wait_for")
+        deadline = time.monotonic() + timeout_s
+        limits = Limits(max_steps=int(timeout_s / max(interval_s, 0.01)) + 10)
+        with self._agent(self.model, only(Verdict), run_dir, limits).start(_question(condition)) as run:
+            while True:
+                verdict = self._verdict(run, f"wait_for({condition!r})", run_dir, pending_ok=True)
+                if verdict.holds:
+                    run.close("success", verdict.reason)
+                    return
+                if time.monotonic() + interval_s > deadline:
+                    result = run.close("failure", f"not within {timeout_s:g} s: {verdict.reason}")
+                    raise self._failure(f"wait_for({condition!r})", result, run_dir, "the model says: ")
+                time.sleep(interval_s)
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def _agent(self, runtime: Runtime, tools: ToolSet, run_dir: Path | None, limits: Limits | None = None) -> Agent:
+        recorder = Recorder(run_dir) if run_dir is not None else None
+        return Agent(runtime, self.dialect, self.environment, toolset=tools,
+                     limits=limits or Limits(max_steps=self.max_steps), recorder=recorder)
+
+    def _run_dir(self, verb: str, always: bool = False) -> Path | None:
+        self._verbs += 1
+        folder = self.runs
+        if folder is None and always:  # the plan cache needs the run on disk
+            if self._scratch is None:
+                self._scratch = tempfile.TemporaryDirectory(prefix="vlagent-plan-")
+            folder = Path(self._scratch.name)
+        return None if folder is None else folder / f"{self._verbs:02d}-{verb}"
+
+    @staticmethod
+    def _decision(run: Run) -> Decision | None:
+        """The first valid answer (invalid ones go back to the model, within the retry limit)."""
+        while not run.finished:
+            decision = run.decide()
+            if decision is not None and decision.pending:
+                return decision
+        return None
+
+    def _verdict(self, run: Run, verb: str, run_dir: Path | None, pending_ok: bool = False) -> Verdict:
+        decision = self._decision(run)
+        if decision is None or not isinstance(decision.action, Verdict):
+            raise self._failure(verb, run.close("error", "no valid verdict"), run_dir)
+        verdict = decision.action
+        run.report(ActionResult(ok=verdict.holds or not pending_ok, executed=False,
+                                message="holds" if verdict.holds else f"does not hold yet: {verdict.reason}"))
+        return verdict
+
+    def _failure(self, verb: str, result: RunResult, run_dir: Path | None, prefix: str = "") -> UITestFailure:
+        step = result.steps[-1].index if result.steps else None
+        where = f" at step {step}" if step is not None else ""
+        lines = [f"{verb} failed{where} ({result.status}): {prefix}{result.reason}"]
+        if run_dir is not None and (run_dir / "trajectory.jsonl").is_file():
+            from agent.report import render_run_report
+
+            shot = result.steps[-1].screenshot if result.steps else None
+            if shot:
+                lines.append(f"screenshot: {run_dir / shot}")
+            lines.append(f"report: {render_run_report(run_dir)}")
+        return UITestFailure("\n".join(lines))
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+
+def _question(statement: str) -> str:
+    return f"Is this statement true of the current screen? {statement}"
