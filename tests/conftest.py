@@ -15,6 +15,8 @@ import pytest
 # tests start) sees the hub as offline.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
+pytest_plugins = ["pytester"]  # the UI-testing plugin is tested with pytest's own pytester
+
 
 def tool_call(tool: str = "mobile_use", **arguments: Any) -> str:
     """A Qwen-style answer holding one call."""

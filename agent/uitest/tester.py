@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
 
 from agent.healing import HealingRuntime
 from agent.loop import Agent
@@ -132,7 +131,8 @@ class UITester:
         """Look again every ``interval_s`` until ``condition`` holds; raise after ``timeout_s``."""
         run_dir = self._run_dir("wait_for")
         deadline = time.monotonic() + timeout_s
-        limits = Limits(max_steps=int(timeout_s / max(interval_s, 0.01)) + 10)
+        # Asking again on an unchanged screen is the point here, not a loop to stop.
+        limits = Limits(max_steps=int(timeout_s / max(interval_s, 0.01)) + 10, max_repeats=1_000_000)
         with self._agent(self.model, only(Verdict), run_dir, limits).start(_question(condition)) as run:
             while True:
                 verdict = self._verdict(run, f"wait_for({condition!r})", run_dir, pending_ok=True)

@@ -19,6 +19,7 @@ from prompts import Prompt
 NOTES_ICON = (0xFB, 0xBC, 0x04)
 SAVE_BUTTON = (0x1A, 0x73, 0xE8)
 FIELD_FOCUSED = (0xE3, 0xF2, 0xFD)
+FIELD_FOCUSED_DARK = (0x17, 0x4E, 0xA6)
 SAVED_NOTE = (0xFF, 0xF8, 0xE1)
 
 
@@ -74,7 +75,8 @@ def act(goal: str, history: str, image: Image.Image) -> str:
         return call("mobile_use", action="click", coordinate=icon) if icon else \
             call("mobile_use", action="system_button", button="Home")
     if typed < 0:
-        if find(image, FIELD_FOCUSED) is None:  # the field sits one row and a quarter above Save
+        if find(image, FIELD_FOCUSED) is None and find(image, FIELD_FOCUSED_DARK) is None:
+            # the field sits one row and a quarter above Save
             return call("mobile_use", action="click", coordinate=[500, save[1] - 87])
         return call("mobile_use", action="type", text=note)
     if '"action": "click"' not in history[typed:]:
