@@ -16,7 +16,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from agent.replay import DEFAULT_THRESHOLD, matches, replayable
+from PIL import Image
+
+from agent.replay import DEFAULT_THRESHOLD, matches, recorded_screen, replayable
 from agent.runtime import Completion, Runtime
 from agent.steps import RunResult
 from agent.trajectory import ReplayOutcome, Step, Trajectory
@@ -41,6 +43,7 @@ class HealingRuntime(Runtime):
         """This run's steps that the model planned."""
         self.rejoined_at: int | None = None
         self.last_replayed: Step | None = None  # the recorded step behind this run's latest step
+        self._screens: dict[int, Image.Image | None] = {}  # loaded once: re-joining compares many
         self.model_id, self.model_type, self.resize = model.model_id, model.model_type, model.resize
 
     def generate(self, prompts: list[Prompt]) -> list[Completion]:
@@ -70,8 +73,10 @@ class HealingRuntime(Runtime):
         following = self.last_replayed is not None or self.calls == 1
         candidates = self.pending[self.cursor:self.cursor + 1] if following else self.pending[self.cursor:]
         for offset, step in enumerate(candidates):
-            comparison = matches(self.trajectory, step, images[0], self.threshold)
-            if comparison is not None and comparison.same:
+            if step.index not in self._screens:
+                self._screens[step.index] = recorded_screen(self.trajectory, step)
+            recorded = self._screens[step.index]
+            if recorded is not None and matches(recorded, step, images[0], self.threshold).same:
                 self.cursor += offset + 1
                 return step
         return None

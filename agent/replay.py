@@ -35,12 +35,10 @@ def action_target(step: Step) -> tuple[float, float] | None:
     return None
 
 
-def matches(trajectory: Trajectory, step: Step, live: Image.Image,
-            threshold: float = DEFAULT_THRESHOLD) -> ScreenComparison | None:
-    """Compare ``live`` with the screen recorded before ``step``; None when there is none."""
-    recorded = recorded_screen(trajectory, step)
-    if recorded is None:
-        return None
+def matches(recorded: Image.Image, step: Step, live: Image.Image,
+            threshold: float = DEFAULT_THRESHOLD) -> ScreenComparison:
+    """Compare ``live`` with ``recorded``, the screen recorded before ``step``, around the point
+    the step's action touches."""
     return compare_screens(recorded, live, action_target(step), changed_tiles=threshold)
 
 
@@ -81,13 +79,12 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
             time.sleep(max((started - previous_start).total_seconds() / speed, 0))
         previous_start = started
         live = environment.observe().image
-        comparison = matches(trajectory, step, live, threshold)
-        if comparison is None and check:
+        recorded = recorded_screen(trajectory, step)
+        if recorded is None and check:
             return ReplayResult(done, reason=f"step {index} has no recorded screenshot to compare the "
                                              "screen with; replay it blindly with --no-check")
-        if comparison is not None and not comparison.same:
-            recorded = recorded_screen(trajectory, step)
-            assert recorded is not None
+        comparison = None if recorded is None else matches(recorded, step, live, threshold)
+        if recorded is not None and comparison is not None and not comparison.same:
             report = _divergence(out or trajectory.path / "replay", index, comparison, recorded, live)
             return ReplayResult(done, index, comparison, report,
                                 f"the screen before step {index} differs from the recording: "

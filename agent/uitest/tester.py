@@ -75,18 +75,18 @@ class UITester:
     def act(self, instruction: str, max_steps: int | None = None) -> RunResult:
         """Carry out a multi-step task. Raises :class:`UITestFailure` unless the model reports
         success. With a plan cache, recorded steps replay without the model while screens match."""
-        entry = self.plans.entry(instruction) if self.plans is not None else None
-        plan = self.plans.lookup(entry) if self.plans is not None and entry is not None else None
-        runtime: Runtime = HealingRuntime(plan, self.model) if plan is not None else self.model
-        run_dir = self._run_dir("act", always=self.plans is not None)
+        plans = self.plans
+        entry = plans.entry(instruction) if plans is not None else None
+        plan = plans.lookup(entry) if plans is not None and entry is not None else None
+        healing = HealingRuntime(plan, self.model) if plan is not None else None
+        run_dir = self._run_dir("act", always=plans is not None)
         limits = Limits(max_steps=max_steps or self.max_steps)
-        result = self._agent(runtime, self.environment.toolset, run_dir, limits).run(instruction)
+        result = self._agent(healing or self.model, self.environment.toolset, run_dir, limits).run(instruction)
         if not result.succeeded:
             raise self._failure(f"act({instruction!r})", result, run_dir)
-        if self.plans is not None and entry is not None and run_dir is not None:
-            healed = runtime.healed if isinstance(runtime, HealingRuntime) else []
-            if self.plans.should_store(plan is not None, bool(healed)):
-                self.plans.store(entry, run_dir)
+        if plans is not None and entry is not None and run_dir is not None:
+            if plans.should_store(plan is not None, bool(healing and healing.healed)):
+                plans.store(entry, run_dir)
         return result
 
     def tap(self, description: str) -> None:
