@@ -88,6 +88,26 @@ def compare_screens(recorded: Image.Image, live: Image.Image, target: tuple[floa
     return ScreenComparison(share, near, True, "", limits)
 
 
+def compare_unchanged(recorded: Image.Image, live: Image.Image) -> ScreenComparison:
+    """The strict rule for reusing an answer about a screen (a check's verdict, a query's value):
+    no pixel may have changed beyond rendering noise (the same blur and threshold as above, which
+    JPEG and subpixel noise stay under). An answer may rest on any text anywhere, so a one-digit
+    change too small to change a tile counts here, and so does a blinking cursor (it cannot be
+    told from a changed digit). A ticking clock on the screen defeats the rule: freeze it
+    (docs/testing.md)."""
+    limits = (0.0, 0.0)
+    if recorded.size != live.size:
+        return ScreenComparison(1.0, None, False, f"the screen is {live.width}x{live.height}, the answer "
+                                                  f"was given on {recorded.width}x{recorded.height}", limits)
+    changed = _changed_pixels(recorded, live)
+    pixels = int(changed.sum())
+    share = _changed_tile_share(changed)
+    if pixels == 0:
+        return ScreenComparison(share, None, True, "", limits)
+    return ScreenComparison(share, None, False, f"{pixels} pixels changed since the answer was given (an "
+                                                "answer is reused only on an unchanged screen)", limits)
+
+
 def _working(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     gray = image.convert("L")
     if gray.size != size:

@@ -235,6 +235,17 @@ class AndroidEnvironment(Environment):
         except Exception:  # the next attempt reports what is wrong
             pass
 
+    def shell(self, command: str) -> str:
+        """Run ``command`` in the device's shell and return its output (for test set-up)."""
+        return self._shell(command)
+
+    def freeze_clock(self, hhmm: str = "1200") -> None:
+        """Show ``hhmm`` on the status-bar clock (System UI demo mode, as screenshot tests use
+        it), so a ticking clock does not make two screenshots of one screen differ."""
+        self._shell("settings put global sysui_demo_allowed 1")
+        self._shell("am broadcast -a com.android.systemui.demo -e command enter")
+        self._shell(f"am broadcast -a com.android.systemui.demo -e command clock -e hhmm {hhmm}")
+
     def _shell(self, command: str) -> str:
         result = self._call(command, lambda: self.device.shell2(command, timeout=30, v2=True))
         return str(result.output)

@@ -1,11 +1,17 @@
 """The plan cache: what ``act`` did last time, replayed without the model while the screens match.
 
-Each ``act`` of a test has one entry: the recorded run of its last success (a trajectory folder,
+Each verb of a test has one entry: the recorded run of its last success (a trajectory folder,
 ``trajectory.jsonl`` and its screenshots, as ``agent run`` writes them; readable with ``agent show``
-and ``agent report``), under ``<cache dir>/<test name>/<n>-<instruction>/``. The next run replays
-it through self-healing replay: a step is replayed only while the live screen matches the screen
-it was recorded on (agent.compare), and the model plans every step where it does not, so a stale
-entry never clicks blindly. Commit the cache folder beside the tests.
+and ``agent report``), under ``<cache dir>/<test name>/<n>-<verb>-<instruction>/``. Commit the
+cache folder beside the tests.
+
+- ``act``: the next run replays the entry through self-healing replay. A step is replayed only
+  while the live screen matches the screen it was recorded on (agent.compare, around the point
+  the step touches), and the model plans every step where it does not, so a stale entry never
+  clicks blindly.
+- ``tap``: the recorded answer (a point) is reused when the screen matches by the same rule.
+- ``check``, ``wait_for`` and ``query``: a recorded answer is reused only on a screen where not one
+  tile changed (``compare_unchanged``): an answer may rest on any text anywhere on the screen.
 
 Modes (``--vl-cache``): ``off`` (no cache), ``read`` (use entries, never write), ``write`` (ignore
 entries, record new ones), ``update`` (use entries; write one where there was none or where the
@@ -20,7 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from agent.trajectory import Trajectory, TrajectoryError, read_trajectory
+from typing import Any
+
+from PIL import Image
+
+from agent.compare import ScreenComparison, compare_unchanged
+from agent.replay import matches, recorded_screen
+from agent.runtime import Completion, Runtime
+from agent.trajectory import Step, Trajectory, TrajectoryError, read_trajectory
+from prompts import Prompt
 
 CacheMode = Literal["off", "read", "write", "update"]
 MODES: tuple[CacheMode, ...] = ("off", "read", "write", "update")
@@ -34,10 +48,10 @@ class PlanCache:
     mode: CacheMode = "update"
     used: list[str] = field(default_factory=list)  # the entries this test has looked up, in order
 
-    def entry(self, instruction: str) -> Path:
-        """The folder of the next ``act`` of this test (the n-th act with this instruction)."""
-        slug = re.sub(r"[^a-z0-9]+", "-", instruction.lower()).strip("-")[:48] or "act"
-        name = f"{len(self.used):02d}-{slug}"
+    def entry(self, verb: str, instruction: str) -> Path:
+        """The folder of this test's next verb (the n-th verb, whatever it is)."""
+        slug = re.sub(r"[^a-z0-9]+", "-", instruction.lower()).strip("-")[:48] or verb
+        name = f"{len(self.used):02d}-{verb}-{slug}"
         self.used.append(name)
         return self.folder / name
 
@@ -64,3 +78,55 @@ class PlanCache:
         shutil.copytree(run_dir, staging, ignore=shutil.ignore_patterns("report.html"))
         shutil.rmtree(entry, ignore_errors=True)
         staging.rename(entry)
+
+
+class AnswerReplay(Runtime):
+    """The model of a ``tap``, ``check``, ``wait_for`` or ``query`` with a cached entry: a prompt
+    whose screen matches a recorded step's screen gets that step's answer back, any other prompt
+    goes to ``model``. ``at_point``: match around the recorded answer's point (tap) instead of
+    requiring an unchanged screen."""
+
+    name = "cached-answers"
+
+    def __init__(self, plan: Trajectory, model: Runtime, at_point: bool = False) -> None:
+        self.plan, self.model, self.at_point = plan, model, at_point
+        self.model_calls = 0
+        # Latest first: a wait_for's answer that held is the one most worth reusing.
+        answered = [s for s in plan.steps if s.action is not None and s.error is None and s.output_text]
+        self._answers: list[tuple[Step, Image.Image]] = []
+        for step in reversed(answered):
+            screen = recorded_screen(plan, step)
+            if screen is not None:
+                self._answers.append((step, screen))
+        self.model_id, self.model_type, self.resize = model.model_id, model.model_type, model.resize
+
+    def generate(self, prompts: list[Prompt]) -> list[Completion]:
+        answers: list[Completion] = []
+        for prompt in prompts:
+            recorded = self._matching(prompt)
+            if recorded is None:
+                self.model_calls += 1
+                answers.extend(self.model.generate([prompt]))
+            else:
+                answers.append(Completion(text=recorded.output_text or "", timings_ms={"cache": 0.0}))
+        return answers
+
+    def _matching(self, prompt: Prompt) -> Step | None:
+        images = prompt.images()
+        if not images:
+            return None
+        live = images[-1]
+        for step, screen in self._answers:
+            if screen.size == live.size and self._compare(screen, step, live).same:
+                return step  # the same pixel size, so the same frame: the answer's numbers hold
+        return None
+
+    def _compare(self, screen: Image.Image, step: Step, live: Image.Image) -> ScreenComparison:
+        return matches(screen, step, live) if self.at_point else compare_unchanged(screen, live)
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = self.model.describe()
+        return {**described, "cached_answers_of": str(self.plan.path)}
+
+    def close(self) -> None:
+        self.model.close()

@@ -20,9 +20,9 @@ from agent.loop import Agent
 from agent.run import Decision, Run
 from agent.runtime import Completion, Runtime
 from agent.steps import RunResult
-from agent.trajectory import Limits, Recorder
+from agent.trajectory import Limits, Recorder, Trajectory
 from agent.uitest.answers import Tap, Verdict, answer_tool, answer_value, click_on, only
-from agent.uitest.plans import PlanCache
+from agent.uitest.plans import AnswerReplay, PlanCache
 from environments import ActionResult, Environment
 from prompts import Dialect, Prompt
 from tools import ToolSet
@@ -75,24 +75,20 @@ class UITester:
     def act(self, instruction: str, max_steps: int | None = None) -> RunResult:
         """Carry out a multi-step task. Raises :class:`UITestFailure` unless the model reports
         success. With a plan cache, recorded steps replay without the model while screens match."""
-        plans = self.plans
-        entry = plans.entry(instruction) if plans is not None else None
-        plan = plans.lookup(entry) if plans is not None and entry is not None else None
+        plans, entry, plan = self._plan("act", instruction)
         healing = HealingRuntime(plan, self.model) if plan is not None else None
         run_dir = self._run_dir("act", always=plans is not None)
         limits = Limits(max_steps=max_steps or self.max_steps)
         result = self._agent(healing or self.model, self.environment.toolset, run_dir, limits).run(instruction)
         if not result.succeeded:
             raise self._failure(f"act({instruction!r})", result, run_dir)
-        if plans is not None and entry is not None and run_dir is not None:
-            if plans.should_store(plan is not None, bool(healing and healing.healed)):
-                plans.store(entry, run_dir)
+        self._store(entry, plan, bool(healing and healing.healed), run_dir)
         return result
 
     def tap(self, description: str) -> None:
         """Tap the one element ``description`` names (a single grounded click)."""
-        run_dir = self._run_dir("tap")
-        with self._agent(self.model, only(Tap), run_dir).start(f"Tap this element: {description}") as run:
+        runtime, entry, plan, run_dir = self._answers("tap", description, at_point=True)
+        with self._agent(runtime, only(Tap), run_dir).start(f"Tap this element: {description}") as run:
             decision = self._decision(run)
             if decision is None or not isinstance(decision.action, Tap):
                 raise self._failure(f"tap({description!r})", run.close("error", "no valid tap"), run_dir)
@@ -101,50 +97,80 @@ class UITester:
             result = run.close("success" if outcome.ok else "failure", outcome.message or "tapped")
         if not outcome.ok:
             raise self._failure(f"tap({description!r})", result, run_dir)
+        self._store(entry, plan, runtime, run_dir)
 
     def check(self, assertion: str) -> None:
         """Raise ``AssertionError`` (with the model's reason and the screenshot) unless
         ``assertion`` holds on the current screen."""
-        run_dir = self._run_dir("check")
-        with self._agent(self.model, only(Verdict), run_dir).start(_question(assertion)) as run:
+        runtime, entry, plan, run_dir = self._answers("check", assertion)
+        with self._agent(runtime, only(Verdict), run_dir).start(_question(assertion)) as run:
             verdict = self._verdict(run, f"check({assertion!r})", run_dir)
             result = run.close("success" if verdict.holds else "failure", verdict.reason)
         if not verdict.holds:
             raise self._failure(f"check({assertion!r})", result, run_dir, "the model says: ")
+        self._store(entry, plan, runtime, run_dir)
 
     def query(self, question: str, schema: type[T]) -> T:
         """The answer to ``question`` as an instance of ``schema`` (a pydantic model or a plain
         type), validated; an answer of the wrong type goes back to the model with the error."""
-        run_dir = self._run_dir("query")
+        runtime, entry, plan, run_dir = self._answers("query", question)
         tool = answer_tool(schema)
         goal = f"Answer this question about the current screen: {question}"
-        with self._agent(self.model, only(tool, "answer"), run_dir).start(goal) as run:
+        with self._agent(runtime, only(tool, "answer"), run_dir).start(goal) as run:
             decision = self._decision(run)
             if decision is None or decision.action is None:
                 raise self._failure(f"query({question!r})", run.close("error", "no valid answer"), run_dir)
             run.report(ActionResult(ok=True, executed=False, message="answered"))
             run.close("answered", "answered")
         value: T = answer_value(schema, decision.action)
+        self._store(entry, plan, runtime, run_dir)
         return value
 
     def wait_for(self, condition: str, timeout_s: float = 30.0, interval_s: float = 1.0) -> None:
         """Look again every ``interval_s`` until ``condition`` holds; raise after ``timeout_s``."""
-        run_dir = self._run_dir("wait_for")
+        runtime, entry, plan, run_dir = self._answers("wait_for", condition)
         deadline = time.monotonic() + timeout_s
         # Asking again on an unchanged screen is the point here, not a loop to stop.
         limits = Limits(max_steps=int(timeout_s / max(interval_s, 0.01)) + 10, max_repeats=1_000_000)
-        with self._agent(self.model, only(Verdict), run_dir, limits).start(_question(condition)) as run:
+        with self._agent(runtime, only(Verdict), run_dir, limits).start(_question(condition)) as run:
             while True:
                 verdict = self._verdict(run, f"wait_for({condition!r})", run_dir, pending_ok=True)
                 if verdict.holds:
                     run.close("success", verdict.reason)
-                    return
+                    break
                 if time.monotonic() + interval_s > deadline:
                     result = run.close("failure", f"not within {timeout_s:g} s: {verdict.reason}")
                     raise self._failure(f"wait_for({condition!r})", result, run_dir, "the model says: ")
                 time.sleep(interval_s)
+        self._store(entry, plan, runtime, run_dir)
 
     # -- plumbing ----------------------------------------------------------------------------------
+
+    def _plan(self, verb: str, text: str) -> tuple[PlanCache | None, Path | None, Trajectory | None]:
+        """This verb's cache entry and the plan recorded there (None, None, None without a cache)."""
+        if self.plans is None:
+            return None, None, None
+        entry = self.plans.entry(verb, text)
+        return self.plans, entry, self.plans.lookup(entry)
+
+    def _answers(self, verb: str, text: str, at_point: bool = False
+                 ) -> tuple[Runtime, Path | None, Trajectory | None, Path | None]:
+        """The runtime a one-answer verb asks (the cached answers where there are some), its cache
+        entry and plan, and its run folder."""
+        _, entry, plan = self._plan(verb, text)
+        runtime: Runtime = AnswerReplay(plan, self.model, at_point) if plan is not None else self.model
+        return runtime, entry, plan, self._run_dir(verb, always=entry is not None)
+
+    def _store(self, entry: Path | None, plan: Trajectory | None, asked: bool | Runtime,
+               run_dir: Path | None) -> None:
+        """Make this successful run the entry, as the cache mode says. ``asked``: whether the model
+        answered any of it (or the runtime that knows)."""
+        if self.plans is None or entry is None or run_dir is None:
+            return
+        if isinstance(asked, Runtime):
+            asked = not isinstance(asked, AnswerReplay) or asked.model_calls > 0
+        if self.plans.should_store(plan is not None, asked):
+            self.plans.store(entry, run_dir)
 
     def _agent(self, runtime: Runtime, tools: ToolSet, run_dir: Path | None, limits: Limits | None = None) -> Agent:
         recorder = Recorder(run_dir) if run_dir is not None else None

@@ -46,7 +46,11 @@ class PrivateAdbServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.home = tempfile.mkdtemp(prefix="vlagent-adb-home-")
-        self.env = {**os.environ, "HOME": self.home, "ANDROID_ADB_SERVER_PORT": str(self.port)}
+        # ADB_LIBUSB=0: adb's own USB scan. Where libusb cannot start (a container without
+        # /dev/bus/usb) the server otherwise waits 3 s for a USB scan that never finishes; this
+        # server only ever talks to devices over TCP.
+        self.env = {**os.environ, "HOME": self.home, "ANDROID_ADB_SERVER_PORT": str(self.port),
+                    "ADB_LIBUSB": "0"}
 
     def adb(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[bytes]:
         """Run the adb binary against this server."""

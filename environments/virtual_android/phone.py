@@ -82,6 +82,10 @@ class Phone:
     field_focused: bool = False
     keys: list[str] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
+    # System UI demo mode (settings global sysui_demo_allowed, then the com.android.systemui.demo
+    # broadcast), as screenshot tests use it: a frozen status-bar clock.
+    demo_allowed: bool = False
+    demo_clock: str | None = None
     fonts: dict[int, Any] = field(default_factory=dict)
 
     # -- geometry --------------------------------------------------------------------------------
@@ -114,7 +118,7 @@ class Phone:
                          fill="#f8f9fa")]
         screen = {SETTINGS: self._settings, NOTES: self._notes}.get(self.foreground, self._home)
         items += screen()
-        now = datetime.datetime.now().strftime("%H:%M")
+        now = self.demo_clock or datetime.datetime.now().strftime("%H:%M")
         items.append(Element("android.widget.TextView", (0, 0, w, self.status_bar), now,
                              "com.android.systemui:id/clock", "com.android.systemui", "#e8eaed",
                              size=self.status_bar // 2))

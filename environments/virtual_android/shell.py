@@ -131,6 +131,8 @@ def _am(phone: Phone, args: list[str]) -> Result:
         return b"", 0
     if args[0] == "broadcast":
         action = args[args.index("-a") + 1] if "-a" in args else ""
+        if action == DEMO:
+            return _demo(phone, args)
         message = args[args.index("--es") + 2] if "--es" in args else ""
         if not phone.ime_installed or action not in ("ADB_INPUT_TEXT", "ADB_INPUT_B64"):
             return b"Broadcast completed: result=0\n", 0
@@ -139,6 +141,30 @@ def _am(phone: Phone, args: list[str]) -> Result:
         phone.type_text(message)
         return b"Broadcast completed: result=0\n", 0
     return b"", 1
+
+
+DEMO = "com.android.systemui.demo"
+
+
+def _demo(phone: Phone, args: list[str]) -> Result:
+    """System UI demo mode: ``-e command enter|exit|clock`` (``-e hhmm 1200``), honoured only
+    after ``settings put global sysui_demo_allowed 1``, as on a phone."""
+    extras = {args[i + 1]: args[i + 2] for i, word in enumerate(args[:-2]) if word == "-e"}
+    command = extras.get("command", "")
+    if phone.demo_allowed and command == "clock" and len(extras.get("hhmm", "")) == 4:
+        phone.demo_clock = f"{extras['hhmm'][:2]}:{extras['hhmm'][2:]}"
+    elif phone.demo_allowed and command == "exit":
+        phone.demo_clock = None
+    return b"Broadcast completed: result=0\n", 0
+
+
+def _settings(phone: Phone, args: list[str]) -> Result:
+    if args[:3] == ["put", "global", "sysui_demo_allowed"] and len(args) == 4:
+        phone.demo_allowed = args[3] == "1"
+        return b"", 0
+    if args[:3] == ["get", "global", "sysui_demo_allowed"]:
+        return (b"1\n" if phone.demo_allowed else b"0\n"), 0
+    return f"settings {' '.join(args)}: not known to the virtual phone\n".encode(), 255
 
 
 def _monkey(phone: Phone, args: list[str]) -> Result:
@@ -195,6 +221,6 @@ def _getprop(phone: Phone, args: list[str]) -> Result:
 COMMANDS: dict[str, Callable[[Phone, list[str]], Result]] = {
     "echo": _echo, "input": _input, "screencap": _screencap, "wm": _wm, "dumpsys": _dumpsys,
     "am": _am, "monkey": _monkey, "pm": _pm, "ime": _ime, "uiautomator": _uiautomator,
-    "cat": _cat, "rm": _rm, "getprop": _getprop, "true": lambda p, a: (b"", 0),
+    "settings": _settings, "cat": _cat, "rm": _rm, "getprop": _getprop, "true": lambda p, a: (b"", 0),
     "false": lambda p, a: (b"", 1),
 }

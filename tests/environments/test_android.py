@@ -3,6 +3,8 @@ each mobile_use action's effect checked on the device's state."""
 
 from __future__ import annotations
 
+import datetime
+
 import logging
 
 import time
@@ -52,6 +54,20 @@ def test_observe_and_the_checker(android: AndroidEnvironment) -> None:
     assert obs.metadata == {"serial": android.serial, "size": [W, H], "density": 420, "rotation": 0}
     assert android.screencap in ("raw", "png")
     check_environment(android)
+
+
+def test_freeze_clock_holds_the_status_bar_clock_through_demo_mode(android: AndroidEnvironment) -> None:
+    clock = "com.android.systemui:id/clock"
+    hhmm = (datetime.datetime.now() + datetime.timedelta(hours=2)).strftime("%H%M")  # never the time now
+    shown = f"{hhmm[:2]}:{hhmm[2:]}"
+    # Demo mode must be allowed first, as on a phone: the broadcast alone changes nothing.
+    android.shell(f"am broadcast -a com.android.systemui.demo -e command clock -e hhmm {hhmm}")
+    assert next(e for e in _elements(android) if e.resource_id == clock).text != shown
+    android.freeze_clock(hhmm)
+    assert android.shell("settings get global sysui_demo_allowed").strip() == "1"
+    assert next(e for e in _elements(android) if e.resource_id == clock).text == shown
+    android.shell("am broadcast -a com.android.systemui.demo -e command exit")
+    assert next(e for e in _elements(android) if e.resource_id == clock).text != shown
 
 
 def test_click_opens_an_app_and_back_and_home_leave_it(android: AndroidEnvironment, phone: VirtualDevice) -> None:
