@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import threading
 import time
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,7 +74,8 @@ class DesktopEnvironment(Environment):
     name = "desktop"
 
     def __init__(self, display: str | None = None, monitor: int = 1, xvfb: str | None = None,
-                 scale: float | None = None, settle: float = 0.0, launch: str | None = None) -> None:
+                 scale: float | None = None, settle: float = 0.0, launch: str | None = None,
+                 launch_dir: str | Path | None = None) -> None:
         if xvfb is not None and display is not None:
             raise EnvironmentUnavailable("--xvfb starts its own display; leave out --display")
         if settle < 0:
@@ -103,7 +105,7 @@ class DesktopEnvironment(Environment):
                 self._lock = DeviceLock("display", display)
             self._connect(monitor, scale)
             if launch:
-                self._launch(launch)
+                self._launch(launch, launch_dir)
         except BaseException:
             self.close()
             raise
@@ -164,10 +166,10 @@ class DesktopEnvironment(Environment):
             scale = width / everything["width"] if everything["width"] else 1.0
         self.scale = scale
 
-    def _launch(self, command: str) -> None:
+    def _launch(self, command: str, folder: str | Path | None) -> None:
         before = self._grab()
         try:
-            self._launched = subprocess.Popen(shlex.split(command), env=self._child_env,
+            self._launched = subprocess.Popen(shlex.split(command), env=self._child_env, cwd=folder,
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except OSError as exc:
             raise EnvironmentUnavailable(f"--launch {command!r} could not start: {exc}") from None

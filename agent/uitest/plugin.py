@@ -40,7 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--vl-serial", help="an Android device serial (default: a virtual phone for the session)")
     group.addoption("--vl-display", help="an existing X display, e.g. :0")
     group.addoption("--vl-xvfb", metavar="WxH", help="a private Xvfb screen for the session, e.g. 1280x800")
-    group.addoption("--vl-launch", metavar="CMD", help="a program to start on the desktop first")
+    group.addoption("--vl-launch", metavar="CMD", help="a program to start on the desktop first (run in the "
+                                                        "rootdir, where pytest.ini is)")
     group.addoption("--vl-trajectory", choices=TRAJECTORY_MODES, default="retain-on-failure",
                     help="keep each test's trajectories and reports: off, on, retain-on-failure (default)")
     group.addoption("--vl-runs", metavar="DIR", default="vl-runs",
@@ -50,6 +51,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--vl-cache-dir", metavar="DIR",
                     help="where plans go (default: vl-plans/ beside each test file)")
     group.addoption("--vl-max-steps", type=int, default=20, help="the step limit of one act() (default 20)")
+
+
+PATH_OPTIONS = ("--vl-model", "--vl-runs", "--vl-cache-dir")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest picks its rootdir and ini file from the command line's arguments that name existing
+    # paths, before it knows any plugin's options: "--vl-cache-dir plans" makes "plans" a test
+    # path there, and the suite's pytest.ini (with its addopts) may silently not apply.
+    args = list(config.invocation_params.args)
+    for option, value in zip(args, args[1:]):
+        if option in PATH_OPTIONS and Path(config.invocation_params.dir, value).exists():
+            raise _usage(f"write {option}={value} (with '='): given apart, pytest takes the existing "
+                         f"path {value!r} for a test path when it chooses its rootdir and ini file")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -109,14 +124,15 @@ def vl_android(pytestconfig: pytest.Config) -> Iterator[Environment]:
 @pytest.fixture(scope="session")
 def vl_desktop(pytestconfig: pytest.Config) -> Iterator[Environment]:
     """A desktop: --vl-display (an existing X display), or a private Xvfb of --vl-xvfb WxH
-    (default 1280x800), with --vl-launch started on it."""
+    (default 1280x800), with --vl-launch started on it, in the rootdir."""
     from environments import EnvironmentUnavailable
     from environments.desktop import DesktopEnvironment
 
     display = _option(pytestconfig, "--vl-display")
     xvfb = None if display else (_option(pytestconfig, "--vl-xvfb") or "1280x800")
     try:
-        environment = DesktopEnvironment(display=display, xvfb=xvfb, launch=_option(pytestconfig, "--vl-launch"))
+        environment = DesktopEnvironment(display=display, xvfb=xvfb, launch=_option(pytestconfig, "--vl-launch"),
+                                         launch_dir=pytestconfig.rootpath)
     except EnvironmentUnavailable as exc:
         raise _usage(f"desktop: {exc}") from None
     yield environment

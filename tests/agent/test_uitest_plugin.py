@@ -3,16 +3,22 @@ and failing (failure messages checked), trajectories kept only when asked, and t
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
 from tests.environments.test_desktop import require
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "ui-tests"
+EXAMPLES = Path(__file__).parents[2] / "examples" / "ui-tests" / "phone"
 
 # A model for these tests: the example suite's phone model, plus a few behaviours to fail with.
 MODEL = (EXAMPLES / "phone_model.py").read_text(encoding="utf-8") + '''
@@ -54,8 +60,11 @@ from tools import ToolCall
 
 @pytest.fixture(autouse=True)
 def start_home(request, vl_environment):
+    vl_environment.freeze_clock("1200")  # the status bar's clock would change cached screens
     if os.environ.get("VL_DARK"):  # the app's screens change: Notes in the dark theme
         vl_environment.embedded.device.phone.toggles["Dark theme"] = True
+    if os.environ.get("VL_NOTE"):  # the app's data changed: one more note is saved
+        vl_environment.embedded.device.phone.notes.append(os.environ["VL_NOTE"])
     vl_environment.execute(vl_environment.toolset.validate(
         ToolCall("mobile_use", {"action": "system_button", "button": "Home"})))
 '''
@@ -153,7 +162,7 @@ def test_passes(vl_agent):
 def test_fails(vl_agent):
     vl_agent.check("the Notes app is open")
 ''')
-    result = run(suite, "--vl-trajectory", mode, "--vl-runs", "kept")
+    result = run(suite, "--vl-trajectory", mode, "--vl-runs=kept")
     result.assert_outcomes(passed=1, failed=1)
     folder = suite.path / "kept"
     found = sorted(p.name.removeprefix("test_modes.py_") for p in folder.iterdir()) if folder.exists() else []
@@ -175,7 +184,7 @@ def test_note(vl_agent):
     first.assert_outcomes(passed=1)
     assert calls(suite) == 5  # open Notes, focus, type, save, done
     (entry,) = (suite.path / "vl-plans" / "test_note").iterdir()  # one act, one entry
-    assert entry.name.startswith("00-write-the-note-buy-milk-in-the-notes-app")
+    assert entry.name.startswith("00-act-write-the-note-buy-milk-in-the-notes-app")
     assert (entry / "trajectory.jsonl").is_file() and not (entry / "report.html").exists()
     written = (entry / "trajectory.jsonl").read_text()
 
@@ -195,10 +204,93 @@ def test_note(vl_agent):
     monkeypatch.delenv("VL_DARK")
     run(suite, "--vl-cache", "write").assert_outcomes(passed=1)
     assert calls(suite) == 5  # write ignores what is cached
-    run(suite, "--vl-cache", "off", "--vl-cache-dir", "elsewhere").assert_outcomes(passed=1)
+    run(suite, "--vl-cache", "off", "--vl-cache-dir=elsewhere").assert_outcomes(passed=1)
     assert calls(suite) == 5 and not (suite.path / "elsewhere").exists()
-    run(suite, "--vl-cache", "update", "--vl-cache-dir", "elsewhere").assert_outcomes(passed=1)
+    run(suite, "--vl-cache", "update", "--vl-cache-dir=elsewhere").assert_outcomes(passed=1)
     assert (suite.path / "elsewhere" / "test_note" / entry.name / "trajectory.jsonl").is_file()
+
+
+def test_cached_answers_are_reused_only_on_an_unchanged_screen(suite: pytest.Pytester,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    suite.makepyfile(test_answers='''
+import os
+
+def test_answers(vl_agent):
+    vl_agent.check("the home screen is shown")
+    vl_agent.tap("the Notes app icon")
+    vl_agent.wait_for("the Notes app is open", timeout_s=5)
+    assert vl_agent.query("How many notes are saved?", int) == int(os.environ.get("VL_EXPECT", "0"))
+''')
+    run(suite, "--vl-cache", "update").assert_outcomes(passed=1)
+    assert calls(suite) == 4
+    entries = sorted(p.name for p in (suite.path / "vl-plans" / "test_answers").iterdir())
+    assert [name[:name.index("-", 3)] for name in entries] == ["00-check", "01-tap", "02-wait_for", "03-query"]
+    run(suite, "--vl-cache", "update").assert_outcomes(passed=1)
+    assert calls(suite) == 0  # every answer reused: the screens are as they were
+
+    # One more saved note: the home screen, the tap and the empty-list verdict hold as before, but
+    # the list reads otherwise, so the count is asked again, never taken from the cache.
+    monkeypatch.setenv("VL_NOTE", "Tea")
+    monkeypatch.setenv("VL_EXPECT", "1")
+    run(suite, "--vl-cache", "read").assert_outcomes(passed=1)
+    assert calls(suite) >= 1
+
+
+class Served(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server whose answers come from the phone model's colour finder: a
+    verdict on whether the home screen (the Notes icon) is shown, in the requested dialect."""
+
+    requests: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append(request)
+        parts = [part for message in request["messages"] if isinstance(message["content"], list)
+                 for part in message["content"]]
+        url = next(part["image_url"]["url"] for part in parts if part["type"] == "image_url")
+        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")
+        found = image.getcolors(1 << 24)
+        home = any(colour == (0xFB, 0xBC, 0x04) for _, colour in found or [])
+        call = json.dumps({"name": "verdict", "arguments": {"holds": home, "reason": f"the Notes icon: {home}"}})
+        text = call if "response_format" in request else f"<tool_call>\n{call}\n</tool_call>"
+        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("dialect", ["json", "qwen2-vl"])
+def test_a_served_model_in_a_chosen_dialect(suite: pytest.Pytester, dialect: str) -> None:
+    handler = type("Handler", (Served,), {"requests": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    suite.makepyfile(test_served='''
+def test_home(vl_agent):
+    vl_agent.check("the home screen is shown")
+''')
+    try:
+        result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--vl-endpoint", url, "--vl-model",
+                                            "my-served-model", "--vl-dialect", dialect, timeout=240)
+    finally:
+        server.shutdown()
+    result.assert_outcomes(passed=1)
+    (request,) = handler.requests
+    assert request["model"] == "my-served-model"
+    system = next(m["content"] for m in request["messages"] if m["role"] == "system")
+    system_text = system if isinstance(system, str) else "".join(p.get("text", "") for p in system)
+    if dialect == "json":  # the answer's JSON schema goes to the server, for constrained decoding
+        schema = request["response_format"]["json_schema"]["schema"]
+        assert schema["properties"]["name"] == {"const": "verdict"}
+        assert "Answer with exactly one JSON object" in system_text
+    else:
+        assert "response_format" not in request and "<tool_call>" in system_text
 
 
 def test_usage_errors_are_one_line(pytester: pytest.Pytester) -> None:
@@ -209,6 +301,10 @@ def test_usage_errors_are_one_line(pytester: pytest.Pytester) -> None:
     assert "cannot import nowhere" in result.stdout.str() + result.stderr.str()
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--vl-cache", "sometimes", timeout=120)
     assert "invalid choice: 'sometimes'" in result.stderr.str()
+    (pytester.path / "plans").mkdir()  # an existing folder given apart would move pytest's rootdir
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--vl-model", "python:m:f",
+                                           "--vl-cache-dir", "plans", timeout=120)
+    assert "vlagent: write --vl-cache-dir=plans (with '=')" in result.stderr.str()
 
 
 def test_a_device_by_serial(suite: pytest.Pytester, phone, adb_server: AdbServer) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
@@ -231,3 +327,28 @@ def test_screen(vl_agent, vl_desktop, vl_environment):
 ''')
     run(suite, "--vl-xvfb", "640x360", "--vl-launch", "sleep 30").assert_outcomes(passed=1)
     run(suite, "--vl-xvfb", "800x600").assert_outcomes(failed=1)
+
+
+def test_an_existing_display_and_the_environment_option(suite: pytest.Pytester,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    require("Xvfb")
+    from environments.xvfb import Xvfb
+
+    screen = Xvfb(640, 360)  # "the user's display": its name and authority are theirs to give
+    monkeypatch.setenv("XAUTHORITY", screen.client_authority)
+    suite.makeconftest("")  # no Home button to press on a desktop
+    try:
+        suite.makepyfile(test_display='''
+def test_screen(vl_agent, vl_environment):
+    assert "computer_use" in vl_environment.toolset.names
+    vl_agent.check("the screen is 640x360")
+
+def test_a_phone_instead(vl_environment):
+    assert "mobile_use" in vl_environment.toolset.names
+''')
+        run(suite, "--vl-display", screen.display, "-k", "test_screen").assert_outcomes(passed=1)
+        # --vl-env picks the phone although a display is given
+        run(suite, "--vl-display", screen.display, "--vl-env", "android", "-k", "phone").assert_outcomes(passed=1)
+        run(suite, "--vl-display", screen.display, "--vl-env", "desktop", "-k", "test_screen").assert_outcomes(passed=1)
+    finally:
+        screen.stop()
