@@ -293,6 +293,28 @@ def test_home(vl_agent):
         assert "response_format" not in request and "<tool_call>" in system_text
 
 
+def test_the_model_fixture_overridden_by_a_function_or_a_runtime(suite: pytest.Pytester,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """No --vl-model: conftest.py gives the model, as a function of the prompt or as a Runtime."""
+    suite.makeconftest(CONFTEST + '''
+
+import model
+from agent.runtimes.function import FunctionRuntime
+
+@pytest.fixture(scope="session")
+def vl_model():
+    return FunctionRuntime(model.tested) if os.environ.get("VL_AS_RUNTIME") else model.tested
+''')
+    suite.makepyfile(test_fixture='''
+def test_home(vl_agent):
+    vl_agent.check("the home screen is shown")
+''')
+    for as_runtime in ("", "1"):
+        monkeypatch.setenv("VL_AS_RUNTIME", as_runtime)
+        suite.runpytest_subprocess("-p", "no:cacheprovider", timeout=240).assert_outcomes(passed=1)
+        assert calls(suite) == 1  # the check went to the conftest's model
+
+
 def test_usage_errors_are_one_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(vl_agent):\n    pass\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
