@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from environments.base import EnvironmentFault
+from environments.processes import stop_process
 
 OWN_TIMEOUT_S = 2.0
 FETCH_WAIT_S = 0.3
@@ -54,12 +55,7 @@ class Clipboard:
             yield
             time.sleep(FETCH_WAIT_S)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server, timeout_s=2)
 
     def _until_served(self, expected: bytes, server: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + OWN_TIMEOUT_S

@@ -23,8 +23,8 @@ import shutil
 import subprocess
 import threading
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageChops
@@ -40,6 +40,7 @@ from environments.base import (
 )
 from environments.lock import DeviceLock
 from environments.memory import parse_size
+from environments.processes import stop_process
 from environments.xvfb import Xvfb, user_authority, x_client_environment
 from tools import ComputerUse, ToolSet, computer_tools
 
@@ -362,12 +363,8 @@ class DesktopEnvironment(Environment):
         if connection is not None:
             with contextlib.suppress(Exception):  # a display that died takes its connection along
                 connection.close()
-        if self._launched is not None and self._launched.poll() is None:
-            self._launched.terminate()
-            try:
-                self._launched.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._launched.kill()
+        if self._launched is not None:
+            stop_process(self._launched)
         if self._xvfb is not None:
             self._xvfb.stop()
         if self._lock is not None:

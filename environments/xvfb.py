@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from environments.base import EnvironmentUnavailable
+from environments.processes import stop_process
 
 START_TIMEOUT_S = 10.0
 
@@ -179,11 +180,5 @@ class Xvfb:
         return received.decode().strip()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.authority.unlink(missing_ok=True)

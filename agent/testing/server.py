@@ -13,6 +13,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from environments.processes import stop_process
+
 SERVE = "transformers.cli.transformers"
 """The module that runs ``transformers serve`` (``python -m SERVE serve …``)."""
 
@@ -48,9 +50,5 @@ def serving(module: str, args: list[str], home: Path, cwd: Path | None = None, s
                 time.sleep(0.3)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, timeout_s=30)
         log.close()

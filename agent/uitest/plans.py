@@ -10,8 +10,9 @@ cache folder beside the tests.
   the step touches), and the model plans every step where it does not, so a stale entry never
   clicks blindly.
 - ``tap``: the recorded answer (a point) is reused when the screen matches by the same rule.
-- ``check``, ``wait_for`` and ``query``: a recorded answer is reused only on a screen where not one
-  tile changed (``compare_unchanged``): an answer may rest on any text anywhere on the screen.
+- ``check``, ``wait_for`` and ``query``: a recorded answer is reused only on a screen where no
+  pixel changed beyond rendering noise (``compare_unchanged``): an answer may rest on any text
+  anywhere on the screen.
 
 Modes (``--vl-cache``): ``off`` (no cache), ``read`` (use entries, never write), ``write`` (ignore
 entries, record new ones), ``update`` (use entries; write one where there was none or where the
@@ -24,9 +25,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image
 

@@ -75,9 +75,9 @@ class UITester:
     def act(self, instruction: str, max_steps: int | None = None) -> RunResult:
         """Carry out a multi-step task. Raises :class:`UITestFailure` unless the model reports
         success. With a plan cache, recorded steps replay without the model while screens match."""
-        plans, entry, plan = self._plan("act", instruction)
+        entry, plan = self._plan("act", instruction)
         healing = HealingRuntime(plan, self.model) if plan is not None else None
-        run_dir = self._run_dir("act", always=plans is not None)
+        run_dir = self._run_dir("act", always=entry is not None)
         limits = Limits(max_steps=max_steps or self.max_steps)
         result = self._agent(healing or self.model, self.environment.toolset, run_dir, limits).run(instruction)
         if not result.succeeded:
@@ -97,7 +97,7 @@ class UITester:
             result = run.close("success" if outcome.ok else "failure", outcome.message or "tapped")
         if not outcome.ok:
             raise self._failure(f"tap({description!r})", result, run_dir)
-        self._store(entry, plan, runtime, run_dir)
+        self._store(entry, plan, _asked(runtime), run_dir)
 
     def check(self, assertion: str) -> None:
         """Raise ``AssertionError`` (with the model's reason and the screenshot) unless
@@ -108,7 +108,7 @@ class UITester:
             result = run.close("success" if verdict.holds else "failure", verdict.reason)
         if not verdict.holds:
             raise self._failure(f"check({assertion!r})", result, run_dir, "the model says: ")
-        self._store(entry, plan, runtime, run_dir)
+        self._store(entry, plan, _asked(runtime), run_dir)
 
     def query(self, question: str, schema: type[T]) -> T:
         """The answer to ``question`` as an instance of ``schema`` (a pydantic model or a plain
@@ -123,7 +123,7 @@ class UITester:
             run.report(ActionResult(ok=True, executed=False, message="answered"))
             run.close("answered", "answered")
         value: T = answer_value(schema, decision.action)
-        self._store(entry, plan, runtime, run_dir)
+        self._store(entry, plan, _asked(runtime), run_dir)
         return value
 
     def wait_for(self, condition: str, timeout_s: float = 30.0, interval_s: float = 1.0) -> None:
@@ -142,33 +142,30 @@ class UITester:
                     result = run.close("failure", f"not within {timeout_s:g} s: {verdict.reason}")
                     raise self._failure(f"wait_for({condition!r})", result, run_dir, "the model says: ")
                 time.sleep(interval_s)
-        self._store(entry, plan, runtime, run_dir)
+        self._store(entry, plan, _asked(runtime), run_dir)
 
     # -- plumbing ----------------------------------------------------------------------------------
 
-    def _plan(self, verb: str, text: str) -> tuple[PlanCache | None, Path | None, Trajectory | None]:
-        """This verb's cache entry and the plan recorded there (None, None, None without a cache)."""
+    def _plan(self, verb: str, text: str) -> tuple[Path | None, Trajectory | None]:
+        """This verb's cache entry and the plan recorded there (None, None without a cache)."""
         if self.plans is None:
-            return None, None, None
+            return None, None
         entry = self.plans.entry(verb, text)
-        return self.plans, entry, self.plans.lookup(entry)
+        return entry, self.plans.lookup(entry)
 
     def _answers(self, verb: str, text: str, at_point: bool = False
                  ) -> tuple[Runtime, Path | None, Trajectory | None, Path | None]:
         """The runtime a one-answer verb asks (the cached answers where there are some), its cache
         entry and plan, and its run folder."""
-        _, entry, plan = self._plan(verb, text)
+        entry, plan = self._plan(verb, text)
         runtime: Runtime = AnswerReplay(plan, self.model, at_point) if plan is not None else self.model
         return runtime, entry, plan, self._run_dir(verb, always=entry is not None)
 
-    def _store(self, entry: Path | None, plan: Trajectory | None, asked: bool | Runtime,
-               run_dir: Path | None) -> None:
+    def _store(self, entry: Path | None, plan: Trajectory | None, asked: bool, run_dir: Path | None) -> None:
         """Make this successful run the entry, as the cache mode says. ``asked``: whether the model
-        answered any of it (or the runtime that knows)."""
+        answered any of it."""
         if self.plans is None or entry is None or run_dir is None:
             return
-        if isinstance(asked, Runtime):
-            asked = not isinstance(asked, AnswerReplay) or asked.model_calls > 0
         if self.plans.should_store(plan is not None, asked):
             self.plans.store(entry, run_dir)
 
@@ -221,6 +218,11 @@ class UITester:
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
+
+
+def _asked(runtime: Runtime) -> bool:
+    """Whether a one-answer verb's runtime went to the model (always, without cached answers)."""
+    return not isinstance(runtime, AnswerReplay) or runtime.model_calls > 0
 
 
 def _question(statement: str) -> str:
