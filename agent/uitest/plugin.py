@@ -42,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--vl-xvfb", metavar="WxH", help="a private Xvfb screen for the session, e.g. 1280x800")
     group.addoption("--vl-launch", metavar="CMD", help="a program to start on the desktop first (run in the "
                                                         "rootdir, where pytest.ini is)")
+    group.addoption("--vl-settle", metavar="S", type=float, default=2.0,
+                    help="desktop: after each action wait up to S s until the screen is still (default 2; 0: "
+                         "do not wait)")
     group.addoption("--vl-trajectory", choices=TRAJECTORY_MODES, default="retain-on-failure",
                     help="keep each test's trajectories and reports: off, on, retain-on-failure (default)")
     group.addoption("--vl-runs", metavar="DIR", default="vl-runs",
@@ -124,15 +127,19 @@ def vl_android(pytestconfig: pytest.Config) -> Iterator[Environment]:
 @pytest.fixture(scope="session")
 def vl_desktop(pytestconfig: pytest.Config) -> Iterator[Environment]:
     """A desktop: --vl-display (an existing X display), or a private Xvfb of --vl-xvfb WxH
-    (default 1280x800), with --vl-launch started on it, in the rootdir."""
+    (default 1280x800), with --vl-launch started on it, in the rootdir; each action waits for the
+    screen to settle (--vl-settle)."""
     from environments import EnvironmentUnavailable
     from environments.desktop import DesktopEnvironment
 
     display = _option(pytestconfig, "--vl-display")
     xvfb = None if display else (_option(pytestconfig, "--vl-xvfb") or "1280x800")
     try:
+        # Settled screens: a screenshot taken while the app still redraws is neither what the
+        # model should judge nor what a cached step can be matched against next time.
         environment = DesktopEnvironment(display=display, xvfb=xvfb, launch=_option(pytestconfig, "--vl-launch"),
-                                         launch_dir=pytestconfig.rootpath)
+                                         launch_dir=pytestconfig.rootpath,
+                                         settle=_option(pytestconfig, "--vl-settle"))
     except EnvironmentUnavailable as exc:
         raise _usage(f"desktop: {exc}") from None
     yield environment

@@ -339,15 +339,20 @@ def test_note(vl_agent, vl_android):
     assert phone.state()["notes"] == ["On the real server"]
 
 
-def test_a_desktop_on_a_private_xvfb_with_a_program(suite: pytest.Pytester) -> None:
+def test_a_desktop_on_a_private_xvfb_with_a_program(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     require("Xvfb")
     suite.makeconftest("")  # no phone here
     suite.makepyfile(test_desktop='''
+import os
+
 def test_screen(vl_agent, vl_desktop, vl_environment):
     assert vl_environment is vl_desktop
+    assert vl_desktop.describe()["settle_s"] == float(os.environ.get("VL_SETTLE", "2"))
     vl_agent.check("the screen is 640x360")
 ''')
     run(suite, "--vl-xvfb", "640x360", "--vl-launch", "sleep 30").assert_outcomes(passed=1)
+    monkeypatch.setenv("VL_SETTLE", "0.5")  # read by the test in the pytester subprocess
+    run(suite, "--vl-xvfb", "640x360", "--vl-settle", "0.5").assert_outcomes(passed=1)
     run(suite, "--vl-xvfb", "800x600").assert_outcomes(failed=1)
 
 
