@@ -1,4 +1,7 @@
-"""``android``: a phone (or emulator, or the virtual device) through the adb server, with adbutils.
+"""``android``: a phone (or emulator, or the virtual device) through the adb server.
+
+Commands go through :class:`environments.adb_channel.AdbChannel` (one shell session kept open,
+screenshots over ``exec:``); adbutils lists, connects and picks devices.
 
 Typed text reaches the device literally: it is quoted for the device's shell (``shlex.quote``) and
 its spaces written as ``%s``, the way ``input text`` wants them; the device's shell never
@@ -16,7 +19,7 @@ import shlex
 import struct
 import time
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import Any, cast
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel
@@ -29,6 +32,7 @@ from environments.base import (
     Observation,
     UIElement,
 )
+from environments.adb_channel import AdbChannel, AdbServerGone
 from environments.lock import DeviceLock
 from tools import MobileUse, ToolSet, mobile_tools
 
@@ -61,7 +65,7 @@ def shell_text(text: str) -> str:
     return shlex.quote(text.replace(" ", "%s"))
 
 
-def decode_raw_screencap(data: bytes) -> Image.Image:
+def decode_raw_screencap(data: bytes | memoryview) -> Image.Image:
     """``screencap`` without ``-p``: width, height, format (and on Android 12+ a colour space),
     then RGBA pixels. Raises ValueError when the bytes do not add up."""
     if len(data) < 12:
@@ -72,7 +76,9 @@ def decode_raw_screencap(data: bytes) -> Image.Image:
     if pixel_format != 1 or header not in (12, 16) or width == 0 or height == 0:
         raise ValueError(f"unexpected raw screenshot: {width}x{height}, format {pixel_format}, "
                          f"{len(data)} bytes")
-    return Image.frombuffer("RGBA", (width, height), data[header:], "raw", "RGBA", 0, 1).convert("RGB")
+    # A memoryview is read in place (Pillow takes any buffer; its stubs say bytes).
+    pixels_view = cast(bytes, data[header:])
+    return Image.frombuffer("RGBA", (width, height), pixels_view, "raw", "RGBA", 0, 1).convert("RGB")
 
 
 def parse_hierarchy(xml: str) -> list[UIElement]:
@@ -86,6 +92,11 @@ def parse_hierarchy(xml: str) -> list[UIElement]:
         elements.append(UIElement(bounds=(left, top, right, bottom), text=node.get("text", ""),
                                   kind=node.get("class", ""), resource_id=node.get("resource-id", "")))
     return elements
+
+
+def _name(command: str) -> str:
+    """The program and verb of a command line (``input text``), never its arguments."""
+    return " ".join(command.split(" ", 2)[:2])
 
 
 def list_devices() -> list[dict[str, str]]:
@@ -144,7 +155,7 @@ class AndroidEnvironment(Environment):
         else:
             self.client = self._adb.AdbClient()
             self.serial = self._choose(serial)
-        self.device = self.client.device(self.serial)
+        self.channel = AdbChannel(self.serial, host=self.client.host, port=self.client.port)
         self._lock: Any = None
         try:
             self._lock = DeviceLock("android", self.serial)
@@ -158,7 +169,8 @@ class AndroidEnvironment(Environment):
             # Enabled input methods: ADB Keyboard must be enabled, not only installed.
             self.ime = ADB_KEYBOARD in self._shell("ime list -s")
             self.screen = (self.width, self.height)  # until the first observation says otherwise
-            self.screencap = self._fastest_screencap()
+            self.screencap_ms = self._time_screencaps()
+            self.screencap = min(self.screencap_ms, key=lambda form: self.screencap_ms[form])
         except (EnvironmentFault, ValueError) as exc:
             self.close()
             raise EnvironmentUnavailable(f"device {self.serial} did not answer as expected: {exc}") from None
@@ -216,22 +228,23 @@ class AndroidEnvironment(Environment):
                 return run()
             except (self._adb.AdbError, ConnectionError, OSError, EOFError) as exc:
                 last = exc
-                # Only the command's name: its arguments may be text being typed (a secret).
                 log.warning("device %s: %s failed (%s); reconnecting (attempt %d of %d)", self.serial,
-                            what.split(" ", 1)[0], exc, attempt + 1, RECONNECT_ATTEMPTS)
+                            _name(what), exc, attempt + 1, RECONNECT_ATTEMPTS)
                 time.sleep(RECONNECT_BACKOFF_S * (attempt + 1))
                 self._reconnect()
+        # Only the command's name: its arguments may be text being typed (a secret).
+        lost = "lost the adb server" if isinstance(last, AdbServerGone) else "disconnected"
         raise EnvironmentFault(
-            f"device {self.serial} disconnected ({what}: {last}); gave up after {RECONNECT_ATTEMPTS} "
+            f"device {self.serial} {lost} ({_name(what)}: {last}); gave up after {RECONNECT_ATTEMPTS} "
             "attempts") from None
 
     def _reconnect(self) -> None:
+        self.channel.close()
         try:
             if ":" in self.serial:
                 # A restarted network device is marked offline until disconnected and connected.
                 self.client.disconnect(self.serial)
                 self.client.connect(self.serial, timeout=5)
-            self.device = self.client.device(self.serial)
         except Exception:  # the next attempt reports what is wrong
             pass
 
@@ -242,21 +255,21 @@ class AndroidEnvironment(Environment):
     def freeze_clock(self, hhmm: str = "1200") -> None:
         """Show ``hhmm`` on the status-bar clock (System UI demo mode, as screenshot tests use
         it), so a ticking clock does not make two screenshots of one screen differ."""
-        self._shell("settings put global sysui_demo_allowed 1")
-        self._shell("am broadcast -a com.android.systemui.demo -e command enter")
-        self._shell(f"am broadcast -a com.android.systemui.demo -e command clock -e hhmm {hhmm}")
+        self._shell_many(["settings put global sysui_demo_allowed 1",
+                          "am broadcast -a com.android.systemui.demo -e command enter",
+                          f"am broadcast -a com.android.systemui.demo -e command clock -e hhmm {hhmm}"])
 
     def _shell(self, command: str) -> str:
-        result = self._call(command, lambda: self.device.shell2(command, timeout=30, v2=True))
-        return str(result.output)
+        return self._shell_many([command])[0]
 
-    def _shell_bytes(self, command: str) -> bytes:
-        result = self._call(command, lambda: self.device.shell2(command, timeout=30, encoding=None, v2=True))
-        data: bytes = result.output
-        return data
+    def _shell_many(self, commands: list[str]) -> list[str]:
+        """Commands written to the device's shell in one go, answered in order (pipelined)."""
+        results = self._call(commands[0], lambda: self.channel.shell_many(commands))
+        return [result.text for result in results]
 
-    def _fastest_screencap(self) -> str:
-        """Time the raw and the PNG form once; keep the faster that decodes."""
+    def _time_screencaps(self) -> dict[str, float]:
+        """Milliseconds for one raw and one PNG screenshot, fetched and decoded (forms that fail
+        are left out). The faster is used: raw where PNG encoding on the phone is slow."""
         timings: dict[str, float] = {}
         for form in ("raw", "png"):
             started = time.perf_counter()
@@ -264,13 +277,16 @@ class AndroidEnvironment(Environment):
                 self._capture(form)
             except EnvironmentFault:
                 continue
-            timings[form] = time.perf_counter() - started
+            timings[form] = round((time.perf_counter() - started) * 1000, 1)
         if not timings:
             raise EnvironmentFault("screencap gives no image in either form")
-        return min(timings, key=lambda form: timings[form])
+        return timings
 
     def _capture(self, form: str) -> Image.Image:
-        data = self._shell_bytes("screencap" if form == "raw" else "screencap -p")
+        if form == "raw":
+            data: bytes | memoryview = self._call("screencap", self.channel.screencap_raw)
+        else:
+            data = self._call("screencap -p", lambda: self.channel.exec_out("screencap -p"))
         try:
             if form == "raw":
                 return decode_raw_screencap(data)
@@ -349,11 +365,14 @@ class AndroidEnvironment(Environment):
     def _type(self, text: str) -> ActionResult:
         if text.isascii():
             # input text cannot type a newline: lines go one by one, Enter between them.
+            commands = []
             for i, line in enumerate(text.split("\n")):
                 if i:
-                    self._shell("input keyevent KEYCODE_ENTER")
+                    commands.append("input keyevent KEYCODE_ENTER")
                 if line:
-                    self._shell(f"input text {shell_text(line)}")
+                    commands.append(f"input text {shell_text(line)}")
+            if commands:
+                self._shell_many(commands)
             return ActionResult(ok=True, message="type done")
         if not self.ime:
             return ActionResult(ok=False, executed=False, message=(
@@ -387,11 +406,14 @@ class AndroidEnvironment(Environment):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "serial": self.serial, "size": [self.width, self.height],
-                "density": self.density, "screencap": self.screencap, "ime": self.ime,
+                "density": self.density, "screencap": self.screencap,
+                "screencap_ms": self.screencap_ms, "channel": "adb shell session", "ime": self.ime,
                 "hierarchy": self.hierarchy, "virtual": self.embedded is not None}
 
     def close(self) -> None:
         self.closed = True
+        if hasattr(self, "channel"):
+            self.channel.close()
         lock, self._lock = getattr(self, "_lock", None), None
         if lock is not None:
             lock.release()

@@ -18,6 +18,7 @@ from typing import Any
 from environments.virtual_android import protocol as p
 from environments.virtual_android import shell
 from environments.virtual_android.phone import Phone
+from environments.virtual_android.profile import PROFILES, CostProfile
 
 FEATURES = "shell_v2,cmd"
 OKAY_TIMEOUT_S = 10.0
@@ -39,6 +40,9 @@ class _Stream:
             if self.closed:
                 return
             self.acknowledged.clear()
+            chunk_seconds = self.connection.device.profile.transfer_seconds(len(data[start:start + size]))
+            if chunk_seconds:
+                await asyncio.sleep(chunk_seconds)  # the USB cable of the cost profile
             self.connection.send(p.Message(p.WRTE, self.local, self.remote, data[start:start + size]))
             # One WRTE in flight per stream until the host's OKAY.
             await asyncio.wait_for(self.acknowledged.wait(), OKAY_TIMEOUT_S)
@@ -125,11 +129,13 @@ class _Connection:
         kind, _, command = name.partition(":")
         options = kind.split(",")
         phone = self.device.phone
+        if options[0] == "shell" and not command and "v2" in options:
+            return lambda stream: _interactive_shell(stream, self.device)
         if options[0] == "shell" and command:
             v2 = "v2" in options
 
             async def run_shell(stream: _Stream) -> None:
-                output, status = self.device.run(command)
+                output, status = await self.device.run_costed(command)
                 if v2:
                     await stream.write(p.shell_packet(p.STDOUT, output) + p.shell_packet(p.EXIT, bytes([status & 0xFF])))
                 else:
@@ -137,12 +143,45 @@ class _Connection:
             return run_shell
         if kind == "exec" and command:
             async def run_exec(stream: _Stream) -> None:
-                output, _ = self.device.run(command)
+                output, _ = await self.device.run_costed(command)
                 await stream.write(output)
             return run_exec
         if kind == "sync":
             return lambda stream: _sync(stream, phone)
         return None
+
+
+async def _interactive_shell(stream: _Stream, device: VirtualDevice) -> None:
+    """``shell,v2,raw:`` with no command: a shell reading command lines from stdin packets, as
+    ``sh`` does on a phone. ``$?`` is the previous line's status; ``exit`` or closing stdin ends
+    it; a syntax error ends it too, as it ends a non-interactive ``sh``."""
+    buffer, text, status = bytearray(), bytearray(), 0
+    while True:
+        chunk = await stream.inbox.get()
+        if chunk is None:
+            return
+        buffer.extend(chunk)
+        for packet_id, data in p.split_shell_packets(buffer):
+            if packet_id == p.CLOSE_STDIN:
+                await stream.write(p.shell_packet(p.EXIT, bytes([status & 0xFF])))
+                return
+            if packet_id != p.STDIN:
+                continue
+            text.extend(data)
+            while b"\n" in text:
+                line, _, rest = bytes(text).partition(b"\n")
+                text[:] = rest
+                command = line.decode("utf-8", "replace").replace("$?", str(status)).strip()
+                if command == "exit":
+                    await stream.write(p.shell_packet(p.EXIT, bytes([status & 0xFF])))
+                    return
+                if not command:
+                    continue
+                output, status = await device.run_costed(command)
+                if status == 2 and output.startswith(b"/system/bin/sh: syntax error"):
+                    await stream.write(p.shell_packet(p.STDERR, output) + p.shell_packet(p.EXIT, b"\x02"))
+                    return
+                await stream.write(p.shell_packet(p.STDOUT, output))
 
 
 async def _sync(stream: _Stream, phone: Phone) -> None:
@@ -211,8 +250,10 @@ class VirtualDevice:
     """A virtual phone listening on ``host:port`` (port 0: any free one, see ``.port``)."""
 
     def __init__(self, phone: Phone | None = None, host: str = "127.0.0.1", port: int = 0,
-                 name: str = "vlagent_virtual", model: str = "vlagent-virtual") -> None:
+                 name: str = "vlagent_virtual", model: str = "vlagent-virtual",
+                 profile: CostProfile = PROFILES["none"]) -> None:
         self.phone = phone or Phone()
+        self.profile = profile
         self.host, self.port = host, port
         self.name, self.model = name, model
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -232,6 +273,13 @@ class VirtualDevice:
         with self._lock:
             self.commands.append(command)
             return shell.run(self.phone, command)
+
+    async def run_costed(self, command: str) -> tuple[bytes, int]:
+        """:meth:`run`, after the time the cost profile says a phone would take."""
+        seconds = self.profile.command_seconds(command, self.phone.width * self.phone.height)
+        if seconds:
+            await asyncio.sleep(seconds)
+        return self.run(command)
 
     def state(self) -> dict[str, Any]:
         with self._lock:

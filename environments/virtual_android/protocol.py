@@ -20,7 +20,7 @@ AUTH = 0x48545541
 NAMES = {CNXN: "CNXN", OPEN: "OPEN", OKAY: "OKAY", WRTE: "WRTE", CLSE: "CLSE", AUTH: "AUTH"}
 
 VERSION = 0x01000001
-MAX_PAYLOAD = 256 * 1024
+MAX_PAYLOAD = 1024 * 1024  # what adbd offers since Android 9
 HEADER = struct.Struct("<6I")
 
 # Shell v2 packet ids.
@@ -39,7 +39,8 @@ class Message:
     data: bytes = b""
 
     def pack(self) -> bytes:
-        checksum = sum(self.data) & 0xFFFFFFFF
+        # Our CNXN says VERSION, which skips checksums: the field is 0, as adbd sends it.
+        checksum = 0
         return HEADER.pack(self.command, self.arg0, self.arg1, len(self.data), checksum,
                            self.command ^ 0xFFFFFFFF) + self.data
 

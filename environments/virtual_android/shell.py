@@ -17,7 +17,7 @@ from environments.virtual_android.phone import ADB_KEYBOARD, APPS, KEYCODES, Pho
 Result = tuple[bytes, int]
 
 
-def _split_commands(line: str) -> list[list[str]]:
+def split_commands(line: str) -> list[list[str]]:
     lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
     lexer.whitespace_split = True
     commands: list[list[str]] = [[]]
@@ -32,7 +32,7 @@ def _split_commands(line: str) -> list[list[str]]:
 def run(phone: Phone, line: str) -> Result:
     """Run a command line; the output of every command, the last exit status."""
     try:
-        commands = _split_commands(line)
+        commands = split_commands(line)
     except ValueError as exc:
         return f"/system/bin/sh: syntax error: {exc}\n".encode(), 2
     output, status = b"", 0

@@ -213,6 +213,37 @@ def test_a_device_that_vanishes_mid_run_ends_it_with_every_finished_step(
     adb_server.adb("disconnect", device.serial)
 
 
+def test_an_adb_server_killed_mid_run_ends_it_with_every_finished_step(tmp_path: Path) -> None:
+    from agent.loop import Agent
+    from agent.runtimes import ScriptedRuntime
+    from agent.trajectory import Recorder, read_trajectory
+    from prompts import get_dialect
+
+    env = AndroidEnvironment(serial="virtual")  # on a private adb server of its own
+
+    class KillServer:
+        def step_started(self, index: int) -> None: ...
+
+        def step_finished(self, step: Any) -> None:
+            if step.index == 1:
+                env.embedded.server.adb("kill-server")
+
+    click = '<tool_call>{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [500, 500]}}</tool_call>'
+    started = time.monotonic()
+    try:
+        result = Agent(ScriptedRuntime([click] * 4), get_dialect("qwen2-vl"), env,
+                       recorder=Recorder(tmp_path / "run"), listeners=[KillServer()]).run("tap")
+    finally:
+        env.close()
+    assert time.monotonic() - started < 30  # bounded reconnect attempts, no hang
+    assert result.status == "error"
+    assert f"device {env.serial} lost the adb server" in result.reason
+    assert "cannot be reached (Connection refused); start it with adb start-server" in result.reason
+    assert "\n" not in result.reason, result.reason
+    trajectory = read_trajectory(tmp_path / "run")
+    assert len(trajectory.steps) == 2 and trajectory.end is not None
+
+
 def test_a_fault_is_an_environment_fault(adb_server: AdbServer) -> None:
     device = adb_server.attach()
     env = AndroidEnvironment(serial=device.serial)
