@@ -1,65 +1,91 @@
-"""Android through the real adb server against the virtual device, side by side in one run:
-latency per action (our driver vs plain adbutils calls) and screenshots (PNG vs raw: bytes and
-time). Uses the adb binary inside the adbutils wheel on a private port and HOME.
+"""Android through the real adb server against the virtual device, side by side in one run: our
+driver (the persistent channel) against plain adbutils calls, per action and per screenshot, for
+each cost profile of the virtual device: ``none`` (the virtual device as it is: answers in about
+a millisecond) and ``phone`` (PNG encoding, ``input`` start-up and USB 2 transfer as on a phone;
+docs/environments.md gives the numbers and their sources).
 
-    python benchmarks/android.py [--repeats 20] [--out benchmarks/results/android.json]
+Uses the adb binary inside the adbutils wheel, on a private port and HOME.
+
+    python benchmarks/android.py [--repeats 20] [--phone-repeats 5] [--out benchmarks/results/android.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from environments.android import AndroidEnvironment  # noqa: E402
+from environments.virtual_android.adb_server import EmbeddedPhone  # noqa: E402
+from environments.virtual_android.profile import PROFILES  # noqa: E402
+from timing import median_ms, paired_median_ms  # noqa: E402
 from tools import ToolCall, mobile_tools  # noqa: E402
-from timing import median_ms  # noqa: E402
+
+
+def measure(profile: str, repeats: int) -> dict[str, Any]:
+    embedded = EmbeddedPhone(profile=PROFILES[profile])
+    # The driver finds the private server as any adb client does: by ANDROID_ADB_SERVER_PORT.
+    os.environ["ANDROID_ADB_SERVER_PORT"] = str(embedded.server.port)
+    env = AndroidEnvironment(serial=embedded.serial)
+    try:
+        plain = embedded.client().device(embedded.serial)
+        tools = mobile_tools()
+        tap = tools.validate(ToolCall("mobile_use", {"action": "click", "coordinate": [0.5, 0.5]}))
+        key = tools.validate(ToolCall("mobile_use", {"action": "key", "text": "volume_up"}))
+        pairs = {
+            "tap": (lambda: env.execute(tap), lambda: plain.click(540, 1200)),
+            "key": (lambda: env.execute(key), lambda: plain.keyevent("KEYCODE_VOLUME_UP")),
+            "observe vs screenshot()": (env.observe, plain.screenshot),
+            "observe vs screenshot() decoded": (env.observe, lambda: plain.screenshot().convert("RGB")),
+        }
+        rows = {}
+        for name, (ours, theirs) in pairs.items():
+            ours_ms, theirs_ms = paired_median_ms(ours, theirs, repeats)
+            rows[name] = {"ours_ms": ours_ms, "adbutils_ms": theirs_ms,
+                          "speed-up": round(theirs_ms / ours_ms, 2)}
+        forms = {}
+        chosen = env.screencap
+        for form in ("png", "raw"):
+            env.screencap = form
+            forms[form] = median_ms(env.observe, repeats)
+        env.screencap = chosen
+        return {"profile": PROFILES[profile].describe() if profile != "none" else "none",
+                "actions": rows, "observe_ms_by_form": forms, "chosen_at_start_up": chosen,
+                "start_up_screencap_ms": env.screencap_ms}
+    finally:
+        env.close()
+        embedded.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--phone-repeats", type=int, default=5, help="repeats under --profile phone "
+                        "(its calls take seconds)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/android.json"))
     args = parser.parse_args()
-    # The embedded virtual phone: the real adb server on a private port and HOME.
-    env = AndroidEnvironment(serial="virtual")
-    try:
-        plain = env.client.device(env.serial)
-        tap = mobile_tools().validate(ToolCall("mobile_use", {"action": "click", "coordinate": [0.5, 0.9]}))
-        key = mobile_tools().validate(ToolCall("mobile_use", {"action": "key", "text": "volume_up"}))
-        rows = {
-            "tap: ours (execute click)": median_ms(lambda: env.execute(tap), args.repeats),
-            "tap: adbutils device.click": median_ms(lambda: plain.click(540, 2160), args.repeats),
-            "key: ours (execute key)": median_ms(lambda: env.execute(key), args.repeats),
-            "key: adbutils device.keyevent": median_ms(lambda: plain.keyevent("KEYCODE_VOLUME_UP"), args.repeats),
-            "observe: ours": median_ms(env.observe, args.repeats),
-            "screenshot: adbutils device.screenshot (PNG)": median_ms(plain.screenshot, args.repeats),
-        }
-        png = plain.shell2("screencap -p", encoding=None, v2=True).output
-        raw = plain.shell2("screencap", encoding=None, v2=True).output
-        env.screencap = "png"
-        png_ms = median_ms(env.observe, args.repeats)
-        env.screencap = "raw"
-        raw_ms = median_ms(env.observe, args.repeats)
-    finally:
-        env.close()
+    results = {"none": measure("none", args.repeats), "phone": measure("phone", args.phone_repeats)}
     report = {"date": datetime.now(timezone.utc).date().isoformat(), "machine": platform.platform(),
-              "repeats": args.repeats, "latency_ms": rows,
-              "screenshot": {"png_bytes": len(png), "raw_bytes": len(raw), "png_observe_ms": png_ms,
-                             "raw_observe_ms": raw_ms}}
+              "repeats": {"none": args.repeats, "phone": args.phone_repeats}, "profiles": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    for name, ms in rows.items():
-        print(f"{name:48} {ms:8.2f} ms")
-    print(f"screenshot PNG: {len(png):>10,} bytes, observe {png_ms} ms")
-    print(f"screenshot raw: {len(raw):>10,} bytes, observe {raw_ms} ms")
-    print(f"written to {args.out}")
+    for profile, result in results.items():
+        print(f"\nprofile {profile}: {result['profile']}")
+        print(f"{'':34}{'ours':>11}{'adbutils':>11}{'speed-up':>10}")
+        for name, row in result["actions"].items():
+            print(f"{name:34}{row['ours_ms']:>8.2f} ms{row['adbutils_ms']:>8.2f} ms{row['speed-up']:>9.2f}x")
+        by_form = ", ".join(f"{form} {ms:.1f} ms" for form, ms in result["observe_ms_by_form"].items())
+        print(f"observe by form: {by_form}; chosen at start-up: {result['chosen_at_start_up']} "
+              f"(measured {result['start_up_screencap_ms']})")
+    print(f"\nwritten to {args.out}")
 
 
 if __name__ == "__main__":

@@ -121,20 +121,43 @@ def virtual_device(
     size: Annotated[str, typer.Option("--size", help="Screen size WxH.")] = "1080x2400",
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     no_ime: Annotated[bool, typer.Option("--no-ime", help="Without ADB Keyboard (ASCII typing only).")] = False,
+    profile: Annotated[str, typer.Option(
+        "--profile", help="Costs to imitate: none, or phone (PNG encoding, input start-up, USB 2; "
+                          "see docs/environments.md).")] = "none",
+    png_ms_per_mp: Annotated[float | None, typer.Option(
+        "--png-ms-per-mp", min=0, help="Override: ms to encode one megapixel of screencap -p.")] = None,
+    input_ms: Annotated[float | None, typer.Option(
+        "--input-ms", min=0, help="Override: ms to start each input command.")] = None,
+    usb_mb_s: Annotated[float | None, typer.Option(
+        "--usb-mb-s", min=0, help="Override: transfer speed in MB/s (0: no limit).")] = None,
 ) -> None:
     """Run a virtual Android phone (a test and demo target) until Ctrl-C; attach it with
     adb connect HOST:PORT."""
+    import dataclasses
+
     from environments import EnvironmentUnavailable
     from environments.memory import parse_size
     from environments.virtual_android import Phone, VirtualDevice
+    from environments.virtual_android.profile import PROFILES
 
     try:
         width, height = parse_size(size)
     except EnvironmentUnavailable as exc:
         fail(f"--size: {exc}", exitcodes.USAGE)
-    device = VirtualDevice(Phone(width, height, ime_installed=not no_ime), host=host, port=port)
+    if profile not in PROFILES:
+        fail(f"--profile: no profile {profile!r}; choose one of {', '.join(PROFILES)}", exitcodes.USAGE)
+    costs = PROFILES[profile]
+    costs = dataclasses.replace(
+        costs,
+        png_ms_per_megapixel=costs.png_ms_per_megapixel if png_ms_per_mp is None else png_ms_per_mp,
+        input_startup_ms=costs.input_startup_ms if input_ms is None else input_ms,
+        bytes_per_second=costs.bytes_per_second if usb_mb_s is None else usb_mb_s * 1e6)
+    device = VirtualDevice(Phone(width, height, ime_installed=not no_ime), host=host, port=port,
+                           profile=costs)
     console.print(f"virtual device on {host}:{port} ({width}x{height}); attach it with: "
                   f"adb connect {host}:{port}   (Ctrl-C stops it)")
+    if costs != PROFILES["none"]:
+        console.print(f"costs: {costs.describe()}")
     if 5555 <= port <= 5585 and port % 2:
         console.print("[dim]note: the adb server attaches odd ports in 5555-5585 as emulators by itself[/dim]")
     try:

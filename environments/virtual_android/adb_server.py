@@ -20,6 +20,7 @@ from typing import Any
 from environments.base import EnvironmentUnavailable
 from environments.virtual_android.device import VirtualDevice
 from environments.virtual_android.phone import Phone
+from environments.virtual_android.profile import PROFILES, CostProfile
 
 log = logging.getLogger("vlagent.android")
 
@@ -90,9 +91,9 @@ class PrivateAdbServer:
 class EmbeddedPhone:
     """A virtual phone on a private adb server, for one run. ``serial`` names it there."""
 
-    def __init__(self, phone: Phone | None = None) -> None:
+    def __init__(self, phone: Phone | None = None, profile: CostProfile = PROFILES["none"]) -> None:
         self.server = PrivateAdbServer().start()
-        self.device = VirtualDevice(phone).start()
+        self.device = VirtualDevice(phone, profile=profile).start()
         try:
             self.server.attach(self.device)
         except BaseException:

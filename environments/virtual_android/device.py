@@ -36,14 +36,15 @@ class _Stream:
 
     async def write(self, data: bytes) -> None:
         size = self.connection.max_payload
+        view = memoryview(data)
         for start in range(0, len(data), size):
             if self.closed:
                 return
             self.acknowledged.clear()
-            chunk_seconds = self.connection.device.profile.transfer_seconds(len(data[start:start + size]))
+            chunk_seconds = self.connection.device.profile.transfer_seconds(len(view[start:start + size]))
             if chunk_seconds:
                 await asyncio.sleep(chunk_seconds)  # the USB cable of the cost profile
-            self.connection.send(p.Message(p.WRTE, self.local, self.remote, data[start:start + size]))
+            self.connection.send(p.Message(p.WRTE, self.local, self.remote, view[start:start + size]))
             # One WRTE in flight per stream until the host's OKAY.
             await asyncio.wait_for(self.acknowledged.wait(), OKAY_TIMEOUT_S)
 
@@ -64,7 +65,9 @@ class _Connection:
 
     def send(self, message: p.Message) -> None:
         if not self.writer.is_closing():
-            self.writer.write(message.pack())
+            self.writer.write(message.header())
+            if message.data:
+                self.writer.write(message.data)
 
     async def run(self) -> None:
         try:
@@ -86,7 +89,7 @@ class _Connection:
                       f"ro.product.device={self.device.name};features={FEATURES}")
             self.send(p.Message(p.CNXN, p.VERSION, self.max_payload, banner.encode()))
         elif message.command == p.OPEN:
-            self.open(message.arg0, message.data.rstrip(b"\0").decode("utf-8", "replace"))
+            self.open(message.arg0, bytes(message.data).rstrip(b"\0").decode("utf-8", "replace"))
         elif message.command == p.OKAY:
             stream = self.streams.get(message.arg1)
             if stream is not None:
@@ -95,7 +98,7 @@ class _Connection:
             stream = self.streams.get(message.arg1)
             if stream is not None:
                 self.send(p.Message(p.OKAY, stream.local, stream.remote))
-                stream.inbox.put_nowait(message.data)
+                stream.inbox.put_nowait(bytes(message.data))
         elif message.command == p.CLSE:
             stream = self.streams.pop(message.arg1, None)
             if stream is not None:

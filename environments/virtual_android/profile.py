@@ -45,6 +45,11 @@ class CostProfile:
                 total_ms += self.png_ms_per_megapixel * pixels / 1e6
         return total_ms / 1000
 
+    def describe(self) -> str:
+        speed = f"{self.bytes_per_second / 1e6:g} MB/s" if self.bytes_per_second else "no limit"
+        return (f"PNG {self.png_ms_per_megapixel:g} ms per megapixel, input start-up "
+                f"{self.input_startup_ms:g} ms, transfer {speed}")
+
     def transfer_seconds(self, size: int) -> float:
         return size / self.bytes_per_second if self.bytes_per_second else 0.0
 

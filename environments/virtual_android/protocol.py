@@ -36,16 +36,15 @@ class Message:
     command: int
     arg0: int
     arg1: int
-    data: bytes = b""
+    data: bytes | memoryview = b""  # a memoryview: a slice of a large answer, not copied
 
-    def pack(self) -> bytes:
+    def header(self) -> bytes:
         # Our CNXN says VERSION, which skips checksums: the field is 0, as adbd sends it.
-        checksum = 0
-        return HEADER.pack(self.command, self.arg0, self.arg1, len(self.data), checksum,
-                           self.command ^ 0xFFFFFFFF) + self.data
+        return HEADER.pack(self.command, self.arg0, self.arg1, len(self.data), 0,
+                           self.command ^ 0xFFFFFFFF)
 
     def __repr__(self) -> str:
-        return f"{NAMES.get(self.command, hex(self.command))}({self.arg0}, {self.arg1}, {self.data[:40]!r})"
+        return f"{NAMES.get(self.command, hex(self.command))}({self.arg0}, {self.arg1}, {bytes(self.data[:40])!r})"
 
 
 async def read_message(reader: asyncio.StreamReader) -> Message:

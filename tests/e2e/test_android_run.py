@@ -89,3 +89,30 @@ def test_agent_virtual_device_in_the_foreground(adb_server: AdbServer) -> None:
         adb_server.adb("disconnect", f"127.0.0.1:{port}")
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_agent_virtual_device_with_the_phone_profile(adb_server: AdbServer) -> None:
+    port, serial = free_port(), ""
+    process = subprocess.Popen([sys.executable, "-m", "agent", "virtual-device", "--port", str(port),
+                                "--profile", "phone", "--input-ms", "300"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        serial = f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while b"connected" not in adb_server.adb("connect", serial).stdout:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.3)
+        started = time.monotonic()
+        assert adb_server.adb("-s", serial, "shell", "input", "keyevent", "0").returncode == 0
+        assert time.monotonic() - started >= 0.3  # the overridden input start-up
+    finally:
+        adb_server.adb("disconnect", serial)
+        process.terminate()
+        out, _ = process.communicate(timeout=10)
+    assert b"costs: PNG 600 ms per megapixel, input start-up 300 ms, transfer 38 MB/s" in out
+
+
+def test_agent_virtual_device_refuses_an_unknown_profile() -> None:
+    result = run_cli("virtual-device", "--profile", "tablet")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --profile: no profile 'tablet'; choose one of none, phone"

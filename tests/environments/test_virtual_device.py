@@ -82,3 +82,38 @@ def _bounds(text: str) -> tuple[int, int, int, int]:
 def _centre(text: str) -> tuple[int, int]:
     left, top, right, bottom = _bounds(text)
     return (left + right) // 2, (top + bottom) // 2
+
+
+
+def test_the_phone_profile_charges_what_a_phone_pays_and_the_driver_picks_raw(adb_server: AdbServer) -> None:
+    import time
+
+    from environments.adb_channel import AdbChannel
+    from environments.android import AndroidEnvironment
+    from environments.virtual_android.adb_server import PrivateAdbServer
+    from environments.virtual_android.profile import PROFILES
+
+    costs = PROFILES["phone"]
+    device = VirtualDevice(profile=costs).start()
+    PrivateAdbServer.attach(adb_server, device)
+    try:
+        channel = AdbChannel(device.serial, port=adb_server.port)
+        started = time.perf_counter()
+        channel.shell("input keyevent KEYCODE_VOLUME_UP")
+        assert time.perf_counter() - started >= costs.input_startup_ms / 1000
+        started = time.perf_counter()
+        channel.shell("wm size")  # not an input command: no start-up cost
+        assert time.perf_counter() - started < costs.input_startup_ms / 1000
+        started = time.perf_counter()
+        raw = channel.screencap_raw()
+        assert time.perf_counter() - started >= len(raw) / costs.bytes_per_second  # over "USB 2"
+        channel.close()
+        # PNG encoding on the phone costs more than sending raw pixels: the driver measures both
+        # at start-up, keeps raw, and records the timings in the trajectory header.
+        env = AndroidEnvironment(serial=device.serial)
+        facts = env.describe()
+        env.close()
+        assert facts["screencap"] == "raw"
+        assert facts["screencap_ms"]["png"] >= costs.png_ms_per_megapixel * 1080 * 2400 / 1e6
+    finally:
+        adb_server.detach(device)
