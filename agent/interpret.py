@@ -8,7 +8,7 @@ validates, and the observation maps normalized points to device pixels (docs/arc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -70,19 +70,36 @@ def three_spaces(call: ToolCall, action: BaseModel, toolset: ToolSet, to_device:
 
 
 def read_answer(text: str, dialect: Dialect, frame: CoordinateFrame, toolset: ToolSet,
-                to_device: ToDevice, every_call: bool = False) -> Reading:
+                to_device: ToDevice, every_call: bool = False,
+                element_points: Sequence[tuple[float, float]] | None = None) -> Reading:
     """Parse ``text`` in ``frame`` and validate its first call (every call with ``every_call``).
-    Raises :class:`AnswerError`."""
+    ``element_points`` are the normalized centres of the elements listed in the prompt: a call
+    that names ``element`` N acts on the N-th. Raises :class:`AnswerError`."""
     try:
         calls = dialect.parse(text, frame, toolset)
     except ParseError as exc:
         raise AnswerError("parse", str(exc)) from None
     reading = Reading(calls)
-    for call in calls if every_call else calls[:1]:
+    for position, call in enumerate(calls if every_call else calls[:1]):
         try:
+            call = calls[position] = _place_element(call, element_points)
             action = toolset.validate(call)
         except ToolError as exc:
             raise AnswerError("validation", str(exc), calls) from None
         reading.actions.append(action)
         reading.records.append(three_spaces(call, action, toolset, to_device))
     return reading
+
+
+def _place_element(call: ToolCall, points: Sequence[tuple[float, float]] | None) -> ToolCall:
+    """``call`` with the centre of the element it names as its ``coordinate`` (the element wins
+    over a point given beside it: it is what the model picked from the list)."""
+    number = call.arguments.get("element")
+    if number is None or isinstance(number, bool) or not isinstance(number, int):
+        return call  # nothing to place, or validation says what is wrong with it
+    if not points:
+        raise ToolError(f"{call.name}: no elements are listed for this screen; give 'coordinate'")
+    if not 0 <= number < len(points):
+        raise ToolError(f"{call.name}: element {number} is not in the list; the elements are "
+                        f"numbered 0 to {len(points) - 1}")
+    return ToolCall(call.name, {**call.arguments, "coordinate": list(points[number])}, call.raw())

@@ -24,7 +24,7 @@ from typing import Any
 from PIL import Image
 
 from agent.evaluation.runner import PREDICTIONS, read_predictions
-from agent.trajectory import ReplayOutcome, Step, Trajectory, read_trajectory
+from agent.trajectory import ElementRecord, ReplayOutcome, Step, Trajectory, read_trajectory
 
 REPORT_FILE = "report.html"
 CSP = ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
@@ -182,8 +182,17 @@ def overlay(normalized: dict[str, Any] | None, size: tuple[int, int], key: str =
 def _step_html(trajectory: Trajectory, step: Step) -> str:
     shot = _data_url(_inside(trajectory.path, trajectory.screenshot(step)))
     action = step.action
-    figure = _figure(shot, lambda size: overlay(action.normalized if action else None, size, str(step.index)),
-                     f"step {step.index}")
+    chosen = (action.model or {}).get("element") if action is not None else None
+
+    def marks(size: tuple[int, int]) -> str:
+        drawn = overlay(action.normalized if action else None, size, str(step.index), svg=False)
+        boxes = _element_boxes(step.elements or [], size, step.image_size, chosen)
+        if not (drawn or boxes):
+            return ""
+        return (f'<svg class="overlay" viewBox="0 0 {size[0]} {size[1]}" preserveAspectRatio="none">'
+                f'{boxes}{drawn}</svg>')
+
+    figure = _figure(shot, marks, f"step {step.index}")
     if step.error is not None:
         title = f'<span class="error">{html.escape(step.error.kind)} error</span>'
     elif action is not None:
@@ -199,6 +208,12 @@ def _step_html(trajectory: Trajectory, step: Step) -> str:
         rows.append(f"<tr><td>result</td><td>{html.escape(step.result.message)}</td></tr>")
     if step.error is not None:
         rows.append(f'<tr><td>error</td><td class="error">{html.escape(step.error.message)}</td></tr>')
+    if step.elements is not None:
+        listed = "".join(
+            f"<li{' class=chosen' if i == chosen else ''} value={i}>{html.escape(_element_text(e))}</li>"
+            for i, e in enumerate(step.elements))
+        rows.append(f"<tr><td>elements</td><td><details><summary>{len(step.elements)} listed to the "
+                    f"model</summary><ol start=0>{listed}</ol></details></td></tr>")
     timings = ", ".join(f"{k} {v:.0f} ms" for k, v in step.timings_ms.items())
     tokens = ""
     if step.prompt_tokens is not None:
@@ -208,6 +223,28 @@ def _step_html(trajectory: Trajectory, step: Step) -> str:
             f'<div class="meta">{html.escape(timings)}{tokens}</div>'
             f'<div>model output</div><pre class="output">{html.escape(step.output_text or "")}</pre>'
             f'</div></section>')
+
+
+def _element_boxes(elements: list[ElementRecord], size: tuple[int, int], recorded: tuple[int, int],
+                   chosen: object) -> str:
+    """Each listed element outlined, with its number; the one the model named stands out."""
+    sx, sy = size[0] / max(recorded[0], 1), size[1] / max(recorded[1], 1)
+    font = max(size[1] / 70, 10)
+    parts = []
+    for index, element in enumerate(elements):
+        left, top, right, bottom = element.bounds
+        colour, width = ("#ea4335", 4) if index == chosen else ("#1a73e8", 1.5)
+        parts.append(f'<rect class="element" x="{left * sx:.1f}" y="{top * sy:.1f}" '
+                     f'width="{(right - left) * sx:.1f}" height="{(bottom - top) * sy:.1f}" fill="none" '
+                     f'stroke="{colour}" stroke-width="{width}"/><text x="{left * sx + 2:.1f}" '
+                     f'y="{top * sy + font:.1f}" font-size="{font:.1f}" fill="{colour}">{index}</text>')
+    return "".join(parts)
+
+
+def _element_text(element: ElementRecord) -> str:
+    words = " ".join(w for w in (f'"{element.text}"' if element.text else "", element.description) if w)
+    return (f"{element.kind.rsplit('.', 1)[-1]} {words} {list(element.bounds)}"
+            f"{' clickable' if element.clickable else ''}")
 
 
 def _replay_line(outcome: ReplayOutcome) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
+from agent.elements import element_lines, element_points, element_records
 from agent.interpret import AnswerError, read_answer
 from agent.runtime import RuntimeFailure
 from agent.steps import MODEL_OUTPUT_ERRORS, RunResult, Status, Step, StepError
@@ -219,10 +220,14 @@ class Run:
         shot = agent.recorder.screenshot(index, obs.image) if agent.recorder is not None else None
         t = time.perf_counter()
         prompt = agent.dialect.render(self.goal, self._history, obs.image, agent.toolset, self._feedback)
+        if obs.elements is not None:
+            prompt.add_text(element_lines(obs.elements, (prompt.frame.width / obs.size[0],
+                                                         prompt.frame.height / obs.size[1])))
         timings["render"] = _ms(t)
         step = Step(index=index, started_at=started_at, image_size=obs.size, scale=obs.scale,
                     frame=(prompt.frame.width, prompt.frame.height), screen_hash=screen_hash(obs),
-                    prompt_text=prompt.text(), timings_ms=timings, screenshot=shot)
+                    prompt_text=prompt.text(), timings_ms=timings, screenshot=shot,
+                    elements=element_records(obs.elements))
         timings = step.timings_ms  # pydantic copied the dict: time into the step's own
         t = time.perf_counter()
         try:
@@ -240,7 +245,8 @@ class Run:
         step.prompt_tokens, step.completion_tokens = completion.prompt_tokens, completion.completion_tokens
         t = time.perf_counter()
         try:
-            reading = read_answer(completion.text, agent.dialect, prompt.frame, agent.toolset, obs.to_device)
+            reading = read_answer(completion.text, agent.dialect, prompt.frame, agent.toolset, obs.to_device,
+                                  element_points=element_points(obs))
         except AnswerError as exc:
             step.calls = [CallRecord(name=c.name, arguments=c.raw()) for c in exc.calls]
             step.error = StepError(kind=exc.stage, message=str(exc))

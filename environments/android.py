@@ -30,10 +30,11 @@ from environments.base import (
     EnvironmentFault,
     EnvironmentUnavailable,
     Observation,
-    UIElement,
 )
 from environments.adb_channel import AdbChannel, AdbServerGone
+from environments.android_apps import app_package
 from environments.lock import DeviceLock
+from environments.ui_tree import draw_marks, for_model, parse_hierarchy
 from tools import MobileUse, ToolSet, mobile_tools
 
 log = logging.getLogger("vlagent.android")
@@ -46,18 +47,6 @@ RECONNECT_BACKOFF_S = 0.5
 DUMP_PATH = "/sdcard/vlagent_window_dump.xml"
 SYSTEM_BUTTONS = {"Back": "KEYCODE_BACK", "Home": "KEYCODE_HOME", "Menu": "KEYCODE_MENU",
                   "Enter": "KEYCODE_ENTER"}
-# Labels whose package name does not contain the label (resolution falls back to package names).
-KNOWN_APPS = {
-    "settings": "com.android.settings", "chrome": "com.android.chrome",
-    "clock": "com.google.android.deskclock", "camera": "com.android.camera2",
-    "contacts": "com.android.contacts", "phone": "com.android.dialer",
-    "messages": "com.google.android.apps.messaging", "gmail": "com.google.android.gm",
-    "maps": "com.google.android.apps.maps", "play store": "com.android.vending",
-    "youtube": "com.google.android.youtube", "calendar": "com.google.android.calendar",
-    "photos": "com.google.android.apps.photos", "files": "com.google.android.documentsui",
-    "calculator": "com.google.android.calculator",
-}
-_BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
 
 
 def shell_text(text: str) -> str:
@@ -79,19 +68,6 @@ def decode_raw_screencap(data: bytes | memoryview) -> Image.Image:
     # A memoryview is read in place (Pillow takes any buffer; its stubs say bytes).
     pixels_view = cast(bytes, data[header:])
     return Image.frombuffer("RGBA", (width, height), pixels_view, "raw", "RGBA", 0, 1).convert("RGB")
-
-
-def parse_hierarchy(xml: str) -> list[UIElement]:
-    """``uiautomator dump`` XML → elements with class, text, resource id and bounds."""
-    elements = []
-    for node in ET.fromstring(xml).iter("node"):
-        match = _BOUNDS.fullmatch(node.get("bounds", ""))
-        if match is None:
-            continue
-        left, top, right, bottom = (int(v) for v in match.groups())
-        elements.append(UIElement(bounds=(left, top, right, bottom), text=node.get("text", ""),
-                                  kind=node.get("class", ""), resource_id=node.get("resource-id", "")))
-    return elements
 
 
 def _name(command: str) -> str:
@@ -137,18 +113,21 @@ def _adbutils() -> Any:
 
 
 class AndroidEnvironment(Environment):
-    """The device ``serial`` (default: the only device), optionally with its UI hierarchy.
+    """The device ``serial`` (default: the only device).
 
     ``serial="virtual"`` starts an embedded virtual phone for the run, on a private adb server;
     so does the default when the adb server has no device ready (a warning says so).
+    ``ui_tree``: every observation carries the screen's elements (``uiautomator dump``, reduced
+    to those worth a line); ``marks``: also drawn, numbered, on the screenshot (set-of-marks).
     """
 
     name = "android"
 
-    def __init__(self, serial: str | None = None, hierarchy: bool = False) -> None:
+    def __init__(self, serial: str | None = None, ui_tree: bool = False, marks: bool = False) -> None:
         self._adb = _adbutils()
         self.embedded: Any = None
-        self.hierarchy = hierarchy
+        self.ui_tree = ui_tree or marks
+        self.marks = marks
         self.closed = False
         if serial == VIRTUAL:
             self._embed()
@@ -305,17 +284,20 @@ class AndroidEnvironment(Environment):
 
     @property
     def toolset(self) -> ToolSet:
-        return mobile_tools()
+        return mobile_tools(elements=self.ui_tree)
 
     def observe(self) -> Observation:
         image = self._capture(self.screencap)
         elements = None
-        if self.hierarchy:
-            self._shell(f"uiautomator dump {DUMP_PATH}")
+        if self.ui_tree:
+            dump = self._shell_many([f"uiautomator dump {DUMP_PATH}", f"cat {DUMP_PATH}"])[1]
             try:
-                elements = parse_hierarchy(self._shell(f"cat {DUMP_PATH}"))
+                elements = for_model(parse_hierarchy(dump), image.size)
             except ET.ParseError:
+                log.warning("device %s: the UI tree could not be read; this step has none", self.serial)
                 elements = []
+            if self.marks:
+                image = draw_marks(image, elements)
         # The screenshot has the display's current orientation: taps use its size. Only a
         # turned screen costs a dumpsys call to say which way it is turned.
         self.screen = image.size
@@ -387,17 +369,8 @@ class AndroidEnvironment(Environment):
         return ActionResult(ok=True, message="type done (through ADB Keyboard)")
 
     def resolve_app(self, label: str) -> str | None:
-        """The package of the app called ``label``: a known name, else the installed package
-        whose name contains the label's words."""
-        packages = re.findall(r"package:(\S+)", self._shell("pm list packages"))
-        key = label.strip().lower()
-        if key in KNOWN_APPS and KNOWN_APPS[key] in packages:
-            return KNOWN_APPS[key]
-        if key in packages:
-            return key
-        words = re.findall(r"[a-z0-9]+", key)
-        matches = [p for p in packages if words and all(w in p.lower() for w in words)]
-        return min(matches, key=len) if matches else None
+        """The package of the app called ``label`` among the installed ones (:func:`app_package`)."""
+        return app_package(label, re.findall(r"package:(\S+)", self._shell("pm list packages")))
 
     def _open(self, label: str) -> ActionResult:
         package = self.resolve_app(label)
@@ -412,7 +385,7 @@ class AndroidEnvironment(Environment):
         return {"name": self.name, "serial": self.serial, "size": [self.width, self.height],
                 "density": self.density, "screencap": self.screencap,
                 "screencap_ms": self.screencap_ms, "channel": "adb shell session", "ime": self.ime,
-                "hierarchy": self.hierarchy, "virtual": self.embedded is not None}
+                "ui_tree": self.ui_tree, "marks": self.marks, "virtual": self.embedded is not None}
 
     def close(self) -> None:
         self.closed = True

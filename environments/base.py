@@ -27,12 +27,15 @@ class RunAborted(Exception):
 
 @dataclass(frozen=True)
 class UIElement:
-    """One element of the UI hierarchy, in image pixels: ``bounds`` = (left, top, right, bottom)."""
+    """One element of the UI hierarchy, in image pixels: ``bounds`` = (left, top, right, bottom).
+    ``kind`` is its class (``android.widget.Button``); ``description`` its content description."""
 
     bounds: tuple[int, int, int, int]
     text: str = ""
     kind: str = ""
     resource_id: str = ""
+    description: str = ""
+    clickable: bool = False
 
 
 @dataclass

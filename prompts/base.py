@@ -80,6 +80,15 @@ class Prompt:
                                 "content": [{"type": "text", "text": self.tools_text}]})
         return messages
 
+    def add_text(self, text: str) -> None:
+        """Append ``text`` to the last user message, after its image: more about this screen
+        (the UI tree's element list), in every family's format alike."""
+        for message in reversed(self.messages):
+            if message["role"] == "user":
+                message["content"] = _parts(message) + [{"type": "text", "text": "\n" + text}]
+                return
+        self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
+
     def images(self) -> list[Image.Image]:
         return [part["image"] for m in self.messages for part in _parts(m) if part["type"] == "image"]
 

@@ -2,7 +2,7 @@
 
 from tools.computer_use import ComputerUse
 from tools.gui import GuiTool, RunEnd
-from tools.mobile_use import MobileUse
+from tools.mobile_use import MobileUse, MobileUseWithElements
 from tools.points import Point, ScreenPoint, is_on_screen, point_fields
 from tools.toolset import ToolCall, ToolError, ToolSet
 
@@ -12,9 +12,10 @@ def computer_tools() -> ToolSet:
     return ToolSet([ComputerUse])
 
 
-def mobile_tools() -> ToolSet:
-    """The Android action space: ``mobile_use``."""
-    return ToolSet([MobileUse])
+def mobile_tools(elements: bool = False) -> ToolSet:
+    """The Android action space: ``mobile_use``; with ``elements``, taps may name an element of
+    the listed UI tree by its number."""
+    return ToolSet([MobileUseWithElements if elements else MobileUse])
 
 
 def action_space_of(tool: str) -> ToolSet:
@@ -23,7 +24,7 @@ def action_space_of(tool: str) -> ToolSet:
 
 
 __all__ = [
-    "ComputerUse", "GuiTool", "MobileUse", "Point", "RunEnd", "ScreenPoint", "ToolCall",
+    "ComputerUse", "GuiTool", "MobileUse", "MobileUseWithElements", "Point", "RunEnd", "ScreenPoint", "ToolCall",
     "ToolError", "ToolSet", "action_space_of", "computer_tools", "is_on_screen", "mobile_tools",
     "point_fields",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tools.gui import ActionSpec, GuiTool, action_help
 from tools.limits import Seconds, Text
@@ -31,6 +31,11 @@ MOBILE_ACTIONS: dict[str, ActionSpec] = {
     "answer": ActionSpec("Give `text` as the answer to the user's question and end.", ("text",)),
 }
 
+MobileAction = Literal[
+    "key", "click", "long_press", "swipe", "type", "system_button", "open", "wait", "terminate",
+    "answer",
+]
+
 
 class MobileUse(GuiTool):
     """Use a touchscreen to interact with an Android phone. Pick one action per call; the screen
@@ -39,10 +44,7 @@ class MobileUse(GuiTool):
     tool_name: ClassVar[str] = "mobile_use"
     ACTIONS: ClassVar[dict[str, ActionSpec]] = MOBILE_ACTIONS
 
-    action: Literal[
-        "key", "click", "long_press", "swipe", "type", "system_button", "open", "wait",
-        "terminate", "answer",
-    ] = Field(description=action_help(MOBILE_ACTIONS))
+    action: MobileAction = Field(description=action_help(MOBILE_ACTIONS))
     coordinate: Point | None = Field(
         None, description="[x, y]: the point to act on (for `swipe`, where the finger starts)."
     )
@@ -61,3 +63,33 @@ class MobileUse(GuiTool):
     status: Literal["success", "failure"] | None = Field(
         None, description="How the task ended, for `terminate`."
     )
+
+
+ELEMENT_ACTIONS: dict[str, ActionSpec] = {
+    **MOBILE_ACTIONS,
+    "click": ActionSpec("Tap the point `coordinate`, or the centre of element number `element`.",
+                        (), ("coordinate", "element")),
+    "long_press": ActionSpec("Press and hold the point `coordinate` (or element number `element`) "
+                             "for `time` seconds.", ("time",), ("coordinate", "element")),
+}
+
+
+# ``mobile_use`` when the prompt lists the screen's elements (--ui-tree). The loop turns an
+# element's number into its centre before validation, so an action that reaches a device always
+# has its point, and the trajectory records the point in every space.
+class MobileUseWithElements(MobileUse):
+    """Use a touchscreen to interact with an Android phone. Pick one action per call; the screen
+    is shown after each action. A tap may name one of the listed screen elements by its number."""
+
+    ACTIONS: ClassVar[dict[str, ActionSpec]] = ELEMENT_ACTIONS
+
+    action: MobileAction = Field(description=action_help(ELEMENT_ACTIONS))
+    element: int | None = Field(
+        None, ge=0, description="The number of an element in the list of screen elements, for "
+                                "`click` and `long_press` instead of `coordinate`.")
+
+    @model_validator(mode="after")
+    def _has_a_point(self) -> MobileUseWithElements:
+        if self.action in ("click", "long_press") and self.coordinate is None:
+            raise ValueError(f"action '{self.action}' needs 'coordinate' or 'element'")
+        return self

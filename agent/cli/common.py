@@ -268,8 +268,9 @@ def env_options(env: str, given: dict[str, Any]) -> dict[str, Any]:
         fail(str(exc))
     for key in options:
         if key not in accepted:
-            takes = ", ".join(f"--{a}" for a in accepted) or "none"
-            fail(f"--{key} is not an option of --env {env} (its options: {takes})", exitcodes.USAGE)
+            takes = ", ".join(f"--{a.replace('_', '-')}" for a in accepted) or "none"
+            fail(f"--{key.replace('_', '-')} is not an option of --env {env} (its options: {takes})",
+                 exitcodes.USAGE)
     return options
 
 

@@ -70,8 +70,11 @@ def run(
     serial: Annotated[str | None, typer.Option(
         "--serial", help="[android] Device serial, or 'virtual' for the embedded virtual phone "
                          "(default: the only device; the virtual phone when none is attached).")] = None,
-    hierarchy: Annotated[bool | None, typer.Option(
-        "--hierarchy", help="[android] Also read the UI hierarchy each step.")] = None,
+    ui_tree: Annotated[bool | None, typer.Option(
+        "--ui-tree", help="[android] Give the model the screen's elements as a numbered list; it may "
+                          "tap one by its number.")] = None,
+    marks: Annotated[bool | None, typer.Option(
+        "--marks", help="[android] With --ui-tree: also draw the numbers on the screenshot (set-of-marks).")] = None,
     confirm: Annotated[bool, typer.Option(
         "--confirm", help="Ask on the terminal before risky actions (docs/safety.md).")] = False,
     region: Annotated[str | None, typer.Option(
@@ -102,7 +105,8 @@ def run(
         secrets=_secrets(secret or []), policy=all_of(apps, area, Confirm(view.ask) if confirm else None),
         env_options=env_options(env, {
             "size": size, "space": space, "scale": scale, "display": display, "monitor": monitor,
-            "xvfb": xvfb, "settle": settle, "launch": launch, "serial": serial, "hierarchy": hierarchy}),
+            "xvfb": xvfb, "settle": settle, "launch": launch, "serial": serial, "ui_tree": ui_tree,
+            "marks": marks}),
         limits=Limits(max_steps=max_steps, max_retries=max_retries, max_repeats=max_repeats,
                       time_limit_s=time_limit))
     agent = _build(spec, view)

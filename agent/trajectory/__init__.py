@@ -6,6 +6,7 @@ from agent.trajectory.recorder import Recorder, RecorderError
 from agent.trajectory.records import (
     ActionRecord,
     CallRecord,
+    ElementRecord,
     End,
     Header,
     Limits,
@@ -17,7 +18,7 @@ from agent.trajectory.records import (
 )
 
 __all__ = [
-    "FORMAT", "VERSION", "ActionRecord", "CallRecord", "End", "Header", "Limits", "Outcome", "ReplayOutcome",
+    "FORMAT", "VERSION", "ActionRecord", "CallRecord", "ElementRecord", "End", "Header", "Limits", "Outcome", "ReplayOutcome",
     "Recorder", "RecorderError", "Status", "Step", "StepError", "Trajectory", "TrajectoryError",
     "generate_schema", "read_trajectory", "schema",
 ]

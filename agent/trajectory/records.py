@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 FORMAT: Literal["vlagent-trajectory"] = "vlagent-trajectory"
-VERSION: Literal[3] = 3
+VERSION: Literal[4] = 4
 """2: a step's ``prompt_text`` is what is new since the step before (``prompt_from``).
-3: the end line may carry ``replay`` (self-healing replay), and ``status`` may be ``unverified``."""
+3: the end line may carry ``replay`` (self-healing replay), and ``status`` may be ``unverified``.
+4: a step may carry ``elements`` (the UI tree the model was shown)."""
 
 Status = Literal["success", "failure", "answered", "max_steps", "time_limit", "error", "aborted", "unverified"]
 """``unverified``: a self-healing replay said it was done, but never re-joined its recording."""
@@ -72,7 +73,7 @@ class Limits(Record):
 class Header(Record):
     type: Literal["header"] = "header"
     format: Literal["vlagent-trajectory"] = FORMAT
-    version: Literal[1, 2, 3] = VERSION
+    version: Literal[1, 2, 3, 4] = VERSION
     run_id: str
     goal: str
     started_at: str = Field(json_schema_extra=_TIME)
@@ -93,6 +94,18 @@ class Header(Record):
 class StepError(Record):
     kind: ErrorKind
     message: str
+
+
+class ElementRecord(Record):
+    """One listed screen element; its number in the list is its position in ``Step.elements``."""
+
+    bounds: tuple[int, int, int, int]
+    """left, top, right, bottom in pixels of the step's screenshot"""
+    kind: str = ""
+    text: str = ""
+    description: str = ""
+    resource_id: str = ""
+    clickable: bool = False
 
 
 class CallRecord(Record):
@@ -151,6 +164,8 @@ class Step(Record):
     error: StepError | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
     screenshot: str | None = Field(default=None, pattern=r"^screens/[0-9]{6}\.png$")
+    elements: list[ElementRecord] | None = None
+    """The UI tree listed in the prompt (--ui-tree), in order; null when none was."""
 
     @property
     def executed(self) -> bool:

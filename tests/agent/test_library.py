@@ -220,7 +220,7 @@ def test_every_model_option_of_run_is_taken_by_replay_and_eval(tmp_path: Path) -
     # agent run's options, less those about the goal, the limits, the output and the environment:
     not_model = {"--env", "--goal", "--max-steps", "--max-retries", "--max-repeats", "--time-limit",
                  "--out", "--dry-run", "--secret", "--confirm", "--allow-app", "--deny-app", "--region"}
-    not_model |= {f"--{o}" for name in environments.available() for o in environments.options_of(name)}
+    not_model |= {f"--{o.replace('_', '-')}" for name in environments.available() for o in environments.options_of(name)}
     model_flags = by_name["run"] - not_model
     assert {"--model", "--endpoint", "--dialect", "--max-pixels", "--dtype"} <= model_flags
     for name in ("run", "replay", "eval"):

@@ -116,3 +116,52 @@ def test_agent_virtual_device_refuses_an_unknown_profile() -> None:
     result = run_cli("virtual-device", "--profile", "tablet")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --profile: no profile 'tablet'; choose one of none, phone"
+
+
+def test_ui_tree_run_taps_an_element_by_number_and_records_and_reports_the_elements(
+        phone: VirtualDevice, tmp_path: Path) -> None:
+    import re
+
+    # The number is read from the list the model was shown, as a model would read it: first a
+    # run that only looks, then a run that taps "Notes" by its number.
+    look = write_script(tmp_path / "look.txt", [tool_call(action="terminate", status="success")])
+    first = tmp_path / "look"
+    assert run_cli("run", "--env", "android", "--serial", phone.serial, "--ui-tree", "--goal", "look",
+                   "--model", f"scripted:{look}", "--out", str(first), timeout=120).returncode == 0
+    shown = json.loads((first / "trajectory.jsonl").read_text().splitlines()[1])["prompt_text"]
+    number = int(re.search(r'^(\d+): TextView "Notes" ', shown, re.M).group(1))  # type: ignore[union-attr]
+    script = write_script(tmp_path / "tap.txt", [
+        tool_call(action="click", element=number), tool_call(action="terminate", status="success")])
+    out = tmp_path / "run"
+    result = run_cli("run", "--env", "android", "--serial", phone.serial, "--ui-tree", "--marks",
+                     "--goal", "open Notes", "--model", f"scripted:{script}", "--out", str(out), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert phone.state()["foreground"] == "com.vlagent.notes"
+    lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
+    assert_schema_valid(lines)
+    assert lines[0]["environment"]["ui_tree"] is True and lines[0]["version"] == 4
+    step = lines[1]
+    assert step["elements"][number]["text"] == "Notes" and step["elements"][number]["clickable"]
+    left, top, right, bottom = step["elements"][number]["bounds"]
+    assert step["action"]["model"] == {"action": "click", "element": number}
+    assert step["action"]["device"]["coordinate"] == [(left + right) / 2, (top + bottom) / 2]
+    # The next screen (Notes) is listed anew: its Save button is there.
+    assert any(e["resource_id"] == "com.vlagent.notes:id/save" for e in lines[2]["elements"])
+    report = (out / "report.html").read_text()
+    assert f'<li class=chosen value={number}>TextView &quot;Notes&quot;' in report
+    assert report.count('class="element"') == len(step["elements"]) + len(lines[2]["elements"])
+
+
+def test_a_tiny_checkpoint_runs_with_the_ui_tree(phone: VirtualDevice, checkpoint, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = checkpoint("qwen2-vl")
+    out = tmp_path / "run"
+    result = run_cli("run", "--env", "android", "--serial", phone.serial, "--ui-tree", "--goal", "open Notes",
+                     "--model", str(folder), "--max-steps", "2", "--out", str(out), timeout=300)
+    lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
+    assert lines[-1]["type"] == "end", result.stderr
+    steps = lines[1:-1]
+    assert steps and all(s["elements"] for s in steps)
+    # The model read the list: it is in the prompt after the chat template, with the tool's
+    # element argument in the tools section.
+    assert 'TextView "Notes"' in steps[0]["prompt_text"] and '"element"' in steps[0]["prompt_text"]
+    assert steps[0]["prompt_tokens"] > 0

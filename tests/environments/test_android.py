@@ -254,11 +254,11 @@ def test_a_fault_is_an_environment_fault(adb_server: AdbServer) -> None:
 
 
 def _elements(env: AndroidEnvironment) -> list[Any]:
-    env.hierarchy = True
+    env.ui_tree = True
     try:
         return env.observe().elements or []
     finally:
-        env.hierarchy = False
+        env.ui_tree = False
 
 
 def test_two_runs_on_one_phone_the_second_fails_at_once(phone: VirtualDevice) -> None:

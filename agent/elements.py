@@ -1,0 +1,27 @@
+"""The UI tree in a run: what the model is told, where a numbered element is, what is recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agent.trajectory.records import ElementRecord
+from environments import Observation, UIElement
+from environments.ui_tree import centre, element_lines
+
+__all__ = ["element_lines", "element_points", "element_records"]
+
+
+def element_points(obs: Observation) -> list[tuple[float, float]] | None:
+    """The normalized centre of each listed element (None when the step lists none)."""
+    if obs.elements is None:
+        return None
+    width, height = obs.size
+    return [(x / width, y / height) for x, y in map(centre, obs.elements)]
+
+
+def element_records(elements: Sequence[UIElement] | None) -> list[ElementRecord] | None:
+    if elements is None:
+        return None
+    return [ElementRecord(bounds=e.bounds, kind=e.kind, text=e.text, description=e.description,
+                          resource_id=e.resource_id, clickable=e.clickable) for e in elements]
+
