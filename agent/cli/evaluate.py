@@ -38,6 +38,9 @@ def evaluate_command(
     concurrency: Annotated[int, typer.Option(
         "--concurrency", min=1, help="With --endpoint: requests kept in flight (the server batches them).")] = 1,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N episodes.")] = None,
+    ui_tree: Annotated[bool, typer.Option(
+        "--ui-tree", help="List each screen's elements in the prompt (from the dataset's accessibility "
+                          "trees), as agent run --ui-tree does; recorded as an override.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Keep the steps already in predictions.jsonl.")] = False,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace an earlier evaluation in --out (default: refuse).")] = False,
@@ -75,6 +78,8 @@ def evaluate_command(
     except ProtocolError as exc:
         fail(str(exc), exitcodes.USAGE)
     overrides: dict[str, Any] = {"scorer": scorer} if scorer not in (None, chosen.scorer) else {}
+    if ui_tree:
+        overrides["ui_tree"] = True
     if model.options.max_pixels is not None and model.options.max_pixels != chosen.max_pixels:
         overrides["max_pixels"] = model.options.max_pixels
     elif chosen.max_pixels is not None:
@@ -92,7 +97,8 @@ def evaluate_command(
                                    resume=resume, settings={"format": fmt, "dataset": str(dataset),
                                                             "level": level, "split": split},
                                    on_progress=lambda done, total: progress.update(task, completed=done),
-                                   protocol=chosen, overrides=overrides, concurrency=concurrency)
+                                   protocol=chosen, overrides=overrides, concurrency=concurrency,
+                                   ui_tree=ui_tree)
         except RuntimeFailure as exc:
             fail(f"the model failed: {exc} (finished steps are in {out}; rerun with --resume)",
                  exitcodes.RUN_ERROR)

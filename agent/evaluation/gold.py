@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from environments import UIElement
 
 Box = tuple[float, float, float, float]
 """An element's box, normalized: (left, top, right, bottom) in [0, 1]."""
@@ -30,6 +31,9 @@ class GoldStep:
     label: str | None = None
     """The dataset's own description of the gold action (AITZ's ``coat_action_desc``)."""
     targets: tuple[Box, ...] = ()
+    ui_tree: tuple[UIElement, ...] | None = None
+    """The screen's elements as the model would be shown them (``--ui-tree``), in screenshot
+    pixels; None when the dataset has no accessibility tree."""
     """The box(es) of the element the gold action acts on, for rules that score a tap by its
     target alone (AndroidControl: :func:`target_boxes`; an ``open`` answered by a tap: the app's
     icon when its label is on screen)."""

@@ -32,6 +32,7 @@ from PIL import Image
 from agent.evaluation.actions import aitw_action, androidcontrol_action
 from agent.evaluation.gold import Box, Episode, GoldStep, target_boxes
 from agent.evaluation.tfrecord import accessibility_nodes
+from environments.ui_tree import for_model, from_accessibility_nodes
 
 LEVELS = ("high", "low")
 
@@ -137,8 +138,10 @@ def androidcontrol_episode(features: dict[str, list[Any]], source: Path, level: 
         nodes = accessibility_nodes(trees[index]) if index < len(trees) else []
         instruction = instructions[index] if level == "low" and index < len(instructions) else None
         arguments = androidcontrol_action(json.loads(raw), width, height)
+        ui_tree = tuple(for_model(from_accessibility_nodes(nodes), (width, height))) if nodes else None
         episode.steps.append(GoldStep(index, image, "mobile_use", arguments, leaf_boxes(nodes, width, height),
-                                      instruction, targets=action_targets(arguments, nodes, width, height)))
+                                      instruction, targets=action_targets(arguments, nodes, width, height),
+                                      ui_tree=ui_tree))
     return episode
 
 

@@ -17,11 +17,12 @@ from PIL import Image
 from agent.evaluation.gold import Episode, GoldStep, Verdict, kind_of
 from agent.evaluation.protocols import Protocol, protocol_for
 from agent.evaluation.scoring import Scorer, score
+from agent.elements import element_lines, element_points
 from agent.interpret import AnswerError, read_answer
 from agent.runtime import Runtime
 from environments import Observation
 from prompts import Dialect, model_call
-from tools import ToolCall, action_space_of
+from tools import ToolCall, ToolSet, action_space_of, mobile_tools
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"
@@ -65,12 +66,15 @@ def _rewrite(path: Path, predictions: list[dict[str, Any]]) -> None:
 def evaluate(episodes: list[Episode], runtime: Runtime, dialect: Dialect, scorer: Scorer, out: Path,
              batch_size: int = 1, resume: bool = False, settings: dict[str, Any] | None = None,
              on_progress: Callable[[int, int], None] | None = None, protocol: Protocol | None = None,
-             overrides: dict[str, Any] | None = None, concurrency: int = 1) -> dict[str, Any]:
+             overrides: dict[str, Any] | None = None, concurrency: int = 1,
+             ui_tree: bool = False) -> dict[str, Any]:
     """Score every step of ``episodes``; write ``out/predictions.jsonl`` and ``out/metrics.json``.
     ``protocol``: how step instructions are worded, recorded with ``overrides`` (the settings
     the user changed from it); default: the protocol of the episodes' benchmark. ``concurrency``:
     batches in flight at once, from as many threads (the runtime must allow it: the
-    OpenAI-compatible one does; a local model batches with ``batch_size`` instead)."""
+    OpenAI-compatible one does; a local model batches with ``batch_size`` instead). ``ui_tree``:
+    list each screen's elements in the prompt (datasets with accessibility trees), as a run with
+    ``--ui-tree`` does."""
     if protocol is None:
         protocol = protocol_for(episodes[0].benchmark if episodes else "")
     out.mkdir(parents=True, exist_ok=True)
@@ -97,12 +101,13 @@ def evaluate(episodes: list[Episode], runtime: Runtime, dialect: Dialect, scorer
 
         if concurrency <= 1:
             for batch in batches:
-                keep(_predict(batch, runtime, dialect, scorer, protocol))
+                keep(_predict(batch, runtime, dialect, scorer, protocol, ui_tree))
         else:
             # N requests in flight: a server batches them continuously; each answer is written as
             # it comes, so an interrupted run keeps every finished step.
             with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                futures = [pool.submit(_predict, batch, runtime, dialect, scorer, protocol) for batch in batches]
+                futures = [pool.submit(_predict, batch, runtime, dialect, scorer, protocol, ui_tree)
+                           for batch in batches]
                 try:
                     for future in as_completed(futures):
                         keep(future.result())
@@ -126,7 +131,7 @@ def evaluate(episodes: list[Episode], runtime: Runtime, dialect: Dialect, scorer
 
 
 def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scorer,
-             protocol: Protocol) -> list[dict[str, Any]]:
+             protocol: Protocol, ui_tree: bool = False) -> list[dict[str, Any]]:
     prompts, images = [], []
     for item in batch:
         with Image.open(item.step.image) as opened:
@@ -137,17 +142,22 @@ def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scor
                 size = shot.size
             history.append(history_call(earlier, dialect, size))
         goal = protocol.goal_for(item.episode.goal, item.step.instruction)
-        prompt = dialect.render(goal, history, image, action_space_of(item.step.tool))
+        prompt = dialect.render(goal, history, image, _tools(item, ui_tree))
+        screen = _screen(item, image, ui_tree)
+        if screen.elements is not None:
+            prompt.add_text(element_lines(screen.elements, (prompt.frame.width / image.width,
+                                                            prompt.frame.height / image.height)))
         prompts.append(prompt)
         images.append(image)
     completions = runtime.generate(prompts)
     lines = []
     for item, prompt, image, completion in zip(batch, prompts, images, completions):
-        tools = action_space_of(item.step.tool)
+        tools = _tools(item, ui_tree)
         tool, arguments, parsed, problem = None, None, False, ""
-        screen = Observation(image)
+        screen = _screen(item, image, ui_tree)
         try:
-            record = read_answer(completion.text, dialect, prompt.frame, tools, screen.to_device).record
+            record = read_answer(completion.text, dialect, prompt.frame, tools, screen.to_device,
+                                 element_points=element_points(screen)).record
             tool, arguments, parsed = record.tool, record.normalized, True
         except AnswerError as exc:
             problem = str(exc)
@@ -161,6 +171,17 @@ def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scor
             "type_match": verdict.type_match, "exact_match": verdict.exact_match, "reason": verdict.reason,
         })
     return lines
+
+
+def _screen(item: Item, image: Image.Image, ui_tree: bool) -> Observation:
+    listed = ui_tree and item.step.ui_tree is not None
+    return Observation(image, elements=list(item.step.ui_tree or ()) if listed else None)
+
+
+def _tools(item: Item, ui_tree: bool) -> ToolSet:
+    if ui_tree and item.step.ui_tree is not None and item.step.tool == "mobile_use":
+        return mobile_tools(elements=True)
+    return action_space_of(item.step.tool)
 
 
 def summarize(predictions: list[dict[str, Any]], episodes: list[Episode]) -> dict[str, Any]:

@@ -93,6 +93,30 @@ def test_agent_eval_scores_the_tfrecords_and_a_far_click_is_wrong(tmp_path: Path
     assert json.loads((again / "metrics.json").read_text())["settings"]["protocol"]["overrides"] == {"scorer": "aitw"}
 
 
+def test_with_the_ui_tree_a_tap_by_element_number_is_scored_on_that_elements_centre(tmp_path: Path) -> None:
+    episode = load_dataset(CONTROL, "androidcontrol", split="test")[0]
+    listed = episode.steps[1].ui_tree or ()
+    alarm = next(i for i, e in enumerate(listed) if "Alarm" in (e.text, e.description))
+    search = next(i for i, e in enumerate(listed) if "Search" in (e.text, e.description))
+    answers = [tool_call(action="open", text="Clock"), tool_call(action="click", element=alarm),
+               tool_call(action="click", element=search), tool_call(action="type", text="7:30"),
+               tool_call(action="click", element=len(listed))]
+    script = write_script(tmp_path / "a.txt", answers)
+    out = tmp_path / "eval"
+    assert main(["eval", str(CONTROL), "--model", f"scripted:{script}", "--out", str(out), "--split", "test",
+                 "--level", "low", "--ui-tree"]) == 0
+    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    left, top, right, bottom = listed[alarm].bounds
+    with Image.open(episode.steps[1].image) as shot:
+        width, height = shot.size
+    assert lines[1]["parsed"]["arguments"]["coordinate"] == [(left + right) / 2 / width, (top + bottom) / 2 / height]
+    assert lines[1]["exact_match"] is True  # the Alarm button, the gold target
+    assert lines[2]["exact_match"] is False  # a tap where a swipe was due
+    assert lines[4]["parsed"] is None and "is not in the list" in lines[4]["reason"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["protocol"]["overrides"] == {"ui_tree": True}
+
+
 def test_a_tap_is_scored_by_its_target_element(tmp_path: Path) -> None:
     """The target of a tap is the smallest clickable or leaf node holding it; the full-screen
     container never is. A click inside the Alarm button but farther than 0.04·max(W, H) from the
