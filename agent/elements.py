@@ -7,8 +7,18 @@ from collections.abc import Sequence
 from agent.trajectory.records import ElementRecord
 from environments import Observation, UIElement
 from environments.ui_tree import centre, element_lines
+from prompts import Prompt
 
-__all__ = ["element_lines", "element_points", "element_records"]
+__all__ = ["element_points", "element_records", "list_elements"]
+
+
+def list_elements(prompt: Prompt, obs: Observation) -> None:
+    """Add the observation's elements (if it lists any) to ``prompt``, their bounds in the
+    model's own coordinate space, as its answers are."""
+    if obs.elements is not None:
+        width, height = obs.size
+        prompt.add_text(element_lines(obs.elements, (prompt.frame.width / width,
+                                                     prompt.frame.height / height)))
 
 
 def element_points(obs: Observation) -> list[tuple[float, float]] | None:

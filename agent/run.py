@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
-from agent.elements import element_lines, element_points, element_records
+from agent.elements import element_points, element_records, list_elements
 from agent.interpret import AnswerError, read_answer
 from agent.runtime import RuntimeFailure
 from agent.steps import MODEL_OUTPUT_ERRORS, RunResult, Status, Step, StepError
@@ -220,9 +220,7 @@ class Run:
         shot = agent.recorder.screenshot(index, obs.image) if agent.recorder is not None else None
         t = time.perf_counter()
         prompt = agent.dialect.render(self.goal, self._history, obs.image, agent.toolset, self._feedback)
-        if obs.elements is not None:
-            prompt.add_text(element_lines(obs.elements, (prompt.frame.width / obs.size[0],
-                                                         prompt.frame.height / obs.size[1])))
+        list_elements(prompt, obs)
         timings["render"] = _ms(t)
         step = Step(index=index, started_at=started_at, image_size=obs.size, scale=obs.scale,
                     frame=(prompt.frame.width, prompt.frame.height), screen_hash=screen_hash(obs),

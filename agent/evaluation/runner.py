@@ -17,7 +17,7 @@ from PIL import Image
 from agent.evaluation.gold import Episode, GoldStep, Verdict, kind_of
 from agent.evaluation.protocols import Protocol, protocol_for
 from agent.evaluation.scoring import Scorer, score
-from agent.elements import element_lines, element_points
+from agent.elements import element_points, list_elements
 from agent.interpret import AnswerError, read_answer
 from agent.runtime import Runtime
 from environments import Observation
@@ -132,7 +132,7 @@ def evaluate(episodes: list[Episode], runtime: Runtime, dialect: Dialect, scorer
 
 def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scorer,
              protocol: Protocol, ui_tree: bool = False) -> list[dict[str, Any]]:
-    prompts, images = [], []
+    prompts, screens = [], []
     for item in batch:
         with Image.open(item.step.image) as opened:
             image = opened.convert("RGB")
@@ -144,24 +144,21 @@ def _predict(batch: list[Item], runtime: Runtime, dialect: Dialect, scorer: Scor
         goal = protocol.goal_for(item.episode.goal, item.step.instruction)
         prompt = dialect.render(goal, history, image, _tools(item, ui_tree))
         screen = _screen(item, image, ui_tree)
-        if screen.elements is not None:
-            prompt.add_text(element_lines(screen.elements, (prompt.frame.width / image.width,
-                                                            prompt.frame.height / image.height)))
+        list_elements(prompt, screen)
         prompts.append(prompt)
-        images.append(image)
+        screens.append(screen)
     completions = runtime.generate(prompts)
     lines = []
-    for item, prompt, image, completion in zip(batch, prompts, images, completions):
+    for item, prompt, screen, completion in zip(batch, prompts, screens, completions):
         tools = _tools(item, ui_tree)
         tool, arguments, parsed, problem = None, None, False, ""
-        screen = _screen(item, image, ui_tree)
         try:
             record = read_answer(completion.text, dialect, prompt.frame, tools, screen.to_device,
                                  element_points=element_points(screen)).record
             tool, arguments, parsed = record.tool, record.normalized, True
         except AnswerError as exc:
             problem = str(exc)
-        seen = prompt.model_image_size or image.size
+        seen = prompt.model_image_size or screen.size
         verdict = score(item.step, tool, arguments, scorer, seen) if parsed else Verdict(False, False, problem)
         lines.append({
             "episode": item.episode.id, "step": item.step.index, "image": str(item.step.image),
