@@ -8,14 +8,14 @@ validates, and the observation maps normalized points to device pixels (docs/arc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel
 
 from agent.trajectory.records import ActionRecord, CallRecord
-from prompts import CoordinateFrame, Dialect, ParseError
+from prompts import CoordinateFrame, Dialect, ParseError, normalize_call
 from tools import ToolCall, ToolError, ToolSet
 
 ToDevice = Callable[[tuple[float, float]], tuple[float, float]]
@@ -71,10 +71,13 @@ def three_spaces(call: ToolCall, action: BaseModel, toolset: ToolSet, to_device:
 
 def read_answer(text: str, dialect: Dialect, frame: CoordinateFrame, toolset: ToolSet,
                 to_device: ToDevice, every_call: bool = False,
-                element_points: Sequence[tuple[float, float]] | None = None) -> Reading:
+                element_points: Sequence[tuple[float, float]] | None = None,
+                images: Mapping[str, tuple[CoordinateFrame, ToDevice]] | None = None) -> Reading:
     """Parse ``text`` in ``frame`` and validate its first call (every call with ``every_call``).
     ``element_points`` are the normalized centres of the elements listed in the prompt: a call
-    that names ``element`` N acts on the N-th. Raises :class:`AnswerError`."""
+    that names ``element`` N acts on the N-th. ``images`` are the frame and device mapping of each
+    named image of a step that shows several: a call whose ``camera`` names one has its points
+    read on that image. Raises :class:`AnswerError`."""
     try:
         calls = dialect.parse(text, frame, toolset)
     except ParseError as exc:
@@ -83,11 +86,13 @@ def read_answer(text: str, dialect: Dialect, frame: CoordinateFrame, toolset: To
     for position, call in enumerate(calls if every_call else calls[:1]):
         try:
             call = calls[position] = _place_element(call, element_points)
+            call, on_device = _on_named_image(call, images, toolset, to_device)
+            calls[position] = call
             action = toolset.validate(call)
         except ToolError as exc:
             raise AnswerError("validation", str(exc), calls) from None
         reading.actions.append(action)
-        reading.records.append(three_spaces(call, action, toolset, to_device))
+        reading.records.append(three_spaces(call, action, toolset, on_device))
     return reading
 
 
@@ -103,3 +108,16 @@ def _place_element(call: ToolCall, points: Sequence[tuple[float, float]] | None)
         raise ToolError(f"{call.name}: element {number} is not in the list; the elements are "
                         f"numbered 0 to {len(points) - 1}")
     return ToolCall(call.name, {**call.arguments, "coordinate": list(points[number])}, call.raw())
+
+
+def _on_named_image(call: ToolCall, images: Mapping[str, tuple[CoordinateFrame, ToDevice]] | None,
+                    toolset: ToolSet, to_device: ToDevice) -> tuple[ToolCall, ToDevice]:
+    """``call`` with its points read on the image its ``camera`` argument names."""
+    camera = call.arguments.get("camera")
+    if not images or not isinstance(camera, str) or not toolset.point_fields(call.name):
+        return call, to_device
+    if camera not in images:
+        raise ToolError(f"{call.name}: 'camera' {camera!r} is not an image of this step; the images "
+                        f"are: {', '.join(images)}")
+    frame, on_device = images[camera]
+    return normalize_call(call.name, call.raw(), frame, toolset), on_device

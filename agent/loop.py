@@ -23,6 +23,7 @@ from agent.steps import RunResult, Step
 from agent.trajectory import Recorder
 from agent.trajectory.records import End, Header, Limits, Totals
 from environments import Environment, Observation
+from environments.change import ChangeDetector
 from prompts import Dialect
 from tools import ToolSet
 
@@ -65,8 +66,10 @@ class Agent:
     """Runs goals on ``environment`` with ``runtime`` speaking ``dialect``.
 
     ``toolset`` defaults to the environment's. ``recorder`` (optional) writes the trajectory of
-    the next run; ``policy`` may refuse actions; ``listeners`` watch steps as they finish. As a
-    context manager the agent closes its runtime and environment on exit.
+    the next run; ``policy`` may refuse actions; ``listeners`` watch steps as they finish;
+    ``change_detector`` says when a scene is unchanged for loop detection (the default suits what
+    the environment shows). As a context manager the agent closes its runtime and environment on
+    exit.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class Agent:
         policy: Policy | None = None,
         listeners: Sequence[RunListener] = (),
         review: Callable[[RunResult], RunResult] | None = None,
+        change_detector: ChangeDetector | None = None,
     ) -> None:
         self.runtime = runtime
         self.dialect = dialect
@@ -92,6 +96,8 @@ class Agent:
         # The last word on how a run ended, before its end record is written: self-healing
         # replay turns a "success" that never re-joined its recording into "unverified".
         self.review = review
+        # Loop detection's "unchanged": exact pixels for screens, tolerant cells for cameras.
+        self.change_detector = change_detector
         self._active: Run | None = None
         self._lock = threading.Lock()
 

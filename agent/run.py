@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
@@ -27,7 +28,10 @@ from agent.runtime import RuntimeFailure
 from agent.steps import MODEL_OUTPUT_ERRORS, RunResult, Status, Step, StepError
 from agent.trajectory.recorder import RecorderError
 from agent.trajectory.records import CallRecord, Outcome
+from agent.views import record_views, show_views
 from environments import ActionResult, EnvironmentFault, EnvironmentUnavailable, Observation, RunAborted
+from environments.base import run_handler
+from environments.change import detector_for
 from prompts import ResizeError
 from tools import RunEnd, ToolCall
 
@@ -93,7 +97,7 @@ class Run:
         self._history: list[ToolCall] = []
         self._feedback: str | None = None
         self._invalid_streak = 0
-        self._repeat_key: str | None = None
+        self._last_seen: tuple[object, str] | None = None  # (scene signature, action) of the last step
         self._repeats = 0
         self._started = time.monotonic()
         self._stop = threading.Event()
@@ -135,7 +139,7 @@ class Run:
             raise RuntimeError("no decision waits for an outcome")
         self._pending = None
         self._record_outcome(decision.step, outcome)
-        self._after(decision.step, None)
+        self._after(decision.step, outcome.ends)
         return decision.step
 
     def stop(self, reason: str = "stopped by the caller") -> None:
@@ -192,12 +196,14 @@ class Run:
         if action is None or call is None:
             self._after(step, None)
             return decision
-        key = step.screen_hash + (step.action.model_dump_json() if step.action else "")
-        self._repeats = self._repeats + 1 if key == self._repeat_key else 1
-        self._repeat_key = key
+        detector = self.agent.change_detector or detector_for(obs)
+        seen = (detector.signature(obs), step.action.model_dump_json() if step.action else "")
+        last, self._last_seen = self._last_seen, seen
+        repeated = last is not None and last[1] == seen[1] and detector.same(last[0], seen[0])
+        self._repeats = self._repeats + 1 if repeated else 1
         if self._repeats >= self.agent.limits.max_repeats:
             step.error = StepError(kind="loop", message=(
-                f"the same action was proposed {self._repeats} times on an unchanged screen"))
+                f"the same action was proposed {self._repeats} times on an unchanged {obs.surface}"))
             self._after(step, None)
             return decision
         self._history.append(call)
@@ -219,13 +225,15 @@ class Run:
         # Start encoding the screenshot now, so it is on disk by the time the model has answered.
         shot = agent.recorder.screenshot(index, obs.image) if agent.recorder is not None else None
         t = time.perf_counter()
-        prompt = agent.dialect.render(self.goal, self._history, obs.image, agent.toolset, self._feedback)
+        prompt = agent.dialect.render(self.goal, self._history, obs.image, agent.toolset, self._feedback,
+                                      surface=obs.surface)
         list_elements(prompt, obs)
+        frames = show_views(prompt, obs, agent.dialect, agent.toolset)
         timings["render"] = _ms(t)
         step = Step(index=index, started_at=started_at, image_size=obs.size, scale=obs.scale,
                     frame=(prompt.frame.width, prompt.frame.height), screen_hash=screen_hash(obs),
                     prompt_text=prompt.text(), timings_ms=timings, screenshot=shot,
-                    elements=element_records(obs.elements))
+                    elements=element_records(obs.elements), **record_views(agent.recorder, index, obs))
         timings = step.timings_ms  # pydantic copied the dict: time into the step's own
         t = time.perf_counter()
         try:
@@ -243,8 +251,9 @@ class Run:
         step.prompt_tokens, step.completion_tokens = completion.prompt_tokens, completion.completion_tokens
         t = time.perf_counter()
         try:
+            images = {name: (frame, partial(obs.to_device, on=name)) for name, frame in frames.items()}
             reading = read_answer(completion.text, agent.dialect, prompt.frame, agent.toolset, obs.to_device,
-                                  element_points=element_points(obs))
+                                  element_points=element_points(obs), images=images if obs.views else None)
         except AnswerError as exc:
             step.calls = [CallRecord(name=c.name, arguments=c.raw()) for c in exc.calls]
             step.error = StepError(kind=exc.stage, message=str(exc))
@@ -271,8 +280,12 @@ class Run:
         self._pending = None
         assert decision.action is not None
         t = time.perf_counter()
+        action = self._within_time_limit(decision.action)
+        handler, environment = self.agent.toolset.handler(action), self.agent.environment
         try:
-            outcome = self.agent.environment.execute(self._within_time_limit(decision.action))
+            # A tool the agent was given beyond the environment's runs its own handler.
+            outcome = (run_handler(handler, action) if handler is not None and not environment.toolset.knows(action)
+                       else environment.execute(action))
         except (EnvironmentFault, EnvironmentUnavailable) as exc:
             decision.step.error = StepError(kind="environment", message=str(exc))
             self._after(decision.step, None)
@@ -285,7 +298,7 @@ class Run:
         finally:
             decision.step.timings_ms["execute"] = _ms(t)
         self._record_outcome(decision.step, outcome)
-        self._after(decision.step, None)
+        self._after(decision.step, outcome.ends)
 
     def _within_time_limit(self, action: BaseModel) -> BaseModel:
         """A wait, press or swipe cut to the time the run has left: ``--time-limit`` holds within

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -10,7 +11,7 @@ from typing import Any, ClassVar
 from PIL import Image
 from pydantic import BaseModel
 
-from tools import ToolSet
+from tools import Handler, RunEnd, ToolSet
 
 
 class EnvironmentUnavailable(RuntimeError):
@@ -38,17 +39,60 @@ class UIElement:
     clickable: bool = False
 
 
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+def as_rgb(image: Any, what: str) -> Image.Image:
+    """``image`` as an RGB PIL image: a PIL image of any mode, or an array (H×W×3 or H×W; uint8,
+    or floats in [0, 1]) as cameras and simulators hand them out."""
+    if isinstance(image, Image.Image):
+        return image if image.mode == "RGB" else image.convert("RGB")
+    if hasattr(image, "__array__"):
+        import numpy as np
+
+        array = np.asarray(image)
+        if array.dtype.kind == "f":
+            array = (np.clip(array, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+        if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+            raise ValueError(f"{what}: an array image is H×W×3 (or ×4, or H×W) of uint8 or floats in "
+                             f"[0, 1]; got shape {array.shape} of {array.dtype}")
+        return Image.fromarray(np.ascontiguousarray(array)).convert("RGB")
+    raise ValueError(f"{what}: expected a PIL image or an array, got {type(image).__name__}")
+
+
 @dataclass
 class Observation:
-    """What the agent sees: an RGB screenshot and how its pixels map to the device's.
+    """What the agent sees: an RGB image and how its pixels map to the device's.
 
     ``scale`` is device pixels per image pixel (2 on a HiDPI desktop captured at logical size).
+
+    A robot sees more than one image: ``image`` is the one called ``name`` (the first the model is
+    shown); ``views`` are further named images (other cameras, any size); ``depth`` holds depth
+    maps in metres by image name; ``state`` is what the robot knows of itself (joints, gripper,
+    pose), shown to the model as text. ``surface`` is the word prompts use for these images ("a
+    camera image" is not "a screen"). Arrays are accepted wherever images are.
     """
 
     image: Image.Image
     scale: float = 1.0
     elements: list[UIElement] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    name: str = "screen"
+    views: dict[str, Image.Image] = field(default_factory=dict)
+    depth: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    surface: str = "screen"
+
+    def __post_init__(self) -> None:
+        self.image = as_rgb(self.image, "observation image")
+        self.views = {name: as_rgb(view, f"view {name!r}") for name, view in self.views.items()}
+        for name in [self.name, *self.views, *self.depth]:
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise ValueError(f"image name {name!r}: use 1 to 40 letters, digits, '_' or '-' "
+                                 "(it becomes part of a file name)")
+        unknown = [name for name in self.depth if name not in self.images]
+        if unknown:
+            raise ValueError(f"depth given for {unknown}, which are not images of this observation")
 
     @property
     def size(self) -> tuple[int, int]:
@@ -56,11 +100,29 @@ class Observation:
         return self.image.size
 
     @property
+    def images(self) -> dict[str, Image.Image]:
+        """Every image by name, ``image`` first."""
+        return {self.name: self.image, **self.views}
+
+    def image_named(self, name: str | None) -> Image.Image:
+        """The image called ``name`` (``image`` for None). Raises KeyError naming the images."""
+        if name is None or name == self.name:
+            return self.image
+        try:
+            return self.views[name]
+        except KeyError:
+            raise KeyError(f"no image named {name!r}; the images are: {', '.join(self.images)}") from None
+
+    @property
     def device_size(self) -> tuple[float, float]:
         return (self.image.width * self.scale, self.image.height * self.scale)
 
-    def to_device(self, point: tuple[float, float]) -> tuple[float, float]:
-        """A normalized [0, 1] point in device pixels, unrounded (what trajectories record)."""
+    def to_device(self, point: tuple[float, float], on: str | None = None) -> tuple[float, float]:
+        """A normalized [0, 1] point in device pixels, unrounded (what trajectories record).
+        ``on`` names a view: its pixels are its own (views have no device scale)."""
+        if on is not None and on != self.name:
+            view = self.image_named(on)
+            return (point[0] * view.width, point[1] * view.height)
         width, height = self.device_size
         return (point[0] * width, point[1] * height)
 
@@ -76,12 +138,30 @@ class Observation:
 
 @dataclass(frozen=True)
 class ActionResult:
-    """What executing one action did. ``ok=False`` carries a message the model should read."""
+    """What executing one action did. ``ok=False`` carries a message the model should read.
+    ``ends`` ends the run when the environment says the episode is over (a simulator's task
+    done, a Gymnasium episode terminated), whatever the model meant to do next."""
 
     ok: bool = True
     message: str = ""
     executed: bool = True
     data: dict[str, Any] = field(default_factory=dict)
+    ends: RunEnd | None = None
+
+
+def run_handler(handler: Handler, action: BaseModel) -> ActionResult:
+    """Execute ``action`` with its tool's handler. The handler may return None, a message or an
+    :class:`ActionResult`; a ``ValueError`` it raises is a failed action whose message the model
+    reads (any other exception is a bug, and surfaces)."""
+    try:
+        returned = handler(action)
+    except ValueError as exc:
+        return ActionResult(ok=False, message=str(exc) or type(exc).__name__)
+    if isinstance(returned, ActionResult):
+        return returned
+    if returned is None:
+        return ActionResult()
+    return ActionResult(message=str(returned))
 
 
 class Environment(ABC):
@@ -99,9 +179,16 @@ class Environment(ABC):
     def observe(self) -> Observation:
         """Capture the current screen."""
 
-    @abstractmethod
     def execute(self, action: BaseModel) -> ActionResult:
-        """Perform one validated action (screen points normalized to [0, 1])."""
+        """Perform one validated action (screen points normalized to [0, 1]). By default the
+        handler its tool was registered with does it; drivers override this for tools of their
+        own (computer_use, mobile_use)."""
+        handler = self.toolset.handler(action)
+        if handler is None:
+            raise EnvironmentUnavailable(
+                f"{type(self).__name__} has no handler for {type(action).__name__}: register the "
+                "tool with handler=, or override execute()")
+        return run_handler(handler, action)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready facts for the trajectory header (device, screen, options)."""

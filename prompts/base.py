@@ -89,6 +89,17 @@ class Prompt:
                 return
         self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
 
+    def add_image(self, caption: str, image: Image.Image, model_size: tuple[int, int] | None) -> None:
+        """Append ``caption`` and ``image`` to the last user message (a further camera).
+        ``model_size`` is the size the model sees it at (remote runtimes send it that size)."""
+        for message in reversed(self.messages):
+            if message["role"] == "user":
+                message["content"] = _parts(message) + [
+                    {"type": "text", "text": "\n" + caption},
+                    {"type": "image", "image": image, "model_size": model_size}]
+                return
+        raise ValueError("the prompt has no user message to add an image to")
+
     def images(self) -> list[Image.Image]:
         return [part["image"] for m in self.messages for part in _parts(m) if part["type"] == "image"]
 
@@ -171,8 +182,10 @@ class Dialect(ABC):
 
     @abstractmethod
     def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
-               feedback: str | None = None) -> Prompt:
-        """Chat messages for one step. ``feedback`` explains why the last answer was refused."""
+               feedback: str | None = None, surface: str = "screen") -> Prompt:
+        """Chat messages for one step. ``feedback`` explains why the last answer was refused;
+        ``surface`` is what the image shows, in the environment's words ("screen", "camera
+        image")."""
 
     @abstractmethod
     def parse(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:

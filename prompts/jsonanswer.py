@@ -63,7 +63,7 @@ class JsonAnswer(Dialect):
     relative_extent = SCALE
 
     def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
-               feedback: str | None = None) -> Prompt:
+               feedback: str | None = None, surface: str = "screen") -> Prompt:
         frame = self.frame_for(image.size, toolset)
         note = (f"Points are [x, y] with x and y integers from 0 to {SCALE}, relative to the "
                 "screenshot's width and height, origin at the top left.")
@@ -77,7 +77,7 @@ class JsonAnswer(Dialect):
         )
         # The screenshot comes first: LLaVA-OneVision's template writes every image of a turn
         # before its text whatever their order, so text that points at the image follows it.
-        lines = ["The image is the current screen.", f"Task: {goal}"]
+        lines = [f"The image is the current {surface}.", f"Task: {goal}"]
         if history:
             lines.append("Actions taken so far:")
             lines += self.history_lines(history)

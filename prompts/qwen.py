@@ -73,14 +73,14 @@ class QwenFunctionCalling(Dialect):
     prompt_source = ("the Qwen cookbooks' mobile/computer agent prompt: qwen-agent NousFnCallPrompt's "
                      "tools section (written by vlagent, identical text), then the chat template")
 
-    def screen_note(self, frame: CoordinateFrame) -> str:
+    def screen_note(self, frame: CoordinateFrame, surface: str = "screen") -> str:
         return (
-            f"The screen's resolution is {frame.width:g}x{frame.height:g}: give points as [x, y] "
+            f"The {surface}'s resolution is {frame.width:g}x{frame.height:g}: give points as [x, y] "
             f"with 0 ≤ x ≤ {frame.width:g} and 0 ≤ y ≤ {frame.height:g}, origin at the top left."
         )
 
     def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
-               feedback: str | None = None) -> Prompt:
+               feedback: str | None = None, surface: str = "screen") -> Prompt:
         frame = self.frame_for(image.size, toolset)
         lines = [f"The user query: {goal}"]
         if history:
@@ -97,7 +97,7 @@ class QwenFunctionCalling(Dialect):
                             {"type": "image", "image": image}],
             },
         ]
-        tools = toolset.function_schemas(self.screen_note(frame))
+        tools = toolset.function_schemas(self.screen_note(frame, surface))
         return Prompt(messages=messages, frame=frame, tools=tools, tools_text=tools_section(tools),
                       model_image_size=self.pixel_size(frame))
 
@@ -156,9 +156,9 @@ class Qwen3FunctionCalling(QwenFunctionCalling):
                      "the cookbook's response format), then the chat template")
 
     def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
-               feedback: str | None = None) -> Prompt:
+               feedback: str | None = None, surface: str = "screen") -> Prompt:
         frame = self.frame_for(image.size, toolset)
-        tools = toolset.function_schemas(self.screen_note(frame))
+        tools = toolset.function_schemas(self.screen_note(frame, surface))
         system = "\n\n" + tools_section(tools) + "\n\n" + RESPONSE_FORMAT_QWEN3
         done = "".join(f"{line}; " for line in self.history_lines(history))
         # The cookbook's wording, its full stops included (a goal that ends with one gets two).

@@ -252,7 +252,7 @@ class UITars(Dialect):
         )
 
     def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
-               feedback: str | None = None) -> Prompt:
+               feedback: str | None = None, surface: str = "screen") -> Prompt:
         frame = self.frame_for(image.size, toolset)
         text = self.instructions(toolset, goal)
         if history:

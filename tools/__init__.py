@@ -4,7 +4,8 @@ from tools.computer_use import ComputerUse
 from tools.gui import GuiTool, RunEnd
 from tools.mobile_use import MobileUse, MobileUseWithElements
 from tools.points import Point, ScreenPoint, is_on_screen, point_fields
-from tools.toolset import ToolCall, ToolError, ToolSet
+from tools.functions import tool_from_function
+from tools.toolset import Handler, ToolCall, ToolError, ToolSet
 
 
 def computer_tools() -> ToolSet:
@@ -24,7 +25,7 @@ def action_space_of(tool: str) -> ToolSet:
 
 
 __all__ = [
-    "ComputerUse", "GuiTool", "MobileUse", "MobileUseWithElements", "Point", "RunEnd", "ScreenPoint", "ToolCall",
+    "ComputerUse", "GuiTool", "Handler", "MobileUse", "MobileUseWithElements", "Point", "RunEnd", "ScreenPoint", "ToolCall",
     "ToolError", "ToolSet", "action_space_of", "computer_tools", "is_on_screen", "mobile_tools",
-    "point_fields",
+    "point_fields", "tool_from_function",
 ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from tools.functions import call_with, tool_from_function
 from tools.points import is_on_screen, point_fields
 from tools.schema import describe, parameters_schema
 
@@ -38,8 +39,13 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+Handler = Callable[[BaseModel], Any]
+"""Executes one validated action. Returns None, a message, or the environment's ``ActionResult``;
+raising ``ValueError`` says the action failed, in words the model reads."""
+
+
 class ToolSet:
-    """A named set of pydantic argument models.
+    """A named set of pydantic argument models, each optionally with the handler that executes it.
 
     >>> from pydantic import BaseModel
     >>> class MoveTo(BaseModel):
@@ -54,17 +60,39 @@ class ToolSet:
 
     def __init__(self, tools: Iterable[type[BaseModel]] = ()) -> None:
         self._tools: dict[str, type[BaseModel]] = {}
+        self._handlers: dict[str, Handler] = {}
         for tool in tools:
             self.register(tool)
 
-    def register(self, tool: type[BaseModel], name: str | None = None) -> None:
-        """Add a tool. Its name is ``name``, else its ``tool_name`` attribute, else the class name
-        in snake_case (``MoveTo`` → ``move_to``); its description is the class docstring."""
+    def register(self, tool: type[BaseModel], name: str | None = None,
+                 handler: Handler | None = None) -> str:
+        """Add a tool; returns its name. Its name is ``name``, else its ``tool_name`` attribute,
+        else the class name in snake_case (``MoveTo`` → ``move_to``); its description is the class
+        docstring. ``handler`` executes its validated actions (see :meth:`handler`)."""
         tool_name = name or getattr(tool, "tool_name", None) or _snake(tool.__name__)
         if tool_name in self._tools:
             raise ValueError(f"a tool named {tool_name!r} is already registered")
         parameters_schema(tool)  # fail now, not at the first prompt, if it cannot be a schema
         self._tools[tool_name] = tool
+        if handler is not None:
+            self._handlers[tool_name] = handler
+        return tool_name
+
+    def add_function(self, function: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
+        """Make a typed function a tool (its signature the schema, its docstring the description)
+        whose handler is the function itself. Returns the function, so it works as a decorator."""
+        tool = tool_from_function(function, name)
+        self.register(tool, handler=call_with(function))
+        return function
+
+    def knows(self, action: BaseModel) -> bool:
+        """True when ``action`` is an action of one of these tools."""
+        return any(type(action) is tool for tool in self._tools.values())
+
+    def handler(self, action: BaseModel) -> Handler | None:
+        """The handler registered for ``action``'s tool, if any."""
+        name = next((n for n, tool in self._tools.items() if type(action) is tool), None)
+        return self._handlers.get(name) if name is not None else None
 
     @property
     def names(self) -> list[str]:

@@ -178,7 +178,7 @@ class OpenAIRuntime(Runtime):
             parts = [
                 {"type": "text", "text": part["text"]} if part["type"] == "text"
                 else {"type": "image_url",
-                      "image_url": {"url": image_url(part["image"], prompt.model_image_size)}}
+                      "image_url": {"url": image_url(part["image"], part.get("model_size") or prompt.model_image_size)}}
                 for part in content
             ]
             messages.append({"role": message["role"], "content": parts})

@@ -41,6 +41,17 @@ def _write_png(image: Image.Image, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _write_npy(array: Any, path: Path) -> None:
+    import numpy as np
+
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, np.asarray(array, dtype=np.float32))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 class Recorder:
     """Writes ``trajectory.jsonl`` and ``screens/NNNNNN.png`` into ``run_dir``."""
 
@@ -60,6 +71,7 @@ class Recorder:
             raise RecorderError(f"cannot write the trajectory in {self.run_dir}: {exc}") from None
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlagent-png")
         self._pending: dict[int, Future[None]] = {}
+        self._extra: dict[int, list[Future[None]]] = {}
         self.started = False
         self.closed = False
 
@@ -92,12 +104,28 @@ class Recorder:
         self._pending[index] = self._encoder.submit(_write_png, image, self.run_dir / name)
         return name
 
+    def view(self, index: int, name: str, image: Image.Image) -> str:
+        """Start encoding a further image of step ``index`` (a second camera)."""
+        path = f"{SCREENS_DIR}/{index:06d}-{name}.png"
+        self._extra.setdefault(index, []).append(
+            self._encoder.submit(_write_png, image, self.run_dir / path))
+        return path
+
+    def depth(self, index: int, name: str, depth: Any) -> str:
+        """Start writing a depth map of step ``index`` (metres, as float32 ``.npy``)."""
+        path = f"{SCREENS_DIR}/{index:06d}-{name}.depth.npy"
+        self._extra.setdefault(index, []).append(
+            self._encoder.submit(_write_npy, depth, self.run_dir / path))
+        return path
+
     def write_step(self, step: Step) -> None:
-        """Append the step's line once its screenshot is on disk."""
-        pending = self._pending.pop(step.index, None)
-        if pending is not None:
+        """Append the step's line once its images are on disk."""
+        pending = [self._pending.pop(step.index, None), *self._extra.pop(step.index, [])]
+        for job in pending:
+            if job is None:
+                continue
             try:
-                pending.result()
+                job.result()
             except OSError as exc:
                 raise RecorderError(_cannot_write(self.run_dir, exc)) from None
         self._append(step.record())

@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 FORMAT: Literal["vlagent-trajectory"] = "vlagent-trajectory"
-VERSION: Literal[4] = 4
+VERSION: Literal[5] = 5
 """2: a step's ``prompt_text`` is what is new since the step before (``prompt_from``).
 3: the end line may carry ``replay`` (self-healing replay), and ``status`` may be ``unverified``.
-4: a step may carry ``elements`` (the UI tree the model was shown)."""
+4: a step may carry ``elements`` (the UI tree the model was shown).
+5: a step may carry ``views`` (further camera images), ``depth`` maps and the robot's ``state``."""
 
 Status = Literal["success", "failure", "answered", "max_steps", "time_limit", "error", "aborted", "unverified"]
 """``unverified``: a self-healing replay said it was done, but never re-joined its recording."""
@@ -73,7 +74,7 @@ class Limits(Record):
 class Header(Record):
     type: Literal["header"] = "header"
     format: Literal["vlagent-trajectory"] = FORMAT
-    version: Literal[1, 2, 3, 4] = VERSION
+    version: Literal[1, 2, 3, 4, 5] = VERSION
     run_id: str
     goal: str
     started_at: str = Field(json_schema_extra=_TIME)
@@ -166,6 +167,14 @@ class Step(Record):
     screenshot: str | None = Field(default=None, pattern=r"^screens/[0-9]{6}\.png$")
     elements: list[ElementRecord] | None = None
     """The UI tree listed in the prompt (--ui-tree), in order; null when none was."""
+    image_name: str | None = None
+    """What the observation calls ``screenshot`` when it is not "screen" (a camera's name)."""
+    views: dict[str, str] | None = None
+    """Further images the model was shown, by name: ``screens/NNNNNN-<name>.png``."""
+    depth: dict[str, str] | None = None
+    """Depth maps by image name, in metres: ``screens/NNNNNN-<name>.depth.npy`` (float32)."""
+    state: dict[str, Any] | None = None
+    """The robot's state as observed (joints, gripper, pose), full precision."""
 
     @property
     def executed(self) -> bool:

@@ -1,0 +1,95 @@
+"""What a step shows the model beyond its first image: further cameras and the robot's state.
+
+Each further image gets its own coordinate frame (a pixel-space model sees each at its own
+resized size); a tool that takes an argument named ``camera`` gives its points on the image of
+that name, and they are read in that image's frame (docs/embedding.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from agent.trajectory.recorder import Recorder
+from environments import Observation
+from prompts import CoordinateFrame, Dialect, Prompt
+from tools import ToolSet
+
+CAMERA_ARGUMENT = "camera"
+"""The argument that names the image a tool's points are on."""
+
+__all__ = ["CAMERA_ARGUMENT", "record_views", "show_views", "state_text"]
+
+
+def _value(value: Any) -> Any:
+    """A state value as JSON: arrays become lists, floats are cut to 4 decimals (the model
+    reads millimetres, not float noise)."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float):
+        return round(value, 4) if math.isfinite(value) else str(value)
+    if isinstance(value, (list, tuple)):
+        return [_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _value(v) for k, v in value.items()}
+    return value
+
+
+def state_text(state: Mapping[str, Any]) -> str:
+    """The state as the model reads it: one ``name: value`` line each, values as JSON."""
+    lines = [f"{name}: {json.dumps(_value(value), ensure_ascii=False)}" for name, value in state.items()]
+    return "Robot state:\n" + "\n".join(lines)
+
+
+def recorded_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The state as the trajectory records it: JSON-ready, full precision."""
+    def plain(value: Any) -> Any:
+        if hasattr(value, "tolist"):
+            value = value.tolist()
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, Mapping):
+            return {str(k): plain(v) for k, v in value.items()}
+        return value
+    return {str(name): plain(value) for name, value in state.items()}
+
+
+def show_views(prompt: Prompt, obs: Observation, dialect: Dialect, toolset: ToolSet) -> dict[str, CoordinateFrame]:
+    """Add ``obs``'s further images and its state to ``prompt``; the frame of every image by name.
+    With one image and no state the prompt is left as the dialect rendered it."""
+    frames = {obs.name: prompt.frame}
+    if obs.views:
+        names = ", ".join(f"'{name}'" for name in obs.images)
+        prompt.add_text(f"The images are, in order: {names}. The first is '{obs.name}' "
+                        f"({_size(prompt.frame)}). Points on an image are given with "
+                        f"'{CAMERA_ARGUMENT}' naming it, in that image's own size.")
+        for name, image in obs.views.items():
+            frame = frames[name] = dialect.frame_for(image.size, toolset)
+            prompt.add_image(f"'{name}' ({_size(frame)}):", image, dialect.pixel_size(frame))
+    if obs.state:
+        prompt.add_text(state_text(obs.state))
+    return frames
+
+
+def _size(frame: CoordinateFrame) -> str:
+    return f"{frame.width:g}x{frame.height:g}"
+
+
+def record_views(recorder: Recorder | None, index: int, obs: Observation) -> dict[str, Any]:
+    """The step fields that record what ``obs`` holds beyond its first image (its further images
+    and depth maps start writing now, beside the screenshot)."""
+    fields: dict[str, Any] = {}
+    if obs.name != "screen":
+        fields["image_name"] = obs.name
+    if obs.state:
+        fields["state"] = recorded_state(obs.state)
+    if recorder is not None:
+        if obs.views:
+            fields["views"] = {name: recorder.view(index, name, image) for name, image in obs.views.items()}
+        if obs.depth:
+            fields["depth"] = {name: recorder.depth(index, name, depth) for name, depth in obs.depth.items()}
+    return fields
