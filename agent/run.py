@@ -139,7 +139,7 @@ class Run:
             raise RuntimeError("no decision waits for an outcome")
         self._pending = None
         self._record_outcome(decision.step, outcome)
-        self._after(decision.step, outcome.ends)
+        self._after(decision.step, outcome.ends, outcome.message)
         return decision.step
 
     def stop(self, reason: str = "stopped by the caller") -> None:
@@ -298,7 +298,7 @@ class Run:
         finally:
             decision.step.timings_ms["execute"] = _ms(t)
         self._record_outcome(decision.step, outcome)
-        self._after(decision.step, outcome.ends)
+        self._after(decision.step, outcome.ends, outcome.message)
 
     def _within_time_limit(self, action: BaseModel) -> BaseModel:
         """A wait, press or swipe cut to the time the run has left: ``--time-limit`` holds within
@@ -316,8 +316,9 @@ class Run:
         step.result = Outcome(ok=outcome.ok, executed=outcome.executed, message=message,
                               data=dict(outcome.data))
 
-    def _after(self, step: Step, end: RunEnd | None) -> None:
-        """Record the finished step, then decide whether the run goes on."""
+    def _after(self, step: Step, end: RunEnd | None, end_reason: str | None = None) -> None:
+        """Record the finished step, then decide whether the run goes on. ``end_reason`` is the
+        environment's word when it, not the model, ended the episode."""
         self.steps.append(step)
         if self.agent.recorder is not None:
             self.agent.recorder.write_step(step)
@@ -337,7 +338,7 @@ class Run:
         self._invalid_streak = 0
         self._feedback = None
         if end is not None:
-            self._finish(end.status, _END_REASONS[end.status], end.answer)
+            self._finish(end.status, end_reason or _END_REASONS[end.status], end.answer)
         elif step.result is not None and not step.result.ok:
             self._feedback = step.result.message
 

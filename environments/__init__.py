@@ -20,6 +20,15 @@ register("memory", MemoryEnvironment)
 register("desktop", DesktopEnvironment)
 register("android", AndroidEnvironment)
 
+
+def _sim_pick(env_seed: int = 0) -> Environment:
+    from environments.sim_pick import SimPickEnvironment  # MuJoCo loads only when asked for
+
+    return SimPickEnvironment(seed=env_seed)
+
+
+register("sim-pick", _sim_pick)
+
 __all__ = [
     "ActionResult", "AndroidEnvironment", "DesktopEnvironment", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
     "EnvironmentUnavailable", "MemoryEnvironment", "Observation", "RunAborted", "Secrets", "UIElement", "Wrapper",

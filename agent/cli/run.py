@@ -37,7 +37,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 @app.command()
 @with_model_options(default_model=DEFAULT_MODEL)
 def run(
-    env: Annotated[str, typer.Option("--env", help="Environment: android, desktop, memory (agent envs).")],
+    env: Annotated[str, typer.Option("--env", help="Environment: android, desktop, memory, sim-pick, gym (agent envs).")],
     goal: Annotated[str, typer.Option("--goal", help="What the agent should do.")],
     model: ModelSpec,  # the model options (with_model_options)
     max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Model calls at most.")] = 30,
@@ -75,6 +75,13 @@ def run(
                           "tap one by its number.")] = None,
     marks: Annotated[bool | None, typer.Option(
         "--marks", help="[android] With --ui-tree: also draw the numbers on the screenshot (set-of-marks).")] = None,
+    env_seed: Annotated[int | None, typer.Option(
+        "--env-seed", help="[sim-pick, gym] Seed of the episode (e.g. where the cube starts).")] = None,
+    gym_id: Annotated[str | None, typer.Option(
+        "--gym-id", help="[gym] Gymnasium environment id, e.g. FrozenLake-v1.")] = None,
+    gym_actions: Annotated[str | None, typer.Option(
+        "--gym-actions", help="[gym] Names of a Discrete action space's actions, comma-separated "
+                              "(e.g. left,down,right,up).")] = None,
     confirm: Annotated[bool, typer.Option(
         "--confirm", help="Ask on the terminal before risky actions (docs/safety.md).")] = False,
     region: Annotated[str | None, typer.Option(
@@ -106,7 +113,7 @@ def run(
         env_options=env_options(env, {
             "size": size, "space": space, "scale": scale, "display": display, "monitor": monitor,
             "xvfb": xvfb, "settle": settle, "launch": launch, "serial": serial, "ui_tree": ui_tree,
-            "marks": marks}),
+            "marks": marks, "env_seed": env_seed, "gym_id": gym_id, "gym_actions": gym_actions}),
         limits=Limits(max_steps=max_steps, max_retries=max_retries, max_repeats=max_repeats,
                       time_limit_s=time_limit))
     agent = _build(spec, view)
@@ -172,15 +179,26 @@ def _build(spec: RunSpec, view: LiveView) -> Agent:
 def demo(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Run directory (default runs/<UTC time>-demo/).")] = None,
+    robot: Annotated[bool, typer.Option(
+        "--robot", help="The simulated arm (sim-pick, MuJoCo) instead of the virtual phone.")] = False,
 ) -> None:
-    """A scripted episode on the embedded virtual Android phone, offline: trajectory and report."""
-    from agent.demo import GOAL, run_demo
+    """A scripted episode on the embedded virtual Android phone (or, with --robot, the simulated
+    arm), offline: trajectory and report."""
     from environments import EnvironmentFault, EnvironmentUnavailable
 
     run_dir = out or default_run_dir("demo")
-    console.print(f"goal: {escape(GOAL)}  [dim]env android (virtual phone) · model scripted[/dim]")
     try:
-        result = run_demo(run_dir, listeners=[LiveView()])
+        if robot:
+            from agent.demo_robot import GOAL as ROBOT_GOAL
+            from agent.demo_robot import run_robot_demo
+
+            console.print(f"goal: {escape(ROBOT_GOAL)}  [dim]env sim-pick (MuJoCo) · model scripted[/dim]")
+            result = run_robot_demo(run_dir, listeners=[LiveView()])
+        else:
+            from agent.demo import GOAL, run_demo
+
+            console.print(f"goal: {escape(GOAL)}  [dim]env android (virtual phone) · model scripted[/dim]")
+            result = run_demo(run_dir, listeners=[LiveView()])
     except (EnvironmentUnavailable, EnvironmentFault) as exc:
         fail(f"the demo could not start: {exc}")
     end_of_run(result, run_dir)
