@@ -9,6 +9,7 @@ the gate) and :meth:`Run.report` (the outcome of the action the caller executed 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import threading
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
+from agent.deadline import DecisionClock, Overrun
 from agent.elements import element_points, element_records, list_elements
 from agent.interpret import AnswerError, read_answer
 from agent.runtime import RuntimeFailure
@@ -73,12 +75,16 @@ class RunFinished(RuntimeError):
 class Decision:
     """What the model decided at one step. ``action`` is the validated action to execute, or None
     when there is nothing to execute (an invalid answer, a refusal, a run-ending call): then the
-    step is already recorded. Otherwise the step waits for :meth:`Run.report`."""
+    step is already recorded. Otherwise the step waits for :meth:`Run.report`.
 
-    step: Step
+    ``overrun``: no decision came within the deadline given to :meth:`Run.decide`; there is no
+    step (yet) and nothing to do this tick."""
+
+    step: Step | None
     call: ToolCall | None
     action: BaseModel | None
-    observation: Observation
+    observation: Observation | None
+    overrun: bool = False
 
     @property
     def pending(self) -> bool:
@@ -104,6 +110,7 @@ class Run:
         self._stop_reason = "stopped by the caller"
         self._pending: Decision | None = None
         self._last_prompt: str | None = None
+        self._clock = DecisionClock()
 
     @property
     def finished(self) -> bool:
@@ -121,9 +128,16 @@ class Run:
             self._guarded(lambda: self._execute(decision))
         return decision.step
 
-    def decide(self, observation: Observation | None = None) -> Decision | None:
+    def decide(self, observation: Observation | None = None, *, deadline_s: float | None = None,
+               on_overrun: Overrun = "skip") -> Decision | None:
         """Think one step without executing it. When ``Decision.pending``, execute
-        ``decision.action`` yourself and call :meth:`report`. None when the run ended."""
+        ``decision.action`` yourself and call :meth:`report`. None when the run ended.
+
+        With ``deadline_s`` the call returns within that time: a decision not made by then is an
+        ``overrun`` decision with nothing to do (or :class:`~agent.deadline.StepOverrun` with
+        ``on_overrun="raise"``); it is recorded, not executed, when it arrives (agent/deadline.py)."""
+        if deadline_s is not None:
+            return self._clock.decide(self, observation, deadline_s, on_overrun)
         if self._pending is not None:
             raise RuntimeError("the previous decision waits for report(): report its outcome first")
         if self.finished:
@@ -132,15 +146,22 @@ class Run:
             return None
         return self._guarded(lambda: self._decide(observation))
 
+    async def adecide(self, observation: Observation | None = None) -> Decision | None:
+        """:meth:`decide` for asyncio: the model thinks on a worker thread, so a control loop
+        awaiting other things (sensors, a fixed-rate timer) is never blocked by it."""
+        return await asyncio.to_thread(self.decide, observation)
+
     def report(self, outcome: ActionResult) -> Step:
         """Finish the pending decision with the outcome of executing its action yourself."""
         decision = self._pending
         if decision is None:
             raise RuntimeError("no decision waits for an outcome")
         self._pending = None
-        self._record_outcome(decision.step, outcome)
-        self._after(decision.step, outcome.ends, outcome.message)
-        return decision.step
+        step = decision.step
+        assert step is not None  # a pending decision always has its step
+        self._record_outcome(step, outcome)
+        self._after(step, outcome.ends, outcome.message)
+        return step
 
     def stop(self, reason: str = "stopped by the caller") -> None:
         """End the run at the next step boundary with status ``aborted``. Safe from any thread."""
@@ -149,6 +170,7 @@ class Run:
 
     def close(self, status: Status = "aborted", reason: str = "closed before it finished") -> RunResult:
         """End the run now (if it has not ended) and close its trajectory."""
+        self._clock.wait()
         if self.result is None:
             self._finish(status, reason)
         assert self.result is not None
@@ -278,7 +300,8 @@ class Run:
 
     def _execute(self, decision: Decision) -> None:
         self._pending = None
-        assert decision.action is not None
+        step = decision.step
+        assert decision.action is not None and step is not None
         t = time.perf_counter()
         action = self._within_time_limit(decision.action)
         handler, environment = self.agent.toolset.handler(action), self.agent.environment
@@ -287,18 +310,18 @@ class Run:
             outcome = (run_handler(handler, action) if handler is not None and not environment.toolset.knows(action)
                        else environment.execute(action))
         except (EnvironmentFault, EnvironmentUnavailable) as exc:
-            decision.step.error = StepError(kind="environment", message=str(exc))
-            self._after(decision.step, None)
+            step.error = StepError(kind="environment", message=str(exc))
+            self._after(step, None)
             return
         except RunAborted as exc:  # a person stopped it from the device (a fail-safe corner)
-            decision.step.result = Outcome(ok=False, executed=False, message=f"not executed: {exc}")
-            self._after(decision.step, None)
+            step.result = Outcome(ok=False, executed=False, message=f"not executed: {exc}")
+            self._after(step, None)
             self._finish("aborted", str(exc))
             return
         finally:
-            decision.step.timings_ms["execute"] = _ms(t)
-        self._record_outcome(decision.step, outcome)
-        self._after(decision.step, outcome.ends, outcome.message)
+            step.timings_ms["execute"] = _ms(t)
+        self._record_outcome(step, outcome)
+        self._after(step, outcome.ends, outcome.message)
 
     def _within_time_limit(self, action: BaseModel) -> BaseModel:
         """A wait, press or swipe cut to the time the run has left: ``--time-limit`` holds within
