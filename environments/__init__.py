@@ -12,7 +12,9 @@ from environments.base import (
 from environments.checker import EnvironmentCheckError, check_environment
 from environments.android import AndroidEnvironment
 from environments.desktop import DesktopEnvironment
+from environments.from_gym import FromGym, discrete_tool, make_gym
 from environments.memory import MemoryEnvironment
+from environments.to_gym import to_gym
 from environments.registry import available, make, options_of, register
 from environments.wrappers import DryRun, Secrets, Wrapper
 
@@ -28,9 +30,10 @@ def _sim_pick(env_seed: int = 0) -> Environment:
 
 
 register("sim-pick", _sim_pick)
+register("gym", make_gym)
 
 __all__ = [
-    "ActionResult", "AndroidEnvironment", "DesktopEnvironment", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
+    "ActionResult", "AndroidEnvironment", "FromGym", "discrete_tool", "DesktopEnvironment", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
     "EnvironmentUnavailable", "MemoryEnvironment", "Observation", "RunAborted", "Secrets", "UIElement", "Wrapper",
-    "available", "check_environment", "make", "options_of", "register",
+    "available", "check_environment", "to_gym", "make", "options_of", "register",
 ]

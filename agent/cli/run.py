@@ -82,6 +82,8 @@ def run(
     gym_actions: Annotated[str | None, typer.Option(
         "--gym-actions", help="[gym] Names of a Discrete action space's actions, comma-separated "
                               "(e.g. left,down,right,up).")] = None,
+    gym_option: Annotated[list[str] | None, typer.Option(
+        "--gym-option", help="[gym] KEY=VALUE passed to gymnasium.make (e.g. is_slippery=false). Repeatable.")] = None,
     confirm: Annotated[bool, typer.Option(
         "--confirm", help="Ask on the terminal before risky actions (docs/safety.md).")] = False,
     region: Annotated[str | None, typer.Option(
@@ -113,7 +115,8 @@ def run(
         env_options=env_options(env, {
             "size": size, "space": space, "scale": scale, "display": display, "monitor": monitor,
             "xvfb": xvfb, "settle": settle, "launch": launch, "serial": serial, "ui_tree": ui_tree,
-            "marks": marks, "env_seed": env_seed, "gym_id": gym_id, "gym_actions": gym_actions}),
+            "marks": marks, "env_seed": env_seed, "gym_id": gym_id, "gym_actions": gym_actions,
+            "gym_option": gym_option}),
         limits=Limits(max_steps=max_steps, max_retries=max_retries, max_repeats=max_repeats,
                       time_limit_s=time_limit))
     agent = _build(spec, view)

@@ -1,0 +1,104 @@
+"""Gymnasium both ways, checked by Gymnasium's own ``check_env`` and its own environments."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from environments import FromGym, MemoryEnvironment, discrete_tool, to_gym
+from tests.conftest import need, run_cli, tool_call, write_script
+
+LAKE = ["left", "down", "right", "up"]
+TO_THE_GIFT = ["down", "down", "right", "down", "right", "right"]  # FrozenLake's 4x4 map, not slippery
+
+
+def _check_env(env) -> None:  # type: ignore[no-untyped-def]
+    from gymnasium.utils.env_checker import check_env
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its advice on unbounded boxes and render fps
+        check_env(env, skip_render_check=False)
+
+
+def test_the_simulated_arm_as_a_gymnasium_env_passes_check_env_and_does_the_task() -> None:
+    need("gymnasium")
+    need("mujoco")
+    from environments.sim_pick import SimPickEnvironment
+
+    env = to_gym(SimPickEnvironment(seed=3))
+    try:
+        _check_env(env)
+        assert set(env.observation_space.spaces) == {"front", "top", "state"}
+        observation, _ = env.reset(seed=3)
+        assert observation["top"].shape == (320, 320, 3) and observation["state"]["gripper_closed"].shape == (1,)
+        names = ["move_to", "grasp", "release", "finish"]
+        inner = env.unwrapped.environment
+        cube = inner.scene.cube
+
+        def act(tool: str, **arguments):  # type: ignore[no-untyped-def]
+            space = env.action_space.spaces[names.index(tool)]
+            sample = {key: arguments[key] for key in space.spaces if key in arguments}
+            return env.step((names.index(tool), sample))
+
+        _, reward, terminated, _, info = act("move_to", point=np.array([0.5, 0.5]), camera=0,
+                                             position=np.array([0.0, 0.0, 0.1]))
+        assert "not both or neither" in info["error"] and reward == 0.0  # validated, not executed
+        assert inner.scene.gripper == (0.0, -0.2, 0.25)
+        for tool, arguments in [("move_to", {"position": np.array([cube[0], cube[1], 0.035])}), ("grasp", {}),
+                                ("move_to", {"position": np.array([0.15, 0.1, 0.08])}), ("release", {})]:
+            _, reward, terminated, _, info = act(tool, **arguments)
+            assert info["ok"] and reward == 0.0 and not terminated, info
+        _, reward, terminated, _, info = act("finish", status=0)
+        assert terminated and reward == 1.0 and info["success"] is True
+    finally:
+        env.close()
+
+
+def test_a_phone_screen_as_a_gymnasium_env_passes_check_env() -> None:
+    need("gymnasium")
+    env = to_gym(MemoryEnvironment(size=(180, 320), space="mobile"))
+    _check_env(env)
+    tool = env.action_space.spaces[0]
+    assert {"action", "coordinate", "text"} <= set(tool.spaces) and tool.spaces["coordinate"].shape == (2,)
+
+
+def test_a_gymnasium_env_wrapped_the_other_way_passes_check_env_again() -> None:
+    gymnasium = need("gymnasium")
+    need("pygame")  # FrozenLake draws its rgb_array with pygame
+    lake = FromGym(gymnasium.make("FrozenLake-v1", render_mode="rgb_array", is_slippery=False),
+                   [discrete_tool(LAKE)], seed=0)
+    obs = lake.observe()
+    assert obs.size == (256, 256) and obs.state == {"observation": 0}
+    _check_env(to_gym(lake))
+
+
+def test_agent_run_plays_a_gymnasium_episode_to_its_end(tmp_path: Path) -> None:
+    need("gymnasium")
+    need("pygame")
+    for moves, status in ((TO_THE_GIFT, "success"), (["right", "down"], "failure")):  # the second: a hole
+        answers = [tool_call("act", move=move) for move in moves]
+        out = tmp_path / status
+        result = run_cli("run", "--env", "gym", "--gym-id", "FrozenLake-v1", "--gym-option", "is_slippery=false",
+                         "--gym-actions", ",".join(LAKE), "--goal", "Reach the gift", "--model",
+                         f"scripted:{write_script(tmp_path / f'{status}.txt', answers)}", "--out", str(out),
+                         timeout=120)
+        lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
+        assert lines[-1]["status"] == status, result.stdout + result.stderr
+        assert lines[-1]["steps"] == len(moves)
+        assert lines[-2]["result"]["data"]["terminated"] is True
+        assert lines[0]["environment"]["gym_id"] == "FrozenLake-v1"
+
+
+def test_a_wrong_gym_command_line_says_what_to_do(tmp_path: Path) -> None:
+    need("gymnasium")
+    script = write_script(tmp_path / "a.txt", [tool_call("act", move="up")])
+    result = run_cli("run", "--env", "gym", "--gym-id", "FrozenLake-v1", "--gym-actions", "a,b",
+                     "--goal", "g", "--model", f"scripted:{script}", "--out", str(tmp_path / "r"))
+    assert result.returncode != 0 and "--gym-actions names 2 actions; FrozenLake-v1 has 4" in result.stdout + result.stderr
+    result = run_cli("run", "--env", "gym", "--gym-id", "NoSuchEnv-v0", "--goal", "g", "--model",
+                     f"scripted:{script}", "--out", str(tmp_path / "r2"))
+    assert result.returncode != 0 and "Gymnasium cannot make 'NoSuchEnv-v0'" in result.stdout + result.stderr
