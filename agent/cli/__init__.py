@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from agent import exitcodes
-from agent.cli import evaluate, info, replay, run  # noqa: F401  (they register their commands)
+from agent.cli import evaluate, export, info, replay, run  # noqa: F401  (they register their commands)
 from agent.cli.common import CliError, app, errors
 
 __all__ = ["app", "entry", "main"]

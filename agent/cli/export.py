@@ -1,0 +1,30 @@
+"""``agent export``: recorded runs as a LeRobotDataset-layout dataset (agent/export.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from agent import exitcodes
+from agent.cli.common import app, console, fail
+
+
+@app.command()
+def export(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories; each becomes one episode.")],
+    out: Annotated[Path, typer.Option("--out", help="The dataset directory to write (new or empty).")],
+    fps: Annotated[int, typer.Option("--fps", min=1, help="Frames per second written in the dataset.")] = 1,
+) -> None:
+    """Export runs (e.g. of --env sim-pick) as a LeRobotDataset v3.0-layout dataset."""
+    from agent.export import ExportError, export_lerobot
+
+    try:
+        export_lerobot(run_dirs, out, fps=fps)
+    except ExportError as exc:
+        fail(str(exc), exitcodes.USAGE)
+    except ImportError as exc:
+        fail(f"agent export needs Hugging Face datasets ({exc}): pip install 'vlagent[data]'")
+    console.print(f"dataset: {escape(str(out))}  [dim]{len(run_dirs)} episode(s)[/dim]")
