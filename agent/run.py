@@ -62,8 +62,7 @@ def screen_hash(obs: Observation) -> str:
 
 
 def _encodable(text: str) -> str:
-    """``text`` with anything UTF-8 cannot hold (lone surrogates) replaced: it is printed,
-    recorded and parsed, and none of those may fail on it."""
+    """``text`` with lone surrogates replaced: printing, recording and parsing must not fail on it."""
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
@@ -147,8 +146,7 @@ class Run:
         return self._guarded(lambda: self._decide(observation))
 
     async def adecide(self, observation: Observation | None = None) -> Decision | None:
-        """:meth:`decide` for asyncio: the model thinks on a worker thread, so a control loop
-        awaiting other things (sensors, a fixed-rate timer) is never blocked by it."""
+        """:meth:`decide` on a worker thread: an asyncio control loop is never blocked by the model."""
         return await asyncio.to_thread(self.decide, observation)
 
     def report(self, outcome: ActionResult) -> Step:
@@ -340,8 +338,8 @@ class Run:
                               data=dict(outcome.data))
 
     def _after(self, step: Step, end: RunEnd | None, end_reason: str | None = None) -> None:
-        """Record the finished step, then decide whether the run goes on. ``end_reason`` is the
-        environment's word when it, not the model, ended the episode."""
+        """Record the finished step, then decide whether the run goes on (``end_reason``: the
+        environment's word when it ended the episode)."""
         self.steps.append(step)
         if self.agent.recorder is not None:
             self.agent.recorder.write_step(step)

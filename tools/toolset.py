@@ -39,7 +39,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-Handler = Callable[[BaseModel], Any]
+Handler = Callable[[Any], Any]
 """Executes one validated action. Returns None, a message, or the environment's ``ActionResult``;
 raising ``ValueError`` says the action failed, in words the model reads."""
 
