@@ -8,7 +8,7 @@ home; the trajectory and its HTML report are written.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from agent.loop import Agent, Limits, RunListener
 from agent.runtimes import ScriptedRuntime
 from agent.steps import RunResult
 from agent.trajectory import Recorder
+from environments import Environment
 from environments.android import VIRTUAL, AndroidEnvironment
 from environments.virtual_android import Phone
 from prompts import get_dialect
@@ -54,15 +55,23 @@ def script_text(phone: Phone | None = None) -> str:
     return "\n---\n".join(script(phone or Phone())) + "\n"
 
 
-def run_demo(out: Path, listeners: Sequence[RunListener] = ()) -> RunResult:
-    """Run the demo episode on the embedded virtual phone, recording into ``out``."""
-    environment = AndroidEnvironment(serial=VIRTUAL)
-    runtime = ScriptedRuntime(script(environment.embedded.device.phone), source="the built-in demo")
+def scripted_episode(environment: Environment, answers: Callable[[], list[str]], goal: str, out: Path,
+                     listeners: Sequence[RunListener], source: str) -> RunResult:
+    """Run ``goal`` on ``environment`` with a scripted qwen2-vl model, recording into ``out``;
+    the environment is closed however it ends."""
     try:
+        runtime = ScriptedRuntime(answers(), source=source)
         recorder = Recorder(out)
     except BaseException:
         environment.close()
         raise
     with Agent(runtime, get_dialect("qwen2-vl"), environment, limits=Limits(max_steps=10),
                recorder=recorder, listeners=listeners) as agent:
-        return agent.run(GOAL)
+        return agent.run(goal)
+
+
+def run_demo(out: Path, listeners: Sequence[RunListener] = ()) -> RunResult:
+    """Run the demo episode on the embedded virtual phone, recording into ``out``."""
+    environment = AndroidEnvironment(serial=VIRTUAL)
+    return scripted_episode(environment, lambda: script(environment.embedded.device.phone), GOAL, out,
+                            listeners, "the built-in demo")

@@ -11,12 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.loop import Agent, Limits, RunListener
-from agent.runtimes import ScriptedRuntime
+from agent.demo import scripted_episode
+from agent.loop import RunListener
 from agent.steps import RunResult
-from agent.trajectory import Recorder
 from environments import Observation
-from prompts import get_dialect
 
 GOAL = "Put the red cube on the green square"
 
@@ -57,12 +55,5 @@ def run_robot_demo(out: Path, seed: int = 0, listeners: Sequence[RunListener] = 
     from environments.sim_pick import SimPickEnvironment
 
     environment = SimPickEnvironment(seed=seed)
-    try:
-        runtime = ScriptedRuntime(pick_script(environment.observe()), source="the built-in robot demo")
-        recorder = Recorder(out)
-    except BaseException:
-        environment.close()
-        raise
-    with Agent(runtime, get_dialect("qwen2-vl"), environment, limits=Limits(max_steps=10),
-               recorder=recorder, listeners=listeners) as agent:
-        return agent.run(GOAL)
+    return scripted_episode(environment, lambda: pick_script(environment.observe()), GOAL, out, listeners,
+                            "the built-in robot demo")

@@ -87,3 +87,19 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
                                           template=published_template(key[2]))
         return built[key]
     return make
+
+
+@pytest.fixture
+def sim_arm():  # type: ignore[no-untyped-def]
+    """``sim_arm(seed)`` → a SimPickEnvironment (MuJoCo), closed after the test."""
+    need("mujoco")
+    from environments.sim_pick import SimPickEnvironment
+
+    made: list[SimPickEnvironment] = []
+
+    def make(seed: int) -> SimPickEnvironment:
+        made.append(SimPickEnvironment(seed=seed))
+        return made[-1]
+    yield make
+    for env in made:
+        env.close()

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import need, tool_call
+from conftest import tool_call
 
 from agent import Agent, Limits
 from agent.deadline import StepOverrun
@@ -25,13 +24,8 @@ from tools import ToolSet
 
 
 @pytest.fixture
-def arm() -> Iterator[object]:
-    need("mujoco")
-    from environments.sim_pick import SimPickEnvironment
-
-    env = SimPickEnvironment(seed=7)
-    yield env
-    env.close()
+def arm(sim_arm):  # type: ignore[no-untyped-def]
+    return sim_arm(7)
 
 
 def test_a_caller_owned_loop_does_the_task_one_step_at_a_time_with_its_own_observations(arm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

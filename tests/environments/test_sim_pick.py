@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from agent.demo_robot import colour_centre
@@ -13,11 +11,8 @@ from tests.conftest import need
 
 
 @pytest.fixture
-def arm() -> Iterator[SimPickEnvironment]:
-    need("mujoco")
-    env = SimPickEnvironment(seed=1)
-    yield env
-    env.close()
+def arm(sim_arm) -> SimPickEnvironment:  # type: ignore[no-untyped-def]
+    return sim_arm(1)
 
 
 def test_the_arm_keeps_the_environment_protocol() -> None:
