@@ -44,7 +44,8 @@ def state_text(state: Mapping[str, Any]) -> str:
 
 
 def recorded_state(state: Mapping[str, Any]) -> dict[str, Any]:
-    """The state as the trajectory records it: JSON-ready, full precision."""
+    """The state (or metadata) as the trajectory records it: JSON-ready, full precision; a value
+    JSON has no form for is recorded as its text."""
     def plain(value: Any) -> Any:
         if hasattr(value, "tolist"):
             value = value.tolist()
@@ -54,7 +55,9 @@ def recorded_state(state: Mapping[str, Any]) -> dict[str, Any]:
             return [plain(v) for v in value]
         if isinstance(value, Mapping):
             return {str(k): plain(v) for k, v in value.items()}
-        return value
+        if value is None or isinstance(value, (str, int, float, bool)):
+            return value
+        return str(value)
     return {str(name): plain(value) for name, value in state.items()}
 
 
@@ -87,6 +90,8 @@ def record_views(recorder: Recorder | None, index: int, obs: Observation) -> dic
         fields["image_name"] = obs.name
     if obs.state:
         fields["state"] = recorded_state(obs.state)
+    if obs.metadata:
+        fields["metadata"] = recorded_state(obs.metadata)
     if recorder is not None:
         if obs.views:
             fields["views"] = {name: recorder.view(index, name, image) for name, image in obs.views.items()}

@@ -17,7 +17,8 @@ VERSION: Literal[5] = 5
 """2: a step's ``prompt_text`` is what is new since the step before (``prompt_from``).
 3: the end line may carry ``replay`` (self-healing replay), and ``status`` may be ``unverified``.
 4: a step may carry ``elements`` (the UI tree the model was shown).
-5: a step may carry ``views`` (further camera images), ``depth`` maps and the robot's ``state``."""
+5: a step may carry ``views`` (further camera images), ``depth`` maps, the robot's ``state`` and
+the observation's ``metadata``."""
 
 Status = Literal["success", "failure", "answered", "max_steps", "time_limit", "error", "aborted", "unverified"]
 """``unverified``: a self-healing replay said it was done, but never re-joined its recording."""
@@ -175,6 +176,8 @@ class Step(Record):
     """Depth maps by image name, in metres: ``screens/NNNNNN-<name>.depth.npy`` (float32)."""
     state: dict[str, Any] | None = None
     """The robot's state as observed (joints, gripper, pose), full precision."""
+    metadata: dict[str, Any] | None = None
+    """What the environment said about the observation (device, rotation, display)."""
 
     @property
     def executed(self) -> bool:
