@@ -149,7 +149,7 @@ def overlay(normalized: dict[str, Any] | None, size: tuple[int, int], key: str =
         return (point[0] * width, point[1] * height)
 
     marks = []
-    start = at("start_coordinate") or at("coordinate")
+    start = at("start_coordinate") or at("coordinate") or at("point")  # point: custom tools (move_to)
     end = at("coordinate2") or (at("coordinate") if at("start_coordinate") else None)
     kind = str(normalized.get("action", ""))
     if start and end:
@@ -183,9 +183,11 @@ def _step_html(trajectory: Trajectory, step: Step) -> str:
     shot = _data_url(_inside(trajectory.path, trajectory.screenshot(step)))
     action = step.action
     chosen = (action.model or {}).get("element") if action is not None else None
+    camera = (action.model or {}).get("camera") if action is not None else None
+    on_first = camera in (None, step.image_name or "screen")  # a point on another camera is drawn there
 
     def marks(size: tuple[int, int]) -> str:
-        drawn = overlay(action.normalized if action else None, size, str(step.index), svg=False)
+        drawn = overlay(action.normalized if action and on_first else None, size, str(step.index), svg=False)
         boxes = _element_boxes(step.elements or [], size, step.image_size, chosen)
         if not (drawn or boxes):
             return ""
@@ -193,6 +195,11 @@ def _step_html(trajectory: Trajectory, step: Step) -> str:
                 f'{boxes}{drawn}</svg>')
 
     figure = _figure(shot, marks, f"step {step.index}")
+    for name, path in (step.views or {}).items():
+        def view_marks(size: tuple[int, int], name: str = name) -> str:
+            return overlay(action.normalized if action and camera == name else None, size, f"{step.index}-{name}")
+        figure += _figure(_data_url(_inside(trajectory.path, trajectory.path / path)), view_marks,
+                          f"step {step.index}, {name}")
     if step.error is not None:
         title = f'<span class="error">{html.escape(step.error.kind)} error</span>'
     elif action is not None:
@@ -208,6 +215,8 @@ def _step_html(trajectory: Trajectory, step: Step) -> str:
         rows.append(f"<tr><td>result</td><td>{html.escape(step.result.message)}</td></tr>")
     if step.error is not None:
         rows.append(f'<tr><td>error</td><td class="error">{html.escape(step.error.message)}</td></tr>')
+    if step.state:
+        rows.append(f"<tr><td>state</td><td>{html.escape(json.dumps(step.state, ensure_ascii=False))}</td></tr>")
     if step.elements is not None:
         listed = "".join(
             f"<li{' class=chosen' if i == chosen else ''} value={i}>{html.escape(_element_text(e))}</li>"

@@ -66,6 +66,12 @@ def test_a_scripted_model_picks_and_places_the_cube_and_the_simulator_confirms(s
     assert steps[0]["action"]["model"]["camera"] == "top"
     x, y = steps[0]["action"]["device"]["point"]
     assert 0 <= x <= 320 and 0 <= y <= 320
+    # The report shows both cameras of each step, the point drawn on the camera it was given on.
+    report = (out / "report.html").read_text()
+    assert report.count('alt="step 0, top"') == 1 and "<td>state</td>" in report
+    step0 = report[report.index('id="step-0"'):report.index('id="step-1"')]
+    front, top = step0.split('alt="step 0, top"')
+    assert 'class="click"' in top and 'class="click"' not in front
     # The model was told the frame of each image.
     assert "'top' (1000x1000):<image 320x320>" in steps[0]["prompt_text"]
 
