@@ -79,7 +79,7 @@ def test_run_outcomes_map_to_exit_codes(tmp_path: Path, script: Script, answers:
 
 @pytest.mark.parametrize(("args", "code", "words"), [
     (["run", "--env", "androidd", "--goal", "g"], exitcodes.SETUP,
-     "unknown environment 'androidd'; available: android, desktop, memory"),
+     "unknown environment 'androidd'; available: android, desktop, gym, memory, sim-pick"),
     (["run", "--env", "memory", "--goal", "g", "--model", "Qwen/Qwen2.5-VL-3B-Instruct"],
      exitcodes.SETUP, "(huggingface-cli download Qwen/Qwen2.5-VL-3B-Instruct) or pass a local folder"),
     (["run", "--env", "memory", "--goal", "g", "--model", "scripted:/no/such/file"],

@@ -29,7 +29,7 @@ def test_make_builds_registered_environments_with_options() -> None:
 
 
 def test_make_errors_name_what_exists() -> None:
-    with pytest.raises(EnvironmentUnavailable, match="unknown environment 'androidd'; available: android, desktop, memory"):
+    with pytest.raises(EnvironmentUnavailable, match="unknown environment 'androidd'; available: android, desktop, gym, memory, sim-pick"):
         environments.make("androidd")
     with pytest.raises(EnvironmentUnavailable, match=r"has no option 'serial' \(it takes: size, space, scale\)"):
         environments.make("memory", serial="emulator-5554")
@@ -51,7 +51,9 @@ class Broken(Environment):
         return mobile_tools()
 
     def observe(self) -> Observation:
-        return Observation(Image.new("RGBA", (10, 10)), scale=0)
+        observation = Observation(Image.new("RGB", (10, 10)), scale=0)
+        observation.image = Image.new("RGBA", (10, 10))  # swapped after the constructor converted it
+        return observation
 
     def execute(self, action: BaseModel) -> ActionResult:
         return "done"  # type: ignore[return-value]
@@ -63,6 +65,21 @@ def test_the_checker_names_every_broken_rule() -> None:
     message = str(error.value)
     assert "RGB mode" in message and "scale 0 must be positive" in message
     assert "execute() returned str" in message
+
+
+def test_an_observation_takes_any_image_mode_and_arrays() -> None:
+    import numpy as np
+
+    assert Observation(Image.new("RGBA", (10, 10))).image.mode == "RGB"
+    floats = Observation(np.full((4, 6, 3), 0.5), views={"wrist": np.zeros((2, 3), np.uint8)})
+    assert floats.size == (6, 4) and floats.image.getpixel((0, 0)) == (128, 128, 128)
+    assert floats.views["wrist"].mode == "RGB" and floats.views["wrist"].size == (3, 2)
+    with pytest.raises(ValueError, match="H×W×3"):
+        Observation(np.zeros((4, 6, 5), np.uint8))
+    with pytest.raises(ValueError, match="becomes part of a file name"):
+        Observation(Image.new("RGB", (4, 4)), views={"../x": Image.new("RGB", (4, 4))})
+    with pytest.raises(ValueError, match="not images of this observation"):
+        Observation(Image.new("RGB", (4, 4)), depth={"wrist": np.zeros((4, 4))})
 
 
 def test_memory_environment_records_device_points_and_draws() -> None:
