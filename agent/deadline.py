@@ -36,14 +36,12 @@ class DecisionClock:
 
     def decide(self, run: Run, observation: Observation | None, deadline_s: float,
                on_overrun: Overrun) -> Decision | None:
-        from agent.run import Decision
-
         started = time.monotonic()
         if self._late is not None:
             try:
                 late = self._late.result(timeout=deadline_s)
             except FutureTimeout:
-                return self._overrun(Decision, observation, deadline_s, on_overrun, still=True)
+                return self._overrun(observation, deadline_s, on_overrun, still=True)
             self._late = None
             if late is not None and late.pending:
                 run.report(ActionResult(ok=False, executed=False, message=(
@@ -59,15 +57,17 @@ class DecisionClock:
             return future.result(timeout=left)
         except FutureTimeout:
             self._late, self._late_since = future, time.monotonic()
-            return self._overrun(Decision, observation, deadline_s, on_overrun, still=False)
+            return self._overrun(observation, deadline_s, on_overrun, still=False)
 
     @staticmethod
-    def _overrun(make: type[Decision], observation: Observation | None, deadline_s: float,
-                 on_overrun: Overrun, still: bool) -> Decision:
+    def _overrun(observation: Observation | None, deadline_s: float, on_overrun: Overrun,
+                 still: bool) -> Decision:
+        from agent.run import Decision  # agent.run imports this module
+
         what = "an earlier decision is still being made" if still else "the model is still deciding"
         if on_overrun == "raise":
             raise StepOverrun(f"no decision within the {deadline_s:g} s deadline: {what}")
-        return make(step=None, call=None, action=None, observation=observation, overrun=True)
+        return Decision(step=None, call=None, action=None, observation=observation, overrun=True)
 
     def wait(self) -> None:
         """Let a late decision finish (before the run closes its trajectory)."""

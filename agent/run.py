@@ -10,7 +10,6 @@ the gate) and :meth:`Run.report` (the outcome of the action the caller executed 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import threading
 import time
@@ -33,7 +32,7 @@ from agent.trajectory.records import CallRecord, Outcome
 from agent.views import record_views, show_views
 from environments import ActionResult, EnvironmentFault, EnvironmentUnavailable, Observation, RunAborted
 from environments.base import run_handler
-from environments.change import detector_for
+from environments.change import detector_for, pixel_digest
 from prompts import ResizeError
 from tools import RunEnd, ToolCall
 
@@ -54,11 +53,8 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 3)
 
 
-def screen_hash(obs: Observation) -> str:
-    """A digest of the pixels: equal hashes mean an unchanged screen."""
-    digest = hashlib.blake2b(obs.image.tobytes(), digest_size=16)
-    digest.update(repr(obs.size).encode())
-    return digest.hexdigest()
+screen_hash = pixel_digest
+"""A digest of the first image's pixels: equal hashes mean an unchanged screen."""
 
 
 def _encodable(text: str) -> str:

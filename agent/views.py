@@ -23,42 +23,31 @@ CAMERA_ARGUMENT = "camera"
 __all__ = ["CAMERA_ARGUMENT", "record_views", "show_views", "state_text"]
 
 
-def _value(value: Any) -> Any:
-    """A state value as JSON: arrays become lists, floats are cut to 4 decimals (the model
-    reads millimetres, not float noise)."""
+def _plain(value: Any, digits: int | None = None) -> Any:
+    """A state value as JSON: arrays become lists, non-finite floats and values JSON has no form
+    for become text; ``digits`` rounds floats (the model reads millimetres, not float noise)."""
     if hasattr(value, "tolist"):
         value = value.tolist()
     if isinstance(value, float):
-        return round(value, 4) if math.isfinite(value) else str(value)
+        return (round(value, digits) if digits is not None else value) if math.isfinite(value) else str(value)
     if isinstance(value, (list, tuple)):
-        return [_value(v) for v in value]
+        return [_plain(v, digits) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _value(v) for k, v in value.items()}
-    return value
+        return {str(k): _plain(v, digits) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
 
 
 def state_text(state: Mapping[str, Any]) -> str:
     """The state as the model reads it: one ``name: value`` line each, values as JSON."""
-    lines = [f"{name}: {json.dumps(_value(value), ensure_ascii=False)}" for name, value in state.items()]
+    lines = [f"{name}: {json.dumps(_plain(value, 4), ensure_ascii=False)}" for name, value in state.items()]
     return "Robot state:\n" + "\n".join(lines)
 
 
 def recorded_state(state: Mapping[str, Any]) -> dict[str, Any]:
-    """The state (or metadata) as the trajectory records it: JSON-ready, full precision; a value
-    JSON has no form for is recorded as its text."""
-    def plain(value: Any) -> Any:
-        if hasattr(value, "tolist"):
-            value = value.tolist()
-        if isinstance(value, float) and not math.isfinite(value):
-            return str(value)
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        if isinstance(value, Mapping):
-            return {str(k): plain(v) for k, v in value.items()}
-        if value is None or isinstance(value, (str, int, float, bool)):
-            return value
-        return str(value)
-    return {str(name): plain(value) for name, value in state.items()}
+    """The state (or metadata) as the trajectory records it: JSON-ready, full precision."""
+    return {str(name): _plain(value) for name, value in state.items()}
 
 
 def show_views(prompt: Prompt, obs: Observation, dialect: Dialect, toolset: ToolSet) -> dict[str, CoordinateFrame]:

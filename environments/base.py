@@ -82,6 +82,8 @@ class Observation:
     depth: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
     surface: str = "screen"
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Values derived from the pixels once and asked for twice (the pixel digest)."""
 
     def __post_init__(self) -> None:
         self.image = as_rgb(self.image, "observation image")

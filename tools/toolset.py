@@ -87,11 +87,11 @@ class ToolSet:
 
     def knows(self, action: BaseModel) -> bool:
         """True when ``action`` is an action of one of these tools."""
-        return any(type(action) is tool for tool in self._tools.values())
+        return self._find(action) is not None
 
     def handler(self, action: BaseModel) -> Handler | None:
         """The handler registered for ``action``'s tool, if any."""
-        name = next((n for n, tool in self._tools.items() if type(action) is tool), None)
+        name = self._find(action)
         return self._handlers.get(name) if name is not None else None
 
     @property
@@ -104,11 +104,14 @@ class ToolSet:
     def __getitem__(self, name: str) -> type[BaseModel]:
         return self._tools[name]
 
+    def _find(self, action: BaseModel) -> str | None:
+        return next((name for name, tool in self._tools.items() if type(action) is tool), None)
+
     def name_of(self, action: BaseModel) -> str:
-        for name, tool in self._tools.items():
-            if type(action) is tool:
-                return name
-        raise KeyError(f"{type(action).__name__} is not a tool of this set")
+        name = self._find(action)
+        if name is None:
+            raise KeyError(f"{type(action).__name__} is not a tool of this set")
+        return name
 
     def point_fields(self, name: str) -> frozenset[str]:
         """Fields of tool ``name`` that hold screen points (empty for an unknown tool)."""
