@@ -34,6 +34,17 @@ def test_the_qwen3_vl_template_is_the_published_file_to_the_byte() -> None:
     assert hashlib.sha256(data).hexdigest() == "5c72a170d2a4a1a3bc5adad2e689ae28138a9700e5b8c96c0266331e86c0acce"
 
 
+def test_the_ui_tars_15_template_is_the_published_file_to_the_byte() -> None:
+    # The sha256 and size of ByteDance-Seed/UI-TARS-1.5-7B's chat_template.json as its publisher
+    # committed it (2025-04-16), read from a public git mirror of the checkpoint repository. Its
+    # text is Qwen2.5-VL's template: UI-TARS-1.5 renders exactly as Qwen2.5-VL does.
+    data = published_template("ui-tars-1.5").read_bytes()
+    assert len(data) == 1050
+    assert hashlib.sha256(data).hexdigest() == "ad60d90252ed0b0705ba14e2d0ad0fec0beac1ea955642b54059b36052d8bc96"
+    qwen25 = json.loads(published_template("qwen2.5-vl").read_text(encoding="utf-8"))
+    assert json.loads(data)["chat_template"] == qwen25["chat_template"]
+
+
 def test_the_templates_render_as_transformers_own_tests_of_the_published_checkpoints_say(
         checkpoint: Checkpoint) -> None:
     llava = TransformersRuntime(str(checkpoint("llava-onevision"))).processor
