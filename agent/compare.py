@@ -14,8 +14,9 @@ busy screen. So two screens are compared where it matters:
    button whose label now says "Delete" is a different screen even if nothing else moved. The
    one exception is a text cursor blinking where the action clicks (a change only a few pixels
    wide); the price is that a single narrow character changing there is not seen either.
-3. **The foreground app**, when the caller knows it for both screens (no environment reports one
-   yet: replay and the plan cache pass none).
+3. **The foreground app**, when the caller knows it for both screens: environments that can
+   name it cheaply put it in the observation's metadata as ``foreground`` (the desktop's window
+   class, Android's package with the UI tree); a recording keeps it with each step.
 
 The thresholds were chosen from a corpus of real screen pairs (the virtual phone, a Tk window and
 Chromium) and are documented with their margins in docs/replay.md.

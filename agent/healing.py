@@ -76,7 +76,8 @@ class HealingRuntime(Runtime):
             if step.index not in self._screens:
                 self._screens[step.index] = recorded_screen(self.trajectory, step)
             recorded = self._screens[step.index]
-            if recorded is not None and matches(recorded, step, images[0], self.threshold).same:
+            live_app = prompt.metadata.get("foreground")
+            if recorded is not None and matches(recorded, step, images[0], self.threshold, live_app).same:
                 self.cursor += offset + 1
                 return step
         return None

@@ -3,7 +3,7 @@ live screen is still the recorded one.
 
 Before each step the live screen is compared with the screenshot recorded before that step
 (agent.compare: the share of changed tiles, any change where the step's action will touch, the
-foreground app where known). When they differ replay stops and writes a divergence report with
+foreground app where the environment names it, live and in the recording). When they differ replay stops and writes a divergence report with
 both screens, instead of acting blindly on a screen it does not know.
 """
 
@@ -35,11 +35,14 @@ def action_target(step: Step) -> tuple[float, float] | None:
     return None
 
 
-def matches(recorded: Image.Image, step: Step, live: Image.Image,
-            threshold: float = DEFAULT_THRESHOLD) -> ScreenComparison:
+def matches(recorded: Image.Image, step: Step, live: Image.Image, threshold: float = DEFAULT_THRESHOLD,
+            foreground: str | None = None) -> ScreenComparison:
     """Compare ``live`` with ``recorded``, the screen recorded before ``step``, around the point
-    the step's action touches."""
-    return compare_screens(recorded, live, action_target(step), changed_tiles=threshold)
+    the step's action touches. ``foreground`` is the live screen's app where the environment
+    names it; the step's own is in its recorded metadata."""
+    was = (step.metadata or {}).get("foreground")
+    return compare_screens(recorded, live, action_target(step), changed_tiles=threshold,
+                           foreground=(was if isinstance(was, str) else None, foreground))
 
 
 @dataclass
@@ -78,12 +81,14 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
         if speed > 0 and previous_start is not None and started is not None:
             time.sleep(max((started - previous_start).total_seconds() / speed, 0))
         previous_start = started
-        live = environment.observe().image
+        observation = environment.observe()
+        live = observation.image
         recorded = recorded_screen(trajectory, step)
         if recorded is None and check:
             return ReplayResult(done, reason=f"step {index} has no recorded screenshot to compare the "
                                              "screen with; replay it blindly with --no-check")
-        comparison = None if recorded is None else matches(recorded, step, live, threshold)
+        comparison = None if recorded is None else matches(recorded, step, live, threshold,
+                                                           observation.metadata.get("foreground"))
         if recorded is not None and comparison is not None and not comparison.same:
             report = _divergence(out or trajectory.path / "replay", index, comparison, recorded, live)
             return ReplayResult(done, index, comparison, report,

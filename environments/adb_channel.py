@@ -23,6 +23,9 @@ import secrets
 import socket
 import struct
 from dataclasses import dataclass
+from typing import cast
+
+from PIL import Image
 
 DEFAULT_PORT = 5037
 STDIN, STDOUT, STDERR, EXIT = 0, 1, 2, 3
@@ -255,3 +258,19 @@ def _read_to_end(sock: socket.socket) -> bytes:
 
 def _why(exc: OSError) -> str:
     return "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or str(exc) or type(exc).__name__)
+
+
+def decode_raw_screencap(data: bytes | memoryview) -> Image.Image:
+    """``screencap`` without ``-p``: width, height, format (and on Android 12+ a colour space),
+    then RGBA pixels. Raises ValueError when the bytes do not add up."""
+    if len(data) < 12:
+        raise ValueError(f"{len(data)} bytes is no screenshot")
+    width, height, pixel_format = struct.unpack("<3I", data[:12])
+    pixels = width * height * 4
+    header = len(data) - pixels
+    if pixel_format != 1 or header not in (12, 16) or width == 0 or height == 0:
+        raise ValueError(f"unexpected raw screenshot: {width}x{height}, format {pixel_format}, "
+                         f"{len(data)} bytes")
+    # A memoryview is read in place (Pillow takes any buffer; its stubs say bytes).
+    pixels_view = cast(bytes, data[header:])
+    return Image.frombuffer("RGBA", (width, height), pixels_view, "raw", "RGBA", 0, 1).convert("RGB")

@@ -16,10 +16,9 @@ import io
 import logging
 import re
 import shlex
-import struct
 import time
 import xml.etree.ElementTree as ET
-from typing import Any, cast
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel
@@ -31,10 +30,10 @@ from environments.base import (
     EnvironmentUnavailable,
     Observation,
 )
-from environments.adb_channel import AdbChannel, AdbServerGone
+from environments.adb_channel import AdbChannel, AdbServerGone, decode_raw_screencap
 from environments.android_apps import app_package
 from environments.lock import DeviceLock
-from environments.ui_tree import draw_marks, for_model, parse_hierarchy
+from environments.ui_tree import draw_marks, dump_package, for_model, parse_hierarchy
 from tools import MobileUse, ToolSet, mobile_tools
 
 log = logging.getLogger("vlagent.android")
@@ -52,22 +51,6 @@ SYSTEM_BUTTONS = {"Back": "KEYCODE_BACK", "Home": "KEYCODE_HOME", "Menu": "KEYCO
 def shell_text(text: str) -> str:
     """``text`` as one argument of ``input text`` that the device's shell passes on unchanged."""
     return shlex.quote(text.replace(" ", "%s"))
-
-
-def decode_raw_screencap(data: bytes | memoryview) -> Image.Image:
-    """``screencap`` without ``-p``: width, height, format (and on Android 12+ a colour space),
-    then RGBA pixels. Raises ValueError when the bytes do not add up."""
-    if len(data) < 12:
-        raise ValueError(f"{len(data)} bytes is no screenshot")
-    width, height, pixel_format = struct.unpack("<3I", data[:12])
-    pixels = width * height * 4
-    header = len(data) - pixels
-    if pixel_format != 1 or header not in (12, 16) or width == 0 or height == 0:
-        raise ValueError(f"unexpected raw screenshot: {width}x{height}, format {pixel_format}, "
-                         f"{len(data)} bytes")
-    # A memoryview is read in place (Pillow takes any buffer; its stubs say bytes).
-    pixels_view = cast(bytes, data[header:])
-    return Image.frombuffer("RGBA", (width, height), pixels_view, "raw", "RGBA", 0, 1).convert("RGB")
 
 
 def _name(command: str) -> str:
@@ -288,11 +271,12 @@ class AndroidEnvironment(Environment):
 
     def observe(self) -> Observation:
         image = self._capture(self.screencap)
-        elements = None
+        elements, said = None, dict[str, str]()  # said: what the dump tells beyond the elements
         if self.ui_tree:
             dump = self._shell_many([f"uiautomator dump {DUMP_PATH}", f"cat {DUMP_PATH}"])[1]
             try:
                 elements = for_model(parse_hierarchy(dump), image.size)
+                said = {"foreground": app} if (app := dump_package(dump)) else {}
             except ET.ParseError:
                 log.warning("device %s: the UI tree could not be read; this step has none", self.serial)
                 elements = []
@@ -307,7 +291,7 @@ class AndroidEnvironment(Environment):
             rotation = int(found.group(1)) if found else 1
         return Observation(image=image, scale=1.0, elements=elements, metadata={
             "serial": self.serial, "size": [image.width, image.height], "density": self.density,
-            "rotation": rotation})
+            "rotation": rotation, **said})
 
     def execute(self, action: BaseModel) -> ActionResult:
         if not isinstance(action, MobileUse):

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from environments.base import UIElement
 
 _BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
+_PACKAGE = re.compile(r'<node\b[^>]*?\spackage="([^"]+)"')
 MAX_TEXT = 60  # characters of an element's text shown to the model
 MARK_COLOURS = ("#d93025", "#1a73e8", "#188038", "#e37400", "#9334e6", "#007b83")
 
@@ -35,6 +36,13 @@ def parse_hierarchy(xml: str) -> list[UIElement]:
             resource_id=node.get("resource-id", ""), description=node.get("content-desc", ""),
             clickable=node.get("clickable") == "true" or node.get("long-clickable") == "true"))
     return elements
+
+
+def dump_package(xml: str) -> str | None:
+    """The app in front when ``xml`` was dumped: the package of its first node (the window's
+    root). None when no node names one."""
+    found = _PACKAGE.search(xml)
+    return found.group(1) if found else None
 
 
 def from_accessibility_nodes(nodes: Iterable[Mapping[str, Any]]) -> list[UIElement]:

@@ -56,7 +56,9 @@ class Prompt:
     for templates that ignore ``tools=`` and for servers that are not asked to parse tool calls
     (:meth:`inline_messages`). ``model_image_size`` is the size the model sees the screenshot at,
     when the dialect knows it (Qwen family): remote runtimes send the image already that size,
-    so the server's own resize cannot move the points.
+    so the server's own resize cannot move the points. ``metadata`` is what the environment said
+    about the screen (its observation's metadata, such as the ``foreground`` app); it is never
+    sent to a model, but runtimes that compare screens (replay, cached answers) read it.
     """
 
     messages: list[Message]

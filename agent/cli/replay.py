@@ -64,10 +64,12 @@ def replay(
     recorded = trajectory.header.environment
     name = env or recorded.name
     given: dict[str, Any] = {"serial": serial, "display": display, "xvfb": xvfb, "launch": launch}
+    extra = recorded.model_extra or {}
     if name == "memory" and env is None:  # the same canvas as recorded
-        extra = recorded.model_extra or {}
         size = extra.get("size") or [1280, 800]
         given.update(size=f"{size[0]}x{size[1]}", space=extra.get("space"), scale=extra.get("scale"))
+    if name == "android" == recorded.name:  # observed as recorded: the same UI tree (and its app)
+        given.update(ui_tree=extra.get("ui_tree") or None, marks=extra.get("marks") or None)
     options = env_options(name, given)
     try:
         environment = environments.make(name, **options)

@@ -114,14 +114,17 @@ class AnswerReplay(Runtime):
         images = prompt.images()
         if not images:
             return None
-        live = images[-1]
+        live, live_app = images[-1], prompt.metadata.get("foreground")
         for step, screen in self._answers:
-            if screen.size == live.size and self._compare(screen, step, live).same:
+            if screen.size == live.size and self._compare(screen, step, live, live_app).same:
                 return step  # the same pixel size, so the same frame: the answer's numbers hold
         return None
 
-    def _compare(self, screen: Image.Image, step: Step, live: Image.Image) -> ScreenComparison:
-        return matches(screen, step, live) if self.at_point else compare_unchanged(screen, live)
+    def _compare(self, screen: Image.Image, step: Step, live: Image.Image,
+                 live_app: str | None) -> ScreenComparison:
+        if self.at_point:
+            return matches(screen, step, live, foreground=live_app)
+        return compare_unchanged(screen, live)
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = self.model.describe()

@@ -82,6 +82,41 @@ def test_replay_from_a_later_step(recorded: Path, adb_server: AdbServer, capsys:
         adb_server.detach(fresh)
 
 
+def test_a_recording_with_its_ui_tree_replays_comparing_the_app_in_front(
+        phone: VirtualDevice, adb_server: AdbServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with AndroidEnvironment(serial=phone.serial, ui_tree=True) as env:
+        result = Agent(ScriptedRuntime(script(phone.phone)), get_dialect("qwen2-vl"), env,
+                       recorder=Recorder(tmp_path / "run")).run("save a note")
+    assert result.status == "success"
+    launcher, notes = "com.android.launcher", "com.vlagent.notes"
+    steps = read_trajectory(tmp_path / "run").steps
+    assert [(s.metadata or {}).get("foreground") for s in steps] == [launcher, notes, notes, notes, notes, launcher]
+    fresh = adb_server.attach()
+    try:  # replayed with the UI tree as recorded: every step's app matches
+        assert main(["replay", str(tmp_path / "run"), "--serial", fresh.serial, "--speed", "0"]) == 0
+        assert fresh.state()["notes"] == [NOTE]
+    finally:
+        adb_server.detach(fresh)
+    # The same pixels with another app in front are another screen: say the recording had it so.
+    lines = (tmp_path / "run" / "trajectory.jsonl").read_text().splitlines()
+    for number, line in enumerate(lines):
+        record = json.loads(line)
+        if record.get("index") == 1 and isinstance(record.get("metadata"), dict):
+            record["metadata"]["foreground"] = "com.example.lookalike"
+            lines[number] = json.dumps(record)
+    (tmp_path / "run" / "trajectory.jsonl").write_text("\n".join(lines) + "\n")
+    fresh = adb_server.attach()
+    try:
+        code = main(["replay", str(tmp_path / "run"), "--serial", fresh.serial, "--speed", "0",
+                     "--out", str(tmp_path / "div")])
+        assert code == 1 and "diverged at step 1" in capsys.readouterr().out
+        report = json.loads((tmp_path / "div" / "divergence.json").read_text())
+        assert report["reason"] == f"another app is in front ({notes}, recorded com.example.lookalike)"
+        assert fresh.state()["note"] == ""  # nothing was typed into the other app
+    finally:
+        adb_server.detach(fresh)
+
+
 def test_self_healing_replay_asks_the_model_where_the_screen_differs(
         recorded: Path, adb_server: AdbServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     changed = Phone()

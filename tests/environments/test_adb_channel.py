@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from environments.adb_channel import AdbChannel, AdbServerGone, ChannelError
-from environments.android import decode_raw_screencap
+from environments.adb_channel import decode_raw_screencap
 from environments.virtual_android import VirtualDevice
 from environments.virtual_android.adb_server import PrivateAdbServer
 from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from environments import EnvironmentFault, EnvironmentUnavailable, check_environment
-from environments.android import AndroidEnvironment, decode_raw_screencap, shell_text
+from environments.adb_channel import decode_raw_screencap
+from environments.android import AndroidEnvironment, shell_text
 from environments.virtual_android import Phone, VirtualDevice
 from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
 from tools import ToolCall, mobile_tools

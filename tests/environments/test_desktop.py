@@ -96,6 +96,23 @@ def test_observe_sees_the_app(tk: tuple[DesktopEnvironment, TkApp]) -> None:
     check_environment(env)
 
 
+def test_the_app_in_front_is_named_and_reaches_the_models_prompt(tk: tuple[DesktopEnvironment, TkApp]) -> None:
+    from agent.loop import Agent
+    from agent.runtimes.function import FunctionRuntime
+    from prompts import Prompt, get_dialect
+
+    env, _ = tk
+    assert env.observe().metadata["foreground"] == "Tk"  # WM_CLASS of the window in front
+    seen: list[object] = []
+
+    def model(prompt: Prompt) -> str:
+        seen.append(prompt.metadata.get("foreground"))
+        return '<tool_call>{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}</tool_call>'
+
+    assert Agent(FunctionRuntime(model), get_dialect("qwen2-vl"), env).run("look").status == "success"
+    assert seen == ["Tk"]
+
+
 # -- every action kind -------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("action", "button", "count"), [

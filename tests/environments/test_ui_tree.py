@@ -16,7 +16,13 @@ from agent.elements import element_points
 from agent.interpret import AnswerError, read_answer
 from environments import Observation, UIElement
 from environments.android import AndroidEnvironment
-from environments.ui_tree import draw_marks, element_lines, for_model, from_accessibility_nodes
+from environments.ui_tree import (
+    draw_marks,
+    dump_package,
+    element_lines,
+    for_model,
+    from_accessibility_nodes,
+)
 from environments.virtual_android import VirtualDevice
 from prompts import get_dialect
 from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
@@ -42,8 +48,18 @@ def test_a_live_observation_lists_what_is_on_screen_and_nothing_else(android: An
     # The root container says nothing and is not clickable: it is not listed.
     assert all(e.text or e.description or e.clickable for e in elements)
     phone.run("monkey -p com.vlagent.notes -c android.intent.category.LAUNCHER 1")
-    shown = [e.resource_id for e in android.observe().elements or []]
+    observation = android.observe()
+    shown = [e.resource_id for e in observation.elements or []]
     assert "com.vlagent.notes:id/save" in shown
+    assert observation.metadata["foreground"] == "com.vlagent.notes"  # the dump's root names it
+
+
+def test_the_app_in_front_is_the_package_of_the_dumps_first_node() -> None:
+    node = ('<node index="0" text="say package=&quot;x&quot;" class="android.widget.FrameLayout" '
+            'package="com.android.settings" bounds="[0,0][1080,2400]">')
+    assert dump_package(f'<?xml version="1.0"?><hierarchy rotation="0">{node}</node></hierarchy>') == (
+        "com.android.settings")
+    assert dump_package('<hierarchy rotation="0"></hierarchy>') is None
 
 
 def test_the_list_is_written_in_the_models_own_coordinate_space() -> None:
