@@ -12,7 +12,7 @@ from environments.base import (
 from environments.checker import EnvironmentCheckError, check_environment
 from environments.android import AndroidEnvironment
 from environments.desktop import DesktopEnvironment
-from environments.from_gym import FromGym, discrete_tool, make_gym
+from environments.from_gym import FromGym, box_tool, discrete_tool, make_gym
 from environments.memory import MemoryEnvironment
 from environments.to_gym import to_gym
 from environments.registry import available, make, options_of, register
@@ -33,7 +33,7 @@ register("sim-pick", _sim_pick)
 register("gym", make_gym)
 
 __all__ = [
-    "ActionResult", "AndroidEnvironment", "FromGym", "discrete_tool", "DesktopEnvironment", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
+    "ActionResult", "AndroidEnvironment", "FromGym", "box_tool", "discrete_tool", "DesktopEnvironment", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
     "EnvironmentUnavailable", "MemoryEnvironment", "Observation", "RunAborted", "Secrets", "UIElement", "Wrapper",
     "available", "check_environment", "to_gym", "make", "options_of", "register",
 ]

@@ -10,10 +10,11 @@ is a success, any other end a failure (docs/embedding.md).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
 from tools import RunEnd, ToolSet
@@ -33,6 +34,32 @@ def discrete_tool(names: Sequence[str], tool_name: str = "act") -> tuple[type[Ba
         __doc__=f"Take one action in the environment: {', '.join(names)}.", move=(choice, ...))
     tool.tool_name = tool_name  # type: ignore[attr-defined]
     return tool, lambda action: list(names).index(getattr(action, "move"))
+
+
+def box_tool(names: Sequence[str], low: Sequence[float], high: Sequence[float],
+             tool_name: str = "act") -> tuple[type[BaseModel], ToAction]:
+    """One tool for a one-dimensional ``Box`` action space: ``act(torque=1.5)``, one number per
+    named dimension, each checked against its bounds (the schema states them, and a call outside
+    them is refused as any invalid call is). The action is the numbers in order, as float32."""
+    if len(set(names)) != len(names) or not names or not all(n.isidentifier() for n in names):
+        raise EnvironmentUnavailable(f"dimension names {list(names)} must be distinct words, one per dimension")
+    if not len(names) == len(low) == len(high):
+        raise EnvironmentUnavailable(f"{len(names)} names for a Box of {len(low)} dimensions")
+    fields: dict[str, Any] = {}
+    for name, lo, hi in zip(names, low, high, strict=True):
+        ge, le = (float(v) if math.isfinite(float(v)) else None for v in (lo, hi))
+        fields[name] = (float, Field(..., allow_inf_nan=False, ge=ge, le=le))
+    said = ", ".join(f"{n} in [{float(lo):g}, {float(hi):g}]" for n, lo, hi in zip(names, low, high, strict=True))
+    tool: type[BaseModel] = create_model(
+        "Act", __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__=f"Take one action in the environment: {said}.", **fields)
+    tool.tool_name = tool_name  # type: ignore[attr-defined]
+
+    def to_action(action: BaseModel) -> Any:
+        import numpy as np
+
+        return np.array([getattr(action, n) for n in names], dtype=np.float32)
+    return tool, to_action
 
 
 class FromGym(Environment):
@@ -114,7 +141,8 @@ class FromGym(Environment):
 def make_gym(gym_id: str, gym_actions: str | None = None, env_seed: int | None = None,
              gym_option: Sequence[str] = ()) -> FromGym:
     """``agent run --env gym --gym-id ID [--gym-actions a,b,c] [--gym-option KEY=VALUE]``: an
-    environment with a ``Discrete`` action space, its actions named by ``gym_actions``."""
+    environment with a ``Discrete`` action space, its actions named by ``gym_actions``, or a
+    one-dimensional ``Box``, its dimensions named so (``--gym-actions torque``)."""
     try:
         import gymnasium
     except ImportError:
@@ -124,16 +152,25 @@ def make_gym(gym_id: str, gym_actions: str | None = None, env_seed: int | None =
         env = gymnasium.make(gym_id, render_mode="rgb_array", **options)
     except Exception as exc:  # gymnasium's errors: unknown id, missing extra (pygame), bad option
         raise EnvironmentUnavailable(f"Gymnasium cannot make {gym_id!r}: {exc}") from None
-    space = env.action_space
-    if not isinstance(space, gymnasium.spaces.Discrete):
+    space: Any = env.action_space
+    box = isinstance(space, gymnasium.spaces.Box) and len(space.shape) == 1
+    if not isinstance(space, gymnasium.spaces.Discrete) and not box:
         env.close()
-        raise EnvironmentUnavailable(f"{gym_id} has a {type(space).__name__} action space; from the command "
-                                     "line only Discrete ones are mapped (use FromGym in Python)")
-    names = gym_actions.split(",") if gym_actions else [str(i) for i in range(int(space.n))]
-    if len(names) != int(space.n):
+        raise EnvironmentUnavailable(f"{gym_id} has a {space} action space; from the command line only "
+                                     "Discrete and one-dimensional Box ones are mapped (use FromGym in Python)")
+    count = int(space.shape[0]) if box else int(space.n)
+    default = [f"a{i}" for i in range(count)] if box else [str(i) for i in range(count)]
+    names = [n.strip() for n in gym_actions.split(",")] if gym_actions else default
+    if len(names) != count:
         env.close()
-        raise EnvironmentUnavailable(f"--gym-actions names {len(names)} actions; {gym_id} has {int(space.n)}")
-    return FromGym(env, [discrete_tool([n.strip() for n in names])], seed=env_seed)
+        what = "dimensions" if box else "actions"
+        raise EnvironmentUnavailable(f"--gym-actions names {len(names)} {what}; {gym_id} has {count}")
+    try:
+        tool = box_tool(names, space.low, space.high) if box else discrete_tool(names)
+    except EnvironmentUnavailable:
+        env.close()
+        raise
+    return FromGym(env, [tool], seed=env_seed)
 
 
 def _option(text: str) -> tuple[str, Any]:

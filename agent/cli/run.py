@@ -80,8 +80,8 @@ def run(
     gym_id: Annotated[str | None, typer.Option(
         "--gym-id", help="[gym] Gymnasium environment id, e.g. FrozenLake-v1.")] = None,
     gym_actions: Annotated[str | None, typer.Option(
-        "--gym-actions", help="[gym] Names of a Discrete action space's actions, comma-separated "
-                              "(e.g. left,down,right,up).")] = None,
+        "--gym-actions", help="[gym] Names of a Discrete action space's actions, or of a 1-D Box's "
+                              "dimensions, comma-separated (e.g. left,down,right,up; torque).")] = None,
     gym_option: Annotated[list[str] | None, typer.Option(
         "--gym-option", help="[gym] KEY=VALUE passed to gymnasium.make (e.g. is_slippery=false). Repeatable.")] = None,
     confirm: Annotated[bool, typer.Option(

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from environments import FromGym, MemoryEnvironment, discrete_tool, to_gym
+from environments import FromGym, MemoryEnvironment, box_tool, discrete_tool, to_gym
 from tests.conftest import need, run_cli, tool_call, write_script
+from tools import ToolCall, ToolError
 
 LAKE = ["left", "down", "right", "up"]
 TO_THE_GIFT = ["down", "down", "right", "down", "right", "right"]  # FrozenLake's 4x4 map, not slippery
@@ -74,6 +75,46 @@ def test_a_gymnasium_env_wrapped_the_other_way_passes_check_env_again() -> None:
     obs = lake.observe()
     assert obs.size == (256, 256) and obs.state == {"observation": 0}
     _check_env(to_gym(lake))
+
+
+def test_a_continuous_action_space_is_a_tool_with_its_bounds() -> None:
+    gymnasium = need("gymnasium")
+    need("pygame")
+    inner = gymnasium.make("Pendulum-v1", render_mode="rgb_array")
+    pendulum = FromGym(inner, [box_tool(["torque"], inner.action_space.low, inner.action_space.high)], seed=0)
+    for refused in (2.5, -3, float("nan"), float("inf")):
+        with pytest.raises(ToolError):
+            pendulum.toolset.validate(ToolCall("act", {"torque": refused}))
+    before = pendulum.observe().state["observation"].copy()
+    result = pendulum.execute(pendulum.toolset.validate(ToolCall("act", {"torque": 2})))
+    assert result.ok and result.data["reward"] <= 0.0
+    after = pendulum.observe().state["observation"]
+    # Gymnasium's own dynamics with torque 2: the angular velocity grows by 3·2/(m·l²)·dt = 0.3
+    # plus gravity's share; the same step taken directly says by exactly how much.
+    inner.reset(seed=0)
+    expected, *_ = inner.step(np.array([2.0], dtype=np.float32))
+    assert np.allclose(after, expected) and not np.allclose(before, after)
+    _check_env(to_gym(pendulum))  # and back: the bounds survive as a Box
+
+
+def test_agent_run_drives_a_continuous_gymnasium_env_and_refuses_a_value_out_of_bounds(tmp_path: Path) -> None:
+    need("gymnasium")
+    need("pygame")
+    answers = [tool_call("act", force=1.0), tool_call("act", force=5.0), tool_call("act", force=-0.5)]
+    out = tmp_path / "car"
+    result = run_cli("run", "--env", "gym", "--gym-id", "MountainCarContinuous-v0", "--gym-actions", "force",
+                     "--goal", "Drive up the hill", "--max-steps", "3", "--model",
+                     f"scripted:{write_script(tmp_path / 'car.txt', answers)}", "--out", str(out), timeout=120)
+    lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
+    steps = [line for line in lines[1:] if "index" in line]
+    assert len(steps) == 3, result.stdout + result.stderr
+    assert steps[0]["result"]["executed"] and steps[0]["action"]["model"] == {"force": 1.0}
+    assert steps[1]["error"]["kind"] == "validation" and "less than or equal to 1" in steps[1]["error"]["message"]
+    assert steps[2]["result"]["executed"] and steps[2]["action"]["model"] == {"force": -0.5}
+    result = run_cli("run", "--env", "gym", "--gym-id", "MountainCarContinuous-v0", "--gym-actions", "a,b",
+                     "--goal", "g", "--model", f"scripted:{write_script(tmp_path / 'x.txt', answers)}",
+                     "--out", str(tmp_path / "r"))
+    assert "--gym-actions names 2 dimensions; MountainCarContinuous-v0 has 1" in result.stdout + result.stderr
 
 
 def test_agent_run_plays_a_gymnasium_episode_to_its_end(tmp_path: Path) -> None:
