@@ -18,7 +18,9 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="The dataset directory to write (new or empty).")],
     fps: Annotated[int, typer.Option("--fps", min=1, help="Frames per second written in the dataset.")] = 1,
 ) -> None:
-    """Export runs (e.g. of --env sim-pick) as a LeRobotDataset v3.0-layout dataset."""
+    """Export runs as a LeRobotDataset v3.0-layout dataset, one episode per run.
+
+    Made for robot runs (--env sim-pick, gym); any run exports."""
     from agent.export import ExportError, export_lerobot
 
     try:
