@@ -176,7 +176,7 @@ def envs() -> None:
     import environments
 
     for name in environments.available():
-        options = ", ".join(f"--{o}" for o in environments.options_of(name)) or "no options"
+        options = ", ".join(f"--{o.replace('_', '-')}" for o in environments.options_of(name)) or "no options"
         console.print(f"{name}  [dim]{options}[/dim]")
 
 

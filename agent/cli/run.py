@@ -67,6 +67,8 @@ def run(
         "--settle", min=0.0, help="[desktop] After an action, wait up to S s for the screen to settle.")] = None,
     launch: Annotated[str | None, typer.Option(
         "--launch", help="[desktop] Start this program on the display first (e.g. an app under test).")] = None,
+    launch_dir: Annotated[Path | None, typer.Option(
+        "--launch-dir", help="[desktop] The folder --launch starts the program in.")] = None,
     serial: Annotated[str | None, typer.Option(
         "--serial", help="[android] Device serial, or 'virtual' for the embedded virtual phone "
                          "(default: the only device; the virtual phone when none is attached).")] = None,
@@ -114,7 +116,7 @@ def run(
         secrets=_secrets(secret or []), policy=all_of(apps, area, Confirm(view.ask) if confirm else None),
         env_options=env_options(env, {
             "size": size, "space": space, "scale": scale, "display": display, "monitor": monitor,
-            "xvfb": xvfb, "settle": settle, "launch": launch, "serial": serial, "ui_tree": ui_tree,
+            "xvfb": xvfb, "settle": settle, "launch": launch, "launch_dir": launch_dir, "serial": serial, "ui_tree": ui_tree,
             "marks": marks, "env_seed": env_seed, "gym_id": gym_id, "gym_actions": gym_actions,
             "gym_option": gym_option}),
         limits=Limits(max_steps=max_steps, max_retries=max_retries, max_repeats=max_repeats,

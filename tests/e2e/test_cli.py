@@ -149,3 +149,11 @@ def test_the_installed_console_script_is_agent() -> None:
     assert path is not None, "the console script 'agent' is not installed (pip install -e .)"
     done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout.strip()) == (0, "vlagent 0.1.0")
+
+
+def test_agent_envs_lists_options_as_agent_run_spells_them() -> None:
+    listed = run_cli("envs").stdout
+    flags = {word.rstrip(",") for word in listed.split() if word.startswith("--")}
+    assert {"--ui-tree", "--launch-dir", "--gym-id", "--env-seed"} <= flags
+    accepted = run_cli("run", "--help").stdout
+    assert all(flag in accepted for flag in flags), flags - {f for f in flags if f in accepted}

@@ -18,7 +18,8 @@ from tests.environments.test_desktop import APP, require
 
 def test_agent_run_on_a_private_xvfb_drives_the_tk_app(tmp_path: Path) -> None:
     require("Xvfb", "xclip")
-    state = tmp_path / "state.json"
+    (tmp_path / "app").mkdir()
+    state = tmp_path / "app" / "state.json"  # the app writes it where it was started: --launch-dir
     # qwen2-vl answers: relative 0-1000 on the 1280x800 screen.
     script = write_script(tmp_path / "answers.txt", [
         tool_call("computer_use", action="left_click", coordinate=[234, 400]),       # the entry
@@ -30,7 +31,7 @@ def test_agent_run_on_a_private_xvfb_drives_the_tk_app(tmp_path: Path) -> None:
     ])
     out = tmp_path / "run"
     result = run_cli("run", "--env", "desktop", "--xvfb", "1280x800", "--launch",
-                     f"{sys.executable} {APP} {state}", "--goal", "Fill the form",
+                     f"{sys.executable} {APP} state.json", "--launch-dir", str(tmp_path / "app"), "--goal", "Fill the form",
                      "--model", f"scripted:{script}", "--out", str(out), timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "X connection" not in result.stderr  # nothing of ours outlives the private screen
@@ -47,6 +48,7 @@ def test_agent_run_on_a_private_xvfb_drives_the_tk_app(tmp_path: Path) -> None:
         "left_click", "type", "key", "left_click_drag", "terminate"]
     assert steps[0]["action"]["device"]["coordinate"] == [299.52, 320.0]
     assert all((out / s["screenshot"]).exists() for s in steps)
+    assert all(s["metadata"]["foreground"] == "Tk" for s in steps)  # the app in front, recorded
     assert end["status"] == "success"
 
 
