@@ -43,6 +43,12 @@ def make(name: str, **options: Any) -> Environment:
             f"environment {name!r} has no option {', '.join(repr(u) for u in unknown)} "
             f"(it takes: {takes})"
         )
+    parameters = inspect.signature(factory).parameters.values()
+    missing = [p.name for p in parameters if p.default is p.empty and p.name not in options
+               and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if missing:
+        flags = ", ".join(f"--{m.replace('_', '-')}" for m in missing)
+        raise EnvironmentUnavailable(f"environment {name!r} needs {flags} (agent envs lists every option)")
     return factory(**options)
 
 

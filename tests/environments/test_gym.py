@@ -143,3 +143,5 @@ def test_a_wrong_gym_command_line_says_what_to_do(tmp_path: Path) -> None:
     result = run_cli("run", "--env", "gym", "--gym-id", "NoSuchEnv-v0", "--goal", "g", "--model",
                      f"scripted:{script}", "--out", str(tmp_path / "r2"))
     assert result.returncode != 0 and "Gymnasium cannot make 'NoSuchEnv-v0'" in result.stdout + result.stderr
+    result = run_cli("run", "--env", "gym", "--goal", "g", "--model", f"scripted:{script}", "--out", str(tmp_path / "r3"))
+    assert result.returncode == 3 and result.stderr.startswith("error: environment 'gym' needs --gym-id")
