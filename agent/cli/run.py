@@ -78,7 +78,7 @@ def run(
     marks: Annotated[bool | None, typer.Option(
         "--marks", help="[android] With --ui-tree: also draw the numbers on the screenshot (set-of-marks).")] = None,
     env_seed: Annotated[int | None, typer.Option(
-        "--env-seed", help="[sim-pick, gym] Seed of the episode (e.g. where the cube starts).")] = None,
+        "--env-seed", min=0, help="[sim-pick, gym] Seed of the episode (e.g. where the cube starts).")] = None,
     gym_id: Annotated[str | None, typer.Option(
         "--gym-id", help="[gym] Gymnasium environment id, e.g. FrozenLake-v1.")] = None,
     gym_actions: Annotated[str | None, typer.Option(

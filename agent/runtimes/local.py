@@ -309,6 +309,6 @@ class TransformersRuntime(Runtime):
 def _load_error(model: str, exc: Exception) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if _looks_like_hub_id(model) and not Path(model).exists():
-        return (f"cannot load {model}: {first}. Without network access, download it first "
+        return (f"cannot load {model}: {first.rstrip('.')}. Without network access, download it first "
                 f"(huggingface-cli download {model}) or pass a local folder")
     return f"cannot load {model}: {first}"

@@ -75,6 +75,7 @@ class SimPickEnvironment(Environment):
     def __init__(self, seed: int = 0) -> None:
         from environments.sim_pick.scene import REACH
 
+        _check_seed(seed)  # before MuJoCo's renderers exist: nothing to close on the way out
         try:
             from environments.sim_pick.scene import Scene
 
@@ -99,7 +100,7 @@ class SimPickEnvironment(Environment):
 
     def reset(self, seed: int | None = None) -> None:
         """Put the cube back somewhere new (``seed``) and the gripper up, open."""
-        self.seed = self.seed if seed is None else seed
+        self.seed = self.seed if seed is None else _check_seed(seed)
         self.scene.reset(self.seed)
         self._depth = {}
 
@@ -173,3 +174,9 @@ def pick_tools(env: SimPickEnvironment) -> ToolSet:
     tools.register(Release, handler=env.release)
     tools.register(Finish, handler=env.finish)
     return tools
+
+
+def _check_seed(seed: int) -> int:
+    if seed < 0:
+        raise ValueError(f"seed {seed}: a seed is 0 or more (it picks where the cube starts)")
+    return seed

@@ -7,7 +7,7 @@ import pytest
 from agent.demo_robot import colour_centre
 from environments import check_environment
 from environments.sim_pick.environment import Finish, Grasp, MoveTo, SimPickEnvironment
-from tests.conftest import need
+from tests.conftest import need, run_cli
 
 
 @pytest.fixture
@@ -68,3 +68,11 @@ def test_move_to_needs_one_target() -> None:
         MoveTo()
     with pytest.raises(ValidationError, match="'point' needs 'camera'"):
         MoveTo(point=(0.5, 0.5))
+
+
+def test_a_negative_seed_is_refused_in_one_line_before_anything_renders() -> None:
+    need("mujoco")
+    with pytest.raises(ValueError, match="seed -1: a seed is 0 or more"):
+        SimPickEnvironment(seed=-1)
+    result = run_cli("run", "--env", "sim-pick", "--env-seed", "-1", "--goal", "g", "--model", "scripted:x")
+    assert result.returncode == 2 and "'--env-seed'" in result.stderr and "Traceback" not in result.stderr
