@@ -61,6 +61,10 @@ def replay(
         check_recording(trajectory, screens=not no_check or model is not None)
     except TrajectoryError as exc:
         fail(str(exc))
+    last = max((step.index for step in trajectory.steps), default=-1)
+    if start > last:
+        fail(f"--from {start}: the recording's steps are 0 to {last}" if last >= 0
+             else f"--from {start}: the recording has no steps", exitcodes.USAGE)
     recorded = trajectory.header.environment
     name = env or recorded.name
     given: dict[str, Any] = {"serial": serial, "display": display, "xvfb": xvfb, "launch": launch}

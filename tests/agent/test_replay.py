@@ -78,6 +78,8 @@ def test_replay_from_a_later_step(recorded: Path, adb_server: AdbServer, capsys:
         assert main(["replay", str(recorded), "--serial", fresh.serial, "--speed", "0", "--from", "1"]) == 0
         assert "replayed steps: 1, 2, 3, 4" in capsys.readouterr().out
         assert fresh.state()["notes"] == [NOTE]
+        assert main(["replay", str(recorded), "--serial", fresh.serial, "--from", "9"]) == 2
+        assert "--from 9: the recording's steps are 0 to 5" in capsys.readouterr().err
     finally:
         adb_server.detach(fresh)
 
