@@ -105,6 +105,8 @@ class Agent:
 
     def start(self, goal: str) -> Run:
         """Begin a run of ``goal``; advance it with ``Run.step()`` or ``Run.decide()``."""
+        if not isinstance(goal, str) or not goal.strip():
+            raise ValueError(f"the goal is {goal!r}: say what the agent should do")
         with self._lock:
             if self._active is not None:
                 raise RuntimeError("this agent is already running a goal; finish or close it first")

@@ -106,6 +106,8 @@ def run(
     from agent.trajectory import Limits
 
     view = LiveView(dry_run)
+    if not goal.strip():
+        fail("--goal is empty: say what the agent should do", exitcodes.USAGE)
     if confirm and not sys.stdin.isatty():
         fail("--confirm asks on a terminal, and standard input is not one", exitcodes.USAGE)
     apps = AppRules(allow_app or (), deny_app or ()) if allow_app or deny_app else None

@@ -258,3 +258,14 @@ def test_each_step_records_what_is_new_and_the_whole_prompt_is_rebuilt(tmp_path:
     assert trajectory.steps[0].prompt_from is None and trajectory.steps[0].prompt_text == spy.seen[0]
     later = trajectory.steps[2]
     assert later.prompt_from is not None and len(later.prompt_text) < len(spy.seen[2]) - 60
+
+
+def test_an_empty_goal_is_refused_before_a_run_starts(tmp_path: Path) -> None:
+    finish = tool_call("computer_use", action="terminate", status="success")
+    agent = Agent(ScriptedRuntime([finish]), get_dialect("qwen2-vl"), MemoryEnvironment(),
+                  recorder=Recorder(tmp_path / "run"))
+    with pytest.raises(ValueError, match="say what the agent should do"):
+        agent.run(" ")
+    assert (tmp_path / "run" / "trajectory.jsonl").read_text() == ""  # nothing recorded
+    assert agent.run("finish").status == "success"  # and the agent is still usable
+    assert read_trajectory(tmp_path / "run").header.goal == "finish"

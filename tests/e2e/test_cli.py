@@ -92,6 +92,8 @@ def test_run_outcomes_map_to_exit_codes(tmp_path: Path, script: Script, answers:
     (["run", "--env", "memory", "--goal", "g", "--max-steps", "zero"], exitcodes.USAGE,
      "Invalid value for '--max-steps'"),
     (["run", "--goal", "g"], exitcodes.USAGE, "Missing option '--env'"),
+    (["run", "--env", "memory", "--goal", "  ", "--model", "scripted:{script}"], exitcodes.USAGE,
+     "--goal is empty"),
     (["fly"], exitcodes.USAGE, "No such command 'fly'"),
     (["show", "/no/such/run"], exitcodes.SETUP, "no trajectory at"),
 ])
