@@ -36,6 +36,10 @@ def check_environment(env: Environment, *, execute: bool = True) -> None:
             left, top, right, bottom = element.bounds
             if not (0 <= left <= right <= obs.size[0] and 0 <= top <= bottom <= obs.size[1]):
                 problems.append(f"element {element} lies outside the image")
+        app = obs.metadata.get("foreground")
+        if app is not None and (not isinstance(app, str) or not app):
+            # Replay compares it by equality: a name, or nothing when the environment cannot tell.
+            problems.append(f"metadata['foreground'] is {app!r}: the name of the app in front, or absent")
     if execute:
         wait = _harmless_wait(env.toolset)
         if wait is not None:

@@ -51,7 +51,7 @@ class Broken(Environment):
         return mobile_tools()
 
     def observe(self) -> Observation:
-        observation = Observation(Image.new("RGB", (10, 10)), scale=0)
+        observation = Observation(Image.new("RGB", (10, 10)), scale=0, metadata={"foreground": ["com.a"]})
         observation.image = Image.new("RGBA", (10, 10))  # swapped after the constructor converted it
         return observation
 
@@ -65,6 +65,7 @@ def test_the_checker_names_every_broken_rule() -> None:
     message = str(error.value)
     assert "RGB mode" in message and "scale 0 must be positive" in message
     assert "execute() returned str" in message
+    assert "metadata['foreground'] is ['com.a']" in message
 
 
 def test_an_observation_takes_any_image_mode_and_arrays() -> None:
