@@ -17,6 +17,9 @@ busy screen. So two screens are compared where it matters:
 3. **The foreground app**, when the caller knows it for both screens: environments that can
    name it cheaply put it in the observation's metadata as ``foreground`` (the desktop's window
    class, Android's package with the UI tree); a recording keeps it with each step.
+4. **The element at the target**, when both screens list their UI elements: what the element
+   under the target says (its text, description or id). Its words changing is another screen
+   even where the pixels barely moved (a "1" becoming a "7" under the cursor rule above).
 
 The thresholds were chosen from a corpus of real screen pairs (the virtual phone, a Tk window and
 Chromium) and are documented with their margins in docs/replay.md.
@@ -67,9 +70,11 @@ class ScreenComparison:
 
 def compare_screens(recorded: Image.Image, live: Image.Image, target: tuple[float, float] | None = None,
                     foreground: tuple[str | None, str | None] = (None, None),
-                    changed_tiles: float = CHANGED_TILES, at_target: float = TARGET_CHANGE) -> ScreenComparison:
+                    changed_tiles: float = CHANGED_TILES, at_target: float = TARGET_CHANGE,
+                    words: tuple[str | None, str | None] = (None, None)) -> ScreenComparison:
     """Compare ``live`` with ``recorded``. ``target`` is the normalized [0, 1] point the next action
-    touches; ``foreground`` the (recorded, live) foreground app or activity where known."""
+    touches; ``foreground`` the (recorded, live) foreground app or activity where known; ``words``
+    what the element under the target says, (recorded, live), where both screens list elements."""
     limits = (changed_tiles, at_target)
     was, now = foreground
     if was and now and was != now:
@@ -84,6 +89,9 @@ def compare_screens(recorded: Image.Image, live: Image.Image, target: tuple[floa
     if share > changed_tiles:
         return ScreenComparison(share, near, False, f"{share:.0%} of the screen changed (at most "
                                                     f"{changed_tiles:.0%} may)", limits)
+    if words[0] is not None and words[1] is not None and words[0] != words[1]:
+        return ScreenComparison(share, near, False, f"the element where the action will touch now says "
+                                                    f"{words[1]!r} (recorded {words[0]!r})", limits)
     if near is not None and near > at_target:
         return ScreenComparison(share, near, False, "the screen changed where the action will touch it",
                                 limits)

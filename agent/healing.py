@@ -76,8 +76,9 @@ class HealingRuntime(Runtime):
             if step.index not in self._screens:
                 self._screens[step.index] = recorded_screen(self.trajectory, step)
             recorded = self._screens[step.index]
-            live_app = prompt.metadata.get("foreground")
-            if recorded is not None and matches(recorded, step, images[0], self.threshold, live_app).same:
+            live_app, live_elements = prompt.metadata.get("foreground"), prompt.metadata.get("elements")
+            if recorded is not None and matches(recorded, step, images[0], self.threshold, live_app,
+                                                live_elements).same:
                 self.cursor += offset + 1
                 return step
         return None

@@ -10,6 +10,7 @@ both screens, instead of acting blindly on a screen it does not know.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +19,9 @@ from pathlib import Path
 from PIL import Image
 
 from agent.compare import CHANGED_TILES, ScreenComparison, compare_screens
+from agent.elements import words_at
 from agent.trajectory import Step, Trajectory, TrajectoryError
-from environments import Environment
+from environments import Environment, UIElement
 from tools import ToolCall, ToolError
 
 DEFAULT_THRESHOLD = CHANGED_TILES
@@ -36,13 +38,17 @@ def action_target(step: Step) -> tuple[float, float] | None:
 
 
 def matches(recorded: Image.Image, step: Step, live: Image.Image, threshold: float = DEFAULT_THRESHOLD,
-            foreground: str | None = None) -> ScreenComparison:
+            foreground: str | None = None, elements: Sequence[UIElement] | None = None) -> ScreenComparison:
     """Compare ``live`` with ``recorded``, the screen recorded before ``step``, around the point
     the step's action touches. ``foreground`` is the live screen's app where the environment
-    names it; the step's own is in its recorded metadata."""
+    names it, ``elements`` its UI elements where it lists them; the step's own are recorded."""
     was = (step.metadata or {}).get("foreground")
-    return compare_screens(recorded, live, action_target(step), changed_tiles=threshold,
-                           foreground=(was if isinstance(was, str) else None, foreground))
+    target = action_target(step)
+    words: tuple[str | None, str | None] = (None, None)
+    if target is not None and step.elements is not None and elements is not None:
+        words = (words_at(step.elements, target, recorded.size), words_at(elements, target, live.size))
+    return compare_screens(recorded, live, target, changed_tiles=threshold,
+                           foreground=(was if isinstance(was, str) else None, foreground), words=words)
 
 
 @dataclass
@@ -88,7 +94,8 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
             return ReplayResult(done, reason=f"step {index} has no recorded screenshot to compare the "
                                              "screen with; replay it blindly with --no-check")
         comparison = None if recorded is None else matches(recorded, step, live, threshold,
-                                                           observation.metadata.get("foreground"))
+                                                           observation.metadata.get("foreground"),
+                                                           observation.elements)
         if recorded is not None and comparison is not None and not comparison.same:
             report = _divergence(out or trajectory.path / "replay", index, comparison, recorded, live)
             return ReplayResult(done, index, comparison, report,

@@ -57,8 +57,9 @@ class Prompt:
     (:meth:`inline_messages`). ``model_image_size`` is the size the model sees the screenshot at,
     when the dialect knows it (Qwen family): remote runtimes send the image already that size,
     so the server's own resize cannot move the points. ``metadata`` is what the environment said
-    about the screen (its observation's metadata, such as the ``foreground`` app); it is never
-    sent to a model, but runtimes that compare screens (replay, cached answers) read it.
+    about the screen (its observation's metadata, such as the ``foreground`` app, and its UI
+    ``elements`` when listed); it is never sent to a model, but runtimes that compare screens
+    (replay, cached answers) read it.
     """
 
     messages: list[Message]

@@ -114,16 +114,16 @@ class AnswerReplay(Runtime):
         images = prompt.images()
         if not images:
             return None
-        live, live_app = images[-1], prompt.metadata.get("foreground")
+        live, said = images[-1], prompt.metadata
         for step, screen in self._answers:
-            if screen.size == live.size and self._compare(screen, step, live, live_app).same:
+            if screen.size == live.size and self._compare(screen, step, live, said).same:
                 return step  # the same pixel size, so the same frame: the answer's numbers hold
         return None
 
     def _compare(self, screen: Image.Image, step: Step, live: Image.Image,
-                 live_app: str | None) -> ScreenComparison:
+                 said: dict[str, Any]) -> ScreenComparison:
         if self.at_point:
-            return matches(screen, step, live, foreground=live_app)
+            return matches(screen, step, live, foreground=said.get("foreground"), elements=said.get("elements"))
         return compare_unchanged(screen, live)
 
     def describe(self) -> dict[str, Any]:

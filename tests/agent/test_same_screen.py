@@ -1,0 +1,111 @@
+"""What "the same screen" means beyond pixels: the app in front, where the environment names it,
+and the words of the element an action will touch, where both screens list their elements.
+Replay, self-healing and cached answers do not reuse a recorded step when either differs, however
+alike the pixels (the live wiring on real programs: tests/agent/test_replay.py on the virtual
+phone, tests/environments/test_desktop.py on a Tk app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import tool_call
+
+from agent import Agent
+from agent.compare import compare_screens
+from agent.healing import HealingRuntime
+from agent.replay import replay
+from agent.runtimes import ScriptedRuntime
+from agent.trajectory import Recorder, Trajectory, read_trajectory
+from agent.uitest.plans import AnswerReplay
+from environments import MemoryEnvironment, Observation, UIElement
+from prompts import get_dialect
+
+CLICK = tool_call("computer_use", action="left_click", coordinate=[500, 500])
+DONE = tool_call("computer_use", action="terminate", status="success")
+
+
+class InFront(MemoryEnvironment):
+    """The memory canvas, saying which app is in front (as the desktop and Android do)."""
+
+    def __init__(self, app: str) -> None:
+        super().__init__()
+        self.app = app
+
+    def observe(self) -> Observation:
+        observation = super().observe()
+        observation.metadata["foreground"] = self.app
+        return observation
+
+
+def _recorded(tmp_path: Path) -> Trajectory:
+    result = Agent(ScriptedRuntime([CLICK, DONE]), get_dialect("qwen2-vl"), InFront("Notes"),
+                   recorder=Recorder(tmp_path / "recorded")).run("click the middle")
+    assert result.status == "success"
+    trajectory = read_trajectory(tmp_path / "recorded")
+    assert [(s.metadata or {}).get("foreground") for s in trajectory.steps] == ["Notes", "Notes"]
+    return trajectory
+
+
+@pytest.mark.parametrize(("app", "planned"), [("Notes", []), ("Mail", [0, 1])])
+def test_self_healing_plans_every_step_taken_with_another_app_in_front(tmp_path: Path, app: str,
+                                                                       planned: list[int]) -> None:
+    healing = HealingRuntime(_recorded(tmp_path), ScriptedRuntime([CLICK, DONE]))
+    environment = InFront(app)
+    assert Agent(healing, get_dialect("qwen2-vl"), environment).run("click the middle").status == "success"
+    assert healing.healed == planned
+    assert [entry["action"] for entry in environment.log] == ["left_click"]
+
+
+@pytest.mark.parametrize(("app", "model_calls"), [("Notes", 0), ("Mail", 2)])
+def test_a_cached_tap_answer_is_not_reused_with_another_app_in_front(tmp_path: Path, app: str,
+                                                                     model_calls: int) -> None:
+    cache = AnswerReplay(_recorded(tmp_path), ScriptedRuntime([CLICK, DONE]), at_point=True)
+    assert Agent(cache, get_dialect("qwen2-vl"), InFront(app)).run("click the middle").status == "success"
+    assert cache.model_calls == model_calls
+
+
+class Labelled(MemoryEnvironment):
+    """The memory canvas listing one button around the middle, whose words are ``label``."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label
+
+    def observe(self) -> Observation:
+        observation = super().observe()
+        observation.elements = [UIElement(bounds=(400, 200, 880, 600), text=self.label, clickable=True),
+                                UIElement(bounds=(0, 0, 1280, 800), description="window")]
+        return observation
+
+
+def _recorded_on_a_button(tmp_path: Path) -> Trajectory:
+    Agent(ScriptedRuntime([CLICK, DONE]), get_dialect("qwen2-vl"), Labelled("Save"),
+          recorder=Recorder(tmp_path / "recorded")).run("press the button")
+    trajectory = read_trajectory(tmp_path / "recorded")
+    assert trajectory.steps[0].elements is not None and trajectory.steps[0].elements[0].text == "Save"
+    return trajectory
+
+
+def test_replay_stops_where_the_element_it_would_press_says_something_else(tmp_path: Path) -> None:
+    trajectory = _recorded_on_a_button(tmp_path)
+    assert replay(trajectory, Labelled("Save"), speed=0).ok
+    relabelled = Labelled("Delete")
+    result = replay(trajectory, relabelled, speed=0, out=tmp_path / "div")
+    assert result.diverged_at == 0 and relabelled.log == []  # nothing was pressed
+    assert result.reason.endswith("the element where the action will touch now says 'Delete' (recorded 'Save')")
+
+
+def test_self_healing_plans_the_step_whose_element_changed(tmp_path: Path) -> None:
+    healing = HealingRuntime(_recorded_on_a_button(tmp_path), ScriptedRuntime([CLICK]))
+    assert Agent(healing, get_dialect("qwen2-vl"), Labelled("Delete")).run("press it").status == "success"
+    assert healing.healed == [0]  # the terminate step has no target: the pixels decide, and match
+
+
+def test_element_words_decide_only_where_both_screens_name_them() -> None:
+    from PIL import Image
+
+    screen = Image.new("RGB", (200, 100), "white")
+    assert not compare_screens(screen, screen, (0.5, 0.5), words=("Save", "Delete")).same
+    assert compare_screens(screen, screen, (0.5, 0.5), words=("Save", None)).same
+    assert compare_screens(screen, screen, (0.5, 0.5), words=("Save", "Save")).same
