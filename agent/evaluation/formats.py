@@ -65,6 +65,9 @@ def load_androidcontrol(path: Path) -> Episode:
         data = json.loads(path.read_text(encoding="utf-8"))
         episode = Episode(id=str(data["episode_id"]), goal=str(data["goal"]), source=str(path))
         instructions = data.get("step_instructions") or []
+        if len(data["screenshots"]) < len(data["actions"]):  # AndroidControl has one more (the last screen)
+            raise DatasetError(f"{path}: {len(data['actions'])} actions but {len(data['screenshots'])} "
+                               "screenshots; each action needs the screenshot it was taken on")
         for index, (shot, action) in enumerate(zip(data["screenshots"], data["actions"])):
             image = _find_image(path.parent, str(shot))
             with Image.open(image) as opened:

@@ -90,6 +90,19 @@ def test_a_tap_on_the_same_element_counts_however_far() -> None:
     assert score(gold, "mobile_use", beside, SCORERS["aitw"]).exact_match
 
 
+def test_an_androidcontrol_episode_with_actions_beyond_its_screenshots_is_refused(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from agent.evaluation.formats import DatasetError
+
+    Image.new("RGB", (100, 200)).save(tmp_path / "0.png")
+    (tmp_path / "ep.json").write_text(json.dumps({
+        "episode_id": "e", "goal": "g", "screenshots": ["0.png"],
+        "actions": [{"action_type": "navigate_back"}, {"action_type": "navigate_home"}]}))
+    with pytest.raises(DatasetError, match="2 actions but 1 screenshots"):
+        load_dataset(tmp_path, "androidcontrol")
+
+
 FINGER = {"up": ([0.5, 0.8], [0.5, 0.2]), "down": ([0.5, 0.2], [0.5, 0.8]),
           "left": ([0.8, 0.5], [0.2, 0.5]), "right": ([0.2, 0.5], [0.8, 0.5])}
 """A swipe in each direction of the finger: (start, end), normalized."""
