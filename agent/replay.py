@@ -25,6 +25,8 @@ from environments import Environment, UIElement
 from tools import ToolCall, ToolError
 
 DEFAULT_THRESHOLD = CHANGED_TILES
+DEFAULT_PATIENCE_S = 2.0
+PATIENCE_POLL_S = 0.1
 
 
 def action_target(step: Step) -> tuple[float, float] | None:
@@ -70,10 +72,13 @@ def replayable(step: Step) -> bool:
 
 
 def replay(trajectory: Trajectory, environment: Environment, start: int = 0, speed: float = 1.0,
-           threshold: float = DEFAULT_THRESHOLD, out: Path | None = None, check: bool = True) -> ReplayResult:
+           threshold: float = DEFAULT_THRESHOLD, out: Path | None = None, check: bool = True,
+           patience: float = DEFAULT_PATIENCE_S) -> ReplayResult:
     """Re-execute the executed actions of ``trajectory`` from step ``start`` on ``environment``.
 
     ``speed`` scales the recorded pauses between steps (2 = twice as fast, 0 = no pauses).
+    ``patience``: seconds a screen that differs is watched for before replay stops (an app
+    still starting, an animation, a page still loading catch up; a wrong screen does not).
     ``check=False`` replays steps whose screenshot is missing, blindly; by default such a step
     stops the replay.
     """
@@ -87,15 +92,11 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
         if speed > 0 and previous_start is not None and started is not None:
             time.sleep(max((started - previous_start).total_seconds() / speed, 0))
         previous_start = started
-        observation = environment.observe()
-        live = observation.image
         recorded = recorded_screen(trajectory, step)
         if recorded is None and check:
             return ReplayResult(done, reason=f"step {index} has no recorded screenshot to compare the "
                                              "screen with; replay it blindly with --no-check")
-        comparison = None if recorded is None else matches(recorded, step, live, threshold,
-                                                           observation.metadata.get("foreground"),
-                                                           observation.elements)
+        live, comparison = _awaited(environment, recorded, step, threshold, patience)
         if recorded is not None and comparison is not None and not comparison.same:
             report = _divergence(out or trajectory.path / "replay", index, comparison, recorded, live)
             return ReplayResult(done, index, comparison, report,
@@ -112,6 +113,22 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
             return ReplayResult(done, reason=f"step {index} was refused: {result.message}")
         done.append(index)
     return ReplayResult(done)
+
+
+def _awaited(environment: Environment, recorded: Image.Image | None, step: Step, threshold: float,
+             patience: float) -> tuple[Image.Image, ScreenComparison | None]:
+    """The live screen and its comparison with ``recorded``: the first that matches within
+    ``patience`` seconds, else the last seen."""
+    deadline = time.monotonic() + patience
+    while True:
+        observation = environment.observe()
+        if recorded is None:
+            return observation.image, None
+        comparison = matches(recorded, step, observation.image, threshold,
+                             observation.metadata.get("foreground"), observation.elements)
+        if comparison.same or time.monotonic() >= deadline:
+            return observation.image, comparison
+        time.sleep(PATIENCE_POLL_S)
 
 
 def check_recording(trajectory: Trajectory, screens: bool = True) -> None:

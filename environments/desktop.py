@@ -49,6 +49,7 @@ PIXELS_PER_WHEEL_CLICK = 100
 DRAG_STEPS = 12
 SETTLE_POLL_S = 0.05
 SETTLE_QUIET_S = 0.15
+LAUNCH_QUIET_S = 0.5
 LAUNCH_WAIT_S = 15.0
 IMAGE_BLOCKS_CACHED = 4
 
@@ -180,7 +181,9 @@ class DesktopEnvironment(Environment):
                 raise EnvironmentUnavailable(
                     f"--launch {command!r} exited at once with code {self._launched.returncode}")
             if ImageChops.difference(before, self._grab()).getbbox() is not None:
-                self._settle(2.0)
+                # A new window draws its keyboard focus a little after itself (Tk: up to ~0.2 s):
+                # wait for a longer stillness than after an action, so the first screen is whole.
+                self._settle(2.0, quiet=LAUNCH_QUIET_S)
                 return
             time.sleep(SETTLE_POLL_S)
 
@@ -235,8 +238,8 @@ class DesktopEnvironment(Environment):
             return {}
         return {}
 
-    def _settle(self, limit_s: float) -> None:
-        """Wait (at most ``limit_s``) until the screen has stayed the same for SETTLE_QUIET_S
+    def _settle(self, limit_s: float, quiet: float = SETTLE_QUIET_S) -> None:
+        """Wait (at most ``limit_s``) until the screen has stayed the same for ``quiet`` seconds
         (an animation in steps, or an app slow to react, is not mistaken for a still screen)."""
         deadline = time.monotonic() + limit_s
         previous, still_since = self._grab(), time.monotonic()
@@ -245,7 +248,7 @@ class DesktopEnvironment(Environment):
             current = self._grab()
             if ImageChops.difference(previous, current).getbbox() is not None:
                 previous, still_since = current, time.monotonic()
-            elif time.monotonic() - still_since >= SETTLE_QUIET_S:
+            elif time.monotonic() - still_since >= quiet:
                 return
 
     # -- execute -------------------------------------------------------------------------------

@@ -48,6 +48,9 @@ def replay(
         "--out", help="Where a divergence report goes (default RUN_DIR/replay/); with --model, the new run.")] = None,
     no_check: Annotated[bool, typer.Option(
         "--no-check", help="Replay steps whose recorded screenshot is missing, without comparing.")] = False,
+    patience: Annotated[float, typer.Option(
+        "--patience", min=0.0, help="Seconds a screen that differs is watched before replay stops "
+                                    "(an app still starting or loading catches up).")] = 2.0,
 ) -> None:
     """Re-execute a recorded run's actions, stopping where the screen no longer matches. With
     --model (and any model option of agent run), a model plans the steps whose screen differs."""
@@ -83,7 +86,7 @@ def replay(
         _heal(trajectory, environment, model, start, threshold, out)
     try:
         result = run_replay(trajectory, environment, start=start, speed=speed, threshold=threshold, out=out,
-                            check=not no_check)
+                            check=not no_check, patience=patience)
     except (environments.EnvironmentFault, environments.EnvironmentUnavailable) as exc:
         fail(f"environment: {exc}", exitcodes.RUN_ERROR)
     finally:

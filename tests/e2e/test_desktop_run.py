@@ -112,3 +112,23 @@ def test_typing_on_an_existing_display_with_captured_output_returns_and_gives_th
         for pid in _xclips(screen.display):
             os.kill(pid, signal.SIGTERM)
         screen.stop()
+
+
+def test_a_desktop_run_replays_on_a_fresh_private_screen_with_the_app_started_again(tmp_path: Path) -> None:
+    require("Xvfb", "xclip")
+    script = write_script(tmp_path / "answers.txt", [
+        tool_call("computer_use", action="left_click", coordinate=[234, 400]),  # the entry
+        tool_call("computer_use", action="type", text="again"),
+        tool_call("computer_use", action="terminate", status="success"),
+    ])
+    out = tmp_path / "run"
+    recorded = run_cli("run", "--env", "desktop", "--xvfb", "1280x800", "--launch",
+                       f"{sys.executable} {APP} {tmp_path / 'first.json'}", "--goal", "Type again",
+                       "--model", f"scripted:{script}", "--out", str(out), timeout=120)
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    second = tmp_path / "second.json"
+    replayed = run_cli("replay", str(out), "--xvfb", "1280x800", "--launch", f"{sys.executable} {APP} {second}",
+                       "--speed", "0", timeout=120)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "replayed steps: 0, 1" in replayed.stdout
+    assert json.loads(second.read_text(encoding="utf-8"))["text"] == "again"
