@@ -217,6 +217,9 @@ def _step_html(trajectory: Trajectory, step: Step) -> str:
         rows.append(f'<tr><td>error</td><td class="error">{html.escape(step.error.message)}</td></tr>')
     if step.state:
         rows.append(f"<tr><td>state</td><td>{html.escape(json.dumps(step.state, ensure_ascii=False))}</td></tr>")
+    app = (step.metadata or {}).get("foreground")
+    if isinstance(app, str):
+        rows.append(f"<tr><td>app in front</td><td>{html.escape(app)}</td></tr>")
     if step.elements is not None:
         listed = "".join(
             f"<li{' class=chosen' if i == chosen else ''} value={i}>{html.escape(_element_text(e))}</li>"

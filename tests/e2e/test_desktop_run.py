@@ -49,6 +49,7 @@ def test_agent_run_on_a_private_xvfb_drives_the_tk_app(tmp_path: Path) -> None:
     assert steps[0]["action"]["device"]["coordinate"] == [299.52, 320.0]
     assert all((out / s["screenshot"]).exists() for s in steps)
     assert all(s["metadata"]["foreground"] == "Tk" for s in steps)  # the app in front, recorded
+    assert (out / "report.html").read_text().count("<td>app in front</td><td>Tk</td>") == len(steps)
     assert end["status"] == "success"
 
 
