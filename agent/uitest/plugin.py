@@ -6,6 +6,7 @@ Importing it is cheap: models, devices and displays are opened by the fixtures t
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 from collections.abc import Callable, Generator, Iterator
@@ -53,7 +54,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the plan cache of act(): off (default), read, write, update")
     group.addoption("--vl-cache-dir", metavar="DIR",
                     help="where plans go (default: vl-plans/ beside each test file)")
-    group.addoption("--vl-max-steps", type=int, default=20, help="the step limit of one act() (default 20)")
+    group.addoption("--vl-max-steps", type=_at_least_one, default=20, help="the step limit of one act() (default 20)")
 
 
 PATH_OPTIONS = ("--vl-model", "--vl-runs", "--vl-cache-dir")
@@ -210,3 +211,14 @@ def _runs_root(config: pytest.Config) -> Path:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:120] or "test"
+
+
+def _at_least_one(text: str) -> int:
+    """An option's whole number of 1 or more; anything else is pytest's usage error."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number}: give 1 or more")
+    return number
