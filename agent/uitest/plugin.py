@@ -43,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--vl-xvfb", metavar="WxH", help="a private Xvfb screen for the session, e.g. 1280x800")
     group.addoption("--vl-launch", metavar="CMD", help="a program to start on the desktop first (run in the "
                                                         "rootdir, where pytest.ini is)")
-    group.addoption("--vl-settle", metavar="S", type=float, default=2.0,
+    group.addoption("--vl-settle", metavar="S", type=_seconds, default=2.0,
                     help="desktop: after each action wait up to S s until the screen is still (default 2; 0: "
                          "do not wait)")
     group.addoption("--vl-trajectory", choices=TRAJECTORY_MODES, default="retain-on-failure",
@@ -222,3 +222,14 @@ def _at_least_one(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{number}: give 1 or more")
     return number
+
+
+def _seconds(text: str) -> float:
+    """An option's number of seconds, 0 or more; anything else is pytest's usage error."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text}: give 0 or more seconds")
+    return seconds

@@ -323,6 +323,8 @@ def test_usage_errors_are_one_line(pytester: pytest.Pytester) -> None:
     assert "cannot import nowhere" in result.stdout.str() + result.stderr.str()
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--vl-cache", "sometimes", timeout=120)
     assert "invalid choice: 'sometimes'" in result.stderr.str()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--vl-settle=-1", timeout=120)
+    assert "argument --vl-settle: -1: give 0 or more seconds" in result.stderr.str()
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--vl-max-steps=0", timeout=120)
     assert "argument --vl-max-steps: 0: give 1 or more" in result.stderr.str() and "Traceback" not in result.stderr.str()
     (pytester.path / "plans").mkdir()  # an existing folder given apart would move pytest's rootdir
