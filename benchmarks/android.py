@@ -1,8 +1,9 @@
 """Android through the real adb server against the virtual device, side by side in one run: our
 driver (the persistent channel) against plain adbutils calls, per action and per screenshot, for
 each cost profile of the virtual device: ``none`` (the virtual device as it is: answers in about
-a millisecond) and ``phone`` (PNG encoding, ``input`` start-up and USB 2 transfer as on a phone;
-docs/environments.md gives the numbers and their sources).
+a millisecond) and ``phone`` (PNG encoding, ``input`` start-up, UI dump and USB 2 transfer as on
+a phone; docs/environments.md gives the numbers and their sources). With the UI tree, the dump run
+while the screenshot streams is timed against the dump run after it (as before 2026-12-02).
 
 Uses the adb binary inside the adbutils wheel, on a private port and HOME.
 
@@ -23,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from environments.android import AndroidEnvironment  # noqa: E402
+from environments.android import DUMP_PATH, AndroidEnvironment  # noqa: E402
 from environments.virtual_android.adb_server import EmbeddedPhone  # noqa: E402
 from environments.virtual_android.profile import PROFILES  # noqa: E402
 from timing import median_ms, paired_median_ms  # noqa: E402
@@ -51,6 +52,14 @@ def measure(profile: str, repeats: int) -> dict[str, Any]:
             ours_ms, theirs_ms = paired_median_ms(ours, theirs, repeats)
             rows[name] = {"ours_ms": ours_ms, "adbutils_ms": theirs_ms,
                           "speed-up": round(theirs_ms / ours_ms, 2)}
+        # The UI tree (--ui-tree): the dump written to the shell session before the screenshot, so
+        # the device dumps while the pixels stream (ours), against the dump after the screenshot.
+        dump = [f"uiautomator dump {DUMP_PATH}", f"cat {DUMP_PATH}"]
+        during_ms, after_ms = paired_median_ms(lambda: env._capture(env.screencap, dump),
+                                               lambda: (env._capture(env.screencap), env._shell_many(dump)),
+                                               repeats)
+        tree = {"dump during the screenshot_ms": during_ms, "dump after the screenshot_ms": after_ms,
+                "speed-up": round(after_ms / during_ms, 2)}
         forms = {}
         chosen = env.screencap
         for form in ("png", "raw"):
@@ -58,7 +67,7 @@ def measure(profile: str, repeats: int) -> dict[str, Any]:
             forms[form] = median_ms(env.observe, repeats)
         env.screencap = chosen
         return {"profile": PROFILES[profile].describe() if profile != "none" else "none",
-                "actions": rows, "observe_ms_by_form": forms, "chosen_at_start_up": chosen,
+                "actions": rows, "ui_tree": tree, "observe_ms_by_form": forms, "chosen_at_start_up": chosen,
                 "start_up_screencap_ms": env.screencap_ms}
     finally:
         env.close()
@@ -82,6 +91,9 @@ def main() -> None:
         print(f"{'':34}{'ours':>11}{'adbutils':>11}{'speed-up':>10}")
         for name, row in result["actions"].items():
             print(f"{name:34}{row['ours_ms']:>8.2f} ms{row['adbutils_ms']:>8.2f} ms{row['speed-up']:>9.2f}x")
+        tree = result["ui_tree"]
+        print(f"screenshot + UI dump: dump during it {tree['dump during the screenshot_ms']:.1f} ms, after it "
+              f"{tree['dump after the screenshot_ms']:.1f} ms: {tree['speed-up']:.2f}x")
         by_form = ", ".join(f"{form} {ms:.1f} ms" for form, ms in result["observe_ms_by_form"].items())
         print(f"observe by form: {by_form}; chosen at start-up: {result['chosen_at_start_up']} "
               f"(measured {result['start_up_screencap_ms']})")

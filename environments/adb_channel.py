@@ -22,6 +22,8 @@ import re
 import secrets
 import socket
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import cast
 
@@ -106,16 +108,33 @@ class AdbChannel:
 
     def shell_many(self, commands: list[str], timeout: float | None = None) -> list[ShellResult]:
         """Run ``commands`` in order, written in one go and answered in order (pipelined)."""
+        self.send_commands(commands, timeout)
+        return self.answers(len(commands))
+
+    def send_commands(self, commands: list[str], timeout: float | None = None) -> None:
+        """Write ``commands`` to the shell session and return at once: the device runs them while
+        the caller does something else (a screenshot on its own connection); :meth:`answers`
+        reads what they printed. A fault closes the session, pending answers with it."""
         if any("\n" in command for command in commands):
             raise ValueError("one command per line: a newline would split a command in two")
         if self._session is None:
             self._session = self.open_service("shell,v2,raw:")
             self.sessions_opened += 1
         script = "".join(f"{command}\necho {self._marker}$?\n" for command in commands).encode()
-        try:
+        with self._faults_close():
+            assert self._session is not None
             self._session.settimeout(timeout or self.timeout)
             self._session.sendall(_PACKET.pack(STDIN, len(script)) + script)
-            return [self._answer() for _ in commands]
+
+    def answers(self, count: int) -> list[ShellResult]:
+        """The next ``count`` answers of commands sent with :meth:`send_commands`, in order."""
+        with self._faults_close():
+            return [self._answer() for _ in range(count)]
+
+    @contextmanager
+    def _faults_close(self) -> Iterator[None]:
+        try:
+            yield
         except ChannelError:
             self.close()
             raise

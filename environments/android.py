@@ -248,11 +248,24 @@ class AndroidEnvironment(Environment):
             raise EnvironmentFault("screencap gives no image in either form")
         return timings
 
-    def _capture(self, form: str) -> Image.Image:
-        if form == "raw":
-            data: bytes | memoryview = self._call("screencap", self.channel.screencap_raw)
-        else:
-            data = self._call("screencap -p", lambda: self.channel.exec_out("screencap -p"))
+    def _capture(self, form: str, meanwhile: list[str] | None = None) -> tuple[Image.Image, list[str]]:
+        """The screenshot, and the answers of the ``meanwhile`` commands, run in the shell session
+        while it streams on its own connection (a phone's UI dump takes a second or more)."""
+        commands = meanwhile or []
+
+        def both() -> tuple[bytes | memoryview, list[str]]:
+            if commands:
+                self.channel.send_commands(commands)
+            try:
+                data = self.channel.screencap_raw() if form == "raw" else self.channel.exec_out("screencap -p")
+            except BaseException:
+                self.channel.close()  # the commands' answers are pending in the session: drop it
+                raise
+            return data, [answer.text for answer in self.channel.answers(len(commands))]
+        data, answers = self._call(commands[0] if commands else "screencap", both)
+        return self._decode(form, data), answers
+
+    def _decode(self, form: str, data: bytes | memoryview) -> Image.Image:
         try:
             if form == "raw":
                 return decode_raw_screencap(data)
@@ -270,10 +283,11 @@ class AndroidEnvironment(Environment):
         return mobile_tools(elements=self.ui_tree)
 
     def observe(self) -> Observation:
-        image = self._capture(self.screencap)
         elements, said = None, dict[str, str]()  # said: what the dump tells beyond the elements
+        dumping = [f"uiautomator dump {DUMP_PATH}", f"cat {DUMP_PATH}"] if self.ui_tree else []
+        image, answers = self._capture(self.screencap, dumping)
         if self.ui_tree:
-            dump = self._shell_many([f"uiautomator dump {DUMP_PATH}", f"cat {DUMP_PATH}"])[1]
+            dump = answers[1]
             try:
                 elements = for_model(parse_hierarchy(dump), image.size)
                 said = {"foreground": app} if (app := dump_package(dump)) else {}

@@ -130,6 +130,8 @@ def virtual_device(
         "--input-ms", min=0, help="Override: ms to start each input command.")] = None,
     usb_mb_s: Annotated[float | None, typer.Option(
         "--usb-mb-s", min=0, help="Override: transfer speed in MB/s (0: no limit).")] = None,
+    dump_ms: Annotated[float | None, typer.Option(
+        "--dump-ms", min=0, help="Override: ms for each uiautomator dump.")] = None,
 ) -> None:
     """Run a virtual Android phone (a test and demo target) until Ctrl-C; attach it with
     adb connect HOST:PORT."""
@@ -151,7 +153,8 @@ def virtual_device(
         costs,
         png_ms_per_megapixel=costs.png_ms_per_megapixel if png_ms_per_mp is None else png_ms_per_mp,
         input_startup_ms=costs.input_startup_ms if input_ms is None else input_ms,
-        bytes_per_second=costs.bytes_per_second if usb_mb_s is None else usb_mb_s * 1e6)
+        bytes_per_second=costs.bytes_per_second if usb_mb_s is None else usb_mb_s * 1e6,
+        dump_ms=costs.dump_ms if dump_ms is None else dump_ms)
     device = VirtualDevice(Phone(width, height, ime_installed=not no_ime), host=host, port=port,
                            profile=costs)
     console.print(f"virtual device on {host}:{port} ({width}x{height}); attach it with: "

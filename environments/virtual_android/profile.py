@@ -11,6 +11,10 @@ benchmark against it hides the costs a phone user pays. The ``phone`` profile ad
   prog.world). Current phones start it faster; we charge 400 ms, a conservative guess.
 - bytes cross USB 2 at about 38 MB/s (native adb on a Mi 11 over USB 2.0, measured in
   yume-chan/ya-webadb pull request #510).
+- ``uiautomator dump`` starts a Java VM too, waits for the UI to idle and serialises the window's
+  tree; dumps of real screens are reported at 0.8–2.2 s (mobile-next/mobilecli pull request #286)
+  and 1–4 s (dtmilano/CulebraTester2-public issue 17), with dumpers of their own. We charge
+  1,000 ms, a guess at the low end.
 
 Numbers are defaults, not measurements of any one phone; each can be set on the command line.
 """
@@ -30,6 +34,7 @@ class CostProfile:
     png_ms_per_megapixel: float = 0.0
     input_startup_ms: float = 0.0
     bytes_per_second: float = 0.0  # 0: no limit
+    dump_ms: float = 0.0
 
     def command_seconds(self, line: str, pixels: int) -> float:
         """How long a phone would take to run the command line ``line`` (not counting transfer)."""
@@ -43,12 +48,14 @@ class CostProfile:
                 total_ms += self.input_startup_ms
             elif argv[0] == "screencap" and "-p" in argv[1:]:
                 total_ms += self.png_ms_per_megapixel * pixels / 1e6
+            elif argv[:2] == ["uiautomator", "dump"]:
+                total_ms += self.dump_ms
         return total_ms / 1000
 
     def describe(self) -> str:
         speed = f"{self.bytes_per_second / 1e6:g} MB/s" if self.bytes_per_second else "no limit"
         return (f"PNG {self.png_ms_per_megapixel:g} ms per megapixel, input start-up "
-                f"{self.input_startup_ms:g} ms, transfer {speed}")
+                f"{self.input_startup_ms:g} ms, UI dump {self.dump_ms:g} ms, transfer {speed}")
 
     def transfer_seconds(self, size: int) -> float:
         return size / self.bytes_per_second if self.bytes_per_second else 0.0
@@ -57,5 +64,5 @@ class CostProfile:
 PROFILES = {
     "none": CostProfile(),
     "phone": CostProfile("phone", png_ms_per_megapixel=600.0, input_startup_ms=400.0,
-                         bytes_per_second=38e6),
+                         bytes_per_second=38e6, dump_ms=1000.0),
 }

@@ -270,3 +270,23 @@ def test_two_runs_on_one_phone_the_second_fails_at_once(phone: VirtualDevice) ->
     finally:
         first.close()
     AndroidEnvironment(serial=phone.serial).close()  # free once the first has closed
+
+
+def test_a_screenshot_that_fails_while_the_ui_dump_is_pending_leaves_no_stale_answer(
+        phone: VirtualDevice, monkeypatch: pytest.MonkeyPatch) -> None:
+    with AndroidEnvironment(serial=phone.serial, ui_tree=True) as env:
+        real = env.channel.screencap_raw
+        failures = iter([RuntimeError("interrupted")])
+
+        def screencap(*args: object, **kwargs: object) -> memoryview:
+            failure = next(failures, None)
+            if failure is not None:
+                raise failure
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(env.channel, "screencap_raw", screencap)
+        with pytest.raises(RuntimeError):
+            env.observe()  # the dump was sent before the screenshot failed
+        assert env.shell("echo next").strip() == "next"  # answered for itself, not by the dump
+        observation = env.observe()
+        assert observation.elements and observation.metadata["foreground"] == "com.android.launcher"

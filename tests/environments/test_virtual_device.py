@@ -115,5 +115,15 @@ def test_the_phone_profile_charges_what_a_phone_pays_and_the_driver_picks_raw(ad
         env.close()
         assert facts["screencap"] == "raw"
         assert facts["screencap_ms"]["png"] >= costs.png_ms_per_megapixel * 1080 * 2400 / 1e6
+        # The UI dump is charged too (it runs while the screenshot streams: benchmarks/android.py
+        # measures what that saves).
+        tree = AndroidEnvironment(serial=device.serial, ui_tree=True)
+        try:
+            started = time.perf_counter()
+            observation = tree.observe()
+            assert time.perf_counter() - started >= costs.dump_ms / 1000
+        finally:
+            tree.close()
+        assert observation.elements and observation.metadata["foreground"] == "com.android.launcher"
     finally:
         adb_server.detach(device)
