@@ -25,21 +25,26 @@ CLICK = tool_call("computer_use", action="left_click", coordinate=[500, 500])
 DONE = tool_call("computer_use", action="terminate", status="success")
 
 
-class InFront(MemoryEnvironment):
-    """The memory canvas, saying which app is in front (as the desktop and Android do)."""
+class Saying(MemoryEnvironment):
+    """The memory canvas, saying which app is in front (as the desktop and Android do) or listing
+    one button around the middle whose words are ``label`` (as Android with its UI tree does)."""
 
-    def __init__(self, app: str) -> None:
+    def __init__(self, app: str | None = None, label: str | None = None) -> None:
         super().__init__()
-        self.app = app
+        self.app, self.label = app, label
 
     def observe(self) -> Observation:
         observation = super().observe()
-        observation.metadata["foreground"] = self.app
+        if self.app is not None:
+            observation.metadata["foreground"] = self.app
+        if self.label is not None:
+            observation.elements = [UIElement(bounds=(400, 200, 880, 600), text=self.label, clickable=True),
+                                    UIElement(bounds=(0, 0, 1280, 800), description="window")]
         return observation
 
 
 def _recorded(tmp_path: Path) -> Trajectory:
-    result = Agent(ScriptedRuntime([CLICK, DONE]), get_dialect("qwen2-vl"), InFront("Notes"),
+    result = Agent(ScriptedRuntime([CLICK, DONE]), get_dialect("qwen2-vl"), Saying(app="Notes"),
                    recorder=Recorder(tmp_path / "recorded")).run("click the middle")
     assert result.status == "success"
     trajectory = read_trajectory(tmp_path / "recorded")
@@ -51,7 +56,7 @@ def _recorded(tmp_path: Path) -> Trajectory:
 def test_self_healing_plans_every_step_taken_with_another_app_in_front(tmp_path: Path, app: str,
                                                                        planned: list[int]) -> None:
     healing = HealingRuntime(_recorded(tmp_path), ScriptedRuntime([CLICK, DONE]))
-    environment = InFront(app)
+    environment = Saying(app=app)
     assert Agent(healing, get_dialect("qwen2-vl"), environment).run("click the middle").status == "success"
     assert healing.healed == planned
     assert [entry["action"] for entry in environment.log] == ["left_click"]
@@ -61,26 +66,12 @@ def test_self_healing_plans_every_step_taken_with_another_app_in_front(tmp_path:
 def test_a_cached_tap_answer_is_not_reused_with_another_app_in_front(tmp_path: Path, app: str,
                                                                      model_calls: int) -> None:
     cache = AnswerReplay(_recorded(tmp_path), ScriptedRuntime([CLICK, DONE]), at_point=True)
-    assert Agent(cache, get_dialect("qwen2-vl"), InFront(app)).run("click the middle").status == "success"
+    assert Agent(cache, get_dialect("qwen2-vl"), Saying(app=app)).run("click the middle").status == "success"
     assert cache.model_calls == model_calls
 
 
-class Labelled(MemoryEnvironment):
-    """The memory canvas listing one button around the middle, whose words are ``label``."""
-
-    def __init__(self, label: str) -> None:
-        super().__init__()
-        self.label = label
-
-    def observe(self) -> Observation:
-        observation = super().observe()
-        observation.elements = [UIElement(bounds=(400, 200, 880, 600), text=self.label, clickable=True),
-                                UIElement(bounds=(0, 0, 1280, 800), description="window")]
-        return observation
-
-
 def _recorded_on_a_button(tmp_path: Path) -> Trajectory:
-    Agent(ScriptedRuntime([CLICK, DONE]), get_dialect("qwen2-vl"), Labelled("Save"),
+    Agent(ScriptedRuntime([CLICK, DONE]), get_dialect("qwen2-vl"), Saying(label="Save"),
           recorder=Recorder(tmp_path / "recorded")).run("press the button")
     trajectory = read_trajectory(tmp_path / "recorded")
     assert trajectory.steps[0].elements is not None and trajectory.steps[0].elements[0].text == "Save"
@@ -89,8 +80,8 @@ def _recorded_on_a_button(tmp_path: Path) -> Trajectory:
 
 def test_replay_stops_where_the_element_it_would_press_says_something_else(tmp_path: Path) -> None:
     trajectory = _recorded_on_a_button(tmp_path)
-    assert replay(trajectory, Labelled("Save"), speed=0).ok
-    relabelled = Labelled("Delete")
+    assert replay(trajectory, Saying(label="Save"), speed=0).ok
+    relabelled = Saying(label="Delete")
     result = replay(trajectory, relabelled, speed=0, out=tmp_path / "div")
     assert result.diverged_at == 0 and relabelled.log == []  # nothing was pressed
     assert result.reason.endswith("the element where the action will touch now says 'Delete' (recorded 'Save')")
@@ -98,7 +89,7 @@ def test_replay_stops_where_the_element_it_would_press_says_something_else(tmp_p
 
 def test_self_healing_plans_the_step_whose_element_changed(tmp_path: Path) -> None:
     healing = HealingRuntime(_recorded_on_a_button(tmp_path), ScriptedRuntime([CLICK]))
-    assert Agent(healing, get_dialect("qwen2-vl"), Labelled("Delete")).run("press it").status == "success"
+    assert Agent(healing, get_dialect("qwen2-vl"), Saying(label="Delete")).run("press it").status == "success"
     assert healing.healed == [0]  # the terminate step has no target: the pixels decide, and match
 
 
