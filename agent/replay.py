@@ -2,16 +2,18 @@
 live screen is still the recorded one.
 
 Before each step the live screen is compared with the screenshot recorded before that step
-(agent.compare: the share of changed tiles, any change where the step's action will touch, the
-foreground app where the environment names it, live and in the recording). When they differ replay stops and writes a divergence report with
-both screens, instead of acting blindly on a screen it does not know.
+(agent.compare: the share of changed tiles, any change where the step's action will touch, and,
+where both screens say them, the app in front and the words of the element the action will
+touch). A screen that differs is watched for a moment (``patience``); when it still differs
+replay stops and writes a divergence report with both screens, instead of acting blindly on a
+screen it does not know.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
