@@ -94,7 +94,7 @@ def test_agent_virtual_device_in_the_foreground(adb_server: AdbServer) -> None:
 def test_agent_virtual_device_with_the_phone_profile(adb_server: AdbServer) -> None:
     port, serial = free_port(), ""
     process = subprocess.Popen([sys.executable, "-m", "agent", "virtual-device", "--port", str(port),
-                                "--profile", "phone", "--input-ms", "300"],
+                                "--profile", "phone", "--input-ms", "300", "--dump-ms", "200"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         serial = f"127.0.0.1:{port}"
@@ -105,11 +105,14 @@ def test_agent_virtual_device_with_the_phone_profile(adb_server: AdbServer) -> N
         started = time.monotonic()
         assert adb_server.adb("-s", serial, "shell", "input", "keyevent", "0").returncode == 0
         assert time.monotonic() - started >= 0.3  # the overridden input start-up
+        started = time.monotonic()
+        assert adb_server.adb("-s", serial, "shell", "uiautomator", "dump", "/sdcard/d.xml").returncode == 0
+        assert time.monotonic() - started >= 0.2  # the overridden UI dump
     finally:
         adb_server.adb("disconnect", serial)
         process.terminate()
         out, _ = process.communicate(timeout=10)
-    assert b"costs: PNG 600 ms per megapixel, input start-up 300 ms, transfer 38 MB/s" in out
+    assert b"costs: PNG 600 ms per megapixel, input start-up 300 ms, UI dump 200 ms, transfer 38 MB/s" in out
 
 
 def test_agent_virtual_device_refuses_an_unknown_profile() -> None:
