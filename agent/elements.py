@@ -19,7 +19,6 @@ def list_elements(prompt: Prompt, obs: Observation) -> None:
         width, height = obs.size
         prompt.add_text(element_lines(obs.elements, (prompt.frame.width / width,
                                                      prompt.frame.height / height)))
-        prompt.metadata["elements"] = obs.elements  # for runtimes that compare screens (replay)
 
 
 def element_points(obs: Observation) -> list[tuple[float, float]] | None:

@@ -243,7 +243,8 @@ class Run:
         t = time.perf_counter()
         prompt = agent.dialect.render(self.goal, self._history, obs.image, agent.toolset, self._feedback,
                                       surface=obs.surface)
-        prompt.metadata.update(obs.metadata)  # e.g. the foreground app, for runtimes that compare screens
+        # What the environment said about the screen, for runtimes that compare screens (replay).
+        prompt.metadata.update(obs.metadata, elements=obs.elements)
         list_elements(prompt, obs)
         frames = show_views(prompt, obs, agent.dialect, agent.toolset)
         timings["render"] = _ms(t)

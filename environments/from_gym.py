@@ -152,25 +152,28 @@ def make_gym(gym_id: str, gym_actions: str | None = None, env_seed: int | None =
         env = gymnasium.make(gym_id, render_mode="rgb_array", **options)
     except Exception as exc:  # gymnasium's errors: unknown id, missing extra (pygame), bad option
         raise EnvironmentUnavailable(f"Gymnasium cannot make {gym_id!r}: {exc}") from None
-    space: Any = env.action_space
+    try:
+        tool = _command_line_tool(gymnasium, env.action_space, gym_id, gym_actions)
+    except EnvironmentUnavailable:
+        env.close()
+        raise
+    return FromGym(env, [tool], seed=env_seed)
+
+
+def _command_line_tool(gymnasium: Any, space: Any, gym_id: str,
+                       gym_actions: str | None) -> tuple[type[BaseModel], ToAction]:
+    """The tool for ``space`` named by ``--gym-actions``: Discrete or one-dimensional Box."""
     box = isinstance(space, gymnasium.spaces.Box) and len(space.shape) == 1
     if not isinstance(space, gymnasium.spaces.Discrete) and not box:
-        env.close()
         raise EnvironmentUnavailable(f"{gym_id} has a {space} action space; from the command line only "
                                      "Discrete and one-dimensional Box ones are mapped (use FromGym in Python)")
     count = int(space.shape[0]) if box else int(space.n)
     default = [f"a{i}" for i in range(count)] if box else [str(i) for i in range(count)]
     names = [n.strip() for n in gym_actions.split(",")] if gym_actions else default
     if len(names) != count:
-        env.close()
         what = "dimensions" if box else "actions"
         raise EnvironmentUnavailable(f"--gym-actions names {len(names)} {what}; {gym_id} has {count}")
-    try:
-        tool = box_tool(names, space.low, space.high) if box else discrete_tool(names)
-    except EnvironmentUnavailable:
-        env.close()
-        raise
-    return FromGym(env, [tool], seed=env_seed)
+    return box_tool(names, space.low, space.high) if box else discrete_tool(names)
 
 
 def _option(text: str) -> tuple[str, Any]:

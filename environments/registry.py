@@ -26,16 +26,20 @@ def available() -> list[str]:
 
 def options_of(name: str) -> list[str]:
     """The option names environment ``name`` accepts."""
-    signature = inspect.signature(_factory(name))
-    return [p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY or
-            p.kind is p.POSITIONAL_OR_KEYWORD]
+    return [p.name for p in _options(_factory(name))]
+
+
+def _options(factory: Factory) -> list[inspect.Parameter]:
+    return [p for p in inspect.signature(factory).parameters.values()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 def make(name: str, **options: Any) -> Environment:
     """Create environment ``name``. Unknown names and options raise a one-line
     :class:`EnvironmentUnavailable` that lists what exists."""
     factory = _factory(name)
-    accepted = options_of(name)
+    parameters = _options(factory)
+    accepted = [p.name for p in parameters]
     unknown = [key for key in options if key not in accepted]
     if unknown:
         takes = ", ".join(accepted) or "no options"
@@ -43,9 +47,7 @@ def make(name: str, **options: Any) -> Environment:
             f"environment {name!r} has no option {', '.join(repr(u) for u in unknown)} "
             f"(it takes: {takes})"
         )
-    parameters = inspect.signature(factory).parameters.values()
-    missing = [p.name for p in parameters if p.default is p.empty and p.name not in options
-               and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    missing = [p.name for p in parameters if p.default is p.empty and p.name not in options]
     if missing:
         flags = ", ".join(f"--{m.replace('_', '-')}" for m in missing)
         raise EnvironmentUnavailable(f"environment {name!r} needs {flags} (agent envs lists every option)")
