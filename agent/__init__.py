@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from agent.build import ModelSpec, RunSpec, build_agent
-    from agent.loop import Agent, Decision, Limits, Run
-    from agent.runtime import RuntimeOptions
-    from agent.steps import RunResult, Step
+    from vlagent.agent.core.build import ModelSpec, RunSpec, build_agent
+    from vlagent.agent.core.loop import Agent, Decision, Limits, Run
+    from vlagent.agent.runtimes.base import RuntimeOptions
+    from vlagent.agent.core.steps import RunResult, Step
 
-_LAZY = {"Agent": "agent.loop", "Limits": "agent.loop", "Run": "agent.loop", "Decision": "agent.loop",
-         "RunResult": "agent.steps", "Step": "agent.steps", "ModelSpec": "agent.build",
-         "RunSpec": "agent.build", "build_agent": "agent.build", "RuntimeOptions": "agent.runtime"}
+_LAZY = {"Agent": "vlagent.agent.core.loop", "Limits": "vlagent.agent.core.loop", "Run": "vlagent.agent.core.loop", "Decision": "vlagent.agent.core.loop",
+         "RunResult": "vlagent.agent.core.steps", "Step": "vlagent.agent.core.steps", "ModelSpec": "vlagent.agent.core.build",
+         "RunSpec": "vlagent.agent.core.build", "build_agent": "vlagent.agent.core.build", "RuntimeOptions": "vlagent.agent.runtimes.base"}
 
 
 def __getattr__(name: str) -> Any:

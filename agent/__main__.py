@@ -1,5 +1,5 @@
-"""``python -m agent`` is the ``agent`` command."""
+"""``python -m vlagent.agent`` is the ``agent`` command."""
 
-from agent.cli import entry
+from vlagent.agent.cli import entry
 
 entry()

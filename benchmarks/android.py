@@ -24,11 +24,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from environments.android import DUMP_PATH, AndroidEnvironment  # noqa: E402
-from environments.virtual_android.adb_server import EmbeddedPhone  # noqa: E402
-from environments.virtual_android.profile import PROFILES  # noqa: E402
+from vlagent.environments.android import DUMP_PATH, AndroidEnvironment  # noqa: E402
+from vlagent.environments.virtual_android.adb_server import EmbeddedPhone  # noqa: E402
+from vlagent.environments.virtual_android.profile import PROFILES  # noqa: E402
 from timing import median_ms, paired_median_ms  # noqa: E402
-from tools import ToolCall, mobile_tools  # noqa: E402
+from vlagent.tools import ToolCall, mobile_tools  # noqa: E402
 
 
 def measure(profile: str, repeats: int) -> dict[str, Any]:

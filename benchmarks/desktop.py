@@ -30,9 +30,9 @@ os.environ["XDG_SESSION_TYPE"] = "x11"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from environments.desktop import DesktopEnvironment  # noqa: E402
-from environments.xvfb import Xvfb  # noqa: E402
-from tools import ToolCall, computer_tools  # noqa: E402
+from vlagent.environments.desktop import DesktopEnvironment  # noqa: E402
+from vlagent.environments.xvfb import Xvfb  # noqa: E402
+from vlagent.tools import ToolCall, computer_tools  # noqa: E402
 from timing import median_ms  # noqa: E402
 
 APP = Path(__file__).resolve().parents[1] / "tests" / "environments" / "apps" / "tk_app.py"

@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.evaluation import SCORERS, Episode, evaluate, load_dataset  # noqa: E402
-from agent.build import ModelSpec, load_model  # noqa: E402
-from agent.runtime import RuntimeOptions  # noqa: E402
-from agent.runtimes.local import TransformersRuntime  # noqa: E402
-from agent.testing import build_checkpoint  # noqa: E402
-from agent.testing.server import SERVE, serving  # noqa: E402
-from prompts import dialect_for  # noqa: E402
+from vlagent.agent.evaluation import SCORERS, Episode, evaluate, load_dataset  # noqa: E402
+from vlagent.agent.core.build import ModelSpec, load_model  # noqa: E402
+from vlagent.agent.runtimes.base import RuntimeOptions  # noqa: E402
+from vlagent.agent.runtimes.local import TransformersRuntime  # noqa: E402
+from vlagent.agent.testing import build_checkpoint  # noqa: E402
+from vlagent.agent.testing.server import SERVE, serving  # noqa: E402
+from vlagent.prompts import dialect_for  # noqa: E402
 
 AITZ = Path(__file__).resolve().parents[1] / "tests" / "data" / "aitz-episode"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.trajectory import read_trajectory  # noqa: E402
+from vlagent.agent.trajectory import read_trajectory  # noqa: E402
 
 
 def answers(steps: int) -> str:
@@ -50,7 +50,7 @@ def main() -> None:
     script.write_text(answers(args.steps), encoding="utf-8")
     run = work / "run"
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "agent", "run", "--env", "memory", "--space", "mobile",
+    subprocess.run([sys.executable, "-m", "vlagent.agent", "run", "--env", "memory", "--space", "mobile",
                     "--size", "720x1280", "--goal", "click everywhere", "--model", f"scripted:{script}",
                     "--max-steps", str(args.steps), "--max-repeats", str(args.steps), "--out", str(run)],
                    check=True, stdout=subprocess.DEVNULL, cwd=work)
@@ -63,7 +63,7 @@ def main() -> None:
                 for s in trajectory.steps)
     version1_mb = trajectory_mb + whole / 2**20
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "agent", "report", str(run)], check=True,
+    subprocess.run([sys.executable, "-m", "vlagent.agent", "report", str(run)], check=True,
                    stdout=subprocess.DEVNULL, cwd=work)
     report_s = time.perf_counter() - started
     report_peak = peak_child_mb()  # the larger of the two children: the run's or the report's

@@ -30,11 +30,11 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.runtime import RuntimeOptions  # noqa: E402
-from agent.runtimes.local import TransformersRuntime  # noqa: E402
-from agent.testing import FAMILIES, build_checkpoint  # noqa: E402
-from prompts import Prompt, dialect_for  # noqa: E402
-from tools import computer_tools, mobile_tools  # noqa: E402
+from vlagent.agent.runtimes.base import RuntimeOptions  # noqa: E402
+from vlagent.agent.runtimes.local import TransformersRuntime  # noqa: E402
+from vlagent.agent.testing import FAMILIES, build_checkpoint  # noqa: E402
+from vlagent.prompts import Prompt, dialect_for  # noqa: E402
+from vlagent.tools import computer_tools, mobile_tools  # noqa: E402
 
 SCREENS = {"desktop 1920x1080": ((1920, 1080), computer_tools), "phone 1080x2400": ((1080, 2400), mobile_tools)}
 TIMED_SCREEN = (1920, 1080)

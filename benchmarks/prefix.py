@@ -27,12 +27,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.runtime import RuntimeOptions  # noqa: E402
-from agent.runtimes.local import TransformersRuntime  # noqa: E402
-from agent.testing import build_checkpoint  # noqa: E402
+from vlagent.agent.runtimes.base import RuntimeOptions  # noqa: E402
+from vlagent.agent.runtimes.local import TransformersRuntime  # noqa: E402
+from vlagent.agent.testing import build_checkpoint  # noqa: E402
 from benchmarks.models import screenshot  # noqa: E402
-from prompts import dialect_for  # noqa: E402
-from tools import ToolCall, mobile_tools  # noqa: E402
+from vlagent.prompts import dialect_for  # noqa: E402
+from vlagent.tools import ToolCall, mobile_tools  # noqa: E402
 
 PHONE = (720, 1280)
 

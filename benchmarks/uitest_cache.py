@@ -44,8 +44,8 @@ COSTED_MODEL = '''
 import json, os, time
 
 import phone_model
-from agent.runtime import RuntimeOptions
-from agent.runtimes.local import TransformersRuntime
+from vlagent.agent.runtimes.base import RuntimeOptions
+from vlagent.agent.runtimes.local import TransformersRuntime
 
 _runtime = None
 
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "uitest_cache.json")
     args = parser.parse_args()
 
-    from agent.testing import build_checkpoint
+    from vlagent.agent.testing import build_checkpoint
 
     with tempfile.TemporaryDirectory(prefix="vlagent-bench-cache-") as scratch:
         work = Path(scratch)

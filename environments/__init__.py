@@ -1,6 +1,6 @@
 """Where actions happen: the Environment protocol, its drivers, ``make()`` and the checker."""
 
-from environments.base import (
+from vlagent.environments.base import (
     ActionResult,
     Environment,
     EnvironmentFault,
@@ -9,14 +9,14 @@ from environments.base import (
     RunAborted,
     UIElement,
 )
-from environments.checker import EnvironmentCheckError, check_environment
-from environments.android import AndroidEnvironment
-from environments.desktop import DesktopEnvironment
-from environments.from_gym import FromGym, box_tool, discrete_tool, make_gym
-from environments.memory import MemoryEnvironment
-from environments.to_gym import to_gym
-from environments.registry import available, make, options_of, register
-from environments.wrappers import DryRun, Secrets, Wrapper
+from vlagent.environments.checker import EnvironmentCheckError, check_environment
+from vlagent.environments.android import AndroidEnvironment
+from vlagent.environments.desktop import DesktopEnvironment
+from vlagent.environments.from_gym import FromGym, box_tool, discrete_tool, make_gym
+from vlagent.environments.memory import MemoryEnvironment
+from vlagent.environments.to_gym import to_gym
+from vlagent.environments.registry import available, make, options_of, register
+from vlagent.environments.wrappers import DryRun, Secrets, Wrapper
 
 register("memory", MemoryEnvironment)
 register("desktop", DesktopEnvironment)
@@ -24,7 +24,7 @@ register("android", AndroidEnvironment)
 
 
 def _sim_pick(env_seed: int = 0) -> Environment:
-    from environments.sim_pick import SimPickEnvironment  # MuJoCo loads only when asked for
+    from vlagent.environments.sim_pick import SimPickEnvironment  # MuJoCo loads only when asked for
 
     return SimPickEnvironment(seed=env_seed)
 

@@ -60,6 +60,12 @@ def server_address() -> tuple[str, int]:
     return "127.0.0.1", int(os.environ.get("ANDROID_ADB_SERVER_PORT") or DEFAULT_PORT)
 
 
+def wm_size(wm_output: str) -> str:
+    """The screen size ``wm size`` reports: the override if set, else the physical size."""
+    sizes: dict[str, str] = dict(re.findall(r"(Physical|Override) size: (\d+x\d+)", wm_output))
+    return sizes.get("Override") or sizes.get("Physical", "")
+
+
 class AdbChannel:
     """Commands to device ``serial`` through the adb server at ``host:port``."""
 

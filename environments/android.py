@@ -23,18 +23,19 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel
 
-from environments.base import (
+from vlagent.environments.base import (
     ActionResult,
     Environment,
     EnvironmentFault,
     EnvironmentUnavailable,
     Observation,
 )
-from environments.adb_channel import AdbChannel, AdbServerGone, decode_raw_screencap
-from environments.android_apps import app_package
-from environments.lock import DeviceLock
-from environments.ui_tree import draw_marks, dump_package, for_model, parse_hierarchy
-from tools import MobileUse, ToolSet, mobile_tools
+from vlagent.environments.adb_server import ServerLease
+from vlagent.environments.adb_channel import AdbChannel, AdbServerGone, decode_raw_screencap, wm_size
+from vlagent.environments.android_apps import app_package
+from vlagent.environments.lock import DeviceLock
+from vlagent.environments.ui_tree import draw_marks, dump_package, for_model, parse_hierarchy
+from vlagent.tools import MobileUse, ToolSet, mobile_tools
 
 log = logging.getLogger("vlagent.android")
 
@@ -58,35 +59,6 @@ def _name(command: str) -> str:
     return " ".join(command.split(" ", 2)[:2])
 
 
-def list_devices() -> list[dict[str, str]]:
-    """Every device the adb server knows: serial, state, model, size (``agent devices``)."""
-    adbutils = _adbutils()
-    client = adbutils.AdbClient()
-    found = []
-    for info in client.list(extended=True) if _takes_extended(client) else client.list():
-        row = {"serial": info.serial, "state": info.state, "model": "", "size": ""}
-        if info.state == "device":
-            device = client.device(info.serial)
-            try:
-                row["model"] = device.shell("getprop ro.product.model", timeout=10).strip()
-                row["size"] = _size(device.shell("wm size", timeout=10))
-            except Exception:  # a device that does not answer is still listed
-                pass
-        found.append(row)
-    return found
-
-
-def _takes_extended(client: Any) -> bool:
-    import inspect
-
-    return "extended" in inspect.signature(client.list).parameters
-
-
-def _size(wm_output: str) -> str:
-    sizes: dict[str, str] = dict(re.findall(r"(Physical|Override) size: (\d+x\d+)", wm_output))
-    return sizes.get("Override") or sizes.get("Physical", "")
-
-
 def _adbutils() -> Any:
     try:
         import adbutils
@@ -108,6 +80,7 @@ class AndroidEnvironment(Environment):
 
     def __init__(self, serial: str | None = None, ui_tree: bool = False, marks: bool = False) -> None:
         self._adb = _adbutils()
+        self._server = ServerLease(take=False)
         self.embedded: Any = None
         self.ui_tree = ui_tree or marks
         self.marks = marks
@@ -115,8 +88,13 @@ class AndroidEnvironment(Environment):
         if serial == VIRTUAL:
             self._embed()
         else:
+            self._server = ServerLease()
             self.client = self._adb.AdbClient()
-            self.serial = self._choose(serial)
+            try:
+                self.serial = self._choose(serial)
+            except BaseException:
+                self._server.release()
+                raise
         self.channel = AdbChannel(self.serial, host=self.client.host, port=self.client.port)
         self._lock: Any = None
         try:
@@ -125,7 +103,7 @@ class AndroidEnvironment(Environment):
             self.close()
             raise
         try:
-            self.width, self.height = (int(v) for v in _size(self._shell("wm size")).split("x"))
+            self.width, self.height = (int(v) for v in wm_size(self._shell("wm size")).split("x"))
             density = re.search(r"(\d+)", self._shell("wm density"))
             self.density = int(density.group(1)) if density else 0
             # Enabled input methods: ADB Keyboard must be enabled, not only installed.
@@ -138,7 +116,7 @@ class AndroidEnvironment(Environment):
             raise EnvironmentUnavailable(f"device {self.serial} did not answer as expected: {exc}") from None
 
     def _embed(self) -> None:
-        from environments.virtual_android.adb_server import EmbeddedPhone
+        from vlagent.environments.virtual_android.adb_server import EmbeddedPhone
 
         self.embedded = EmbeddedPhone()
         self.client = self.embedded.client()
@@ -177,6 +155,7 @@ class AndroidEnvironment(Environment):
     def _no_device(self, why: str) -> str:
         log.warning("%s: using the embedded virtual phone; plug in a phone with USB debugging on "
                     "(or adb connect HOST:PORT) and pass --serial to drive it", why)
+        self._server.release()  # the default server started for the search is not needed
         self._embed()
         return str(self.serial)
 
@@ -387,6 +366,7 @@ class AndroidEnvironment(Environment):
 
     def close(self) -> None:
         self.closed = True
+        self._server.release()
         if hasattr(self, "channel"):
             self.channel.close()
         lock, self._lock = getattr(self, "_lock", None), None

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from PIL import Image
 from pydantic import BaseModel
 
-from tools import Handler, RunEnd, ToolSet
+from vlagent.tools import Handler, RunEnd, ToolSet
 
 
 class EnvironmentUnavailable(RuntimeError):

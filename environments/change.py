@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Protocol
 
-from environments.base import Observation
+from vlagent.environments.base import Observation
 
 __all__ = ["ChangeDetector", "ExactPixels", "TolerantPixels", "detector_for", "pixel_digest"]
 

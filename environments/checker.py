@@ -6,8 +6,8 @@ import json
 
 from PIL import Image
 
-from environments.base import ActionResult, Environment, Observation
-from tools import GuiTool, ToolCall, ToolSet
+from vlagent.environments.base import ActionResult, Environment, Observation
+from vlagent.tools import GuiTool, ToolCall, ToolSet
 
 
 class EnvironmentCheckError(AssertionError):

@@ -15,8 +15,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from environments.base import EnvironmentFault
-from environments.processes import stop_process
+from vlagent.environments.base import EnvironmentFault
+from vlagent.environments.processes import stop_process
 
 OWN_TIMEOUT_S = 2.0
 FETCH_WAIT_S = 0.3

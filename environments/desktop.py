@@ -30,7 +30,7 @@ from typing import Any
 from PIL import Image, ImageChops
 from pydantic import BaseModel
 
-from environments.base import (
+from vlagent.environments.base import (
     ActionResult,
     Environment,
     EnvironmentFault,
@@ -38,11 +38,11 @@ from environments.base import (
     Observation,
     RunAborted,
 )
-from environments.lock import DeviceLock
-from environments.memory import parse_size
-from environments.processes import stop_process
-from environments.xvfb import Xvfb, user_authority, x_client_environment
-from tools import ComputerUse, ToolSet, computer_tools
+from vlagent.environments.lock import DeviceLock
+from vlagent.environments.memory import parse_size
+from vlagent.environments.processes import stop_process
+from vlagent.environments.xvfb import Xvfb, user_authority, x_client_environment
+from vlagent.tools import ComputerUse, ToolSet, computer_tools
 
 PIXELS_PER_WHEEL_CLICK = 100
 """``scroll``/``hscroll`` ``pixels`` become wheel clicks: round(pixels / 100), at least one."""
@@ -354,7 +354,7 @@ class DesktopEnvironment(Environment):
     def _type(self, text: str) -> None:
         """Paste ``text`` line by line; a newline is the Enter key (submit). The clipboard is
         borrowed: what it held before is put back afterwards (docs/environments.md)."""
-        from environments.clipboard import Clipboard
+        from vlagent.environments.clipboard import Clipboard
 
         clipboard = Clipboard(self.display, self._child_env)
         held = clipboard.read()

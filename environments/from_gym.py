@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
-from tools import RunEnd, ToolSet
+from vlagent.environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
+from vlagent.tools import RunEnd, ToolSet
 
 ToAction = Callable[[BaseModel], Any]
 """A validated tool call → the Gymnasium action it stands for."""

@@ -15,7 +15,7 @@ import time
 import weakref
 from pathlib import Path
 
-from environments.base import EnvironmentUnavailable
+from vlagent.environments.base import EnvironmentUnavailable
 
 LOCK_DIR = Path(tempfile.gettempdir()) / "vlagent-locks"
 

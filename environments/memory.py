@@ -12,8 +12,8 @@ from typing import Any, Literal
 from PIL import Image, ImageDraw
 from pydantic import BaseModel
 
-from environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
-from tools import ComputerUse, GuiTool, MobileUse, ToolSet, computer_tools, mobile_tools
+from vlagent.environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
+from vlagent.tools import ComputerUse, GuiTool, MobileUse, ToolSet, computer_tools, mobile_tools
 
 _MARK = {"click": "red", "left_click": "red", "double_click": "purple", "triple_click": "purple",
          "right_click": "blue", "middle_click": "green", "long_press": "orange",

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from environments.base import Environment, EnvironmentUnavailable
+from vlagent.environments.base import Environment, EnvironmentUnavailable
 
 Factory = Callable[..., Environment]
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from environments.base import Environment, Observation
-from tools import ToolCall, ToolError, point_fields
+from vlagent.environments.base import Environment, Observation
+from vlagent.tools import ToolCall, ToolError, point_fields
 
 
 def _gym() -> Any:

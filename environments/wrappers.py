@@ -6,14 +6,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from environments.base import (
+from vlagent.environments.base import (
     ActionResult,
     Environment,
     EnvironmentFault,
     EnvironmentUnavailable,
     Observation,
 )
-from tools import ToolSet
+from vlagent.tools import ToolSet
 
 
 class Wrapper(Environment):

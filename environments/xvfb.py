@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from environments.base import EnvironmentUnavailable
-from environments.processes import stop_process
+from vlagent.environments.base import EnvironmentUnavailable
+from vlagent.environments.processes import stop_process
 
 START_TIMEOUT_S = 10.0
 

@@ -1,6 +1,6 @@
 """How each model family is spoken to: dialects render prompts and parse answers."""
 
-from prompts.base import (
+from vlagent.prompts.base import (
     CoordinateFrame,
     Dialect,
     Message,
@@ -10,12 +10,12 @@ from prompts.base import (
     model_call,
     normalize_call,
 )
-from prompts.families import FAMILIES, Family, family_for, family_named
-from prompts.jsonanswer import JsonAnswer
-from prompts.qwen import Qwen3FunctionCalling, Qwen25FunctionCalling, QwenFunctionCalling
-from prompts.registry import UnknownDialect, available, dialect_for, get_dialect
-from prompts.resize import ResizeError, ResizeRule
-from prompts.uitars import UITars, UITars15
+from vlagent.prompts.families import FAMILIES, Family, family_for, family_named
+from vlagent.prompts.jsonanswer import JsonAnswer
+from vlagent.prompts.qwen import Qwen3FunctionCalling, Qwen25FunctionCalling, QwenFunctionCalling
+from vlagent.prompts.registry import UnknownDialect, available, dialect_for, get_dialect
+from vlagent.prompts.resize import ResizeError, ResizeRule
+from vlagent.prompts.uitars import UITars, UITars15
 
 __all__ = [
     "FAMILIES", "CoordinateFrame", "Dialect", "Family", "JsonAnswer", "Message", "ParseError",

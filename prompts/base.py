@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
-from prompts.resize import ResizeRule
-from tools import ToolCall, ToolSet
+from vlagent.prompts.resize import ResizeRule
+from vlagent.tools import ToolCall, ToolSet
 
 Message = dict[str, Any]
 """A chat message in the Hugging Face form: ``{"role": ..., "content": [parts]}`` where a part

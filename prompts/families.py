@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prompts.resize import ResizeRule
+from vlagent.prompts.resize import ResizeRule
 
 DEFAULT_MAX_PIXELS = 1280 * 28 * 28
 """The default pixel budget for the Qwen family: about 1,280 image tokens at factor 28."""

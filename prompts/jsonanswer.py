@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image
 
-from prompts.base import (
+from vlagent.prompts.base import (
     CoordinateFrame,
     Dialect,
     Message,
@@ -22,9 +22,9 @@ from prompts.base import (
     Prompt,
     normalize_call,
 )
-from prompts.qwen import _THINK, _read_call
-from tools import ToolCall, ToolSet
-from tools.schema import strict_parameters_schema
+from vlagent.prompts.qwen import _THINK, _read_call
+from vlagent.tools import ToolCall, ToolSet
+from vlagent.tools.schema import strict_parameters_schema
 
 SCALE = 1000
 

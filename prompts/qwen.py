@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from prompts.base import (
+from vlagent.prompts.base import (
     CoordinateFrame,
     Dialect,
     Message,
@@ -25,10 +25,10 @@ from prompts.base import (
     Prompt,
     normalize_call,
 )
-from prompts.families import family_named
-from prompts.jsontext import first_object, loads_or_text, strip_fences
-from prompts.resize import ResizeRule
-from tools import ToolCall, ToolSet
+from vlagent.prompts.families import family_named
+from vlagent.prompts.jsontext import first_object, loads_or_text, strip_fences
+from vlagent.prompts.resize import ResizeRule
+from vlagent.tools import ToolCall, ToolSet
 
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?=</tool_call>|<tool_call>|$)", re.DOTALL)

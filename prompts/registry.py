@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prompts.base import Dialect
-from prompts.families import family_for
-from prompts.jsonanswer import JsonAnswer
-from prompts.qwen import Qwen3FunctionCalling, Qwen25FunctionCalling, QwenFunctionCalling
-from prompts.resize import ResizeRule
-from prompts.uitars import UITars, UITars15
+from vlagent.prompts.base import Dialect
+from vlagent.prompts.families import family_for
+from vlagent.prompts.jsonanswer import JsonAnswer
+from vlagent.prompts.qwen import Qwen3FunctionCalling, Qwen25FunctionCalling, QwenFunctionCalling
+from vlagent.prompts.resize import ResizeRule
+from vlagent.prompts.uitars import UITars, UITars15
 
 
 class UnknownDialect(LookupError):

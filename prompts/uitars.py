@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import Image
 
-from prompts.base import (
+from vlagent.prompts.base import (
     CoordinateFrame,
     Dialect,
     Message,
@@ -23,9 +23,9 @@ from prompts.base import (
     Prompt,
     normalize_call,
 )
-from prompts.qwen import _THINK, _default_resize
-from prompts.uitars_prompts import DESKTOP_15, DESKTOP_SPACE, MOBILE_15, MOBILE_SPACE, action_text
-from tools import ToolCall, ToolSet
+from vlagent.prompts.qwen import _THINK, _default_resize
+from vlagent.prompts.uitars_prompts import DESKTOP_15, DESKTOP_SPACE, MOBILE_15, MOBILE_SPACE, action_text
+from vlagent.tools import ToolCall, ToolSet
 
 SCROLL_PIXELS = 500
 """``scroll(direction=…)`` has no amount; a desktop scroll moves the wheel this many pixels."""

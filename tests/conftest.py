@@ -32,7 +32,7 @@ def assert_schema_valid(lines: list[dict[str, Any]]) -> None:
     not by our own models)."""
     import jsonschema
 
-    from agent.trajectory import schema
+    from vlagent.agent.trajectory import schema
 
     validator = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
     for line in lines:
@@ -57,7 +57,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subproc
     """``agent ARGS`` as a user runs it: a fresh interpreter through the console entry point."""
     env = {**os.environ, "COLUMNS": "60"}  # a narrow terminal must not wrap error lines
     return subprocess.run(
-        [sys.executable, "-m", "agent", *args], cwd=cwd, env=env, capture_output=True,
+        [sys.executable, "-m", "vlagent.agent", *args], cwd=cwd, env=env, capture_output=True,
         text=True, timeout=timeout,
     )
 
@@ -74,9 +74,9 @@ def script(tmp_path: Path):  # type: ignore[no-untyped-def]
 def checkpoint(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """``checkpoint(family, name=None, template=None)`` → the folder of a tiny random checkpoint
     of ``family``, built once per session (no download), carrying a published chat template
-    (``template`` names one of ``agent.testing.PUBLISHED_TEMPLATES``; default: the family's).
+    (``template`` names one of ``vlagent.agent.testing.PUBLISHED_TEMPLATES``; default: the family's).
     ``name`` sets the folder name (dialects read it)."""
-    from agent.testing import build_checkpoint, published_template
+    from vlagent.agent.testing import build_checkpoint, published_template
 
     built: dict[tuple[str, str, str], Path] = {}
 
@@ -93,7 +93,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
 def sim_arm():  # type: ignore[no-untyped-def]
     """``sim_arm(seed)`` → a SimPickEnvironment (MuJoCo), closed after the test."""
     need("mujoco")
-    from environments.sim_pick import SimPickEnvironment
+    from vlagent.environments.sim_pick import SimPickEnvironment
 
     made: list[SimPickEnvironment] = []
 

@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import tool_call, write_script
+from tests.conftest import tool_call, write_script
 
-from agent.cli import main
+from vlagent.agent.cli import main
 from tests.environments.test_desktop import require
 
 
@@ -37,8 +37,8 @@ def test_hugging_face_progress_bars_stay_enabled_after_a_local_run(checkpoint, t
     transformers = pytest.importorskip("transformers")
     from huggingface_hub.utils import are_progress_bars_disabled
 
-    from agent import ModelSpec, RunSpec, build_agent
-    from agent.runtime import RuntimeOptions
+    from vlagent.agent import ModelSpec, RunSpec, build_agent
+    from vlagent.agent.runtimes.base import RuntimeOptions
 
     folder = checkpoint("qwen2-vl")
     assert transformers.utils.logging.is_progress_bar_enabled() and not are_progress_bars_disabled()

@@ -44,14 +44,14 @@ def test_readme_section_one_runs_the_main_job_on_the_embedded_virtual_phone(tmp_
     shutil.copy(README.parent / script, tmp_path / script)
     # adb clients and the server find nothing of the user's: a HOME and a port with no server.
     env = {**os.environ, "HOME": str(tmp_path / "home"), "ANDROID_ADB_SERVER_PORT": "1"}
-    done = subprocess.run([sys.executable, "-m", "agent", *command[1:]], cwd=tmp_path, env=env,
+    done = subprocess.run([sys.executable, "-m", "vlagent.agent", *command[1:]], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "success: the model reported success" in done.stdout
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "report.html").is_file()
     lines = [json.loads(line) for line in (runs[0] / "trajectory.jsonl").read_text("utf-8").splitlines()]
-    from conftest import assert_schema_valid
+    from tests.conftest import assert_schema_valid
 
     assert_schema_valid(lines)
     assert lines[0]["environment"]["name"] == "android" and lines[0]["environment"]["virtual"] is True
@@ -59,6 +59,6 @@ def test_readme_section_one_runs_the_main_job_on_the_embedded_virtual_phone(tmp_
 
 
 def test_the_readme_script_is_the_demo_episode() -> None:
-    from agent.demo import script_text
+    from vlagent.agent.cli.demo import script_text
 
     assert (README.parent / "docs" / "examples" / "android-notes.txt").read_text("utf-8") == script_text()

@@ -1,11 +1,11 @@
 """What an agent may do: tool argument models, their schemas, and validation. No I/O here."""
 
-from tools.computer_use import ComputerUse
-from tools.gui import GuiTool, RunEnd
-from tools.mobile_use import MobileUse, MobileUseWithElements
-from tools.points import Point, ScreenPoint, is_on_screen, point_fields
-from tools.functions import tool_from_function
-from tools.toolset import Handler, ToolCall, ToolError, ToolSet
+from vlagent.tools.computer_use import ComputerUse
+from vlagent.tools.gui import GuiTool, RunEnd
+from vlagent.tools.mobile_use import MobileUse, MobileUseWithElements
+from vlagent.tools.points import Point, ScreenPoint, is_on_screen, point_fields
+from vlagent.tools.functions import tool_from_function
+from vlagent.tools.toolset import Handler, ToolCall, ToolError, ToolSet
 
 
 def computer_tools() -> ToolSet:

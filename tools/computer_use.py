@@ -6,10 +6,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from tools.gui import ActionSpec, GuiTool, action_help
-from tools.keys import KEY_NAMES, canonical_key
-from tools.limits import MAX_KEYS, MAX_SCROLL_PIXELS, ScrollPixels, Seconds, Text
-from tools.points import Point
+from vlagent.tools.gui import ActionSpec, GuiTool, action_help
+from vlagent.tools.keys import KEY_NAMES, canonical_key
+from vlagent.tools.limits import MAX_KEYS, MAX_SCROLL_PIXELS, ScrollPixels, Seconds, Text
+from vlagent.tools.points import Point
 
 _CLICK = ("coordinate",)
 

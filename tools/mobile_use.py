@@ -6,9 +6,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from tools.gui import ActionSpec, GuiTool, action_help
-from tools.limits import Seconds, Text
-from tools.points import Point
+from vlagent.tools.gui import ActionSpec, GuiTool, action_help
+from vlagent.tools.limits import Seconds, Text
+from vlagent.tools.points import Point
 
 MOBILE_ACTIONS: dict[str, ActionSpec] = {
     "key": ActionSpec("Press a key given by its adb keyevent name, e.g. `volume_up`.", ("text",)),

@@ -12,7 +12,7 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator
 
-from tools.limits import Number
+from vlagent.tools.limits import Number
 
 
 class ScreenPoint:

@@ -81,7 +81,7 @@ def strict_parameters_schema(
     bounds every string so a constrained answer always ends. A tool may give fields a stricter
     schema of its own in ``STRICT_FIELDS`` (e.g. the key names ``computer_use`` accepts).
     """
-    from tools.points import point_fields
+    from vlagent.tools.points import point_fields
 
     base = parameters_schema(model)
     points = point_fields(model)

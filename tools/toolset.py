@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from tools.functions import call_with, tool_from_function
-from tools.points import is_on_screen, point_fields
-from tools.schema import describe, parameters_schema
+from vlagent.tools.functions import call_with, tool_from_function
+from vlagent.tools.points import is_on_screen, point_fields
+from vlagent.tools.schema import describe, parameters_schema
 
 
 class ToolError(ValueError):

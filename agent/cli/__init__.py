@@ -13,9 +13,9 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from agent import exitcodes
-from agent.cli import evaluate, export, info, replay, run  # noqa: F401  (they register their commands)
-from agent.cli.common import CliError, app, errors
+from vlagent.agent.cli import exitcodes
+from vlagent.agent.cli import evaluate, export, info, replay, run  # noqa: F401  (they register their commands)
+from vlagent.agent.cli.common import CliError, app, errors
 
 __all__ = ["app", "entry", "main"]
 

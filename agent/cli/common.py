@@ -20,11 +20,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from agent import __version__, exitcodes
+from vlagent.agent import __version__
+from vlagent.agent.cli import exitcodes
 
 if TYPE_CHECKING:
-    from agent.build import ModelSpec
-    from agent.steps import RunResult, Step
+    from vlagent.agent.core.build import ModelSpec
+    from vlagent.agent.core.steps import RunResult, Step
 
 app = typer.Typer(
     name="agent",
@@ -154,8 +155,8 @@ class LiveView:
 
 
 def print_report(run_dir: Path) -> None:
-    from agent.report import render_run_report
-    from agent.trajectory import TrajectoryError
+    from vlagent.agent.outputs.report import render_run_report
+    from vlagent.agent.trajectory import TrajectoryError
 
     try:
         console.print(f"report: {render_run_report(run_dir)}")
@@ -214,8 +215,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def model_spec(given: dict[str, Any], default_model: str | None) -> ModelSpec | None:
     """The model options as a :class:`ModelSpec`; None when no model is named and none is default."""
-    from agent.build import ModelSpec
-    from agent.runtime import RuntimeOptions
+    from vlagent.agent.core.build import ModelSpec
+    from vlagent.agent.runtimes.base import RuntimeOptions
 
     values = dict(given)
     model, dialect, endpoint = values.pop("model"), values.pop("dialect"), values.pop("endpoint")
@@ -259,8 +260,7 @@ def with_model_options(default_model: str | None = None) -> Callable[[F], F]:
 
 def env_options(env: str, given: dict[str, Any]) -> dict[str, Any]:
     """The environment options the user gave, checked against what ``env`` takes."""
-    import environments
-
+    from vlagent import environments
     options = {key: value for key, value in given.items() if value is not None}
     try:
         accepted = environments.options_of(env)
@@ -276,9 +276,9 @@ def env_options(env: str, given: dict[str, Any]) -> dict[str, Any]:
 
 def load_model_or_fail(spec: ModelSpec) -> Any:
     """(runtime, dialect) for ``spec`` with a spinner; one-line errors."""
-    import prompts
-    from agent.build import load_model
-    from agent.runtime import ModelUnavailable
+    from vlagent import prompts
+    from vlagent.agent.core.build import load_model
+    from vlagent.agent.runtimes.base import ModelUnavailable
 
     try:
         with console.status(f"loading {escape(spec.model)}…"):

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from agent import exitcodes
-from agent.cli.common import app, console, fail, load_model_or_fail, with_model_options
+from vlagent.agent.cli import exitcodes
+from vlagent.agent.cli.common import app, console, fail, load_model_or_fail, with_model_options
 
 if TYPE_CHECKING:
-    from agent.build import ModelSpec
+    from vlagent.agent.core.build import ModelSpec
 
 
 @app.command("eval")
@@ -48,10 +48,10 @@ def evaluate_command(
     """Score a model step by step against gold episodes (metrics.json, predictions.jsonl)."""
     from rich.progress import Progress
 
-    from agent.evaluation import SCORERS, DatasetError, evaluate, load_dataset
-    from agent.evaluation.protocols import ProtocolError, protocol_for
-    from agent.report import render_eval_report
-    from agent.runtime import RuntimeFailure
+    from vlagent.agent.evaluation import SCORERS, DatasetError, evaluate, load_dataset
+    from vlagent.agent.evaluation.protocols import ProtocolError, protocol_for
+    from vlagent.agent.outputs.report import render_eval_report
+    from vlagent.agent.runtimes.base import RuntimeFailure
 
     if model is None:
         fail("agent eval needs --model (scripted:PATH, a Hugging Face id or a folder)", exitcodes.USAGE)

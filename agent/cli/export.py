@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from agent import exitcodes
-from agent.cli.common import app, console, fail
+from vlagent.agent.cli import exitcodes
+from vlagent.agent.cli.common import app, console, fail
 
 
 @app.command()
@@ -21,7 +21,7 @@ def export(
     """Export runs as a LeRobotDataset v3.0-layout dataset, one episode per run.
 
     Made for robot runs (--env sim-pick, gym); any run exports."""
-    from agent.export import ExportError, export_lerobot
+    from vlagent.agent.outputs.export import ExportError, export_lerobot
 
     try:
         export_lerobot(run_dirs, out, fps=fps)

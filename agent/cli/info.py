@@ -10,15 +10,15 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from agent import exitcodes
-from agent.cli.common import app, console, errors, fail
+from vlagent.agent.cli import exitcodes
+from vlagent.agent.cli.common import app, console, errors, fail
 
 
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory or an eval --out folder.")]) -> None:
     """Write DIR/report.html for a run (steps, screenshots, actions) or an evaluation (metrics)."""
-    from agent.report import render_eval_report, render_run_report
-    from agent.trajectory import TrajectoryError
+    from vlagent.agent.outputs.report import render_eval_report, render_run_report
+    from vlagent.agent.trajectory import TrajectoryError
 
     evaluation = (run_dir / "metrics.json").is_file()  # an evaluation's output folder
     try:
@@ -31,8 +31,8 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory or an e
 
 
 def _screen_size(text: str) -> tuple[int, int]:
-    from environments import EnvironmentUnavailable
-    from environments.memory import parse_size
+    from vlagent.environments import EnvironmentUnavailable
+    from vlagent.environments.memory import parse_size
 
     try:
         return parse_size(text)
@@ -55,9 +55,9 @@ def parse(
     """Read a model answer as a run would: every call, validated, points in pixels and [0, 1]."""
     import json
 
-    import prompts
-    from agent.build import with_budget
-    from agent.explain import ExplainError, explain, toolset_for
+    from vlagent import prompts
+    from vlagent.agent.core.build import with_budget
+    from vlagent.agent.cli.explain import ExplainError, explain, toolset_for
 
     if space not in (None, "computer", "mobile"):
         fail(f"--space must be computer or mobile, not {space!r}", exitcodes.USAGE)
@@ -82,7 +82,7 @@ def parse(
 @app.command()
 def models() -> None:
     """List the supported model families: dialect, coordinate space, default pixel budget."""
-    from prompts import FAMILIES
+    from vlagent.prompts import FAMILIES
 
     for family in FAMILIES:
         if family.resize is not None:
@@ -99,8 +99,8 @@ def models() -> None:
 @app.command()
 def devices() -> None:
     """List the Android devices the adb server knows, with model, screen size and state."""
-    from environments import EnvironmentUnavailable
-    from environments.android import list_devices
+    from vlagent.environments import EnvironmentUnavailable
+    from vlagent.environments.adb_server import list_devices
 
     try:
         found = list_devices()
@@ -137,10 +137,10 @@ def virtual_device(
     adb connect HOST:PORT."""
     import dataclasses
 
-    from environments import EnvironmentUnavailable
-    from environments.memory import parse_size
-    from environments.virtual_android import Phone, VirtualDevice
-    from environments.virtual_android.profile import PROFILES
+    from vlagent.environments import EnvironmentUnavailable
+    from vlagent.environments.memory import parse_size
+    from vlagent.environments.virtual_android import Phone, VirtualDevice
+    from vlagent.environments.virtual_android.profile import PROFILES
 
     try:
         width, height = parse_size(size)
@@ -176,8 +176,7 @@ def virtual_device(
 @app.command()
 def envs() -> None:
     """List environments and their options."""
-    import environments
-
+    from vlagent import environments
     for name in environments.available():
         options = ", ".join(f"--{o.replace('_', '-')}" for o in environments.options_of(name)) or "no options"
         console.print(f"{name}  [dim]{options}[/dim]")
@@ -186,7 +185,7 @@ def envs() -> None:
 @app.command()
 def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Summarize a recorded trajectory and report damaged lines."""
-    from agent.trajectory import TrajectoryError, read_trajectory
+    from vlagent.agent.trajectory import TrajectoryError, read_trajectory
 
     try:
         trajectory = read_trajectory(run_dir)

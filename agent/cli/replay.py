@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.markup import escape
 
-from agent import exitcodes
-from agent.cli.common import (
+from vlagent.agent.cli import exitcodes
+from vlagent.agent.cli.common import (
     LiveView,
     app,
     console,
@@ -23,9 +23,9 @@ from agent.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from agent.build import ModelSpec
-    from agent.trajectory import Trajectory
-    from environments import Environment
+    from vlagent.agent.core.build import ModelSpec
+    from vlagent.agent.trajectory import Trajectory
+    from vlagent.environments import Environment
 
 
 @app.command()
@@ -54,10 +54,10 @@ def replay(
 ) -> None:
     """Re-execute a recorded run's actions, stopping where the screen no longer matches. With
     --model (and any model option of agent run), a model plans the steps whose screen differs."""
-    import environments
-    from agent.replay import check_recording
-    from agent.replay import replay as run_replay
-    from agent.trajectory import TrajectoryError, read_trajectory
+    from vlagent import environments
+    from vlagent.agent.replay.replayer import check_recording
+    from vlagent.agent.replay.replayer import replay as run_replay
+    from vlagent.agent.trajectory import TrajectoryError, read_trajectory
 
     try:
         trajectory = read_trajectory(run_dir)
@@ -107,9 +107,9 @@ def _heal(trajectory: Trajectory, environment: Environment, model: ModelSpec, st
           threshold: float, out: Path | None) -> NoReturn:
     """Self-healing replay: the loop runs the recorded actions while the screen matches and asks
     the model where it does not; the result is a new run with its own trajectory and report."""
-    from agent.healing import HealingRuntime
-    from agent.loop import Agent
-    from agent.trajectory import Limits, Recorder, RecorderError
+    from vlagent.agent.replay.healing import HealingRuntime
+    from vlagent.agent.core.loop import Agent
+    from vlagent.agent.trajectory import Limits, Recorder, RecorderError
 
     try:
         if model.scripted and model.dialect is None:  # a scripted planner speaks the recording's

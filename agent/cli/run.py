@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from agent import exitcodes
-from agent.cli.common import (
+from vlagent.agent.cli import exitcodes
+from vlagent.agent.cli.common import (
     LiveView,
     app,
     console,
@@ -23,9 +23,9 @@ from agent.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from agent.build import ModelSpec, RunSpec
-    from agent.loop import Agent
-    from agent.policy import Region
+    from vlagent.agent.core.build import ModelSpec, RunSpec
+    from vlagent.agent.core.loop import Agent
+    from vlagent.agent.core.policy import Region
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 
@@ -101,9 +101,9 @@ def run(
     """Run one goal: observe, ask the model, act, record — until done or a limit is hit."""
     import sys
 
-    from agent.build import RunSpec
-    from agent.policy import AppRules, Confirm, all_of
-    from agent.trajectory import Limits
+    from vlagent.agent.core.build import RunSpec
+    from vlagent.agent.core.policy import AppRules, Confirm, all_of
+    from vlagent.agent.trajectory import Limits
 
     view = LiveView(dry_run)
     if not goal.strip():
@@ -133,7 +133,7 @@ def run(
 
 
 def _region(text: str) -> Region:
-    from agent.policy import Region
+    from vlagent.agent.core.policy import Region
 
     try:
         left, top, right, bottom = (float(v) for v in text.split(","))
@@ -168,11 +168,11 @@ def _secrets(names: list[str]) -> dict[str, str]:
 
 def _build(spec: RunSpec, view: LiveView) -> Agent:
     """build_agent with its failures as one-line errors."""
-    import environments
-    import prompts
-    from agent.build import build_agent
-    from agent.runtime import ModelUnavailable
-    from agent.trajectory import RecorderError
+    from vlagent import environments
+    from vlagent import prompts
+    from vlagent.agent.core.build import build_agent
+    from vlagent.agent.runtimes.base import ModelUnavailable
+    from vlagent.agent.trajectory import RecorderError
 
     try:
         with console.status(f"loading {escape(spec.model.model)}…"):
@@ -191,18 +191,18 @@ def demo(
 ) -> None:
     """A scripted episode on the embedded virtual Android phone (or, with --robot, the simulated
     arm), offline: trajectory and report."""
-    from environments import EnvironmentFault, EnvironmentUnavailable
+    from vlagent.environments import EnvironmentFault, EnvironmentUnavailable
 
     run_dir = out or default_run_dir("demo")
     try:
         if robot:
-            from agent.demo_robot import GOAL as ROBOT_GOAL
-            from agent.demo_robot import run_robot_demo
+            from vlagent.agent.cli.demo_robot import GOAL as ROBOT_GOAL
+            from vlagent.agent.cli.demo_robot import run_robot_demo
 
             console.print(f"goal: {escape(ROBOT_GOAL)}  [dim]env sim-pick (MuJoCo) · model scripted[/dim]")
             result = run_robot_demo(run_dir, listeners=[LiveView()])
         else:
-            from agent.demo import GOAL, run_demo
+            from vlagent.agent.cli.demo import GOAL, run_demo
 
             console.print(f"goal: {escape(GOAL)}  [dim]env android (virtual phone) · model scripted[/dim]")
             result = run_demo(run_dir, listeners=[LiveView()])

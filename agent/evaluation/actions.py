@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.evaluation.aitw import is_tap
+from vlagent.agent.evaluation.aitw import is_tap
 
 SWIPE_FROM, SWIPE_TO = 0.7, 0.3
 """Where a gold swipe with only a direction (AndroidControl) starts and ends, as a fraction."""

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.evaluation.gold import Box
+from vlagent.agent.evaluation.gold import Box
 
 F32 = np.float32
 TAP_DISTANCE = F32(0.14)

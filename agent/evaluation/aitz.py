@@ -26,7 +26,7 @@ from typing import Any
 
 from rapidfuzz.distance import Indel
 
-from agent.evaluation.gold import GoldStep, Verdict, enlarged, inside, kind_of
+from vlagent.agent.evaluation.gold import GoldStep, Verdict, enlarged, inside, kind_of
 
 VERSION = 1
 BOX_SCALE = 1.2

@@ -14,10 +14,10 @@ from typing import Any
 
 from PIL import Image
 
-from agent.evaluation import published, tfrecord
-from agent.evaluation.actions import aitw_action, androidcontrol_action
-from agent.evaluation.gold import Episode, GoldStep, target_boxes
-from agent.trajectory import TrajectoryError, read_trajectory
+from vlagent.agent.evaluation import published, tfrecord
+from vlagent.agent.evaluation.actions import aitw_action, androidcontrol_action
+from vlagent.agent.evaluation.gold import Episode, GoldStep, target_boxes
+from vlagent.agent.trajectory import TrajectoryError, read_trajectory
 
 FORMATS = ("auto", "aitz", "aitw", "androidcontrol", "trajectory")
 _NOT_DATA = {".png", ".jpg", ".jpeg", ".webp", ".html", ".md", ".txt", ".py"}

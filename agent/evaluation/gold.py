@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from environments import UIElement
+from vlagent.environments import UIElement
 
 Box = tuple[float, float, float, float]
 """An element's box, normalized: (left, top, right, bottom) in [0, 1]."""

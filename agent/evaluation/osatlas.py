@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agent.evaluation.gold import GoldStep, Verdict, direction, kind_of
+from vlagent.agent.evaluation.gold import GoldStep, Verdict, direction, kind_of
 
 VERSION = 1
 DISTANCE = 0.14 * 1000

@@ -29,10 +29,10 @@ from typing import Any
 
 from PIL import Image
 
-from agent.evaluation.actions import aitw_action, androidcontrol_action
-from agent.evaluation.gold import Box, Episode, GoldStep, target_boxes
-from agent.evaluation.tfrecord import accessibility_nodes
-from environments.ui_tree import for_model, from_accessibility_nodes
+from vlagent.agent.evaluation.actions import aitw_action, androidcontrol_action
+from vlagent.agent.evaluation.gold import Box, Episode, GoldStep, target_boxes
+from vlagent.agent.evaluation.tfrecord import accessibility_nodes
+from vlagent.environments.ui_tree import for_model, from_accessibility_nodes
 
 LEVELS = ("high", "low")
 

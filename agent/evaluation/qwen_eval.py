@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agent.evaluation.gold import Box, GoldStep, Verdict, enlarged, inside, kind_of
+from vlagent.agent.evaluation.gold import Box, GoldStep, Verdict, enlarged, inside, kind_of
 
 VERSION = 2
 """2: ``qwen-androidcontrol`` added."""

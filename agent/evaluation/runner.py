@@ -14,15 +14,15 @@ from typing import Any
 
 from PIL import Image
 
-from agent.evaluation.gold import Episode, GoldStep, Verdict, kind_of
-from agent.evaluation.protocols import Protocol, protocol_for
-from agent.evaluation.scoring import Scorer, score
-from agent.elements import element_points, list_elements
-from agent.interpret import AnswerError, read_answer
-from agent.runtime import Runtime
-from environments import Observation
-from prompts import Dialect, model_call
-from tools import ToolCall, ToolSet, action_space_of, mobile_tools
+from vlagent.agent.evaluation.gold import Episode, GoldStep, Verdict, kind_of
+from vlagent.agent.evaluation.protocols import Protocol, protocol_for
+from vlagent.agent.evaluation.scoring import Scorer, score
+from vlagent.agent.core.elements import element_points, list_elements
+from vlagent.agent.core.interpret import AnswerError, read_answer
+from vlagent.agent.runtimes.base import Runtime
+from vlagent.environments import Observation
+from vlagent.prompts import Dialect, model_call
+from vlagent.tools import ToolCall, ToolSet, action_space_of, mobile_tools
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"

@@ -21,11 +21,11 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from agent.evaluation.aitw import actions_match, as_aitw
-from agent.evaluation.aitz import score_aitz
-from agent.evaluation.gold import GoldStep, Verdict, direction, enlarged, inside, kind_of
-from agent.evaluation.osatlas import score_os_atlas
-from agent.evaluation.qwen_eval import score_qwen_aitz, score_qwen_androidcontrol
+from vlagent.agent.evaluation.aitw import actions_match, as_aitw
+from vlagent.agent.evaluation.aitz import score_aitz
+from vlagent.agent.evaluation.gold import GoldStep, Verdict, direction, enlarged, inside, kind_of
+from vlagent.agent.evaluation.osatlas import score_os_atlas
+from vlagent.agent.evaluation.qwen_eval import score_qwen_aitz, score_qwen_androidcontrol
 
 SCORING_VERSION = 4
 """2: ``aitw`` reproduces the reference's boxes (2.4×, clipped), float32 and tap/swipe split.

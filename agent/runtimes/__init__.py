@@ -7,8 +7,8 @@ inside the call, never when the package is imported.
 
 from __future__ import annotations
 
-from agent.runtime import ModelUnavailable, Runtime, RuntimeOptions
-from agent.runtimes.scripted import ScriptedRuntime
+from vlagent.agent.runtimes.base import ModelUnavailable, Runtime, RuntimeOptions
+from vlagent.agent.runtimes.scripted import ScriptedRuntime
 
 
 def runtime_for(model: str, options: RuntimeOptions | None = None, endpoint: str | None = None) -> Runtime:
@@ -19,14 +19,14 @@ def runtime_for(model: str, options: RuntimeOptions | None = None, endpoint: str
     if model.startswith("python:"):
         if endpoint is not None:
             raise ModelUnavailable("--endpoint and a python: model exclude each other")
-        from agent.runtimes.function import FunctionRuntime
+        from vlagent.agent.runtimes.function import FunctionRuntime
 
         return FunctionRuntime.from_name(model.removeprefix("python:"))
     if endpoint is not None:
-        from agent.runtimes.remote import OpenAIRuntime
+        from vlagent.agent.runtimes.remote import OpenAIRuntime
 
         return OpenAIRuntime(endpoint, model, options)
-    from agent.runtimes.local import TransformersRuntime
+    from vlagent.agent.runtimes.local import TransformersRuntime
 
     return TransformersRuntime(model, options)
 

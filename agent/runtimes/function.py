@@ -11,8 +11,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from agent.runtime import Completion, ModelUnavailable, Runtime, RuntimeFailure
-from prompts import Prompt
+from vlagent.agent.runtimes.base import Completion, ModelUnavailable, Runtime, RuntimeFailure
+from vlagent.prompts import Prompt
 
 ModelFunction = Callable[[Prompt], str]
 

@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.runtime import Completion, ModelUnavailable, Runtime, RuntimeFailure, RuntimeOptions
-from agent.runtimes.prefix import PrefixCache, vision_token_ids
-from agent.runtimes.processors import load_processor, transformers_module
-from prompts import Prompt, ResizeRule, family_for
+from vlagent.agent.runtimes.base import Completion, ModelUnavailable, Runtime, RuntimeFailure, RuntimeOptions
+from vlagent.agent.runtimes.hub import check_obtainable, is_local_folder, looks_like_hub_id
+from vlagent.agent.runtimes.prefix import PrefixCache, vision_token_ids
+from vlagent.agent.runtimes.processors import load_processor, transformers_module
+from vlagent.prompts import Prompt, ResizeRule, family_for
 
 log = logging.getLogger("vlagent.local")
 _PROBE_TOOL = {"type": "function", "function": {
@@ -36,10 +37,6 @@ class _Clock:
         if self.first is None:
             self.first = time.perf_counter()
         return scores
-
-
-def _looks_like_hub_id(model: str) -> bool:
-    return model.count("/") == 1 and not model.startswith((".", "/", "~"))
 
 
 class TransformersRuntime(Runtime):
@@ -60,12 +57,13 @@ class TransformersRuntime(Runtime):
                 "install them with: pip install torch==2.13.0 transformers"
             ) from None
         self._torch = torch
-        if not Path(model).expanduser().exists() and not _looks_like_hub_id(model):
+        if not is_local_folder(model) and not looks_like_hub_id(model):
             raise ModelUnavailable(
                 f"no model folder {model!r}; give a local folder, a Hugging Face id like "
                 "Qwen/Qwen2.5-VL-3B-Instruct, or scripted:FILE"
             )
-        model = str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+        check_obtainable(model)
+        model = str(Path(model).expanduser()) if is_local_folder(model) else model
         self._load(model)
 
     # -- loading -------------------------------------------------------------------------------
@@ -308,7 +306,7 @@ class TransformersRuntime(Runtime):
 
 def _load_error(model: str, exc: Exception) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if _looks_like_hub_id(model) and not Path(model).exists():
+    if looks_like_hub_id(model) and not is_local_folder(model):
         return (f"cannot load {model}: {first.rstrip('.')}. Without network access, download it first "
-                f"(huggingface-cli download {model}) or pass a local folder")
+                f"(hf download {model}) or pass a local folder")
     return f"cannot load {model}: {first}"

@@ -26,8 +26,8 @@ from typing import Any
 
 from PIL import Image
 
-from agent.runtime import Completion, ModelUnavailable, Runtime, RuntimeFailure, RuntimeOptions
-from prompts import Prompt, ResizeRule, family_for
+from vlagent.agent.runtimes.base import Completion, ModelUnavailable, Runtime, RuntimeFailure, RuntimeOptions
+from vlagent.prompts import Prompt, ResizeRule, family_for
 
 log = logging.getLogger("vlagent.remote")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.runtime import Completion, ModelUnavailable, Runtime, RuntimeFailure
-from prompts import Prompt
+from vlagent.agent.runtimes.base import Completion, ModelUnavailable, Runtime, RuntimeFailure
+from vlagent.prompts import Prompt
 
 SEPARATOR = "---"
 

@@ -1,6 +1,6 @@
 """Deterministic models for tests, demos and benchmarks: tiny checkpoints built locally."""
 
-from agent.testing.checkpoints import (
+from vlagent.agent.testing.checkpoints import (
     FAMILIES,
     PUBLISHED_TEMPLATES,
     SIZES,

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.runtimes.processors import image_only, transformers_module
+from vlagent.agent.runtimes.processors import image_only, transformers_module
 
 FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision", "idefics2")
 
 # The published chat template of each family, as test data with its source and licence
-# (tests/data/chat-templates/README.md): a checkpoint renders prompts exactly as the real one does.
+# (chat_templates/README.md beside this module: sources and licences);
+# they ship in the wheel, so build_checkpoint works from an installed vlagent: a checkpoint renders prompts exactly as the real one does.
 PUBLISHED_TEMPLATES = {
     "qwen2-vl": "qwen2-vl-7b-instruct.json",
     "qwen2.5-vl": "qwen2.5-vl-7b-instruct.json",
@@ -32,16 +33,12 @@ PUBLISHED_TEMPLATES = {
     "idefics2": "idefics2-8b.json",
     "ui-tars-1.5": "ui-tars-1.5-7b.json",
 }
-TEMPLATE_FOLDER = Path(__file__).resolve().parents[2] / "tests" / "data" / "chat-templates"
+TEMPLATE_FOLDER = Path(__file__).resolve().parent / "chat_templates"
 
 
 def published_template(name: str) -> Path:
     """The file of a published chat template: a family name or a key of PUBLISHED_TEMPLATES."""
     path = TEMPLATE_FOLDER / PUBLISHED_TEMPLATES[name]
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: the published chat templates ship with the vlagent repository "
-            "(tests/data/chat-templates); run from a clone, or pass template=PATH")
     return path
 
 

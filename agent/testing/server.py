@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from environments.processes import stop_process
+from vlagent.environments.processes import stop_process
 
 SERVE = "transformers.cli.transformers"
 """The module that runs ``transformers serve`` (``python -m SERVE serve …``)."""

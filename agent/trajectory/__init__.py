@@ -1,9 +1,9 @@
 """Trajectories: one directory per run, written crash-safe and read back as typed records."""
 
-from agent.trajectory.format import FORMAT, VERSION, generate_schema, schema
-from agent.trajectory.reader import Trajectory, TrajectoryError, read_trajectory
-from agent.trajectory.recorder import Recorder, RecorderError
-from agent.trajectory.records import (
+from vlagent.agent.trajectory.format import FORMAT, VERSION, generate_schema, schema
+from vlagent.agent.trajectory.reader import Trajectory, TrajectoryError, read_trajectory
+from vlagent.agent.trajectory.recorder import Recorder, RecorderError
+from vlagent.agent.trajectory.records import (
     ActionRecord,
     CallRecord,
     ElementRecord,

@@ -1,5 +1,5 @@
-"""``python -m agent.trajectory``: regenerate schema.json from the record models."""
+"""``python -m vlagent.agent.trajectory``: regenerate schema.json from the record models."""
 
-from agent.trajectory.format import write_schema
+from vlagent.agent.trajectory.format import write_schema
 
 print(f"wrote {write_schema()}")

@@ -1,6 +1,6 @@
 """The trajectory format's name, version and JSON schema (docs/trajectory-format.md).
 
-``schema.json`` is generated from the record models; ``python -m agent.trajectory`` rewrites
+``schema.json`` is generated from the record models; ``python -m vlagent.agent.trajectory`` rewrites
 it, and a test fails when the committed file differs from what the models generate.
 """
 
@@ -14,7 +14,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from agent.trajectory.records import FORMAT, VERSION, End, Header, Step
+from vlagent.agent.trajectory.records import FORMAT, VERSION, End, Header, Step
 
 __all__ = ["FORMAT", "LINE", "VERSION", "generate_schema", "schema", "schema_text", "write_schema"]
 
@@ -41,7 +41,7 @@ def schema_text() -> str:
 @cache
 def schema() -> dict[str, Any]:
     """The JSON schema every line of ``trajectory.jsonl`` satisfies (the committed file)."""
-    text = resources.files("agent.trajectory").joinpath("schema.json").read_text("utf-8")
+    text = resources.files("vlagent.agent.trajectory").joinpath("schema.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 

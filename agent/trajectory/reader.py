@@ -8,9 +8,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent.trajectory.format import LINE
-from agent.trajectory.records import FORMAT, VERSION, End, Header, Step
-from agent.trajectory.recorder import TRAJECTORY_FILE
+from vlagent.agent.trajectory.format import LINE
+from vlagent.agent.trajectory.records import FORMAT, VERSION, End, Header, Step
+from vlagent.agent.trajectory.recorder import TRAJECTORY_FILE
 
 
 class TrajectoryError(ValueError):

@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from agent.trajectory.records import End, Header, Step
+from vlagent.agent.trajectory.records import End, Header, Step
 
 TRAJECTORY_FILE = "trajectory.jsonl"
 SCREENS_DIR = "screens"

@@ -1,6 +1,6 @@
 """The three records of ``trajectory.jsonl`` (a header, one line per step, an end line) as pydantic
 models. The recorder writes them, the reader returns them, and ``schema.json`` is generated from
-them (``python -m agent.trajectory`` rewrites it): one definition, no copy to drift.
+them (``python -m vlagent.agent.trajectory`` rewrites it): one definition, no copy to drift.
 
 See docs/trajectory-format.md for what each field means.
 """

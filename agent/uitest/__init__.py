@@ -1,7 +1,7 @@
-"""UI testing with a vision-language model: the verbs (:class:`UITester`), the plan cache, and the
-pytest plugin (``agent.uitest.plugin``, registered as ``vlagent``)."""
+"""UI testing with a vision-language model: the verbs (``tester.UITester``), the plan cache
+(``plans.PlanCache``), and the pytest plugin (``plugin``, registered as ``vlagent``).
 
-from agent.uitest.plans import PlanCache
-from agent.uitest.tester import UITestFailure, UITester
-
-__all__ = ["PlanCache", "UITestFailure", "UITester"]
+Nothing is imported here: pytest loads the plugin in every project where vlagent is installed, and
+a test session that never asks for a ``vl_*`` fixture must not pay for (or be affected by) the
+library.
+"""

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, create_model
 
-from tools import Point, ToolCall, ToolSet
+from vlagent.tools import Point, ToolCall, ToolSet
 
 
 class Verdict(BaseModel):

@@ -29,11 +29,11 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from agent.compare import ScreenComparison, compare_unchanged
-from agent.replay import matches, recorded_screen
-from agent.runtime import Completion, Runtime
-from agent.trajectory import Step, Trajectory, TrajectoryError, read_trajectory
-from prompts import Prompt
+from vlagent.agent.replay.compare import ScreenComparison, compare_unchanged
+from vlagent.agent.replay.replayer import matches, recorded_screen
+from vlagent.agent.runtimes.base import Completion, Runtime
+from vlagent.agent.trajectory import Step, Trajectory, TrajectoryError, read_trajectory
+from vlagent.prompts import Prompt
 
 CacheMode = Literal["off", "read", "write", "update"]
 MODES: tuple[CacheMode, ...] = ("off", "read", "write", "update")

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pytest
 
 if TYPE_CHECKING:
-    from agent.runtime import Runtime
-    from agent.uitest.tester import UITester
-    from environments import Environment
-    from prompts import Dialect
+    from vlagent.agent.runtimes.base import Runtime
+    from vlagent.agent.uitest.tester import UITester
+    from vlagent.environments import Environment
+    from vlagent.prompts import Dialect
 
 TRAJECTORY_MODES = ("off", "on", "retain-on-failure")
 
@@ -94,9 +94,9 @@ def _usage(message: str) -> pytest.UsageError:
 def vl_model(pytestconfig: pytest.Config) -> Iterator[VLModel]:
     """The model (runtime and dialect) named by --vl-model, loaded once per session. Override
     this fixture to return a Runtime or a function ``prompt -> answer text``."""
-    from agent.build import ModelSpec, load_model
-    from agent.runtime import ModelUnavailable
-    from prompts import UnknownDialect
+    from vlagent.agent.core.build import ModelSpec, load_model
+    from vlagent.agent.runtimes.base import ModelUnavailable
+    from vlagent.prompts import UnknownDialect
 
     name = _option(pytestconfig, "--vl-model")
     if not name:
@@ -114,8 +114,8 @@ def vl_model(pytestconfig: pytest.Config) -> Iterator[VLModel]:
 @pytest.fixture(scope="session")
 def vl_android(pytestconfig: pytest.Config) -> Iterator[Environment]:
     """An Android device: --vl-serial, or a virtual phone for the session."""
-    from environments import EnvironmentUnavailable
-    from environments.android import VIRTUAL, AndroidEnvironment
+    from vlagent.environments import EnvironmentUnavailable
+    from vlagent.environments.android import VIRTUAL, AndroidEnvironment
 
     try:
         environment = AndroidEnvironment(serial=_option(pytestconfig, "--vl-serial") or VIRTUAL)
@@ -130,8 +130,8 @@ def vl_desktop(pytestconfig: pytest.Config) -> Iterator[Environment]:
     """A desktop: --vl-display (an existing X display), or a private Xvfb of --vl-xvfb WxH
     (default 1280x800), with --vl-launch started on it, in the rootdir; each action waits for the
     screen to settle (--vl-settle)."""
-    from environments import EnvironmentUnavailable
-    from environments.desktop import DesktopEnvironment
+    from vlagent.environments import EnvironmentUnavailable
+    from vlagent.environments.desktop import DesktopEnvironment
 
     display = _option(pytestconfig, "--vl-display")
     xvfb = None if display else (_option(pytestconfig, "--vl-xvfb") or "1280x800")
@@ -161,8 +161,8 @@ def vl_environment(request: pytest.FixtureRequest) -> Environment:
 @pytest.fixture
 def vl_agent(request: pytest.FixtureRequest, vl_model: Any, vl_environment: Environment) -> Iterator[UITester]:
     """The test agent: ``act``, ``tap``, ``check``, ``query``, ``wait_for`` (agent.uitest.UITester)."""
-    from agent.uitest.plans import PlanCache
-    from agent.uitest.tester import UITester
+    from vlagent.agent.uitest.plans import PlanCache
+    from vlagent.agent.uitest.tester import UITester
 
     config, node = request.config, request.node
     runtime, dialect = _model(vl_model)
@@ -188,9 +188,9 @@ def vl_agent(request: pytest.FixtureRequest, vl_model: Any, vl_environment: Envi
 
 def _model(value: Any) -> tuple[Runtime, Dialect]:
     """What vl_model gave: a VLModel, a Runtime, or a function prompt -> text."""
-    from agent.build import ModelSpec, choose_dialect
-    from agent.runtime import Runtime
-    from agent.runtimes.function import FunctionRuntime
+    from vlagent.agent.core.build import ModelSpec, choose_dialect
+    from vlagent.agent.runtimes.base import Runtime
+    from vlagent.agent.runtimes.function import FunctionRuntime
 
     if isinstance(value, VLModel):
         return value.runtime, value.dialect

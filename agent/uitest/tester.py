@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 
-from agent.healing import HealingRuntime
-from agent.loop import Agent
-from agent.run import Decision, Run
-from agent.runtime import Completion, Runtime
-from agent.steps import RunResult
-from agent.trajectory import Limits, Recorder, Trajectory
-from agent.uitest.answers import Tap, Verdict, answer_tool, answer_value, click_on, only
-from agent.uitest.plans import AnswerReplay, PlanCache
-from environments import ActionResult, Environment
-from prompts import Dialect, Prompt
-from tools import ToolSet
+from vlagent.agent.replay.healing import HealingRuntime
+from vlagent.agent.core.loop import Agent
+from vlagent.agent.core.run import Decision, Run
+from vlagent.agent.runtimes.base import Completion, Runtime
+from vlagent.agent.core.steps import RunResult
+from vlagent.agent.trajectory import Limits, Recorder, Trajectory
+from vlagent.agent.uitest.answers import Tap, Verdict, answer_tool, answer_value, click_on, only
+from vlagent.agent.uitest.plans import AnswerReplay, PlanCache
+from vlagent.environments import ActionResult, Environment
+from vlagent.prompts import Dialect, Prompt
+from vlagent.tools import ToolSet
 
 T = TypeVar("T")
 
@@ -206,7 +206,7 @@ class UITester:
         where = f" at step {step}" if step is not None else ""
         lines = [f"{verb} failed{where} ({result.status}): {prefix}{result.reason}"]
         if run_dir is not None and (run_dir / "trajectory.jsonl").is_file():
-            from agent.report import render_run_report
+            from vlagent.agent.outputs.report import render_run_report
 
             shot = result.steps[-1].screenshot if result.steps else None
             if shot:

@@ -9,8 +9,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
-from tools import Point, RunEnd, ToolSet
+from vlagent.environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
+from vlagent.tools import Point, RunEnd, ToolSet
 
 CAMERAS: dict[str, tuple[int, int]] = {"front": (480, 360), "top": (320, 320)}
 """Each camera's image size (width, height)."""
@@ -73,11 +73,11 @@ class SimPickEnvironment(Environment):
     GOAL = "Put the red cube on the green square"
 
     def __init__(self, seed: int = 0) -> None:
-        from environments.sim_pick.scene import REACH
+        from vlagent.environments.sim_pick.scene import REACH
 
         _check_seed(seed)  # before MuJoCo's renderers exist: nothing to close on the way out
         try:
-            from environments.sim_pick.scene import Scene
+            from vlagent.environments.sim_pick.scene import Scene
 
             self.scene = Scene()
         except ImportError as exc:

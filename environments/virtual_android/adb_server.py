@@ -17,10 +17,11 @@ import subprocess
 import tempfile
 from typing import Any
 
-from environments.base import EnvironmentUnavailable
-from environments.virtual_android.device import VirtualDevice
-from environments.virtual_android.phone import Phone
-from environments.virtual_android.profile import PROFILES, CostProfile
+from vlagent.environments.adb_server import adb_binary
+from vlagent.environments.base import EnvironmentUnavailable
+from vlagent.environments.virtual_android.device import VirtualDevice
+from vlagent.environments.virtual_android.phone import Phone
+from vlagent.environments.virtual_android.profile import PROFILES, CostProfile
 
 log = logging.getLogger("vlagent.android")
 
@@ -33,12 +34,6 @@ def free_port() -> int:
             port = int(s.getsockname()[1])
         if not 5555 <= port <= 5585:
             return port
-
-
-def adb_binary() -> str:
-    import adbutils
-
-    return str(adbutils.adb_path())
 
 
 class PrivateAdbServer:

@@ -15,10 +15,10 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from environments.virtual_android import protocol as p
-from environments.virtual_android import shell
-from environments.virtual_android.phone import Phone
-from environments.virtual_android.profile import PROFILES, CostProfile
+from vlagent.environments.virtual_android import protocol as p
+from vlagent.environments.virtual_android import shell
+from vlagent.environments.virtual_android.phone import Phone
+from vlagent.environments.virtual_android.profile import PROFILES, CostProfile
 
 FEATURES = "shell_v2,cmd"
 OKAY_TIMEOUT_S = 10.0

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from environments.virtual_android.shell import split_commands
+from vlagent.environments.virtual_android.shell import split_commands
 
 
 @dataclass(frozen=True)

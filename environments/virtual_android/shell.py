@@ -12,7 +12,7 @@ import shlex
 import struct
 from collections.abc import Callable
 
-from environments.virtual_android.phone import ADB_KEYBOARD, APPS, KEYCODES, Phone
+from vlagent.environments.virtual_android.phone import ADB_KEYBOARD, APPS, KEYCODES, Phone
 
 Result = tuple[bytes, int]
 

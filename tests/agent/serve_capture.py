@@ -19,7 +19,7 @@ from typing import Any
 import transformers
 from transformers.processing_utils import ProcessorMixin
 
-from agent.runtimes.processors import load_processor
+from vlagent.agent.runtimes.processors import load_processor
 
 _apply = ProcessorMixin.apply_chat_template
 _auto = transformers.AutoProcessor.from_pretrained

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from agent.evaluation.aitw import actions_match
-from agent.evaluation.formats import aitw_action
-from agent.evaluation.gold import GoldStep
-from agent.evaluation.scoring import SCORERS, score
+from vlagent.agent.evaluation.aitw import actions_match
+from vlagent.agent.evaluation.formats import aitw_action
+from vlagent.agent.evaluation.gold import GoldStep
+from vlagent.agent.evaluation.scoring import SCORERS, score
 
 DATA = json.loads((Path(__file__).parents[1] / "data" / "aitw-oracle" / "verdicts.json").read_text("utf-8"))
 CASES: list[dict[str, Any]] = DATA["cases"]

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from agent.evaluation.formats import aitw_action
-from agent.evaluation.gold import GoldStep
-from agent.evaluation.scoring import SCORERS, score
+from vlagent.agent.evaluation.formats import aitw_action
+from vlagent.agent.evaluation.gold import GoldStep
+from vlagent.agent.evaluation.scoring import SCORERS, score
 
 DATA = json.loads((Path(__file__).parents[1] / "data" / "aitz-oracle" / "verdicts.json").read_text("utf-8"))
 WIDTH, HEIGHT = DATA["screen"]
@@ -87,7 +87,7 @@ def test_the_click_departure() -> None:
 
 @pytest.mark.parametrize("case", DATA["gold_labels"])
 def test_gold_scroll_directions_are_derived_as_aitz_labels_them(case: dict[str, Any]) -> None:
-    from agent.evaluation.aitz import swipe_direction
+    from vlagent.agent.evaluation.aitz import swipe_direction
 
     (ty, tx), (ly, lx) = case["touch_yx"], case["lift_yx"]
     assert "scroll " + swipe_direction([tx, ty], [lx, ly]) == case["label"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import exitcodes
-from agent.cli import main
+from vlagent.agent.cli import exitcodes
+from vlagent.agent.cli import main
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "tap-type-done.txt"
 

@@ -7,16 +7,16 @@ import io
 import re
 from pathlib import Path
 
-from conftest import need, write_script
+from tests.conftest import need, write_script
 
-from agent.demo_robot import pick_script
+from vlagent.agent.cli.demo_robot import pick_script
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "embedding.md"
 
 
 def test_the_control_loop_in_the_docs_completes_the_task(tmp_path: Path) -> None:
     need("mujoco")
-    from environments.sim_pick import SimPickEnvironment
+    from vlagent.environments.sim_pick import SimPickEnvironment
 
     code = re.search(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
     assert code is not None

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
-from agent.evaluation import SCORERS, GoldStep, load_dataset, score
-from agent.evaluation.formats import aitw_action
+from vlagent.agent.cli import main
+from vlagent.agent.evaluation import SCORERS, GoldStep, load_dataset, score
+from vlagent.agent.evaluation.formats import aitw_action
 from tests.conftest import tool_call, write_script
 
 AITZ = Path(__file__).parents[1] / "data" / "aitz-episode"
@@ -93,7 +93,7 @@ def test_a_tap_on_the_same_element_counts_however_far() -> None:
 def test_an_androidcontrol_episode_with_actions_beyond_its_screenshots_is_refused(tmp_path: Path) -> None:
     from PIL import Image
 
-    from agent.evaluation.formats import DatasetError
+    from vlagent.agent.evaluation.formats import DatasetError
 
     Image.new("RGB", (100, 200)).save(tmp_path / "0.png")
     (tmp_path / "ep.json").write_text(json.dumps({

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import need, run_cli
+from tests.conftest import need, run_cli
 from PIL import Image
 
-from agent.trajectory import read_trajectory
+from vlagent.agent.trajectory import read_trajectory
 
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     need("mujoco")
-    from agent.demo_robot import run_robot_demo
+    from vlagent.agent.cli.demo_robot import run_robot_demo
 
     runs = []
     for seed in (2, 6):
@@ -29,7 +29,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 def test_the_export_loads_back_with_datasets_frame_for_frame(two_runs: list[Path], tmp_path: Path) -> None:
     datasets = need("datasets")
-    from agent.export import export_lerobot
+    from vlagent.agent.outputs.export import export_lerobot
 
     out = export_lerobot(two_runs, tmp_path / "dataset", fps=2)
     loaded = datasets.load_dataset("parquet", data_files=str(out / "data/chunk-000/file-000.parquet"),

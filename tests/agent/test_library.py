@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import tool_call, write_script
+from tests.conftest import tool_call, write_script
 
-from agent import Agent, Limits, ModelSpec, RunSpec, build_agent
-from agent.cli import main
-from agent.runtime import Completion
-from agent.runtimes import ScriptedRuntime
-from agent.trajectory import Recorder, read_trajectory
-from environments import ActionResult, MemoryEnvironment
-from prompts import Prompt, get_dialect
+from vlagent.agent import Agent, Limits, ModelSpec, RunSpec, build_agent
+from vlagent.agent.cli import main
+from vlagent.agent.runtimes.base import Completion
+from vlagent.agent.runtimes import ScriptedRuntime
+from vlagent.agent.trajectory import Recorder, read_trajectory
+from vlagent.environments import ActionResult, MemoryEnvironment
+from vlagent.prompts import Prompt, get_dialect
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "tap-type-done.txt"
@@ -182,7 +182,7 @@ def test_iterate_yields_steps_and_leaving_early_closes_the_run(tmp_path: Path) -
 
 
 def test_build_agent_closes_what_it_opened_when_the_model_is_missing(tmp_path: Path) -> None:
-    from agent.runtime import ModelUnavailable
+    from vlagent.agent.runtimes.base import ModelUnavailable
 
     closed = []
 
@@ -212,8 +212,8 @@ def test_every_model_option_of_run_is_taken_by_replay_and_eval(tmp_path: Path) -
     """One set of model options: `replay --model` and `eval` accept each option `agent run` has."""
     import typer
 
-    import environments
-    from agent.cli.common import app
+    from vlagent import environments
+    from vlagent.agent.cli.common import app
 
     command = typer.main.get_command(app)
     by_name = {name: {o for p in cmd.params for o in p.opts} for name, cmd in command.commands.items()}  # type: ignore[attr-defined]

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from agent.cli import main
-from agent.runtime import RuntimeOptions
-from agent.runtimes.local import TransformersRuntime
-from agent.testing import FAMILIES
-from prompts import dialect_for, get_dialect
+from vlagent.agent.cli import main
+from vlagent.agent.runtimes.base import RuntimeOptions
+from vlagent.agent.runtimes.local import TransformersRuntime
+from vlagent.agent.testing import FAMILIES
+from vlagent.prompts import dialect_for, get_dialect
 from tests.conftest import run_cli
-from tools import computer_tools, mobile_tools
+from vlagent.tools import computer_tools, mobile_tools
 
 Checkpoint = Callable[..., Path]
 

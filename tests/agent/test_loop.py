@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import tool_call
+from tests.conftest import tool_call
 from pydantic import BaseModel
 
-from agent import Agent, Limits
-from agent.runtime import Completion, Runtime
-from agent.runtimes import ScriptedRuntime
-from agent.trajectory import Recorder, read_trajectory
-from environments import ActionResult, EnvironmentFault, MemoryEnvironment
-from prompts import Prompt, get_dialect
+from vlagent.agent import Agent, Limits
+from vlagent.agent.runtimes.base import Completion, Runtime
+from vlagent.agent.runtimes import ScriptedRuntime
+from vlagent.agent.trajectory import Recorder, read_trajectory
+from vlagent.environments import ActionResult, EnvironmentFault, MemoryEnvironment
+from vlagent.prompts import Prompt, get_dialect
 
 CLICK = tool_call(action="click", coordinate=[500, 250])
 DONE = tool_call(action="terminate", status="success")

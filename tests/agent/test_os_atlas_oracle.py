@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from agent.evaluation.gold import GoldStep
-from agent.evaluation.scoring import SCORERS, score
+from vlagent.agent.evaluation.gold import GoldStep
+from vlagent.agent.evaluation.scoring import SCORERS, score
 
 DATA = json.loads((Path(__file__).parents[1] / "data" / "os-atlas-androidcontrol-oracle" / "verdicts.json")
                   .read_text("utf-8"))

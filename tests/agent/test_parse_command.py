@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from agent.cli import main
+from vlagent.agent.cli import main
 
 COOKBOOK = ('<tool_call>\n{"name": "mobile_use", "arguments": {"action": "click", '
             '"coordinate": [639, 1095]}}\n</tool_call>')
@@ -65,7 +65,7 @@ def test_invalid_text_or_flags_exit_non_zero_with_one_line(capsys: pytest.Captur
 
 
 def test_text_from_stdin() -> None:
-    result = subprocess.run([sys.executable, "-m", "agent", "parse", "--dialect", "qwen2-vl", "--screen",
+    result = subprocess.run([sys.executable, "-m", "vlagent.agent", "parse", "--dialect", "qwen2-vl", "--screen",
                              "1920x1080", "-"], input=COOKBOOK.replace("639, 1095", "500, 500"),
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr

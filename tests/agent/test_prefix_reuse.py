@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from agent.runtime import RuntimeOptions
-from agent.runtimes.local import TransformersRuntime
-from agent.testing import FAMILIES
-from prompts import dialect_for
-from tools import ToolCall, mobile_tools
+from vlagent.agent.runtimes.base import RuntimeOptions
+from vlagent.agent.runtimes.local import TransformersRuntime
+from vlagent.agent.testing import FAMILIES
+from vlagent.prompts import dialect_for
+from vlagent.tools import ToolCall, mobile_tools
 
 
 def _screen(step: int) -> Image.Image:

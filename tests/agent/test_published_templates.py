@@ -1,4 +1,4 @@
-"""Every family on its published chat template (tests/data/chat-templates, with sources), and our
+"""Every family on its published chat template (agent/testing/chat_templates, with sources), and our
 prompts against the published agent pipelines' own output, byte for byte.
 
 The tiny checkpoints carry the published templates, so what is tested here is what a real
@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.runtime import RuntimeOptions
-from agent.runtimes.local import TransformersRuntime
-from agent.testing import published_template
-from prompts import dialect_for
-from tools import ToolCall, computer_tools, mobile_tools
+from vlagent.agent.runtimes.base import RuntimeOptions
+from vlagent.agent.runtimes.local import TransformersRuntime
+from vlagent.agent.testing import published_template
+from vlagent.prompts import dialect_for
+from vlagent.tools import ToolCall, computer_tools, mobile_tools
 
 Checkpoint = Callable[..., Path]
 GOLDEN = Path(__file__).parents[1] / "data" / "golden"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from agent.evaluation.formats import aitw_action
-from agent.evaluation.gold import GoldStep
-from agent.evaluation.scoring import SCORERS, score
+from vlagent.agent.evaluation.formats import aitw_action
+from vlagent.agent.evaluation.gold import GoldStep
+from vlagent.agent.evaluation.scoring import SCORERS, score
 
 DATA = json.loads((Path(__file__).parents[1] / "data" / "qwen-aitz-oracle" / "verdicts.json").read_text("utf-8"))
 BOXES = tuple((x, y, x + w, y + h) for y, x, h, w in DATA["ui_positions_yxhw"])

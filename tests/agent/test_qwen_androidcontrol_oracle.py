@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent.evaluation.gold import GoldStep
-from agent.evaluation.scoring import SCORERS, score
+from vlagent.agent.evaluation.gold import GoldStep
+from vlagent.agent.evaluation.scoring import SCORERS, score
 
 DATA = json.loads((Path(__file__).parents[1] / "data" / "qwen-androidcontrol-oracle" / "verdicts.json")
                   .read_text("utf-8"))

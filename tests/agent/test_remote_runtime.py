@@ -18,20 +18,20 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from agent.cli import main
-from agent.testing.server import SERVE, free_port
-from agent.testing.server import serving as start_server
-from agent.runtime import ModelUnavailable, RuntimeFailure, RuntimeOptions
-from agent.runtimes.remote import OpenAIRuntime, api_base
-from prompts import get_dialect
-from tools import mobile_tools
+from vlagent.agent.cli import main
+from vlagent.agent.testing.server import SERVE, free_port
+from vlagent.agent.testing.server import serving as start_server
+from vlagent.agent.runtimes.base import ModelUnavailable, RuntimeFailure, RuntimeOptions
+from vlagent.agent.runtimes.remote import OpenAIRuntime, api_base
+from vlagent.prompts import get_dialect
+from vlagent.tools import mobile_tools
 
 
 # -- a real server ---------------------------------------------------------------------------
 
 @contextlib.contextmanager
 def serving(module: str, args: list[str], home: Path, **env: str) -> Iterator[str]:
-    """agent.testing's server from the repository root; without its extra, a skip (locally)."""
+    """vlagent.agent.testing's server from the repository root; without its extra, a skip (locally)."""
     if os.environ.get("CI") != "true":
         pytest.importorskip("fastapi")
         pytest.importorskip("uvicorn")

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.cli import main
-from agent.demo import NOTE, script
-from agent.loop import Agent
-from agent.compare import compare_screens
-from agent.runtimes import ScriptedRuntime
-from agent.trajectory import Recorder, read_trajectory
-from environments.android import AndroidEnvironment
-from environments.virtual_android import Phone, VirtualDevice
-from prompts import get_dialect
+from vlagent.agent.cli import main
+from vlagent.agent.cli.demo import NOTE, script
+from vlagent.agent.core.loop import Agent
+from vlagent.agent.replay.compare import compare_screens
+from vlagent.agent.runtimes import ScriptedRuntime
+from vlagent.agent.trajectory import Recorder, read_trajectory
+from vlagent.environments.android import AndroidEnvironment
+from vlagent.environments.virtual_android import Phone, VirtualDevice
+from vlagent.prompts import get_dialect
 from tests.conftest import tool_call
 from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.cli import main
-from agent.report import overlay, render_run_report
+from vlagent.agent.cli import main
+from vlagent.agent.outputs.report import overlay, render_run_report
 from tests.conftest import tool_call, write_script
 
 

@@ -10,10 +10,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import run_cli
+from tests.conftest import run_cli
 from PIL import Image
 
-from agent.cli import main
+from vlagent.agent.cli import main
 from tests.agent.test_trajectory import recorded_run
 from tests.environments.test_desktop import require
 

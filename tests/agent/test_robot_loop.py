@@ -9,18 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tool_call
+from tests.conftest import tool_call
 
-from agent import Agent, Limits
-from agent.deadline import StepOverrun
-from agent.demo_robot import GOAL, pick_script
-from agent.runtime import Completion
-from agent.runtimes import ScriptedRuntime
-from agent.trajectory import Recorder, read_trajectory
-from environments import MemoryEnvironment, Observation, Wrapper
-from environments.change import ExactPixels, TolerantPixels
-from prompts import Prompt, get_dialect
-from tools import ToolSet
+from vlagent.agent import Agent, Limits
+from vlagent.agent.core.deadline import StepOverrun
+from vlagent.agent.cli.demo_robot import GOAL, pick_script
+from vlagent.agent.runtimes.base import Completion
+from vlagent.agent.runtimes import ScriptedRuntime
+from vlagent.agent.trajectory import Recorder, read_trajectory
+from vlagent.environments import MemoryEnvironment, Observation, Wrapper
+from vlagent.environments.change import ExactPixels, TolerantPixels
+from vlagent.prompts import Prompt, get_dialect
+from vlagent.tools import ToolSet
 
 
 @pytest.fixture

@@ -9,17 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import tool_call
+from tests.conftest import tool_call
 
-from agent import Agent
-from agent.compare import compare_screens
-from agent.healing import HealingRuntime
-from agent.replay import replay
-from agent.runtimes import ScriptedRuntime
-from agent.trajectory import Recorder, Trajectory, read_trajectory
-from agent.uitest.plans import AnswerReplay
-from environments import MemoryEnvironment, Observation, UIElement
-from prompts import get_dialect
+from vlagent.agent import Agent
+from vlagent.agent.replay.compare import compare_screens
+from vlagent.agent.replay.healing import HealingRuntime
+from vlagent.agent.replay.replayer import replay
+from vlagent.agent.runtimes import ScriptedRuntime
+from vlagent.agent.trajectory import Recorder, Trajectory, read_trajectory
+from vlagent.agent.uitest.plans import AnswerReplay
+from vlagent.environments import MemoryEnvironment, Observation, UIElement
+from vlagent.prompts import get_dialect
 
 CLICK = tool_call("computer_use", action="left_click", coordinate=[500, 500])
 DONE = tool_call("computer_use", action="terminate", status="success")

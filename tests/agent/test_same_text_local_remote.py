@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.runtime import RuntimeOptions
-from agent.runtimes.local import TransformersRuntime
-from agent.runtimes.remote import OpenAIRuntime
-from prompts import dialect_for
+from vlagent.agent.runtimes.base import RuntimeOptions
+from vlagent.agent.runtimes.local import TransformersRuntime
+from vlagent.agent.runtimes.remote import OpenAIRuntime
+from vlagent.prompts import dialect_for
 from tests.agent.test_remote_runtime import serving
-from tools import ToolCall, computer_tools, mobile_tools
+from vlagent.tools import ToolCall, computer_tools, mobile_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 

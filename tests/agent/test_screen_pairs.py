@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from agent.compare import CHANGED_TILES, TARGET_CHANGE, compare_screens, compare_unchanged
+from vlagent.agent.replay.compare import CHANGED_TILES, TARGET_CHANGE, compare_screens, compare_unchanged
 
 CORPUS = Path(__file__).parents[1] / "data" / "screen-pairs"
 PAIRS: list[dict[str, Any]] = json.loads((CORPUS / "pairs.json").read_text())

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.cli import main
-from agent.evaluation import SCORERS, DatasetError, load_dataset, score
-from agent.evaluation.tfrecord import example, records
+from vlagent.agent.cli import main
+from vlagent.agent.evaluation import SCORERS, DatasetError, load_dataset, score
+from vlagent.agent.evaluation.tfrecord import example, records
 from tests.conftest import tool_call, write_script
 
 DATA = Path(__file__).parents[1] / "data" / "tfrecord"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import run_cli, tool_call, write_script
+from tests.conftest import run_cli, tool_call, write_script
 
-from agent.trajectory import TrajectoryError, generate_schema, read_trajectory, schema
+from vlagent.agent.trajectory import TrajectoryError, generate_schema, read_trajectory, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,7 @@ def test_every_line_matches_the_documented_schema(tmp_path: Path) -> None:
 def test_the_committed_schema_is_the_one_the_record_models_generate() -> None:
     committed = json.loads((ROOT / "agent" / "trajectory" / "schema.json").read_text(encoding="utf-8"))
     assert committed == generate_schema(), (
-        "agent/trajectory/schema.json differs from the record models: run python -m agent.trajectory")
+        "agent/trajectory/schema.json differs from the record models: run python -m vlagent.agent.trajectory")
     jsonschema.Draft202012Validator.check_schema(committed)
 
 
@@ -88,7 +88,7 @@ def test_sigkill_mid_run_leaves_every_finished_step_readable(tmp_path: Path) -> 
     script = write_script(tmp_path / "s.txt", waits)
     out = tmp_path / "run"
     child = subprocess.Popen(
-        [sys.executable, "-m", "agent", "run", "--env", "memory", "--space", "mobile", "--size", "1920x1080",
+        [sys.executable, "-m", "vlagent.agent", "run", "--env", "memory", "--space", "mobile", "--size", "1920x1080",
          "--goal", "wait", "--model", f"scripted:{script}", "--out", str(out), "--max-repeats", "50"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     file = out / "trajectory.jsonl"

@@ -13,11 +13,11 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel
 
-from agent.runtime import RuntimeOptions
-from agent.runtimes.local import TransformersRuntime
-from agent.uitest.tester import UITester
-from environments.memory import MemoryEnvironment
-from prompts import get_dialect
+from vlagent.agent.runtimes.base import RuntimeOptions
+from vlagent.agent.runtimes.local import TransformersRuntime
+from vlagent.agent.uitest.tester import UITester
+from vlagent.environments.memory import MemoryEnvironment
+from vlagent.prompts import get_dialect
 
 
 class Panel(BaseModel):

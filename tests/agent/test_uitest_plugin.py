@@ -56,7 +56,7 @@ def tested(prompt):
 CONFTEST = '''
 import os
 import pytest
-from tools import ToolCall
+from vlagent.tools import ToolCall
 
 @pytest.fixture(autouse=True)
 def start_home(request, vl_environment):
@@ -299,7 +299,7 @@ def test_the_model_fixture_overridden_by_a_function_or_a_runtime(suite: pytest.P
     suite.makeconftest(CONFTEST + '''
 
 import model
-from agent.runtimes.function import FunctionRuntime
+from vlagent.agent.runtimes.function import FunctionRuntime
 
 @pytest.fixture(scope="session")
 def vl_model():
@@ -363,7 +363,7 @@ def test_screen(vl_agent, vl_desktop, vl_environment):
 def test_an_existing_display_and_the_environment_option(suite: pytest.Pytester,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     require("Xvfb")
-    from environments.xvfb import Xvfb
+    from vlagent.environments.xvfb import Xvfb
 
     screen = Xvfb(640, 360)  # "the user's display": its name and authority are theirs to give
     monkeypatch.setenv("XAUTHORITY", screen.client_authority)

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from environments.virtual_android import VirtualDevice
+from vlagent.environments.virtual_android import VirtualDevice
 from tests.conftest import assert_schema_valid, run_cli, tool_call, write_script
 from tests.environments.android_fixtures import AdbServer, adb_server, free_port, phone  # noqa: F401
 
@@ -76,7 +76,7 @@ def test_a_missing_serial_is_one_line_that_says_how_to_pick(adb_server: AdbServe
 
 def test_agent_virtual_device_in_the_foreground(adb_server: AdbServer) -> None:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "agent", "virtual-device", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "vlagent.agent", "virtual-device", "--port", str(port),
                                 "--size", "720x1280"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
@@ -93,7 +93,7 @@ def test_agent_virtual_device_in_the_foreground(adb_server: AdbServer) -> None:
 
 def test_agent_virtual_device_with_the_phone_profile(adb_server: AdbServer) -> None:
     port, serial = free_port(), ""
-    process = subprocess.Popen([sys.executable, "-m", "agent", "virtual-device", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "vlagent.agent", "virtual-device", "--port", str(port),
                                 "--profile", "phone", "--input-ms", "300", "--dump-ms", "200"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

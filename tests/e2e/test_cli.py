@@ -10,11 +10,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from conftest import run_cli, tool_call
+import os
 
-from agent import exitcodes
-from agent.trajectory import read_trajectory
+import pytest
+from tests.conftest import run_cli, tool_call
+
+from vlagent.agent.cli import exitcodes
+from vlagent.agent.trajectory import read_trajectory
 
 Script = Callable[[list[str]], str]
 
@@ -81,7 +83,7 @@ def test_run_outcomes_map_to_exit_codes(tmp_path: Path, script: Script, answers:
     (["run", "--env", "androidd", "--goal", "g"], exitcodes.SETUP,
      "unknown environment 'androidd'; available: android, desktop, gym, memory, sim-pick"),
     (["run", "--env", "memory", "--goal", "g", "--model", "Qwen/Qwen2.5-VL-3B-Instruct"],
-     exitcodes.SETUP, "(huggingface-cli download Qwen/Qwen2.5-VL-3B-Instruct) or pass a local folder"),
+     exitcodes.SETUP, "(hf download Qwen/Qwen2.5-VL-3B-Instruct), pass --model FOLDER"),
     (["run", "--env", "memory", "--goal", "g", "--model", "scripted:/no/such/file"],
      exitcodes.SETUP, "script file '/no/such/file' not found"),
     (["run", "--env", "memory", "--goal", "g", "--size", "wide"], exitcodes.SETUP, "is not WIDTHxHEIGHT"),
@@ -128,7 +130,7 @@ def test_interrupt_aborts_with_a_closed_trajectory(tmp_path: Path, script: Scrip
     model = script([tool_call(action="wait", time=0.3)] * 50)
     out = tmp_path / "run"
     child = subprocess.Popen(
-        [sys.executable, "-m", "agent", "run", "--env", "memory", "--space", "mobile", "--goal", "w",
+        [sys.executable, "-m", "vlagent.agent", "run", "--env", "memory", "--space", "mobile", "--goal", "w",
          "--model", model, "--out", str(out), "--max-repeats", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     file = out / "trajectory.jsonl"
@@ -159,3 +161,36 @@ def test_agent_envs_lists_options_as_agent_run_spells_them() -> None:
     assert {"--ui-tree", "--launch-dir", "--gym-id", "--env-seed"} <= flags
     accepted = run_cli("run", "--help").stdout
     assert all(flag in accepted for flag in flags), flags - {f for f in flags if f in accepted}
+
+
+@pytest.mark.parametrize("why", ["HF_HUB_OFFLINE", "unreachable hub"])
+@pytest.mark.parametrize("model", [[], ["--model", "Qwen/Qwen2-VL-2B-Instruct"]], ids=["default", "given"])
+def test_a_hub_model_offline_is_one_line_at_once_naming_hf_download_and_the_tiny_checkpoint(
+        tmp_path: Path, why: str, model: list[str]) -> None:
+    """No --model (the default checkpoint) or a hub id, neither downloaded, and no way to download:
+    one line, before any environment starts, naming `hf download` and the offline way."""
+    import socket
+    import time
+
+    with socket.socket() as s:  # a local port nothing listens on: the hub is unreachable
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "COLUMNS": "60"}
+    if why == "HF_HUB_OFFLINE":
+        env["HF_HUB_OFFLINE"] = "1"
+    else:
+        env.pop("HF_HUB_OFFLINE", None)
+        env["HF_ENDPOINT"] = f"http://127.0.0.1:{closed}"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "vlagent.agent", "run", "--env", "memory", "--goal", "g",
+                           "--out", str(tmp_path / "run"), *model],
+                          env=env, capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - started
+    assert done.returncode == exitcodes.SETUP, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    name = model[1] if model else "Qwen/Qwen2.5-VL-3B-Instruct"
+    assert f"hf download {name}" in lines[0] and "build_checkpoint('qwen2.5-vl', 'tiny-qwen')" in lines[0]
+    assert "huggingface-cli" not in lines[0]
+    assert not (tmp_path / "run").exists()  # nothing was started or written
+    assert elapsed < 30  # no retry loop (the old path took ~30 s of retries before failing)

@@ -82,7 +82,7 @@ def test_typing_on_an_existing_display_with_captured_output_returns_and_gives_th
     """The run's stdout and stderr are pipes (as under CI or subprocess.run(capture_output=True)):
     the run must end, leave no xclip of its own behind, and leave the clipboard as it found it."""
     require("Xvfb", "xclip")
-    from environments.xvfb import Xvfb
+    from vlagent.environments.xvfb import Xvfb
 
     screen = Xvfb(640, 480)
     env = {**os.environ, "DISPLAY": screen.display, "XAUTHORITY": screen.client_authority}
@@ -95,7 +95,7 @@ def test_typing_on_an_existing_display_with_captured_output_returns_and_gives_th
             tool_call("computer_use", action="type", text="p4ssw0rd ünïcode"),
             tool_call("computer_use", action="terminate", status="success")])
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "agent", "run", "--env", "desktop", "--display",
+        done = subprocess.run([sys.executable, "-m", "vlagent.agent", "run", "--env", "desktop", "--display",
                                screen.display, "--goal", "type", "--model", f"scripted:{script}",
                                "--out", str(tmp_path / "run")], env=env, capture_output=True, text=True,
                               timeout=60)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import ModelUnavailable, RuntimeOptions
-from agent.runtimes.remote import OpenAIRuntime, shown
+from vlagent.agent.runtimes.base import ModelUnavailable, RuntimeOptions
+from vlagent.agent.runtimes.remote import OpenAIRuntime, shown
 from tests.conftest import tool_call, write_script
 from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401
 from tests.environments.test_desktop import APP, require
@@ -22,7 +22,7 @@ SECRET = "hunter2-Zq9!x"
 
 def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PASSWORD": SECRET}
-    return subprocess.run([sys.executable, "-m", "agent", "run", *args, "--secret", "PASSWORD", "-v"],
+    return subprocess.run([sys.executable, "-m", "vlagent.agent", "run", *args, "--secret", "PASSWORD", "-v"],
                           env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
 
@@ -51,7 +51,7 @@ def test_a_secret_is_typed_on_the_tk_app_and_recorded_nowhere(tmp_path: Path) ->
 
 def test_a_secret_is_typed_on_the_virtual_phone_and_recorded_nowhere(adb_server: AdbServer, phone,  # type: ignore[no-untyped-def]
                                                                      tmp_path: Path) -> None:
-    from agent.demo import script as demo_script
+    from vlagent.agent.cli.demo import script as demo_script
 
     answers = demo_script(phone.phone)
     answers[2] = tool_call(action="type", text="{{PASSWORD}}")
@@ -66,7 +66,7 @@ def test_a_secret_is_typed_on_the_virtual_phone_and_recorded_nowhere(adb_server:
 
 def test_without_a_value_the_secret_is_a_usage_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PASSWORD"}
-    done = subprocess.run([sys.executable, "-m", "agent", "run", "--env", "memory", "--goal", "g",
+    done = subprocess.run([sys.executable, "-m", "vlagent.agent", "run", "--env", "memory", "--goal", "g",
                            "--model", "scripted:x", "--secret", "PASSWORD"], env=env, capture_output=True,
                           text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.demo_robot import pick_script
+from vlagent.agent.cli.demo_robot import pick_script
 from tests.conftest import assert_schema_valid, need, run_cli, write_script
 
 GOAL = "Put the red cube on the green square"
@@ -19,7 +19,7 @@ GOAL = "Put the red cube on the green square"
 @pytest.fixture(scope="module")
 def sim_pick():  # type: ignore[no-untyped-def]
     need("mujoco")
-    from environments.sim_pick import SimPickEnvironment
+    from vlagent.environments.sim_pick import SimPickEnvironment
 
     def make(seed: int) -> SimPickEnvironment:
         return SimPickEnvironment(seed=seed)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agent import Agent, Limits
-from agent.runtimes import ScriptedRuntime
-from agent.trajectory import Recorder, read_trajectory
-from environments import MemoryEnvironment
-from prompts import get_dialect
+from vlagent.agent import Agent, Limits
+from vlagent.agent.runtimes import ScriptedRuntime
+from vlagent.agent.trajectory import Recorder, read_trajectory
+from vlagent.environments import MemoryEnvironment
+from vlagent.prompts import get_dialect
 from tests.conftest import run_cli, tool_call, write_script
 
 DONE = tool_call(action="terminate", status="success")
@@ -120,8 +120,8 @@ def test_a_second_run_on_a_device_in_use_fails_at_once_naming_the_holder(tmp_pat
     import subprocess
     import sys
 
-    from environments import EnvironmentUnavailable
-    from environments.lock import DeviceLock
+    from vlagent.environments import EnvironmentUnavailable
+    from vlagent.environments.lock import DeviceLock
 
     held = DeviceLock("android", "emulator-1234")
     try:

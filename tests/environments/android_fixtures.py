@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from environments.virtual_android import Phone, VirtualDevice
-from environments.virtual_android.adb_server import PrivateAdbServer, free_port
+from vlagent.environments.virtual_android import Phone, VirtualDevice
+from vlagent.environments.virtual_android.adb_server import PrivateAdbServer, free_port
 
 __all__ = ["AdbServer", "adb_server", "free_port", "phone"]
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from environments.adb_channel import AdbChannel, AdbServerGone, ChannelError
-from environments.adb_channel import decode_raw_screencap
-from environments.virtual_android import VirtualDevice
-from environments.virtual_android.adb_server import PrivateAdbServer
+from vlagent.environments.adb_channel import AdbChannel, AdbServerGone, ChannelError
+from vlagent.environments.adb_channel import decode_raw_screencap
+from vlagent.environments.virtual_android import VirtualDevice
+from vlagent.environments.virtual_android.adb_server import PrivateAdbServer
 from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from environments import EnvironmentFault, EnvironmentUnavailable, check_environment
-from environments.adb_channel import decode_raw_screencap
-from environments.android import AndroidEnvironment, shell_text
-from environments.virtual_android import Phone, VirtualDevice
+from vlagent.environments import EnvironmentFault, EnvironmentUnavailable, check_environment
+from vlagent.environments.adb_channel import decode_raw_screencap
+from vlagent.environments.android import AndroidEnvironment, shell_text
+from vlagent.environments.virtual_android import Phone, VirtualDevice
 from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
-from tools import ToolCall, mobile_tools
+from vlagent.tools import ToolCall, mobile_tools
 
 W, H = 1080, 2400
 
@@ -188,10 +188,10 @@ def test_several_devices_need_a_serial(adb_server: AdbServer) -> None:
 
 def test_a_device_that_vanishes_mid_run_ends_it_with_every_finished_step(
         adb_server: AdbServer, tmp_path: Path) -> None:
-    from agent.loop import Agent
-    from agent.runtimes import ScriptedRuntime
-    from agent.trajectory import Recorder, read_trajectory
-    from prompts import get_dialect
+    from vlagent.agent.core.loop import Agent
+    from vlagent.agent.runtimes import ScriptedRuntime
+    from vlagent.agent.trajectory import Recorder, read_trajectory
+    from vlagent.prompts import get_dialect
 
     device = adb_server.attach()
     env = AndroidEnvironment(serial=device.serial)
@@ -215,10 +215,10 @@ def test_a_device_that_vanishes_mid_run_ends_it_with_every_finished_step(
 
 
 def test_an_adb_server_killed_mid_run_ends_it_with_every_finished_step(tmp_path: Path) -> None:
-    from agent.loop import Agent
-    from agent.runtimes import ScriptedRuntime
-    from agent.trajectory import Recorder, read_trajectory
-    from prompts import get_dialect
+    from vlagent.agent.core.loop import Agent
+    from vlagent.agent.runtimes import ScriptedRuntime
+    from vlagent.agent.trajectory import Recorder, read_trajectory
+    from vlagent.prompts import get_dialect
 
     env = AndroidEnvironment(serial="virtual")  # on a private adb server of its own
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from environments import EnvironmentUnavailable, RunAborted, check_environment
-from environments.desktop import DesktopEnvironment, wheel_clicks
-from environments.xvfb import Xvfb
-from tools import ComputerUse, ToolCall, computer_tools
+from vlagent.environments import EnvironmentUnavailable, RunAborted, check_environment
+from vlagent.environments.desktop import DesktopEnvironment, wheel_clicks
+from vlagent.environments.xvfb import Xvfb
+from vlagent.tools import ComputerUse, ToolCall, computer_tools
 
 APP = Path(__file__).parent / "apps" / "tk_app.py"
 W, H = 1280, 800
@@ -97,9 +97,9 @@ def test_observe_sees_the_app(tk: tuple[DesktopEnvironment, TkApp]) -> None:
 
 
 def test_the_app_in_front_is_named_and_reaches_the_models_prompt(tk: tuple[DesktopEnvironment, TkApp]) -> None:
-    from agent.loop import Agent
-    from agent.runtimes.function import FunctionRuntime
-    from prompts import Prompt, get_dialect
+    from vlagent.agent.core.loop import Agent
+    from vlagent.agent.runtimes.function import FunctionRuntime
+    from vlagent.prompts import Prompt, get_dialect
 
     env, _ = tk
     assert env.observe().metadata["foreground"] == "Tk"  # WM_CLASS of the window in front
@@ -245,10 +245,10 @@ def test_no_display_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_fail_safe_corner_aborts_a_run_on_a_real_desktop(tk: tuple[DesktopEnvironment, TkApp],
                                                              tmp_path: Path) -> None:
-    from agent.loop import Agent
-    from agent.runtimes import ScriptedRuntime
-    from agent.trajectory import Recorder, read_trajectory
-    from prompts import get_dialect
+    from vlagent.agent.core.loop import Agent
+    from vlagent.agent.runtimes import ScriptedRuntime
+    from vlagent.agent.trajectory import Recorder, read_trajectory
+    from vlagent.prompts import get_dialect
 
     env, _ = tk  # a display passed by name counts as a real desktop: fail-safe on
     answers = [
@@ -368,7 +368,7 @@ def _maybe(find: Callable[..., tuple[int, int]], *args: Any) -> tuple[int, int] 
 
 
 def test_authority_entries_round_trip_and_torn_files() -> None:
-    from environments.xvfb import authority_entries, authority_entry
+    from vlagent.environments.xvfb import authority_entries, authority_entry
 
     data = authority_entry("3", b"a" * 16) + authority_entry("12", b"b" * 16)
     assert [n for n, _ in authority_entries(data)] == ["3", "12"]

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 from pydantic import BaseModel
 
-import environments
-from environments import (
+from vlagent import environments
+from vlagent.environments import (
     ActionResult,
     DryRun,
     Environment,
@@ -17,7 +17,7 @@ from environments import (
     Observation,
     check_environment,
 )
-from tools import ToolCall, ToolSet, mobile_tools
+from vlagent.tools import ToolCall, ToolSet, mobile_tools
 
 
 def test_make_builds_registered_environments_with_options() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from environments import FromGym, MemoryEnvironment, box_tool, discrete_tool, to_gym
+from vlagent.environments import FromGym, MemoryEnvironment, box_tool, discrete_tool, to_gym
 from tests.conftest import need, run_cli, tool_call, write_script
-from tools import ToolCall, ToolError
+from vlagent.tools import ToolCall, ToolError
 
 LAKE = ["left", "down", "right", "up"]
 TO_THE_GIFT = ["down", "down", "right", "down", "right", "right"]  # FrozenLake's 4x4 map, not slippery
@@ -28,7 +28,7 @@ def _check_env(env) -> None:  # type: ignore[no-untyped-def]
 def test_the_simulated_arm_as_a_gymnasium_env_passes_check_env_and_does_the_task() -> None:
     need("gymnasium")
     need("mujoco")
-    from environments.sim_pick import SimPickEnvironment
+    from vlagent.environments.sim_pick import SimPickEnvironment
 
     env = to_gym(SimPickEnvironment(seed=3))
     try:

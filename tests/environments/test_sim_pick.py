@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.demo_robot import colour_centre
-from environments import check_environment
-from environments.sim_pick.environment import Finish, Grasp, MoveTo, SimPickEnvironment
+from vlagent.agent.cli.demo_robot import colour_centre
+from vlagent.environments import check_environment
+from vlagent.environments.sim_pick.environment import Finish, Grasp, MoveTo, SimPickEnvironment
 from tests.conftest import need, run_cli
 
 
@@ -54,7 +54,7 @@ def test_moving_by_position_and_placing_by_hand_satisfies_the_simulator(arm: Sim
     arm.execute(MoveTo(position=(0.15, 0.10, 0.08)))
     verdict = arm.execute(Finish(status="success"))
     assert verdict.ends is not None and verdict.ends.status == "failure"  # still held
-    from environments.sim_pick.environment import Release
+    from vlagent.environments.sim_pick.environment import Release
 
     arm.execute(Release())
     verdict = arm.execute(Finish(status="failure"))

@@ -12,21 +12,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.elements import element_points
-from agent.interpret import AnswerError, read_answer
-from environments import Observation, UIElement
-from environments.android import AndroidEnvironment
-from environments.ui_tree import (
+from vlagent.agent.core.elements import element_points
+from vlagent.agent.core.interpret import AnswerError, read_answer
+from vlagent.environments import Observation, UIElement
+from vlagent.environments.android import AndroidEnvironment
+from vlagent.environments.ui_tree import (
     draw_marks,
     dump_package,
     element_lines,
     for_model,
     from_accessibility_nodes,
 )
-from environments.virtual_android import VirtualDevice
-from prompts import get_dialect
+from vlagent.environments.virtual_android import VirtualDevice
+from vlagent.prompts import get_dialect
 from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
-from tools import mobile_tools
+from vlagent.tools import mobile_tools
 
 CONTROL = Path(__file__).parents[1] / "data" / "tfrecord" / "androidcontrol-sample.tfrecord.gz"
 
@@ -85,7 +85,7 @@ def test_off_screen_empty_and_repeated_elements_are_left_out() -> None:
 
 
 def test_androidcontrol_accessibility_forests_become_the_same_elements() -> None:
-    from agent.evaluation.tfrecord import accessibility_nodes, example, records
+    from vlagent.agent.evaluation.tfrecord import accessibility_nodes, example, records
 
     features = example(next(iter(records(CONTROL))))
     width, height = int(features["screenshot_widths"][0]), int(features["screenshot_heights"][0])

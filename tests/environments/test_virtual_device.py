@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from PIL import Image
 
-from environments.virtual_android import VirtualDevice
+from vlagent.environments.virtual_android import VirtualDevice
 from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
 
 
@@ -88,10 +88,10 @@ def _centre(text: str) -> tuple[int, int]:
 def test_the_phone_profile_charges_what_a_phone_pays_and_the_driver_picks_raw(adb_server: AdbServer) -> None:
     import time
 
-    from environments.adb_channel import AdbChannel
-    from environments.android import AndroidEnvironment
-    from environments.virtual_android.adb_server import PrivateAdbServer
-    from environments.virtual_android.profile import PROFILES
+    from vlagent.environments.adb_channel import AdbChannel
+    from vlagent.environments.android import AndroidEnvironment
+    from vlagent.environments.virtual_android.adb_server import PrivateAdbServer
+    from vlagent.environments.virtual_android.profile import PROFILES
 
     costs = PROFILES["phone"]
     device = VirtualDevice(profile=costs).start()

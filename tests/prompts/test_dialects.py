@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from environments import Observation
-from prompts import (
+from vlagent.environments import Observation
+from vlagent.prompts import (
     CoordinateFrame,
     ParseError,
     ResizeError,
@@ -21,8 +21,8 @@ from prompts import (
     dialect_for,
     get_dialect,
 )
-from prompts.jsonanswer import answer_schema
-from tools import ToolCall, ToolSet, computer_tools, mobile_tools
+from vlagent.prompts.jsonanswer import answer_schema
+from vlagent.tools import ToolCall, ToolSet, computer_tools, mobile_tools
 
 FIXTURE = Path(__file__).parents[1] / "data" / "screens" / "qwen-cookbook-mobile-720x1280.jpg"
 COOKBOOK_ANSWER = ('<tool_call>\n{"name": "mobile_use", "arguments": {"action": "click", '
@@ -352,7 +352,7 @@ def test_our_resize_arithmetic_is_transformers_own(width: int, height: int, fact
     """transformers' smart_resize as the oracle: same size, or the same error, for every input."""
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize as theirs
 
-    from prompts.resize import smart_resize as ours
+    from vlagent.prompts.resize import smart_resize as ours
 
     budget = (min_tokens * factor * factor, max_tokens * factor * factor)
     try:

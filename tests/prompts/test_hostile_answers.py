@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.interpret import AnswerError, read_answer
-from agent.run import _encodable
-from prompts import available, get_dialect
-from tools import ToolSet, computer_tools, mobile_tools
+from vlagent.agent.core.interpret import AnswerError, read_answer
+from vlagent.agent.core.run import _encodable
+from vlagent.prompts import available, get_dialect
+from vlagent.tools import ToolSet, computer_tools, mobile_tools
 
 SCREENS = [(720, 1280), (1920, 1080), (1080, 2400), (1280, 800)]
 SPACES = {"computer_use": computer_tools(), "mobile_use": mobile_tools()}
@@ -177,10 +177,10 @@ def test_unbounded_desktop_actions_are_refused(answer: str) -> None:
 
 
 def test_a_run_fed_the_hostile_corpus_records_every_step_and_executes_nothing_invalid(tmp_path: Path) -> None:
-    from agent import Agent, Limits
-    from agent.runtimes import ScriptedRuntime
-    from agent.trajectory import Recorder, read_trajectory
-    from environments import MemoryEnvironment
+    from vlagent.agent import Agent, Limits
+    from vlagent.agent.runtimes import ScriptedRuntime
+    from vlagent.agent.trajectory import Recorder, read_trajectory
+    from vlagent.environments import MemoryEnvironment
 
     answers = [text for text, _ in HOSTILE.values()] + [_call(action="terminate", status="success")]
     env = MemoryEnvironment(size=(720, 1280), space="mobile")

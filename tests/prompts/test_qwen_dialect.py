@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from environments import Observation
-from prompts import CoordinateFrame, ParseError, dialect_for, get_dialect
-from tools import ToolCall, ToolSet, computer_tools, mobile_tools
+from vlagent.environments import Observation
+from vlagent.prompts import CoordinateFrame, ParseError, dialect_for, get_dialect
+from vlagent.tools import ToolCall, ToolSet, computer_tools, mobile_tools
 
 QWEN = get_dialect("qwen2-vl")
 FRAME = QWEN.frame_for((1920, 1080))
@@ -120,8 +120,8 @@ def test_a_retry_prompt_holds_the_answer_instruction_once_in_the_systems_format(
                                                                                 in_system: int) -> None:
     from PIL import Image
 
-    from prompts import ParseError, get_dialect
-    from tools import mobile_tools
+    from vlagent.prompts import ParseError, get_dialect
+    from vlagent.tools import mobile_tools
 
     dialect = get_dialect(family)
     image = Image.new("RGB", (720, 1280))

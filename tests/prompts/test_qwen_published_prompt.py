@@ -19,8 +19,8 @@ from qwen_agent.llm.fncall_prompts.nous_fncall_prompt import (  # noqa: E402
     NousFnCallPrompt,
 )
 
-from prompts import get_dialect  # noqa: E402
-from tools import ToolCall, computer_tools, mobile_tools  # noqa: E402
+from vlagent.prompts import get_dialect  # noqa: E402
+from vlagent.tools import ToolCall, computer_tools, mobile_tools  # noqa: E402
 
 
 def _texts(message: dict) -> str:  # type: ignore[type-arg]

@@ -15,8 +15,8 @@ from ui_tars.action_parser import parse_action_to_structure_output  # noqa: E402
 
 from PIL import Image  # noqa: E402
 
-from prompts import ResizeRule, get_dialect  # noqa: E402
-from tools import computer_tools, mobile_tools  # noqa: E402
+from vlagent.prompts import ResizeRule, get_dialect  # noqa: E402
+from vlagent.tools import computer_tools, mobile_tools  # noqa: E402
 
 SCREENS = [(1920, 1080), (1280, 800), (720, 1280), (1080, 2400)]
 # Stock UI-TARS deployments resize with this budget; the official parser assumes it.
@@ -194,8 +194,8 @@ def test_history_is_written_in_the_action_language_the_model_answers_in(version:
                                                                         arguments: dict[str, Any]) -> None:
     """An earlier action, as the prompt shows it, reads back as the same action: through our
     parser, and (for the point) through the official one."""
-    from prompts.uitars_prompts import action_text
-    from tools import ToolCall
+    from vlagent.prompts.uitars_prompts import action_text
+    from vlagent.tools import ToolCall
 
     tools = computer_tools() if space == "computer" else mobile_tools()
     tool = tools.names[0]

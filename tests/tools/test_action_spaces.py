@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tools import ComputerUse, MobileUse, ToolCall, ToolError, computer_tools, mobile_tools
+from vlagent.tools import ComputerUse, MobileUse, ToolCall, ToolError, computer_tools, mobile_tools
 
 P = [0.25, 0.75]
 

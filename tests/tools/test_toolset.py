@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, Field
 
-from tools import Point, ToolCall, ToolError, ToolSet, mobile_tools, point_fields
+from vlagent.tools import Point, ToolCall, ToolError, ToolSet, mobile_tools, point_fields
 
 
 class MoveTo(BaseModel):
@@ -75,8 +75,8 @@ def test_duplicate_names_are_refused() -> None:
 def test_descriptions_read_as_prose_not_as_source_lines() -> None:
     from pydantic import BaseModel
 
-    from tools import computer_tools
-    from tools.schema import describe
+    from vlagent.tools import computer_tools
+    from vlagent.tools.schema import describe
 
     class Arm(BaseModel):
         """Move the arm. Pick one

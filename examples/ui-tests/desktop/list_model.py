@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image
 
-from prompts import Prompt
+from vlagent.prompts import Prompt
 
 FIELD = (0xFF, 0xFF, 0xFF)
 FIELD_FOCUSED = (0xE3, 0xF2, 0xFD)

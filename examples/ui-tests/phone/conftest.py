@@ -2,9 +2,9 @@
 
 import pytest
 
-from environments import Environment
-from environments.android import AndroidEnvironment
-from tools import ToolCall
+from vlagent.environments import Environment
+from vlagent.environments.android import AndroidEnvironment
+from vlagent.tools import ToolCall
 
 HOME = ToolCall("mobile_use", {"action": "system_button", "button": "Home"})
 

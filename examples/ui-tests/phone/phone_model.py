@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image
 
-from prompts import Prompt
+from vlagent.prompts import Prompt
 
 NOTES_ICON = (0xFB, 0xBC, 0x04)
 SAVE_BUTTON = (0x1A, 0x73, 0xE8)

@@ -30,9 +30,9 @@ from PIL import Image, ImageChops
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from environments.android import VIRTUAL, AndroidEnvironment  # noqa: E402
-from environments.desktop import DesktopEnvironment  # noqa: E402
-from environments.virtual_android import phone as phone_module  # noqa: E402
+from vlagent.environments.android import VIRTUAL, AndroidEnvironment  # noqa: E402
+from vlagent.environments.desktop import DesktopEnvironment  # noqa: E402
+from vlagent.environments.virtual_android import phone as phone_module  # noqa: E402
 
 PAIRS: list[dict[str, Any]] = []
 SAVED: dict[bytes, str] = {}

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.trajectory import Trajectory, TrajectoryError, read_trajectory
-from agent.views import recorded_state
+from vlagent.agent.trajectory import Trajectory, TrajectoryError, read_trajectory
+from vlagent.agent.core.views import recorded_state
 
 CODEBASE_VERSION = "v3.0"
 DATA_FILE = "data/chunk-000/file-000.parquet"

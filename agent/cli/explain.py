@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.interpret import AnswerError, read_answer
-from prompts import Dialect
-from tools import ToolSet, computer_tools, mobile_tools
-from tools.computer_use import ComputerUse
-from tools.mobile_use import MobileUse
+from vlagent.agent.core.interpret import AnswerError, read_answer
+from vlagent.prompts import Dialect
+from vlagent.tools import ToolSet, computer_tools, mobile_tools
+from vlagent.tools.computer_use import ComputerUse
+from vlagent.tools.mobile_use import MobileUse
 
 
 class ExplainError(ValueError):

@@ -91,7 +91,7 @@ class Region:
                              "0 <= top < bottom <= 1 (fractions of the screen)")
 
     def __call__(self, action: BaseModel) -> str | None:
-        from tools import point_fields
+        from vlagent.tools import point_fields
 
         left, top, right, bottom = self.box
         for name in sorted(point_fields(type(action))):

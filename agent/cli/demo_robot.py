@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.demo import scripted_episode
-from agent.loop import RunListener
-from agent.steps import RunResult
-from environments import Observation
+from vlagent.agent.cli.demo import scripted_episode
+from vlagent.agent.core.loop import RunListener
+from vlagent.agent.core.steps import RunResult
+from vlagent.environments import Observation
 
 GOAL = "Put the red cube on the green square"
 
@@ -52,7 +52,7 @@ def pick_script(obs: Observation) -> list[str]:
 
 def run_robot_demo(out: Path, seed: int = 0, listeners: Sequence[RunListener] = ()) -> RunResult:
     """Run the pick-and-place demo on the simulated arm, recording into ``out``."""
-    from environments.sim_pick import SimPickEnvironment
+    from vlagent.environments.sim_pick import SimPickEnvironment
 
     environment = SimPickEnvironment(seed=seed)
     return scripted_episode(environment, lambda: pick_script(environment.observe()), GOAL, out, listeners,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar
 
-from prompts import Prompt, ResizeRule
+from vlagent.prompts import Prompt, ResizeRule
 
 
 class ModelUnavailable(RuntimeError):

@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.loop import Agent, Limits, RunListener
-from agent.runtimes import ScriptedRuntime
-from agent.steps import RunResult
-from agent.trajectory import Recorder
-from environments import Environment
-from environments.android import VIRTUAL, AndroidEnvironment
-from environments.virtual_android import Phone
-from prompts import get_dialect
+from vlagent.agent.core.loop import Agent, Limits, RunListener
+from vlagent.agent.runtimes import ScriptedRuntime
+from vlagent.agent.core.steps import RunResult
+from vlagent.agent.trajectory import Recorder
+from vlagent.environments import Environment
+from vlagent.environments.android import VIRTUAL, AndroidEnvironment
+from vlagent.environments.virtual_android import Phone
+from vlagent.prompts import get_dialect
 
 GOAL = "Write the note 'Buy milk & eggs' in the Notes app, save it, and go back home"
 NOTE = "Buy milk & eggs"

@@ -18,12 +18,12 @@ from typing import Any
 
 from PIL import Image
 
-from agent.replay import DEFAULT_THRESHOLD, matches, recorded_screen, replayable
-from agent.runtime import Completion, Runtime
-from agent.steps import RunResult
-from agent.trajectory import ReplayOutcome, Step, Trajectory
-from prompts import Prompt, call_text, model_call
-from tools import action_space_of
+from vlagent.agent.replay.replayer import DEFAULT_THRESHOLD, matches, recorded_screen, replayable
+from vlagent.agent.runtimes.base import Completion, Runtime
+from vlagent.agent.core.steps import RunResult
+from vlagent.agent.trajectory import ReplayOutcome, Step, Trajectory
+from vlagent.prompts import Prompt, call_text, model_call
+from vlagent.tools import action_space_of
 
 
 class HealingRuntime(Runtime):

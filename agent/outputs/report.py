@@ -23,8 +23,8 @@ from typing import Any
 
 from PIL import Image
 
-from agent.evaluation.runner import PREDICTIONS, read_predictions
-from agent.trajectory import ElementRecord, ReplayOutcome, Step, Trajectory, read_trajectory
+from vlagent.agent.evaluation.runner import PREDICTIONS, read_predictions
+from vlagent.agent.trajectory import ElementRecord, ReplayOutcome, Step, Trajectory, read_trajectory
 
 REPORT_FILE = "report.html"
 CSP = ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "

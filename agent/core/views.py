@@ -12,10 +12,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from agent.trajectory.recorder import Recorder
-from environments import Observation
-from prompts import CoordinateFrame, Dialect, Prompt
-from tools import ToolSet
+from vlagent.agent.trajectory.recorder import Recorder
+from vlagent.environments import Observation
+from vlagent.prompts import CoordinateFrame, Dialect, Prompt
+from vlagent.tools import ToolSet
 
 CAMERA_ARGUMENT = "camera"
 """The argument that names the image a tool's points are on."""

@@ -16,16 +16,16 @@ from types import TracebackType
 from typing import Protocol
 
 
-from agent.policy import Policy
-from agent.run import Decision, Run, RunFinished, now, screen_hash
-from agent.runtime import Runtime
-from agent.steps import RunResult, Step
-from agent.trajectory import Recorder
-from agent.trajectory.records import End, Header, Limits, Totals
-from environments import Environment, Observation
-from environments.change import ChangeDetector
-from prompts import Dialect
-from tools import ToolSet
+from vlagent.agent.core.policy import Policy
+from vlagent.agent.core.run import Decision, Run, RunFinished, now, screen_hash
+from vlagent.agent.runtimes.base import Runtime
+from vlagent.agent.core.steps import RunResult, Step
+from vlagent.agent.trajectory import Recorder
+from vlagent.agent.trajectory.records import End, Header, Limits, Totals
+from vlagent.environments import Environment, Observation
+from vlagent.environments.change import ChangeDetector
+from vlagent.prompts import Dialect
+from vlagent.tools import ToolSet
 
 
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.loop import Agent, Policy, RunListener
-from agent.runtime import Runtime, RuntimeOptions
-from agent.trajectory.records import Limits
-from environments import Environment
-from prompts import Dialect, ResizeRule, UnknownDialect, dialect_for, get_dialect
+from vlagent.agent.core.loop import Agent, Policy, RunListener
+from vlagent.agent.runtimes.base import Runtime, RuntimeOptions
+from vlagent.agent.trajectory.records import Limits
+from vlagent.environments import Environment
+from vlagent.prompts import Dialect, ResizeRule, UnknownDialect, dialect_for, get_dialect
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 log = logging.getLogger("vlagent.build")
@@ -101,9 +101,9 @@ def choose_dialect(spec: ModelSpec, runtime: Runtime) -> Dialect:
 
 
 def load_model(spec: ModelSpec) -> tuple[Runtime, Dialect]:
-    """The runtime and its dialect. Raises :class:`agent.runtime.ModelUnavailable` or
+    """The runtime and its dialect. Raises :class:`vlagent.agent.runtimes.base.ModelUnavailable` or
     :class:`prompts.UnknownDialect`; the runtime is closed again when the dialect fails."""
-    from agent.runtimes import runtime_for
+    from vlagent.agent.runtimes import runtime_for
 
     runtime = runtime_for(spec.model, spec.options, spec.endpoint)
     try:
@@ -119,12 +119,15 @@ def build_agent(spec: RunSpec, listeners: Sequence[RunListener] = (),
     manager so that the runtime and the environment are closed. ``environment``: one you made
     yourself (``spec.env`` and ``env_options`` are then not used).
 
-    Raises :class:`environments.EnvironmentUnavailable`, :class:`agent.runtime.ModelUnavailable`,
-    :class:`prompts.UnknownDialect` or :class:`agent.trajectory.RecorderError`, each one line.
+    Raises :class:`environments.EnvironmentUnavailable`, :class:`vlagent.agent.runtimes.base.ModelUnavailable`,
+    :class:`prompts.UnknownDialect` or :class:`vlagent.agent.trajectory.RecorderError`, each one line.
     """
-    import environments
-    from agent.trajectory import Recorder
+    from vlagent import environments
+    from vlagent.agent.runtimes.hub import check_obtainable
+    from vlagent.agent.trajectory import Recorder
 
+    if spec.model.endpoint is None:
+        check_obtainable(spec.model.model)  # before an environment starts: one line, at once
     if environment is None:
         environment = environments.make(spec.env, **spec.env_options)
     try:

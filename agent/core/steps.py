@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.trajectory.records import ReplayOutcome, Status, Step, StepError
+from vlagent.agent.trajectory.records import ReplayOutcome, Status, Step, StepError
 
 # Errors in the model's answer: the step is retried with feedback. The others end the run.
 MODEL_OUTPUT_ERRORS: frozenset[str] = frozenset({"parse", "validation", "policy"})

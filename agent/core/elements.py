@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.trajectory.records import ElementRecord
-from environments import Observation, UIElement
-from environments.ui_tree import centre, element_lines
-from prompts import Prompt
+from vlagent.agent.trajectory.records import ElementRecord
+from vlagent.environments import Observation, UIElement
+from vlagent.environments.ui_tree import centre, element_lines
+from vlagent.prompts import Prompt
 
 __all__ = ["element_points", "element_records", "list_elements", "words_at"]
 

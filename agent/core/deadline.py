@@ -14,10 +14,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Literal
 
-from environments import ActionResult, Observation
+from vlagent.environments import ActionResult, Observation
 
 if TYPE_CHECKING:
-    from agent.run import Decision, Run
+    from vlagent.agent.core.run import Decision, Run
 
 Overrun = Literal["skip", "raise"]
 
@@ -62,7 +62,7 @@ class DecisionClock:
     @staticmethod
     def _overrun(observation: Observation | None, deadline_s: float, on_overrun: Overrun,
                  still: bool) -> Decision:
-        from agent.run import Decision  # agent.run imports this module
+        from vlagent.agent.core.run import Decision  # agent.run imports this module
 
         what = "an earlier decision is still being made" if still else "the model is still deciding"
         if on_overrun == "raise":

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from agent.compare import CHANGED_TILES, ScreenComparison, compare_screens
-from agent.elements import words_at
-from agent.trajectory import Step, Trajectory, TrajectoryError
-from environments import Environment, UIElement
-from tools import ToolCall, ToolError
+from vlagent.agent.replay.compare import CHANGED_TILES, ScreenComparison, compare_screens
+from vlagent.agent.core.elements import words_at
+from vlagent.agent.trajectory import Step, Trajectory, TrajectoryError
+from vlagent.environments import Environment, UIElement
+from vlagent.tools import ToolCall, ToolError
 
 DEFAULT_THRESHOLD = CHANGED_TILES
 DEFAULT_PATIENCE_S = 2.0

@@ -22,22 +22,22 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
-from agent.deadline import DecisionClock, Overrun
-from agent.elements import element_points, element_records, list_elements
-from agent.interpret import AnswerError, read_answer
-from agent.runtime import RuntimeFailure
-from agent.steps import MODEL_OUTPUT_ERRORS, RunResult, Status, Step, StepError
-from agent.trajectory.recorder import RecorderError
-from agent.trajectory.records import CallRecord, Outcome
-from agent.views import record_views, show_views
-from environments import ActionResult, EnvironmentFault, EnvironmentUnavailable, Observation, RunAborted
-from environments.base import run_handler
-from environments.change import detector_for, pixel_digest
-from prompts import ResizeError
-from tools import RunEnd, ToolCall
+from vlagent.agent.core.deadline import DecisionClock, Overrun
+from vlagent.agent.core.elements import element_points, element_records, list_elements
+from vlagent.agent.core.interpret import AnswerError, read_answer
+from vlagent.agent.runtimes.base import RuntimeFailure
+from vlagent.agent.core.steps import MODEL_OUTPUT_ERRORS, RunResult, Status, Step, StepError
+from vlagent.agent.trajectory.recorder import RecorderError
+from vlagent.agent.trajectory.records import CallRecord, Outcome
+from vlagent.agent.core.views import record_views, show_views
+from vlagent.environments import ActionResult, EnvironmentFault, EnvironmentUnavailable, Observation, RunAborted
+from vlagent.environments.base import run_handler
+from vlagent.environments.change import detector_for, pixel_digest
+from vlagent.prompts import ResizeError
+from vlagent.tools import RunEnd, ToolCall
 
 if TYPE_CHECKING:
-    from agent.loop import Agent
+    from vlagent.agent.core.loop import Agent
 
 T = TypeVar("T")
 

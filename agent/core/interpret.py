@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from agent.trajectory.records import ActionRecord, CallRecord
-from prompts import CoordinateFrame, Dialect, ParseError, normalize_call
-from tools import ToolCall, ToolError, ToolSet
+from vlagent.agent.trajectory.records import ActionRecord, CallRecord
+from vlagent.prompts import CoordinateFrame, Dialect, ParseError, normalize_call
+from vlagent.tools import ToolCall, ToolError, ToolSet
 
 ToDevice = Callable[[tuple[float, float]], tuple[float, float]]
 """Normalized [0, 1] point → device pixels (``Observation.to_device``)."""

@@ -1,0 +1,3 @@
+"""Someone else's top-level `tools` package."""
+
+OWNER = "someone-elses-tools"

@@ -1,0 +1,70 @@
+"""Whether a Hugging Face checkpoint can be had, asked before anything heavy loads.
+
+Without this, a hub id that is not downloaded on a machine without network costs about 30 s of
+retry messages from huggingface_hub before the load fails; here it is one line at once.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from vlagent.agent.runtimes.base import ModelUnavailable
+
+TINY_CHECKPOINT = ("python -c \"from vlagent.agent.testing import build_checkpoint; "
+                   "build_checkpoint('qwen2.5-vl', 'tiny-qwen')\"")
+"""The offline way to run the whole path: a tiny random checkpoint built locally."""
+
+
+def looks_like_hub_id(model: str) -> bool:
+    return model.count("/") == 1 and not model.startswith((".", "/", "~"))
+
+
+def is_local_folder(model: str) -> bool:
+    return Path(model).expanduser().exists()
+
+
+@lru_cache(maxsize=None)
+def check_obtainable(model: str) -> None:
+    """Raise :class:`ModelUnavailable` (one line) when ``model`` is a hub id that is neither in the
+    local cache nor downloadable now (``HF_HUB_OFFLINE`` set, or the hub unreachable within a
+    second). Local folders and cached checkpoints pass without touching the network."""
+    if is_local_folder(model) or not looks_like_hub_id(model):
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(model, "config.json"), str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        why = "HF_HUB_OFFLINE is set"
+    elif not reachable(constants.ENDPOINT):
+        why = f"{urlsplit(constants.ENDPOINT).hostname} cannot be reached"
+    else:
+        return
+    raise ModelUnavailable(
+        f"{model} is not downloaded and {why}: download it where there is network "
+        f"(hf download {model}), pass --model FOLDER, or run offline on a tiny random checkpoint: "
+        f"{TINY_CHECKPOINT}, then --model ./tiny-qwen")
+
+
+def reachable(url: str, timeout_s: float = 1.0) -> bool:
+    """Whether a TCP connection to ``url``'s host opens within ``timeout_s`` (name lookup
+    included: it runs in a daemon thread, since getaddrinfo itself takes no timeout)."""
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    if host is None:
+        return False
+    opened = threading.Event()
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                opened.set()
+        except OSError:
+            pass
+
+    threading.Thread(target=probe, daemon=True, name="vlagent-hub-probe").start()
+    return opened.wait(timeout_s)
