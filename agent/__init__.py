@@ -11,13 +11,25 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from vlagent.agent.core.build import ModelSpec, RunSpec, build_agent
-    from vlagent.agent.core.loop import Agent, Decision, Limits, Run
+    from vlagent.agent.core.loop import Agent
+    from vlagent.agent.core.run import Run
+    from vlagent.agent.core.steps import Decision, RunResult, Step
     from vlagent.agent.runtimes.base import RuntimeOptions
-    from vlagent.agent.core.steps import RunResult, Step
+    from vlagent.agent.trajectory.records import Limits
 
-_LAZY = {"Agent": "vlagent.agent.core.loop", "Limits": "vlagent.agent.core.loop", "Run": "vlagent.agent.core.loop", "Decision": "vlagent.agent.core.loop",
-         "RunResult": "vlagent.agent.core.steps", "Step": "vlagent.agent.core.steps", "ModelSpec": "vlagent.agent.core.build",
-         "RunSpec": "vlagent.agent.core.build", "build_agent": "vlagent.agent.core.build", "RuntimeOptions": "vlagent.agent.runtimes.base"}
+# The public names and the one module each lives in.
+_LAZY = {
+    "Agent": "vlagent.agent.core.loop",
+    "Run": "vlagent.agent.core.run",
+    "Decision": "vlagent.agent.core.steps",
+    "RunResult": "vlagent.agent.core.steps",
+    "Step": "vlagent.agent.core.steps",
+    "Limits": "vlagent.agent.trajectory.records",
+    "ModelSpec": "vlagent.agent.core.build",
+    "RunSpec": "vlagent.agent.core.build",
+    "build_agent": "vlagent.agent.core.build",
+    "RuntimeOptions": "vlagent.agent.runtimes.base",
+}
 
 
 def __getattr__(name: str) -> Any:

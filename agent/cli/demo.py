@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from vlagent.agent.core.loop import Agent, Limits, RunListener
+from vlagent.agent.core.context import RunListener
+from vlagent.agent.core.loop import Agent
+from vlagent.agent.trajectory.records import Limits
 from vlagent.agent.runtimes import ScriptedRuntime
 from vlagent.agent.core.steps import RunResult
 from vlagent.agent.trajectory import Recorder

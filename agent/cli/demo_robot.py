@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vlagent.agent.cli.demo import scripted_episode
-from vlagent.agent.core.loop import RunListener
+from vlagent.agent.core.context import RunListener
 from vlagent.agent.core.steps import RunResult
 from vlagent.environments import Observation
 

@@ -109,7 +109,8 @@ def _heal(trajectory: Trajectory, environment: Environment, model: ModelSpec, st
     the model where it does not; the result is a new run with its own trajectory and report."""
     from vlagent.agent.replay.healing import HealingRuntime
     from vlagent.agent.core.loop import Agent
-    from vlagent.agent.trajectory import Limits, Recorder, RecorderError
+    from vlagent.agent.trajectory import Recorder, RecorderError
+    from vlagent.agent.trajectory.records import Limits
 
     try:
         if model.scripted and model.dialect is None:  # a scripted planner speaks the recording's

@@ -103,7 +103,7 @@ def run(
 
     from vlagent.agent.core.build import RunSpec
     from vlagent.agent.core.policy import AppRules, Confirm, all_of
-    from vlagent.agent.trajectory import Limits
+    from vlagent.agent.trajectory.records import Limits
 
     view = LiveView(dry_run)
     if not goal.strip():

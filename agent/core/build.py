@@ -19,7 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vlagent.agent.core.loop import Agent, Policy, RunListener
+from vlagent.agent.core.context import RunListener
+from vlagent.agent.core.loop import Agent
+from vlagent.agent.core.policy import Policy
 from vlagent.agent.runtimes.base import Runtime, RuntimeOptions
 from vlagent.agent.trajectory.records import Limits
 from vlagent.environments import Environment
@@ -123,11 +125,10 @@ def build_agent(spec: RunSpec, listeners: Sequence[RunListener] = (),
     :class:`prompts.UnknownDialect` or :class:`vlagent.agent.trajectory.RecorderError`, each one line.
     """
     from vlagent import environments
-    from vlagent.agent.runtimes.hub import check_obtainable
+    from vlagent.agent.runtimes import check_model
     from vlagent.agent.trajectory import Recorder
 
-    if spec.model.endpoint is None:
-        check_obtainable(spec.model.model)  # before an environment starts: one line, at once
+    check_model(spec.model.model, spec.model.endpoint)  # before an environment starts
     if environment is None:
         environment = environments.make(spec.env, **spec.env_options)
     try:

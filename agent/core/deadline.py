@@ -12,14 +12,23 @@ from __future__ import annotations
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
+from vlagent.agent.core.steps import Decision, Step
 from vlagent.environments import ActionResult, Observation
 
-if TYPE_CHECKING:
-    from vlagent.agent.core.run import Decision, Run
-
 Overrun = Literal["skip", "raise"]
+
+
+class Decides(Protocol):
+    """What the clock drives: a run (``vlagent.agent.core.run.Run``)."""
+
+    @property
+    def finished(self) -> bool: ...
+
+    def decide(self, observation: Observation | None = None) -> Decision | None: ...
+
+    def report(self, outcome: ActionResult) -> Step: ...
 
 
 class StepOverrun(TimeoutError):
@@ -34,7 +43,7 @@ class DecisionClock:
         self._late: Future[Decision | None] | None = None
         self._late_since = 0.0
 
-    def decide(self, run: Run, observation: Observation | None, deadline_s: float,
+    def decide(self, run: Decides, observation: Observation | None, deadline_s: float,
                on_overrun: Overrun) -> Decision | None:
         started = time.monotonic()
         if self._late is not None:
@@ -62,8 +71,6 @@ class DecisionClock:
     @staticmethod
     def _overrun(observation: Observation | None, deadline_s: float, on_overrun: Overrun,
                  still: bool) -> Decision:
-        from vlagent.agent.core.run import Decision  # agent.run imports this module
-
         what = "an earlier decision is still being made" if still else "the model is still deciding"
         if on_overrun == "raise":
             raise StepOverrun(f"no decision within the {deadline_s:g} s deadline: {what}")

@@ -8,48 +8,21 @@ The picture of one step is in docs/architecture.md.
 from __future__ import annotations
 
 import asyncio
-import platform
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Protocol
 
-
+from vlagent.agent.core.context import RunContext, RunListener
 from vlagent.agent.core.policy import Policy
-from vlagent.agent.core.run import Decision, Run, RunFinished, now, screen_hash
-from vlagent.agent.runtimes.base import Runtime
+from vlagent.agent.core.run import Run
 from vlagent.agent.core.steps import RunResult, Step
+from vlagent.agent.runtimes.base import Runtime
 from vlagent.agent.trajectory import Recorder
-from vlagent.agent.trajectory.records import End, Header, Limits, Totals
-from vlagent.environments import Environment, Observation
+from vlagent.agent.trajectory.records import Limits
+from vlagent.environments import Environment
 from vlagent.environments.change import ChangeDetector
 from vlagent.prompts import Dialect
 from vlagent.tools import ToolSet
-
-
-
-class RunListener(Protocol):
-    """Something that watches a run live (the CLI's view). Called on the loop's thread."""
-
-    def step_started(self, index: int) -> None: ...
-
-    def step_finished(self, step: Step) -> None: ...
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of what shaped this run. Heavy libraries are named only if already imported."""
-    from importlib import metadata
-
-    names = ["vlagent", "pydantic", "pillow"]
-    names += [m for m in ("torch", "transformers", "accelerate") if m in sys.modules]
-    versions = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "unknown"
-    return versions
 
 
 def _until_finished(run: Run) -> None:
@@ -113,8 +86,15 @@ class Agent:
             if self.recorder is not None and self.recorder.closed:
                 raise RuntimeError("this agent's recorder has recorded a run already; give it a new "
                                    "Recorder for the next run")
-            self._active = Run(self, goal)
+            self._active = Run(self._context(), goal)
             return self._active
+
+    def _context(self) -> RunContext:
+        return RunContext(
+            runtime=self.runtime, dialect=self.dialect, environment=self.environment,
+            toolset=self.toolset, limits=self.limits, recorder=self.recorder, policy=self.policy,
+            listeners=tuple(self.listeners), review=self.review,
+            change_detector=self.change_detector, on_end=self._run_ended)
 
     def run(self, goal: str) -> RunResult:
         """Do ``goal`` until it is done, fails, or a limit is hit."""
@@ -152,7 +132,7 @@ class Agent:
         if active is not None:
             active.stop(reason)
 
-    def run_ended(self, run: Run) -> None:
+    def _run_ended(self, run: object) -> None:
         with self._lock:
             if self._active is run:
                 self._active = None
@@ -178,43 +158,5 @@ class Agent:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    # -- header and closing line ---------------------------------------------------------------
 
-    def header(self, goal: str, obs: Observation) -> Header:
-        described = self.environment.describe()
-        assert self.recorder is not None
-        return Header.model_validate({
-            "run_id": self.recorder.run_dir.name, "goal": goal, "started_at": now(),
-            "environment": described,
-            "screen": {"width": obs.size[0], "height": obs.size[1], "scale": obs.scale},
-            "model": self.runtime.describe(), "dialect": self.dialect.name,
-            "prompt_source": self.dialect.prompt_source, "tools": self.toolset.function_schemas(), "limits": self.limits,
-            "dry_run": bool(described.get("dry_run", False)), "versions": package_versions(),
-        })
-
-    @staticmethod
-    def end_record(result: RunResult, duration_s: float) -> End:
-        timings: dict[str, float] = {}
-        for step in result.steps:
-            for phase, ms in step.timings_ms.items():
-                timings[phase] = round(timings.get(phase, 0.0) + ms, 3)
-
-        def total(values: list[int | None]) -> int | None:
-            return None if any(v is None for v in values) or not values else sum(
-                v for v in values if v is not None)
-
-        return End(
-            status=result.status, reason=result.reason, answer=result.answer,
-            steps=len(result.steps), ended_at=now(), duration_s=round(duration_s, 3), replay=result.replay,
-            totals=Totals(
-                model_calls=sum(1 for s in result.steps if s.output_text is not None),
-                executed_actions=sum(1 for s in result.steps if s.executed),
-                prompt_tokens=total([s.prompt_tokens for s in result.steps]),
-                completion_tokens=total([s.completion_tokens for s in result.steps]),
-                timings_ms=timings,
-            ),
-        )
-
-
-__all__ = ["Agent", "Decision", "Limits", "Policy", "Run", "RunFinished", "RunListener",
-           "package_versions", "screen_hash"]
+__all__ = ["Agent"]

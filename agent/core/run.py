@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,7 +25,16 @@ from vlagent.agent.core.deadline import DecisionClock, Overrun
 from vlagent.agent.core.elements import element_points, element_records, list_elements
 from vlagent.agent.core.interpret import AnswerError, read_answer
 from vlagent.agent.runtimes.base import RuntimeFailure
-from vlagent.agent.core.steps import MODEL_OUTPUT_ERRORS, RunResult, Status, Step, StepError
+from vlagent.agent.core.recording import end_record, header_record, now
+from vlagent.agent.core.steps import (
+    MODEL_OUTPUT_ERRORS,
+    Decision,
+    RunFinished,
+    RunResult,
+    Status,
+    Step,
+    StepError,
+)
 from vlagent.agent.trajectory.recorder import RecorderError
 from vlagent.agent.trajectory.records import CallRecord, Outcome
 from vlagent.agent.core.views import record_views, show_views
@@ -37,16 +45,12 @@ from vlagent.prompts import ResizeError
 from vlagent.tools import RunEnd, ToolCall
 
 if TYPE_CHECKING:
-    from vlagent.agent.core.loop import Agent
+    from vlagent.agent.core.context import RunContext
 
 T = TypeVar("T")
 
 _END_REASONS = {"success": "the model reported success", "failure": "the model reported failure",
                 "answered": "the model answered"}
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _ms(start: float) -> float:
@@ -62,36 +66,13 @@ def _encodable(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-class RunFinished(RuntimeError):
-    """A step was asked of a run that has ended (``Run.result`` says how)."""
-
-
-@dataclass
-class Decision:
-    """What the model decided at one step. ``action`` is the validated action to execute, or None
-    when there is nothing to execute (an invalid answer, a refusal, a run-ending call): then the
-    step is already recorded. Otherwise the step waits for :meth:`Run.report`.
-
-    ``overrun``: no decision came within the deadline given to :meth:`Run.decide`; there is no
-    step (yet) and nothing to do this tick."""
-
-    step: Step | None
-    call: ToolCall | None
-    action: BaseModel | None
-    observation: Observation | None
-    overrun: bool = False
-
-    @property
-    def pending(self) -> bool:
-        return self.action is not None
-
-
 class Run:
     """The state of one run: history, retries, loop detection, the trajectory. Made by
-    ``Agent.start(goal)``; usable as a context manager that closes it."""
+    ``Agent.start(goal)``, which hands it a :class:`~vlagent.agent.core.context.RunContext` (what
+    to work with); usable as a context manager that closes it."""
 
-    def __init__(self, agent: Agent, goal: str) -> None:
-        self.agent = agent
+    def __init__(self, context: RunContext, goal: str) -> None:
+        self.context = context
         self.goal = goal
         self.steps: list[Step] = []
         self.result: RunResult | None = None
@@ -181,7 +162,7 @@ class Run:
 
     def _at_boundary(self) -> bool:
         """Check the limits and stop requests between steps; end the run when one applies."""
-        limits = self.agent.limits
+        limits = self.context.limits
         if self._stop.is_set():
             self._finish("aborted", self._stop_reason)
         elif len(self.steps) >= limits.max_steps:
@@ -194,16 +175,16 @@ class Run:
         if observation is not None:
             return observation, None
         t = time.perf_counter()
-        observed = self.agent.environment.observe()
+        observed = self.context.environment.observe()
         return observed, _ms(t)
 
     def _decide(self, given: Observation | None) -> Decision:
         index = len(self.steps)
         obs, observe_ms = self._observe(given)
-        recorder = self.agent.recorder
+        recorder = self.context.recorder
         if recorder is not None and not recorder.started:
-            recorder.start(self.agent.header(self.goal, obs))
-        for listener in self.agent.listeners:
+            recorder.start(header_record(self.context, self.goal, obs))
+        for listener in self.context.listeners:
             listener.step_started(index)
         step, call, action = self._think(index, obs)
         if observe_ms is not None:
@@ -212,12 +193,12 @@ class Run:
         if action is None or call is None:
             self._after(step, None)
             return decision
-        detector = self.agent.change_detector or detector_for(obs)
+        detector = self.context.change_detector or detector_for(obs)
         seen = (detector.signature(obs), step.action.model_dump_json() if step.action else "")
         last, self._last_seen = self._last_seen, seen
         repeated = last is not None and last[1] == seen[1] and detector.same(last[0], seen[0])
         self._repeats = self._repeats + 1 if repeated else 1
-        if self._repeats >= self.agent.limits.max_repeats:
+        if self._repeats >= self.context.limits.max_repeats:
             step.error = StepError(kind="loop", message=(
                 f"the same action was proposed {self._repeats} times on an unchanged {obs.surface}"))
             self._after(step, None)
@@ -236,26 +217,26 @@ class Run:
     def _think(self, index: int, obs: Observation) -> tuple[Step, ToolCall | None, BaseModel | None]:
         """Render, generate, read the answer, gate. Returns the step so far, the call and the
         action to execute (both None when the answer cannot be executed)."""
-        agent, timings = self.agent, dict[str, float]()
+        ctx, timings = self.context, dict[str, float]()
         started_at = now()
         # Start encoding the screenshot now, so it is on disk by the time the model has answered.
-        shot = agent.recorder.screenshot(index, obs.image) if agent.recorder is not None else None
+        shot = ctx.recorder.screenshot(index, obs.image) if ctx.recorder is not None else None
         t = time.perf_counter()
-        prompt = agent.dialect.render(self.goal, self._history, obs.image, agent.toolset, self._feedback,
+        prompt = ctx.dialect.render(self.goal, self._history, obs.image, ctx.toolset, self._feedback,
                                       surface=obs.surface)
         # What the environment said about the screen, for runtimes that compare screens (replay).
         prompt.metadata.update(obs.metadata, elements=obs.elements)
         list_elements(prompt, obs)
-        frames = show_views(prompt, obs, agent.dialect, agent.toolset)
+        frames = show_views(prompt, obs, ctx.dialect, ctx.toolset)
         timings["render"] = _ms(t)
         step = Step(index=index, started_at=started_at, image_size=obs.size, scale=obs.scale,
                     frame=(prompt.frame.width, prompt.frame.height), screen_hash=screen_hash(obs),
                     prompt_text=prompt.text(), timings_ms=timings, screenshot=shot,
-                    elements=element_records(obs.elements), **record_views(agent.recorder, index, obs))
+                    elements=element_records(obs.elements), **record_views(ctx.recorder, index, obs))
         timings = step.timings_ms  # pydantic copied the dict: time into the step's own
         t = time.perf_counter()
         try:
-            completion = agent.runtime.generate([prompt])[0]
+            completion = ctx.runtime.generate([prompt])[0]
         except RuntimeFailure as exc:
             step.error = StepError(kind="model", message=str(exc))
             return step, None, None
@@ -270,7 +251,7 @@ class Run:
         t = time.perf_counter()
         try:
             images = {name: (frame, partial(obs.to_device, on=name)) for name, frame in frames.items()}
-            reading = read_answer(completion.text, agent.dialect, prompt.frame, agent.toolset, obs.to_device,
+            reading = read_answer(completion.text, ctx.dialect, prompt.frame, ctx.toolset, obs.to_device,
                                   element_points=element_points(obs), images=images if obs.views else None)
         except AnswerError as exc:
             step.calls = [CallRecord(name=c.name, arguments=c.raw()) for c in exc.calls]
@@ -279,7 +260,7 @@ class Run:
         finally:
             timings["parse"] = _ms(t)
         step.calls, step.action = reading.call_records(), reading.record
-        refusal = agent.policy(reading.action) if agent.policy is not None else None
+        refusal = ctx.policy(reading.action) if ctx.policy is not None else None
         if refusal:
             step.error = StepError(kind="policy", message=f"the action was refused: {refusal}")
             return step, None, None
@@ -300,7 +281,7 @@ class Run:
         assert decision.action is not None and step is not None
         t = time.perf_counter()
         action = self._within_time_limit(decision.action)
-        handler, environment = self.agent.toolset.handler(action), self.agent.environment
+        handler, environment = self.context.toolset.handler(action), self.context.environment
         try:
             # A tool the agent was given beyond the environment's runs its own handler.
             outcome = (run_handler(handler, action) if handler is not None and not environment.toolset.knows(action)
@@ -322,7 +303,7 @@ class Run:
     def _within_time_limit(self, action: BaseModel) -> BaseModel:
         """A wait, press or swipe cut to the time the run has left: ``--time-limit`` holds within
         a step, not only between steps."""
-        limit, seconds = self.agent.limits.time_limit_s, getattr(action, "time", None)
+        limit, seconds = self.context.limits.time_limit_s, getattr(action, "time", None)
         if limit is None or not isinstance(seconds, (int, float)):
             return action
         left = limit - (time.monotonic() - self._started)
@@ -339,15 +320,15 @@ class Run:
         """Record the finished step, then decide whether the run goes on (``end_reason``: the
         environment's word when it ended the episode)."""
         self.steps.append(step)
-        if self.agent.recorder is not None:
-            self.agent.recorder.write_step(step)
-        for listener in self.agent.listeners:
+        if self.context.recorder is not None:
+            self.context.recorder.write_step(step)
+        for listener in self.context.listeners:
             listener.step_finished(step)
         error = step.error
         if error is not None and error.kind in MODEL_OUTPUT_ERRORS:
             self._invalid_streak += 1
             self._feedback = error.message
-            if self._invalid_streak > self.agent.limits.max_retries:
+            if self._invalid_streak > self.context.limits.max_retries:
                 self._finish("error", f"the model's answer was invalid {self._invalid_streak} times "
                                       f"in a row: {error.message}")
             return
@@ -385,14 +366,14 @@ class Run:
         if self.result is not None:
             return
         self._pending = None
-        agent = self.agent
+        ctx = self.context
         self.result = RunResult(status, reason, answer, self.steps,
-                                agent.recorder.run_dir if agent.recorder else None)
-        if agent.review is not None:
-            self.result = agent.review(self.result)
-        if agent.recorder is not None and not agent.recorder.closed:
+                                ctx.recorder.run_dir if ctx.recorder else None)
+        if ctx.review is not None:
+            self.result = ctx.review(self.result)
+        if ctx.recorder is not None and not ctx.recorder.closed:
             try:
-                agent.recorder.close(agent.end_record(self.result, time.monotonic() - self._started))
+                ctx.recorder.close(end_record(self.result, time.monotonic() - self._started))
             except KeyboardInterrupt:
                 pass  # a second Ctrl-C while closing: the steps are on disk already
-        agent.run_ended(self)
+        ctx.on_end(self)

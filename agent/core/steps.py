@@ -1,4 +1,5 @@
-"""What a run hands back: its :class:`RunResult`, and the records of its steps.
+"""What a run hands back: its :class:`RunResult`, each :class:`Decision`, and the records of its
+steps.
 
 A :class:`Step` is the same typed record the trajectory stores (agent.trajectory.records).
 """
@@ -8,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from vlagent.agent.trajectory.records import ReplayOutcome, Status, Step, StepError
+from vlagent.environments import Observation
+from vlagent.tools import ToolCall
 
 # Errors in the model's answer: the step is retried with feedback. The others end the run.
 MODEL_OUTPUT_ERRORS: frozenset[str] = frozenset({"parse", "validation", "policy"})
@@ -31,4 +36,28 @@ class RunResult:
         return self.status in ("success", "answered")
 
 
-__all__ = ["MODEL_OUTPUT_ERRORS", "RunResult", "Status", "Step", "StepError"]
+class RunFinished(RuntimeError):
+    """A step was asked of a run that has ended (``Run.result`` says how)."""
+
+
+@dataclass
+class Decision:
+    """What the model decided at one step. ``action`` is the validated action to execute, or None
+    when there is nothing to execute (an invalid answer, a refusal, a run-ending call): then the
+    step is already recorded. Otherwise the step waits for :meth:`Run.report`.
+
+    ``overrun``: no decision came within the deadline given to :meth:`Run.decide`; there is no
+    step (yet) and nothing to do this tick."""
+
+    step: Step | None
+    call: ToolCall | None
+    action: BaseModel | None
+    observation: Observation | None
+    overrun: bool = False
+
+    @property
+    def pending(self) -> bool:
+        return self.action is not None
+
+
+__all__ = ["MODEL_OUTPUT_ERRORS", "Decision", "RunFinished", "RunResult", "Status", "Step", "StepError"]

@@ -11,6 +11,19 @@ from vlagent.agent.runtimes.base import ModelUnavailable, Runtime, RuntimeOption
 from vlagent.agent.runtimes.scripted import ScriptedRuntime
 
 
+def _is_local_runtime(model: str, endpoint: str | None) -> bool:
+    return endpoint is None and not model.startswith(("scripted:", "python:"))
+
+
+def check_model(model: str, endpoint: str | None = None) -> None:
+    """Fail at once, in one line, when ``model`` names a checkpoint that cannot be had (not
+    downloaded, no network): cheap, so callers ask before starting anything else."""
+    if _is_local_runtime(model, endpoint):
+        from vlagent.agent.runtimes.hub import check_obtainable
+
+        check_obtainable(model)
+
+
 def runtime_for(model: str, options: RuntimeOptions | None = None, endpoint: str | None = None) -> Runtime:
     if model.startswith("scripted:"):
         if endpoint is not None:
@@ -31,4 +44,4 @@ def runtime_for(model: str, options: RuntimeOptions | None = None, endpoint: str
     return TransformersRuntime(model, options)
 
 
-__all__ = ["ScriptedRuntime", "runtime_for"]
+__all__ = ["ScriptedRuntime", "check_model", "runtime_for"]

@@ -36,7 +36,10 @@ def check_obtainable(model: str) -> None:
         return
     from huggingface_hub import constants, try_to_load_from_cache
 
-    if isinstance(try_to_load_from_cache(model, "config.json"), str):
+    try:
+        if isinstance(try_to_load_from_cache(model, "config.json"), str):
+            return
+    except ValueError:  # not a valid repository id: loading it says so in its own words
         return
     if constants.HF_HUB_OFFLINE:
         why = "HF_HUB_OFFLINE is set"
@@ -57,14 +60,16 @@ def reachable(url: str, timeout_s: float = 1.0) -> bool:
     host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     if host is None:
         return False
-    opened = threading.Event()
+    opened: list[bool] = []
 
     def probe() -> None:
         try:
             with socket.create_connection((host, port), timeout=timeout_s):
-                opened.set()
-        except OSError:
+                opened.append(True)
+        except OSError:  # no such name, refused, unreachable: answered at once
             pass
 
-    threading.Thread(target=probe, daemon=True, name="vlagent-hub-probe").start()
-    return opened.wait(timeout_s)
+    prober = threading.Thread(target=probe, daemon=True, name="vlagent-hub-probe")
+    prober.start()
+    prober.join(timeout_s)
+    return bool(opened)

@@ -17,10 +17,12 @@ from typing import Any, TypeVar
 
 from vlagent.agent.replay.healing import HealingRuntime
 from vlagent.agent.core.loop import Agent
-from vlagent.agent.core.run import Decision, Run
+from vlagent.agent.core.run import Run
+from vlagent.agent.core.steps import Decision
 from vlagent.agent.runtimes.base import Completion, Runtime
 from vlagent.agent.core.steps import RunResult
-from vlagent.agent.trajectory import Limits, Recorder, Trajectory
+from vlagent.agent.trajectory import Recorder, Trajectory
+from vlagent.agent.trajectory.records import Limits
 from vlagent.agent.uitest.answers import Tap, Verdict, answer_tool, answer_value, click_on, only
 from vlagent.agent.uitest.plans import AnswerReplay, PlanCache
 from vlagent.environments import ActionResult, Environment

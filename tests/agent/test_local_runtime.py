@@ -144,7 +144,7 @@ def test_sampling_with_a_seed_repeats(checkpoint: Checkpoint) -> None:
 
 @pytest.mark.parametrize(("model", "message"), [
     ("./no/such/folder", "no model folder './no/such/folder'"),
-    ("nobody/no-such-model-xyz", "download it first"),
+    ("nobody/no-such-model-xyz", "(hf download nobody/no-such-model-xyz)"),
 ])
 def test_a_model_that_cannot_load_is_one_line(model: str, message: str, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:

@@ -106,7 +106,7 @@ def test_agent_parse_is_string_work_without_torch(tmp_path: Path) -> None:
     import sys
 
     code = ("import sys, json, io, contextlib\n"
-            "from agent.cli import main\n"
+            "from vlagent.agent.cli import main\n"
             "out = io.StringIO()\n"
             "with contextlib.redirect_stdout(out):\n"
             "    main(['parse', '--dialect', 'qwen2.5-vl', '--screen', '720x1280', '--max-pixels', '12845056',\n"

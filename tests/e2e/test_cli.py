@@ -24,7 +24,7 @@ Script = Callable[[list[str]], str]
 def test_help_and_version_do_not_import_heavy_libraries() -> None:
     probe = (
         "import sys\n"
-        "from agent.cli import main\n"
+        "from vlagent.agent.cli import main\n"
         "codes = [main(['--help']), main(['run', '--help']), main(['--version'])]\n"
         "heavy = [m for m in ('torch', 'transformers', 'pyautogui', 'adbutils', 'mss') if m in sys.modules]\n"
         "print(codes, heavy)\n"
@@ -86,7 +86,8 @@ def test_run_outcomes_map_to_exit_codes(tmp_path: Path, script: Script, answers:
      exitcodes.SETUP, "(hf download Qwen/Qwen2.5-VL-3B-Instruct), pass --model FOLDER"),
     (["run", "--env", "memory", "--goal", "g", "--model", "scripted:/no/such/file"],
      exitcodes.SETUP, "script file '/no/such/file' not found"),
-    (["run", "--env", "memory", "--goal", "g", "--size", "wide"], exitcodes.SETUP, "is not WIDTHxHEIGHT"),
+    (["run", "--env", "memory", "--goal", "g", "--size", "wide", "--model", "scripted:{script}"],
+     exitcodes.SETUP, "is not WIDTHxHEIGHT"),
     (["run", "--env", "memory", "--goal", "g", "--dialect", "klingon", "--model", "scripted:{script}"],
      exitcodes.SETUP, "unknown dialect 'klingon'"),
     (["run", "--env", "memory", "--goal", "g", "--frobnicate"], exitcodes.USAGE,

@@ -53,10 +53,11 @@ def test_agent_run_on_a_private_xvfb_drives_the_tk_app(tmp_path: Path) -> None:
     assert end["status"] == "success"
 
 
-def test_a_display_that_cannot_be_opened_is_one_line_before_any_model_loads(tmp_path: Path) -> None:
+def test_a_display_that_cannot_be_opened_is_one_line_before_any_model_loads(
+        tmp_path: Path, checkpoint: Callable[..., Path]) -> None:
     require("Xvfb")
     result = run_cli("run", "--env", "desktop", "--display", ":919", "--goal", "g",
-                     "--model", "Qwen/Qwen2.5-VL-3B-Instruct", cwd=tmp_path)
+                     "--model", str(checkpoint("qwen2.5-vl")), cwd=tmp_path)
     assert result.returncode == 3
     assert result.stderr.startswith("error: cannot open display :919")
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""

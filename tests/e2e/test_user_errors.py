@@ -132,7 +132,7 @@ def test_a_second_run_on_a_device_in_use_fails_at_once_naming_the_holder(tmp_pat
         held.release()
     DeviceLock("android", "emulator-1234").release()  # free again once released
     # A holder that dies without releasing leaves no stale lock: the kernel drops it.
-    child = subprocess.run([sys.executable, "-c", "import os; from environments.lock import DeviceLock; "
+    child = subprocess.run([sys.executable, "-c", "import os; from vlagent.environments.lock import DeviceLock; "
                             "DeviceLock('android', 'emulator-1234'); os._exit(9)"], timeout=30)
     assert child.returncode == 9
     DeviceLock("android", "emulator-1234").release()
