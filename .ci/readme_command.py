@@ -8,12 +8,16 @@ import re
 import sys
 from pathlib import Path
 
+README = Path(__file__).resolve().parents[1] / "README.md"
 
-def readme_command(section: int, readme: Path = Path(__file__).resolve().parents[1] / "README.md") -> str:
+
+def readme_command(section: int, readme: Path = README) -> str:
     text = readme.read_text(encoding="utf-8")
     start = text.index(f"\n## {section}. ")
     end = text.find("\n## ", start + 1)
-    block = re.search(r"```bash\n(.*?)```", text[start:end if end != -1 else None], flags=re.DOTALL)
+    block = re.search(
+        r"```bash\n(.*?)```", text[start : end if end != -1 else None], flags=re.DOTALL
+    )
     if block is None:
         raise SystemExit(f"README.md: section {section} has no bash block")
     return block.group(1).strip().splitlines()[0]

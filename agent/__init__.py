@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from vlagent.agent.core.steps import Decision, RunResult, Step
     from vlagent.agent.runtimes.base import RuntimeOptions
     from vlagent.agent.trajectory.records import Limits
+    from vlagent.tools.errors import VlagentError
 
 # The public names and the one module each lives in.
 _LAZY = {
@@ -29,6 +30,7 @@ _LAZY = {
     "RunSpec": "vlagent.agent.core.build",
     "build_agent": "vlagent.agent.core.build",
     "RuntimeOptions": "vlagent.agent.runtimes.base",
+    "VlagentError": "vlagent.tools.errors",
 }
 
 
@@ -42,5 +44,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'agent' has no attribute {name!r}")
 
 
-__all__ = ["Agent", "Decision", "Limits", "ModelSpec", "Run", "RunResult", "RunSpec", "RuntimeOptions",
-           "Step", "__version__", "build_agent"]
+__all__ = [
+    "Agent",
+    "Decision",
+    "Limits",
+    "ModelSpec",
+    "Run",
+    "RunResult",
+    "RunSpec",
+    "RuntimeOptions",
+    "VlagentError",
+    "Step",
+    "__version__",
+    "build_agent",
+]

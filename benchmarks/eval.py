@@ -10,7 +10,8 @@ episodes, and reports steps per second.
   on), evaluated through the OpenAI-compatible runtime with each number of requests in flight.
 
     python benchmarks/eval.py [--episodes 4] [--batch 4] [--sizes tiny,mid] [--out FILE]
-    python benchmarks/eval.py --concurrency 1,2,4,8 [--episodes 8] [--serve-args=--continuous-batching]
+    python benchmarks/eval.py --concurrency 1,2,4,8 [--episodes 8]
+    [--serve-args=--continuous-batching]
 """
 
 from __future__ import annotations
@@ -27,24 +28,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vlagent.agent.evaluation import SCORERS, Episode, evaluate, load_dataset  # noqa: E402
-from vlagent.agent.core.build import ModelSpec, load_model  # noqa: E402
-from vlagent.agent.runtimes.base import RuntimeOptions  # noqa: E402
-from vlagent.agent.runtimes.local import TransformersRuntime  # noqa: E402
-from vlagent.agent.testing import build_checkpoint  # noqa: E402
-from vlagent.agent.testing.server import SERVE, serving  # noqa: E402
-from vlagent.prompts import dialect_for  # noqa: E402
+from vlagent.agent.core.build import ModelSpec, load_model
+from vlagent.agent.evaluation import SCORERS, Episode, evaluate, load_dataset
+from vlagent.agent.runtimes.base import RuntimeOptions
+from vlagent.agent.runtimes.local import TransformersRuntime
+from vlagent.agent.testing import build_checkpoint
+from vlagent.agent.testing.server import SERVE, serving
+from vlagent.prompts import dialect_for
 
 AITZ = Path(__file__).resolve().parents[1] / "tests" / "data" / "aitz-episode"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--episodes", type=int, default=4)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--sizes", default="tiny,mid")
     parser.add_argument("--family", default="qwen2.5-vl")
-    parser.add_argument("--concurrency", default="", help="e.g. 1,2,4,8: requests in flight to a server")
+    parser.add_argument(
+        "--concurrency", default="", help="e.g. 1,2,4,8: requests in flight to a server"
+    )
     parser.add_argument("--server-family", default="idefics2")
     parser.add_argument("--serve-args", default="", help="more arguments for transformers serve")
     parser.add_argument("--out", type=Path, default=None)
@@ -68,30 +73,47 @@ def concurrency(args: argparse.Namespace, episodes: list[Episode]) -> dict[str, 
     levels = [int(n) for n in args.concurrency.split(",")]
     rows, outputs = [], {}
     with tempfile.TemporaryDirectory() as scratch:
-        folder = build_checkpoint(args.server_family, Path(scratch) / args.server_family, size="tiny")
+        folder = build_checkpoint(
+            args.server_family, Path(scratch) / args.server_family, size="tiny"
+        )
         home = Path(scratch) / "hf-home"
         home.mkdir()
         with serving(SERVE, ["serve", str(folder), *args.serve_args.split()], home) as url:
-            runtime, dialect = load_model(ModelSpec(model=str(folder), endpoint=url,
-                                                    options=RuntimeOptions(max_new_tokens=32)))
-            evaluate(episodes[:1], runtime, dialect, SCORERS["qwen-aitz"], Path(scratch) / "warm-up")
+            runtime, dialect = load_model(
+                ModelSpec(
+                    model=str(folder), endpoint=url, options=RuntimeOptions(max_new_tokens=32)
+                )
+            )
+            evaluate(
+                episodes[:1], runtime, dialect, SCORERS["qwen-aitz"], Path(scratch) / "warm-up"
+            )
             for level in levels:
                 target = Path(scratch) / f"c{level}"
                 started = time.perf_counter()
-                evaluate(episodes, runtime, dialect, SCORERS["qwen-aitz"], target, concurrency=level)
+                evaluate(
+                    episodes, runtime, dialect, SCORERS["qwen-aitz"], target, concurrency=level
+                )
                 elapsed = time.perf_counter() - started
                 lines = (target / "predictions.jsonl").read_text().splitlines()
                 outputs[level] = [json.loads(line)["output"] for line in lines]
-                row = {"concurrency": level, "steps": steps, "steps_per_s": round(steps / elapsed, 3)}
+                row = {
+                    "concurrency": level,
+                    "steps": steps,
+                    "steps_per_s": round(steps / elapsed, 3),
+                }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     first = rows[0]["steps_per_s"]
     for row in rows:
         row["vs_concurrency_1"] = round(float(row["steps_per_s"]) / float(first), 2)
         row["same_predictions"] = outputs[int(row["concurrency"])] == outputs[levels[0]]
-    return {"date": datetime.now(timezone.utc).date().isoformat(), "machine": platform.platform(),
-            "server": f"transformers serve {args.serve_args}".strip(), "family": args.server_family,
-            "rows": rows}
+    return {
+        "date": datetime.now(timezone.utc).date().isoformat(),
+        "machine": platform.platform(),
+        "server": f"transformers serve {args.serve_args}".strip(),
+        "family": args.server_family,
+        "rows": rows,
+    }
 
 
 def batching(args: argparse.Namespace, episodes: list[Episode]) -> dict[str, object]:
@@ -106,20 +128,35 @@ def batching(args: argparse.Namespace, episodes: list[Episode]) -> dict[str, obj
             outputs = {}
             for batch in (1, args.batch):
                 started = time.perf_counter()
-                evaluate(episodes, runtime, dialect, SCORERS["aitz"], Path(scratch) / f"{size}-{batch}",
-                         batch_size=batch)
+                evaluate(
+                    episodes,
+                    runtime,
+                    dialect,
+                    SCORERS["aitz"],
+                    Path(scratch) / f"{size}-{batch}",
+                    batch_size=batch,
+                )
                 elapsed = time.perf_counter() - started
                 row[f"steps_per_s_batch_{batch}"] = round(steps / elapsed, 3)
-                lines = (Path(scratch) / f"{size}-{batch}" / "predictions.jsonl").read_text().splitlines()
+                lines = (
+                    (Path(scratch) / f"{size}-{batch}" / "predictions.jsonl")
+                    .read_text()
+                    .splitlines()
+                )
                 outputs[batch] = [json.loads(line)["output"] for line in lines]
             row["batched_vs_sequential"] = round(
-                float(row[f"steps_per_s_batch_{args.batch}"]) / float(row["steps_per_s_batch_1"]), 2)  # type: ignore[arg-type]
+                float(row[f"steps_per_s_batch_{args.batch}"]) / float(row["steps_per_s_batch_1"]), 2
+            )  # type: ignore[arg-type]
             row["same_predictions"] = outputs[1] == outputs[args.batch]
             rows.append(row)
             print(json.dumps(row), flush=True)
             runtime.close()
-    return {"date": datetime.now(timezone.utc).date().isoformat(), "machine": platform.platform(),
-            "batch": args.batch, "rows": rows}
+    return {
+        "date": datetime.now(timezone.utc).date().isoformat(),
+        "machine": platform.platform(),
+        "batch": args.batch,
+        "rows": rows,
+    }
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ def median_ms(run: Callable[[], Any], repeats: int) -> float:
     return round(statistics.median(times), 2)
 
 
-def paired_median_ms(first: Callable[[], Any], second: Callable[[], Any], repeats: int) -> tuple[float, float]:
+def paired_median_ms(
+    first: Callable[[], Any], second: Callable[[], Any], repeats: int
+) -> tuple[float, float]:
     """Medians of ``first()`` and ``second()`` timed in turns (one warm-up each), so drift on a
     noisy machine hits both alike."""
     first()

@@ -1,6 +1,7 @@
 """The plan cache (--vl-cache) on the example UI suite, side by side in one run (not a test).
 
-The phone example suite (examples/ui-tests/phone: two tests, ten verbs on the virtual phone) runs three
+The phone example suite (examples/ui-tests/phone: two tests, ten verbs on the virtual phone) runs
+three
 times in a row, each time as a user runs it (``python -m pytest`` in its folder):
 
 0. one untimed run compiles the bytecode, as any earlier run on a user's machine has;
@@ -68,21 +69,57 @@ def run_suite(mode: str, work: Path, env: dict[str, str]) -> dict[str, Any]:
     calls = work / f"calls-{mode}-{time.monotonic_ns()}.jsonl"
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--vl-model", "python:costed_model:answer",
-         "--vl-cache", mode, f"--vl-cache-dir={work / 'plans'}", "--vl-trajectory", "off"],
-        cwd=EXAMPLES, capture_output=True, text=True, env={**env, "VL_BENCH_CALLS": str(calls)}, timeout=3600)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--vl-model",
+            "python:costed_model:answer",
+            "--vl-cache",
+            mode,
+            f"--vl-cache-dir={work / 'plans'}",
+            "--vl-trajectory",
+            "off",
+        ],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        env={**env, "VL_BENCH_CALLS": str(calls)},
+        timeout=3600,
+    )
     seconds = time.perf_counter() - started
     if result.returncode != 0:
-        raise SystemExit(f"the example suite failed with --vl-cache {mode}:\n{result.stdout}\n{result.stderr}")
-    model = [json.loads(line)["seconds"] for line in calls.read_text().splitlines()] if calls.exists() else []
-    return {"mode": mode, "wall_s": round(seconds, 2), "model_calls": len(model), "model_s": round(sum(model), 2)}
+        raise SystemExit(
+            f"the example suite failed with --vl-cache {mode}:\n{result.stdout}\n{result.stderr}"
+        )
+    model = (
+        [json.loads(line)["seconds"] for line in calls.read_text().splitlines()]
+        if calls.exists()
+        else []
+    )
+    return {
+        "mode": mode,
+        "wall_s": round(seconds, 2),
+        "model_calls": len(model),
+        "model_s": round(sum(model), 2),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="mid", choices=("tiny", "mid"))
-    parser.add_argument("--new-tokens", type=int, default=40, help="decode length per call (a tool call: 30-50 tokens)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "uitest_cache.json")
+    parser.add_argument(
+        "--new-tokens",
+        type=int,
+        default=40,
+        help="decode length per call (a tool call: 30-50 tokens)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "uitest_cache.json"
+    )
     args = parser.parse_args()
 
     from vlagent.agent.testing import build_checkpoint
@@ -93,12 +130,18 @@ def main() -> None:
         (work / "costed").mkdir()
         (work / "costed" / "costed_model.py").write_text(COSTED_MODEL)
         path = os.pathsep.join([str(work / "costed"), str(EXAMPLES), str(ROOT)])
-        env = {**os.environ, "PYTHONPATH": path, "VL_BENCH_CHECKPOINT": str(checkpoint),
-               "VL_BENCH_NEW_TOKENS": str(args.new_tokens)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": path,
+            "VL_BENCH_CHECKPOINT": str(checkpoint),
+            "VL_BENCH_NEW_TOKENS": str(args.new_tokens),
+        }
         # As on a user's machine, Python keeps compiled bytecode (some CI images turn that off,
         # which adds a second of compiling to every run, cached or not).
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        run_suite("read", work, {**env, "VL_BENCH_NEW_TOKENS": "1"})  # compiles; an empty cache: plans nothing
+        run_suite(
+            "read", work, {**env, "VL_BENCH_NEW_TOKENS": "1"}
+        )  # compiles; an empty cache: plans nothing
         shutil.rmtree(work / "plans", ignore_errors=True)
         runs = [run_suite(mode, work, env) for mode in ("off", "update", "read")]
     without, first, second = runs
@@ -112,16 +155,31 @@ def main() -> None:
         "per_call_cost_for_10x_s": round(break_even, 2),
     }
     print(f"{'run':<28}{'wall s':>8}{'model calls':>13}{'model s':>9}")
-    for label, run in zip(("without cache (off)", "first, writing (update)", "second, cached (read)"), runs):
+    for label, run in zip(
+        ("without cache (off)", "first, writing (update)", "second, cached (read)"), runs
+    ):
         print(f"{label:<28}{run['wall_s']:>8}{run['model_calls']:>13}{run['model_s']:>9}")
-    print(f"second run: {summary['first_over_second']}x faster than the first, "
-          f"{summary['off_over_second']}x faster than no cache; model {per_call:.2f} s per call; "
-          f"10x needs a model of at least {break_even:.2f} s per call")
+    print(
+        f"second run: {summary['first_over_second']}x faster than the first, "
+        f"{summary['off_over_second']}x faster than no cache; model {per_call:.2f} s per call; "
+        f"10x needs a model of at least {break_even:.2f} s per call"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
-        "processors": os.cpu_count(), "checkpoint": f"qwen2-vl {args.size} (random weights)",
-        "new_tokens": args.new_tokens, "runs": runs, "summary": summary}, indent=1) + "\n")
+    args.out.write_text(
+        json.dumps(
+            {
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "machine": platform.platform(),
+                "processors": os.cpu_count(),
+                "checkpoint": f"qwen2-vl {args.size} (random weights)",
+                "new_tokens": args.new_tokens,
+                "runs": runs,
+                "summary": summary,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

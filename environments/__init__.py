@@ -1,5 +1,6 @@
 """Where actions happen: the Environment protocol, its drivers, ``make()`` and the checker."""
 
+from vlagent.environments.android import AndroidEnvironment
 from vlagent.environments.base import (
     ActionResult,
     Environment,
@@ -10,12 +11,19 @@ from vlagent.environments.base import (
     UIElement,
 )
 from vlagent.environments.checker import EnvironmentCheckError, check_environment
-from vlagent.environments.android import AndroidEnvironment
 from vlagent.environments.desktop import DesktopEnvironment
 from vlagent.environments.from_gym import FromGym, box_tool, discrete_tool, make_gym
 from vlagent.environments.memory import MemoryEnvironment
+from vlagent.environments.registry import (
+    Option,
+    OptionSpec,
+    available,
+    make,
+    option_specs,
+    options_of,
+    register,
+)
 from vlagent.environments.to_gym import to_gym
-from vlagent.environments.registry import available, make, options_of, register
 from vlagent.environments.wrappers import DryRun, Secrets, Wrapper
 
 register("memory", MemoryEnvironment)
@@ -29,11 +37,37 @@ def _sim_pick(env_seed: int = 0) -> Environment:
     return SimPickEnvironment(seed=env_seed)
 
 
+_sim_pick.option_help = {  # type: ignore[attr-defined]
+    "env_seed": Option("Seed of the episode (e.g. where the cube starts).", min=0),
+}
 register("sim-pick", _sim_pick)
 register("gym", make_gym)
 
 __all__ = [
-    "ActionResult", "AndroidEnvironment", "FromGym", "box_tool", "discrete_tool", "DesktopEnvironment", "DryRun", "Environment", "EnvironmentCheckError", "EnvironmentFault",
-    "EnvironmentUnavailable", "MemoryEnvironment", "Observation", "RunAborted", "Secrets", "UIElement", "Wrapper",
-    "available", "check_environment", "to_gym", "make", "options_of", "register",
+    "ActionResult",
+    "Option",
+    "OptionSpec",
+    "option_specs",
+    "AndroidEnvironment",
+    "FromGym",
+    "box_tool",
+    "discrete_tool",
+    "DesktopEnvironment",
+    "DryRun",
+    "Environment",
+    "EnvironmentCheckError",
+    "EnvironmentFault",
+    "EnvironmentUnavailable",
+    "MemoryEnvironment",
+    "Observation",
+    "RunAborted",
+    "Secrets",
+    "UIElement",
+    "Wrapper",
+    "available",
+    "check_environment",
+    "to_gym",
+    "make",
+    "options_of",
+    "register",
 ]

@@ -29,13 +29,15 @@ from typing import cast
 
 from PIL import Image
 
+from vlagent.tools.errors import VlagentError
+
 DEFAULT_PORT = 5037
 STDIN, STDOUT, STDERR, EXIT = 0, 1, 2, 3
 _PACKET = struct.Struct("<BI")
 QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
-class ChannelError(ConnectionError):
+class ChannelError(VlagentError, ConnectionError):
     """The adb server or the device did not answer as the protocol says."""
 
 
@@ -69,8 +71,9 @@ def wm_size(wm_output: str) -> str:
 class AdbChannel:
     """Commands to device ``serial`` through the adb server at ``host:port``."""
 
-    def __init__(self, serial: str, host: str | None = None, port: int | None = None,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self, serial: str, host: str | None = None, port: int | None = None, timeout: float = 30.0
+    ) -> None:
         default_host, default_port = server_address()
         self.serial, self.timeout = serial, timeout
         self.host, self.port = host or default_host, port or default_port
@@ -88,8 +91,10 @@ class AdbChannel:
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as exc:
-            raise AdbServerGone(f"the adb server at {self.host}:{self.port} cannot be reached "
-                               f"({exc.strerror or exc}); start it with adb start-server") from None
+            raise AdbServerGone(
+                f"the adb server at {self.host}:{self.port} cannot be reached "
+                f"({exc.strerror or exc}); start it with adb start-server"
+            ) from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             for request in (f"host:transport:{self.serial}", service):
@@ -163,7 +168,9 @@ class AdbChannel:
                 output += data
                 found = self._end.search(output)
                 if found is not None:
-                    return ShellResult(bytes(output[:found.start()]), int(found.group(1)), bytes(errors))
+                    return ShellResult(
+                        bytes(output[: found.start()]), int(found.group(1)), bytes(errors)
+                    )
 
     def _packet(self) -> tuple[int, bytes]:
         assert self._session is not None
@@ -182,8 +189,9 @@ class AdbChannel:
         except ChannelError:
             raise
         except OSError as exc:
-            raise ChannelError(f"reading {command.split(' ', 1)[0]} from {self.serial} failed "
-                               f"({_why(exc)})") from None
+            raise ChannelError(
+                f"reading {command.split(' ', 1)[0]} from {self.serial} failed ({_why(exc)})"
+            ) from None
         finally:
             sock.close()
 
@@ -214,13 +222,16 @@ class AdbChannel:
         except ChannelError:
             raise
         except OSError as exc:
-            raise ChannelError(f"reading the screenshot from {self.serial} failed ({_why(exc)})") from None
+            raise ChannelError(
+                f"reading the screenshot from {self.serial} failed ({_why(exc)})"
+            ) from None
         finally:
             sock.close()
 
 
 def _request(sock: socket.socket, request: str) -> None:
-    """Send one host-protocol request (hex length + text) and read OKAY, or raise with FAIL's text."""
+    """Send one host-protocol request (hex length + text) and read OKAY, or raise with FAIL's
+    text."""
     payload = request.encode()
     try:
         sock.sendall(b"%04x" % len(payload) + payload)
@@ -234,8 +245,10 @@ def _request(sock: socket.socket, request: str) -> None:
     except ChannelError as exc:
         if str(exc).startswith("adb: "):
             raise
-        raise ChannelError(f"the adb server closed the connection on {request.split(':', 1)[0]} "
-                           "(the device is going away or refused the service)") from None
+        raise ChannelError(
+            f"the adb server closed the connection on {request.split(':', 1)[0]} "
+            "(the device is going away or refused the service)"
+        ) from None
     except OSError as exc:
         raise ChannelError(f"the adb server dropped the connection ({_why(exc)})") from None
     raise ChannelError(f"the adb server answered {status!r} to {request.split(':', 1)[0]}")
@@ -282,7 +295,11 @@ def _read_to_end(sock: socket.socket) -> bytes:
 
 
 def _why(exc: OSError) -> str:
-    return "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or str(exc) or type(exc).__name__)
+    return (
+        "timed out"
+        if isinstance(exc, socket.timeout)
+        else (exc.strerror or str(exc) or type(exc).__name__)
+    )
 
 
 def decode_raw_screencap(data: bytes | memoryview) -> Image.Image:
@@ -294,8 +311,11 @@ def decode_raw_screencap(data: bytes | memoryview) -> Image.Image:
     pixels = width * height * 4
     header = len(data) - pixels
     if pixel_format != 1 or header not in (12, 16) or width == 0 or height == 0:
-        raise ValueError(f"unexpected raw screenshot: {width}x{height}, format {pixel_format}, "
-                         f"{len(data)} bytes")
+        raise ValueError(
+            f"unexpected raw screenshot: {width}x{height}, format {pixel_format}, {len(data)} bytes"
+        )
     # A memoryview is read in place (Pillow takes any buffer; its stubs say bytes).
     pixels_view = cast(bytes, data[header:])
-    return Image.frombuffer("RGBA", (width, height), pixels_view, "raw", "RGBA", 0, 1).convert("RGB")
+    return Image.frombuffer("RGBA", (width, height), pixels_view, "raw", "RGBA", 0, 1).convert(
+        "RGB"
+    )

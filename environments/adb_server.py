@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import socket
 import subprocess
-
 from typing import Any
 
 from vlagent.environments.adb_channel import server_address, wm_size
@@ -50,12 +49,17 @@ class ServerLease:
         if not listening(self.host, self.port):
             return  # nothing was started after all (adbutils could not start one)
         try:
-            subprocess.run([adb_binary(), "-P", str(self.port), "kill-server"], capture_output=True,
-                           timeout=10, check=False)
+            subprocess.run(
+                [adb_binary(), "-P", str(self.port), "kill-server"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
             log.debug("stopped the adb server this command started on port %d", self.port)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            log.warning("could not stop the adb server this command started on port %d: %s",
-                        self.port, exc)
+            log.warning(
+                "could not stop the adb server this command started on port %d: %s", self.port, exc
+            )
 
 
 def list_devices() -> list[dict[str, str]]:

@@ -18,11 +18,19 @@ import re
 import shlex
 import time
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import Any, ClassVar
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel
 
+from vlagent.environments.adb_channel import (
+    AdbChannel,
+    AdbServerGone,
+    decode_raw_screencap,
+    wm_size,
+)
+from vlagent.environments.adb_server import ServerLease
+from vlagent.environments.android_apps import app_package
 from vlagent.environments.base import (
     ActionResult,
     Environment,
@@ -30,23 +38,26 @@ from vlagent.environments.base import (
     EnvironmentUnavailable,
     Observation,
 )
-from vlagent.environments.adb_server import ServerLease
-from vlagent.environments.adb_channel import AdbChannel, AdbServerGone, decode_raw_screencap, wm_size
-from vlagent.environments.android_apps import app_package
 from vlagent.environments.lock import DeviceLock
+from vlagent.environments.registry import Option
 from vlagent.environments.ui_tree import draw_marks, dump_package, for_model, parse_hierarchy
 from vlagent.tools import MobileUse, ToolSet, mobile_tools
 
 log = logging.getLogger("vlagent.android")
 
 VIRTUAL = "virtual"
-"""``--serial virtual``: a virtual phone started for the run (also used when no device is attached)."""
+"""``--serial virtual``: a virtual phone started for the run (also used when no device is
+attached)."""
 ADB_KEYBOARD = "com.android.adbkeyboard"
 RECONNECT_ATTEMPTS = 3
 RECONNECT_BACKOFF_S = 0.5
 DUMP_PATH = "/sdcard/vlagent_window_dump.xml"
-SYSTEM_BUTTONS = {"Back": "KEYCODE_BACK", "Home": "KEYCODE_HOME", "Menu": "KEYCODE_MENU",
-                  "Enter": "KEYCODE_ENTER"}
+SYSTEM_BUTTONS = {
+    "Back": "KEYCODE_BACK",
+    "Home": "KEYCODE_HOME",
+    "Menu": "KEYCODE_MENU",
+    "Enter": "KEYCODE_ENTER",
+}
 
 
 def shell_text(text: str) -> str:
@@ -63,7 +74,9 @@ def _adbutils() -> Any:
     try:
         import adbutils
     except ImportError as exc:
-        raise EnvironmentUnavailable(f"the android environment needs adbutils ({exc}): pip install adbutils") from None
+        raise EnvironmentUnavailable(
+            f"the android environment needs adbutils ({exc}): pip install adbutils"
+        ) from None
     return adbutils
 
 
@@ -77,8 +90,20 @@ class AndroidEnvironment(Environment):
     """
 
     name = "android"
+    option_help: ClassVar[dict[str, Option]] = {
+        "serial": Option(
+            "Device serial, or 'virtual' for the embedded virtual phone (default: the "
+            "only device; the virtual phone when none is attached)."
+        ),
+        "ui_tree": Option(
+            "Give the model the screen's elements as a numbered list; it may tap one by its number."
+        ),
+        "marks": Option("With --ui-tree: also draw the numbers on the screenshot (set-of-marks)."),
+    }
 
-    def __init__(self, serial: str | None = None, ui_tree: bool = False, marks: bool = False) -> None:
+    def __init__(
+        self, serial: str | None = None, ui_tree: bool = False, marks: bool = False
+    ) -> None:
         self._adb = _adbutils()
         self._server = ServerLease(take=False)
         self.embedded: Any = None
@@ -113,7 +138,9 @@ class AndroidEnvironment(Environment):
             self.screencap = min(self.screencap_ms, key=lambda form: self.screencap_ms[form])
         except (EnvironmentFault, ValueError) as exc:
             self.close()
-            raise EnvironmentUnavailable(f"device {self.serial} did not answer as expected: {exc}") from None
+            raise EnvironmentUnavailable(
+                f"device {self.serial} did not answer as expected: {exc}"
+            ) from None
 
     def _embed(self) -> None:
         from vlagent.environments.virtual_android.adb_server import EmbeddedPhone
@@ -128,33 +155,44 @@ class AndroidEnvironment(Environment):
         try:
             devices = self.client.list()
             if serial and ":" in serial and serial not in {d.serial for d in devices}:
-                self.client.connect(serial, timeout=10)  # a network device: attach it like adb connect
+                self.client.connect(
+                    serial, timeout=10
+                )  # a network device: attach it like adb connect
                 devices = self.client.list()
         except Exception as exc:  # adbutils raises its own and socket errors
             if serial is None:
                 return self._no_device(f"the adb server cannot be reached ({exc})")
-            raise EnvironmentUnavailable(f"cannot reach the adb server: {exc}; is adb installed?") from None
+            raise EnvironmentUnavailable(
+                f"cannot reach the adb server: {exc}; is adb installed?"
+            ) from None
         ready = [d.serial for d in devices if d.state == "device"]
         listing = ", ".join(f"{d.serial} ({d.state})" for d in devices) or "none"
         if serial is not None:
             found = next((d for d in devices if d.serial == serial), None)
             if found is None:
-                raise EnvironmentUnavailable(f"no device {serial!r}; devices found: {listing} "
-                                             "(agent devices lists them)")
+                raise EnvironmentUnavailable(
+                    f"no device {serial!r}; devices found: {listing} (agent devices lists them)"
+                )
             if found.state != "device":
                 raise EnvironmentUnavailable(
                     f"device {serial} is {found.state}: unlock it and accept USB debugging, or "
-                    f"for a network device run adb disconnect {serial} then adb connect {serial}")
+                    f"for a network device run adb disconnect {serial} then adb connect {serial}"
+                )
             return str(serial)
         if not ready:
             return self._no_device(f"no Android device is ready (devices: {listing})")
         if len(ready) > 1:
-            raise EnvironmentUnavailable(f"several devices found: {listing}; pick one with --serial")
+            raise EnvironmentUnavailable(
+                f"several devices found: {listing}; pick one with --serial"
+            )
         return str(ready[0])
 
     def _no_device(self, why: str) -> str:
-        log.warning("%s: using the embedded virtual phone; plug in a phone with USB debugging on "
-                    "(or adb connect HOST:PORT) and pass --serial to drive it", why)
+        log.warning(
+            "%s: using the embedded virtual phone; plug in a phone with USB debugging on "
+            "(or adb connect HOST:PORT) and pass --serial to drive it",
+            why,
+        )
         self._server.release()  # the default server started for the search is not needed
         self._embed()
         return str(self.serial)
@@ -169,15 +207,23 @@ class AndroidEnvironment(Environment):
                 return run()
             except (self._adb.AdbError, ConnectionError, OSError, EOFError) as exc:
                 last = exc
-                log.warning("device %s: %s failed (%s); reconnecting (attempt %d of %d)", self.serial,
-                            _name(what), exc, attempt + 1, RECONNECT_ATTEMPTS)
+                log.warning(
+                    "device %s: %s failed (%s); reconnecting (attempt %d of %d)",
+                    self.serial,
+                    _name(what),
+                    exc,
+                    attempt + 1,
+                    RECONNECT_ATTEMPTS,
+                )
                 time.sleep(RECONNECT_BACKOFF_S * (attempt + 1))
                 self._reconnect()
         # Only the command's name: its arguments may be text being typed (a secret).
         lost = "lost the adb server" if isinstance(last, AdbServerGone) else "disconnected"
         raise EnvironmentFault(
-            f"device {self.serial} {lost} ({_name(what)}: {last}); gave up after {RECONNECT_ATTEMPTS} "
-            "attempts") from None
+            f"device {self.serial} {lost} ({_name(what)}: {last}); gave up after "
+            f"{RECONNECT_ATTEMPTS} "
+            "attempts"
+        ) from None
 
     def _reconnect(self) -> None:
         self.channel.close()
@@ -196,9 +242,13 @@ class AndroidEnvironment(Environment):
     def freeze_clock(self, hhmm: str = "1200") -> None:
         """Show ``hhmm`` on the status-bar clock (System UI demo mode, as screenshot tests use
         it), so a ticking clock does not make two screenshots of one screen differ."""
-        self._shell_many(["settings put global sysui_demo_allowed 1",
-                          "am broadcast -a com.android.systemui.demo -e command enter",
-                          f"am broadcast -a com.android.systemui.demo -e command clock -e hhmm {hhmm}"])
+        self._shell_many(
+            [
+                "settings put global sysui_demo_allowed 1",
+                "am broadcast -a com.android.systemui.demo -e command enter",
+                f"am broadcast -a com.android.systemui.demo -e command clock -e hhmm {hhmm}",
+            ]
+        )
 
     def _shell(self, command: str) -> str:
         return self._shell_many([command])[0]
@@ -227,7 +277,9 @@ class AndroidEnvironment(Environment):
             raise EnvironmentFault("screencap gives no image in either form")
         return timings
 
-    def _capture(self, form: str, meanwhile: list[str] | None = None) -> tuple[Image.Image, list[str]]:
+    def _capture(
+        self, form: str, meanwhile: list[str] | None = None
+    ) -> tuple[Image.Image, list[str]]:
         """The screenshot, and the answers of the ``meanwhile`` commands, run in the shell session
         while it streams on its own connection (a phone's UI dump takes a second or more)."""
         commands = meanwhile or []
@@ -236,11 +288,16 @@ class AndroidEnvironment(Environment):
             if commands:
                 self.channel.send_commands(commands)
             try:
-                data = self.channel.screencap_raw() if form == "raw" else self.channel.exec_out("screencap -p")
+                data = (
+                    self.channel.screencap_raw()
+                    if form == "raw"
+                    else self.channel.exec_out("screencap -p")
+                )
             except BaseException:
                 self.channel.close()  # the commands' answers are pending in the session: drop it
                 raise
             return data, [answer.text for answer in self.channel.answers(len(commands))]
+
         data, answers = self._call(commands[0] if commands else "screencap", both)
         return self._decode(form, data), answers
 
@@ -271,7 +328,9 @@ class AndroidEnvironment(Environment):
                 elements = for_model(parse_hierarchy(dump), image.size)
                 said = {"foreground": app} if (app := dump_package(dump)) else {}
             except ET.ParseError:
-                log.warning("device %s: the UI tree could not be read; this step has none", self.serial)
+                log.warning(
+                    "device %s: the UI tree could not be read; this step has none", self.serial
+                )
                 elements = []
             if self.marks:
                 image = draw_marks(image, elements)
@@ -280,16 +339,28 @@ class AndroidEnvironment(Environment):
         self.screen = image.size
         rotation = 0
         if (image.width > image.height) != (self.width > self.height):
-            found = re.search(r"mCurrentRotation=(?:ROTATION_)?(\d+)", self._shell("dumpsys window"))
+            found = re.search(
+                r"mCurrentRotation=(?:ROTATION_)?(\d+)", self._shell("dumpsys window")
+            )
             rotation = int(found.group(1)) if found else 1
-        return Observation(image=image, scale=1.0, elements=elements, metadata={
-            "serial": self.serial, "size": [image.width, image.height], "density": self.density,
-            "rotation": rotation, **said})
+        return Observation(
+            image=image,
+            scale=1.0,
+            elements=elements,
+            metadata={
+                "serial": self.serial,
+                "size": [image.width, image.height],
+                "density": self.density,
+                "rotation": rotation,
+                **said,
+            },
+        )
 
     def execute(self, action: BaseModel) -> ActionResult:
         if not isinstance(action, MobileUse):
-            return ActionResult(ok=False, executed=False,
-                                message=f"android cannot execute {type(action).__name__}")
+            return ActionResult(
+                ok=False, executed=False, message=f"android cannot execute {type(action).__name__}"
+            )
         width, height = self.screen
 
         def px(point: tuple[float, float]) -> str:
@@ -305,15 +376,20 @@ class AndroidEnvironment(Environment):
             at = px(action.coordinate)
             self._shell(f"input swipe {at} {at} {round((action.time or 1) * 1000)}")
         elif kind == "swipe" and action.coordinate and action.coordinate2:
-            self._shell(f"input swipe {px(action.coordinate)} {px(action.coordinate2)} "
-                        f"{round((action.time or 0.3) * 1000)}")
+            self._shell(
+                f"input swipe {px(action.coordinate)} {px(action.coordinate2)} "
+                f"{round((action.time or 0.3) * 1000)}"
+            )
         elif kind == "type":
             return self._type(action.text or "")
         elif kind == "key":
             name = (action.text or "").strip().upper().removeprefix("KEYCODE_")
             if not re.fullmatch(r"[A-Z0-9_]+", name):
-                return ActionResult(ok=False, executed=False,
-                                    message=f"{action.text!r} is not an adb keyevent name (e.g. volume_up)")
+                return ActionResult(
+                    ok=False,
+                    executed=False,
+                    message=f"{action.text!r} is not an adb keyevent name (e.g. volume_up)",
+                )
             self._shell(f"input keyevent KEYCODE_{name}")
         elif kind == "system_button" and action.button:
             self._shell(f"input keyevent {SYSTEM_BUTTONS[action.button]}")
@@ -322,7 +398,9 @@ class AndroidEnvironment(Environment):
         elif kind == "wait":
             time.sleep(action.time or 0)
         else:
-            return ActionResult(ok=True, executed=False, message=f"{kind} needs nothing from the device")
+            return ActionResult(
+                ok=True, executed=False, message=f"{kind} needs nothing from the device"
+            )
         return ActionResult(ok=True, message=f"{kind} done")
 
     def _type(self, text: str) -> ActionResult:
@@ -338,31 +416,52 @@ class AndroidEnvironment(Environment):
                 self._shell_many(commands)
             return ActionResult(ok=True, message="type done")
         if not self.ime:
-            return ActionResult(ok=False, executed=False, message=(
-                "this text has characters outside ASCII, which adb input cannot type; install "
-                "ADB Keyboard (com.android.adbkeyboard) and make it the input method"))
+            return ActionResult(
+                ok=False,
+                executed=False,
+                message=(
+                    "this text has characters outside ASCII, which adb input cannot type; install "
+                    "ADB Keyboard (com.android.adbkeyboard) and make it the input method"
+                ),
+            )
         encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
         self._shell(f"am broadcast -a ADB_INPUT_B64 --es msg {encoded}")
         return ActionResult(ok=True, message="type done (through ADB Keyboard)")
 
     def resolve_app(self, label: str) -> str | None:
-        """The package of the app called ``label`` among the installed ones (:func:`app_package`)."""
+        """The package of the app called ``label`` among the installed ones
+        (:func:`app_package`)."""
         return app_package(label, re.findall(r"package:(\S+)", self._shell("pm list packages")))
 
     def _open(self, label: str) -> ActionResult:
         package = self.resolve_app(label)
         if package is None:
-            return ActionResult(ok=False, executed=False, message=f"no app called {label!r} is installed")
-        output = self._shell(f"monkey -p {shlex.quote(package)} -c android.intent.category.LAUNCHER 1")
+            return ActionResult(
+                ok=False, executed=False, message=f"no app called {label!r} is installed"
+            )
+        output = self._shell(
+            f"monkey -p {shlex.quote(package)} -c android.intent.category.LAUNCHER 1"
+        )
         if "Events injected" not in output:
-            return ActionResult(ok=False, message=f"{package} could not be started: {output.strip()[:200]}")
+            return ActionResult(
+                ok=False, message=f"{package} could not be started: {output.strip()[:200]}"
+            )
         return ActionResult(ok=True, message=f"opened {package}", data={"package": package})
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "serial": self.serial, "size": [self.width, self.height],
-                "density": self.density, "screencap": self.screencap,
-                "screencap_ms": self.screencap_ms, "channel": "adb shell session", "ime": self.ime,
-                "ui_tree": self.ui_tree, "marks": self.marks, "virtual": self.embedded is not None}
+        return {
+            "name": self.name,
+            "serial": self.serial,
+            "size": [self.width, self.height],
+            "density": self.density,
+            "screencap": self.screencap,
+            "screencap_ms": self.screencap_ms,
+            "channel": "adb shell session",
+            "ime": self.ime,
+            "ui_tree": self.ui_tree,
+            "marks": self.marks,
+            "virtual": self.embedded is not None,
+        }
 
     def close(self) -> None:
         self.closed = True

@@ -6,13 +6,20 @@ import re
 
 # Labels whose package name does not contain the label (resolution falls back to package names).
 KNOWN_APPS = {
-    "settings": "com.android.settings", "chrome": "com.android.chrome",
-    "clock": "com.google.android.deskclock", "camera": "com.android.camera2",
-    "contacts": "com.android.contacts", "phone": "com.android.dialer",
-    "messages": "com.google.android.apps.messaging", "gmail": "com.google.android.gm",
-    "maps": "com.google.android.apps.maps", "play store": "com.android.vending",
-    "youtube": "com.google.android.youtube", "calendar": "com.google.android.calendar",
-    "photos": "com.google.android.apps.photos", "files": "com.google.android.documentsui",
+    "settings": "com.android.settings",
+    "chrome": "com.android.chrome",
+    "clock": "com.google.android.deskclock",
+    "camera": "com.android.camera2",
+    "contacts": "com.android.contacts",
+    "phone": "com.android.dialer",
+    "messages": "com.google.android.apps.messaging",
+    "gmail": "com.google.android.gm",
+    "maps": "com.google.android.apps.maps",
+    "play store": "com.android.vending",
+    "youtube": "com.google.android.youtube",
+    "calendar": "com.google.android.calendar",
+    "photos": "com.google.android.apps.photos",
+    "files": "com.google.android.documentsui",
     "calculator": "com.google.android.calculator",
 }
 

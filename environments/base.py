@@ -12,17 +12,18 @@ from PIL import Image
 from pydantic import BaseModel
 
 from vlagent.tools import Handler, RunEnd, ToolSet
+from vlagent.tools.errors import VlagentError
 
 
-class EnvironmentUnavailable(RuntimeError):
+class EnvironmentUnavailable(VlagentError, RuntimeError):
     """The environment cannot start (no display, no device, bad option). Says what to do."""
 
 
-class EnvironmentFault(RuntimeError):
+class EnvironmentFault(VlagentError, RuntimeError):
     """The environment broke during a run (device disconnected, display gone)."""
 
 
-class RunAborted(Exception):
+class RunAborted(VlagentError):
     """The user stopped the run from the device's side (e.g. pyautogui's fail-safe corner)."""
 
 
@@ -53,9 +54,15 @@ def as_rgb(image: Any, what: str) -> Image.Image:
         array = np.asarray(image)
         if array.dtype.kind == "f":
             array = (np.clip(array, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
-        if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-            raise ValueError(f"{what}: an array image is H×W×3 (or ×4, or H×W) of uint8 or floats in "
-                             f"[0, 1]; got shape {array.shape} of {array.dtype}")
+        if (
+            array.dtype != np.uint8
+            or array.ndim not in (2, 3)
+            or (array.ndim == 3 and array.shape[2] not in (3, 4))
+        ):
+            raise ValueError(
+                f"{what}: an array image is H×W×3 (or ×4, or H×W) of uint8 or floats in "
+                f"[0, 1]; got shape {array.shape} of {array.dtype}"
+            )
         return Image.fromarray(np.ascontiguousarray(array)).convert("RGB")
     raise ValueError(f"{what}: expected a PIL image or an array, got {type(image).__name__}")
 
@@ -90,8 +97,10 @@ class Observation:
         self.views = {name: as_rgb(view, f"view {name!r}") for name, view in self.views.items()}
         for name in [self.name, *self.views, *self.depth]:
             if not isinstance(name, str) or not _NAME.match(name):
-                raise ValueError(f"image name {name!r}: use 1 to 40 letters, digits, '_' or '-' "
-                                 "(it becomes part of a file name)")
+                raise ValueError(
+                    f"image name {name!r}: use 1 to 40 letters, digits, '_' or '-' "
+                    "(it becomes part of a file name)"
+                )
         unknown = [name for name in self.depth if name not in self.images]
         if unknown:
             raise ValueError(f"depth given for {unknown}, which are not images of this observation")
@@ -113,7 +122,9 @@ class Observation:
         try:
             return self.views[name]
         except KeyError:
-            raise KeyError(f"no image named {name!r}; the images are: {', '.join(self.images)}") from None
+            raise KeyError(
+                f"no image named {name!r}; the images are: {', '.join(self.images)}"
+            ) from None
 
     @property
     def device_size(self) -> tuple[float, float]:
@@ -189,7 +200,8 @@ class Environment(ABC):
         if handler is None:
             raise EnvironmentUnavailable(
                 f"{type(self).__name__} has no handler for {type(action).__name__}: register the "
-                "tool with handler=, or override execute()")
+                "tool with handler=, or override execute()"
+            )
         return run_handler(handler, action)
 
     def describe(self) -> dict[str, Any]:

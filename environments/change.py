@@ -23,7 +23,10 @@ def pixel_digest(obs: Observation) -> str:
     digest = hashlib.blake2b(obs.image.tobytes(), digest_size=16)
     digest.update(repr(obs.size).encode())
     text = digest.hexdigest()
-    obs._derived["digest"] = (obs.image, text)  # kept with its image: a swapped image is hashed anew
+    obs._derived["digest"] = (
+        obs.image,
+        text,
+    )  # kept with its image: a swapped image is hashed anew
     return text
 
 
@@ -39,8 +42,10 @@ class ExactPixels:
     """Unchanged means every pixel of every image is equal (screens)."""
 
     def signature(self, obs: Observation) -> tuple[str, ...]:
-        views = (hashlib.blake2b(image.tobytes() + repr(image.size).encode(), digest_size=16).hexdigest()
-                 for image in obs.views.values())
+        views = (
+            hashlib.blake2b(image.tobytes() + repr(image.size).encode(), digest_size=16).hexdigest()
+            for image in obs.views.values()
+        )
         return (pixel_digest(obs), *views)
 
     def same(self, first: Any, second: Any) -> bool:
@@ -74,7 +79,11 @@ class TolerantPixels:
     def same(self, first: Any, second: Any) -> bool:
         import numpy as np
 
-        if not isinstance(first, dict) or not isinstance(second, dict) or first.keys() != second.keys():
+        if (
+            not isinstance(first, dict)
+            or not isinstance(second, dict)
+            or first.keys() != second.keys()
+        ):
             return False
         for name, cells in first.items():
             other = second[name]

@@ -8,9 +8,10 @@ from PIL import Image
 
 from vlagent.environments.base import ActionResult, Environment, Observation
 from vlagent.tools import GuiTool, ToolCall, ToolSet
+from vlagent.tools.errors import VlagentError
 
 
-class EnvironmentCheckError(AssertionError):
+class EnvironmentCheckError(VlagentError, ValueError):
     """An environment broke the protocol; the message lists every problem found."""
 
 
@@ -39,7 +40,9 @@ def check_environment(env: Environment, *, execute: bool = True) -> None:
         app = obs.metadata.get("foreground")
         if app is not None and (not isinstance(app, str) or not app):
             # Replay compares it by equality: a name, or nothing when the environment cannot tell.
-            problems.append(f"metadata['foreground'] is {app!r}: the name of the app in front, or absent")
+            problems.append(
+                f"metadata['foreground'] is {app!r}: the name of the app in front, or absent"
+            )
     if execute:
         wait = _harmless_wait(env.toolset)
         if wait is not None:

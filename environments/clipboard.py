@@ -34,9 +34,13 @@ class Clipboard:
     def read(self) -> bytes | None:
         """The text the clipboard holds now, or None when nobody serves it."""
         try:
-            done = subprocess.run(["xclip", "-selection", "clipboard", "-out", "-target", "UTF8_STRING"],
-                                  capture_output=True, timeout=OWN_TIMEOUT_S, env=self.env,
-                                  stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                ["xclip", "-selection", "clipboard", "-out", "-target", "UTF8_STRING"],
+                capture_output=True,
+                timeout=OWN_TIMEOUT_S,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
             return None
         return done.stdout if done.returncode == 0 else None
@@ -45,8 +49,13 @@ class Clipboard:
     def serving(self, text: str) -> Iterator[None]:
         """Serve ``text`` as the clipboard for the ``with`` block (the paste), then stop."""
         server = subprocess.Popen(
-            ["xclip", "-selection", "clipboard", "-in", "-quiet"], stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env, start_new_session=True)
+            ["xclip", "-selection", "clipboard", "-in", "-quiet"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=self.env,
+            start_new_session=True,
+        )
         try:
             assert server.stdin is not None
             server.stdin.write(text.encode("utf-8"))
@@ -61,7 +70,9 @@ class Clipboard:
         deadline = time.monotonic() + OWN_TIMEOUT_S
         while time.monotonic() < deadline:
             if server.poll() is not None:
-                raise EnvironmentFault(f"xclip exited at once (code {server.returncode}) on {self.display}")
+                raise EnvironmentFault(
+                    f"xclip exited at once (code {server.returncode}) on {self.display}"
+                )
             if self.read() == expected:
                 return
             time.sleep(0.01)
@@ -71,6 +82,11 @@ class Clipboard:
         """Give the clipboard back what it held: its earlier text, served by a detached xclip."""
         if held is None:
             return  # nobody served it before, and nobody does now that our xclip has stopped
-        subprocess.Popen(["xclip", "-selection", "clipboard", "-in"], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env,
-                         start_new_session=True).communicate(held, timeout=OWN_TIMEOUT_S)
+        subprocess.Popen(
+            ["xclip", "-selection", "clipboard", "-in"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=self.env,
+            start_new_session=True,
+        ).communicate(held, timeout=OWN_TIMEOUT_S)

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from PIL import Image, ImageChops
 from pydantic import BaseModel
@@ -41,6 +41,7 @@ from vlagent.environments.base import (
 from vlagent.environments.lock import DeviceLock
 from vlagent.environments.memory import parse_size
 from vlagent.environments.processes import stop_process
+from vlagent.environments.registry import Option
 from vlagent.environments.xvfb import Xvfb, user_authority, x_client_environment
 from vlagent.tools import ComputerUse, ToolSet, computer_tools
 
@@ -74,10 +75,26 @@ class DesktopEnvironment(Environment):
     monitor, 0 = all of them), or a private ``xvfb`` screen of size WxH."""
 
     name = "desktop"
+    option_help: ClassVar[dict[str, Option]] = {
+        "display": Option("X display, e.g. :0 (default $DISPLAY)."),
+        "monitor": Option("Monitor number (1 = first, 0 = all).", min=0),
+        "xvfb": Option("Run on a private virtual screen WxH, e.g. 1280x800."),
+        "scale": Option("Device pixels per image pixel (HiDPI).", min=0.01),
+        "settle": Option("After an action, wait up to S s for the screen to settle.", min=0),
+        "launch": Option("Start this program on the display first (e.g. an app under test)."),
+        "launch_dir": Option("The folder --launch starts the program in."),
+    }
 
-    def __init__(self, display: str | None = None, monitor: int = 1, xvfb: str | None = None,
-                 scale: float | None = None, settle: float = 0.0, launch: str | None = None,
-                 launch_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        display: str | None = None,
+        monitor: int = 1,
+        xvfb: str | None = None,
+        scale: float | None = None,
+        settle: float = 0.0,
+        launch: str | None = None,
+        launch_dir: str | Path | None = None,
+    ) -> None:
         if xvfb is not None and display is not None:
             raise EnvironmentUnavailable("--xvfb starts its own display; leave out --display")
         if settle < 0:
@@ -94,7 +111,8 @@ class DesktopEnvironment(Environment):
         if not display:
             raise EnvironmentUnavailable(
                 "no display: set DISPLAY, pass --display :0, or use --xvfb 1280x800 for a private "
-                "virtual screen")
+                "virtual screen"
+            )
         self.display = display
         self.private = self._xvfb is not None
         self.authority = self._xvfb.client_authority if self._xvfb is not None else user_authority()
@@ -127,10 +145,12 @@ class DesktopEnvironment(Environment):
         except Exception as exc:  # python-xlib raises several unrelated types here
             raise EnvironmentUnavailable(
                 f"cannot open display {self.display} ({type(exc).__name__}: {exc}); start one with "
-                "--xvfb 1280x800, or set DISPLAY (and XAUTHORITY) to a running X server") from None
+                "--xvfb 1280x800, or set DISPLAY (and XAUTHORITY) to a running X server"
+            ) from None
         if shutil.which("xclip") is None:
             raise EnvironmentUnavailable(
-                "typing needs xclip (text is pasted to keep Unicode intact): apt-get install xclip")
+                "typing needs xclip (text is pasted to keep Unicode intact): apt-get install xclip"
+            )
         with _quiet_xlib():
             import pyautogui
 
@@ -147,7 +167,7 @@ class DesktopEnvironment(Environment):
         # Pillow frees every image's memory back to the OS by default; a screenshot a step then
         # costs ~3,000 page faults (10+ ms at 1920x1080). Let Pillow keep a few blocks for reuse
         # (its documented block cache, PILLOW_BLOCKS_MAX) while this environment is open.
-        core: Any = getattr(Image, "core")  # noqa: B009 (untyped C module)
+        core: Any = getattr(Image, "core")
         self._blocks_before: int | None = core.get_blocks_max()
         if core.get_blocks_max() < IMAGE_BLOCKS_CACHED:
             core.set_blocks_max(IMAGE_BLOCKS_CACHED)
@@ -156,7 +176,8 @@ class DesktopEnvironment(Environment):
         if not 0 <= monitor < len(monitors):
             raise EnvironmentUnavailable(
                 f"--monitor {monitor} does not exist; this display has {len(monitors) - 1} "
-                f"monitor(s): 1..{len(monitors) - 1}, or 0 for all")
+                f"monitor(s): 1..{len(monitors) - 1}, or 0 for all"
+            )
         self.monitor_index = monitor
         self.monitor: dict[str, int] = dict(monitors[monitor])
         if scale is None:
@@ -171,15 +192,21 @@ class DesktopEnvironment(Environment):
     def _launch(self, command: str, folder: str | Path | None) -> None:
         before = self._grab()
         try:
-            self._launched = subprocess.Popen(shlex.split(command), env=self._child_env, cwd=folder,
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self._launched = subprocess.Popen(
+                shlex.split(command),
+                env=self._child_env,
+                cwd=folder,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         except OSError as exc:
             raise EnvironmentUnavailable(f"--launch {command!r} could not start: {exc}") from None
         deadline = time.monotonic() + LAUNCH_WAIT_S
         while time.monotonic() < deadline:  # until it has drawn something, then until it settles
             if self._launched.poll() is not None:
                 raise EnvironmentUnavailable(
-                    f"--launch {command!r} exited at once with code {self._launched.returncode}")
+                    f"--launch {command!r} exited at once with code {self._launched.returncode}"
+                )
             if ImageChops.difference(before, self._grab()).getbbox() is not None:
                 # A new window draws its keyboard focus a little after itself (Tk: up to ~0.2 s):
                 # wait for a longer stillness than after an action, so the first screen is whole.
@@ -209,12 +236,17 @@ class DesktopEnvironment(Environment):
 
     def observe(self) -> Observation:
         image = self._grab()
-        return Observation(image=image, scale=self.scale, metadata={
-            "display": self.display, "monitor": self.monitor_index,
-            "physical_size": list(image.size),
-            "logical_size": [round(image.width * self.scale), round(image.height * self.scale)],
-            **self._foreground(),
-        })
+        return Observation(
+            image=image,
+            scale=self.scale,
+            metadata={
+                "display": self.display,
+                "monitor": self.monitor_index,
+                "physical_size": list(image.size),
+                "logical_size": [round(image.width * self.scale), round(image.height * self.scale)],
+                **self._foreground(),
+            },
+        )
 
     def _foreground(self) -> dict[str, str]:
         """The application in front, by the class of its window (WM_CLASS): the window with the
@@ -234,7 +266,7 @@ class DesktopEnvironment(Environment):
                     if names:
                         return {"foreground": str(names[1])}
                     window = window.query_tree().parent
-        except Exception:  # noqa: BLE001 (a window closing under us: then nothing is known)
+        except Exception:
             return {}
         return {}
 
@@ -266,36 +298,52 @@ class DesktopEnvironment(Environment):
             return None
         # Rounded like Observation.to_pixel; the far edge (normalized 1.0) is the last pixel.
         x, y = min(round(x), int(width) - 1), min(round(y), int(height) - 1)
-        return (round(self.monitor["left"] * self.scale) + x, round(self.monitor["top"] * self.scale) + y)
+        return (
+            round(self.monitor["left"] * self.scale) + x,
+            round(self.monitor["top"] * self.scale) + y,
+        )
 
     def execute(self, action: BaseModel) -> ActionResult:
         if not isinstance(action, ComputerUse):
-            return ActionResult(ok=False, executed=False,
-                                message=f"the desktop cannot execute {type(action).__name__}")
+            return ActionResult(
+                ok=False,
+                executed=False,
+                message=f"the desktop cannot execute {type(action).__name__}",
+            )
         points: dict[str, tuple[int, int]] = {}
         for name in ("coordinate", "start_coordinate"):
             value = getattr(action, name)
             if value is not None:
                 pixel = self._point(value)
                 if pixel is None:
-                    return ActionResult(ok=False, executed=False,
-                                        message=f"'{name}' is outside the screen")
+                    return ActionResult(
+                        ok=False, executed=False, message=f"'{name}' is outside the screen"
+                    )
                 points[name] = pixel
         try:
             with self._driving():
                 message = self._run(action, points)
         except self._gui.FailSafeException:
-            raise RunAborted("the pointer was moved into a screen corner (pyautogui fail-safe)") from None
+            raise RunAborted(
+                "the pointer was moved into a screen corner (pyautogui fail-safe)"
+            ) from None
         except (OSError, subprocess.SubprocessError) as exc:
             raise EnvironmentFault(f"input on {self.display} failed: {exc}") from None
         if self.settle:
             self._settle(self.settle)
-        return ActionResult(ok=True, message=message, data={"pixels": {k: list(v) for k, v in points.items()}})
+        return ActionResult(
+            ok=True, message=message, data={"pixels": {k: list(v) for k, v in points.items()}}
+        )
 
     def _run(self, action: ComputerUse, points: dict[str, tuple[int, int]]) -> str:
         gui, kind, at = self._gui, action.action, points.get("coordinate")
-        clicks = {"left_click": ("left", 1), "right_click": ("right", 1), "middle_click": ("middle", 1),
-                  "double_click": ("left", 2), "triple_click": ("left", 3)}
+        clicks = {
+            "left_click": ("left", 1),
+            "right_click": ("right", 1),
+            "middle_click": ("middle", 1),
+            "double_click": ("left", 2),
+            "triple_click": ("left", 3),
+        }
         if kind in clicks:
             button, count = clicks[kind]
             if at is not None:
@@ -371,9 +419,16 @@ class DesktopEnvironment(Environment):
     # -- the rest ------------------------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "display": self.display, "monitor": self.monitor_index,
-                "size": [self.monitor["width"], self.monitor["height"]], "scale": self.scale,
-                "private_xvfb": self.private, "fail_safe": not self.private, "settle_s": self.settle}
+        return {
+            "name": self.name,
+            "display": self.display,
+            "monitor": self.monitor_index,
+            "size": [self.monitor["width"], self.monitor["height"]],
+            "scale": self.scale,
+            "private_xvfb": self.private,
+            "fail_safe": not self.private,
+            "settle_s": self.settle,
+        }
 
     def close(self) -> None:
         if self.closed:
@@ -383,7 +438,7 @@ class DesktopEnvironment(Environment):
         if shooter is not None:
             shooter.close()
         if getattr(self, "_blocks_before", None) is not None:
-            getattr(Image, "core").set_blocks_max(self._blocks_before)  # noqa: B009
+            getattr(Image, "core").set_blocks_max(self._blocks_before)
             self._blocks_before = None
         connection = getattr(self, "_x_display", None)
         if connection is not None:

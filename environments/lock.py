@@ -37,7 +37,8 @@ class DeviceLock:
             self._fd = None
             raise EnvironmentUnavailable(
                 f"{self.what} is in use by another vlagent run ({holder}); wait for it to end or "
-                "stop it: two runs on one device act on each other's screens") from None
+                "stop it: two runs on one device act on each other's screens"
+            ) from None
         os.ftruncate(self._fd, 0)
         os.write(self._fd, f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}".encode())
         # An environment that is dropped without close() frees its device when it is collected.

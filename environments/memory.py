@@ -7,17 +7,25 @@ stand-in for the desktop or Android drivers: it executes nothing outside this pr
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from PIL import Image, ImageDraw
 from pydantic import BaseModel
 
 from vlagent.environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
+from vlagent.environments.registry import Option
 from vlagent.tools import ComputerUse, GuiTool, MobileUse, ToolSet, computer_tools, mobile_tools
 
-_MARK = {"click": "red", "left_click": "red", "double_click": "purple", "triple_click": "purple",
-         "right_click": "blue", "middle_click": "green", "long_press": "orange",
-         "mouse_move": "gray"}
+_MARK = {
+    "click": "red",
+    "left_click": "red",
+    "double_click": "purple",
+    "triple_click": "purple",
+    "right_click": "blue",
+    "middle_click": "green",
+    "long_press": "orange",
+    "mouse_move": "gray",
+}
 
 
 MAX_SIDE = 16384
@@ -33,7 +41,9 @@ def parse_size(text: str) -> tuple[int, int]:
     if width <= 0 or height <= 0:
         raise EnvironmentUnavailable(f"size {text!r} must be positive")
     if max(width, height) > MAX_SIDE:
-        raise EnvironmentUnavailable(f"size {text!r} is too large: at most {MAX_SIDE} pixels a side")
+        raise EnvironmentUnavailable(
+            f"size {text!r} is too large: at most {MAX_SIDE} pixels a side"
+        )
     return width, height
 
 
@@ -45,6 +55,11 @@ class MemoryEnvironment(Environment):
     """
 
     name = "memory"
+    option_help: ClassVar[dict[str, Option]] = {
+        "size": Option("Screen size WxH (default 1280x800)."),
+        "space": Option("Action space: computer or mobile."),
+        "scale": Option("Device pixels per image pixel (HiDPI).", min=0.01),
+    }
 
     def __init__(
         self,
@@ -73,12 +88,17 @@ class MemoryEnvironment(Environment):
     def observe(self) -> Observation:
         if self.closed:
             raise EnvironmentUnavailable("the memory environment is closed")
-        return Observation(image=self.canvas.copy(), scale=self.scale, metadata={"actions": len(self.log)})
+        return Observation(
+            image=self.canvas.copy(), scale=self.scale, metadata={"actions": len(self.log)}
+        )
 
     def execute(self, action: BaseModel) -> ActionResult:
         if not isinstance(action, (ComputerUse, MobileUse)):
-            return ActionResult(ok=False, executed=False,
-                                message=f"the memory environment cannot execute {type(action).__name__}")
+            return ActionResult(
+                ok=False,
+                executed=False,
+                message=f"the memory environment cannot execute {type(action).__name__}",
+            )
         view = Observation(image=self.canvas, scale=self.scale)
         entry: dict[str, Any] = {"tool": action.tool_name, **action.arguments()}
         for name in ("coordinate", "coordinate2", "start_coordinate"):
@@ -116,8 +136,12 @@ class MemoryEnvironment(Environment):
             draw.text((4, 4), label[:120], fill="black")
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "space": self.space, "size": [self.width, self.height],
-                "scale": self.scale}
+        return {
+            "name": self.name,
+            "space": self.space,
+            "size": [self.width, self.height],
+            "scale": self.scale,
+        }
 
     def close(self) -> None:
         self.closed = True

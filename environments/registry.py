@@ -3,12 +3,70 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from vlagent.environments.base import Environment, EnvironmentUnavailable
 
 Factory = Callable[..., Environment]
+Kind = Literal["str", "int", "float", "bool", "list"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """What an environment says about one of its options, for the command line: ``help`` is the
+    flag's help text, ``min`` the smallest number it takes. An environment declares them once,
+    as ``option_help`` on its class (or factory function); the CLI makes its flags from them."""
+
+    help: str
+    min: float | None = None
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option of one environment: its name, the kind of value (from the factory's
+    signature), whether it must be given, and what the environment declared about it."""
+
+    name: str
+    kind: Kind
+    required: bool
+    declared: Option | None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def convert(self, text: str) -> Any:
+        """``text`` (from ``--env-option KEY=VALUE``) as this option's kind of value."""
+        if self.kind == "bool":
+            if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(f"{self.name}={text!r} is not true or false")
+            return text.lower() in ("1", "true", "yes", "on")
+        if self.kind in ("int", "float"):
+            number = int(text) if self.kind == "int" else float(text)
+            if (
+                self.declared is not None
+                and self.declared.min is not None
+                and number < self.declared.min
+            ):
+                raise ValueError(f"{self.name}={text} is below {self.declared.min:g}")
+            return number
+        return [text] if self.kind == "list" else text
+
+
+def _kind(annotation: Any) -> Kind:
+    """The kind of value a factory's annotation asks for (its first alternative)."""
+    text = (
+        annotation
+        if isinstance(annotation, str)
+        else getattr(annotation, "__name__", str(annotation))
+    )
+    first = text.split("|")[0].strip()
+    if first.startswith(("Sequence[", "list[", "tuple[str")):
+        return "list"
+    return first if first in ("int", "float", "bool") else "str"  # type: ignore[return-value]
+
 
 _REGISTRY: dict[str, Factory] = {}
 
@@ -29,9 +87,23 @@ def options_of(name: str) -> list[str]:
     return [p.name for p in _options(_factory(name))]
 
 
+def option_specs(name: str) -> list[OptionSpec]:
+    """Every option of environment ``name``: read from its factory's signature, with what it
+    declares in ``option_help``."""
+    factory = _factory(name)
+    declared: Mapping[str, Option] = getattr(factory, "option_help", {})
+    return [
+        OptionSpec(p.name, _kind(p.annotation), p.default is p.empty, declared.get(p.name))
+        for p in _options(factory)
+    ]
+
+
 def _options(factory: Factory) -> list[inspect.Parameter]:
-    return [p for p in inspect.signature(factory).parameters.values()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return [
+        p
+        for p in inspect.signature(factory).parameters.values()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
 
 
 def make(name: str, **options: Any) -> Environment:
@@ -50,7 +122,9 @@ def make(name: str, **options: Any) -> Environment:
     missing = [p.name for p in parameters if p.default is p.empty and p.name not in options]
     if missing:
         flags = ", ".join(f"--{m.replace('_', '-')}" for m in missing)
-        raise EnvironmentUnavailable(f"environment {name!r} needs {flags} (agent envs lists every option)")
+        raise EnvironmentUnavailable(
+            f"environment {name!r} needs {flags} (agent envs lists every option)"
+        )
     return factory(**options)
 
 

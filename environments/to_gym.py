@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from vlagent.environments.base import Environment, Observation
+from vlagent.environments.base import ActionResult, Environment, Observation
 from vlagent.tools import ToolCall, ToolError, point_fields
 
 
@@ -63,25 +63,43 @@ def argument_space(tool: type[BaseModel]) -> tuple[Any, dict[str, Any]]:
     actions = getattr(tool, "ACTIONS", None)
     for name, field in tool.model_fields.items():
         annotation = _unwrap(field.annotation)
-        choices = list(actions) if name == "action" and isinstance(actions, dict) else _choices(annotation)
+        choices = (
+            list(actions)
+            if name == "action" and isinstance(actions, dict)
+            else _choices(annotation)
+        )
         if name in points:
-            fields[name], readers[name] = spaces.Box(0.0, 1.0, (2,), dtype="float64"), lambda v: [float(x) for x in v]
+            fields[name], readers[name] = (
+                spaces.Box(0.0, 1.0, (2,), dtype="float64"),
+                lambda v: [float(x) for x in v],
+            )
         elif choices is not None:
-            fields[name], readers[name] = spaces.Discrete(len(choices)), lambda v, c=choices: c[int(v)]
+            fields[name], readers[name] = (
+                spaces.Discrete(len(choices)),
+                lambda v, c=choices: c[int(v)],
+            )
         elif annotation is bool:
             fields[name], readers[name] = spaces.Discrete(2), lambda v: bool(v)
         elif annotation in (int, float):
             low, high = _bounds(field)
             fields[name] = spaces.Box(low, high, (), dtype="float64")
-            readers[name] = (lambda v: int(round(float(v)))) if annotation is int else (lambda v: float(v))
-        elif typing.get_origin(annotation) is tuple and all(a in (int, float) for a in typing.get_args(annotation)):
+            readers[name] = (
+                (lambda v: int(round(float(v)))) if annotation is int else (lambda v: float(v))
+            )
+        elif typing.get_origin(annotation) is tuple and all(
+            a in (int, float) for a in typing.get_args(annotation)
+        ):
             size = len(typing.get_args(annotation))
-            fields[name], readers[name] = spaces.Box(-math.inf, math.inf, (size,), dtype="float64"), \
-                lambda v: [float(x) for x in v]
+            fields[name], readers[name] = (
+                spaces.Box(-math.inf, math.inf, (size,), dtype="float64"),
+                lambda v: [float(x) for x in v],
+            )
         elif annotation is str:
             fields[name], readers[name] = spaces.Text(max_length=64), str
         else:
-            raise TypeError(f"tool {tool.__name__}: argument {name!r} ({annotation}) has no Gymnasium space")
+            raise TypeError(
+                f"tool {tool.__name__}: argument {name!r} ({annotation}) has no Gymnasium space"
+            )
     return spaces.Dict(fields), readers
 
 
@@ -94,15 +112,7 @@ def to_gym(environment: Environment) -> Any:
     first = environment.observe()
     tools = environment.toolset
     parts = [argument_space(tools[name]) for name in tools.names]
-
-    def image_box(image: Any) -> Any:
-        return spaces.Box(0, 255, (image.height, image.width, 3), dtype="uint8")
-
-    observation_space: dict[str, Any] = {name: image_box(image) for name, image in first.images.items()}
-    if first.state:
-        observation_space["state"] = spaces.Dict({
-            key: spaces.Box(-math.inf, math.inf, _vector(value).shape, dtype="float64")
-            for key, value in first.state.items()})
+    observation_space = _observation_space(spaces, first)
 
     # Defined here, not at import: importing vlagent must not need Gymnasium.
     class VlagentEnv(gym.Env):  # type: ignore[misc,name-defined]
@@ -116,14 +126,8 @@ def to_gym(environment: Environment) -> Any:
             self._last: Observation = first
 
         def _observe(self) -> dict[str, Any]:
-            import numpy as np
-
             self._last = environment.observe()
-            observed: dict[str, Any] = {name: np.asarray(image, dtype=np.uint8)
-                                        for name, image in self._last.images.items()}
-            if "state" in observation_space:
-                observed["state"] = {key: _vector(value) for key, value in self._last.state.items()}
-            return observed
+            return _observed(self._last, "state" in observation_space)
 
         def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
             super().reset(seed=seed)
@@ -145,8 +149,7 @@ def to_gym(environment: Environment) -> Any:
                 return self._observe(), 0.0, False, False, info
             result = environment.execute(validated)
             info.update(ok=result.ok, message=result.message, **result.data)
-            ended = result.ends is not None
-            reward = float(result.data.get("reward", 1.0 if ended and result.ends and result.ends.status == "success" else 0.0))
+            ended, reward = result.ends is not None, _reward(result)
             return self._observe(), reward, ended, False, info
 
         def render(self) -> Any:
@@ -158,6 +161,48 @@ def to_gym(environment: Environment) -> Any:
             environment.close()
 
     return VlagentEnv()
+
+
+def _observation_space(spaces: Any, first: Observation) -> dict[str, Any]:
+    """The spaces of the first observation: a ``Box`` per image and, when the environment reports
+    a state, a ``Dict`` of its vectors (later observations are assumed to keep these shapes)."""
+    observation_space: dict[str, Any] = {
+        name: spaces.Box(0, 255, (image.height, image.width, 3), dtype="uint8")
+        for name, image in first.images.items()
+    }
+    if first.state:
+        observation_space["state"] = spaces.Dict(
+            {
+                key: spaces.Box(-math.inf, math.inf, _vector(value).shape, dtype="float64")
+                for key, value in first.state.items()
+            }
+        )
+    return observation_space
+
+
+def _observed(observation: Observation, with_state: bool) -> dict[str, Any]:
+    """``observation`` as a sample of the observation space: images as uint8 arrays, and the
+    state's vectors when the space has them."""
+    import numpy as np
+
+    observed: dict[str, Any] = {
+        name: np.asarray(image, dtype=np.uint8) for name, image in observation.images.items()
+    }
+    if with_state:
+        observed["state"] = {key: _vector(value) for key, value in observation.state.items()}
+    return observed
+
+
+def _reward(result: ActionResult) -> float:
+    """``data["reward"]`` when the environment gives one, else 1 for an episode it ends as a
+    success and 0 otherwise."""
+    ended = result.ends is not None
+    return float(
+        result.data.get(
+            "reward",
+            1.0 if ended and result.ends and result.ends.status == "success" else 0.0,
+        )
+    )
 
 
 def _vector(value: Any) -> Any:

@@ -31,10 +31,16 @@ def parse_hierarchy(xml: str) -> list[UIElement]:
         if match is None:
             continue
         left, top, right, bottom = (int(v) for v in match.groups())
-        elements.append(UIElement(
-            bounds=(left, top, right, bottom), text=node.get("text", ""), kind=node.get("class", ""),
-            resource_id=node.get("resource-id", ""), description=node.get("content-desc", ""),
-            clickable=node.get("clickable") == "true" or node.get("long-clickable") == "true"))
+        elements.append(
+            UIElement(
+                bounds=(left, top, right, bottom),
+                text=node.get("text", ""),
+                kind=node.get("class", ""),
+                resource_id=node.get("resource-id", ""),
+                description=node.get("content-desc", ""),
+                clickable=node.get("clickable") == "true" or node.get("long-clickable") == "true",
+            )
+        )
     return elements
 
 
@@ -49,12 +55,16 @@ def from_accessibility_nodes(nodes: Iterable[Mapping[str, Any]]) -> list[UIEleme
     """Accessibility nodes as datasets record them (``bounds``, ``class_name``, ``text``,
     ``content_description``, ``clickable``, ``visible``) → elements; invisible nodes dropped."""
     return [
-        UIElement(bounds=tuple(int(v) for v in node["bounds"]),  # type: ignore[arg-type]
-                  text=node.get("text") or "", kind=node.get("class_name") or "",
-                  resource_id=node.get("resource_id") or "",
-                  description=node.get("content_description") or "",
-                  clickable=bool(node.get("clickable")))
-        for node in nodes if node.get("visible", True)
+        UIElement(
+            bounds=tuple(int(v) for v in node["bounds"]),  # type: ignore[arg-type]
+            text=node.get("text") or "",
+            kind=node.get("class_name") or "",
+            resource_id=node.get("resource_id") or "",
+            description=node.get("content_description") or "",
+            clickable=bool(node.get("clickable")),
+        )
+        for node in nodes
+        if node.get("visible", True)
     ]
 
 
@@ -77,21 +87,32 @@ def for_model(elements: Iterable[UIElement], size: tuple[int, int]) -> list[UIEl
         if key in seen:
             continue
         seen.add(key)
-        kept.append(UIElement(bounds=(left, top, right, bottom), text=element.text, kind=element.kind,
-                              resource_id=element.resource_id, description=element.description,
-                              clickable=element.clickable))
+        kept.append(
+            UIElement(
+                bounds=(left, top, right, bottom),
+                text=element.text,
+                kind=element.kind,
+                resource_id=element.resource_id,
+                description=element.description,
+                clickable=element.clickable,
+            )
+        )
     return kept
 
 
 def element_lines(elements: list[UIElement], scale: tuple[float, float] = (1.0, 1.0)) -> str:
     """The numbered list the model reads. Bounds are multiplied by ``scale`` (image pixels →
     the model's own coordinate space)."""
-    lines = ["Elements on the screen, as number: kind \"text\" (description) [left,top][right,bottom]. "
-             "To act on one, give its number as `element` instead of `coordinate`."]
+    lines = [
+        'Elements on the screen, as number: kind "text" (description) [left,top][right,bottom]. '
+        "To act on one, give its number as `element` instead of `coordinate`."
+    ]
     for index, element in enumerate(elements):
         left, top, right, bottom = element.bounds
-        box = (f"[{round(left * scale[0])},{round(top * scale[1])}]"
-               f"[{round(right * scale[0])},{round(bottom * scale[1])}]")
+        box = (
+            f"[{round(left * scale[0])},{round(top * scale[1])}]"
+            f"[{round(right * scale[0])},{round(bottom * scale[1])}]"
+        )
         words = f' "{_short(element.text)}"' if element.text else ""
         if element.description and element.description != element.text:
             words += f" ({_short(element.description)})"
@@ -130,4 +151,4 @@ def draw_marks(image: Image.Image, elements: list[UIElement]) -> Image.Image:
 
 def _short(text: str) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"

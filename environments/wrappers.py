@@ -84,8 +84,10 @@ class Secrets(Wrapper):
         try:
             result = self.inner.execute(filled)
         except EnvironmentFault:
-            raise EnvironmentFault("an action that types a secret failed (its message is withheld, "
-                                   "as it may hold the secret)") from None
+            raise EnvironmentFault(
+                "an action that types a secret failed (its message is withheld, "
+                "as it may hold the secret)"
+            ) from None
         message = result.message
         if any(secret in message for secret in self._values.values()):
             message = "done (message withheld: it held a secret)"

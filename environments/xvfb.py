@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import threading
 import secrets
 import select
 import shutil
@@ -19,6 +18,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,11 +84,17 @@ def x_client_environment(display: str, authority: str) -> Iterator[None]:
 
 def authority_entry(number: str, cookie: bytes) -> bytes:
     """One X authority entry: this host's local connections to display ``number``."""
+
     def field(value: bytes) -> bytes:
         return struct.pack(">H", len(value)) + value
 
-    return (struct.pack(">H", FAMILY_LOCAL) + field(socket.gethostname().encode())
-            + field(number.encode()) + field(COOKIE) + field(cookie))
+    return (
+        struct.pack(">H", FAMILY_LOCAL)
+        + field(socket.gethostname().encode())
+        + field(number.encode())
+        + field(COOKIE)
+        + field(cookie)
+    )
 
 
 def authority_entries(data: bytes) -> list[tuple[str, bytes]]:
@@ -101,10 +107,10 @@ def authority_entries(data: bytes) -> list[tuple[str, bytes]]:
         for _ in range(4):  # address, number, auth name, auth data
             if at + 2 > len(data):
                 return entries
-            (length,) = struct.unpack(">H", data[at:at + 2])
+            (length,) = struct.unpack(">H", data[at : at + 2])
             if at + 2 + length > len(data):
                 return entries
-            fields.append(data[at + 2:at + 2 + length])
+            fields.append(data[at + 2 : at + 2 + length])
             at += 2 + length
         entries.append((fields[1].decode(errors="replace"), data[start:at]))
     return entries
@@ -115,7 +121,8 @@ _our_entries: dict[str, bytes] = {}
 
 
 def _add_to_session_authority(number: str, entry: bytes) -> Path:
-    """Put ``entry`` for display ``number`` in this process's authority file (returned). Any other entry
+    """Put ``entry`` for display ``number`` in this process's authority file (returned). Any other
+    entry
     for that number (an older screen's, the user's) is left out: numbers are reused, and clients
     disagree on which of several matches they use (libXau the first, python-xlib the last)."""
     global _session_authority, _user_entries
@@ -133,13 +140,15 @@ def _add_to_session_authority(number: str, entry: bytes) -> Path:
 
 
 class Xvfb:
-    """``Xvfb(1280, 800)`` starts a screen; ``.display`` is its name (``:N``); ``.stop()`` ends it."""
+    """``Xvfb(1280, 800)`` starts a screen; ``.display`` is its name (``:N``); ``.stop()`` ends
+    it."""
 
     def __init__(self, width: int, height: int, depth: int = 24) -> None:
         binary = shutil.which("Xvfb")
         if binary is None:
             raise EnvironmentUnavailable(
-                "--xvfb needs Xvfb: install it (Debian/Ubuntu: apt-get install xvfb)")
+                "--xvfb needs Xvfb: install it (Debian/Ubuntu: apt-get install xvfb)"
+            )
         handle, name = tempfile.mkstemp(prefix="vlagent-xvfb-auth-")
         os.close(handle)
         self.authority = Path(name)
@@ -150,9 +159,23 @@ class Xvfb:
         read_end, write_end = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [binary, "-displayfd", str(write_end), "-screen", "0", f"{width}x{height}x{depth}",
-                 "-nolisten", "tcp", "-noreset", "-auth", str(self.authority)],
-                pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                [
+                    binary,
+                    "-displayfd",
+                    str(write_end),
+                    "-screen",
+                    "0",
+                    f"{width}x{height}x{depth}",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                    "-auth",
+                    str(self.authority),
+                ],
+                pass_fds=(write_end,),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
         finally:
             os.close(write_end)
         try:
@@ -161,7 +184,9 @@ class Xvfb:
             os.close(read_end)
         self.display = f":{number}"
         self.size = (width, height)
-        self.client_authority = str(_add_to_session_authority(number, authority_entry(number, cookie)))
+        self.client_authority = str(
+            _add_to_session_authority(number, authority_entry(number, cookie))
+        )
 
     def _read_display(self, fd: int) -> str:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -175,7 +200,9 @@ class Xvfb:
                 self.process.kill()
                 _, err = self.process.communicate(timeout=5)
                 raise EnvironmentUnavailable(
-                    f"Xvfb did not start: {err.decode(errors='replace').strip()[-200:] or 'no output'}")
+                    f"Xvfb did not start: "
+                    f"{err.decode(errors='replace').strip()[-200:] or 'no output'}"
+                )
             received += chunk
         return received.decode().strip()
 

@@ -18,13 +18,14 @@ from PIL import Image
 
 from vlagent.prompts.resize import ResizeRule
 from vlagent.tools import ToolCall, ToolSet
+from vlagent.tools.errors import VlagentError
 
 Message = dict[str, Any]
 """A chat message in the Hugging Face form: ``{"role": ..., "content": [parts]}`` where a part
 is ``{"type": "text", "text": ...}`` or ``{"type": "image", "image": PIL.Image}``."""
 
 
-class ParseError(ValueError):
+class ParseError(VlagentError, ValueError):
     """Model text that holds no usable tool call. The message is written for the model to act on."""
 
 
@@ -79,8 +80,9 @@ class Prompt:
             parts = _parts(messages[0])
             messages[0]["content"] = parts + [{"type": "text", "text": "\n\n" + self.tools_text}]
         else:
-            messages.insert(0, {"role": "system",
-                                "content": [{"type": "text", "text": self.tools_text}]})
+            messages.insert(
+                0, {"role": "system", "content": [{"type": "text", "text": self.tools_text}]}
+            )
         return messages
 
     def add_text(self, text: str) -> None:
@@ -92,26 +94,32 @@ class Prompt:
                 return
         self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
 
-    def add_image(self, caption: str, image: Image.Image, model_size: tuple[int, int] | None) -> None:
+    def add_image(
+        self, caption: str, image: Image.Image, model_size: tuple[int, int] | None
+    ) -> None:
         """Append ``caption`` and ``image`` to the last user message (a further camera).
         ``model_size`` is the size the model sees it at (remote runtimes send it that size)."""
         for message in reversed(self.messages):
             if message["role"] == "user":
                 message["content"] = _parts(message) + [
                     {"type": "text", "text": "\n" + caption},
-                    {"type": "image", "image": image, "model_size": model_size}]
+                    {"type": "image", "image": image, "model_size": model_size},
+                ]
                 return
         raise ValueError("the prompt has no user message to add an image to")
 
     def images(self) -> list[Image.Image]:
-        return [part["image"] for m in self.messages for part in _parts(m) if part["type"] == "image"]
+        return [
+            part["image"] for m in self.messages for part in _parts(m) if part["type"] == "image"
+        ]
 
     def text(self) -> str:
         """A readable transcript (images as ``<image WxH>``), for trajectories and --dry-run."""
         lines = []
         for message in self.messages:
             body = "".join(
-                part["text"] if part["type"] == "text"
+                part["text"]
+                if part["type"] == "text"
                 else f"<image {part['image'].width}x{part['image'].height}>"
                 for part in _parts(message)
             )
@@ -171,7 +179,9 @@ class Dialect(ABC):
         """Why the previous answer was not executed; the answer format is said once, elsewhere."""
         return f"Your previous answer was not executed: {feedback}."
 
-    def frame_for(self, image_size: tuple[int, int], toolset: ToolSet | None = None) -> CoordinateFrame:
+    def frame_for(
+        self, image_size: tuple[int, int], toolset: ToolSet | None = None
+    ) -> CoordinateFrame:
         """The model's coordinate space for an image of ``image_size`` (width, height) when it
         answers with ``toolset``: pixels of the image as the processor resizes it
         (``pixel_space``), else ``relative_extent(toolset)`` across each side."""
@@ -180,12 +190,21 @@ class Dialect(ABC):
             return CoordinateFrame(extent, extent)
         size = self.model_image_size(image_size)
         if size is None:
-            raise ValueError(f"dialect {self.name} answers in resized pixels and needs a resize rule")
+            raise ValueError(
+                f"dialect {self.name} answers in resized pixels and needs a resize rule"
+            )
         return CoordinateFrame(*size)
 
     @abstractmethod
-    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
-               feedback: str | None = None, surface: str = "screen") -> Prompt:
+    def render(
+        self,
+        goal: str,
+        history: Sequence[ToolCall],
+        image: Image.Image,
+        toolset: ToolSet,
+        feedback: str | None = None,
+        surface: str = "screen",
+    ) -> Prompt:
         """Chat messages for one step. ``feedback`` explains why the last answer was refused;
         ``surface`` is what the image shows, in the environment's words ("screen", "camera
         image")."""
@@ -210,8 +229,10 @@ def normalize_call(
     lone surrogate from a ``\\ud800`` escape) is a :class:`ParseError`.
     """
     if _unencodable(name) or _unencodable(arguments):
-        raise ParseError("the answer holds an invalid character (a lone surrogate escape); write "
-                         "the text as plain characters")
+        raise ParseError(
+            "the answer holds an invalid character (a lone surrogate escape); write "
+            "the text as plain characters"
+        )
     normalized = dict(arguments)
     for key in toolset.point_fields(name):
         value = arguments.get(key)
@@ -248,7 +269,10 @@ def _unencodable(value: Any) -> bool:
 
 
 def model_call(
-    name: str, normalized: dict[str, Any], frame: CoordinateFrame, toolset: ToolSet,
+    name: str,
+    normalized: dict[str, Any],
+    frame: CoordinateFrame,
+    toolset: ToolSet,
     ndigits: int | None = None,
 ) -> ToolCall:
     """The inverse of :func:`normalize_call`: a call with [0, 1] points whose ``raw()`` has them in

@@ -44,8 +44,10 @@ def answer_schema(toolset: ToolSet, frame: CoordinateFrame) -> dict[str, Any]:
     branches = [
         {
             "type": "object",
-            "properties": {"name": {"const": name},
-                           "arguments": strict_parameters_schema(toolset[name], point)},
+            "properties": {
+                "name": {"const": name},
+                "arguments": strict_parameters_schema(toolset[name], point),
+            },
             "required": ["name", "arguments"],
             "additionalProperties": False,
         }
@@ -62,11 +64,20 @@ class JsonAnswer(Dialect):
 
     relative_extent = SCALE
 
-    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
-               feedback: str | None = None, surface: str = "screen") -> Prompt:
+    def render(
+        self,
+        goal: str,
+        history: Sequence[ToolCall],
+        image: Image.Image,
+        toolset: ToolSet,
+        feedback: str | None = None,
+        surface: str = "screen",
+    ) -> Prompt:
         frame = self.frame_for(image.size, toolset)
-        note = (f"Points are [x, y] with x and y integers from 0 to {SCALE}, relative to the "
-                "screenshot's width and height, origin at the top left.")
+        note = (
+            f"Points are [x, y] with x and y integers from 0 to {SCALE}, relative to the "
+            "screenshot's width and height, origin at the top left."
+        )
         tools = toolset.function_schemas(note)
         listed = "\n".join(json.dumps(t["function"], ensure_ascii=False) for t in tools)
         system = (
@@ -85,8 +96,13 @@ class JsonAnswer(Dialect):
             lines.append(self.feedback_line(feedback))
         messages: list[Message] = [
             {"role": "system", "content": [{"type": "text", "text": system}]},
-            {"role": "user", "content": [{"type": "image", "image": image},
-                                         {"type": "text", "text": "\n".join(lines)}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "image": image},
+                    {"type": "text", "text": "\n".join(lines)},
+                ],
+            },
         ]
         return Prompt(messages=messages, frame=frame, json_schema=answer_schema(toolset, frame))
 

@@ -33,7 +33,9 @@ from vlagent.tools import ToolCall, ToolSet
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?=</tool_call>|<tool_call>|$)", re.DOTALL)
 _XML_FUNCTION = re.compile(r"<function=([^>\s]+)>(.*?)(?:</function>|$)", re.DOTALL)
-_XML_PARAMETER = re.compile(r"<parameter=([^>\s]+)>(.*?)(?:</parameter>|(?=<parameter=)|$)", re.DOTALL)
+_XML_PARAMETER = re.compile(
+    r"<parameter=([^>\s]+)>(.*?)(?:</parameter>|(?=<parameter=)|$)", re.DOTALL
+)
 
 SYSTEM = "You are a helpful assistant."
 ANSWER_FORMAT = (
@@ -70,36 +72,56 @@ class QwenFunctionCalling(Dialect):
 
     name = "qwen2-vl"
     default_resize = _default_resize("qwen2-vl")
-    prompt_source = ("the Qwen cookbooks' mobile/computer agent prompt: qwen-agent NousFnCallPrompt's "
-                     "tools section (written by vlagent, identical text), then the chat template")
+    prompt_source = (
+        "the Qwen cookbooks' mobile/computer agent prompt: qwen-agent NousFnCallPrompt's "
+        "tools section (written by vlagent, identical text), then the chat template"
+    )
 
     def screen_note(self, frame: CoordinateFrame, surface: str = "screen") -> str:
         return (
-            f"The {surface}'s resolution is {frame.width:g}x{frame.height:g}: give points as [x, y] "
+            f"The {surface}'s resolution is {frame.width:g}x{frame.height:g}: give points as [x, "
+            f"y] "
             f"with 0 ≤ x ≤ {frame.width:g} and 0 ≤ y ≤ {frame.height:g}, origin at the top left."
         )
 
-    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
-               feedback: str | None = None, surface: str = "screen") -> Prompt:
+    def render(
+        self,
+        goal: str,
+        history: Sequence[ToolCall],
+        image: Image.Image,
+        toolset: ToolSet,
+        feedback: str | None = None,
+        surface: str = "screen",
+    ) -> Prompt:
         frame = self.frame_for(image.size, toolset)
         lines = [f"The user query: {goal}"]
         if history:
             # The Qwen cookbooks' wording: "Step 1: {...}; Step 2: {...}; "
             done = "".join(f"{line}; " for line in self.history_lines(history))
-            lines.append(f"Task progress (You have done the following operation on the current device): {done}")
+            lines.append(
+                f"Task progress (You have done the following operation on the current device): "
+                f"{done}"
+            )
         if feedback:
             lines.append(self.feedback_line(feedback))
         messages: list[Message] = [
             {"role": "system", "content": [{"type": "text", "text": SYSTEM}]},
             {
                 "role": "user",
-                "content": [{"type": "text", "text": "\n".join(lines)},
-                            {"type": "image", "image": image}],
+                "content": [
+                    {"type": "text", "text": "\n".join(lines)},
+                    {"type": "image", "image": image},
+                ],
             },
         ]
         tools = toolset.function_schemas(self.screen_note(frame, surface))
-        return Prompt(messages=messages, frame=frame, tools=tools, tools_text=tools_section(tools),
-                      model_image_size=self.pixel_size(frame))
+        return Prompt(
+            messages=messages,
+            frame=frame,
+            tools=tools,
+            tools_text=tools_section(tools),
+            model_image_size=self.pixel_size(frame),
+        )
 
     def parse(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
         if not isinstance(text, str):
@@ -137,7 +159,8 @@ RESPONSE_FORMAT_QWEN3 = (
     "- Do not output anything else outside those three parts.\n"
     "- If finishing, use action=terminate in the tool call."
 )
-"""The answer format the Qwen3-VL mobile-agent cookbook appends to the tools section (Qwen's words)."""
+"""The answer format the Qwen3-VL mobile-agent cookbook appends to the tools section (Qwen's
+words)."""
 
 
 class Qwen3FunctionCalling(QwenFunctionCalling):
@@ -152,24 +175,37 @@ class Qwen3FunctionCalling(QwenFunctionCalling):
 
     name = "qwen3-vl"
     default_resize = _default_resize("qwen3-vl")
-    prompt_source = ("the Qwen3-VL mobile-agent cookbook's prompt (its template's tools section and "
-                     "the cookbook's response format), then the chat template")
+    prompt_source = (
+        "the Qwen3-VL mobile-agent cookbook's prompt (its template's tools section and "
+        "the cookbook's response format), then the chat template"
+    )
 
-    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
-               feedback: str | None = None, surface: str = "screen") -> Prompt:
+    def render(
+        self,
+        goal: str,
+        history: Sequence[ToolCall],
+        image: Image.Image,
+        toolset: ToolSet,
+        feedback: str | None = None,
+        surface: str = "screen",
+    ) -> Prompt:
         frame = self.frame_for(image.size, toolset)
         tools = toolset.function_schemas(self.screen_note(frame, surface))
         system = "\n\n" + tools_section(tools) + "\n\n" + RESPONSE_FORMAT_QWEN3
         done = "".join(f"{line}; " for line in self.history_lines(history))
         # The cookbook's wording, its full stops included (a goal that ends with one gets two).
-        text = (f"The user query: {goal}.\nTask progress (You have done the following operation "
-                f"on the current device): {done}.\n")
+        text = (
+            f"The user query: {goal}.\nTask progress (You have done the following operation "
+            f"on the current device): {done}.\n"
+        )
         if feedback:
             text += self.feedback_line(feedback) + "\n"
         messages: list[Message] = [
             {"role": "system", "content": [{"type": "text", "text": system}]},
-            {"role": "user", "content": [{"type": "text", "text": text},
-                                         {"type": "image", "image": image}]},
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": text}, {"type": "image", "image": image}],
+            },
         ]
         return Prompt(messages=messages, frame=frame, model_image_size=self.pixel_size(frame))
 
@@ -182,8 +218,10 @@ class Qwen3FunctionCalling(QwenFunctionCalling):
 def _read_call(block: str) -> tuple[str, dict[str, Any]] | None:
     xml = _XML_FUNCTION.search(block)
     if xml is not None:
-        params = {m.group(1): loads_or_text(m.group(2).strip())
-                  for m in _XML_PARAMETER.finditer(xml.group(2))}
+        params = {
+            m.group(1): loads_or_text(m.group(2).strip())
+            for m in _XML_PARAMETER.finditer(xml.group(2))
+        }
         return xml.group(1), params
     obj = first_object(strip_fences(block))
     if obj is None or not isinstance(obj.get("name"), str):

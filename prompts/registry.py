@@ -10,9 +10,10 @@ from vlagent.prompts.jsonanswer import JsonAnswer
 from vlagent.prompts.qwen import Qwen3FunctionCalling, Qwen25FunctionCalling, QwenFunctionCalling
 from vlagent.prompts.resize import ResizeRule
 from vlagent.prompts.uitars import UITars, UITars15
+from vlagent.tools.errors import VlagentError
 
 
-class UnknownDialect(LookupError):
+class UnknownDialect(VlagentError, LookupError):
     """No dialect by that name, or none known for that model."""
 
 
@@ -41,7 +42,9 @@ def get_dialect(name: str, resize: ResizeRule | None = None) -> Dialect:
     return factory(resize)
 
 
-def dialect_for(model: str, model_type: str | None = None, resize: ResizeRule | None = None) -> Dialect:
+def dialect_for(
+    model: str, model_type: str | None = None, resize: ResizeRule | None = None
+) -> Dialect:
     """The dialect for a checkpoint, from its id or folder name and its config's ``model_type``;
     pass ``--dialect`` to force one."""
     family = family_for(model, model_type)

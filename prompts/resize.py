@@ -19,8 +19,10 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from vlagent.tools.errors import VlagentError
 
-class ResizeError(ValueError):
+
+class ResizeError(VlagentError, ValueError):
     """The image cannot be resized under this rule (e.g. an aspect ratio above 200)."""
 
 
@@ -35,7 +37,8 @@ class ResizeRule:
     def __post_init__(self) -> None:
         if self.factor < 1 or self.min_pixels < 1 or self.max_pixels < self.min_pixels:
             raise ValueError(
-                f"invalid resize rule: factor {self.factor}, pixels {self.min_pixels}..{self.max_pixels}"
+                f"invalid resize rule: factor {self.factor}, pixels "
+                f"{self.min_pixels}..{self.max_pixels}"
             )
 
     def resized(self, size: tuple[int, int]) -> tuple[int, int]:
@@ -48,11 +51,15 @@ class ResizeRule:
         return (width // self.factor) * (height // self.factor)
 
 
-def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+def smart_resize(
+    height: int, width: int, factor: int, min_pixels: int, max_pixels: int
+) -> tuple[int, int]:
     """(height, width) after the Qwen-family resize: transformers' arithmetic, step for step."""
     if max(height, width) / min(height, width) > 200:
         raise ValueError(
-            f"absolute aspect ratio must be smaller than 200, got {max(height, width) / min(height, width)}")
+            f"absolute aspect ratio must be smaller than 200, got "
+            f"{max(height, width) / min(height, width)}"
+        )
     h_bar = round(height / factor) * factor
     w_bar = round(width / factor) * factor
     if h_bar * w_bar > max_pixels:
@@ -67,7 +74,9 @@ def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixe
 
 
 @lru_cache(maxsize=256)
-def _resized(width: int, height: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+def _resized(
+    width: int, height: int, factor: int, min_pixels: int, max_pixels: int
+) -> tuple[int, int]:
     if width < 1 or height < 1:
         raise ResizeError(f"cannot resize an image of {width}x{height}")
     try:

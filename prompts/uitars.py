@@ -24,7 +24,13 @@ from vlagent.prompts.base import (
     normalize_call,
 )
 from vlagent.prompts.qwen import _THINK, _default_resize
-from vlagent.prompts.uitars_prompts import DESKTOP_15, DESKTOP_SPACE, MOBILE_15, MOBILE_SPACE, action_text
+from vlagent.prompts.uitars_prompts import (
+    DESKTOP_15,
+    DESKTOP_SPACE,
+    MOBILE_15,
+    MOBILE_SPACE,
+    action_text,
+)
 from vlagent.tools import ToolCall, ToolSet
 
 SCROLL_PIXELS = 500
@@ -42,6 +48,7 @@ _NAME = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)\(")
 _KEY = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*=\s*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
+
 @dataclass
 class _Action:
     name: str
@@ -49,6 +56,7 @@ class _Action:
 
 
 # -- scanning the Action text ----------------------------------------------------------------
+
 
 def _string_end(text: str, start: int, quote: str) -> int:
     """Index of the quote closing a value opened at ``start``. Quotes inside a value are common
@@ -59,8 +67,10 @@ def _string_end(text: str, start: int, quote: str) -> int:
         pos = text.find(quote, pos)
         if pos < 0:
             return -1
-        rest = text[pos + 1:]
-        if re.match(r"\s*,\s*[A-Za-z_]\w*\s*=", rest) or re.match(r"\s*\)\s*(?:$|\n|[A-Za-z_]\w*\()", rest):
+        rest = text[pos + 1 :]
+        if re.match(r"\s*,\s*[A-Za-z_]\w*\s*=", rest) or re.match(
+            r"\s*\)\s*(?:$|\n|[A-Za-z_]\w*\()", rest
+        ):
             return pos
         pos += 1
 
@@ -87,7 +97,7 @@ def _scan(text: str) -> list[_Action]:
                 end = _string_end(text, pos + 1, text[pos])
                 if end < 0:
                     raise ParseError(f"the value of {key.group(1)!r} in {name}(...) is not closed")
-                value = text[pos + 1:end]
+                value = text[pos + 1 : end]
                 pos = end + 1
             else:
                 bare = re.match(r"[^,)]*", text[pos:])
@@ -105,9 +115,9 @@ def _last_actions(text: str, headers: list[re.Match[str]]) -> list[_Action]:
     separated by blank lines inside it all count). A header inside typed text
     (``type(content='Action: x')``) is skipped: the last header that starts an action wins."""
     for header in reversed(headers):
-        body = text[header.end():]
+        body = text[header.end() :]
         after = _SECTION.search(body)  # a Reflection: or Thought: after the action ends it
-        body = body[:after.start()] if after is not None else body
+        body = body[: after.start()] if after is not None else body
         if re.match(r"\s*[A-Za-z_]\w*\(", body):
             return _scan(body)
     return []
@@ -140,15 +150,24 @@ def _number(value: float) -> float | int:
 
 # -- UI-TARS action → our tool arguments, in the model's frame ---------------------------------
 
+
 def _desktop(action: _Action, frame: CoordinateFrame) -> dict[str, Any]:
     a, name = action.args, action.name
-    clicks = {"click": "left_click", "left_single": "left_click", "left_double": "double_click",
-              "right_single": "right_click", "hover": "mouse_move"}
+    clicks = {
+        "click": "left_click",
+        "left_single": "left_click",
+        "left_double": "double_click",
+        "right_single": "right_click",
+        "hover": "mouse_move",
+    }
     if name in clicks:
         return {"action": clicks[name], "coordinate": _point(_start(a), "start_box")}
     if name in ("drag", "select"):
-        return {"action": "left_click_drag", "start_coordinate": _point(_start(a), "start_box"),
-                "coordinate": _point(_end(a), "end_box")}
+        return {
+            "action": "left_click_drag",
+            "start_coordinate": _point(_start(a), "start_box"),
+            "coordinate": _point(_end(a), "end_box"),
+        }
     if name == "hotkey":
         keys = (a.get("key") or a.get("hotkey") or "").split()
         return {"action": "key", "keys": keys}
@@ -157,8 +176,10 @@ def _desktop(action: _Action, frame: CoordinateFrame) -> dict[str, Any]:
         sign = {"up": 1, "down": -1, "right": 1, "left": -1}.get(direction)
         if sign is None:
             raise ParseError(f"scroll direction {direction!r} is not up, down, left or right")
-        call: dict[str, Any] = {"action": "hscroll" if direction in ("left", "right") else "scroll",
-                                "pixels": sign * SCROLL_PIXELS}
+        call: dict[str, Any] = {
+            "action": "hscroll" if direction in ("left", "right") else "scroll",
+            "pixels": sign * SCROLL_PIXELS,
+        }
         if _start(a) is not None:
             call["coordinate"] = _point(_start(a), "start_box")
         return call
@@ -170,15 +191,24 @@ def _mobile(action: _Action, frame: CoordinateFrame) -> dict[str, Any]:
     if name == "click":
         return {"action": "click", "coordinate": _point(_start(a), "start_box")}
     if name == "long_press":
-        return {"action": "long_press", "coordinate": _point(_start(a), "start_box"),
-                "time": LONG_PRESS_SECONDS}
+        return {
+            "action": "long_press",
+            "coordinate": _point(_start(a), "start_box"),
+            "time": LONG_PRESS_SECONDS,
+        }
     if name == "drag":
-        return {"action": "swipe", "coordinate": _point(_start(a), "start_box"),
-                "coordinate2": _point(_end(a), "end_box")}
+        return {
+            "action": "swipe",
+            "coordinate": _point(_start(a), "start_box"),
+            "coordinate2": _point(_end(a), "end_box"),
+        }
     if name == "scroll" and "direction" not in a and _end(a) is not None:
         # The older mobile form: scroll(start_box=…, end_box=…) is a swipe from start to end.
-        return {"action": "swipe", "coordinate": _point(_start(a), "start_box"),
-                "coordinate2": _point(_end(a), "end_box")}
+        return {
+            "action": "swipe",
+            "coordinate": _point(_start(a), "start_box"),
+            "coordinate2": _point(_end(a), "end_box"),
+        }
     if name == "scroll":
         # direction = the side whose content should come into view: the finger moves the other way.
         direction = a.get("direction", "").strip().lower()
@@ -186,8 +216,10 @@ def _mobile(action: _Action, frame: CoordinateFrame) -> dict[str, Any]:
         if move is None:
             raise ParseError(f"scroll direction {direction!r} is not up, down, left or right")
         x, y = _point(_start(a), "start_box") if _start(a) else [frame.width / 2, frame.height / 2]
-        end = [min(max(x + move[0] * SWIPE_FRACTION * frame.width, 0), frame.width),
-               min(max(y + move[1] * SWIPE_FRACTION * frame.height, 0), frame.height)]
+        end = [
+            min(max(x + move[0] * SWIPE_FRACTION * frame.width, 0), frame.width),
+            min(max(y + move[1] * SWIPE_FRACTION * frame.height, 0), frame.height),
+        ]
         return {"action": "swipe", "coordinate": [x, y], "coordinate2": [round(v, 1) for v in end]}
     if name == "open_app":
         return {"action": "open", "text": a.get("app_name", "")}
@@ -206,8 +238,11 @@ def _common(action: _Action) -> dict[str, Any]:
         return {"action": "wait", "time": WAIT_SECONDS}
     if name == "finished":
         content = a.get("content", "").strip()
-        return {"action": "answer", "text": content} if content else {
-            "action": "terminate", "status": "success"}
+        return (
+            {"action": "answer", "text": content}
+            if content
+            else {"action": "terminate", "status": "success"}
+        )
     if name == "call_user":
         return {"action": "terminate", "status": "failure"}
     raise ParseError(f"unknown action {name}(...)")
@@ -251,8 +286,15 @@ class UITars(Dialect):
             f"## User Instruction\n{goal}\n"
         )
 
-    def render(self, goal: str, history: Sequence[ToolCall], image: Image.Image, toolset: ToolSet,
-               feedback: str | None = None, surface: str = "screen") -> Prompt:
+    def render(
+        self,
+        goal: str,
+        history: Sequence[ToolCall],
+        image: Image.Image,
+        toolset: ToolSet,
+        feedback: str | None = None,
+        surface: str = "screen",
+    ) -> Prompt:
         frame = self.frame_for(image.size, toolset)
         text = self.instructions(toolset, goal)
         if history:
@@ -260,8 +302,10 @@ class UITars(Dialect):
         if feedback:
             text += "\n" + self.feedback_line(feedback) + "\n"
         messages: list[Message] = [
-            {"role": "user", "content": [{"type": "text", "text": text},
-                                         {"type": "image", "image": image}]},
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": text}, {"type": "image", "image": image}],
+            },
         ]
         return Prompt(messages=messages, frame=frame, model_image_size=self.pixel_size(frame))
 
@@ -275,9 +319,13 @@ class UITars(Dialect):
             raise ParseError("no 'Action:' line found; answer as Thought: … then Action: …")
         actions = _last_actions(visible, headers) if headers else _scan(visible)
         if not actions:
-            raise ParseError("no action found after 'Action:'; write e.g. Action: click(start_box='(x,y)')")
+            raise ParseError(
+                "no action found after 'Action:'; write e.g. Action: click(start_box='(x,y)')"
+            )
         _, _, translate = _SPACES[tool]
-        return [normalize_call(tool, translate(action, frame), frame, toolset) for action in actions]
+        return [
+            normalize_call(tool, translate(action, frame), frame, toolset) for action in actions
+        ]
 
 
 class UITars15(UITars):
@@ -287,8 +335,10 @@ class UITars15(UITars):
     default_resize = _default_resize("ui-tars-1.5")
     pixel_space = True
     version = "1.5"
-    prompt_source = ("UI-TARS-1.5's official prompt (bytedance/UI-TARS codes/ui_tars/prompt.py, "
-                     "as the ui-tars package ships it), then the chat template")
+    prompt_source = (
+        "UI-TARS-1.5's official prompt (bytedance/UI-TARS codes/ui_tars/prompt.py, "
+        "as the ui-tars package ships it), then the chat template"
+    )
     language = "English"
 
     def instructions(self, toolset: ToolSet, goal: str) -> str:

@@ -18,7 +18,9 @@ os.environ.setdefault("MUJOCO_GL", "osmesa")
 # tests start) sees the hub as offline.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-pytest_plugins = ["pytester"]  # the UI-testing plugin is tested with pytest's own pytester
+# pytester tests the UI-testing plugin; the virtual-phone fixtures (adb_server, phone) serve
+# every folder.
+pytest_plugins = ["pytester", "tests.environments.android_fixtures"]
 
 
 def tool_call(tool: str = "mobile_use", **arguments: Any) -> str:
@@ -53,20 +55,28 @@ def write_script(path: Path, answers: list[str]) -> Path:
     return path
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """``agent ARGS`` as a user runs it: a fresh interpreter through the console entry point."""
     env = {**os.environ, "COLUMNS": "60"}  # a narrow terminal must not wrap error lines
     return subprocess.run(
-        [sys.executable, "-m", "vlagent.agent", *args], cwd=cwd, env=env, capture_output=True,
-        text=True, timeout=timeout,
+        [sys.executable, "-m", "vlagent.agent", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
 @pytest.fixture
 def script(tmp_path: Path):  # type: ignore[no-untyped-def]
     """``script([answers])`` → a scripted model spec ``scripted:PATH``."""
+
     def make(answers: list[str], name: str = "answers.txt") -> str:
         return f"scripted:{write_script(tmp_path / name, answers)}"
+
     return make
 
 
@@ -74,7 +84,8 @@ def script(tmp_path: Path):  # type: ignore[no-untyped-def]
 def checkpoint(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """``checkpoint(family, name=None, template=None)`` → the folder of a tiny random checkpoint
     of ``family``, built once per session (no download), carrying a published chat template
-    (``template`` names one of ``vlagent.agent.testing.PUBLISHED_TEMPLATES``; default: the family's).
+    (``template`` names one of ``vlagent.agent.testing.PUBLISHED_TEMPLATES``; default: the
+    family's).
     ``name`` sets the folder name (dialects read it)."""
     from vlagent.agent.testing import build_checkpoint, published_template
 
@@ -83,9 +94,13 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
     def make(family: str, name: str | None = None, template: str | None = None) -> Path:
         key = (family, name or family, template or family)
         if key not in built:
-            built[key] = build_checkpoint(family, tmp_path_factory.mktemp("ckpt") / key[1],
-                                          template=published_template(key[2]))
+            built[key] = build_checkpoint(
+                family,
+                tmp_path_factory.mktemp("ckpt") / key[1],
+                template=published_template(key[2]),
+            )
         return built[key]
+
     return make
 
 
@@ -100,6 +115,7 @@ def sim_arm():  # type: ignore[no-untyped-def]
     def make(seed: int) -> SimPickEnvironment:
         made.append(SimPickEnvironment(seed=seed))
         return made[-1]
+
     yield make
     for env in made:
         env.close()

@@ -23,7 +23,7 @@ def _our_folders() -> list[str]:
 PLUGIN_CHAIN = {"vlagent", "vlagent.agent", "vlagent.agent.uitest", "vlagent.agent.uitest.plugin"}
 HEAVY = ("pydantic", "PIL", "numpy", "torch", "transformers", "adbutils", "mss")
 
-RECORD_MODULES = '''
+RECORD_MODULES = """
 import json, sys
 
 def test_nothing_of_vlagent_is_loaded():
@@ -31,11 +31,12 @@ def test_nothing_of_vlagent_is_loaded():
               "heavy": sorted(m for m in HEAVY if m in sys.modules)}
     with open("modules.json", "w") as f:
         json.dump(loaded, f)
-'''
+"""
 
 
 def test_the_plugin_imports_nothing_of_the_library_in_a_session_that_does_not_use_it(
-        pytester: pytest.Pytester) -> None:
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile(test_plain=f"HEAVY = {HEAVY!r}\n" + RECORD_MODULES)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     result.assert_outcomes(passed=1)
@@ -45,7 +46,7 @@ def test_the_plugin_imports_nothing_of_the_library_in_a_session_that_does_not_us
     assert "--vl-model" in pytester.runpytest_subprocess("--help", timeout=120).stdout.str()
 
 
-USER_TEST = '''
+USER_TEST = """
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -62,11 +63,12 @@ def test_my_own_packages_with_vlagent_beside_them(vl_environment):
 
     home = ToolCall("mobile_use", {"action": "system_button", "button": "Home"})
     assert vl_environment.execute(vl_environment.toolset.validate(home)).ok
-'''
+"""
 
 
 def test_a_user_project_with_packages_named_like_our_folders_imports_its_own(
-        pytester: pytest.Pytester) -> None:
+    pytester: pytest.Pytester,
+) -> None:
     """The user's own agent/tools/prompts/environments (every folder the wheel maps), imported in
     a session where vlagent's plugin is loaded and a vlagent fixture is used."""
     names = _our_folders()
@@ -93,6 +95,8 @@ def test_vlagent_modules_never_import_the_folders_by_their_repository_names() ->
             parts = path.relative_to(ROOT).parts
             if parts[0] in (".ci", ".git") or "site-packages" in parts:
                 continue
-            offenders += [f"{path.relative_to(ROOT)}: {m.group(0).strip()}"
-                          for m in bare.finditer(path.read_text("utf-8", errors="replace"))]
+            offenders += [
+                f"{path.relative_to(ROOT)}: {m.group(0).strip()}"
+                for m in bare.finditer(path.read_text("utf-8", errors="replace"))
+            ]
     assert offenders == []

@@ -40,8 +40,13 @@ def fresh_copy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     packages (no download of torch or transformers), and installs vlagent from the copy itself."""
     base = tmp_path_factory.mktemp("readme")
     copy = base / "vlagent"
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file() and not source.is_symlink():
@@ -50,44 +55,79 @@ def fresh_copy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
         elif source.is_symlink():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             (copy / name).symlink_to(os.readlink(source))
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(base / "venv")], check=True)
-    env = {**os.environ, "PATH": f"{base / 'venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
-           "VIRTUAL_ENV": str(base / "venv"), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", str(base / "venv")], check=True
+    )
+    env = {
+        **os.environ,
+        "PATH": f"{base / 'venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "VIRTUAL_ENV": str(base / "venv"),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
     env.pop("PYTHONPATH", None)
     return copy, env
 
 
 @pytest.mark.slow
-def test_readme_section_one_runs_as_written_in_a_fresh_copy(fresh_copy: tuple[Path, dict[str, str]],
-                                                            tmp_path: Path) -> None:
+def test_readme_section_one_runs_as_written_in_a_fresh_copy(
+    fresh_copy: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     """Install and run the main job: the embedded virtual phone, offline, no device attached."""
     copy, env = fresh_copy
     # adb clients and the server find nothing of the user's: a HOME and a port with no server.
-    env = {**env, "HOME": str(tmp_path / "home"), "ANDROID_ADB_SERVER_PORT": "1",
-           "PIP_CACHE_DIR": str(Path.home() / ".cache" / "pip")}
-    done = subprocess.run(["bash", "-c", readme_command(1)], cwd=copy, env=env, capture_output=True,
-                          text=True, timeout=600)
+    env = {
+        **env,
+        "HOME": str(tmp_path / "home"),
+        "ANDROID_ADB_SERVER_PORT": "1",
+        "PIP_CACHE_DIR": str(Path.home() / ".cache" / "pip"),
+    }
+    done = subprocess.run(
+        ["bash", "-c", readme_command(1)],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "success: the model reported success" in done.stdout
-    where = subprocess.run(["python", "-c", "import vlagent.agent; print(vlagent.agent.__file__)"],
-                           cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout
+    where = subprocess.run(
+        ["python", "-c", "import vlagent.agent; print(vlagent.agent.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert Path(where.strip()).is_relative_to(copy), where  # the copy's install ran, not ours
     runs = list((copy / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "report.html").is_file()
-    lines = [json.loads(line) for line in (runs[0] / "trajectory.jsonl").read_text("utf-8").splitlines()]
+    lines = [
+        json.loads(line) for line in (runs[0] / "trajectory.jsonl").read_text("utf-8").splitlines()
+    ]
     assert_schema_valid(lines)
-    assert lines[0]["environment"]["name"] == "android" and lines[0]["environment"]["virtual"] is True
+    assert (
+        lines[0]["environment"]["name"] == "android" and lines[0]["environment"]["virtual"] is True
+    )
     assert [s["result"]["ok"] for s in lines[1:-1]] == [True] * 6
 
 
 @pytest.mark.slow
-def test_readme_section_two_runs_as_written_in_a_fresh_copy(fresh_copy: tuple[Path, dict[str, str]]) -> None:
+def test_readme_section_two_runs_as_written_in_a_fresh_copy(
+    fresh_copy: tuple[Path, dict[str, str]],
+) -> None:
     """Install with the test extra and run plain `pytest` in the copy. Here pytest only collects
     (PYTEST_ADDOPTS), which is where a bare `pytest` failed before; CI runs the whole of it."""
     copy, env = fresh_copy
     env = {**env, "PYTEST_ADDOPTS": "--collect-only -q -p no:cacheprovider"}
-    done = subprocess.run(["bash", "-c", readme_command(2)], cwd=copy, env=env, capture_output=True,
-                          text=True, timeout=900)
+    done = subprocess.run(
+        ["bash", "-c", readme_command(2)],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     collected = re.search(r"(\d+) tests collected", done.stdout)
     assert collected and int(collected.group(1)) > 1000, done.stdout[-2000:]

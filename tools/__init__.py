@@ -1,10 +1,10 @@
 """What an agent may do: tool argument models, their schemas, and validation. No I/O here."""
 
 from vlagent.tools.computer_use import ComputerUse
+from vlagent.tools.functions import tool_from_function
 from vlagent.tools.gui import GuiTool, RunEnd
 from vlagent.tools.mobile_use import MobileUse, MobileUseWithElements
 from vlagent.tools.points import Point, ScreenPoint, is_on_screen, point_fields
-from vlagent.tools.functions import tool_from_function
 from vlagent.tools.toolset import Handler, ToolCall, ToolError, ToolSet
 
 
@@ -25,7 +25,21 @@ def action_space_of(tool: str) -> ToolSet:
 
 
 __all__ = [
-    "ComputerUse", "GuiTool", "Handler", "MobileUse", "MobileUseWithElements", "Point", "RunEnd", "ScreenPoint", "ToolCall",
-    "ToolError", "ToolSet", "action_space_of", "computer_tools", "is_on_screen", "mobile_tools",
-    "point_fields", "tool_from_function",
+    "ComputerUse",
+    "GuiTool",
+    "Handler",
+    "MobileUse",
+    "MobileUseWithElements",
+    "Point",
+    "RunEnd",
+    "ScreenPoint",
+    "ToolCall",
+    "ToolError",
+    "ToolSet",
+    "action_space_of",
+    "computer_tools",
+    "is_on_screen",
+    "mobile_tools",
+    "point_fields",
+    "tool_from_function",
 ]

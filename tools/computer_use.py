@@ -14,7 +14,7 @@ from vlagent.tools.points import Point
 _CLICK = ("coordinate",)
 
 COMPUTER_ACTIONS: dict[str, ActionSpec] = {
-    "key": ActionSpec("Press the keys in `keys` together, e.g. [\"ctrl\", \"c\"].", ("keys",)),
+    "key": ActionSpec('Press the keys in `keys` together, e.g. ["ctrl", "c"].', ("keys",)),
     "type": ActionSpec("Type the string `text` on the keyboard.", ("text",)),
     "mouse_move": ActionSpec("Move the pointer to `coordinate`.", ("coordinate",)),
     "left_click": ActionSpec("Click the left button at `coordinate`.", optional=_CLICK),
@@ -52,14 +52,30 @@ class ComputerUse(GuiTool):
     ACTIONS: ClassVar[dict[str, ActionSpec]] = COMPUTER_ACTIONS
     # For grammar-constrained decoding: only key names that validate.
     STRICT_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {
-        "keys": {"type": "array", "items": {"enum": sorted(KEY_NAMES)}, "minItems": 1, "maxItems": 4},
+        "keys": {
+            "type": "array",
+            "items": {"enum": sorted(KEY_NAMES)},
+            "minItems": 1,
+            "maxItems": 4,
+        },
         "pixels": {"type": "integer", "minimum": -MAX_SCROLL_PIXELS, "maximum": MAX_SCROLL_PIXELS},
     }
 
     action: Literal[
-        "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click",
-        "middle_click", "double_click", "triple_click", "scroll", "hscroll", "wait",
-        "terminate", "answer",
+        "key",
+        "type",
+        "mouse_move",
+        "left_click",
+        "left_click_drag",
+        "right_click",
+        "middle_click",
+        "double_click",
+        "triple_click",
+        "scroll",
+        "hscroll",
+        "wait",
+        "terminate",
+        "answer",
     ] = Field(description=action_help(COMPUTER_ACTIONS))
     keys: list[str] | None = Field(
         None, min_length=1, description="Key names pressed together, for `key`."
@@ -69,7 +85,9 @@ class ComputerUse(GuiTool):
     start_coordinate: Point | None = Field(
         None, description="[x, y]: where a `left_click_drag` starts (default: the pointer)."
     )
-    pixels: ScrollPixels | None = Field(None, description="Scroll amount for `scroll` and `hscroll`.")
+    pixels: ScrollPixels | None = Field(
+        None, description="Scroll amount for `scroll` and `hscroll`."
+    )
     time: Seconds | None = Field(None, description="Seconds to `wait` (at most 60).")
     status: Literal["success", "failure"] | None = Field(
         None, description="How the task ended, for `terminate`."
@@ -88,9 +106,12 @@ class ComputerUse(GuiTool):
             if found is None:
                 raise ValueError(
                     f"unknown key {name!r}; use names like ctrl, alt, shift, win, enter, esc, tab, "
-                    "space, backspace, delete, up, down, left, right, pageup, home, f1-f24, a-z, 0-9"
+                    "space, backspace, delete, up, down, left, right, pageup, home, f1-f24, a-z, "
+                    "0-9"
                 )
             canonical.append(found)
         if len(canonical) > MAX_KEYS:
-            raise ValueError(f"{len(canonical)} keys at once; at most {MAX_KEYS} keys are pressed together")
+            raise ValueError(
+                f"{len(canonical)} keys at once; at most {MAX_KEYS} keys are pressed together"
+            )
         return canonical

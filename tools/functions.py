@@ -29,14 +29,14 @@ def _split_docstring(doc: str) -> tuple[str, dict[str, str]]:
     """The description before an ``Args:`` section, and each argument's description in it
     (Google style; a continuation line is joined to the argument above it)."""
     lines = inspect.cleandoc(doc).splitlines()
-    for start, line in enumerate(lines):
+    for start, line in enumerate(lines):  # noqa: B007 (start is read after the loop)
         if line.strip() in ("Args:", "Arguments:", "Parameters:"):
             break
     else:
         return "\n".join(lines).strip(), {}
     described: dict[str, str] = {}
     current: str | None = None
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.strip() and not line.startswith(" "):
             break  # the next section (Returns:, Raises:)
         found = _ARG_LINE.match(line)
@@ -63,25 +63,34 @@ def tool_from_function(function: Callable[..., Any], name: str | None = None) ->
     fields: dict[str, Any] = {}
     for parameter in inspect.signature(function).parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            raise TypeError(f"tool {tool_name}: *{parameter.name} cannot be described to a model; "
-                            "give each argument its own parameter")
+            raise TypeError(
+                f"tool {tool_name}: *{parameter.name} cannot be described to a model; "
+                "give each argument its own parameter"
+            )
         if parameter.name not in hints:
-            raise TypeError(f"tool {tool_name}: parameter {parameter.name!r} has no type annotation; "
-                            "annotate it so the model is told what it takes")
+            raise TypeError(
+                f"tool {tool_name}: parameter {parameter.name!r} has no type annotation; "
+                "annotate it so the model is told what it takes"
+            )
         annotation = hints[parameter.name]
         if parameter.name in argument_help:
             annotation = Annotated[annotation, Field(description=argument_help[parameter.name])]
         default = ... if parameter.default is parameter.empty else parameter.default
         fields[parameter.name] = (annotation, default)
     model: type[BaseModel] = create_model(
-        _camel(tool_name), __config__=ConfigDict(extra="forbid", frozen=True),
-        __doc__=description or None, __module__=getattr(function, "__module__", __name__), **fields)
+        _camel(tool_name),
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__=description or None,
+        __module__=getattr(function, "__module__", __name__),
+        **fields,
+    )
     model.tool_name = tool_name  # type: ignore[attr-defined]
     return model
 
 
 def call_with(function: Callable[..., Any]) -> Callable[[BaseModel], Any]:
     """A handler that calls ``function`` with a validated action's fields as keyword arguments."""
+
     def handler(action: BaseModel) -> Any:
         return function(**{name: getattr(action, name) for name in type(action).model_fields})
 

@@ -25,14 +25,20 @@ MOBILE_ACTIONS: dict[str, ActionSpec] = {
     "system_button": ActionSpec("Press a system button: Back, Home, Menu or Enter.", ("button",)),
     "open": ActionSpec("Open the app whose name is `text`.", ("text",)),
     "wait": ActionSpec("Wait `time` seconds for the screen to change.", ("time",)),
-    "terminate": ActionSpec(
-        "End the task, with `status` success or failure.", ("status",)
-    ),
+    "terminate": ActionSpec("End the task, with `status` success or failure.", ("status",)),
     "answer": ActionSpec("Give `text` as the answer to the user's question and end.", ("text",)),
 }
 
 MobileAction = Literal[
-    "key", "click", "long_press", "swipe", "type", "system_button", "open", "wait", "terminate",
+    "key",
+    "click",
+    "long_press",
+    "swipe",
+    "type",
+    "system_button",
+    "open",
+    "wait",
+    "terminate",
     "answer",
 ]
 
@@ -48,12 +54,8 @@ class MobileUse(GuiTool):
     coordinate: Point | None = Field(
         None, description="[x, y]: the point to act on (for `swipe`, where the finger starts)."
     )
-    coordinate2: Point | None = Field(
-        None, description="[x, y]: where a `swipe` ends."
-    )
-    text: Text | None = Field(
-        None, description="Text for `key`, `type`, `open` and `answer`."
-    )
+    coordinate2: Point | None = Field(None, description="[x, y]: where a `swipe` ends.")
+    text: Text | None = Field(None, description="Text for `key`, `type`, `open` and `answer`.")
     time: Seconds | None = Field(
         None, description="Seconds, for `long_press`, `swipe` and `wait` (at most 60)."
     )
@@ -67,10 +69,16 @@ class MobileUse(GuiTool):
 
 ELEMENT_ACTIONS: dict[str, ActionSpec] = {
     **MOBILE_ACTIONS,
-    "click": ActionSpec("Tap the point `coordinate`, or the centre of element number `element`.",
-                        (), ("coordinate", "element")),
-    "long_press": ActionSpec("Press and hold the point `coordinate` (or element number `element`) "
-                             "for `time` seconds.", ("time",), ("coordinate", "element")),
+    "click": ActionSpec(
+        "Tap the point `coordinate`, or the centre of element number `element`.",
+        (),
+        ("coordinate", "element"),
+    ),
+    "long_press": ActionSpec(
+        "Press and hold the point `coordinate` (or element number `element`) for `time` seconds.",
+        ("time",),
+        ("coordinate", "element"),
+    ),
 }
 
 
@@ -85,8 +93,11 @@ class MobileUseWithElements(MobileUse):
 
     action: MobileAction = Field(description=action_help(ELEMENT_ACTIONS))
     element: int | None = Field(
-        None, ge=0, description="The number of an element in the list of screen elements, for "
-                                "`click` and `long_press` instead of `coordinate`.")
+        None,
+        ge=0,
+        description="The number of an element in the list of screen elements, for "
+        "`click` and `long_press` instead of `coordinate`.",
+    )
 
     @model_validator(mode="after")
     def _has_a_point(self) -> MobileUseWithElements:

@@ -47,13 +47,12 @@ def parameters_schema(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema()
     if "$defs" in raw:
         raise ValueError(
-            f"tool {model.__name__} uses nested models; flatten its arguments so models see one schema"
+            f"tool {model.__name__} uses nested models; flatten its arguments so models see one "
+            f"schema"
         )
     schema = _plain(raw)
     schema.pop("description", None)
-    schema["required"] = [
-        name for name, field in model.model_fields.items() if field.is_required()
-    ]
+    schema["required"] = [name for name, field in model.model_fields.items() if field.is_required()]
     return schema
 
 
@@ -115,13 +114,18 @@ def strict_parameters_schema(
         }
 
     if isinstance(actions, dict):
-        return {"anyOf": [
-            branch(list(spec.required), list(spec.optional), {"action": {"const": name}})
-            for name, spec in actions.items()
-        ]}
+        return {
+            "anyOf": [
+                branch(list(spec.required), list(spec.optional), {"action": {"const": name}})
+                for name, spec in actions.items()
+            ]
+        }
     names = list(base["properties"])
-    return branch([n for n in names if n in base["required"]],
-                  [n for n in names if n not in base["required"]], {})
+    return branch(
+        [n for n in names if n in base["required"]],
+        [n for n in names if n not in base["required"]],
+        {},
+    )
 
 
 NUMBER_LIMIT = 100_000

@@ -10,12 +10,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from vlagent.tools.errors import VlagentError
 from vlagent.tools.functions import call_with, tool_from_function
 from vlagent.tools.points import is_on_screen, point_fields
 from vlagent.tools.schema import describe, parameters_schema
 
 
-class ToolError(ValueError):
+class ToolError(VlagentError, ValueError):
     """A call that cannot be executed. The message is written for the model to act on."""
 
 
@@ -64,8 +65,9 @@ class ToolSet:
         for tool in tools:
             self.register(tool)
 
-    def register(self, tool: type[BaseModel], name: str | None = None,
-                 handler: Handler | None = None) -> str:
+    def register(
+        self, tool: type[BaseModel], name: str | None = None, handler: Handler | None = None
+    ) -> str:
         """Add a tool; returns its name. Its name is ``name``, else its ``tool_name`` attribute,
         else the class name in snake_case (``MoveTo`` → ``move_to``); its description is the class
         docstring. ``handler`` executes its validated actions (see :meth:`handler`)."""
@@ -78,7 +80,9 @@ class ToolSet:
             self._handlers[tool_name] = handler
         return tool_name
 
-    def add_function(self, function: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
+    def add_function(
+        self, function: Callable[..., Any], name: str | None = None
+    ) -> Callable[..., Any]:
         """Make a typed function a tool (its signature the schema, its docstring the description)
         whose handler is the function itself. Returns the function, so it works as a decorator."""
         tool = tool_from_function(function, name)
@@ -139,12 +143,11 @@ class ToolSet:
         return schemas
 
     def validate(self, call: ToolCall) -> BaseModel:
-        """Turn a parsed call into a typed action, or raise :class:`ToolError` saying what to fix."""
+        """Turn a parsed call into a typed action, or raise :class:`ToolError` saying what to
+        fix."""
         tool = self._tools.get(call.name)
         if tool is None:
-            raise ToolError(
-                f"unknown tool {call.name!r}; the tools are: {', '.join(self._tools)}"
-            )
+            raise ToolError(f"unknown tool {call.name!r}; the tools are: {', '.join(self._tools)}")
         try:
             action = tool.model_validate(call.arguments)
         except ValidationError as exc:

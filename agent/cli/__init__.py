@@ -13,9 +13,9 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from vlagent.agent.cli import exitcodes
-from vlagent.agent.cli import evaluate, export, info, replay, run  # noqa: F401  (they register their commands)
-from vlagent.agent.cli.common import CliError, app, errors
+from vlagent.agent.cli import evaluate, exitcodes, export, info, replay, run  # noqa: F401  (they register their commands)
+from vlagent.agent.cli.common import app, errors
+from vlagent.tools.errors import VlagentError
 
 __all__ = ["app", "entry", "main"]
 
@@ -41,11 +41,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run(command: Any, args: list[str], debug: bool) -> int:
     try:
         code = command.main(args=args, prog_name="agent", standalone_mode=False)
-    except CliError as exc:
+    except VlagentError as exc:  # one line; the code follows the error's class (exitcodes.py)
         if debug:
             traceback.print_exc()
         errors.print(f"error: {escape(str(exc))}")
-        return exc.code
+        return exitcodes.code_for(exc)
     except Exception as exc:
         if _is_a(exc, "UsageError"):
             ctx = getattr(exc, "ctx", None)
@@ -57,8 +57,10 @@ def _run(command: Any, args: list[str], debug: bool) -> int:
             return exitcodes.ABORTED
         if debug:
             traceback.print_exc()
-        errors.print(f"error: internal error: {type(exc).__name__}: {escape(str(exc))} "
-                     "(rerun with --debug and report the traceback)")
+        errors.print(
+            f"error: internal error: {type(exc).__name__}: {escape(str(exc))} "
+            "(rerun with --debug and report the traceback)"
+        )
         return exitcodes.INTERNAL
     return code if isinstance(code, int) else exitcodes.OK
 

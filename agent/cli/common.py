@@ -22,6 +22,7 @@ from rich.markup import escape
 
 from vlagent.agent import __version__
 from vlagent.agent.cli import exitcodes
+from vlagent.tools.errors import VlagentError
 
 if TYPE_CHECKING:
     from vlagent.agent.core.build import ModelSpec
@@ -40,7 +41,7 @@ console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class CliError(Exception):
+class CliError(VlagentError):
     """A problem the user can fix; printed as one line, exits with ``code``."""
 
     def __init__(self, message: str, code: int = exitcodes.SETUP) -> None:
@@ -63,7 +64,11 @@ class _LogLine(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         level = record.levelname.lower()
         colour = {"warning": "yellow", "error": "red", "critical": "red"}.get(level, "dim")
-        where = f"[dim]{datetime.now().strftime('%H:%M:%S.%f')[:-3]} {record.name}[/dim] " if self.verbose else ""
+        where = (
+            f"[dim]{datetime.now().strftime('%H:%M:%S.%f')[:-3]} {record.name}[/dim] "
+            if self.verbose
+            else ""
+        )
         errors.print(f"{where}[{colour}]{level}:[/{colour}] {escape(record.getMessage())}")
 
 
@@ -86,17 +91,26 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show what happens underneath "
-                                          "(reconnects, retries, fallbacks).")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Show what happens underneath (reconnects, retries, fallbacks)."
+        ),
+    ] = False,
 ) -> None:
     """Global options (``--debug`` and ``-v`` may also follow any command)."""
     show_logs(verbose)
 
 
 # -- run directories, live view, the ending of a run ---------------------------------------------
+
 
 def _slug(goal: str) -> str:
     words = re.findall(r"[a-z0-9]+", goal.lower())
@@ -135,13 +149,16 @@ class LiveView:
     def step_finished(self, step: Step) -> None:
         if self._status is not None:
             self._status.stop()
-        timing = "  ".join(f"{k} {v:.0f} ms" for k, v in step.timings_ms.items()
-                           if k in ("generate", "execute"))
+        timing = "  ".join(
+            f"{k} {v:.0f} ms" for k, v in step.timings_ms.items() if k in ("generate", "execute")
+        )
         if step.error is not None:
             what = f"[red]{step.error.kind} error[/red]: {escape(step.error.message)}"
         else:
             action = step.action
-            model_args = {k: v for k, v in (action.model if action else {}).items() if k != "action"}
+            model_args = {
+                k: v for k, v in (action.model if action else {}).items() if k != "action"
+            }
             name = action.name if action else "?"
             where = ""
             if action is not None and "coordinate" in action.device:
@@ -180,33 +197,86 @@ def end_of_run(result: RunResult, run_dir: Path | None, extra: str = "") -> NoRe
 
 # -- the model options ---------------------------------------------------------------------------
 
+
 def _option(name: str, kind: Any, default: Any, *flags: str, **info: Any) -> inspect.Parameter:
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                             annotation=Annotated[kind, typer.Option(*flags, **info)])
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=default,
+        annotation=Annotated[kind, typer.Option(*flags, **info)],
+    )
 
 
 MODEL_OPTIONS: list[inspect.Parameter] = [
-    _option("model", str | None, None, "--model",
-            help="scripted:PATH, a Hugging Face id or a local folder (with --endpoint: the served name)."),
-    _option("dialect", str | None, None, "--dialect", help="Force a dialect (default: chosen from the model)."),
-    _option("endpoint", str | None, None, "--endpoint",
-            help="OpenAI-compatible server URL (vLLM, SGLang, transformers serve)."),
+    _option(
+        "model",
+        str | None,
+        None,
+        "--model",
+        help="scripted:PATH, a Hugging Face id or a local folder (with --endpoint: the served "
+        "name).",
+    ),
+    _option(
+        "dialect",
+        str | None,
+        None,
+        "--dialect",
+        help="Force a dialect (default: chosen from the model).",
+    ),
+    _option(
+        "endpoint",
+        str | None,
+        None,
+        "--endpoint",
+        help="OpenAI-compatible server URL (vLLM, SGLang, transformers serve).",
+    ),
     _option("max_new_tokens", int, 256, "--max-new-tokens", min=1),
     _option("temperature", float, 0.0, "--temperature", min=0.0, help="0 = greedy."),
     _option("seed", int | None, None, "--seed"),
     _option("dtype", str, "auto", "--dtype", help="auto, bf16, fp16 or fp32."),
-    _option("attention", str, "auto", "--attention", help="auto, sdpa, eager or flash_attention_2."),
-    _option("device_map", str | None, None, "--device-map", help="accelerate device map (default: auto on CUDA)."),
-    _option("quantization", str | None, None, "--quantization", help="4bit or 8bit (needs bitsandbytes)."),
-    _option("max_pixels", int | None, None, "--max-pixels",
-            help="Pixel budget per screenshot (Qwen family; default: the family's)."),
+    _option(
+        "attention", str, "auto", "--attention", help="auto, sdpa, eager or flash_attention_2."
+    ),
+    _option(
+        "device_map",
+        str | None,
+        None,
+        "--device-map",
+        help="accelerate device map (default: auto on CUDA).",
+    ),
+    _option(
+        "quantization",
+        str | None,
+        None,
+        "--quantization",
+        help="4bit or 8bit (needs bitsandbytes).",
+    ),
+    _option(
+        "max_pixels",
+        int | None,
+        None,
+        "--max-pixels",
+        help="Pixel budget per screenshot (Qwen family; default: the family's).",
+    ),
     _option("min_pixels", int | None, None, "--min-pixels"),
-    _option("constrained", str, "auto", "--constrained",
-            help="auto, on or off: JSON-schema constrained decoding (xgrammar)."),
-    _option("timeout", float, 120.0, "--timeout", min=0.001, help="[endpoint] Seconds per request."),
+    _option(
+        "constrained",
+        str,
+        "auto",
+        "--constrained",
+        help="auto, on or off: JSON-schema constrained decoding (xgrammar).",
+    ),
+    _option(
+        "timeout", float, 120.0, "--timeout", min=0.001, help="[endpoint] Seconds per request."
+    ),
     _option("retries", int, 2, "--retries", min=0, help="[endpoint] Retries of a failed request."),
-    _option("allow_insecure_key", bool, False, "--allow-insecure-key",
-            help="[endpoint] Send the API key over plain http to another machine."),
+    _option(
+        "allow_insecure_key",
+        bool,
+        False,
+        "--allow-insecure-key",
+        help="[endpoint] Send the API key over plain http to another machine.",
+    ),
 ]
 _NAMES = [p.name for p in MODEL_OPTIONS]
 
@@ -214,7 +284,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def model_spec(given: dict[str, Any], default_model: str | None) -> ModelSpec | None:
-    """The model options as a :class:`ModelSpec`; None when no model is named and none is default."""
+    """The model options as a :class:`ModelSpec`; None when no model is named and none is
+    default."""
     from vlagent.agent.core.build import ModelSpec
     from vlagent.agent.runtimes.base import RuntimeOptions
 
@@ -222,7 +293,9 @@ def model_spec(given: dict[str, Any], default_model: str | None) -> ModelSpec | 
     model, dialect, endpoint = values.pop("model"), values.pop("dialect"), values.pop("endpoint")
     model = model or default_model
     if model is None:
-        named = [f"--{n.replace('_', '-')}" for n in ("dialect", "endpoint") if given[n] is not None]
+        named = [
+            f"--{n.replace('_', '-')}" for n in ("dialect", "endpoint") if given[n] is not None
+        ]
         if named:
             fail(f"{' and '.join(named)} need --model", exitcodes.USAGE)
         return None
@@ -241,9 +314,13 @@ def with_model_options(default_model: str | None = None) -> Callable[[F], F]:
         # The command's own annotations are strings (postponed evaluation); evaluate them here,
         # all but ``model``, whose type is imported only for type checkers (a light --help).
         own = inspect.signature(command)
-        kept = [p.replace(annotation=eval(p.annotation, command.__globals__))  # noqa: S307
-                if isinstance(p.annotation, str) else p
-                for p in own.parameters.values() if p.name != "model"]
+        kept = [
+            p.replace(annotation=eval(p.annotation, command.__globals__))
+            if isinstance(p.annotation, str)
+            else p
+            for p in own.parameters.values()
+            if p.name != "model"
+        ]
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
@@ -261,6 +338,7 @@ def with_model_options(default_model: str | None = None) -> Callable[[F], F]:
 def env_options(env: str, given: dict[str, Any]) -> dict[str, Any]:
     """The environment options the user gave, checked against what ``env`` takes."""
     from vlagent import environments
+
     options = {key: value for key, value in given.items() if value is not None}
     try:
         accepted = environments.options_of(env)
@@ -269,8 +347,10 @@ def env_options(env: str, given: dict[str, Any]) -> dict[str, Any]:
     for key in options:
         if key not in accepted:
             takes = ", ".join(f"--{a.replace('_', '-')}" for a in accepted) or "none"
-            fail(f"--{key.replace('_', '-')} is not an option of --env {env} (its options: {takes})",
-                 exitcodes.USAGE)
+            fail(
+                f"--{key.replace('_', '-')} is not an option of --env {env} (its options: {takes})",
+                exitcodes.USAGE,
+            )
     return options
 
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from vlagent.agent.core.context import RunListener
 from vlagent.agent.core.loop import Agent
-from vlagent.agent.trajectory.records import Limits
-from vlagent.agent.runtimes import ScriptedRuntime
 from vlagent.agent.core.steps import RunResult
+from vlagent.agent.runtimes import ScriptedRuntime
 from vlagent.agent.trajectory import Recorder
+from vlagent.agent.trajectory.records import Limits
 from vlagent.environments import Environment
 from vlagent.environments.android import VIRTUAL, AndroidEnvironment
 from vlagent.environments.virtual_android import Phone
@@ -28,7 +28,11 @@ NOTE = "Buy milk & eggs"
 
 
 def _call(**arguments: Any) -> str:
-    return "<tool_call>\n" + json.dumps({"name": "mobile_use", "arguments": arguments}) + "\n</tool_call>"
+    return (
+        "<tool_call>\n"
+        + json.dumps({"name": "mobile_use", "arguments": arguments})
+        + "\n</tool_call>"
+    )
 
 
 def script(phone: Phone) -> list[str]:
@@ -40,7 +44,10 @@ def script(phone: Phone) -> list[str]:
 
     def centre(resource_id: str) -> list[int]:
         left, top, right, bottom = bounds[resource_id]
-        return [round((left + right) / 2 / phone.width * 1000), round((top + bottom) / 2 / phone.height * 1000)]
+        return [
+            round((left + right) / 2 / phone.width * 1000),
+            round((top + bottom) / 2 / phone.height * 1000),
+        ]
 
     return [
         "I will open the Notes app.\n" + _call(action="open", text="Notes"),
@@ -57,8 +64,14 @@ def script_text(phone: Phone | None = None) -> str:
     return "\n---\n".join(script(phone or Phone())) + "\n"
 
 
-def scripted_episode(environment: Environment, answers: Callable[[], list[str]], goal: str, out: Path,
-                     listeners: Sequence[RunListener], source: str) -> RunResult:
+def scripted_episode(
+    environment: Environment,
+    answers: Callable[[], list[str]],
+    goal: str,
+    out: Path,
+    listeners: Sequence[RunListener],
+    source: str,
+) -> RunResult:
     """Run ``goal`` on ``environment`` with a scripted qwen2-vl model, recording into ``out``;
     the environment is closed however it ends."""
     try:
@@ -67,13 +80,25 @@ def scripted_episode(environment: Environment, answers: Callable[[], list[str]],
     except BaseException:
         environment.close()
         raise
-    with Agent(runtime, get_dialect("qwen2-vl"), environment, limits=Limits(max_steps=10),
-               recorder=recorder, listeners=listeners) as agent:
+    with Agent(
+        runtime,
+        get_dialect("qwen2-vl"),
+        environment,
+        limits=Limits(max_steps=10),
+        recorder=recorder,
+        listeners=listeners,
+    ) as agent:
         return agent.run(goal)
 
 
 def run_demo(out: Path, listeners: Sequence[RunListener] = ()) -> RunResult:
     """Run the demo episode on the embedded virtual phone, recording into ``out``."""
     environment = AndroidEnvironment(serial=VIRTUAL)
-    return scripted_episode(environment, lambda: script(environment.embedded.device.phone), GOAL, out,
-                            listeners, "the built-in demo")
+    return scripted_episode(
+        environment,
+        lambda: script(environment.embedded.device.phone),
+        GOAL,
+        out,
+        listeners,
+        "the built-in demo",
+    )

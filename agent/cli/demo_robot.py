@@ -30,7 +30,11 @@ def colour_centre(obs: Observation, camera: str, colour: str) -> list[int]:
 
     pixels = np.asarray(obs.image_named(camera)).astype(int)
     red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
-    mask = (red - green > 80) & (red - blue > 80) if colour == "red" else (green - red > 80) & (green - blue > 60)
+    mask = (
+        (red - green > 80) & (red - blue > 80)
+        if colour == "red"
+        else (green - red > 80) & (green - blue > 60)
+    )
     ys, xs = np.nonzero(mask)
     if not len(xs):
         raise ValueError(f"nothing {colour} on the {camera} camera")
@@ -55,5 +59,11 @@ def run_robot_demo(out: Path, seed: int = 0, listeners: Sequence[RunListener] = 
     from vlagent.environments.sim_pick import SimPickEnvironment
 
     environment = SimPickEnvironment(seed=seed)
-    return scripted_episode(environment, lambda: pick_script(environment.observe()), GOAL, out, listeners,
-                            "the built-in robot demo")
+    return scripted_episode(
+        environment,
+        lambda: pick_script(environment.observe()),
+        GOAL,
+        out,
+        listeners,
+        "the built-in robot demo",
+    )

@@ -9,6 +9,40 @@ INTERNAL = 70  # a bug in vlagent: rerun with --debug and report the traceback
 ABORTED = 130  # interrupted (Ctrl-C or SIGTERM); the trajectory is closed
 
 BY_STATUS = {
-    "success": OK, "answered": OK, "failure": NOT_DONE, "max_steps": NOT_DONE,
-    "time_limit": NOT_DONE, "unverified": NOT_DONE, "error": RUN_ERROR, "aborted": ABORTED,
+    "success": OK,
+    "answered": OK,
+    "failure": NOT_DONE,
+    "max_steps": NOT_DONE,
+    "time_limit": NOT_DONE,
+    "unverified": NOT_DONE,
+    "error": RUN_ERROR,
+    "aborted": ABORTED,
 }
+
+# Errors vlagent raises on purpose (VlagentError) that reach the command line uncaught, by class:
+# the first class in an error's ancestry found here gives its exit code; any other is SETUP.
+# Names, not classes, so that the CLI starts without importing the library behind them.
+BY_ERROR = {
+    "CliError": None,  # carries its own code
+    "ParseError": NOT_DONE,
+    "ToolError": NOT_DONE,
+    "AnswerError": NOT_DONE,
+    "EnvironmentFault": RUN_ERROR,
+    "ChannelError": RUN_ERROR,
+    "RuntimeFailure": RUN_ERROR,
+    "StepOverrun": RUN_ERROR,
+    "RunAborted": ABORTED,
+}
+
+
+def code_for(exc: BaseException) -> int:
+    """The exit code of ``exc``: from its class for a VlagentError, INTERNAL for anything else."""
+    from vlagent.tools.errors import VlagentError
+
+    if not isinstance(exc, VlagentError):
+        return INTERNAL
+    for cls in type(exc).__mro__:
+        if cls.__name__ in BY_ERROR:
+            code = BY_ERROR[cls.__name__]
+            return code if code is not None else int(getattr(exc, "code", SETUP))
+    return SETUP

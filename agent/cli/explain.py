@@ -9,10 +9,11 @@ from vlagent.agent.core.interpret import AnswerError, read_answer
 from vlagent.prompts import Dialect
 from vlagent.tools import ToolSet, computer_tools, mobile_tools
 from vlagent.tools.computer_use import ComputerUse
+from vlagent.tools.errors import VlagentError
 from vlagent.tools.mobile_use import MobileUse
 
 
-class ExplainError(ValueError):
+class ExplainError(VlagentError, ValueError):
     """The text holds no valid call; ``stage`` is parse or validation."""
 
     def __init__(self, stage: str, message: str) -> None:
@@ -29,14 +30,22 @@ def toolset_for(space: str | None) -> ToolSet:
     return ToolSet([ComputerUse, MobileUse])
 
 
-def explain(text: str, dialect: Dialect, screen: tuple[int, int], toolset: ToolSet,
-            scale: float = 1.0) -> dict[str, Any]:
-    """Every call in ``text``, validated, with points in three spaces. Raises :class:`ExplainError`."""
+def explain(
+    text: str, dialect: Dialect, screen: tuple[int, int], toolset: ToolSet, scale: float = 1.0
+) -> dict[str, Any]:
+    """Every call in ``text``, validated, with points in three spaces. Raises
+    :class:`ExplainError`."""
     frame = dialect.frame_for(screen, toolset)
     device = (screen[0] * scale, screen[1] * scale)  # as Observation.to_device, with no screenshot
     try:
-        reading = read_answer(text, dialect, frame, toolset,
-                              lambda p: (p[0] * device[0], p[1] * device[1]), every_call=True)
+        reading = read_answer(
+            text,
+            dialect,
+            frame,
+            toolset,
+            lambda p: (p[0] * device[0], p[1] * device[1]),
+            every_call=True,
+        )
     except AnswerError as exc:
         raise ExplainError(exc.stage, str(exc)) from None
     explained = []
@@ -45,8 +54,14 @@ def explain(text: str, dialect: Dialect, screen: tuple[int, int], toolset: ToolS
         for name in toolset.point_fields(call.name):
             if name in normalized:
                 normalized[name] = [round(v, 6) for v in normalized[name]]
-        explained.append({"name": call.name, "model": record.model, "normalized": normalized,
-                          "screen": record.device})
+        explained.append(
+            {
+                "name": call.name,
+                "model": record.model,
+                "normalized": normalized,
+                "screen": record.device,
+            }
+        )
     seen = dialect.model_image_size(screen)
     return {
         "dialect": dialect.name,
@@ -54,8 +69,15 @@ def explain(text: str, dialect: Dialect, screen: tuple[int, int], toolset: ToolS
         "model_image": {"width": seen[0], "height": seen[1]} if seen else None,
         # The budget the answer is read under: stock deployments (vLLM, the Qwen cookbooks, the
         # UI-TARS code) resize with max 16384*28*28; pass --max-pixels to match the model's.
-        "pixel_budget": ({"factor": dialect.resize.factor, "min_pixels": dialect.resize.min_pixels,
-                          "max_pixels": dialect.resize.max_pixels} if dialect.resize else None),
+        "pixel_budget": (
+            {
+                "factor": dialect.resize.factor,
+                "min_pixels": dialect.resize.min_pixels,
+                "max_pixels": dialect.resize.max_pixels,
+            }
+            if dialect.resize
+            else None
+        ),
         "frame": {"width": frame.width, "height": frame.height},
         "calls": explained,
     }

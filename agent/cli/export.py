@@ -14,9 +14,15 @@ from vlagent.agent.cli.common import app, console, fail
 
 @app.command()
 def export(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories; each becomes one episode.")],
-    out: Annotated[Path, typer.Option("--out", help="The dataset directory to write (new or empty).")],
-    fps: Annotated[int, typer.Option("--fps", min=1, help="Frames per second written in the dataset.")] = 1,
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="Run directories; each becomes one episode.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="The dataset directory to write (new or empty).")
+    ],
+    fps: Annotated[
+        int, typer.Option("--fps", min=1, help="Frames per second written in the dataset.")
+    ] = 1,
 ) -> None:
     """Export runs as a LeRobotDataset v3.0-layout dataset, one episode per run.
 

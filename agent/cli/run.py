@@ -17,15 +17,15 @@ from vlagent.agent.cli.common import (
     console,
     default_run_dir,
     end_of_run,
-    env_options,
     fail,
     with_model_options,
 )
+from vlagent.agent.cli.env_flags import EnvFlags, env_options, with_env_flags
 
 if TYPE_CHECKING:
     from vlagent.agent.core.build import ModelSpec, RunSpec
     from vlagent.agent.core.loop import Agent
-    from vlagent.agent.core.policy import Region
+    from vlagent.agent.core.policy import Policy, Region
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 
@@ -34,102 +34,133 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+# The options of `agent run` (its environment and model options come from with_env_flags and
+# with_model_options).
+EnvName = Annotated[
+    str,
+    typer.Option(
+        "--env", help="Environment: android, desktop, memory, sim-pick, gym (agent envs)."
+    ),
+]
+Goal = Annotated[str, typer.Option("--goal", help="What the agent should do.")]
+MaxSteps = Annotated[int, typer.Option("--max-steps", min=1, help="Model calls at most.")]
+MaxRetries = Annotated[
+    int,
+    typer.Option("--max-retries", min=0, help="Invalid answers in a row fed back before stopping."),
+]
+MaxRepeats = Annotated[
+    int,
+    typer.Option(
+        "--max-repeats", min=2, help="Same action on an unchanged screen this often stops."
+    ),
+]
+TimeLimit = Annotated[
+    float | None, typer.Option("--time-limit", min=0.001, help="Stop after this many seconds.")
+]
+Out = Annotated[
+    Path | None, typer.Option("--out", help="Run directory (default runs/<UTC time>-<goal>/).")
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Observe and plan, but execute nothing.")]
+ConfirmFlag = Annotated[
+    bool,
+    typer.Option("--confirm", help="Ask on the terminal before risky actions (docs/safety.md)."),
+]
+RegionText = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        help="Only touch points inside LEFT,TOP,RIGHT,BOTTOM (fractions, e.g. 0,0.1,1,1).",
+    ),
+]
+AllowApp = Annotated[
+    list[str] | None,
+    typer.Option("--allow-app", help="[android] Only these apps may be opened. Repeatable."),
+]
+DenyApp = Annotated[
+    list[str] | None,
+    typer.Option("--deny-app", help="[android] These apps may not be opened. Repeatable."),
+]
+SecretNames = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--secret",
+        help="A secret the model types as {{NAME}} without seeing it; its value comes "
+        "from the environment variable NAME (or is asked for). Repeatable.",
+    ),
+]
+
+
 @app.command()
+@with_env_flags
 @with_model_options(default_model=DEFAULT_MODEL)
 def run(
-    env: Annotated[str, typer.Option("--env", help="Environment: android, desktop, memory, sim-pick, gym (agent envs).")],
-    goal: Annotated[str, typer.Option("--goal", help="What the agent should do.")],
+    env: EnvName,
+    goal: Goal,
     model: ModelSpec,  # the model options (with_model_options)
-    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Model calls at most.")] = 30,
-    max_retries: Annotated[int, typer.Option(
-        "--max-retries", min=0, help="Invalid answers in a row fed back before stopping.")] = 2,
-    max_repeats: Annotated[int, typer.Option(
-        "--max-repeats", min=2, help="Same action on an unchanged screen this often stops.")] = 3,
-    time_limit: Annotated[float | None, typer.Option(
-        "--time-limit", min=0.001, help="Stop after this many seconds.")] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Run directory (default runs/<UTC time>-<goal>/).")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Observe and plan, but execute nothing.")] = False,
-    size: Annotated[str | None, typer.Option(
-        "--size", help="[memory] Screen size WxH (default 1280x800).")] = None,
-    space: Annotated[str | None, typer.Option(
-        "--space", help="[memory] Action space: computer or mobile.")] = None,
-    scale: Annotated[float | None, typer.Option(
-        "--scale", min=0.01, help="[memory, desktop] Device pixels per image pixel (HiDPI).")] = None,
-    display: Annotated[str | None, typer.Option(
-        "--display", help="[desktop] X display, e.g. :0 (default $DISPLAY).")] = None,
-    monitor: Annotated[int | None, typer.Option(
-        "--monitor", min=0, help="[desktop] Monitor number (1 = first, 0 = all).")] = None,
-    xvfb: Annotated[str | None, typer.Option(
-        "--xvfb", help="[desktop] Run on a private virtual screen WxH, e.g. 1280x800.")] = None,
-    settle: Annotated[float | None, typer.Option(
-        "--settle", min=0.0, help="[desktop] After an action, wait up to S s for the screen to settle.")] = None,
-    launch: Annotated[str | None, typer.Option(
-        "--launch", help="[desktop] Start this program on the display first (e.g. an app under test).")] = None,
-    launch_dir: Annotated[Path | None, typer.Option(
-        "--launch-dir", help="[desktop] The folder --launch starts the program in.")] = None,
-    serial: Annotated[str | None, typer.Option(
-        "--serial", help="[android] Device serial, or 'virtual' for the embedded virtual phone "
-                         "(default: the only device; the virtual phone when none is attached).")] = None,
-    ui_tree: Annotated[bool | None, typer.Option(
-        "--ui-tree", help="[android] Give the model the screen's elements as a numbered list; it may "
-                          "tap one by its number.")] = None,
-    marks: Annotated[bool | None, typer.Option(
-        "--marks", help="[android] With --ui-tree: also draw the numbers on the screenshot (set-of-marks).")] = None,
-    env_seed: Annotated[int | None, typer.Option(
-        "--env-seed", min=0, help="[sim-pick, gym] Seed of the episode (e.g. where the cube starts).")] = None,
-    gym_id: Annotated[str | None, typer.Option(
-        "--gym-id", help="[gym] Gymnasium environment id, e.g. FrozenLake-v1.")] = None,
-    gym_actions: Annotated[str | None, typer.Option(
-        "--gym-actions", help="[gym] Names of a Discrete action space's actions, or of a 1-D Box's "
-                              "dimensions, comma-separated (e.g. left,down,right,up; torque).")] = None,
-    gym_option: Annotated[list[str] | None, typer.Option(
-        "--gym-option", help="[gym] KEY=VALUE passed to gymnasium.make (e.g. is_slippery=false). Repeatable.")] = None,
-    confirm: Annotated[bool, typer.Option(
-        "--confirm", help="Ask on the terminal before risky actions (docs/safety.md).")] = False,
-    region: Annotated[str | None, typer.Option(
-        "--region", help="Only touch points inside LEFT,TOP,RIGHT,BOTTOM (fractions, e.g. 0,0.1,1,1).")] = None,
-    allow_app: Annotated[list[str] | None, typer.Option(
-        "--allow-app", help="[android] Only these apps may be opened. Repeatable.")] = None,
-    deny_app: Annotated[list[str] | None, typer.Option(
-        "--deny-app", help="[android] These apps may not be opened. Repeatable.")] = None,
-    secret: Annotated[list[str] | None, typer.Option(
-        "--secret", help="A secret the model types as {{NAME}} without seeing it; its value comes "
-                         "from the environment variable NAME (or is asked for). Repeatable.")] = None,
+    env_flags: EnvFlags,  # every environment's options (with_env_flags)
+    max_steps: MaxSteps = 30,
+    max_retries: MaxRetries = 2,
+    max_repeats: MaxRepeats = 3,
+    time_limit: TimeLimit = None,
+    out: Out = None,
+    dry_run: DryRun = False,
+    confirm: ConfirmFlag = False,
+    region: RegionText = None,
+    allow_app: AllowApp = None,
+    deny_app: DenyApp = None,
+    secret: SecretNames = None,
 ) -> None:
     """Run one goal: observe, ask the model, act, record — until done or a limit is hit."""
-    import sys
-
     from vlagent.agent.core.build import RunSpec
-    from vlagent.agent.core.policy import AppRules, Confirm, all_of
     from vlagent.agent.trajectory.records import Limits
 
     view = LiveView(dry_run)
     if not goal.strip():
         fail("--goal is empty: say what the agent should do", exitcodes.USAGE)
+    policy = _policy(view, confirm, region, allow_app, deny_app)
+    spec = RunSpec(
+        env=env,
+        model=model,
+        out=out or default_run_dir(goal),
+        dry_run=dry_run,
+        secrets=_secrets(secret or []),
+        policy=policy,
+        env_options=env_options(env, env_flags),
+        limits=Limits(
+            max_steps=max_steps,
+            max_retries=max_retries,
+            max_repeats=max_repeats,
+            time_limit_s=time_limit,
+        ),
+    )
+    agent = _build(spec, view)
+    signal.signal(signal.SIGTERM, _terminate)
+    console.print(
+        f"goal: {escape(goal)}  [dim]env {env} · model {escape(model.model)} · "
+        f"dialect {agent.dialect.name}[/dim]"
+    )
+    with agent:
+        result = agent.run(goal)
+    end_of_run(result, spec.out)
+
+
+def _policy(
+    view: LiveView,
+    confirm: bool,
+    region: str | None,
+    allow_app: list[str] | None,
+    deny_app: list[str] | None,
+) -> Policy | None:
+    """The rules the user gave on the command line, as one policy (None: no rules)."""
+    import sys
+
+    from vlagent.agent.core.policy import AppRules, Confirm, all_of
+
     if confirm and not sys.stdin.isatty():
         fail("--confirm asks on a terminal, and standard input is not one", exitcodes.USAGE)
     apps = AppRules(allow_app or (), deny_app or ()) if allow_app or deny_app else None
     area = _region(region) if region else None
-
-    spec = RunSpec(
-        env=env, model=model, out=out or default_run_dir(goal), dry_run=dry_run,
-        secrets=_secrets(secret or []), policy=all_of(apps, area, Confirm(view.ask) if confirm else None),
-        env_options=env_options(env, {
-            "size": size, "space": space, "scale": scale, "display": display, "monitor": monitor,
-            "xvfb": xvfb, "settle": settle, "launch": launch, "launch_dir": launch_dir, "serial": serial, "ui_tree": ui_tree,
-            "marks": marks, "env_seed": env_seed, "gym_id": gym_id, "gym_actions": gym_actions,
-            "gym_option": gym_option}),
-        limits=Limits(max_steps=max_steps, max_retries=max_retries, max_repeats=max_repeats,
-                      time_limit_s=time_limit))
-    agent = _build(spec, view)
-    signal.signal(signal.SIGTERM, _terminate)
-    console.print(f"goal: {escape(goal)}  [dim]env {env} · model {escape(model.model)} · "
-                  f"dialect {agent.dialect.name}[/dim]")
-    with agent:
-        result = agent.run(goal)
-    end_of_run(result, spec.out)
+    return all_of(apps, area, Confirm(view.ask) if confirm else None)
 
 
 def _region(text: str) -> Region:
@@ -139,9 +170,12 @@ def _region(text: str) -> Region:
         left, top, right, bottom = (float(v) for v in text.split(","))
         return Region((left, top, right, bottom))
     except ValueError as exc:
-        fail(f"--region {text!r}: {exc}" if "region" in str(exc) else
-             f"--region {text!r} is not LEFT,TOP,RIGHT,BOTTOM (four fractions, e.g. 0,0.1,1,1)",
-             exitcodes.USAGE)
+        fail(
+            f"--region {text!r}: {exc}"
+            if "region" in str(exc)
+            else f"--region {text!r} is not LEFT,TOP,RIGHT,BOTTOM (four fractions, e.g. 0,0.1,1,1)",
+            exitcodes.USAGE,
+        )
 
 
 def _secrets(names: list[str]) -> dict[str, str]:
@@ -154,22 +188,26 @@ def _secrets(names: list[str]) -> dict[str, str]:
     values = {}
     for name in names:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            fail(f"--secret {name!r}: a secret's name is letters, digits and _ (e.g. PASSWORD)",
-                 exitcodes.USAGE)
+            fail(
+                f"--secret {name!r}: a secret's name is letters, digits and _ (e.g. PASSWORD)",
+                exitcodes.USAGE,
+            )
         value = os.environ.get(name)
         if value is None and sys.stdin.isatty():
             value = getpass.getpass(f"value of the secret {name} (not shown): ")
         if not value:
-            fail(f"--secret {name}: set the environment variable {name} to its value (or run "
-                 "on a terminal to be asked for it)", exitcodes.USAGE)
+            fail(
+                f"--secret {name}: set the environment variable {name} to its value (or run "
+                "on a terminal to be asked for it)",
+                exitcodes.USAGE,
+            )
         values[name] = value
     return values
 
 
 def _build(spec: RunSpec, view: LiveView) -> Agent:
     """build_agent with its failures as one-line errors."""
-    from vlagent import environments
-    from vlagent import prompts
+    from vlagent import environments, prompts
     from vlagent.agent.core.build import build_agent
     from vlagent.agent.runtimes.base import ModelUnavailable
     from vlagent.agent.trajectory import RecorderError
@@ -177,17 +215,26 @@ def _build(spec: RunSpec, view: LiveView) -> Agent:
     try:
         with console.status(f"loading {escape(spec.model.model)}…"):
             return build_agent(spec, listeners=[view])
-    except (environments.EnvironmentUnavailable, ModelUnavailable, prompts.UnknownDialect,
-            RecorderError) as exc:
+    except (
+        environments.EnvironmentUnavailable,
+        ModelUnavailable,
+        prompts.UnknownDialect,
+        RecorderError,
+    ) as exc:
         fail(str(exc))
 
 
 @app.command()
 def demo(
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Run directory (default runs/<UTC time>-demo/).")] = None,
-    robot: Annotated[bool, typer.Option(
-        "--robot", help="The simulated arm (sim-pick, MuJoCo) instead of the virtual phone.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run directory (default runs/<UTC time>-demo/).")
+    ] = None,
+    robot: Annotated[
+        bool,
+        typer.Option(
+            "--robot", help="The simulated arm (sim-pick, MuJoCo) instead of the virtual phone."
+        ),
+    ] = False,
 ) -> None:
     """A scripted episode on the embedded virtual Android phone (or, with --robot, the simulated
     arm), offline: trajectory and report."""
@@ -199,12 +246,16 @@ def demo(
             from vlagent.agent.cli.demo_robot import GOAL as ROBOT_GOAL
             from vlagent.agent.cli.demo_robot import run_robot_demo
 
-            console.print(f"goal: {escape(ROBOT_GOAL)}  [dim]env sim-pick (MuJoCo) · model scripted[/dim]")
+            console.print(
+                f"goal: {escape(ROBOT_GOAL)}  [dim]env sim-pick (MuJoCo) · model scripted[/dim]"
+            )
             result = run_robot_demo(run_dir, listeners=[LiveView()])
         else:
             from vlagent.agent.cli.demo import GOAL, run_demo
 
-            console.print(f"goal: {escape(GOAL)}  [dim]env android (virtual phone) · model scripted[/dim]")
+            console.print(
+                f"goal: {escape(GOAL)}  [dim]env android (virtual phone) · model scripted[/dim]"
+            )
             result = run_demo(run_dir, listeners=[LiveView()])
     except (EnvironmentUnavailable, EnvironmentFault) as exc:
         fail(f"the demo could not start: {exc}")

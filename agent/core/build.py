@@ -48,7 +48,8 @@ class ModelSpec(BaseModel):
 
     @property
     def scripted(self) -> bool:
-        """A deterministic model with no processor: ``scripted:`` answers or a ``python:`` function."""
+        """A deterministic model with no processor: ``scripted:`` answers or a ``python:``
+        function."""
         return self.model.startswith(("scripted:", "python:"))
 
 
@@ -77,13 +78,17 @@ class RunSpec(BaseModel):
         return ModelSpec(model=value) if isinstance(value, str) else value
 
 
-def with_budget(name: str, max_pixels: int | None, min_pixels: int | None,
-                resize: ResizeRule | None = None) -> Dialect:
+def with_budget(
+    name: str, max_pixels: int | None, min_pixels: int | None, resize: ResizeRule | None = None
+) -> Dialect:
     """Dialect ``name`` with ``resize`` (default: its family's rule), pixel budget overridden."""
     dialect = get_dialect(name, resize)
     if dialect.resize is not None and (max_pixels or min_pixels):
-        rule = replace(dialect.resize, max_pixels=max_pixels or dialect.resize.max_pixels,
-                       min_pixels=min_pixels or dialect.resize.min_pixels)
+        rule = replace(
+            dialect.resize,
+            max_pixels=max_pixels or dialect.resize.max_pixels,
+            min_pixels=min_pixels or dialect.resize.min_pixels,
+        )
         dialect = get_dialect(name, rule)
     return dialect
 
@@ -115,14 +120,17 @@ def load_model(spec: ModelSpec) -> tuple[Runtime, Dialect]:
         raise
 
 
-def build_agent(spec: RunSpec, listeners: Sequence[RunListener] = (),
-                environment: Environment | None = None) -> Agent:
+def build_agent(
+    spec: RunSpec, listeners: Sequence[RunListener] = (), environment: Environment | None = None
+) -> Agent:
     """A ready :class:`~agent.loop.Agent` for ``spec``, with its recorder; use it as a context
     manager so that the runtime and the environment are closed. ``environment``: one you made
     yourself (``spec.env`` and ``env_options`` are then not used).
 
-    Raises :class:`environments.EnvironmentUnavailable`, :class:`vlagent.agent.runtimes.base.ModelUnavailable`,
-    :class:`prompts.UnknownDialect` or :class:`vlagent.agent.trajectory.RecorderError`, each one line.
+    Raises :class:`environments.EnvironmentUnavailable`,
+    :class:`vlagent.agent.runtimes.base.ModelUnavailable`,
+    :class:`prompts.UnknownDialect` or :class:`vlagent.agent.trajectory.RecorderError`, each one
+    line.
     """
     from vlagent import environments
     from vlagent.agent.runtimes import check_model
@@ -147,5 +155,12 @@ def build_agent(spec: RunSpec, listeners: Sequence[RunListener] = (),
     if spec.dry_run:
         environment = environments.DryRun(environment)
     log.debug("built %s on %s with dialect %s", spec.model.model, environment.name, dialect.name)
-    return Agent(runtime, dialect, environment, limits=spec.limits, recorder=recorder,
-                 policy=spec.policy, listeners=listeners)
+    return Agent(
+        runtime,
+        dialect,
+        environment,
+        limits=spec.limits,
+        recorder=recorder,
+        policy=spec.policy,
+        listeners=listeners,
+    )

@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 
 from vlagent.agent.core.steps import Decision, Step
 from vlagent.environments import ActionResult, Observation
+from vlagent.tools.errors import VlagentError
 
 Overrun = Literal["skip", "raise"]
 
@@ -31,7 +32,7 @@ class Decides(Protocol):
     def report(self, outcome: ActionResult) -> Step: ...
 
 
-class StepOverrun(TimeoutError):
+class StepOverrun(VlagentError, TimeoutError):
     """The model did not decide within the step's deadline (``on_overrun="raise"``)."""
 
 
@@ -43,8 +44,9 @@ class DecisionClock:
         self._late: Future[Decision | None] | None = None
         self._late_since = 0.0
 
-    def decide(self, run: Decides, observation: Observation | None, deadline_s: float,
-               on_overrun: Overrun) -> Decision | None:
+    def decide(
+        self, run: Decides, observation: Observation | None, deadline_s: float, on_overrun: Overrun
+    ) -> Decision | None:
         started = time.monotonic()
         if self._late is not None:
             try:
@@ -53,9 +55,17 @@ class DecisionClock:
                 return self._overrun(observation, deadline_s, on_overrun, still=True)
             self._late = None
             if late is not None and late.pending:
-                run.report(ActionResult(ok=False, executed=False, message=(
-                    f"not executed: decided {time.monotonic() - self._late_since:.2f} s after the "
-                    "step's deadline")))
+                run.report(
+                    ActionResult(
+                        ok=False,
+                        executed=False,
+                        message=(
+                            f"not executed: decided {time.monotonic() - self._late_since:.2f} s "
+                            f"after the "
+                            "step's deadline"
+                        ),
+                    )
+                )
             if run.finished:
                 return None
         if self._worker is None:
@@ -69,8 +79,9 @@ class DecisionClock:
             return self._overrun(observation, deadline_s, on_overrun, still=False)
 
     @staticmethod
-    def _overrun(observation: Observation | None, deadline_s: float, on_overrun: Overrun,
-                 still: bool) -> Decision:
+    def _overrun(
+        observation: Observation | None, deadline_s: float, on_overrun: Overrun, still: bool
+    ) -> Decision:
         what = "an earlier decision is still being made" if still else "the model is still deciding"
         if on_overrun == "raise":
             raise StepOverrun(f"no decision within the {deadline_s:g} s deadline: {what}")

@@ -17,8 +17,9 @@ def list_elements(prompt: Prompt, obs: Observation) -> None:
     model's own coordinate space, as its answers are."""
     if obs.elements is not None:
         width, height = obs.size
-        prompt.add_text(element_lines(obs.elements, (prompt.frame.width / width,
-                                                     prompt.frame.height / height)))
+        prompt.add_text(
+            element_lines(obs.elements, (prompt.frame.width / width, prompt.frame.height / height))
+        )
 
 
 def element_points(obs: Observation) -> list[tuple[float, float]] | None:
@@ -32,17 +33,29 @@ def element_points(obs: Observation) -> list[tuple[float, float]] | None:
 def element_records(elements: Sequence[UIElement] | None) -> list[ElementRecord] | None:
     if elements is None:
         return None
-    return [ElementRecord(bounds=e.bounds, kind=e.kind, text=e.text, description=e.description,
-                          resource_id=e.resource_id, clickable=e.clickable) for e in elements]
+    return [
+        ElementRecord(
+            bounds=e.bounds,
+            kind=e.kind,
+            text=e.text,
+            description=e.description,
+            resource_id=e.resource_id,
+            clickable=e.clickable,
+        )
+        for e in elements
+    ]
 
 
-def words_at(elements: Sequence[UIElement | ElementRecord], point: tuple[float, float],
-             size: tuple[int, int]) -> str | None:
+def words_at(
+    elements: Sequence[UIElement | ElementRecord], point: tuple[float, float], size: tuple[int, int]
+) -> str | None:
     """What the smallest listed element under the normalized ``point`` of an image of ``size``
     says: its text, else its description, else its resource id. None when no listed element is
     there, or the one there says nothing."""
     x, y = point[0] * size[0], point[1] * size[1]
-    under = [e for e in elements if e.bounds[0] <= x < e.bounds[2] and e.bounds[1] <= y < e.bounds[3]]
+    under = [
+        e for e in elements if e.bounds[0] <= x < e.bounds[2] and e.bounds[1] <= y < e.bounds[3]
+    ]
     if not under:
         return None
     smallest = min(under, key=lambda e: (e.bounds[2] - e.bounds[0]) * (e.bounds[3] - e.bounds[1]))

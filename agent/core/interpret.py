@@ -17,17 +17,22 @@ from pydantic import BaseModel
 from vlagent.agent.trajectory.records import ActionRecord, CallRecord
 from vlagent.prompts import CoordinateFrame, Dialect, ParseError, normalize_call
 from vlagent.tools import ToolCall, ToolError, ToolSet
+from vlagent.tools.errors import VlagentError
 
 ToDevice = Callable[[tuple[float, float]], tuple[float, float]]
 """Normalized [0, 1] point → device pixels (``Observation.to_device``)."""
 
 
-class AnswerError(ValueError):
+class AnswerError(VlagentError, ValueError):
     """The answer holds no executable call. ``stage`` says where it failed; ``calls`` holds what
     was parsed before validation failed (empty on a parse error). The message is for the model."""
 
-    def __init__(self, stage: Literal["parse", "validation"], message: str,
-                 calls: list[ToolCall] | None = None) -> None:
+    def __init__(
+        self,
+        stage: Literal["parse", "validation"],
+        message: str,
+        calls: list[ToolCall] | None = None,
+    ) -> None:
         super().__init__(message)
         self.stage = stage
         self.calls = calls or []
@@ -58,7 +63,9 @@ class Reading:
         return [CallRecord(name=c.name, arguments=c.raw()) for c in self.calls]
 
 
-def three_spaces(call: ToolCall, action: BaseModel, toolset: ToolSet, to_device: ToDevice) -> ActionRecord:
+def three_spaces(
+    call: ToolCall, action: BaseModel, toolset: ToolSet, to_device: ToDevice
+) -> ActionRecord:
     """The validated ``action`` as the model wrote it, normalized, and in device pixels."""
     normalized = action.model_dump(mode="json", exclude_none=True)
     device = dict(normalized)
@@ -69,10 +76,16 @@ def three_spaces(call: ToolCall, action: BaseModel, toolset: ToolSet, to_device:
     return ActionRecord(tool=call.name, model=call.raw(), normalized=normalized, device=device)
 
 
-def read_answer(text: str, dialect: Dialect, frame: CoordinateFrame, toolset: ToolSet,
-                to_device: ToDevice, every_call: bool = False,
-                element_points: Sequence[tuple[float, float]] | None = None,
-                images: Mapping[str, tuple[CoordinateFrame, ToDevice]] | None = None) -> Reading:
+def read_answer(
+    text: str,
+    dialect: Dialect,
+    frame: CoordinateFrame,
+    toolset: ToolSet,
+    to_device: ToDevice,
+    every_call: bool = False,
+    element_points: Sequence[tuple[float, float]] | None = None,
+    images: Mapping[str, tuple[CoordinateFrame, ToDevice]] | None = None,
+) -> Reading:
     """Parse ``text`` in ``frame`` and validate its first call (every call with ``every_call``).
     ``element_points`` are the normalized centres of the elements listed in the prompt: a call
     that names ``element`` N acts on the N-th. ``images`` are the frame and device mapping of each
@@ -105,19 +118,27 @@ def _place_element(call: ToolCall, points: Sequence[tuple[float, float]] | None)
     if not points:
         raise ToolError(f"{call.name}: no elements are listed for this screen; give 'coordinate'")
     if not 0 <= number < len(points):
-        raise ToolError(f"{call.name}: element {number} is not in the list; the elements are "
-                        f"numbered 0 to {len(points) - 1}")
+        raise ToolError(
+            f"{call.name}: element {number} is not in the list; the elements are "
+            f"numbered 0 to {len(points) - 1}"
+        )
     return ToolCall(call.name, {**call.arguments, "coordinate": list(points[number])}, call.raw())
 
 
-def _on_named_image(call: ToolCall, images: Mapping[str, tuple[CoordinateFrame, ToDevice]] | None,
-                    toolset: ToolSet, to_device: ToDevice) -> tuple[ToolCall, ToDevice]:
+def _on_named_image(
+    call: ToolCall,
+    images: Mapping[str, tuple[CoordinateFrame, ToDevice]] | None,
+    toolset: ToolSet,
+    to_device: ToDevice,
+) -> tuple[ToolCall, ToDevice]:
     """``call`` with its points read on the image its ``camera`` argument names."""
     camera = call.arguments.get("camera")
     if not images or not isinstance(camera, str) or not toolset.point_fields(call.name):
         return call, to_device
     if camera not in images:
-        raise ToolError(f"{call.name}: 'camera' {camera!r} is not an image of this step; the images "
-                        f"are: {', '.join(images)}")
+        raise ToolError(
+            f"{call.name}: 'camera' {camera!r} is not an image of this step; the images "
+            f"are: {', '.join(images)}"
+        )
     frame, on_device = images[camera]
     return normalize_call(call.name, call.raw(), frame, toolset), on_device

@@ -84,17 +84,27 @@ class Agent:
             if self._active is not None:
                 raise RuntimeError("this agent is already running a goal; finish or close it first")
             if self.recorder is not None and self.recorder.closed:
-                raise RuntimeError("this agent's recorder has recorded a run already; give it a new "
-                                   "Recorder for the next run")
+                raise RuntimeError(
+                    "this agent's recorder has recorded a run already; give it a new "
+                    "Recorder for the next run"
+                )
             self._active = Run(self._context(), goal)
             return self._active
 
     def _context(self) -> RunContext:
         return RunContext(
-            runtime=self.runtime, dialect=self.dialect, environment=self.environment,
-            toolset=self.toolset, limits=self.limits, recorder=self.recorder, policy=self.policy,
-            listeners=tuple(self.listeners), review=self.review,
-            change_detector=self.change_detector, on_end=self._run_ended)
+            runtime=self.runtime,
+            dialect=self.dialect,
+            environment=self.environment,
+            toolset=self.toolset,
+            limits=self.limits,
+            recorder=self.recorder,
+            policy=self.policy,
+            listeners=tuple(self.listeners),
+            review=self.review,
+            change_detector=self.change_detector,
+            on_end=self._run_ended,
+        )
 
     def run(self, goal: str) -> RunResult:
         """Do ``goal`` until it is done, fails, or a limit is hit."""
@@ -154,8 +164,12 @@ class Agent:
     def __enter__(self) -> Agent:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 

@@ -23,11 +23,18 @@ from pydantic import BaseModel
 Policy = Callable[[BaseModel], "str | None"]
 
 SYSTEM_KEYS = {"win", "super", "meta", "cmd", "command"}
-RISKY_COMBOS = [{"ctrl", "alt", "t"}, {"ctrl", "alt", "delete"}, {"alt", "f4"}, {"ctrl", "alt", "backspace"},
-                {"alt", "f2"}, {"ctrl", "shift", "escape"}]
+RISKY_COMBOS = [
+    {"ctrl", "alt", "t"},
+    {"ctrl", "alt", "delete"},
+    {"alt", "f4"},
+    {"ctrl", "alt", "backspace"},
+    {"alt", "f2"},
+    {"ctrl", "shift", "escape"},
+]
 SHELL_WORDS = re.compile(
     r"(^|[\s;&|`$(])(sudo|su|rm|curl|wget|chmod|chown|dd|mkfs|ssh|scp|nc|bash|sh|zsh|python3?|"
-    r"powershell|cmd|reg|del|format|shutdown|reboot|kill|touch|mv|cp)(\s|$)|\|\s*(sh|bash)\b|&&|`|\$\(")
+    r"powershell|cmd|reg|del|format|shutdown|reboot|kill|touch|mv|cp)(\s|$)|\|\s*(sh|bash)\b|&&|`|\$\("
+)
 
 
 def risk_of(action: BaseModel) -> str | None:
@@ -87,8 +94,10 @@ class Region:
     def __post_init__(self) -> None:
         left, top, right, bottom = self.box
         if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
-            raise ValueError("a region is left,top,right,bottom with 0 <= left < right <= 1 and "
-                             "0 <= top < bottom <= 1 (fractions of the screen)")
+            raise ValueError(
+                "a region is left,top,right,bottom with 0 <= left < right <= 1 and "
+                "0 <= top < bottom <= 1 (fractions of the screen)"
+            )
 
     def __call__(self, action: BaseModel) -> str | None:
         from vlagent.tools import point_fields
@@ -97,8 +106,10 @@ class Region:
         for name in sorted(point_fields(type(action))):
             point = getattr(action, name, None)
             if point is not None and not (left <= point[0] <= right and top <= point[1] <= bottom):
-                return (f"'{name}' is outside the part of the screen this run may touch "
-                        f"(from {left:g},{top:g} to {right:g},{bottom:g} of its width and height)")
+                return (
+                    f"'{name}' is outside the part of the screen this run may touch "
+                    f"(from {left:g},{top:g} to {right:g},{bottom:g} of its width and height)"
+                )
         return None
 
 
@@ -108,7 +119,7 @@ class Confirm:
     ``risky`` decides what needs asking (default :func:`risk_of`)."""
 
     ask: Callable[[str], bool]
-    risky: Callable[[BaseModel], "str | None"] = risk_of
+    risky: Callable[[BaseModel], str | None] = risk_of
     asked: list[str] = field(default_factory=list)
 
     def __call__(self, action: BaseModel) -> str | None:

@@ -36,15 +36,22 @@ def header_record(context: RunContext, goal: str, obs: Observation) -> Header:
     """The header of a run of ``goal`` whose first observation is ``obs``."""
     described = context.environment.describe()
     assert context.recorder is not None
-    return Header.model_validate({
-        "run_id": context.recorder.run_dir.name, "goal": goal, "started_at": now(),
-        "environment": described,
-        "screen": {"width": obs.size[0], "height": obs.size[1], "scale": obs.scale},
-        "model": context.runtime.describe(), "dialect": context.dialect.name,
-        "prompt_source": context.dialect.prompt_source, "tools": context.toolset.function_schemas(),
-        "limits": context.limits, "dry_run": bool(described.get("dry_run", False)),
-        "versions": package_versions(),
-    })
+    return Header.model_validate(
+        {
+            "run_id": context.recorder.run_dir.name,
+            "goal": goal,
+            "started_at": now(),
+            "environment": described,
+            "screen": {"width": obs.size[0], "height": obs.size[1], "scale": obs.scale},
+            "model": context.runtime.describe(),
+            "dialect": context.dialect.name,
+            "prompt_source": context.dialect.prompt_source,
+            "tools": context.toolset.function_schemas(),
+            "limits": context.limits,
+            "dry_run": bool(described.get("dry_run", False)),
+            "versions": package_versions(),
+        }
+    )
 
 
 def end_record(result: RunResult, duration_s: float) -> End:
@@ -59,8 +66,13 @@ def end_record(result: RunResult, duration_s: float) -> End:
         return None if not values or len(known) < len(values) else sum(known)
 
     return End(
-        status=result.status, reason=result.reason, answer=result.answer, steps=len(result.steps),
-        ended_at=now(), duration_s=round(duration_s, 3), replay=result.replay,
+        status=result.status,
+        reason=result.reason,
+        answer=result.answer,
+        steps=len(result.steps),
+        ended_at=now(),
+        duration_s=round(duration_s, 3),
+        replay=result.replay,
         totals=Totals(
             model_calls=sum(1 for s in result.steps if s.output_text is not None),
             executed_actions=sum(1 for s in result.steps if s.executed),

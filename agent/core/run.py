@@ -10,22 +10,16 @@ the gate) and :meth:`Run.report` (the outcome of the action the caller executed 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
 from vlagent.agent.core.deadline import DecisionClock, Overrun
-from vlagent.agent.core.elements import element_points, element_records, list_elements
-from vlagent.agent.core.interpret import AnswerError, read_answer
-from vlagent.agent.runtimes.base import RuntimeFailure
-from vlagent.agent.core.recording import end_record, header_record, now
+from vlagent.agent.core.recording import end_record, header_record
 from vlagent.agent.core.steps import (
     MODEL_OUTPUT_ERRORS,
     Decision,
@@ -35,12 +29,18 @@ from vlagent.agent.core.steps import (
     Step,
     StepError,
 )
+from vlagent.agent.core.thinking import PromptDiff, generate, ms_since, read, render
 from vlagent.agent.trajectory.recorder import RecorderError
-from vlagent.agent.trajectory.records import CallRecord, Outcome
-from vlagent.agent.core.views import record_views, show_views
-from vlagent.environments import ActionResult, EnvironmentFault, EnvironmentUnavailable, Observation, RunAborted
+from vlagent.agent.trajectory.records import Outcome
+from vlagent.environments import (
+    ActionResult,
+    EnvironmentFault,
+    EnvironmentUnavailable,
+    Observation,
+    RunAborted,
+)
 from vlagent.environments.base import run_handler
-from vlagent.environments.change import detector_for, pixel_digest
+from vlagent.environments.change import detector_for
 from vlagent.prompts import ResizeError
 from vlagent.tools import RunEnd, ToolCall
 
@@ -49,21 +49,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_END_REASONS = {"success": "the model reported success", "failure": "the model reported failure",
-                "answered": "the model answered"}
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)
-
-
-screen_hash = pixel_digest
-"""A digest of the first image's pixels: equal hashes mean an unchanged screen."""
-
-
-def _encodable(text: str) -> str:
-    """``text`` with lone surrogates replaced: printing, recording and parsing must not fail on it."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+_END_REASONS = {
+    "success": "the model reported success",
+    "failure": "the model reported failure",
+    "answered": "the model answered",
+}
 
 
 class Run:
@@ -79,13 +69,15 @@ class Run:
         self._history: list[ToolCall] = []
         self._feedback: str | None = None
         self._invalid_streak = 0
-        self._last_seen: tuple[object, str] | None = None  # (scene signature, action) of the last step
+        self._last_seen: tuple[object, str] | None = (
+            None  # (scene signature, action) of the last step
+        )
         self._repeats = 0
         self._started = time.monotonic()
         self._stop = threading.Event()
         self._stop_reason = "stopped by the caller"
         self._pending: Decision | None = None
-        self._last_prompt: str | None = None
+        self._prompts = PromptDiff()
         self._clock = DecisionClock()
 
     @property
@@ -104,14 +96,20 @@ class Run:
             self._guarded(lambda: self._execute(decision))
         return decision.step
 
-    def decide(self, observation: Observation | None = None, *, deadline_s: float | None = None,
-               on_overrun: Overrun = "skip") -> Decision | None:
+    def decide(
+        self,
+        observation: Observation | None = None,
+        *,
+        deadline_s: float | None = None,
+        on_overrun: Overrun = "skip",
+    ) -> Decision | None:
         """Think one step without executing it. When ``Decision.pending``, execute
         ``decision.action`` yourself and call :meth:`report`. None when the run ended.
 
         With ``deadline_s`` the call returns within that time: a decision not made by then is an
         ``overrun`` decision with nothing to do (or :class:`~agent.deadline.StepOverrun` with
-        ``on_overrun="raise"``); it is recorded, not executed, when it arrives (agent/deadline.py)."""
+        ``on_overrun="raise"``); it is recorded, not executed, when it arrives
+        (agent/deadline.py)."""
         if deadline_s is not None:
             return self._clock.decide(self, observation, deadline_s, on_overrun)
         if self._pending is not None:
@@ -123,7 +121,8 @@ class Run:
         return self._guarded(lambda: self._decide(observation))
 
     async def adecide(self, observation: Observation | None = None) -> Decision | None:
-        """:meth:`decide` on a worker thread: an asyncio control loop is never blocked by the model."""
+        """:meth:`decide` on a worker thread: an asyncio control loop is never blocked by the
+        model."""
         return await asyncio.to_thread(self.decide, observation)
 
     def report(self, outcome: ActionResult) -> Step:
@@ -143,7 +142,9 @@ class Run:
         self._stop_reason = reason
         self._stop.set()
 
-    def close(self, status: Status = "aborted", reason: str = "closed before it finished") -> RunResult:
+    def close(
+        self, status: Status = "aborted", reason: str = "closed before it finished"
+    ) -> RunResult:
         """End the run now (if it has not ended) and close its trajectory."""
         self._clock.wait()
         if self.result is None:
@@ -154,8 +155,12 @@ class Run:
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     # -- the phases of a step ------------------------------------------------------------------
@@ -167,7 +172,10 @@ class Run:
             self._finish("aborted", self._stop_reason)
         elif len(self.steps) >= limits.max_steps:
             self._finish("max_steps", f"reached the limit of {limits.max_steps} steps")
-        elif limits.time_limit_s is not None and time.monotonic() - self._started > limits.time_limit_s:
+        elif (
+            limits.time_limit_s is not None
+            and time.monotonic() - self._started > limits.time_limit_s
+        ):
             self._finish("time_limit", f"ran past the {limits.time_limit_s:g} s limit")
         return self.finished
 
@@ -176,7 +184,7 @@ class Run:
             return observation, None
         t = time.perf_counter()
         observed = self.context.environment.observe()
-        return observed, _ms(t)
+        return observed, ms_since(t)
 
     def _decide(self, given: Observation | None) -> Decision:
         index = len(self.steps)
@@ -199,8 +207,13 @@ class Run:
         repeated = last is not None and last[1] == seen[1] and detector.same(last[0], seen[0])
         self._repeats = self._repeats + 1 if repeated else 1
         if self._repeats >= self.context.limits.max_repeats:
-            step.error = StepError(kind="loop", message=(
-                f"the same action was proposed {self._repeats} times on an unchanged {obs.surface}"))
+            step.error = StepError(
+                kind="loop",
+                message=(
+                    f"the same action was proposed {self._repeats} times on an unchanged "
+                    f"{obs.surface}"
+                ),
+            )
             self._after(step, None)
             return decision
         self._history.append(call)
@@ -214,66 +227,27 @@ class Run:
         self._pending = decision
         return decision
 
-    def _think(self, index: int, obs: Observation) -> tuple[Step, ToolCall | None, BaseModel | None]:
+    def _think(
+        self, index: int, obs: Observation
+    ) -> tuple[Step, ToolCall | None, BaseModel | None]:
         """Render, generate, read the answer, gate. Returns the step so far, the call and the
         action to execute (both None when the answer cannot be executed)."""
-        ctx, timings = self.context, dict[str, float]()
-        started_at = now()
-        # Start encoding the screenshot now, so it is on disk by the time the model has answered.
-        shot = ctx.recorder.screenshot(index, obs.image) if ctx.recorder is not None else None
-        t = time.perf_counter()
-        prompt = ctx.dialect.render(self.goal, self._history, obs.image, ctx.toolset, self._feedback,
-                                      surface=obs.surface)
-        # What the environment said about the screen, for runtimes that compare screens (replay).
-        prompt.metadata.update(obs.metadata, elements=obs.elements)
-        list_elements(prompt, obs)
-        frames = show_views(prompt, obs, ctx.dialect, ctx.toolset)
-        timings["render"] = _ms(t)
-        step = Step(index=index, started_at=started_at, image_size=obs.size, scale=obs.scale,
-                    frame=(prompt.frame.width, prompt.frame.height), screen_hash=screen_hash(obs),
-                    prompt_text=prompt.text(), timings_ms=timings, screenshot=shot,
-                    elements=element_records(obs.elements), **record_views(ctx.recorder, index, obs))
-        timings = step.timings_ms  # pydantic copied the dict: time into the step's own
-        t = time.perf_counter()
-        try:
-            completion = ctx.runtime.generate([prompt])[0]
-        except RuntimeFailure as exc:
-            step.error = StepError(kind="model", message=str(exc))
+        ctx = self.context
+        step, prompt, frames = render(ctx, self.goal, self._history, self._feedback, index, obs)
+        completion = generate(ctx, step, prompt)
+        if completion is None:
             return step, None, None
-        finally:
-            timings["generate"] = _ms(t)
-        completion.text = _encodable(completion.text)
-        step.output_text = completion.text
-        self._record_prompt(step, completion.prompt_text or step.prompt_text)
-        for phase, ms in completion.timings_ms.items():
-            timings[f"generate.{phase}"] = ms
-        step.prompt_tokens, step.completion_tokens = completion.prompt_tokens, completion.completion_tokens
-        t = time.perf_counter()
-        try:
-            images = {name: (frame, partial(obs.to_device, on=name)) for name, frame in frames.items()}
-            reading = read_answer(completion.text, ctx.dialect, prompt.frame, ctx.toolset, obs.to_device,
-                                  element_points=element_points(obs), images=images if obs.views else None)
-        except AnswerError as exc:
-            step.calls = [CallRecord(name=c.name, arguments=c.raw()) for c in exc.calls]
-            step.error = StepError(kind=exc.stage, message=str(exc))
+        self._prompts.record(step, completion.prompt_text or step.prompt_text)
+        reading = read(ctx, step, completion.text, prompt, frames, obs)
+        if reading is None:
             return step, None, None
-        finally:
-            timings["parse"] = _ms(t)
         step.calls, step.action = reading.call_records(), reading.record
-        refusal = ctx.policy(reading.action) if ctx.policy is not None else None
+        policy = self.context.policy
+        refusal = policy(reading.action) if policy is not None else None
         if refusal:
             step.error = StepError(kind="policy", message=f"the action was refused: {refusal}")
             return step, None, None
         return step, reading.call, reading.action
-
-    def _record_prompt(self, step: Step, text: str) -> None:
-        """Keep the whole prompt once; record what changed since the previous step."""
-        previous, self._last_prompt = self._last_prompt, text
-        if previous is None:
-            step.prompt_text = text
-            return
-        shared = len(os.path.commonprefix([previous, text]))
-        step.prompt_text, step.prompt_from = text[shared:], shared
 
     def _execute(self, decision: Decision) -> None:
         self._pending = None
@@ -284,8 +258,11 @@ class Run:
         handler, environment = self.context.toolset.handler(action), self.context.environment
         try:
             # A tool the agent was given beyond the environment's runs its own handler.
-            outcome = (run_handler(handler, action) if handler is not None and not environment.toolset.knows(action)
-                       else environment.execute(action))
+            outcome = (
+                run_handler(handler, action)
+                if handler is not None and not environment.toolset.knows(action)
+                else environment.execute(action)
+            )
         except (EnvironmentFault, EnvironmentUnavailable) as exc:
             step.error = StepError(kind="environment", message=str(exc))
             self._after(step, None)
@@ -296,7 +273,7 @@ class Run:
             self._finish("aborted", str(exc))
             return
         finally:
-            step.timings_ms["execute"] = _ms(t)
+            step.timings_ms["execute"] = ms_since(t)
         self._record_outcome(step, outcome)
         self._after(step, outcome.ends, outcome.message)
 
@@ -313,8 +290,9 @@ class Run:
         message = outcome.message
         if len(step.calls) > 1:
             message = f"{message} (only the first of {len(step.calls)} calls was executed)".strip()
-        step.result = Outcome(ok=outcome.ok, executed=outcome.executed, message=message,
-                              data=dict(outcome.data))
+        step.result = Outcome(
+            ok=outcome.ok, executed=outcome.executed, message=message, data=dict(outcome.data)
+        )
 
     def _after(self, step: Step, end: RunEnd | None, end_reason: str | None = None) -> None:
         """Record the finished step, then decide whether the run goes on (``end_reason``: the
@@ -329,8 +307,11 @@ class Run:
             self._invalid_streak += 1
             self._feedback = error.message
             if self._invalid_streak > self.context.limits.max_retries:
-                self._finish("error", f"the model's answer was invalid {self._invalid_streak} times "
-                                      f"in a row: {error.message}")
+                self._finish(
+                    "error",
+                    f"the model's answer was invalid {self._invalid_streak} times "
+                    f"in a row: {error.message}",
+                )
             return
         if error is not None:
             self._finish("error", error.message)
@@ -367,8 +348,9 @@ class Run:
             return
         self._pending = None
         ctx = self.context
-        self.result = RunResult(status, reason, answer, self.steps,
-                                ctx.recorder.run_dir if ctx.recorder else None)
+        self.result = RunResult(
+            status, reason, answer, self.steps, ctx.recorder.run_dir if ctx.recorder else None
+        )
         if ctx.review is not None:
             self.result = ctx.review(self.result)
         if ctx.recorder is not None and not ctx.recorder.closed:

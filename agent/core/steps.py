@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from vlagent.agent.trajectory.records import ReplayOutcome, Status, Step, StepError
 from vlagent.environments import Observation
 from vlagent.tools import ToolCall
+from vlagent.tools.errors import VlagentError
 
 # Errors in the model's answer: the step is retried with feedback. The others end the run.
 MODEL_OUTPUT_ERRORS: frozenset[str] = frozenset({"parse", "validation", "policy"})
@@ -36,7 +37,7 @@ class RunResult:
         return self.status in ("success", "answered")
 
 
-class RunFinished(RuntimeError):
+class RunFinished(VlagentError, RuntimeError):
     """A step was asked of a run that has ended (``Run.result`` says how)."""
 
 
@@ -60,4 +61,12 @@ class Decision:
         return self.action is not None
 
 
-__all__ = ["MODEL_OUTPUT_ERRORS", "Decision", "RunFinished", "RunResult", "Status", "Step", "StepError"]
+__all__ = [
+    "MODEL_OUTPUT_ERRORS",
+    "Decision",
+    "RunFinished",
+    "RunResult",
+    "Status",
+    "Step",
+    "StepError",
+]

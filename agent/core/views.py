@@ -29,7 +29,11 @@ def _plain(value: Any, digits: int | None = None) -> Any:
     if hasattr(value, "tolist"):
         value = value.tolist()
     if isinstance(value, float):
-        return (round(value, digits) if digits is not None else value) if math.isfinite(value) else str(value)
+        return (
+            (round(value, digits) if digits is not None else value)
+            if math.isfinite(value)
+            else str(value)
+        )
     if isinstance(value, (list, tuple)):
         return [_plain(v, digits) for v in value]
     if isinstance(value, Mapping):
@@ -41,7 +45,10 @@ def _plain(value: Any, digits: int | None = None) -> Any:
 
 def state_text(state: Mapping[str, Any]) -> str:
     """The state as the model reads it: one ``name: value`` line each, values as JSON."""
-    lines = [f"{name}: {json.dumps(_plain(value, 4), ensure_ascii=False)}" for name, value in state.items()]
+    lines = [
+        f"{name}: {json.dumps(_plain(value, 4), ensure_ascii=False)}"
+        for name, value in state.items()
+    ]
     return "Robot state:\n" + "\n".join(lines)
 
 
@@ -50,15 +57,19 @@ def recorded_state(state: Mapping[str, Any]) -> dict[str, Any]:
     return {str(name): _plain(value) for name, value in state.items()}
 
 
-def show_views(prompt: Prompt, obs: Observation, dialect: Dialect, toolset: ToolSet) -> dict[str, CoordinateFrame]:
+def show_views(
+    prompt: Prompt, obs: Observation, dialect: Dialect, toolset: ToolSet
+) -> dict[str, CoordinateFrame]:
     """Add ``obs``'s further images and its state to ``prompt``; the frame of every image by name.
     With one image and no state the prompt is left as the dialect rendered it."""
     frames = {obs.name: prompt.frame}
     if obs.views:
         names = ", ".join(f"'{name}'" for name in obs.images)
-        prompt.add_text(f"The images are, in order: {names}. The first is '{obs.name}' "
-                        f"({_size(prompt.frame)}). Points on an image are given with "
-                        f"'{CAMERA_ARGUMENT}' naming it, in that image's own size.")
+        prompt.add_text(
+            f"The images are, in order: {names}. The first is '{obs.name}' "
+            f"({_size(prompt.frame)}). Points on an image are given with "
+            f"'{CAMERA_ARGUMENT}' naming it, in that image's own size."
+        )
         for name, image in obs.views.items():
             frame = frames[name] = dialect.frame_for(image.size, toolset)
             prompt.add_image(f"'{name}' ({_size(frame)}):", image, dialect.pixel_size(frame))
@@ -83,7 +94,11 @@ def record_views(recorder: Recorder | None, index: int, obs: Observation) -> dic
         fields["metadata"] = recorded_state(obs.metadata)
     if recorder is not None:
         if obs.views:
-            fields["views"] = {name: recorder.view(index, name, image) for name, image in obs.views.items()}
+            fields["views"] = {
+                name: recorder.view(index, name, image) for name, image in obs.views.items()
+            }
         if obs.depth:
-            fields["depth"] = {name: recorder.depth(index, name, depth) for name, depth in obs.depth.items()}
+            fields["depth"] = {
+                name: recorder.depth(index, name, depth) for name, depth in obs.depth.items()
+            }
     return fields

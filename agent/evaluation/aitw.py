@@ -1,6 +1,7 @@
 """Google's AITW action matching, reproduced: the rule behind the `aitw` and `aitw-strict` scorers.
 
-The reference is google-research ``android_in_the_wild/action_matching.py`` (``check_actions_match``,
+The reference is google-research ``android_in_the_wild/action_matching.py``
+(``check_actions_match``,
 Apache-2.0). What it does, and so what this does:
 
 - An action is AITW's: a type (3 type, 4 dual point, 5 back, 6 home, 7 enter, 10 complete,
@@ -73,7 +74,8 @@ def is_tap(touch: Yx, lift: Yx) -> bool:
 
 
 def _in_enlarged(yx: Yx, box: Box) -> bool:
-    """``yx`` inside ``box`` (left, top, right, bottom) enlarged and clipped as the reference does."""
+    """``yx`` inside ``box`` (left, top, right, bottom) enlarged and clipped as the reference
+    does."""
     left, top = f32(box[0]), f32(box[1])
     height, width = f32(f32(box[3]) - top), f32(f32(box[2]) - left)
     height_change, width_change = f32(AUGMENT * height), f32(AUGMENT * width)
@@ -86,14 +88,19 @@ def _in_enlarged(yx: Yx, box: Box) -> bool:
 
 
 def _main_axis(touch: Yx, lift: Yx) -> tuple[int, bool]:
-    """The axis with the larger change (0: y, 1: x; a tie is y) and whether the change is positive."""
+    """The axis with the larger change (0: y, 1: x; a tie is y) and whether the change is
+    positive."""
     deltas = [f32(f32(lift[0]) - f32(touch[0])), f32(f32(lift[1]) - f32(touch[1]))]
     axis = 1 if abs(deltas[1]) > abs(deltas[0]) else 0  # argmax: the first of equals
     return axis, bool(deltas[axis] > 0)
 
 
-def actions_match(gold: tuple[int, Yx, Yx], predicted: tuple[int, Yx, Yx], boxes: Sequence[Box],
-                  same_sign: bool = False) -> tuple[bool, str]:
+def actions_match(
+    gold: tuple[int, Yx, Yx],
+    predicted: tuple[int, Yx, Yx],
+    boxes: Sequence[Box],
+    same_sign: bool = False,
+) -> tuple[bool, str]:
     """The reference's verdict for two AITW actions, and why."""
     (gold_type, gold_touch, gold_lift), (type_, touch, lift) = gold, predicted
     if gold_type != DUAL_POINT or type_ != DUAL_POINT:
@@ -112,4 +119,6 @@ def actions_match(gold: tuple[int, Yx, Yx], predicted: tuple[int, Yx, Yx], boxes
     (gold_axis, gold_up), (axis, up) = _main_axis(gold_touch, gold_lift), _main_axis(touch, lift)
     same = gold_axis == axis and (not same_sign or gold_up == up)
     what = ("y", "x")
-    return same, f"main axis {what[axis]} vs gold {what[gold_axis]}" + (" (sign compared)" if same_sign else "")
+    return same, f"main axis {what[axis]} vs gold {what[gold_axis]}" + (
+        " (sign compared)" if same_sign else ""
+    )

@@ -92,7 +92,9 @@ def score_aitz(gold: GoldStep, tool: str, arguments: dict[str, Any]) -> Verdict:
     gold_type, gold_detail = _gold(gold)
     kind, detail = _prediction(tool, arguments)
     if kind is None or kind != gold_type:
-        return Verdict(False, False, f"type: predicted {kind or 'none of AITZ types'}, gold {gold_type}")
+        return Verdict(
+            False, False, f"type: predicted {kind or 'none of AITZ types'}, gold {gold_type}"
+        )
     if kind == "click":
         point, target = arguments.get("coordinate"), gold.arguments.get("coordinate")
         if not point or not target:
@@ -106,5 +108,7 @@ def score_aitz(gold: GoldStep, tool: str, arguments: dict[str, Any]) -> Verdict:
         same, ratio = texts_match(gold_detail, detail)
         return Verdict(True, same, f"text {detail!r} vs {gold_detail!r} (ratio {ratio:.2f})")
     if kind in ("scroll", "press"):
-        return Verdict(True, detail == gold_detail, f"{kind}: predicted {detail}, gold {gold_detail}")
+        return Verdict(
+            True, detail == gold_detail, f"{kind}: predicted {detail}, gold {gold_detail}"
+        )
     return Verdict(True, True, "stop matches")

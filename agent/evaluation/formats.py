@@ -18,12 +18,13 @@ from vlagent.agent.evaluation import published, tfrecord
 from vlagent.agent.evaluation.actions import aitw_action, androidcontrol_action
 from vlagent.agent.evaluation.gold import Episode, GoldStep, target_boxes
 from vlagent.agent.trajectory import TrajectoryError, read_trajectory
+from vlagent.tools.errors import VlagentError
 
 FORMATS = ("auto", "aitz", "aitw", "androidcontrol", "trajectory")
 _NOT_DATA = {".png", ".jpg", ".jpeg", ".webp", ".html", ".md", ".txt", ".py"}
 
 
-class DatasetError(ValueError):
+class DatasetError(VlagentError, ValueError):
     """A dataset that cannot be read; the message names the file and what is wrong."""
 
 
@@ -38,18 +39,34 @@ def load_aitz(path: Path) -> Episode:
         steps = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(steps, list) or not steps:
             raise DatasetError(f"{path}: an AITZ episode is a non-empty JSON list of steps")
-        episode = Episode(id=str(steps[0]["episode_id"]), goal=str(steps[0]["instruction"]), source=str(path))
+        episode = Episode(
+            id=str(steps[0]["episode_id"]), goal=str(steps[0]["instruction"]), source=str(path)
+        )
         for raw in sorted(steps, key=lambda s: int(s["step_id"])):
             image = _find_image(path.parent, str(raw["image_path"]))
             with Image.open(image) as opened:
                 width, height = opened.size
-            boxes = tuple((x / width, y / height, (x + w) / width, (y + h) / height)
-                          for y, x, h, w in _json(raw.get("ui_positions", "[]")))
-            arguments = aitw_action(int(raw["result_action_type"]), _json(raw["result_touch_yx"]),
-                                    _json(raw["result_lift_yx"]), str(raw.get("result_action_text", "")))
+            boxes = tuple(
+                (x / width, y / height, (x + w) / width, (y + h) / height)
+                for y, x, h, w in _json(raw.get("ui_positions", "[]"))
+            )
+            arguments = aitw_action(
+                int(raw["result_action_type"]),
+                _json(raw["result_touch_yx"]),
+                _json(raw["result_lift_yx"]),
+                str(raw.get("result_action_text", "")),
+            )
             label = raw.get("coat_action_desc")
-            episode.steps.append(GoldStep(int(raw["step_id"]), image, "mobile_use", arguments, boxes,
-                                          label=str(label) if label else None))
+            episode.steps.append(
+                GoldStep(
+                    int(raw["step_id"]),
+                    image,
+                    "mobile_use",
+                    arguments,
+                    boxes,
+                    label=str(label) if label else None,
+                )
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise DatasetError(f"{path}: not an AITZ episode ({type(exc).__name__}: {exc})") from None
     return episode
@@ -65,23 +82,39 @@ def load_androidcontrol(path: Path) -> Episode:
         data = json.loads(path.read_text(encoding="utf-8"))
         episode = Episode(id=str(data["episode_id"]), goal=str(data["goal"]), source=str(path))
         instructions = data.get("step_instructions") or []
-        if len(data["screenshots"]) < len(data["actions"]):  # AndroidControl has one more (the last screen)
-            raise DatasetError(f"{path}: {len(data['actions'])} actions but {len(data['screenshots'])} "
-                               "screenshots; each action needs the screenshot it was taken on")
+        if len(data["screenshots"]) < len(
+            data["actions"]
+        ):  # AndroidControl has one more (the last screen)
+            raise DatasetError(
+                f"{path}: {len(data['actions'])} actions but {len(data['screenshots'])} "
+                "screenshots; each action needs the screenshot it was taken on"
+            )
         for index, (shot, action) in enumerate(zip(data["screenshots"], data["actions"])):
             image = _find_image(path.parent, str(shot))
             with Image.open(image) as opened:
                 width, height = opened.size
-            boxes = tuple((b[0] / width, b[1] / height, b[2] / width, b[3] / height)
-                          for b in (data.get("elements") or [[]] * len(data["actions"]))[index])
+            boxes = tuple(
+                (b[0] / width, b[1] / height, b[2] / width, b[3] / height)
+                for b in (data.get("elements") or [[]] * len(data["actions"]))[index]
+            )
             arguments = androidcontrol_action(action, width, height)
             tap = arguments["action"] in ("click", "long_press")
             targets = target_boxes(arguments["coordinate"], boxes) if tap else ()
-            episode.steps.append(GoldStep(index, image, "mobile_use", arguments, boxes,
-                                          instructions[index] if index < len(instructions) else None,
-                                          targets=targets))
+            episode.steps.append(
+                GoldStep(
+                    index,
+                    image,
+                    "mobile_use",
+                    arguments,
+                    boxes,
+                    instructions[index] if index < len(instructions) else None,
+                    targets=targets,
+                )
+            )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise DatasetError(f"{path}: not an AndroidControl episode ({type(exc).__name__}: {exc})") from None
+        raise DatasetError(
+            f"{path}: not an AndroidControl episode ({type(exc).__name__}: {exc})"
+        ) from None
     return episode
 
 
@@ -96,7 +129,9 @@ def load_trajectory_episode(path: Path) -> Episode:
         action, shot = step.action, trajectory.screenshot(step)
         if action is None or step.error is not None or shot is None:
             continue
-        episode.steps.append(GoldStep(len(episode.steps), shot, action.tool, dict(action.normalized)))
+        episode.steps.append(
+            GoldStep(len(episode.steps), shot, action.tool, dict(action.normalized))
+        )
     return episode
 
 
@@ -118,7 +153,12 @@ def _guess(path: Path) -> str | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if isinstance(data, list) and data and isinstance(data[0], dict) and "result_action_type" in data[0]:
+    if (
+        isinstance(data, list)
+        and data
+        and isinstance(data[0], dict)
+        and "result_action_type" in data[0]
+    ):
         return "aitz"
     if isinstance(data, dict) and "actions" in data and "goal" in data:
         return "androidcontrol"
@@ -145,18 +185,28 @@ def _load_tfrecord(path: Path, kind: str, level: str | None) -> list[Episode]:
         examples = (tfrecord.example(record) for record in tfrecord.records(path))
         if kind == "aitw-tfrecord":
             return published.aitw_steps(examples, path)
-        return [published.androidcontrol_episode(features, path, level or "high") for features in examples]
+        return [
+            published.androidcontrol_episode(features, path, level or "high")
+            for features in examples
+        ]
     except tfrecord.RecordError as exc:
         raise DatasetError(str(exc)) from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise DatasetError(f"{path}: not {kind.split('-')[0]} data ({type(exc).__name__}: {exc})") from None
+        raise DatasetError(
+            f"{path}: not {kind.split('-')[0]} data ({type(exc).__name__}: {exc})"
+        ) from None
 
 
-LOADERS = {"aitz": load_aitz, "androidcontrol": load_androidcontrol, "trajectory": load_trajectory_episode}
+LOADERS = {
+    "aitz": load_aitz,
+    "androidcontrol": load_androidcontrol,
+    "trajectory": load_trajectory_episode,
+}
 
 
-def load_dataset(path: str | Path, fmt: str = "auto", level: str | None = None,
-                 split: str | None = None) -> list[Episode]:
+def load_dataset(
+    path: str | Path, fmt: str = "auto", level: str | None = None, split: str | None = None
+) -> list[Episode]:
     """Every episode in ``path`` (a file, a run directory, or a folder searched recursively).
 
     ``level`` (AndroidControl): "high" gives the goal only, "low" adds each step's instruction;
@@ -190,8 +240,10 @@ def load_dataset(path: str | Path, fmt: str = "auto", level: str | None = None,
             raise DatasetError(str(exc)) from None
         episodes = [e for e in episodes if e.id in wanted]
     if not episodes:
-        raise DatasetError(f"no {'' if fmt == 'auto' else fmt + ' '}episodes found in {root}"
-                           + (f" (split {split})" if split else ""))
+        raise DatasetError(
+            f"no {'' if fmt == 'auto' else fmt + ' '}episodes found in {root}"
+            + (f" (split {split})" if split else "")
+        )
     return episodes
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
 from vlagent.environments import UIElement
 
 Box = tuple[float, float, float, float]
@@ -59,7 +60,14 @@ class Episode:
 def kind_of(tool: str, arguments: dict[str, Any]) -> str:
     """The action type a type match compares."""
     action = str(arguments.get("action", ""))
-    if action in ("click", "left_click", "double_click", "triple_click", "right_click", "middle_click"):
+    if action in (
+        "click",
+        "left_click",
+        "double_click",
+        "triple_click",
+        "right_click",
+        "middle_click",
+    ):
         return "click"
     if action in ("swipe", "left_click_drag", "scroll", "hscroll"):
         return "swipe"

@@ -24,8 +24,15 @@ from vlagent.agent.evaluation.gold import GoldStep, Verdict, direction, kind_of
 VERSION = 1
 DISTANCE = 0.14 * 1000
 _FINGER_TO_CONTENT = {"up": "DOWN", "down": "UP", "left": "RIGHT", "right": "LEFT"}
-_WORDS = {"back": "PRESS_BACK", "home": "PRESS_HOME", "enter": "PRESS_ENTER", "menu": "PRESS_RECENT",
-          "wait": "WAIT", "complete": "COMPLETE", "impossible": "COMPLETE"}
+_WORDS = {
+    "back": "PRESS_BACK",
+    "home": "PRESS_HOME",
+    "enter": "PRESS_ENTER",
+    "menu": "PRESS_RECENT",
+    "wait": "WAIT",
+    "complete": "COMPLETE",
+    "impossible": "COMPLETE",
+}
 
 
 def _grid(point: list[float]) -> tuple[int, int]:
@@ -40,7 +47,7 @@ def action_string(tool: str, arguments: dict[str, Any]) -> str:
         x, y = _grid(arguments["coordinate"])
         return f"{'CLICK' if kind == 'click' else 'LONG_PRESS'} <point>[[{x},{y}]]</point>"
     if kind == "swipe":
-        return f"SCROLL [{_FINGER_TO_CONTENT[direction(arguments['coordinate'], arguments['coordinate2'])]}]"
+        return f"SCROLL [{_FINGER_TO_CONTENT[direction(arguments['coordinate'], arguments['coordinate2'])]}]"  # noqa: E501
     if kind == "type":
         return f"TYPE [{arguments.get('text', '')}]"
     if kind == "open":

@@ -41,7 +41,9 @@ def cache_folder(path: Path) -> Path:
     """Where the screenshots of dataset file ``path`` are extracted to (one folder per file
     version)."""
     stat = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:20]
+    key = hashlib.sha256(
+        f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+    ).hexdigest()[:20]
     root = Path(os.environ.get("VLAGENT_CACHE") or Path.home() / ".cache" / "vlagent")
     return root / "screens" / key
 
@@ -71,16 +73,22 @@ def aitw_steps(examples: Iterator[dict[str, list[Any]]], source: Path) -> list[E
         if not image.exists():
             pixels = (features.get("image/encoded") or [b""])[0]
             if len(pixels) != width * height * channels:
-                raise ValueError(f"episode {episode_id} step {step_id}: image/encoded holds {len(pixels)} "
-                                 f"bytes, not {width}x{height}x{channels}")
+                raise ValueError(
+                    f"episode {episode_id} step {step_id}: image/encoded holds {len(pixels)} "
+                    f"bytes, not {width}x{height}x{channels}"
+                )
             mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
             Image.frombytes(mode, (width, height), pixels).save(image)
         flat = features.get("image/ui_annotations_positions") or []
-        boxes: tuple[Box, ...] = tuple((x, y, x + w, y + h) for y, x, h, w in zip(*[iter(flat)] * 4))
-        arguments = aitw_action(_number(features, "results/action_type"),
-                                list(features.get("results/yx_touch") or [-1, -1]),
-                                list(features.get("results/yx_lift") or [-1, -1]),
-                                _text(features, "results/type_action"))
+        boxes: tuple[Box, ...] = tuple(
+            (x, y, x + w, y + h) for y, x, h, w in zip(*[iter(flat)] * 4)
+        )
+        arguments = aitw_action(
+            _number(features, "results/action_type"),
+            list(features.get("results/yx_touch") or [-1, -1]),
+            list(features.get("results/yx_lift") or [-1, -1]),
+            _text(features, "results/type_action"),
+        )
         goal, steps = by_episode.setdefault(episode_id, (_text(features, "goal_info"), []))
         steps.append((step_id, GoldStep(step_id, image, "mobile_use", arguments, boxes)))
     episodes = []
@@ -93,28 +101,45 @@ def aitw_steps(examples: Iterator[dict[str, list[Any]]], source: Path) -> list[E
 
 def _shown(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The nodes visible to the user that have an area."""
-    return [n for n in nodes if n["visible"] and n["bounds"][2] > n["bounds"][0] and n["bounds"][3] > n["bounds"][1]]
+    return [
+        n
+        for n in nodes
+        if n["visible"] and n["bounds"][2] > n["bounds"][0] and n["bounds"][3] > n["bounds"][1]
+    ]
 
 
 def leaf_boxes(nodes: list[dict[str, Any]], width: int, height: int) -> tuple[Box, ...]:
     """Normalized boxes of the visible leaf nodes with an area (containers are left out)."""
-    return tuple(_normalized(n["bounds"], width, height) for n in _shown(nodes) if not n["children"])
+    return tuple(
+        _normalized(n["bounds"], width, height) for n in _shown(nodes) if not n["children"]
+    )
 
 
 def _normalized(bounds: tuple[int, int, int, int], width: int, height: int) -> Box:
     return (bounds[0] / width, bounds[1] / height, bounds[2] / width, bounds[3] / height)
 
 
-def action_targets(arguments: dict[str, Any], nodes: list[dict[str, Any]], width: int, height: int) -> tuple[Box, ...]:
-    """The box of the element a gold tap (or ``open``) acts on, from the step's accessibility nodes."""
+def action_targets(
+    arguments: dict[str, Any], nodes: list[dict[str, Any]], width: int, height: int
+) -> tuple[Box, ...]:
+    """The box of the element a gold tap (or ``open``) acts on, from the step's accessibility
+    nodes."""
     shown = _shown(nodes)
     if arguments.get("action") == "open":
         name = str(arguments.get("text", "")).strip().lower()
-        return tuple(_normalized(n["bounds"], width, height) for n in shown
-                     if name and name in (n["text"].strip().lower(), n["content_description"].strip().lower()))
+        return tuple(
+            _normalized(n["bounds"], width, height)
+            for n in shown
+            if name
+            and name in (n["text"].strip().lower(), n["content_description"].strip().lower())
+        )
     if arguments.get("action") not in ("click", "long_press"):
         return ()
-    candidates = tuple(_normalized(n["bounds"], width, height) for n in shown if n["clickable"] or not n["children"])
+    candidates = tuple(
+        _normalized(n["bounds"], width, height)
+        for n in shown
+        if n["clickable"] or not n["children"]
+    )
     return target_boxes(arguments["coordinate"], candidates)
 
 
@@ -125,11 +150,16 @@ def androidcontrol_episode(features: dict[str, list[Any]], source: Path, level: 
     folder.mkdir(parents=True, exist_ok=True)
     episode = Episode(id=episode_id, goal=_text(features, "goal"), source=str(source))
     shots, actions = features.get("screenshots") or [], features.get("actions") or []
-    widths, heights = features.get("screenshot_widths") or [], features.get("screenshot_heights") or []
+    widths, heights = (
+        features.get("screenshot_widths") or [],
+        features.get("screenshot_heights") or [],
+    )
     trees = features.get("accessibility_trees") or []
     instructions = [s.decode("utf-8") for s in features.get("step_instructions") or []]
     if len(shots) < len(actions) or len(widths) < len(actions) or len(heights) < len(actions):
-        raise ValueError(f"episode {episode_id}: {len(actions)} actions but {len(shots)} screenshots")
+        raise ValueError(
+            f"episode {episode_id}: {len(actions)} actions but {len(shots)} screenshots"
+        )
     for index, raw in enumerate(actions):
         image = folder / f"{episode_id}_{index}.png"
         if not image.exists():
@@ -138,10 +168,21 @@ def androidcontrol_episode(features: dict[str, list[Any]], source: Path, level: 
         nodes = accessibility_nodes(trees[index]) if index < len(trees) else []
         instruction = instructions[index] if level == "low" and index < len(instructions) else None
         arguments = androidcontrol_action(json.loads(raw), width, height)
-        ui_tree = tuple(for_model(from_accessibility_nodes(nodes), (width, height))) if nodes else None
-        episode.steps.append(GoldStep(index, image, "mobile_use", arguments, leaf_boxes(nodes, width, height),
-                                      instruction, targets=action_targets(arguments, nodes, width, height),
-                                      ui_tree=ui_tree))
+        ui_tree = (
+            tuple(for_model(from_accessibility_nodes(nodes), (width, height))) if nodes else None
+        )
+        episode.steps.append(
+            GoldStep(
+                index,
+                image,
+                "mobile_use",
+                arguments,
+                leaf_boxes(nodes, width, height),
+                instruction,
+                targets=action_targets(arguments, nodes, width, height),
+                ui_tree=ui_tree,
+            )
+        )
     return episode
 
 

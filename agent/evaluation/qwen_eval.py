@@ -41,10 +41,17 @@ VERSION = 2
 BOX_SCALE = 1.2
 TAP_DISTANCE = 0.14
 PREDICTED_TIE = 1e-9
-_DIRECTIONS = (("up", (0.0, -1.0)), ("down", (0.0, 1.0)), ("left", (-1.0, 0.0)), ("right", (1.0, 0.0)))
+_DIRECTIONS = (
+    ("up", (0.0, -1.0)),
+    ("down", (0.0, 1.0)),
+    ("left", (-1.0, 0.0)),
+    ("right", (1.0, 0.0)),
+)
 
 
-def _action(tool: str | None, arguments: dict[str, Any] | None, tie: float = 0.0) -> tuple[str | None, Any]:
+def _action(
+    tool: str | None, arguments: dict[str, Any] | None, tie: float = 0.0
+) -> tuple[str | None, Any]:
     """(type, detail) of a call in the evaluator's terms."""
     if tool is None or arguments is None:
         return None, None
@@ -69,7 +76,7 @@ def direction(start: list[float], end: list[float], tie: float = 0.0) -> str:
     down, left, right on a tie (cosines within ``tie`` of each other); "no direction" for no
     move."""
     vx, vy = end[0] - start[0], end[1] - start[1]
-    length = math.sqrt(vx ** 2 + vy ** 2)
+    length = math.sqrt(vx**2 + vy**2)
     if length == 0:
         return "no direction"
     ux, uy = vx / length, vy / length
@@ -85,7 +92,12 @@ def _enlarged(box: Box) -> tuple[float, float, float, float]:
     """(y, x, h, w) of a box enlarged as the evaluator enlarges it (clips included)."""
     y, x, h, w = box[1], box[0], box[3] - box[1], box[2] - box[0]
     h_delta, w_delta = (BOX_SCALE - 1) * h, (BOX_SCALE - 1) * w
-    return max(0.0, y - h_delta / 2), max(0.0, x - w_delta / 2), min(1.0, h + h_delta), min(1.0, w + w_delta)
+    return (
+        max(0.0, y - h_delta / 2),
+        max(0.0, x - w_delta / 2),
+        min(1.0, h + h_delta),
+        min(1.0, w + w_delta),
+    )
 
 
 def _inside(point: list[float], box: tuple[float, float, float, float]) -> bool:
@@ -93,7 +105,9 @@ def _inside(point: list[float], box: tuple[float, float, float, float]) -> bool:
     return x <= point[0] <= x + w and y <= point[1] <= y + h
 
 
-def _tap(predicted: list[float] | None, target: list[float], elements: tuple[Box, ...]) -> tuple[bool, str]:
+def _tap(
+    predicted: list[float] | None, target: list[float], elements: tuple[Box, ...]
+) -> tuple[bool, str]:
     if not predicted:
         return False, "no point to compare"
     for box in (_enlarged(b) for b in elements):
@@ -110,22 +124,39 @@ def score_qwen_aitz(gold: GoldStep, tool: str | None, arguments: dict[str, Any] 
     # diagonal is a tie; normalized, it may be one rounding off a tie.
     kind, detail = _action(tool, arguments, tie=PREDICTED_TIE)
     if kind is None or kind != gold_type:
-        return Verdict(False, False, f"type: predicted {kind or 'none of its types'}, gold {gold_type}")
+        return Verdict(
+            False, False, f"type: predicted {kind or 'none of its types'}, gold {gold_type}"
+        )
     if kind in ("click", "long_point"):
         same, why = _tap(detail, gold_detail, gold.elements)
         return Verdict(True, same, why)
     if kind == "type":
         mine, theirs = detail.lower().strip(), gold_detail.lower().strip()
-        return Verdict(True, mine in theirs or theirs in mine, f"text {detail!r} vs {gold_detail!r}")
+        return Verdict(
+            True, mine in theirs or theirs in mine, f"text {detail!r} vs {gold_detail!r}"
+        )
     if kind in ("scroll", "press"):
-        return Verdict(True, detail == gold_detail, f"{kind}: predicted {detail}, gold {gold_detail}")
+        return Verdict(
+            True, detail == gold_detail, f"{kind}: predicted {detail}, gold {gold_detail}"
+        )
     return Verdict(True, True, "stop matches")
 
 
 AC_DISTANCE = 0.04
-_AC_NAMES = {"click": "click", "long_press": "long_press", "swipe": "swipe", "type": "type", "open": "open",
-             "wait": "wait", "back": "system_button", "home": "system_button", "enter": "system_button",
-             "menu": "system_button", "complete": "terminate", "impossible": "terminate"}
+_AC_NAMES = {
+    "click": "click",
+    "long_press": "long_press",
+    "swipe": "swipe",
+    "type": "type",
+    "open": "open",
+    "wait": "wait",
+    "back": "system_button",
+    "home": "system_button",
+    "enter": "system_button",
+    "menu": "system_button",
+    "complete": "terminate",
+    "impossible": "terminate",
+}
 
 
 def _ac_name(tool: str, arguments: dict[str, Any]) -> str:
@@ -141,8 +172,9 @@ def _ac_direction(start: list[float], end: list[float]) -> str:
     return "down" if dy > 0 else "up"
 
 
-def _ac_click(point: list[float], targets: tuple[Box, ...], gold: list[float] | None,
-              seen: tuple[int, int]) -> tuple[bool, str]:
+def _ac_click(
+    point: list[float], targets: tuple[Box, ...], gold: list[float] | None, seen: tuple[int, int]
+) -> tuple[bool, str]:
     for box in targets:
         if inside(point, enlarged(box, BOX_SCALE)):
             return True, f"in the target's box ×{BOX_SCALE}"
@@ -150,7 +182,7 @@ def _ac_click(point: list[float], targets: tuple[Box, ...], gold: list[float] | 
         return False, "no target box holds it"
     width, height = seen
     dx, dy = (gold[0] - point[0]) * width, (gold[1] - point[1]) * height
-    distance, limit = math.sqrt(dx ** 2 + dy ** 2), AC_DISTANCE * max(width, height)
+    distance, limit = math.sqrt(dx**2 + dy**2), AC_DISTANCE * max(width, height)
     rule = "≤" if distance <= limit else ">"
     return distance <= limit, f"distance {distance:.1f} px {rule} {limit:.1f} px ({width}x{height})"
 
@@ -160,8 +192,9 @@ def _contains(predicted: str, gold: str) -> bool:
     return a in b or b in a
 
 
-def score_qwen_androidcontrol(gold: GoldStep, tool: str | None, arguments: dict[str, Any] | None,
-                              seen: tuple[int, int]) -> Verdict:
+def score_qwen_androidcontrol(
+    gold: GoldStep, tool: str | None, arguments: dict[str, Any] | None, seen: tuple[int, int]
+) -> Verdict:
     """``seen``: the (width, height) the model saw the screenshot at (its resized size)."""
     if tool is None or arguments is None:
         return Verdict(False, False, "no valid prediction")
@@ -170,10 +203,16 @@ def score_qwen_androidcontrol(gold: GoldStep, tool: str | None, arguments: dict[
     try:
         if want == "open" and got == "click":
             if not gold.targets:
-                return Verdict(False, False, "an open answered by a click, with no icon box to click")
+                return Verdict(
+                    False, False, "an open answered by a click, with no icon box to click"
+                )
             box = gold.targets[0]
-            same, why = _ac_click(arguments["coordinate"], gold.targets,
-                                  [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], seen)
+            same, why = _ac_click(
+                arguments["coordinate"],
+                gold.targets,
+                [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2],
+                seen,
+            )
             return Verdict(True, same, f"open answered by a click: {why}")
         if got != want:
             return mismatch
@@ -181,7 +220,9 @@ def score_qwen_androidcontrol(gold: GoldStep, tool: str | None, arguments: dict[
             return Verdict(True, True, "wait matches")
         if want == "system_button":
             same = str(g["button"]).lower().strip() == str(arguments["button"]).lower().strip()
-            return Verdict(True, same, f"button: predicted {arguments['button']}, gold {g['button']}")
+            return Verdict(
+                True, same, f"button: predicted {arguments['button']}, gold {g['button']}"
+            )
         if want in ("type", "open"):
             same = _contains(str(arguments["text"]), str(g["text"]))
             return Verdict(True, same, f"text {arguments['text']!r} vs {g['text']!r}")
@@ -192,6 +233,10 @@ def score_qwen_androidcontrol(gold: GoldStep, tool: str | None, arguments: dict[
         if want in ("click", "long_press"):
             same, why = _ac_click(arguments["coordinate"], gold.targets, g["coordinate"], seen)
             return Verdict(True, same, why)
-    except (KeyError, TypeError, IndexError) as exc:  # the reference counts a step it cannot read as wrong
+    except (
+        KeyError,
+        TypeError,
+        IndexError,
+    ) as exc:  # the reference counts a step it cannot read as wrong
         return Verdict(False, False, f"the prediction lacks what its action needs ({exc})")
     return Verdict(False, False, f"the evaluator has no rule for a gold {want}")

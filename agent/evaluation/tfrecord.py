@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from vlagent.tools.errors import VlagentError
+
 _PACKAGE = "vlagent.published"
 _CASTAGNOLI = 0x82F63B78
 
 
-class RecordError(ValueError):
+class RecordError(VlagentError, ValueError):
     """A file that is not a readable TFRecord file; the message says where it broke."""
 
 
@@ -70,10 +72,14 @@ def records(path: Path) -> Iterator[bytes]:
             offset = 0
             while head := stream.read(12):
                 if len(head) < 12:
-                    raise RecordError(f"{path}: the file ends inside a record header at byte {offset}")
+                    raise RecordError(
+                        f"{path}: the file ends inside a record header at byte {offset}"
+                    )
                 length, length_crc = struct.unpack("<QI", head)
                 if length_crc != _masked_crc(head[:8]):
-                    raise RecordError(f"{path}: not a TFRecord file (bad record header at byte {offset})")
+                    raise RecordError(
+                        f"{path}: not a TFRecord file (bad record header at byte {offset})"
+                    )
                 data, footer = stream.read(length), stream.read(4)
                 if len(data) < length or len(footer) < 4:
                     raise RecordError(f"{path}: the file ends inside a record at byte {offset}")
@@ -85,16 +91,32 @@ def records(path: Path) -> Iterator[bytes]:
         raise RecordError(f"{path}: {exc}") from None
 
 
-def _field(name: str, number: int, kind: str, message: str = "", repeated: bool = False,
-           packed: bool = False) -> Any:
+def _field(
+    name: str,
+    number: int,
+    kind: str,
+    message: str = "",
+    repeated: bool = False,
+    packed: bool = False,
+) -> Any:
     from google.protobuf import descriptor_pb2
 
     field = descriptor_pb2.FieldDescriptorProto
-    kinds = {"bytes": field.TYPE_BYTES, "string": field.TYPE_STRING, "float": field.TYPE_FLOAT,
-             "int64": field.TYPE_INT64, "int32": field.TYPE_INT32, "bool": field.TYPE_BOOL,
-             "message": field.TYPE_MESSAGE}
-    proto = field(name=name, number=number, type=kinds[kind],
-                  label=field.LABEL_REPEATED if repeated else field.LABEL_OPTIONAL)
+    kinds = {
+        "bytes": field.TYPE_BYTES,
+        "string": field.TYPE_STRING,
+        "float": field.TYPE_FLOAT,
+        "int64": field.TYPE_INT64,
+        "int32": field.TYPE_INT32,
+        "bool": field.TYPE_BOOL,
+        "message": field.TYPE_MESSAGE,
+    }
+    proto = field(
+        name=name,
+        number=number,
+        type=kinds[kind],
+        label=field.LABEL_REPEATED if repeated else field.LABEL_OPTIONAL,
+    )
     if message:
         proto.type_name = f".{_PACKAGE}.{message}"
     if packed:
@@ -102,41 +124,81 @@ def _field(name: str, number: int, kind: str, message: str = "", repeated: bool 
     return proto
 
 
-@functools.cache
-def _classes() -> dict[str, Any]:
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
+def _example_messages() -> dict[str, list[Any]]:
+    """The fields of ``tf.train.Example`` (tensorflow/core/example/feature.proto and
+    example.proto)."""
     f = _field
-    messages: dict[str, list[Any]] = {
-        # tensorflow/core/example/feature.proto and example.proto
+    return {
         "BytesList": [f("value", 1, "bytes", repeated=True)],
         "FloatList": [f("value", 1, "float", repeated=True, packed=True)],
         "Int64List": [f("value", 1, "int64", repeated=True, packed=True)],
-        "Feature": [f("bytes_list", 1, "message", "BytesList"), f("float_list", 2, "message", "FloatList"),
-                    f("int64_list", 3, "message", "Int64List")],
+        "Feature": [
+            f("bytes_list", 1, "message", "BytesList"),
+            f("float_list", 2, "message", "FloatList"),
+            f("int64_list", 3, "message", "Int64List"),
+        ],
         "Features": [f("feature", 1, "message", "Features.FeatureEntry", repeated=True)],
         "Example": [f("features", 1, "message", "Features")],
-        # android_env/proto/a11y: rect, node info, tree, window info, forest
-        "ProtoRect": [f("left", 1, "int32"), f("top", 2, "int32"), f("right", 3, "int32"), f("bottom", 4, "int32")],
-        "Node": [f("unique_id", 1, "int32"), f("bounds_in_screen", 2, "message", "ProtoRect"),
-                 f("class_name", 3, "string"), f("content_description", 4, "string"),
-                 f("hint_text", 5, "string"), f("package_name", 6, "string"), f("text", 7, "string"),
-                 f("view_id_resource_name", 10, "string"), f("is_clickable", 14, "bool"),
-                 f("is_editable", 15, "bool"), f("is_scrollable", 21, "bool"),
-                 f("is_visible_to_user", 23, "bool"), f("child_ids", 25, "int32", repeated=True, packed=True),
-                 f("depth", 27, "int32")],
+    }
+
+
+def _accessibility_messages() -> dict[str, list[Any]]:
+    """The fields of android_env's accessibility forest (proto/a11y: rect, node info, tree, window
+    info, forest)."""
+    f = _field
+    return {
+        "ProtoRect": [
+            f("left", 1, "int32"),
+            f("top", 2, "int32"),
+            f("right", 3, "int32"),
+            f("bottom", 4, "int32"),
+        ],
+        "Node": [
+            f("unique_id", 1, "int32"),
+            f("bounds_in_screen", 2, "message", "ProtoRect"),
+            f("class_name", 3, "string"),
+            f("content_description", 4, "string"),
+            f("hint_text", 5, "string"),
+            f("package_name", 6, "string"),
+            f("text", 7, "string"),
+            f("view_id_resource_name", 10, "string"),
+            f("is_clickable", 14, "bool"),
+            f("is_editable", 15, "bool"),
+            f("is_scrollable", 21, "bool"),
+            f("is_visible_to_user", 23, "bool"),
+            f("child_ids", 25, "int32", repeated=True, packed=True),
+            f("depth", 27, "int32"),
+        ],
         "Tree": [f("nodes", 1, "message", "Node", repeated=True)],
-        "Window": [f("bounds_in_screen", 1, "message", "ProtoRect"), f("id", 3, "int32"), f("layer", 4, "int32"),
-                   f("window_type", 6, "int32"), f("tree", 11, "message", "Tree")],
+        "Window": [
+            f("bounds_in_screen", 1, "message", "ProtoRect"),
+            f("id", 3, "int32"),
+            f("layer", 4, "int32"),
+            f("window_type", 6, "int32"),
+            f("tree", 11, "message", "Tree"),
+        ],
         "Forest": [f("windows", 1, "message", "Window", repeated=True)],
     }
-    file = descriptor_pb2.FileDescriptorProto(name="vlagent_published.proto", package=_PACKAGE, syntax="proto3")
+
+
+@functools.cache
+def _classes() -> dict[str, Any]:
+    """The message classes of ``Example`` and ``Forest``, built once from one file descriptor that
+    declares every message above."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    messages = {**_example_messages(), **_accessibility_messages()}
+    file = descriptor_pb2.FileDescriptorProto(
+        name="vlagent_published.proto", package=_PACKAGE, syntax="proto3"
+    )
     for name, fields in messages.items():
         message = file.message_type.add(name=name)
         message.field.extend(fields)
         if name == "Features":  # map<string, Feature> is a repeated nested entry message
             entry = message.nested_type.add(name="FeatureEntry")
-            entry.field.extend([f("key", 1, "string"), f("value", 2, "message", "Feature")])
+            entry.field.extend(
+                [_field("key", 1, "string"), _field("value", 2, "message", "Feature")]
+            )
             entry.options.map_entry = True
         if name == "Feature":
             message.oneof_decl.add(name="kind")
@@ -144,8 +206,10 @@ def _classes() -> dict[str, Any]:
                 field.oneof_index = 0
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
-            for name in ("Example", "Forest")}
+    return {
+        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
+        for name in ("Example", "Forest")
+    }
 
 
 def example(data: bytes) -> dict[str, list[Any]]:
@@ -174,14 +238,24 @@ def accessibility_nodes(data: bytes) -> list[dict[str, Any]]:
     try:
         forest.ParseFromString(data)
     except DecodeError as exc:
-        raise RecordError(f"an accessibility tree is not an AndroidAccessibilityForest ({exc})") from None
+        raise RecordError(
+            f"an accessibility tree is not an AndroidAccessibilityForest ({exc})"
+        ) from None
     nodes = []
     for window in forest.windows:
         for node in window.tree.nodes:
             rect = node.bounds_in_screen
-            nodes.append({"id": node.unique_id, "bounds": (rect.left, rect.top, rect.right, rect.bottom),
-                          "class_name": node.class_name, "text": node.text,
-                          "content_description": node.content_description, "clickable": node.is_clickable,
-                          "visible": node.is_visible_to_user, "children": list(node.child_ids),
-                          "window_layer": window.layer})
+            nodes.append(
+                {
+                    "id": node.unique_id,
+                    "bounds": (rect.left, rect.top, rect.right, rect.bottom),
+                    "class_name": node.class_name,
+                    "text": node.text,
+                    "content_description": node.content_description,
+                    "clickable": node.is_clickable,
+                    "visible": node.is_visible_to_user,
+                    "children": list(node.child_ids),
+                    "window_layer": window.layer,
+                }
+            )
     return nodes

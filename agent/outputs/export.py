@@ -15,19 +15,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlagent.agent.trajectory import Trajectory, TrajectoryError, read_trajectory
 from vlagent.agent.core.views import recorded_state
+from vlagent.agent.trajectory import Step, Trajectory, TrajectoryError, read_trajectory
+from vlagent.tools.errors import VlagentError
 
 CODEBASE_VERSION = "v3.0"
 DATA_FILE = "data/chunk-000/file-000.parquet"
 EPISODES_FILE = "meta/episodes/chunk-000/file-000.parquet"
+_COLUMNS = (
+    "observation.state",
+    "action",
+    "action.tool",
+    "action.arguments",
+    "timestamp",
+    "frame_index",
+    "episode_index",
+    "index",
+    "task_index",
+    "next.done",
+)
+"""The columns every frame fills; one ``observation.images.<name>`` per image comes after."""
 
 
-class ExportError(ValueError):
-    """The runs cannot make one dataset (no steps, images that differ from run to run, a full out dir)."""
+class ExportError(VlagentError, ValueError):
+    """The runs cannot make one dataset (no steps, images that differ from run to run, a full out
+    dir)."""
 
 
 def _flat(state: dict[str, Any]) -> tuple[list[str], list[float]]:
@@ -42,116 +58,234 @@ def _flat(state: dict[str, Any]) -> tuple[list[str], list[float]]:
     return names, values
 
 
-def _images(trajectory: Trajectory, step: Any) -> dict[str, Path]:
+def _images(trajectory: Trajectory, step: Step) -> dict[str, Path]:
     name = step.image_name or "screen"
     found = {name: trajectory.path / step.screenshot} if step.screenshot else {}
     found.update({view: trajectory.path / path for view, path in (step.views or {}).items()})
     return found
 
 
-def export_lerobot(run_dirs: Sequence[str | Path], out: str | Path, fps: int = 1,
-                   robot_type: str | None = None) -> Path:
-    """Write ``run_dirs`` as one dataset in ``out`` (made; must be new or empty). Returns ``out``."""
+@dataclass
+class _Dataset:
+    """What the runs add up to, gathered run by run: nothing is written until every run has been
+    read and checked."""
+
+    columns: dict[str, list[Any]] = field(default_factory=lambda: {key: [] for key in _COLUMNS})
+    tasks: list[str] = field(default_factory=list)
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    image_shapes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    state_names: list[str] | None = None
+
+
+def export_lerobot(
+    run_dirs: Sequence[str | Path], out: str | Path, fps: int = 1, robot_type: str | None = None
+) -> Path:
+    """Write ``run_dirs`` as one dataset in ``out`` (made; must be new or empty). Returns
+    ``out``."""
     import datasets
-    from PIL import Image
 
     datasets.disable_progress_bars()  # a library call, not a terminal session
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ExportError(f"{out} is not empty; give a new directory")
-    columns: dict[str, list[Any]] = {key: [] for key in (
-        "observation.state", "action", "action.tool", "action.arguments", "timestamp", "frame_index",
-        "episode_index", "index", "task_index", "next.done")}
-    tasks: list[str] = []
-    episodes: list[dict[str, Any]] = []
-    image_shapes: dict[str, tuple[int, int]] = {}
-    state_names: list[str] | None = None
+    dataset = _Dataset()
     environment = robot_type
     for episode, run_dir in enumerate(run_dirs):
-        try:
-            trajectory = read_trajectory(run_dir)
-        except TrajectoryError as exc:
-            raise ExportError(str(exc)) from None
-        steps = [s for s in trajectory.steps if s.screenshot]
-        if not steps:
-            raise ExportError(f"{run_dir} has no recorded steps")
-        environment = environment or str(trajectory.header.environment.model_dump().get("name", "unknown"))
-        goal = trajectory.header.goal
-        if goal not in tasks:
-            tasks.append(goal)
-        start = len(columns["index"])
-        states = []
-        for step in steps:
-            names, values = _flat(step.state or {})
-            if state_names is None:
-                state_names = names
-            elif names != state_names:
-                raise ExportError(f"{run_dir} step {step.index}: state {names} differs from {state_names}")
-            states.append(values)
-        for frame, step in enumerate(steps):
-            for name, path in _images(trajectory, step).items():
-                with Image.open(path) as image:
-                    size = (image.height, image.width)
-                if image_shapes.setdefault(name, size) != size:
-                    raise ExportError(f"{path}: image {name!r} is {size}, earlier ones {image_shapes[name]}")
-                columns.setdefault(f"observation.images.{name}", []).append(
-                    {"bytes": path.read_bytes(), "path": None})
-            columns["observation.state"].append(states[frame])
-            columns["action"].append(states[min(frame + 1, len(steps) - 1)])
-            columns["action.tool"].append(step.action.tool if step.action else "")
-            columns["action.arguments"].append(json.dumps(step.action.model if step.action else {}))
-            columns["timestamp"].append(frame / fps)
-            columns["frame_index"].append(frame)
-            columns["episode_index"].append(episode)
-            columns["index"].append(len(columns["index"]))
-            columns["task_index"].append(tasks.index(goal))
-            columns["next.done"].append(frame == len(steps) - 1)
-        episodes.append({"episode_index": episode, "tasks": [goal], "length": len(steps),
-                         "dataset_from_index": start, "dataset_to_index": len(columns["index"]),
-                         "data/chunk_index": 0, "data/file_index": 0,
-                         "status": trajectory.end.status if trajectory.end else "killed"})
-    if not episodes:
+        trajectory, steps = _recorded_steps(run_dir)
+        environment = environment or str(
+            trajectory.header.environment.model_dump().get("name", "unknown")
+        )
+        _add_episode(dataset, episode, run_dir, trajectory, steps, fps)
+    if not dataset.episodes:
         raise ExportError("give at least one run directory")
-    missing = [name for name, values in columns.items() if len(values) != len(columns["index"])]
+    frames = len(dataset.columns["index"])
+    missing = [name for name, values in dataset.columns.items() if len(values) != frames]
     if missing:
         raise ExportError(f"the runs do not all have the same images: {missing}")
-    width = len(state_names or [])
-    features = datasets.Features({
-        **{key: datasets.Image() for key in columns if key.startswith("observation.images.")},
-        "observation.state": datasets.Sequence(datasets.Value("float32"), length=width),
-        "action": datasets.Sequence(datasets.Value("float32"), length=width),
-        "action.tool": datasets.Value("string"), "action.arguments": datasets.Value("string"),
-        "timestamp": datasets.Value("float32"), "frame_index": datasets.Value("int64"),
-        "episode_index": datasets.Value("int64"), "index": datasets.Value("int64"),
-        "task_index": datasets.Value("int64"), "next.done": datasets.Value("bool"),
-    })
-    (out / "data/chunk-000").mkdir(parents=True, exist_ok=True)
-    (out / "meta/episodes/chunk-000").mkdir(parents=True, exist_ok=True)
-    datasets.Dataset.from_dict(columns, features=features).to_parquet(str(out / DATA_FILE))
-    datasets.Dataset.from_list(episodes).to_parquet(str(out / EPISODES_FILE))
-    datasets.Dataset.from_dict({"task_index": list(range(len(tasks))), "task": tasks}).to_parquet(
-        str(out / "meta/tasks.parquet"))
-    info = _info(features, image_shapes, state_names or [], len(episodes), len(columns["index"]),
-                 len(tasks), fps, environment or "unknown")
+    features = _features(dataset.columns, len(dataset.state_names or []))
+    _write_parquet(out, dataset, features)
+    info = _info(
+        features,
+        dataset.image_shapes,
+        dataset.state_names or [],
+        len(dataset.episodes),
+        frames,
+        len(dataset.tasks),
+        fps,
+        environment or "unknown",
+    )
     (out / "meta/info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return out
 
 
-def _info(features: Any, images: dict[str, tuple[int, int]], state: list[str], episodes: int,
-          frames: int, tasks: int, fps: int, robot_type: str) -> dict[str, Any]:
+def _recorded_steps(run_dir: str | Path) -> tuple[Trajectory, list[Step]]:
+    """The run and its steps that have a screenshot (a step without one is no frame)."""
+    try:
+        trajectory = read_trajectory(run_dir)
+    except TrajectoryError as exc:
+        raise ExportError(str(exc)) from None
+    steps = [s for s in trajectory.steps if s.screenshot]
+    if not steps:
+        raise ExportError(f"{run_dir} has no recorded steps")
+    return trajectory, steps
+
+
+def _add_episode(
+    dataset: _Dataset,
+    episode: int,
+    run_dir: str | Path,
+    trajectory: Trajectory,
+    steps: list[Step],
+    fps: int,
+) -> None:
+    """One run as episode number ``episode``: its goal as a task, its steps as frames."""
+    goal = trajectory.header.goal
+    if goal not in dataset.tasks:
+        dataset.tasks.append(goal)
+    start = len(dataset.columns["index"])
+    states = _states(dataset, run_dir, steps)
+    for frame, step in enumerate(steps):
+        _add_images(dataset, trajectory, step)
+        _add_frame(dataset.columns, step, frame, states, episode, dataset.tasks.index(goal), fps)
+    dataset.episodes.append(
+        {
+            "episode_index": episode,
+            "tasks": [goal],
+            "length": len(steps),
+            "dataset_from_index": start,
+            "dataset_to_index": len(dataset.columns["index"]),
+            "data/chunk_index": 0,
+            "data/file_index": 0,
+            "status": trajectory.end.status if trajectory.end else "killed",
+        }
+    )
+
+
+def _states(dataset: _Dataset, run_dir: str | Path, steps: list[Step]) -> list[list[float]]:
+    """Each step's state as numbers; every step of every run must name the same ones (the first
+    step read sets them)."""
+    states = []
+    for step in steps:
+        names, values = _flat(step.state or {})
+        if dataset.state_names is None:
+            dataset.state_names = names
+        elif names != dataset.state_names:
+            raise ExportError(
+                f"{run_dir} step {step.index}: state {names} differs from {dataset.state_names}"
+            )
+        states.append(values)
+    return states
+
+
+def _add_images(dataset: _Dataset, trajectory: Trajectory, step: Step) -> None:
+    """The step's images, as parquet image cells; each name keeps the size it first had."""
+    from PIL import Image
+
+    for name, path in _images(trajectory, step).items():
+        with Image.open(path) as image:
+            size = (image.height, image.width)
+        if dataset.image_shapes.setdefault(name, size) != size:
+            raise ExportError(
+                f"{path}: image {name!r} is {size}, earlier ones {dataset.image_shapes[name]}"
+            )
+        dataset.columns.setdefault(f"observation.images.{name}", []).append(
+            {"bytes": path.read_bytes(), "path": None}
+        )
+
+
+def _add_frame(
+    columns: dict[str, list[Any]],
+    step: Step,
+    frame: int,
+    states: list[list[float]],
+    episode: int,
+    task: int,
+    fps: int,
+) -> None:
+    """The step's row in every column but the images; its action is the next step's state (the
+    last frame repeats its own)."""
+    last = len(states) - 1
+    columns["observation.state"].append(states[frame])
+    columns["action"].append(states[min(frame + 1, last)])
+    columns["action.tool"].append(step.action.tool if step.action else "")
+    columns["action.arguments"].append(json.dumps(step.action.model if step.action else {}))
+    columns["timestamp"].append(frame / fps)
+    columns["frame_index"].append(frame)
+    columns["episode_index"].append(episode)
+    columns["index"].append(len(columns["index"]))
+    columns["task_index"].append(task)
+    columns["next.done"].append(frame == last)
+
+
+def _features(columns: dict[str, list[Any]], width: int) -> Any:
+    """The ``datasets`` types of the columns: images, state and action vectors ``width`` long."""
+    import datasets
+
+    return datasets.Features(
+        {
+            **{key: datasets.Image() for key in columns if key.startswith("observation.images.")},
+            "observation.state": datasets.Sequence(datasets.Value("float32"), length=width),
+            "action": datasets.Sequence(datasets.Value("float32"), length=width),
+            "action.tool": datasets.Value("string"),
+            "action.arguments": datasets.Value("string"),
+            "timestamp": datasets.Value("float32"),
+            "frame_index": datasets.Value("int64"),
+            "episode_index": datasets.Value("int64"),
+            "index": datasets.Value("int64"),
+            "task_index": datasets.Value("int64"),
+            "next.done": datasets.Value("bool"),
+        }
+    )
+
+
+def _write_parquet(out: Path, dataset: _Dataset, features: Any) -> None:
+    """The frames, the episodes and the tasks, each as the parquet file LeRobot reads."""
+    import datasets
+
+    (out / "data/chunk-000").mkdir(parents=True, exist_ok=True)
+    (out / "meta/episodes/chunk-000").mkdir(parents=True, exist_ok=True)
+    datasets.Dataset.from_dict(dataset.columns, features=features).to_parquet(str(out / DATA_FILE))
+    datasets.Dataset.from_list(dataset.episodes).to_parquet(str(out / EPISODES_FILE))
+    tasks = dataset.tasks
+    datasets.Dataset.from_dict({"task_index": list(range(len(tasks))), "task": tasks}).to_parquet(
+        str(out / "meta/tasks.parquet")
+    )
+
+
+def _info(
+    features: Any,
+    images: dict[str, tuple[int, int]],
+    state: list[str],
+    episodes: int,
+    frames: int,
+    tasks: int,
+    fps: int,
+    robot_type: str,
+) -> dict[str, Any]:
     described: dict[str, Any] = {}
     for key in features:
         if key.startswith("observation.images."):
             height, width = images[key.removeprefix("observation.images.")]
-            described[key] = {"dtype": "image", "shape": [height, width, 3],
-                              "names": ["height", "width", "channels"]}
+            described[key] = {
+                "dtype": "image",
+                "shape": [height, width, 3],
+                "names": ["height", "width", "channels"],
+            }
         elif key in ("observation.state", "action"):
             described[key] = {"dtype": "float32", "shape": [len(state)], "names": state}
         else:
             dtype = features[key].dtype
             described[key] = {"dtype": dtype, "shape": [1], "names": None}
-    return {"codebase_version": CODEBASE_VERSION, "robot_type": robot_type, "total_episodes": episodes,
-            "total_frames": frames, "total_tasks": tasks, "chunks_size": 1000, "fps": fps,
-            "splits": {"train": f"0:{episodes}"},
-            "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
-            "video_path": None, "features": described}
+    return {
+        "codebase_version": CODEBASE_VERSION,
+        "robot_type": robot_type,
+        "total_episodes": episodes,
+        "total_frames": frames,
+        "total_tasks": tasks,
+        "chunks_size": 1000,
+        "fps": fps,
+        "splits": {"train": f"0:{episodes}"},
+        "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
+        "video_path": None,
+        "features": described,
+    }

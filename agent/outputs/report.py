@@ -11,28 +11,29 @@ replaced, never written through.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from vlagent.agent.evaluation.runner import PREDICTIONS, read_predictions
+
+# The screenshots and their marks live in figures.py; the names this module used to define are
+# re-exported ("X as X") so that importing them from here keeps working.
+from vlagent.agent.outputs.figures import MAX_SHOT_HEIGHT as MAX_SHOT_HEIGHT
+from vlagent.agent.outputs.figures import Unreadable as Unreadable
+from vlagent.agent.outputs.figures import as_number, data_url, element_boxes, figure_html
+from vlagent.agent.outputs.figures import overlay as overlay
 from vlagent.agent.trajectory import ElementRecord, ReplayOutcome, Step, Trajectory, read_trajectory
 
 REPORT_FILE = "report.html"
-CSP = ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
-       "style-src 'unsafe-inline'\">")
-MAX_SHOT_HEIGHT = 900
-"""Screenshots are shown (and embedded) at most this tall, as JPEG: a 30-step phone run stays a
-few MB."""
-
+CSP = (
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
+    "style-src 'unsafe-inline'\">"
+)
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f4f5f7;color:#202124}
 header{background:#fff;padding:16px 24px;border-bottom:1px solid #ddd}
@@ -78,7 +79,11 @@ def _dataset_image(name: object) -> Path | None:
     if not isinstance(name, str) or not name.lower().endswith(IMAGE_SUFFIXES):
         return None
     path = Path(name)
-    return path if path.is_file() and not path.is_symlink() and path.resolve() == path.absolute() else None
+    return (
+        path
+        if path.is_file() and not path.is_symlink() and path.resolve() == path.absolute()
+        else None
+    )
 
 
 def _write_page(path: Path, *parts: Iterable[str]) -> Path:
@@ -96,174 +101,143 @@ def _write_page(path: Path, *parts: Iterable[str]) -> Path:
     return path
 
 
-def _number(value: object) -> float:
-    """A metric as a float; anything else (a crafted file) shows as 0."""
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
-
-
-class Unreadable(str):
-    """Why a screenshot could not be drawn (the page says so in its place)."""
-
-
-def _data_url(path: Path | None) -> tuple[str, tuple[int, int]] | Unreadable | None:
-    """The screenshot as a data URL with its size; None when there is none; :class:`Unreadable`
-    when the file is damaged (one damaged file must not cost the whole report)."""
-    if path is None or not path.is_file():
-        return None
-    try:
-        with Image.open(path) as image:
-            size = image.size
-            shown = image.convert("RGB")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        return Unreadable(f"{path.name} is unreadable ({type(exc).__name__})")
-    if shown.height > MAX_SHOT_HEIGHT:
-        shown = shown.resize((round(shown.width * MAX_SHOT_HEIGHT / shown.height), MAX_SHOT_HEIGHT))
-    buffer = io.BytesIO()
-    shown.save(buffer, format="JPEG", quality=85)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), size
-
-
-def _figure(shot: tuple[str, tuple[int, int]] | Unreadable | None, marks: Callable[[tuple[int, int]], str],
-            alt: str) -> str:
-    if isinstance(shot, Unreadable):
-        return f'<p class="error">screenshot {html.escape(shot)}</p>'
-    if shot is None:
-        return ""
-    url, size = shot
-    return f'<figure><img class="screen" src="{url}" alt="{html.escape(alt)}">{marks(size)}</figure>'
-
-
-def overlay(normalized: dict[str, Any] | None, size: tuple[int, int], key: str = "0",
-            colour: str = "#ea4335", svg: bool = True) -> str:
-    """SVG marks for an action's normalized arguments (points scaled to the image): a ring for a
-    click, an arrow for a swipe or drag, the text for typing, a label for keys and buttons."""
-    if not normalized:
-        return ""
-    width, height = size
-    r = max(width, height) / 40
-
-    def at(name: str) -> tuple[float, float] | None:
-        point = normalized.get(name)
-        if not (isinstance(point, list) and len(point) == 2 and all(_number(v) == v for v in point)):
-            return None
-        return (point[0] * width, point[1] * height)
-
-    marks = []
-    start = at("start_coordinate") or at("coordinate") or at("point")  # point: custom tools (move_to)
-    end = at("coordinate2") or (at("coordinate") if at("start_coordinate") else None)
-    kind = str(normalized.get("action", ""))
-    if start and end:
-        marks.append(f'<line class="arrow" x1="{start[0]:.1f}" y1="{start[1]:.1f}" x2="{end[0]:.1f}" '
-                     f'y2="{end[1]:.1f}" stroke="{colour}" stroke-width="{r / 4:.1f}" marker-end="url(#head-{key})"/>')
-        marks.append(f'<circle cx="{start[0]:.1f}" cy="{start[1]:.1f}" r="{r / 2:.1f}" fill="{colour}"/>')
-    elif start:
-        marks.append(f'<circle class="click" cx="{start[0]:.1f}" cy="{start[1]:.1f}" r="{r:.1f}" '
-                     f'fill="none" stroke="{colour}" stroke-width="{r / 4:.1f}"/>')
-        marks.append(f'<circle cx="{start[0]:.1f}" cy="{start[1]:.1f}" r="{r / 5:.1f}" fill="{colour}"/>')
-    label = None
-    if kind == "type":
-        label = f"⌨ {normalized.get('text', '')}"
-    elif kind in ("key", "system_button", "open", "scroll", "hscroll"):
-        value = normalized.get("keys") or normalized.get("button") or normalized.get("text") or normalized.get("pixels")
-        label = f"{kind}: {' + '.join(value) if isinstance(value, list) else value}"
-    if label:
-        font = max(height / 35, 12)
-        marks.append(f'<rect x="0" y="{height - font * 1.8:.1f}" width="{width}" height="{font * 1.8:.1f}" '
-                     f'fill="#202124" fill-opacity="0.8"/><text class="label" x="{font / 2:.1f}" '
-                     f'y="{height - font * 0.55:.1f}" font-size="{font:.1f}" fill="#fff">{html.escape(label)}</text>')
-    head = (f'<defs><marker id="head-{key}" markerWidth="4" markerHeight="4" refX="2" refY="2" orient="auto">'
-            f'<path d="M0,0 L4,2 L0,4 z" fill="{colour}"/></marker></defs>')
-    if not svg:
-        return head + "".join(marks)
-    return (f'<svg class="overlay" viewBox="0 0 {width} {height}" preserveAspectRatio="none">'
-            f'{head}{"".join(marks)}</svg>')
-
-
 def _step_html(trajectory: Trajectory, step: Step) -> str:
-    shot = _data_url(_inside(trajectory.path, trajectory.screenshot(step)))
-    action = step.action
-    chosen = (action.model or {}).get("element") if action is not None else None
-    camera = (action.model or {}).get("camera") if action is not None else None
-    on_first = camera in (None, step.image_name or "screen")  # a point on another camera is drawn there
-
-    def marks(size: tuple[int, int]) -> str:
-        drawn = overlay(action.normalized if action and on_first else None, size, str(step.index), svg=False)
-        boxes = _element_boxes(step.elements or [], size, step.image_size, chosen)
-        if not (drawn or boxes):
-            return ""
-        return (f'<svg class="overlay" viewBox="0 0 {size[0]} {size[1]}" preserveAspectRatio="none">'
-                f'{boxes}{drawn}</svg>')
-
-    figure = _figure(shot, marks, f"step {step.index}")
-    for name, path in (step.views or {}).items():
-        def view_marks(size: tuple[int, int], name: str = name) -> str:
-            return overlay(action.normalized if action and camera == name else None, size, f"{step.index}-{name}")
-        figure += _figure(_data_url(_inside(trajectory.path, trajectory.path / path)), view_marks,
-                          f"step {step.index}, {name}")
-    if step.error is not None:
-        title = f'<span class="error">{html.escape(step.error.kind)} error</span>'
-    elif action is not None:
-        title = html.escape(json.dumps(action.model, ensure_ascii=False))
-    else:
-        title = "no action"
-    rows = []
-    if action is not None:
-        for space, values in (("model", action.model), ("normalized", action.normalized),
-                              ("device", action.device)):
-            rows.append(f"<tr><td>{space}</td><td>{html.escape(json.dumps(values, ensure_ascii=False))}</td></tr>")
-    if step.result is not None:
-        rows.append(f"<tr><td>result</td><td>{html.escape(step.result.message)}</td></tr>")
-    if step.error is not None:
-        rows.append(f'<tr><td>error</td><td class="error">{html.escape(step.error.message)}</td></tr>')
-    if step.state:
-        rows.append(f"<tr><td>state</td><td>{html.escape(json.dumps(step.state, ensure_ascii=False))}</td></tr>")
-    app = (step.metadata or {}).get("foreground")
-    if isinstance(app, str):
-        rows.append(f"<tr><td>app in front</td><td>{html.escape(app)}</td></tr>")
-    if step.elements is not None:
-        listed = "".join(
-            f"<li{' class=chosen' if i == chosen else ''} value={i}>{html.escape(_element_text(e))}</li>"
-            for i, e in enumerate(step.elements))
-        rows.append(f"<tr><td>elements</td><td><details><summary>{len(step.elements)} listed to the "
-                    f"model</summary><ol start=0>{listed}</ol></details></td></tr>")
+    """One step as a section: its screenshots with their marks, then what the model did."""
+    chosen = _argument(step, "element")
+    figure = _step_figures(trajectory, step, chosen)
+    title = _step_title(step)
+    rows = _step_rows(step, chosen)
     timings = ", ".join(f"{k} {v:.0f} ms" for k, v in step.timings_ms.items())
     tokens = ""
     if step.prompt_tokens is not None:
         tokens = f" · {step.prompt_tokens} prompt + {step.completion_tokens} completion tokens"
-    return (f'<section class="step" id="step-{step.index}">{figure}<div class="info">'
-            f'<h2>step {step.index} — {title}</h2><table>{"".join(rows)}</table>'
-            f'<div class="meta">{html.escape(timings)}{tokens}</div>'
-            f'<div>model output</div><pre class="output">{html.escape(step.output_text or "")}</pre>'
-            f'</div></section>')
+    return (
+        f'<section class="step" id="step-{step.index}">{figure}<div class="info">'
+        f"<h2>step {step.index} — {title}</h2><table>{''.join(rows)}</table>"
+        f'<div class="meta">{html.escape(timings)}{tokens}</div>'
+        f'<div>model output</div><pre class="output">{html.escape(step.output_text or "")}</pre>'
+        f"</div></section>"
+    )
 
 
-def _element_boxes(elements: list[ElementRecord], size: tuple[int, int], recorded: tuple[int, int],
-                   chosen: object) -> str:
-    """Each listed element outlined, with its number; the one the model named stands out."""
-    sx, sy = size[0] / max(recorded[0], 1), size[1] / max(recorded[1], 1)
-    font = max(size[1] / 70, 10)
-    parts = []
-    for index, element in enumerate(elements):
-        left, top, right, bottom = element.bounds
-        colour, width = ("#ea4335", 4) if index == chosen else ("#1a73e8", 1.5)
-        parts.append(f'<rect class="element" x="{left * sx:.1f}" y="{top * sy:.1f}" '
-                     f'width="{(right - left) * sx:.1f}" height="{(bottom - top) * sy:.1f}" fill="none" '
-                     f'stroke="{colour}" stroke-width="{width}"/><text x="{left * sx + 2:.1f}" '
-                     f'y="{top * sy + font:.1f}" font-size="{font:.1f}" fill="{colour}">{index}</text>')
-    return "".join(parts)
+def _argument(step: Step, name: str) -> Any:
+    """An argument of the step's action as the model wrote it; None when there is no action."""
+    return (step.action.model or {}).get(name) if step.action is not None else None
+
+
+def _step_figures(trajectory: Trajectory, step: Step, chosen: object) -> str:
+    """The step's screenshot with the listed elements and the action drawn on it, then each other
+    camera's view; the action is drawn on the camera it names (the main one when it names none)."""
+    shot = data_url(_inside(trajectory.path, trajectory.screenshot(step)))
+    action = step.action
+    camera = _argument(step, "camera")
+    on_first = camera in (
+        None,
+        step.image_name or "screen",
+    )  # a point on another camera is drawn there
+
+    def marks(size: tuple[int, int]) -> str:
+        drawn = overlay(
+            action.normalized if action and on_first else None, size, str(step.index), svg=False
+        )
+        boxes = element_boxes(step.elements or [], size, step.image_size, chosen)
+        if not (drawn or boxes):
+            return ""
+        return (
+            f'<svg class="overlay" viewBox="0 0 {size[0]} {size[1]}" preserveAspectRatio="none">'
+            f"{boxes}{drawn}</svg>"
+        )
+
+    figure = figure_html(shot, marks, f"step {step.index}")
+    for name, path in (step.views or {}).items():
+
+        def view_marks(size: tuple[int, int], name: str = name) -> str:
+            return overlay(
+                action.normalized if action and camera == name else None,
+                size,
+                f"{step.index}-{name}",
+            )
+
+        figure += figure_html(
+            data_url(_inside(trajectory.path, trajectory.path / path)),
+            view_marks,
+            f"step {step.index}, {name}",
+        )
+    return figure
+
+
+def _step_title(step: Step) -> str:
+    """The step's heading: its error, else the action as the model gave it."""
+    if step.error is not None:
+        return f'<span class="error">{html.escape(step.error.kind)} error</span>'
+    if step.action is not None:
+        return html.escape(json.dumps(step.action.model, ensure_ascii=False))
+    return "no action"
+
+
+def _step_rows(step: Step, chosen: object) -> list[str]:
+    """The step's table: the action in each coordinate space, its result or error, the state, the
+    app in front and the elements listed to the model."""
+    action = step.action
+    rows = []
+    if action is not None:
+        for space, values in (
+            ("model", action.model),
+            ("normalized", action.normalized),
+            ("device", action.device),
+        ):
+            rows.append(
+                f"<tr><td>{space}</td><td>{html.escape(json.dumps(values, ensure_ascii=False))}</td></tr>"
+            )
+    if step.result is not None:
+        rows.append(f"<tr><td>result</td><td>{html.escape(step.result.message)}</td></tr>")
+    if step.error is not None:
+        rows.append(
+            f'<tr><td>error</td><td class="error">{html.escape(step.error.message)}</td></tr>'
+        )
+    if step.state:
+        rows.append(
+            f"<tr><td>state</td><td>{html.escape(json.dumps(step.state, ensure_ascii=False))}</td></tr>"
+        )
+    app = (step.metadata or {}).get("foreground")
+    if isinstance(app, str):
+        rows.append(f"<tr><td>app in front</td><td>{html.escape(app)}</td></tr>")
+    if step.elements is not None:
+        rows.append(_elements_row(step.elements, chosen))
+    return rows
+
+
+def _elements_row(elements: list[ElementRecord], chosen: object) -> str:
+    """The elements listed to the model, folded, numbered as the model saw them; the one it chose
+    marked."""
+    listed = "".join(
+        f"<li{' class=chosen' if i == chosen else ''} "
+        f"value={i}>{html.escape(_element_text(e))}</li>"
+        for i, e in enumerate(elements)
+    )
+    return (
+        f"<tr><td>elements</td><td><details><summary>{len(elements)} listed to the "
+        f"model</summary><ol start=0>{listed}</ol></details></td></tr>"
+    )
 
 
 def _element_text(element: ElementRecord) -> str:
-    words = " ".join(w for w in (f'"{element.text}"' if element.text else "", element.description) if w)
-    return (f"{element.kind.rsplit('.', 1)[-1]} {words} {list(element.bounds)}"
-            f"{' clickable' if element.clickable else ''}")
+    words = " ".join(
+        w for w in (f'"{element.text}"' if element.text else "", element.description) if w
+    )
+    return (
+        f"{element.kind.rsplit('.', 1)[-1]} {words} {list(element.bounds)}"
+        f"{' clickable' if element.clickable else ''}"
+    )
 
 
 def _replay_line(outcome: ReplayOutcome) -> str:
     healed = ", ".join(map(str, outcome.healed_steps)) or "none"
     rejoined = "never" if outcome.rejoined_at is None else f"at recorded step {outcome.rejoined_at}"
-    line = (f"self-healing replay of {_e(outcome.of)} · steps planned by the model: {healed} · "
-            f"re-joined the recording: {rejoined}")
+    line = (
+        f"self-healing replay of {_e(outcome.of)} · steps planned by the model: {healed} · "
+        f"re-joined the recording: {rejoined}"
+    )
     return line + (f" · <b>unverified:</b> {_e(outcome.unverified)}" if outcome.unverified else "")
 
 
@@ -279,14 +253,19 @@ def render_run_report(run_dir: str | Path) -> Path:
     if end and end.replay:
         summary += f'<div class="meta" id="replay">{_replay_line(end.replay)}</div>'
     model = header.model
-    meta = (f"{html.escape(header.environment.name)} · model {html.escape(model.id)} "
-            f"({html.escape(model.runtime)}) · dialect {html.escape(header.dialect)} · started "
-            f"{html.escape(header.started_at)}")
-    top = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{CSP}<title>vlagent run: '
-           f'{html.escape(header.goal)}</title><style>{_CSS}</style></head><body>'
-           f'<header><h1>{html.escape(header.goal)}</h1>'
-           f'<div><span class="status {css_class}" id="status">{html.escape(status)}</span> {summary}</div>'
-           f'<div class="meta">{meta} · {len(trajectory.steps)} steps</div></header><main>')
+    meta = (
+        f"{html.escape(header.environment.name)} · model {html.escape(model.id)} "
+        f"({html.escape(model.runtime)}) · dialect {html.escape(header.dialect)} · started "
+        f"{html.escape(header.started_at)}"
+    )
+    top = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">{CSP}<title>vlagent run: '
+        f"{html.escape(header.goal)}</title><style>{_CSS}</style></head><body>"
+        f"<header><h1>{html.escape(header.goal)}</h1>"
+        f'<div><span class="status {css_class}" id="status">{html.escape(status)}</span> '
+        f"{summary}</div>"
+        f'<div class="meta">{meta} · {len(trajectory.steps)} steps</div></header><main>'
+    )
     # Written step by step: a run of thousands of steps never sits in memory as one page.
     steps = (_step_html(trajectory, step) for step in trajectory.steps)
     return _write_page(trajectory.path / REPORT_FILE, [top], steps, ["</main></body></html>"])
@@ -299,55 +278,97 @@ def render_eval_report(out_dir: str | Path) -> Path:
     out = Path(out_dir)
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     predictions = read_predictions(out / PREDICTIONS)
+    cards = _metric_cards(metrics)
+    chart = _type_chart(metrics.get("per_type", {}))
+    steps = [_prediction_html(key, p) for key, p in enumerate(predictions)]
+    settings = html.escape(json.dumps(metrics.get("settings", {}), indent=1, ensure_ascii=False))
+    page = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">{CSP}<title>vlagent '
+        f"evaluation</title>"
+        f"<style>{_CSS}.metrics{{display:flex;gap:12px}}.metric{{background:#fff;border:1px solid "
+        f"#ddd;"
+        f"border-radius:8px;padding:10px 16px;text-align:center}}.metric "
+        f"b{{font-size:22px}}</style></head><body>"
+        f"<header><h1>Evaluation: {_e(metrics.get('steps', 0))} steps, "
+        f"{_e(metrics.get('episodes', 0))} episodes</h1>"
+        f'<div class="metrics">{cards}</div></header><main><section class="step"><div class="info">'
+        f"<h2>accuracy per action type (gold)</h2>{chart}<details><summary>settings</summary>"
+        f"<pre>{settings}</pre></details></div></section>{''.join(steps)}</main></body></html>"
+    )
+    return _write_page(out / REPORT_FILE, [page])
+
+
+def _metric_cards(metrics: dict[str, Any]) -> str:
+    """The headline metrics, one card each."""
     names = ("type_match", "exact_match", "success_rate", "goal_progress", "parse_rate")
-    cards = "".join(f'<div class="metric" id="{n}"><b>{_number(metrics.get(n)):.3f}</b><br>'
-                    f'{n.replace("_", " ")}</div>' for n in names)
+    return "".join(
+        f'<div class="metric" id="{n}"><b>{as_number(metrics.get(n)):.3f}</b><br>'
+        f"{n.replace('_', ' ')}</div>"
+        for n in names
+    )
+
+
+def _type_chart(per_type: dict[str, Any]) -> str:
+    """Type match and exact match of each gold action type, as a pair of bars."""
     bars = []
-    per_type = metrics.get("per_type", {})
     for i, (kind, row) in enumerate(per_type.items()):
         y = 10 + i * 34
         for j, (key, colour) in enumerate((("type_match", "#8ab4f8"), ("exact_match", "#1a73e8"))):
-            share = _number(row.get(key))
-            bars.append(f'<rect class="bar" x="150" y="{y + j * 13}" width="{share * 400:.1f}" height="12" '
-                        f'fill="{colour}"/><text x="{155 + share * 400:.1f}" y="{y + 10 + j * 13}" '
-                        f'font-size="11">{share:.2f}</text>')
-        bars.append(f'<text x="0" y="{y + 18}" font-size="13">{_e(kind)} ({_e(row.get("steps"))})</text>')
-    chart = (f'<svg class="chart" width="620" height="{20 + 34 * len(per_type)}">{"".join(bars)}</svg>'
-             '<div class="meta">light: type match · dark: exact match</div>')
-    steps: list[str] = []
-    for p in predictions:
-        shot = _data_url(_dataset_image(p.get("image")))
+            share = as_number(row.get(key))
+            bars.append(
+                f'<rect class="bar" x="150" y="{y + j * 13}" width="{share * 400:.1f}" height="12" '
+                f'fill="{colour}"/><text x="{155 + share * 400:.1f}" y="{y + 10 + j * 13}" '
+                f'font-size="11">{share:.2f}</text>'
+            )
+        bars.append(
+            f'<text x="0" y="{y + 18}" font-size="13">{_e(kind)} ({_e(row.get("steps"))})</text>'
+        )
+    return (
+        f'<svg class="chart" width="620" height="{20 + 34 * len(per_type)}">{"".join(bars)}</svg>'
+        '<div class="meta">light: type match · dark: exact match</div>'
+    )
 
-        def marks(size: tuple[int, int], p: dict[str, Any] = p, key: int = len(steps)) -> str:
-            gold = overlay(p["gold"]["arguments"], size, f"g{key}", "#34a853", svg=False)
-            mine = overlay((p.get("parsed") or {}).get("arguments") or {}, size, f"p{key}", "#ea4335", svg=False)
-            return (f'<svg class="overlay" viewBox="0 0 {size[0]} {size[1]}" preserveAspectRatio="none">'
-                    f'{gold}{mine}</svg>')
 
-        figure = _figure(shot, marks, f"{p['episode']} step {p['step']}")
-        verdict = "exact" if p["exact_match"] else ("type only" if p["type_match"] else "wrong")
-        css = "ok" if p["exact_match"] else "bad"
-        parsed = (p.get("parsed") or {}).get("arguments")
-        steps.append(
-            f'<section class="step">{figure}<div class="info"><h2>{_e(p["episode"])} · step {_e(p["step"])} '
-            f'<span class="status {css}">{verdict}</span></h2><table>'
-            f'<tr><td>gold</td><td>{_shown(p["gold"]["arguments"])}</td></tr>'
-            f'<tr><td>predicted</td><td>{_shown(parsed)}</td></tr>'
-            f'<tr><td>why</td><td>{_e(p["reason"])}</td></tr></table>'
-            f'<div>model output</div><pre class="output">{_e(p.get("output") or "")}</pre></div></section>')
-    settings = html.escape(json.dumps(metrics.get("settings", {}), indent=1, ensure_ascii=False))
-    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{CSP}<title>vlagent evaluation</title>'
-            f'<style>{_CSS}.metrics{{display:flex;gap:12px}}.metric{{background:#fff;border:1px solid #ddd;'
-            f'border-radius:8px;padding:10px 16px;text-align:center}}.metric b{{font-size:22px}}</style></head><body>'
-            f'<header><h1>Evaluation: {_e(metrics.get("steps", 0))} steps, {_e(metrics.get("episodes", 0))} episodes</h1>'
-            f'<div class="metrics">{cards}</div></header><main><section class="step"><div class="info">'
-            f'<h2>accuracy per action type (gold)</h2>{chart}<details><summary>settings</summary>'
-            f'<pre>{settings}</pre></details></div></section>{"".join(steps)}</main></body></html>')
-    return _write_page(out / REPORT_FILE, [page])
+def _prediction_html(key: int, p: dict[str, Any]) -> str:
+    """One predicted step as a section: the gold action (green) and the prediction (red) drawn on
+    its screenshot, both as arguments, and the verdict with its reason. ``key`` keeps the step's
+    SVG ids apart from the other steps'."""
+    shot = data_url(_dataset_image(p.get("image")))
+
+    def marks(size: tuple[int, int]) -> str:
+        gold = overlay(p["gold"]["arguments"], size, f"g{key}", "#34a853", svg=False)
+        mine = overlay(
+            (p.get("parsed") or {}).get("arguments") or {},
+            size,
+            f"p{key}",
+            "#ea4335",
+            svg=False,
+        )
+        return (
+            f'<svg class="overlay" viewBox="0 0 {size[0]} {size[1]}" '
+            f'preserveAspectRatio="none">'
+            f"{gold}{mine}</svg>"
+        )
+
+    figure = figure_html(shot, marks, f"{p['episode']} step {p['step']}")
+    verdict = "exact" if p["exact_match"] else ("type only" if p["type_match"] else "wrong")
+    css = "ok" if p["exact_match"] else "bad"
+    parsed = (p.get("parsed") or {}).get("arguments")
+    return (
+        f'<section class="step">{figure}<div class="info"><h2>{_e(p["episode"])} · step '
+        f"{_e(p['step'])} "
+        f'<span class="status {css}">{verdict}</span></h2><table>'
+        f"<tr><td>gold</td><td>{_shown(p['gold']['arguments'])}</td></tr>"
+        f"<tr><td>predicted</td><td>{_shown(parsed)}</td></tr>"
+        f"<tr><td>why</td><td>{_e(p['reason'])}</td></tr></table>"
+        f"<div>model output</div><pre "
+        f'class="output">{_e(p.get("output") or "")}</pre></div></section>'
+    )
 
 
 def _shown(arguments: Any) -> str:
     """Arguments for reading: normalized points to 4 decimals (predictions.jsonl keeps them all)."""
+
     def rounded(value: Any) -> Any:
         if isinstance(value, float):
             return round(value, 4)
@@ -356,4 +377,5 @@ def _shown(arguments: Any) -> str:
         if isinstance(value, dict):
             return {k: rounded(v) for k, v in value.items()}
         return value
+
     return html.escape(json.dumps(rounded(arguments), ensure_ascii=False))

@@ -62,39 +62,66 @@ class ScreenComparison:
     """The (changed tiles, at target) shares above which screens differ."""
 
     def describe(self) -> dict[str, object]:
-        return {"changed_tiles": round(self.changed_tiles, 4),
-                "at_target": None if self.at_target is None else round(self.at_target, 4),
-                "same": self.same, "reason": self.reason,
-                "thresholds": {"changed_tiles": self.thresholds[0], "at_target": self.thresholds[1]}}
+        return {
+            "changed_tiles": round(self.changed_tiles, 4),
+            "at_target": None if self.at_target is None else round(self.at_target, 4),
+            "same": self.same,
+            "reason": self.reason,
+            "thresholds": {"changed_tiles": self.thresholds[0], "at_target": self.thresholds[1]},
+        }
 
 
-def compare_screens(recorded: Image.Image, live: Image.Image, target: tuple[float, float] | None = None,
-                    foreground: tuple[str | None, str | None] = (None, None),
-                    changed_tiles: float = CHANGED_TILES, at_target: float = TARGET_CHANGE,
-                    words: tuple[str | None, str | None] = (None, None)) -> ScreenComparison:
+def compare_screens(
+    recorded: Image.Image,
+    live: Image.Image,
+    target: tuple[float, float] | None = None,
+    foreground: tuple[str | None, str | None] = (None, None),
+    changed_tiles: float = CHANGED_TILES,
+    at_target: float = TARGET_CHANGE,
+    words: tuple[str | None, str | None] = (None, None),
+) -> ScreenComparison:
     """Compare ``live`` with ``recorded``. ``target`` is the normalized [0, 1] point the next action
     touches; ``foreground`` the (recorded, live) foreground app or activity where known; ``words``
     what the element under the target says, (recorded, live), where both screens list elements."""
     limits = (changed_tiles, at_target)
     was, now = foreground
     if was and now and was != now:
-        return ScreenComparison(1.0, None, False, f"another app is in front ({now}, recorded {was})", limits)
+        return ScreenComparison(
+            1.0, None, False, f"another app is in front ({now}, recorded {was})", limits
+        )
     if abs(recorded.width / recorded.height - live.width / live.height) > 0.02:
-        return ScreenComparison(1.0, None, False,
-                                f"the screen's shape changed ({live.width}x{live.height}, "
-                                f"recorded {recorded.width}x{recorded.height}): rotated?", limits)
+        return ScreenComparison(
+            1.0,
+            None,
+            False,
+            f"the screen's shape changed ({live.width}x{live.height}, "
+            f"recorded {recorded.width}x{recorded.height}): rotated?",
+            limits,
+        )
     changed = _changed_pixels(recorded, live)
     share = _changed_tile_share(changed)
     near = None if target is None else _share_near(changed, target)
     if share > changed_tiles:
-        return ScreenComparison(share, near, False, f"{share:.0%} of the screen changed (at most "
-                                                    f"{changed_tiles:.0%} may)", limits)
+        return ScreenComparison(
+            share,
+            near,
+            False,
+            f"{share:.0%} of the screen changed (at most {changed_tiles:.0%} may)",
+            limits,
+        )
     if words[0] is not None and words[1] is not None and words[0] != words[1]:
-        return ScreenComparison(share, near, False, f"the element where the action will touch now says "
-                                                    f"{words[1]!r} (recorded {words[0]!r})", limits)
+        return ScreenComparison(
+            share,
+            near,
+            False,
+            f"the element where the action will touch now says "
+            f"{words[1]!r} (recorded {words[0]!r})",
+            limits,
+        )
     if near is not None and near > at_target:
-        return ScreenComparison(share, near, False, "the screen changed where the action will touch it",
-                                limits)
+        return ScreenComparison(
+            share, near, False, "the screen changed where the action will touch it", limits
+        )
     return ScreenComparison(share, near, True, "", limits)
 
 
@@ -107,15 +134,27 @@ def compare_unchanged(recorded: Image.Image, live: Image.Image) -> ScreenCompari
     (docs/testing.md)."""
     limits = (0.0, 0.0)
     if recorded.size != live.size:
-        return ScreenComparison(1.0, None, False, f"the screen is {live.width}x{live.height}, the answer "
-                                                  f"was given on {recorded.width}x{recorded.height}", limits)
+        return ScreenComparison(
+            1.0,
+            None,
+            False,
+            f"the screen is {live.width}x{live.height}, the answer "
+            f"was given on {recorded.width}x{recorded.height}",
+            limits,
+        )
     changed = _changed_pixels(recorded, live)
     pixels = int(changed.sum())
     share = _changed_tile_share(changed)
     if pixels == 0:
         return ScreenComparison(share, None, True, "", limits)
-    return ScreenComparison(share, None, False, f"{pixels} pixels changed since the answer was given (an "
-                                                "answer is reused only on an unchanged screen)", limits)
+    return ScreenComparison(
+        share,
+        None,
+        False,
+        f"{pixels} pixels changed since the answer was given (an "
+        "answer is reused only on an unchanged screen)",
+        limits,
+    )
 
 
 def _working(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
@@ -136,7 +175,7 @@ def _changed_pixels(recorded: Image.Image, live: Image.Image) -> np.ndarray:
 def _changed_tile_share(changed: np.ndarray) -> float:
     rows, cols = math.ceil(changed.shape[0] / TILE), math.ceil(changed.shape[1] / TILE)
     padded = np.zeros((rows * TILE, cols * TILE), dtype=np.float32)
-    padded[:changed.shape[0], :changed.shape[1]] = changed
+    padded[: changed.shape[0], : changed.shape[1]] = changed
     per_tile = padded.reshape(rows, TILE, cols, TILE).mean(axis=(1, 3))
     return float((per_tile > TILE_CHANGE).mean())
 
@@ -145,7 +184,9 @@ def _share_near(changed: np.ndarray, target: tuple[float, float]) -> float:
     height, width = changed.shape
     x = min(max(round(target[0] * width), 0), width - 1)
     y = min(max(round(target[1] * height), 0), height - 1)
-    window = changed[max(0, y - TARGET_RADIUS):y + TARGET_RADIUS, max(0, x - TARGET_RADIUS):x + TARGET_RADIUS]
+    window = changed[
+        max(0, y - TARGET_RADIUS) : y + TARGET_RADIUS, max(0, x - TARGET_RADIUS) : x + TARGET_RADIUS
+    ]
     columns = np.flatnonzero(window.any(axis=0))
     if columns.size == 0 or columns[-1] - columns[0] + 1 < CURSOR_WIDTH:
         return 0.0  # nothing, or a blinking text cursor

@@ -18,9 +18,9 @@ from typing import Any
 
 from PIL import Image
 
+from vlagent.agent.core.steps import RunResult
 from vlagent.agent.replay.replayer import DEFAULT_THRESHOLD, matches, recorded_screen, replayable
 from vlagent.agent.runtimes.base import Completion, Runtime
-from vlagent.agent.core.steps import RunResult
 from vlagent.agent.trajectory import ReplayOutcome, Step, Trajectory
 from vlagent.prompts import Prompt, call_text, model_call
 from vlagent.tools import action_space_of
@@ -31,12 +31,19 @@ class HealingRuntime(Runtime):
 
     name = "replay"
 
-    def __init__(self, trajectory: Trajectory, model: Runtime, start: int = 0,
-                 threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        trajectory: Trajectory,
+        model: Runtime,
+        start: int = 0,
+        threshold: float = DEFAULT_THRESHOLD,
+    ) -> None:
         self.model = model
         self.trajectory = trajectory
         self.threshold = threshold
-        self.pending = [s for s in trajectory.steps if (replayable(s) or ends_run(s)) and s.index >= start]
+        self.pending = [
+            s for s in trajectory.steps if (replayable(s) or ends_run(s)) and s.index >= start
+        ]
         self.cursor = 0  # the next recorded step to replay
         self.calls = 0  # this run's next step index: one model call per step
         self.healed: list[int] = []
@@ -71,14 +78,23 @@ class HealingRuntime(Runtime):
         if not images or self.cursor >= len(self.pending):
             return None
         following = self.last_replayed is not None or self.calls == 1
-        candidates = self.pending[self.cursor:self.cursor + 1] if following else self.pending[self.cursor:]
+        candidates = (
+            self.pending[self.cursor : self.cursor + 1]
+            if following
+            else self.pending[self.cursor :]
+        )
         for offset, step in enumerate(candidates):
             if step.index not in self._screens:
                 self._screens[step.index] = recorded_screen(self.trajectory, step)
             recorded = self._screens[step.index]
-            live_app, live_elements = prompt.metadata.get("foreground"), prompt.metadata.get("elements")
-            if recorded is not None and matches(recorded, step, images[0], self.threshold, live_app,
-                                                live_elements).same:
+            live_app, live_elements = (
+                prompt.metadata.get("foreground"),
+                prompt.metadata.get("elements"),
+            )
+            if (
+                recorded is not None
+                and matches(recorded, step, images[0], self.threshold, live_app, live_elements).same
+            ):
                 self.cursor += offset + 1
                 return step
         return None
@@ -86,29 +102,45 @@ class HealingRuntime(Runtime):
     def _encode(self, step: Step, prompt: Prompt) -> str:
         action = step.action
         assert action is not None
-        call = model_call(action.tool, action.normalized, prompt.frame, action_space_of(action.tool),
-                          ndigits=2)
+        call = model_call(
+            action.tool, action.normalized, prompt.frame, action_space_of(action.tool), ndigits=2
+        )
         return "<tool_call>\n" + call_text(call) + "\n</tool_call>"
 
     def review(self, result: RunResult) -> RunResult:
         """The run's end, judged against the recording (``Agent(review=...)``)."""
         last = self.last_replayed
         recorded_end = self.trajectory.end
-        ended_as_recorded = (last is not None and bool(self.pending) and last is self.pending[-1]
-                             and recorded_end is not None and recorded_end.status == result.status)
+        ended_as_recorded = (
+            last is not None
+            and bool(self.pending)
+            and last is self.pending[-1]
+            and recorded_end is not None
+            and recorded_end.status == result.status
+        )
         unverified = ""
         if self.healed and not ended_as_recorded:
             if self.rejoined_at is None:
-                unverified = (f"the model planned steps {_listed(self.healed)} and the run never came back "
-                              "to a screen the recording reached")
+                unverified = (
+                    f"the model planned steps {_listed(self.healed)} and the run never came back "
+                    "to a screen the recording reached"
+                )
             else:
-                unverified = (f"the model planned steps {_listed(self.healed)}; the run re-joined the "
-                              f"recording at its step {self.rejoined_at} but did not end as it did")
-        outcome = ReplayOutcome(of=str(self.trajectory.path), healed_steps=list(self.healed),
-                                rejoined_at=self.rejoined_at, ended_as_recorded=ended_as_recorded,
-                                unverified=unverified)
+                unverified = (
+                    f"the model planned steps {_listed(self.healed)}; the run re-joined the "
+                    f"recording at its step {self.rejoined_at} but did not end as it did"
+                )
+        outcome = ReplayOutcome(
+            of=str(self.trajectory.path),
+            healed_steps=list(self.healed),
+            rejoined_at=self.rejoined_at,
+            ended_as_recorded=ended_as_recorded,
+            unverified=unverified,
+        )
         if unverified and result.succeeded:
-            return replace(result, status="unverified", reason=f"not verified: {unverified}", replay=outcome)
+            return replace(
+                result, status="unverified", reason=f"not verified: {unverified}", replay=outcome
+            )
         return replace(result, replay=outcome)
 
     def describe(self) -> dict[str, Any]:
@@ -120,7 +152,11 @@ class HealingRuntime(Runtime):
 
 
 def ends_run(step: Step) -> bool:
-    return step.error is None and step.action is not None and step.action.name in ("terminate", "answer")
+    return (
+        step.error is None
+        and step.action is not None
+        and step.action.name in ("terminate", "answer")
+    )
 
 
 def _listed(indices: list[int]) -> str:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from vlagent.agent.replay.compare import CHANGED_TILES, ScreenComparison, compare_screens
 from vlagent.agent.core.elements import words_at
+from vlagent.agent.replay.compare import CHANGED_TILES, ScreenComparison, compare_screens
 from vlagent.agent.trajectory import Step, Trajectory, TrajectoryError
 from vlagent.environments import Environment, UIElement
 from vlagent.tools import ToolCall, ToolError
@@ -36,13 +36,23 @@ def action_target(step: Step) -> tuple[float, float] | None:
     if step.action is None:
         return None
     point = step.action.normalized.get("coordinate")
-    if isinstance(point, (list, tuple)) and len(point) == 2 and all(isinstance(v, (int, float)) for v in point):
+    if (
+        isinstance(point, (list, tuple))
+        and len(point) == 2
+        and all(isinstance(v, (int, float)) for v in point)
+    ):
         return (float(point[0]), float(point[1]))
     return None
 
 
-def matches(recorded: Image.Image, step: Step, live: Image.Image, threshold: float = DEFAULT_THRESHOLD,
-            foreground: str | None = None, elements: Sequence[UIElement] | None = None) -> ScreenComparison:
+def matches(
+    recorded: Image.Image,
+    step: Step,
+    live: Image.Image,
+    threshold: float = DEFAULT_THRESHOLD,
+    foreground: str | None = None,
+    elements: Sequence[UIElement] | None = None,
+) -> ScreenComparison:
     """Compare ``live`` with ``recorded``, the screen recorded before ``step``, around the point
     the step's action touches. ``foreground`` is the live screen's app where the environment
     names it, ``elements`` its UI elements where it lists them; the step's own are recorded."""
@@ -50,9 +60,18 @@ def matches(recorded: Image.Image, step: Step, live: Image.Image, threshold: flo
     target = action_target(step)
     words: tuple[str | None, str | None] = (None, None)
     if target is not None and step.elements is not None and elements is not None:
-        words = (words_at(step.elements, target, recorded.size), words_at(elements, target, live.size))
-    return compare_screens(recorded, live, target, changed_tiles=threshold,
-                           foreground=(was if isinstance(was, str) else None, foreground), words=words)
+        words = (
+            words_at(step.elements, target, recorded.size),
+            words_at(elements, target, live.size),
+        )
+    return compare_screens(
+        recorded,
+        live,
+        target,
+        changed_tiles=threshold,
+        foreground=(was if isinstance(was, str) else None, foreground),
+        words=words,
+    )
 
 
 @dataclass
@@ -73,9 +92,16 @@ def replayable(step: Step) -> bool:
     return step.action is not None and step.executed
 
 
-def replay(trajectory: Trajectory, environment: Environment, start: int = 0, speed: float = 1.0,
-           threshold: float = DEFAULT_THRESHOLD, out: Path | None = None, check: bool = True,
-           patience: float = DEFAULT_PATIENCE_S) -> ReplayResult:
+def replay(
+    trajectory: Trajectory,
+    environment: Environment,
+    start: int = 0,
+    speed: float = 1.0,
+    threshold: float = DEFAULT_THRESHOLD,
+    out: Path | None = None,
+    check: bool = True,
+    patience: float = DEFAULT_PATIENCE_S,
+) -> ReplayResult:
     """Re-execute the executed actions of ``trajectory`` from step ``start`` on ``environment``.
 
     ``speed`` scales the recorded pauses between steps (2 = twice as fast, 0 = no pauses).
@@ -96,14 +122,23 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
         previous_start = started
         recorded = recorded_screen(trajectory, step)
         if recorded is None and check:
-            return ReplayResult(done, reason=f"step {index} has no recorded screenshot to compare the "
-                                             "screen with; replay it blindly with --no-check")
+            return ReplayResult(
+                done,
+                reason=f"step {index} has no recorded screenshot to compare the "
+                "screen with; replay it blindly with --no-check",
+            )
         live, comparison = _awaited(environment, recorded, step, threshold, patience)
         if recorded is not None and comparison is not None and not comparison.same:
-            report = _divergence(out or trajectory.path / "replay", index, comparison, recorded, live)
-            return ReplayResult(done, index, comparison, report,
-                                f"the screen before step {index} differs from the recording: "
-                                f"{comparison.reason}")
+            report = _divergence(
+                out or trajectory.path / "replay", index, comparison, recorded, live
+            )
+            return ReplayResult(
+                done,
+                index,
+                comparison,
+                report,
+                f"the screen before step {index} differs from the recording: {comparison.reason}",
+            )
         action = step.action
         assert action is not None
         try:
@@ -117,8 +152,13 @@ def replay(trajectory: Trajectory, environment: Environment, start: int = 0, spe
     return ReplayResult(done)
 
 
-def _awaited(environment: Environment, recorded: Image.Image | None, step: Step, threshold: float,
-             patience: float) -> tuple[Image.Image, ScreenComparison | None]:
+def _awaited(
+    environment: Environment,
+    recorded: Image.Image | None,
+    step: Step,
+    threshold: float,
+    patience: float,
+) -> tuple[Image.Image, ScreenComparison | None]:
     """The live screen and its comparison with ``recorded``: the first that matches within
     ``patience`` seconds, else the last seen."""
     deadline = time.monotonic() + patience
@@ -126,8 +166,14 @@ def _awaited(environment: Environment, recorded: Image.Image | None, step: Step,
         observation = environment.observe()
         if recorded is None:
             return observation.image, None
-        comparison = matches(recorded, step, observation.image, threshold,
-                             observation.metadata.get("foreground"), observation.elements)
+        comparison = matches(
+            recorded,
+            step,
+            observation.image,
+            threshold,
+            observation.metadata.get("foreground"),
+            observation.elements,
+        )
         if comparison.same or time.monotonic() >= deadline:
             return observation.image, comparison
         time.sleep(PATIENCE_POLL_S)
@@ -140,8 +186,10 @@ def check_recording(trajectory: Trajectory, screens: bool = True) -> None:
     screenshot that does not decode (the screen check would have nothing to compare with)."""
     file = trajectory.path / "trajectory.jsonl"
     if trajectory.damaged_lines:  # a missing screenshot is the screen check's to handle
-        raise TrajectoryError(f"{file} {trajectory.damaged_lines[0]}: replay needs every recorded step; "
-                              "restore that line or replay only the steps before it")
+        raise TrajectoryError(
+            f"{file} {trajectory.damaged_lines[0]}: replay needs every recorded step; "
+            "restore that line or replay only the steps before it"
+        )
     if not screens:
         return
     for step in trajectory.steps:
@@ -152,9 +200,11 @@ def check_recording(trajectory: Trajectory, screens: bool = True) -> None:
             with Image.open(path) as opened:
                 opened.verify()
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-            raise TrajectoryError(f"{path}: the screenshot recorded before step {step.index} is damaged "
-                                  f"({type(exc).__name__}); replay compares the live screen with it — "
-                                  "restore the file or pass --no-check") from None
+            raise TrajectoryError(
+                f"{path}: the screenshot recorded before step {step.index} is damaged "
+                f"({type(exc).__name__}); replay compares the live screen with it — "
+                "restore the file or pass --no-check"
+            ) from None
 
 
 def recorded_screen(trajectory: Trajectory, step: Step) -> Image.Image | None:
@@ -174,16 +224,23 @@ def _time(stamp: str) -> datetime | None:
         return None
 
 
-def _divergence(folder: Path, index: int, comparison: ScreenComparison,
-                recorded: Image.Image, live: Image.Image) -> Path:
+def _divergence(
+    folder: Path, index: int, comparison: ScreenComparison, recorded: Image.Image, live: Image.Image
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     recorded.convert("RGB").save(folder / f"step-{index:06d}-recorded.png")
     live.convert("RGB").save(folder / f"step-{index:06d}-live.png")
     report = folder / "divergence.json"
-    report.write_text(json.dumps({
-        "step": index, **comparison.describe(),
-        "recorded": f"step-{index:06d}-recorded.png", "live": f"step-{index:06d}-live.png",
-    }, indent=2) + "\n")
+    report.write_text(
+        json.dumps(
+            {
+                "step": index,
+                **comparison.describe(),
+                "recorded": f"step-{index:06d}-recorded.png",
+                "live": f"step-{index:06d}-live.png",
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return report
-
-

@@ -24,7 +24,9 @@ def check_model(model: str, endpoint: str | None = None) -> None:
         check_obtainable(model)
 
 
-def runtime_for(model: str, options: RuntimeOptions | None = None, endpoint: str | None = None) -> Runtime:
+def runtime_for(
+    model: str, options: RuntimeOptions | None = None, endpoint: str | None = None
+) -> Runtime:
     if model.startswith("scripted:"):
         if endpoint is not None:
             raise ModelUnavailable("--endpoint and a scripted: model exclude each other")

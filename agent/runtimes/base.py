@@ -8,13 +8,14 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from vlagent.prompts import Prompt, ResizeRule
+from vlagent.tools.errors import VlagentError
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailable(VlagentError, RuntimeError):
     """The model cannot be loaded or reached at start-up. Says what to do."""
 
 
-class RuntimeFailure(RuntimeError):
+class RuntimeFailure(VlagentError, RuntimeError):
     """The model could not answer during a run (script exhausted, server gone)."""
 
 
@@ -67,9 +68,14 @@ class RuntimeOptions:
         checks = [
             (self.max_new_tokens >= 1, "max_new_tokens must be at least 1"),
             (self.temperature >= 0, "temperature must be 0 (greedy) or more"),
-            (self.dtype in ("auto", "bf16", "fp16", "fp32"), "dtype must be auto, bf16, fp16 or fp32"),
-            (self.attention in ("auto", "sdpa", "eager", "flash_attention_2"),
-             "attention must be auto, sdpa, eager or flash_attention_2"),
+            (
+                self.dtype in ("auto", "bf16", "fp16", "fp32"),
+                "dtype must be auto, bf16, fp16 or fp32",
+            ),
+            (
+                self.attention in ("auto", "sdpa", "eager", "flash_attention_2"),
+                "attention must be auto, sdpa, eager or flash_attention_2",
+            ),
             (self.quantization in (None, "4bit", "8bit"), "quantization must be 4bit or 8bit"),
             (self.constrained in ("auto", "on", "off"), "constrained must be auto, on or off"),
             (self.max_pixels is None or self.max_pixels >= 28 * 28, "max_pixels is too small"),
@@ -108,6 +114,10 @@ class Runtime(ABC):
     def __enter__(self) -> Runtime:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()

@@ -24,7 +24,9 @@ class FunctionRuntime(Runtime):
 
     def __init__(self, function: ModelFunction, source: str | None = None) -> None:
         self.function = function
-        self.source = source or f"{function.__module__}:{getattr(function, '__qualname__', 'function')}"
+        self.source = (
+            source or f"{function.__module__}:{getattr(function, '__qualname__', 'function')}"
+        )
         self.model_id = f"python:{self.source}"
         self.calls = 0
 
@@ -33,12 +35,16 @@ class FunctionRuntime(Runtime):
         """``module:function`` → the runtime. Raises :class:`ModelUnavailable` in one line."""
         module_name, _, attribute = name.partition(":")
         if not module_name or not attribute:
-            raise ModelUnavailable(f"python:{name}: name a function as python:package.module:function")
+            raise ModelUnavailable(
+                f"python:{name}: name a function as python:package.module:function"
+            )
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            raise ModelUnavailable(f"python:{name}: cannot import {module_name} ({exc}); is it on "
-                                   "sys.path (run from the folder that holds it)?") from None
+            raise ModelUnavailable(
+                f"python:{name}: cannot import {module_name} ({exc}); is it on "
+                "sys.path (run from the folder that holds it)?"
+            ) from None
         function = getattr(module, attribute, None)
         if not callable(function):
             raise ModelUnavailable(f"python:{name}: {module_name} has no function {attribute!r}")
@@ -50,11 +56,14 @@ class FunctionRuntime(Runtime):
             try:
                 text = self.function(prompt)
             except Exception as exc:  # the model's failure, not ours: one line, the run ends
-                raise RuntimeFailure(f"the model function {self.source} raised "
-                                     f"{type(exc).__name__}: {exc}") from exc
+                raise RuntimeFailure(
+                    f"the model function {self.source} raised {type(exc).__name__}: {exc}"
+                ) from exc
             if not isinstance(text, str):
-                raise RuntimeFailure(f"the model function {self.source} returned "
-                                     f"{type(text).__name__}, not the answer text (str)")
+                raise RuntimeFailure(
+                    f"the model function {self.source} returned "
+                    f"{type(text).__name__}, not the answer text (str)"
+                )
             self.calls += 1
             answers.append(Completion(text=text))
         return answers

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import socket
 import threading
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from vlagent.agent.runtimes.base import ModelUnavailable
 
-TINY_CHECKPOINT = ("python -c \"from vlagent.agent.testing import build_checkpoint; "
-                   "build_checkpoint('qwen2.5-vl', 'tiny-qwen')\"")
+TINY_CHECKPOINT = (
+    'python -c "from vlagent.agent.testing import build_checkpoint; '
+    "build_checkpoint('qwen2.5-vl', 'tiny-qwen')\""
+)
 """The offline way to run the whole path: a tiny random checkpoint built locally."""
 
 
@@ -27,7 +29,7 @@ def is_local_folder(model: str) -> bool:
     return Path(model).expanduser().exists()
 
 
-@lru_cache(maxsize=None)
+@cache
 def check_obtainable(model: str) -> None:
     """Raise :class:`ModelUnavailable` (one line) when ``model`` is a hub id that is neither in the
     local cache nor downloadable now (``HF_HUB_OFFLINE`` set, or the hub unreachable within a
@@ -50,7 +52,8 @@ def check_obtainable(model: str) -> None:
     raise ModelUnavailable(
         f"{model} is not downloaded and {why}: download it where there is network "
         f"(hf download {model}), pass --model FOLDER, or run offline on a tiny random checkpoint: "
-        f"{TINY_CHECKPOINT}, then --model ./tiny-qwen")
+        f"{TINY_CHECKPOINT}, then --model ./tiny-qwen"
+    )
 
 
 def reachable(url: str, timeout_s: float = 1.0) -> bool:

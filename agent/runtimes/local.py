@@ -15,15 +15,27 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vlagent.agent.runtimes.base import Completion, ModelUnavailable, Runtime, RuntimeFailure, RuntimeOptions
+from vlagent.agent.runtimes.base import (
+    Completion,
+    ModelUnavailable,
+    Runtime,
+    RuntimeFailure,
+    RuntimeOptions,
+)
 from vlagent.agent.runtimes.hub import check_obtainable, is_local_folder, looks_like_hub_id
 from vlagent.agent.runtimes.prefix import PrefixCache, vision_token_ids
 from vlagent.agent.runtimes.processors import load_processor, transformers_module
 from vlagent.prompts import Prompt, ResizeRule, family_for
 
 log = logging.getLogger("vlagent.local")
-_PROBE_TOOL = {"type": "function", "function": {
-    "name": "vlagent_probe_tool", "description": "probe", "parameters": {"type": "object", "properties": {}}}}
+_PROBE_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "vlagent_probe_tool",
+        "description": "probe",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
 
 
 class _Clock:
@@ -83,8 +95,10 @@ class TransformersRuntime(Runtime):
             # The pixel budget goes through the processor's size setting (the min_pixels /
             # max_pixels keywords are deprecated); the dialect is told the same rule.
             default = family.resize
-            budget = {"shortest_edge": self.options.min_pixels or default.min_pixels,
-                      "longest_edge": self.options.max_pixels or default.max_pixels}
+            budget = {
+                "shortest_edge": self.options.min_pixels or default.min_pixels,
+                "longest_edge": self.options.max_pixels or default.max_pixels,
+            }
             processor_kwargs["size"] = budget
         try:
             self.processor: Any = load_processor(model, self.model_type, **processor_kwargs)
@@ -100,13 +114,18 @@ class TransformersRuntime(Runtime):
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
 
-        load: dict[str, Any] = {"dtype": self._dtype(cuda), "attn_implementation": self._attention(cuda)}
+        load: dict[str, Any] = {
+            "dtype": self._dtype(cuda),
+            "attn_implementation": self._attention(cuda),
+        }
         if self.options.device_map is not None or cuda:
             load["device_map"] = self.options.device_map or "auto"
         if self.options.quantization is not None:
             load["quantization_config"] = self._quantization()
         try:
-            self.model: Any = transformers.AutoModelForImageTextToText.from_pretrained(model, **load)
+            self.model: Any = transformers.AutoModelForImageTextToText.from_pretrained(
+                model, **load
+            )
         except (OSError, ValueError, ImportError) as exc:
             raise ModelUnavailable(_load_error(model, exc)) from None
         self.model.eval()
@@ -154,7 +173,8 @@ class TransformersRuntime(Runtime):
         probe = [{"role": "user", "content": [{"type": "text", "text": "probe"}]}]
         try:
             text = self.processor.apply_chat_template(
-                probe, tools=[_PROBE_TOOL], tokenize=False, add_generation_prompt=True)
+                probe, tools=[_PROBE_TOOL], tokenize=False, add_generation_prompt=True
+            )
         except Exception as exc:  # jinja errors have no common base: any failure is a bad template
             failure = exc
         else:
@@ -166,46 +186,39 @@ class TransformersRuntime(Runtime):
                 f"{self.model_id} has no usable chat template ({type(exc).__name__}: {exc}); "
                 "vlagent renders prompts with the checkpoint's own template"
             ) from None
-        log.info("the chat template of %s fails when given tools (%s: %s); the tools are written "
-                 "into the system message instead", self.model_id, type(failure).__name__, failure)
+        log.info(
+            "the chat template of %s fails when given tools (%s: %s); the tools are written "
+            "into the system message instead",
+            self.model_id,
+            type(failure).__name__,
+            failure,
+        )
         return False
 
     # -- generation ----------------------------------------------------------------------------
 
     def chat_text(self, prompt: Prompt) -> str:
-        """The prompt as the checkpoint's chat template writes it, ending with the assistant turn."""
+        """The prompt as the checkpoint's chat template writes it, ending with the assistant
+        turn."""
         if prompt.tools and self.template_takes_tools:
             text = self.processor.apply_chat_template(
-                prompt.messages, tools=prompt.tools, tokenize=False, add_generation_prompt=True)
+                prompt.messages, tools=prompt.tools, tokenize=False, add_generation_prompt=True
+            )
         else:
             text = self.processor.apply_chat_template(
-                prompt.inline_messages(), tokenize=False, add_generation_prompt=True)
+                prompt.inline_messages(), tokenize=False, add_generation_prompt=True
+            )
         return str(text)
 
     def generate(self, prompts: list[Prompt]) -> list[Completion]:
         if not prompts:
             return []
-        torch = self._torch
         started = time.perf_counter()
         texts = [self.chat_text(p) for p in prompts]
-        images = [p.images() for p in prompts]
-        try:
-            inputs = self.processor(
-                text=texts, images=images if any(images) else None, padding=True, return_tensors="pt"
-            ).to(self.device)
-        except (ValueError, TypeError, RuntimeError) as exc:
-            raise RuntimeFailure(f"the processor could not prepare the prompt: {exc}") from None
+        inputs = self._inputs(texts, [p.images() for p in prompts])
         prepared = time.perf_counter()
         clock = _Clock()
-        processors = transformers_module().LogitsProcessorList([clock])
-        grammar = self._grammar(prompts)
-        if grammar is not None:
-            processors.append(grammar)
-        sampling: dict[str, Any] = {"do_sample": False}
-        if self.options.temperature > 0:
-            sampling = {"do_sample": True, "temperature": self.options.temperature}
-        if self.options.seed is not None:
-            torch.manual_seed(self.options.seed)
+        processors, sampling = self._decoding(prompts, clock)
         # One prompt at a time (the agent loop): start from the kept states of the text the
         # previous prompt shared with this one.
         prefix = self.prefix if len(prompts) == 1 else None
@@ -213,16 +226,7 @@ class TransformersRuntime(Runtime):
         past = prefix.take(ids) if prefix is not None else None
         if past is not None:
             sampling["past_key_values"] = past
-        try:
-            with torch.inference_mode():
-                result = self.model.generate(
-                    **inputs, max_new_tokens=self.options.max_new_tokens, logits_processor=processors,
-                    pad_token_id=self.processor.tokenizer.pad_token_id, return_dict_in_generate=True,
-                    **sampling)
-        except (RuntimeError, ValueError) as exc:  # out of memory, shape errors: say which
-            if prefix is not None:
-                prefix.drop()
-            raise RuntimeFailure(f"generation failed: {type(exc).__name__}: {exc}") from None
+        result = self._run_model(inputs, processors, sampling, prefix)
         output = result.sequences
         if prefix is not None:
             prefix.keep(ids, result.past_key_values)
@@ -234,6 +238,63 @@ class TransformersRuntime(Runtime):
             "decode": round((finished - first) * 1000, 3),
         }
         reused = prefix.reused if past is not None and prefix is not None else 0
+        return self._completions(texts, inputs, output, timings, reused)
+
+    def _inputs(self, texts: list[str], images: list[list[Any]]) -> Any:
+        """The batch's model inputs (left-padded), on the model's device."""
+        try:
+            return self.processor(
+                text=texts,
+                images=images if any(images) else None,
+                padding=True,
+                return_tensors="pt",
+            ).to(self.device)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise RuntimeFailure(f"the processor could not prepare the prompt: {exc}") from None
+
+    def _decoding(self, prompts: list[Prompt], clock: _Clock) -> tuple[Any, dict[str, Any]]:
+        """The logits processors (``clock``, then the JSON grammar if any) and the sampling
+        arguments; seeds torch when a seed is set."""
+        processors = transformers_module().LogitsProcessorList([clock])
+        grammar = self._grammar(prompts)
+        if grammar is not None:
+            processors.append(grammar)
+        sampling: dict[str, Any] = {"do_sample": False}
+        if self.options.temperature > 0:
+            sampling = {"do_sample": True, "temperature": self.options.temperature}
+        if self.options.seed is not None:
+            self._torch.manual_seed(self.options.seed)
+        return processors, sampling
+
+    def _run_model(
+        self, inputs: Any, processors: Any, sampling: dict[str, Any], prefix: PrefixCache | None
+    ) -> Any:
+        """``model.generate`` on the batch; a failure drops the kept prefix states (they may be
+        half-used) and is reported as a :class:`RuntimeFailure`."""
+        try:
+            with self._torch.inference_mode():
+                return self.model.generate(
+                    **inputs,
+                    max_new_tokens=self.options.max_new_tokens,
+                    logits_processor=processors,
+                    pad_token_id=self.processor.tokenizer.pad_token_id,
+                    return_dict_in_generate=True,
+                    **sampling,
+                )
+        except (RuntimeError, ValueError) as exc:  # out of memory, shape errors: say which
+            if prefix is not None:
+                prefix.drop()
+            raise RuntimeFailure(f"generation failed: {type(exc).__name__}: {exc}") from None
+
+    def _completions(
+        self,
+        texts: list[str],
+        inputs: Any,
+        output: Any,
+        timings: dict[str, float],
+        reused: int,
+    ) -> list[Completion]:
+        """One completion per row: the generated tokens up to the first end token, decoded."""
         prompt_length = inputs["input_ids"].shape[1]
         eos = self._eos_ids()
         completions = []
@@ -241,9 +302,16 @@ class TransformersRuntime(Runtime):
             generated = row[prompt_length:].tolist()
             length = next((i + 1 for i, t in enumerate(generated) if t in eos), len(generated))
             text = self.processor.tokenizer.decode(generated[:length], skip_special_tokens=True)
-            completions.append(Completion(text=text, prompt_tokens=int(mask.sum()),
-                                          completion_tokens=length, timings_ms=dict(timings),
-                                          prompt_text=text_in, reused_prompt_tokens=reused))
+            completions.append(
+                Completion(
+                    text=text,
+                    prompt_tokens=int(mask.sum()),
+                    completion_tokens=length,
+                    timings_ms=dict(timings),
+                    prompt_text=text_in,
+                    reused_prompt_tokens=reused,
+                )
+            )
         return completions
 
     def _eos_ids(self) -> set[int]:
@@ -261,9 +329,13 @@ class TransformersRuntime(Runtime):
         if importlib.util.find_spec("xgrammar") is None:
             if self.options.constrained == "on":
                 raise RuntimeFailure(
-                    "constrained decoding needs xgrammar: pip install --no-deps xgrammar apache-tvm-ffi")
+                    "constrained decoding needs xgrammar: pip install --no-deps xgrammar "
+                    "apache-tvm-ffi"
+                )
             if not self._told_unconstrained:
-                log.info("xgrammar is not installed: answers are not constrained to the JSON schema")
+                log.info(
+                    "xgrammar is not installed: answers are not constrained to the JSON schema"
+                )
                 self._told_unconstrained = True
             return None
         if not all(schemas):
@@ -274,13 +346,16 @@ class TransformersRuntime(Runtime):
 
         if self._grammar_compiler is None:
             info = xgrammar.TokenizerInfo.from_huggingface(
-                self.processor.tokenizer, vocab_size=self.model.get_output_embeddings().weight.shape[0])
+                self.processor.tokenizer,
+                vocab_size=self.model.get_output_embeddings().weight.shape[0],
+            )
             self._grammar_compiler = xgrammar.GrammarCompiler(info)
         # No free whitespace: a model may otherwise pad the JSON with spaces until it runs out
         # of tokens, and the answer never closes.
-        compiled = [self._grammar_compiler.compile_json_schema(json.dumps(s),
-                                                               any_whitespace=False)
-                    for s in schemas]
+        compiled = [
+            self._grammar_compiler.compile_json_schema(json.dumps(s), any_whitespace=False)
+            for s in schemas
+        ]
         # One processor per generate call: it keeps per-row matcher state.
         from xgrammar.contrib.hf import LogitsProcessor
 
@@ -288,15 +363,25 @@ class TransformersRuntime(Runtime):
 
     def describe(self) -> dict[str, Any]:
         options: dict[str, Any] = {
-            "max_new_tokens": self.options.max_new_tokens, "temperature": self.options.temperature,
-            "seed": self.options.seed, "template_takes_tools": self.template_takes_tools,
-            "constrained": self.options.constrained, **self.load_options,
+            "max_new_tokens": self.options.max_new_tokens,
+            "temperature": self.options.temperature,
+            "seed": self.options.seed,
+            "template_takes_tools": self.template_takes_tools,
+            "constrained": self.options.constrained,
+            **self.load_options,
         }
         if self.resize is not None:
-            options["resize"] = {"factor": self.resize.factor, "min_pixels": self.resize.min_pixels,
-                                 "max_pixels": self.resize.max_pixels}
-        return {"id": self.model_id, "runtime": self.name, "model_type": self.model_type,
-                "options": options}
+            options["resize"] = {
+                "factor": self.resize.factor,
+                "min_pixels": self.resize.min_pixels,
+                "max_pixels": self.resize.max_pixels,
+            }
+        return {
+            "id": self.model_id,
+            "runtime": self.name,
+            "model_type": self.model_type,
+            "options": options,
+        }
 
     def close(self) -> None:
         self.model = None
@@ -307,6 +392,8 @@ class TransformersRuntime(Runtime):
 def _load_error(model: str, exc: Exception) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if looks_like_hub_id(model) and not is_local_folder(model):
-        return (f"cannot load {model}: {first.rstrip('.')}. Without network access, download it first "
-                f"(hf download {model}) or pass a local folder")
+        return (
+            f"cannot load {model}: {first.rstrip('.')}. Without network access, download it first "
+            f"(hf download {model}) or pass a local folder"
+        )
     return f"cannot load {model}: {first}"

@@ -1,7 +1,8 @@
 """Loading a checkpoint's processor, with or without torchvision.
 
 Without torchvision, ``AutoProcessor`` cannot build the Qwen-family and LLaVA-OneVision processors:
-they insist on a video processor, which needs torchvision (not installable on every machine; docs/models.md). Screenshots never need
+they insist on a video processor, which needs torchvision (not installable on every machine;
+docs/models.md). Screenshots never need
 one, so we fall back to the same processor class with the video processor left out, built from
 the checkpoint's own files (image processor, tokenizer, processor_config.json, chat template).
 """
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import logging
 import json
-from functools import lru_cache
+import logging
+from functools import cache
 from typing import Any
 
 log = logging.getLogger("vlagent.local")
@@ -22,33 +23,49 @@ def transformers_module() -> Any:
     """transformers, imported on first use (seconds) and typed loosely: it ships few annotations."""
     return importlib.import_module("transformers")
 
-_NOT_KWARGS = {"image_processor", "video_processor", "tokenizer", "processor_class", "auto_map",
-               "chat_template"}
+
+_NOT_KWARGS = {
+    "image_processor",
+    "video_processor",
+    "tokenizer",
+    "processor_class",
+    "auto_map",
+    "chat_template",
+}
 
 
-@lru_cache(maxsize=None)
+@cache
 def image_only(processor_class: Any) -> Any:
     """``processor_class`` without its video processor (same class name, same behaviour for
     images and text)."""
 
-    def __init__(self: Any, image_processor: Any = None, tokenizer: Any = None,
-                 chat_template: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self: Any,
+        image_processor: Any = None,
+        tokenizer: Any = None,
+        chat_template: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         # The parent passes video_processor positionally to ProcessorMixin, which pairs
         # positional arguments with get_attributes() (read from this __init__'s signature):
         # image_processor and tokenizer only, so the None is dropped.
-        processor_class.__init__(self, image_processor, tokenizer, None,
-                                 chat_template=chat_template, **kwargs)
+        processor_class.__init__(
+            self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs
+        )
 
     # Keep the parent's other parameters visible: save_pretrained stores the attributes named in
     # the signature (e.g. LLaVA-OneVision's num_image_tokens).
     parent = inspect.signature(processor_class.__init__)
     __init__.__signature__ = parent.replace(  # type: ignore[attr-defined]
-        parameters=[p for p in parent.parameters.values() if p.name != "video_processor"])
+        parameters=[p for p in parent.parameters.values() if p.name != "video_processor"]
+    )
     return type(processor_class.__name__, (processor_class,), {"__init__": __init__})
 
 
 def _checkpoint_text(path: str, name: str) -> str | None:
-    found = transformers_module().utils.cached_file(path, name, _raise_exceptions_for_missing_entries=False)
+    found = transformers_module().utils.cached_file(
+        path, name, _raise_exceptions_for_missing_entries=False
+    )
     if found is None:
         return None
     with open(found, encoding="utf-8") as handle:
@@ -65,8 +82,9 @@ def _image_only_from_pretrained(path: str, processor_class: Any, **kwargs: Any) 
     if template is None:
         legacy = _checkpoint_text(path, "chat_template.json")
         template = json.loads(legacy)["chat_template"] if legacy else tokenizer.chat_template
-    return image_only(processor_class)(image_processor=image_processor, tokenizer=tokenizer,
-                                       chat_template=template, **extra)
+    return image_only(processor_class)(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=template, **extra
+    )
 
 
 def load_processor(path: str, model_type: str, **kwargs: Any) -> Any:
@@ -84,8 +102,12 @@ def load_processor(path: str, model_type: str, **kwargs: Any) -> Any:
     processor_class = getattr(transformers, name, None) if isinstance(name, str) else None
     if processor_class is None:
         raise ValueError(f"no image processor is known for model_type {model_type!r} ({error})")
-    log.info("AutoProcessor could not load %s (%s); using %s without a video processor", path,
-             error or "no image processor", processor_class.__name__)
+    log.info(
+        "AutoProcessor could not load %s (%s); using %s without a video processor",
+        path,
+        error or "no image processor",
+        processor_class.__name__,
+    )
     if "video_processor" not in inspect.signature(processor_class.__init__).parameters:
         return processor_class.from_pretrained(path, **kwargs)
     return _image_only_from_pretrained(path, processor_class, **kwargs)

@@ -26,7 +26,13 @@ from typing import Any
 
 from PIL import Image
 
-from vlagent.agent.runtimes.base import Completion, ModelUnavailable, Runtime, RuntimeFailure, RuntimeOptions
+from vlagent.agent.runtimes.base import (
+    Completion,
+    ModelUnavailable,
+    Runtime,
+    RuntimeFailure,
+    RuntimeOptions,
+)
 from vlagent.prompts import Prompt, ResizeRule, family_for
 
 log = logging.getLogger("vlagent.remote")
@@ -49,8 +55,9 @@ def api_base(endpoint: str) -> str:
     """``http://host:8000``, ``…/v1`` or ``…/v1/chat/completions`` → ``http://host:8000/v1``."""
     parts = urllib.parse.urlsplit(endpoint.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ModelUnavailable(f"--endpoint {shown(endpoint)!r} is not an http(s) URL, e.g. "
-                               "http://127.0.0.1:8000/v1")
+        raise ModelUnavailable(
+            f"--endpoint {shown(endpoint)!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1"
+        )
     path = parts.path.rstrip("/").removesuffix("/chat/completions")
     path = path if path.endswith("/v1") else path + "/v1"
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
@@ -113,18 +120,26 @@ class OpenAIRuntime(Runtime):
         self._query = urllib.parse.urlsplit(endpoint.strip()).query  # e.g. a key some gateways take
         self.model_id = model
         self.options = options or RuntimeOptions()
-        self.api_key = (self.options.api_key or os.environ.get("VLAGENT_API_KEY")
-                        or os.environ.get("OPENAI_API_KEY"))
+        self.api_key = (
+            self.options.api_key
+            or os.environ.get("VLAGENT_API_KEY")
+            or os.environ.get("OPENAI_API_KEY")
+        )
         # Checked before any connection is made: a key is never sent in clear text off this machine.
         if self.api_key and not key_may_go_to(self.base) and not self.options.allow_insecure_key:
             raise ModelUnavailable(
-                f"refusing to send the API key in clear text to {self.shown}: use an https endpoint, "
-                "or pass --allow-insecure-key if this network is yours")
+                f"refusing to send the API key in clear text to {self.shown}: use an https "
+                f"endpoint, "
+                "or pass --allow-insecure-key if this network is yours"
+            )
         family = family_for(model)
         if family is not None and family.resize is not None:
             default = family.resize
-            self.resize = ResizeRule(default.factor, self.options.min_pixels or default.min_pixels,
-                                     self.options.max_pixels or default.max_pixels)
+            self.resize = ResizeRule(
+                default.factor,
+                self.options.min_pixels or default.min_pixels,
+                self.options.max_pixels or default.max_pixels,
+            )
         self._check_reachable()
 
     def _check_reachable(self) -> None:
@@ -139,8 +154,9 @@ class OpenAIRuntime(Runtime):
         except RuntimeFailure:
             pass  # it answered: some servers cannot list models, which is fine
 
-    def _request(self, method: str, path: str, payload: dict[str, Any] | None,
-                 timeout: float) -> dict[str, Any]:
+    def _request(
+        self, method: str, path: str, payload: dict[str, Any] | None, timeout: float
+    ) -> dict[str, Any]:
         data = json.dumps(payload).encode() if payload is not None else None
         url = self.base + path + (f"?{self._query}" if self._query else "")
         request = urllib.request.Request(url, data=data, method=method)
@@ -161,8 +177,9 @@ class OpenAIRuntime(Runtime):
         try:
             answer = json.loads(body)
         except ValueError:
-            raise RuntimeFailure(f"the server answered with something other than JSON: "
-                                 f"{body[:200]!r}") from None
+            raise RuntimeFailure(
+                f"the server answered with something other than JSON: {body[:200]!r}"
+            ) from None
         if not isinstance(answer, dict):
             raise RuntimeFailure(f"the server answered with unexpected JSON: {str(answer)[:200]}")
         return answer
@@ -176,20 +193,32 @@ class OpenAIRuntime(Runtime):
                 messages.append({"role": message["role"], "content": content})
                 continue
             parts = [
-                {"type": "text", "text": part["text"]} if part["type"] == "text"
-                else {"type": "image_url",
-                      "image_url": {"url": image_url(part["image"], part.get("model_size") or prompt.model_image_size)}}
+                {"type": "text", "text": part["text"]}
+                if part["type"] == "text"
+                else {
+                    "type": "image_url",
+                    "image_url": {
+                        "url": image_url(
+                            part["image"], part.get("model_size") or prompt.model_image_size
+                        )
+                    },
+                }
                 for part in content
             ]
             messages.append({"role": message["role"], "content": parts})
-        body: dict[str, Any] = {"model": self.model_id, "messages": messages,
-                                "max_tokens": self.options.max_new_tokens,
-                                "temperature": self.options.temperature}
+        body: dict[str, Any] = {
+            "model": self.model_id,
+            "messages": messages,
+            "max_tokens": self.options.max_new_tokens,
+            "temperature": self.options.temperature,
+        }
         if self.options.seed is not None:
             body["seed"] = self.options.seed
         if prompt.json_schema is not None and self.options.constrained != "off":
-            body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "tool_call", "schema": prompt.json_schema, "strict": True}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "tool_call", "schema": prompt.json_schema, "strict": True},
+            }
         return body
 
     def _complete(self, prompt: Prompt) -> Completion:
@@ -205,12 +234,18 @@ class OpenAIRuntime(Runtime):
             except _Retryable as exc:
                 last = str(exc)
                 if attempt < self.options.retries:
-                    log.warning("the server at %s did not answer (%s); retrying (%d of %d)", self.shown,
-                                last, attempt + 1, self.options.retries)
+                    log.warning(
+                        "the server at %s did not answer (%s); retrying (%d of %d)",
+                        self.shown,
+                        last,
+                        attempt + 1,
+                        self.options.retries,
+                    )
         else:
             raise RuntimeFailure(
                 f"the server at {self.shown} did not answer after {self.options.retries + 1} "
-                f"attempts ({last})")
+                f"attempts ({last})"
+            )
         return _completion(answer, round((time.perf_counter() - started) * 1000, 3))
 
     def generate(self, prompts: list[Prompt]) -> list[Completion]:
@@ -221,12 +256,20 @@ class OpenAIRuntime(Runtime):
             return list(pool.map(self._complete, prompts))
 
     def describe(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"endpoint": self.shown, "max_new_tokens": self.options.max_new_tokens,
-                                   "temperature": self.options.temperature, "seed": self.options.seed,
-                                   "timeout_s": self.options.timeout_s, "retries": self.options.retries}
+        options: dict[str, Any] = {
+            "endpoint": self.shown,
+            "max_new_tokens": self.options.max_new_tokens,
+            "temperature": self.options.temperature,
+            "seed": self.options.seed,
+            "timeout_s": self.options.timeout_s,
+            "retries": self.options.retries,
+        }
         if self.resize is not None:
-            options["resize"] = {"factor": self.resize.factor, "min_pixels": self.resize.min_pixels,
-                                 "max_pixels": self.resize.max_pixels}
+            options["resize"] = {
+                "factor": self.resize.factor,
+                "min_pixels": self.resize.min_pixels,
+                "max_pixels": self.resize.max_pixels,
+            }
         return {"id": self.model_id, "runtime": self.name, "options": options}
 
 
@@ -236,13 +279,20 @@ def _completion(answer: Any, elapsed_ms: float) -> Completion:
     try:
         message = answer["choices"][0]["message"]
     except (KeyError, IndexError, TypeError):
-        raise RuntimeFailure(f"the server's answer has no choices[0].message: {str(answer)[:200]}") from None
+        raise RuntimeFailure(
+            f"the server's answer has no choices[0].message: {str(answer)[:200]}"
+        ) from None
     if not isinstance(message, dict):
-        raise RuntimeFailure(f"the server's choices[0].message is not an object: {str(message)[:200]}")
+        raise RuntimeFailure(
+            f"the server's choices[0].message is not an object: {str(message)[:200]}"
+        )
     content = message.get("content")
     if isinstance(content, list):  # content parts: keep the text ones
-        content = "".join(p.get("text", "") for p in content
-                          if isinstance(p, dict) and isinstance(p.get("text"), str))
+        content = "".join(
+            p.get("text", "")
+            for p in content
+            if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
     if content is not None and not isinstance(content, str):
         raise RuntimeFailure(f"the server's message content is not text: {str(content)[:200]}")
     text = content or ""
@@ -252,16 +302,23 @@ def _completion(answer: Any, elapsed_ms: float) -> Completion:
     for call in calls if isinstance(calls, list) else []:
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict):
-            raise RuntimeFailure(f"the server sent a tool call of the wrong shape: {str(call)[:200]}")
+            raise RuntimeFailure(
+                f"the server sent a tool call of the wrong shape: {str(call)[:200]}"
+            )
         arguments = function.get("arguments", "{}")
-        text += (f'\n<tool_call>\n{{"name": {json.dumps(function.get("name"))}, '
-                 f'"arguments": {arguments if isinstance(arguments, str) else json.dumps(arguments)}}}'
-                 "\n</tool_call>")
+        text += (
+            f'\n<tool_call>\n{{"name": {json.dumps(function.get("name"))}, '
+            f'"arguments": {arguments if isinstance(arguments, str) else json.dumps(arguments)}}}'
+            "\n</tool_call>"
+        )
     usage = answer.get("usage") if isinstance(answer, dict) else None
     usage = usage if isinstance(usage, dict) else {}
-    return Completion(text=text, prompt_tokens=_count(usage.get("prompt_tokens")),
-                      completion_tokens=_count(usage.get("completion_tokens")),
-                      timings_ms={"request": elapsed_ms})
+    return Completion(
+        text=text,
+        prompt_tokens=_count(usage.get("prompt_tokens")),
+        completion_tokens=_count(usage.get("completion_tokens")),
+        timings_ms={"request": elapsed_ms},
+    )
 
 
 def _count(value: Any) -> int | None:

@@ -60,7 +60,8 @@ class ScriptedRuntime(Runtime):
         for _ in prompts:
             if self.used >= len(self.outputs):
                 raise RuntimeFailure(
-                    f"the scripted model ran out of answers ({len(self.outputs)} in {self.source}); "
+                    f"the scripted model ran out of answers ({len(self.outputs)} in "
+                    f"{self.source}); "
                     "add answers or end the script with a terminate call"
                 )
             completions.append(Completion(text=self.outputs[self.used]))
@@ -68,5 +69,8 @@ class ScriptedRuntime(Runtime):
         return completions
 
     def describe(self) -> dict[str, Any]:
-        return {"id": f"scripted:{self.source}", "runtime": self.name,
-                "options": {"answers": len(self.outputs)}}
+        return {
+            "id": f"scripted:{self.source}",
+            "runtime": self.name,
+            "options": {"answers": len(self.outputs)},
+        }

@@ -26,8 +26,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(module: str, args: list[str], home: Path, cwd: Path | None = None, start_s: float = 120,
-            **env: str) -> Iterator[str]:
+def serving(
+    module: str,
+    args: list[str],
+    home: Path,
+    cwd: Path | None = None,
+    start_s: float = 120,
+    **env: str,
+) -> Iterator[str]:
     """``python -m MODULE ARGS… --host 127.0.0.1 --port P --device cpu`` with ``HF_HOME=home`` and
     no network; yields its URL once ``/health`` answers, stops it afterwards. Its output goes to
     ``home/serve.log`` (quoted when it does not start)."""
@@ -35,8 +41,23 @@ def serving(module: str, args: list[str], home: Path, cwd: Path | None = None, s
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(home), **env}
     log = (home / "serve.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", module, *args, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-        stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=cwd)
+        [
+            sys.executable,
+            "-m",
+            module,
+            *args,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=environment,
+        cwd=cwd,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + start_s
     try:
@@ -46,7 +67,9 @@ def serving(module: str, args: list[str], home: Path, cwd: Path | None = None, s
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start: {(home / 'serve.log').read_text()[-2000:]}") from None
+                    raise RuntimeError(
+                        f"the server did not start: {(home / 'serve.log').read_text()[-2000:]}"
+                    ) from None
                 time.sleep(0.3)
         yield url
     finally:

@@ -18,7 +18,24 @@ from vlagent.agent.trajectory.records import (
 )
 
 __all__ = [
-    "FORMAT", "VERSION", "ActionRecord", "CallRecord", "ElementRecord", "End", "Header", "Limits", "Outcome", "ReplayOutcome",
-    "Recorder", "RecorderError", "Status", "Step", "StepError", "Trajectory", "TrajectoryError",
-    "generate_schema", "read_trajectory", "schema",
+    "FORMAT",
+    "VERSION",
+    "ActionRecord",
+    "CallRecord",
+    "ElementRecord",
+    "End",
+    "Header",
+    "Limits",
+    "Outcome",
+    "ReplayOutcome",
+    "Recorder",
+    "RecorderError",
+    "Status",
+    "Step",
+    "StepError",
+    "Trajectory",
+    "TrajectoryError",
+    "generate_schema",
+    "read_trajectory",
+    "schema",
 ]

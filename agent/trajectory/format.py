@@ -10,7 +10,7 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
@@ -18,7 +18,7 @@ from vlagent.agent.trajectory.records import FORMAT, VERSION, End, Header, Step
 
 __all__ = ["FORMAT", "LINE", "VERSION", "generate_schema", "schema", "schema_text", "write_schema"]
 
-Line = Annotated[Union[Header, Step, End], Field(discriminator="type")]
+Line = Annotated[Header | Step | End, Field(discriminator="type")]
 LINE: TypeAdapter[Header | Step | End] = TypeAdapter(Line)
 """Validates one line of ``trajectory.jsonl`` into a Header, Step or End."""
 

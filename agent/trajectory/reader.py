@@ -9,11 +9,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from vlagent.agent.trajectory.format import LINE
-from vlagent.agent.trajectory.records import FORMAT, VERSION, End, Header, Step
 from vlagent.agent.trajectory.recorder import TRAJECTORY_FILE
+from vlagent.agent.trajectory.records import FORMAT, VERSION, End, Header, Step
+from vlagent.tools.errors import VlagentError
 
 
-class TrajectoryError(ValueError):
+class TrajectoryError(VlagentError, ValueError):
     """A trajectory that cannot be read at all (missing, no header, newer format)."""
 
 
@@ -50,7 +51,7 @@ class Trajectory:
             if step.prompt_from is None:
                 text = step.prompt_text
             elif text is not None and step.index == previous + 1:
-                text = text[:step.prompt_from] + step.prompt_text
+                text = text[: step.prompt_from] + step.prompt_text
             else:
                 text = None
             previous = step.index
@@ -59,7 +60,9 @@ class Trajectory:
 
 def _first_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    loc = error["loc"][1:] if error["loc"][:1] in (("header",), ("step",), ("end",)) else error["loc"]
+    loc = (
+        error["loc"][1:] if error["loc"][:1] in (("header",), ("step",), ("end",)) else error["loc"]
+    )
     where = ".".join(str(part) for part in loc)  # without the record type it was read as
     return f"{where}: {error['msg']}" if where else str(error["msg"])
 
@@ -75,10 +78,19 @@ def read_trajectory(run_dir: str | Path) -> Trajectory:
         raise TrajectoryError(f"no trajectory at {file}") from None
     except OSError as exc:
         raise TrajectoryError(f"cannot read {file}: {exc}") from None
+    decoded, torn_tail, lost = _decode_lines(raw)
+    header = _read_header(file, decoded)
+    problems = list(lost)
+    steps, end = _read_records(run_path, decoded[1:], problems, lost)
+    return Trajectory(run_path, header, steps, end, problems, torn_tail, lost)
+
+
+def _decode_lines(raw: bytes) -> tuple[list[tuple[int, dict[str, object]]], bool, list[str]]:
+    """The JSON records of ``raw`` with their line numbers, whether the last line was cut short
+    by a crash (it is ignored), and the lines that could not be read (skipped)."""
     lines = raw.split(b"\n")
     torn = lines[-1] != b""  # a finished line always ends with a newline
     decoded: list[tuple[int, dict[str, object]]] = []
-    problems: list[str] = []
     lost: list[str] = []
     torn_tail = False
     for number, line in enumerate(lines, start=1):
@@ -93,26 +105,44 @@ def read_trajectory(run_dir: str | Path) -> Trajectory:
                 torn_tail = True
             else:
                 lost.append(f"line {number}: unreadable ({str(exc)[:80]})")
-                problems.append(lost[-1])
             continue
         decoded.append((number, record))
+    return decoded, torn_tail, lost
+
+
+def _read_header(file: Path, decoded: list[tuple[int, dict[str, object]]]) -> Header:
+    """The header the first record must be; a trajectory without a readable one, or of a newer
+    format version, cannot be read at all."""
     if not decoded or decoded[0][1].get("type") != "header":
         raise TrajectoryError(f"{file} does not start with a trajectory header")
     first = decoded[0][1]
     if first.get("format") != FORMAT:
-        raise TrajectoryError(f"{file} is not a vlagent trajectory (format {first.get('format')!r})")
+        raise TrajectoryError(
+            f"{file} is not a vlagent trajectory (format {first.get('format')!r})"
+        )
     version = first.get("version")
     if not isinstance(version, int) or version > VERSION:
         raise TrajectoryError(
             f"{file} uses trajectory format version {version}; this vlagent reads up to {VERSION}: "
-            "upgrade vlagent")
+            "upgrade vlagent"
+        )
     try:
-        header = Header.model_validate(first)
+        return Header.model_validate(first)
     except ValidationError as exc:
         raise TrajectoryError(f"{file}: the header is damaged ({_first_problem(exc)})") from None
+
+
+def _read_records(
+    run_path: Path,
+    decoded: list[tuple[int, dict[str, object]]],
+    problems: list[str],
+    lost: list[str],
+) -> tuple[list[Step], End | None]:
+    """The steps and end among the records after the header. Damaged records are skipped and
+    added to ``problems`` and ``lost``; a missing screenshot only to ``problems``."""
     steps: list[Step] = []
     end: End | None = None
-    for number, data in decoded[1:]:
+    for number, data in decoded:
         try:
             record = LINE.validate_python(data)
         except ValidationError as exc:
@@ -128,4 +158,4 @@ def read_trajectory(run_dir: str | Path) -> Trajectory:
         else:
             lost.append(f"line {number}: a second header")
             problems.append(lost[-1])
-    return Trajectory(run_path, header, steps, end, problems, torn_tail, lost)
+    return steps, end

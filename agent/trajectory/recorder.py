@@ -17,19 +17,22 @@ from typing import Any
 from PIL import Image
 
 from vlagent.agent.trajectory.records import End, Header, Step
+from vlagent.tools.errors import VlagentError
 
 TRAJECTORY_FILE = "trajectory.jsonl"
 SCREENS_DIR = "screens"
 PNG_LEVEL = 1  # lossless still; on photo-like screens about 10x faster than the default level 6
 
 
-class RecorderError(RuntimeError):
+class RecorderError(VlagentError, RuntimeError):
     """The run directory cannot be used (exists with content, not writable)."""
 
 
 def _cannot_write(run_dir: Path, exc: OSError) -> str:
-    return (f"cannot write the trajectory in {run_dir}: {exc.strerror or exc}; the steps before are "
-            "kept; free some space or record elsewhere with --out")
+    return (
+        f"cannot write the trajectory in {run_dir}: {exc.strerror or exc}; the steps before are "
+        "kept; free some space or record elsewhere with --out"
+    )
 
 
 def _write_png(image: Image.Image, path: Path) -> None:
@@ -58,15 +61,16 @@ class Recorder:
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
         if self.run_dir.exists() and not self.run_dir.is_dir():
-            raise RecorderError(f"{self.run_dir} is a file, not a directory; pass --out with a new directory")
-        if self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise RecorderError(
-                f"{self.run_dir} is not empty; pass --out with a new directory"
+                f"{self.run_dir} is a file, not a directory; pass --out with a new directory"
             )
+        if self.run_dir.exists() and any(self.run_dir.iterdir()):
+            raise RecorderError(f"{self.run_dir} is not empty; pass --out with a new directory")
         try:
             (self.run_dir / SCREENS_DIR).mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.run_dir / TRAJECTORY_FILE,
-                               os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._fd = os.open(
+                self.run_dir / TRAJECTORY_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+            )
         except OSError as exc:
             raise RecorderError(f"cannot write the trajectory in {self.run_dir}: {exc}") from None
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlagent-png")
@@ -83,7 +87,8 @@ class Recorder:
         # backslashreplace: a lone surrogate in model text is written as its JSON escape, never
         # an encoding error that would lose the step.
         line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode(
-            "utf-8", "backslashreplace")
+            "utf-8", "backslashreplace"
+        )
         # One write call: a signal cannot split a line between two Python bytecodes.
         view = memoryview(line)
         try:
@@ -108,14 +113,16 @@ class Recorder:
         """Start encoding a further image of step ``index`` (a second camera)."""
         path = f"{SCREENS_DIR}/{index:06d}-{name}.png"
         self._extra.setdefault(index, []).append(
-            self._encoder.submit(_write_png, image, self.run_dir / path))
+            self._encoder.submit(_write_png, image, self.run_dir / path)
+        )
         return path
 
     def depth(self, index: int, name: str, depth: Any) -> str:
         """Start writing a depth map of step ``index`` (metres, as float32 ``.npy``)."""
         path = f"{SCREENS_DIR}/{index:06d}-{name}.depth.npy"
         self._extra.setdefault(index, []).append(
-            self._encoder.submit(_write_npy, depth, self.run_dir / path))
+            self._encoder.submit(_write_npy, depth, self.run_dir / path)
+        )
         return path
 
     def write_step(self, step: Step) -> None:

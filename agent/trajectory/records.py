@@ -20,7 +20,9 @@ VERSION: Literal[5] = 5
 5: a step may carry ``views`` (further camera images), ``depth`` maps, the robot's ``state`` and
 the observation's ``metadata``."""
 
-Status = Literal["success", "failure", "answered", "max_steps", "time_limit", "error", "aborted", "unverified"]
+Status = Literal[
+    "success", "failure", "answered", "max_steps", "time_limit", "error", "aborted", "unverified"
+]
 """``unverified``: a self-healing replay said it was done, but never re-joined its recording."""
 ErrorKind = Literal["parse", "validation", "policy", "loop", "environment", "model"]
 
@@ -41,6 +43,7 @@ class Open(BaseModel):
 
 
 # -- header ------------------------------------------------------------------------------------
+
 
 class EnvironmentInfo(Open):
     name: str
@@ -92,6 +95,7 @@ class Header(Record):
 
 
 # -- steps ---------------------------------------------------------------------------------------
+
 
 class StepError(Record):
     kind: ErrorKind
@@ -190,6 +194,7 @@ class Step(Record):
 
 
 # -- end ------------------------------------------------------------------------------------------
+
 
 class Totals(Record):
     model_calls: int = Field(ge=0)

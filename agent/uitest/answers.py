@@ -35,8 +35,9 @@ def answer_tool(schema: Any) -> type[BaseModel]:
     ``list[str]``, one argument ``value`` of that type."""
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         return create_model("Answer", __base__=schema, __doc__=ANSWER_DOC)
-    model: type[BaseModel] = create_model("Answer", __doc__=ANSWER_DOC,
-                                          value=(schema, Field(description="the answer")))
+    model: type[BaseModel] = create_model(
+        "Answer", __doc__=ANSWER_DOC, value=(schema, Field(description="the answer"))
+    )
     return model
 
 
@@ -60,5 +61,7 @@ def click_on(environment_tools: ToolSet, point: tuple[float, float]) -> BaseMode
     elif "computer_use" in environment_tools.names:
         call = ToolCall("computer_use", {"action": "left_click", "coordinate": list(point)})
     else:
-        raise TypeError(f"tap needs a screen environment; this one has the tools {environment_tools.names}")
+        raise TypeError(
+            f"tap needs a screen environment; this one has the tools {environment_tools.names}"
+        )
     return environment_tools.validate(call)

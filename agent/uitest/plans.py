@@ -91,7 +91,9 @@ class AnswerReplay(Runtime):
         self.plan, self.model, self.at_point = plan, model, at_point
         self.model_calls = 0
         # Latest first: a wait_for's answer that held is the one most worth reusing.
-        answered = [s for s in plan.steps if s.action is not None and s.error is None and s.output_text]
+        answered = [
+            s for s in plan.steps if s.action is not None and s.error is None and s.output_text
+        ]
         self._answers: list[tuple[Step, Image.Image]] = []
         for step in reversed(answered):
             screen = recorded_screen(plan, step)
@@ -107,7 +109,9 @@ class AnswerReplay(Runtime):
                 self.model_calls += 1
                 answers.extend(self.model.generate([prompt]))
             else:
-                answers.append(Completion(text=recorded.output_text or "", timings_ms={"cache": 0.0}))
+                answers.append(
+                    Completion(text=recorded.output_text or "", timings_ms={"cache": 0.0})
+                )
         return answers
 
     def _matching(self, prompt: Prompt) -> Step | None:
@@ -120,10 +124,13 @@ class AnswerReplay(Runtime):
                 return step  # the same pixel size, so the same frame: the answer's numbers hold
         return None
 
-    def _compare(self, screen: Image.Image, step: Step, live: Image.Image,
-                 said: dict[str, Any]) -> ScreenComparison:
+    def _compare(
+        self, screen: Image.Image, step: Step, live: Image.Image, said: dict[str, Any]
+    ) -> ScreenComparison:
         if self.at_point:
-            return matches(screen, step, live, foreground=said.get("foreground"), elements=said.get("elements"))
+            return matches(
+                screen, step, live, foreground=said.get("foreground"), elements=said.get("elements")
+            )
         return compare_unchanged(screen, live)
 
     def describe(self) -> dict[str, Any]:

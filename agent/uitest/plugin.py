@@ -31,30 +31,85 @@ class VLModel(NamedTuple):
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("vlagent", "UI tests driven by a vision-language model (vlagent)")
-    group.addoption("--vl-model", help="scripted:PATH, python:module:function, a Hugging Face id or a "
-                                        "local folder (with --vl-endpoint: the served name)")
-    group.addoption("--vl-endpoint", help="an OpenAI-compatible server URL (vLLM, SGLang, transformers serve)")
+    _add_model_options(group)
+    _add_environment_options(group)
+    _add_run_options(group)
+
+
+def _add_model_options(group: pytest.OptionGroup) -> None:
+    """The options that choose the model and how it is reached."""
+    group.addoption(
+        "--vl-model",
+        help="scripted:PATH, python:module:function, a Hugging Face id or a "
+        "local folder (with --vl-endpoint: the served name)",
+    )
+    group.addoption(
+        "--vl-endpoint", help="an OpenAI-compatible server URL (vLLM, SGLang, transformers serve)"
+    )
     group.addoption("--vl-dialect", help="force a dialect (default: chosen from the model)")
-    group.addoption("--vl-env", choices=("android", "desktop"),
-                    help="the environment of vl_environment (default: desktop when --vl-display or "
-                         "--vl-xvfb is given, else android)")
-    group.addoption("--vl-serial", help="an Android device serial (default: a virtual phone for the session)")
+
+
+def _add_environment_options(group: pytest.OptionGroup) -> None:
+    """The options that choose the device or desktop the tests drive."""
+    group.addoption(
+        "--vl-env",
+        choices=("android", "desktop"),
+        help="the environment of vl_environment (default: desktop when --vl-display or "
+        "--vl-xvfb is given, else android)",
+    )
+    group.addoption(
+        "--vl-serial", help="an Android device serial (default: a virtual phone for the session)"
+    )
     group.addoption("--vl-display", help="an existing X display, e.g. :0")
-    group.addoption("--vl-xvfb", metavar="WxH", help="a private Xvfb screen for the session, e.g. 1280x800")
-    group.addoption("--vl-launch", metavar="CMD", help="a program to start on the desktop first (run in the "
-                                                        "rootdir, where pytest.ini is)")
-    group.addoption("--vl-settle", metavar="S", type=_seconds, default=2.0,
-                    help="desktop: after each action wait up to S s until the screen is still (default 2; 0: "
-                         "do not wait)")
-    group.addoption("--vl-trajectory", choices=TRAJECTORY_MODES, default="retain-on-failure",
-                    help="keep each test's trajectories and reports: off, on, retain-on-failure (default)")
-    group.addoption("--vl-runs", metavar="DIR", default="vl-runs",
-                    help="where trajectories go, one folder per test (default: vl-runs under the rootdir)")
-    group.addoption("--vl-cache", choices=("off", "read", "write", "update"), default="off",
-                    help="the plan cache of act(): off (default), read, write, update")
-    group.addoption("--vl-cache-dir", metavar="DIR",
-                    help="where plans go (default: vl-plans/ beside each test file)")
-    group.addoption("--vl-max-steps", type=_at_least_one, default=20, help="the step limit of one act() (default 20)")
+    group.addoption(
+        "--vl-xvfb", metavar="WxH", help="a private Xvfb screen for the session, e.g. 1280x800"
+    )
+    group.addoption(
+        "--vl-launch",
+        metavar="CMD",
+        help="a program to start on the desktop first (run in the rootdir, where pytest.ini is)",
+    )
+    group.addoption(
+        "--vl-settle",
+        metavar="S",
+        type=_seconds,
+        default=2.0,
+        help="desktop: after each action wait up to S s until the screen is still (default 2; 0: "
+        "do not wait)",
+    )
+
+
+def _add_run_options(group: pytest.OptionGroup) -> None:
+    """The options for what the tests keep (trajectories, cached plans) and how far act() goes."""
+    group.addoption(
+        "--vl-trajectory",
+        choices=TRAJECTORY_MODES,
+        default="retain-on-failure",
+        help="keep each test's trajectories and reports: off, on, retain-on-failure (default)",
+    )
+    group.addoption(
+        "--vl-runs",
+        metavar="DIR",
+        default="vl-runs",
+        help="where trajectories go, one folder per test (default: vl-runs under the rootdir)",
+    )
+    group.addoption(
+        "--vl-cache",
+        choices=("off", "read", "write", "update"),
+        default="off",
+        help="the plan cache of act(): off (default), read, write, update",
+    )
+    group.addoption(
+        "--vl-cache-dir",
+        metavar="DIR",
+        help="where plans go (default: vl-plans/ beside each test file)",
+    )
+    group.addoption(
+        "--vl-max-steps",
+        type=_at_least_one,
+        default=20,
+        help="the step limit of one act() (default 20)",
+    )
 
 
 PATH_OPTIONS = ("--vl-model", "--vl-runs", "--vl-cache-dir")
@@ -67,12 +122,16 @@ def pytest_configure(config: pytest.Config) -> None:
     args = list(config.invocation_params.args)
     for option, value in zip(args, args[1:]):
         if option in PATH_OPTIONS and Path(config.invocation_params.dir, value).exists():
-            raise _usage(f"write {option}={value} (with '='): given apart, pytest takes the existing "
-                         f"path {value!r} for a test path when it chooses its rootdir and ini file")
+            raise _usage(
+                f"write {option}={value} (with '='): given apart, pytest takes the existing "
+                f"path {value!r} for a test path when it chooses its rootdir and ini file"
+            )
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report: pytest.TestReport = yield
     if report.failed:  # read by vl_agent's teardown: retain-on-failure keeps this test's runs
         item.stash[_FAILED] = True
@@ -100,9 +159,14 @@ def vl_model(pytestconfig: pytest.Config) -> Iterator[VLModel]:
 
     name = _option(pytestconfig, "--vl-model")
     if not name:
-        raise _usage("no model: give --vl-model (scripted:PATH, python:module:function, a model id)")
-    spec = ModelSpec(model=name, endpoint=_option(pytestconfig, "--vl-endpoint"),
-                     dialect=_option(pytestconfig, "--vl-dialect"))
+        raise _usage(
+            "no model: give --vl-model (scripted:PATH, python:module:function, a model id)"
+        )
+    spec = ModelSpec(
+        model=name,
+        endpoint=_option(pytestconfig, "--vl-endpoint"),
+        dialect=_option(pytestconfig, "--vl-dialect"),
+    )
     try:
         runtime, dialect = load_model(spec)
     except (ModelUnavailable, UnknownDialect) as exc:
@@ -138,9 +202,13 @@ def vl_desktop(pytestconfig: pytest.Config) -> Iterator[Environment]:
     try:
         # Settled screens: a screenshot taken while the app still redraws is neither what the
         # model should judge nor what a cached step can be matched against next time.
-        environment = DesktopEnvironment(display=display, xvfb=xvfb, launch=_option(pytestconfig, "--vl-launch"),
-                                         launch_dir=pytestconfig.rootpath,
-                                         settle=_option(pytestconfig, "--vl-settle"))
+        environment = DesktopEnvironment(
+            display=display,
+            xvfb=xvfb,
+            launch=_option(pytestconfig, "--vl-launch"),
+            launch_dir=pytestconfig.rootpath,
+            settle=_option(pytestconfig, "--vl-settle"),
+        )
     except EnvironmentUnavailable as exc:
         raise _usage(f"desktop: {exc}") from None
     yield environment
@@ -153,14 +221,18 @@ def vl_environment(request: pytest.FixtureRequest) -> Environment:
     --vl-xvfb is given, else android."""
     config = request.config
     kind = _option(config, "--vl-env") or (
-        "desktop" if _option(config, "--vl-display") or _option(config, "--vl-xvfb") else "android")
+        "desktop" if _option(config, "--vl-display") or _option(config, "--vl-xvfb") else "android"
+    )
     environment: Environment = request.getfixturevalue(f"vl_{kind}")
     return environment
 
 
 @pytest.fixture
-def vl_agent(request: pytest.FixtureRequest, vl_model: Any, vl_environment: Environment) -> Iterator[UITester]:
-    """The test agent: ``act``, ``tap``, ``check``, ``query``, ``wait_for`` (agent.uitest.UITester)."""
+def vl_agent(
+    request: pytest.FixtureRequest, vl_model: Any, vl_environment: Environment
+) -> Iterator[UITester]:
+    """The test agent: ``act``, ``tap``, ``check``, ``query``, ``wait_for``
+    (agent.uitest.UITester)."""
     from vlagent.agent.uitest.plans import PlanCache
     from vlagent.agent.uitest.tester import UITester
 
@@ -176,8 +248,14 @@ def vl_agent(request: pytest.FixtureRequest, vl_model: Any, vl_environment: Envi
         given = _option(config, "--vl-cache-dir")
         folder = Path(given) if given else Path(str(node.path)).parent / "vl-plans"
         plans = PlanCache(folder / _safe(node.name), cache_mode)
-    tester = UITester(runtime, dialect, vl_environment, runs=runs, plans=plans,
-                      max_steps=_option(config, "--vl-max-steps"))
+    tester = UITester(
+        runtime,
+        dialect,
+        vl_environment,
+        runs=runs,
+        plans=plans,
+        max_steps=_option(config, "--vl-max-steps"),
+    )
     yield tester
     tester.close()
     if runs is not None and mode == "retain-on-failure" and not node.stash.get(_FAILED, False):
@@ -200,7 +278,9 @@ def _model(value: Any) -> tuple[Runtime, Dialect]:
 
 def _callable(value: Any) -> Callable[..., str]:
     if not callable(value):
-        raise _usage(f"vl_model gave {type(value).__name__}: return a Runtime or a function prompt -> text")
+        raise _usage(
+            f"vl_model gave {type(value).__name__}: return a Runtime or a function prompt -> text"
+        )
     return value  # type: ignore[no-any-return]
 
 

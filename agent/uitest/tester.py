@@ -14,13 +14,11 @@ import time
 from pathlib import Path
 from typing import Any, TypeVar
 
-
-from vlagent.agent.replay.healing import HealingRuntime
 from vlagent.agent.core.loop import Agent
 from vlagent.agent.core.run import Run
-from vlagent.agent.core.steps import Decision
+from vlagent.agent.core.steps import Decision, RunResult
+from vlagent.agent.replay.healing import HealingRuntime
 from vlagent.agent.runtimes.base import Completion, Runtime
-from vlagent.agent.core.steps import RunResult
 from vlagent.agent.trajectory import Recorder, Trajectory
 from vlagent.agent.trajectory.records import Limits
 from vlagent.agent.uitest.answers import Tap, Verdict, answer_tool, answer_value, click_on, only
@@ -28,11 +26,12 @@ from vlagent.agent.uitest.plans import AnswerReplay, PlanCache
 from vlagent.environments import ActionResult, Environment
 from vlagent.prompts import Dialect, Prompt
 from vlagent.tools import ToolSet
+from vlagent.tools.errors import VlagentError
 
 T = TypeVar("T")
 
 
-class UITestFailure(AssertionError):
+class UITestFailure(VlagentError, AssertionError):
     """A verb failed: the message names the verb, the step, the reason and the report."""
 
 
@@ -43,7 +42,11 @@ class CountingRuntime(Runtime):
 
     def __init__(self, runtime: Runtime) -> None:
         self.inner, self.calls = runtime, 0
-        self.model_id, self.model_type, self.resize = runtime.model_id, runtime.model_type, runtime.resize
+        self.model_id, self.model_type, self.resize = (
+            runtime.model_id,
+            runtime.model_type,
+            runtime.resize,
+        )
 
     def generate(self, prompts: list[Prompt]) -> list[Completion]:
         self.calls += len(prompts)
@@ -60,8 +63,15 @@ class UITester:
     """The verbs of a UI test. ``runs``: where each verb's trajectory goes (None: not recorded);
     ``plans``: this test's plan cache (None: off)."""
 
-    def __init__(self, runtime: Runtime, dialect: Dialect, environment: Environment, runs: Path | None = None,
-                 plans: PlanCache | None = None, max_steps: int = 20) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        dialect: Dialect,
+        environment: Environment,
+        runs: Path | None = None,
+        plans: PlanCache | None = None,
+        max_steps: int = 20,
+    ) -> None:
         self.model = runtime if isinstance(runtime, CountingRuntime) else CountingRuntime(runtime)
         self.dialect, self.environment = dialect, environment
         self.runs, self.plans, self.max_steps = runs, plans, max_steps
@@ -81,7 +91,9 @@ class UITester:
         healing = HealingRuntime(plan, self.model) if plan is not None else None
         run_dir = self._run_dir("act", always=entry is not None)
         limits = Limits(max_steps=max_steps or self.max_steps)
-        result = self._agent(healing or self.model, self.environment.toolset, run_dir, limits).run(instruction)
+        result = self._agent(healing or self.model, self.environment.toolset, run_dir, limits).run(
+            instruction
+        )
         if not result.succeeded:
             raise self._failure(f"act({instruction!r})", result, run_dir)
         self._store(entry, plan, bool(healing and healing.healed), run_dir)
@@ -90,11 +102,17 @@ class UITester:
     def tap(self, description: str) -> None:
         """Tap the one element ``description`` names (a single grounded click)."""
         runtime, entry, plan, run_dir = self._answers("tap", description, at_point=True)
-        with self._agent(runtime, only(Tap), run_dir).start(f"Tap this element: {description}") as run:
+        with self._agent(runtime, only(Tap), run_dir).start(
+            f"Tap this element: {description}"
+        ) as run:
             decision = self._decision(run)
             if decision is None or not isinstance(decision.action, Tap):
-                raise self._failure(f"tap({description!r})", run.close("error", "no valid tap"), run_dir)
-            outcome = self.environment.execute(click_on(self.environment.toolset, decision.action.coordinate))
+                raise self._failure(
+                    f"tap({description!r})", run.close("error", "no valid tap"), run_dir
+                )
+            outcome = self.environment.execute(
+                click_on(self.environment.toolset, decision.action.coordinate)
+            )
             run.report(outcome)
             result = run.close("success" if outcome.ok else "failure", outcome.message or "tapped")
         if not outcome.ok:
@@ -121,7 +139,9 @@ class UITester:
         with self._agent(runtime, only(tool, "answer"), run_dir).start(goal) as run:
             decision = self._decision(run)
             if decision is None or decision.action is None:
-                raise self._failure(f"query({question!r})", run.close("error", "no valid answer"), run_dir)
+                raise self._failure(
+                    f"query({question!r})", run.close("error", "no valid answer"), run_dir
+                )
             run.report(ActionResult(ok=True, executed=False, message="answered"))
             run.close("answered", "answered")
         value: T = answer_value(schema, decision.action)
@@ -133,8 +153,12 @@ class UITester:
         runtime, entry, plan, run_dir = self._answers("wait_for", condition)
         deadline = time.monotonic() + timeout_s
         # Asking again on an unchanged screen is the point here, not a loop to stop.
-        limits = Limits(max_steps=int(timeout_s / max(interval_s, 0.01)) + 10, max_repeats=1_000_000)
-        with self._agent(runtime, only(Verdict), run_dir, limits).start(_question(condition)) as run:
+        limits = Limits(
+            max_steps=int(timeout_s / max(interval_s, 0.01)) + 10, max_repeats=1_000_000
+        )
+        with self._agent(runtime, only(Verdict), run_dir, limits).start(
+            _question(condition)
+        ) as run:
             while True:
                 verdict = self._verdict(run, f"wait_for({condition!r})", run_dir, pending_ok=True)
                 if verdict.holds:
@@ -142,7 +166,9 @@ class UITester:
                     break
                 if time.monotonic() + interval_s > deadline:
                     result = run.close("failure", f"not within {timeout_s:g} s: {verdict.reason}")
-                    raise self._failure(f"wait_for({condition!r})", result, run_dir, "the model says: ")
+                    raise self._failure(
+                        f"wait_for({condition!r})", result, run_dir, "the model says: "
+                    )
                 time.sleep(interval_s)
         self._store(entry, plan, _asked(runtime), run_dir)
 
@@ -155,15 +181,20 @@ class UITester:
         entry = self.plans.entry(verb, text)
         return entry, self.plans.lookup(entry)
 
-    def _answers(self, verb: str, text: str, at_point: bool = False
-                 ) -> tuple[Runtime, Path | None, Trajectory | None, Path | None]:
+    def _answers(
+        self, verb: str, text: str, at_point: bool = False
+    ) -> tuple[Runtime, Path | None, Trajectory | None, Path | None]:
         """The runtime a one-answer verb asks (the cached answers where there are some), its cache
         entry and plan, and its run folder."""
         entry, plan = self._plan(verb, text)
-        runtime: Runtime = AnswerReplay(plan, self.model, at_point) if plan is not None else self.model
+        runtime: Runtime = (
+            AnswerReplay(plan, self.model, at_point) if plan is not None else self.model
+        )
         return runtime, entry, plan, self._run_dir(verb, always=entry is not None)
 
-    def _store(self, entry: Path | None, plan: Trajectory | None, asked: bool, run_dir: Path | None) -> None:
+    def _store(
+        self, entry: Path | None, plan: Trajectory | None, asked: bool, run_dir: Path | None
+    ) -> None:
         """Make this successful run the entry, as the cache mode says. ``asked``: whether the model
         answered any of it."""
         if self.plans is None or entry is None or run_dir is None:
@@ -171,10 +202,18 @@ class UITester:
         if self.plans.should_store(plan is not None, asked):
             self.plans.store(entry, run_dir)
 
-    def _agent(self, runtime: Runtime, tools: ToolSet, run_dir: Path | None, limits: Limits | None = None) -> Agent:
+    def _agent(
+        self, runtime: Runtime, tools: ToolSet, run_dir: Path | None, limits: Limits | None = None
+    ) -> Agent:
         recorder = Recorder(run_dir) if run_dir is not None else None
-        return Agent(runtime, self.dialect, self.environment, toolset=tools,
-                     limits=limits or Limits(max_steps=self.max_steps), recorder=recorder)
+        return Agent(
+            runtime,
+            self.dialect,
+            self.environment,
+            toolset=tools,
+            limits=limits or Limits(max_steps=self.max_steps),
+            recorder=recorder,
+        )
 
     def _run_dir(self, verb: str, always: bool = False) -> Path | None:
         self._verbs += 1
@@ -194,16 +233,25 @@ class UITester:
                 return decision
         return None
 
-    def _verdict(self, run: Run, verb: str, run_dir: Path | None, pending_ok: bool = False) -> Verdict:
+    def _verdict(
+        self, run: Run, verb: str, run_dir: Path | None, pending_ok: bool = False
+    ) -> Verdict:
         decision = self._decision(run)
         if decision is None or not isinstance(decision.action, Verdict):
             raise self._failure(verb, run.close("error", "no valid verdict"), run_dir)
         verdict = decision.action
-        run.report(ActionResult(ok=verdict.holds or not pending_ok, executed=False,
-                                message="holds" if verdict.holds else f"does not hold yet: {verdict.reason}"))
+        run.report(
+            ActionResult(
+                ok=verdict.holds or not pending_ok,
+                executed=False,
+                message="holds" if verdict.holds else f"does not hold yet: {verdict.reason}",
+            )
+        )
         return verdict
 
-    def _failure(self, verb: str, result: RunResult, run_dir: Path | None, prefix: str = "") -> UITestFailure:
+    def _failure(
+        self, verb: str, result: RunResult, run_dir: Path | None, prefix: str = ""
+    ) -> UITestFailure:
         step = result.steps[-1].index if result.steps else None
         where = f" at step {step}" if step is not None else ""
         lines = [f"{verb} failed{where} ({result.status}): {prefix}{result.reason}"]

@@ -31,12 +31,16 @@ class MoveTo(BaseModel):
     camera: Camera | None = Field(default=None, description="The camera image `point` is on.")
     point: Point | None = Field(default=None, description="[x, y] on the camera image.")
     position: Position | None = Field(default=None, description="[x, y, z] in metres.")
-    height: float = Field(default=0.0, ge=0.0, le=0.4, description="Metres above the surface at `point`.")
+    height: float = Field(
+        default=0.0, ge=0.0, le=0.4, description="Metres above the surface at `point`."
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> MoveTo:
         if (self.point is None) == (self.position is None):
-            raise ValueError("give either 'point' (with 'camera') or 'position', not both or neither")
+            raise ValueError(
+                "give either 'point' (with 'camera') or 'position', not both or neither"
+            )
         if self.point is not None and self.camera is None:
             raise ValueError("'point' needs 'camera': the image the point is on")
         return self
@@ -82,11 +86,13 @@ class SimPickEnvironment(Environment):
             self.scene = Scene()
         except ImportError as exc:
             raise EnvironmentUnavailable(
-                f"sim-pick needs MuJoCo ({exc}); install it with pip install 'vlagent[sim]'") from None
+                f"sim-pick needs MuJoCo ({exc}); install it with pip install 'vlagent[sim]'"
+            ) from None
         except Exception as exc:  # MuJoCo's own errors: no OSMesa, no GL
             raise EnvironmentUnavailable(
                 f"MuJoCo cannot render here ({type(exc).__name__}: {exc}); on Debian/Ubuntu "
-                "apt-get install libosmesa6, and keep MUJOCO_GL=osmesa") from None
+                "apt-get install libosmesa6, and keep MUJOCO_GL=osmesa"
+            ) from None
         self.reach = REACH
         self.seed = seed
         self._depth: dict[str, Any] = {}
@@ -111,8 +117,14 @@ class SimPickEnvironment(Environment):
             images[camera], depth[camera] = picture.rgb, picture.depth
         self._depth = depth
         front = images.pop("front")
-        return Observation(image=front, name="front", views=images, depth=depth, state=self.state(),
-                           surface="camera image")
+        return Observation(
+            image=front,
+            name="front",
+            views=images,
+            depth=depth,
+            state=self.state(),
+            surface="camera image",
+        )
 
     def state(self) -> dict[str, Any]:
         """What the arm knows of itself: its tip position and whether it is closed on the cube."""
@@ -131,12 +143,20 @@ class SimPickEnvironment(Environment):
             target = (x, y, z + action.height)
         x, y, z = target
         if max(abs(x), abs(y)) > self.reach or not 0.0 <= z <= 0.5:
-            return ActionResult(ok=False, executed=False, message=(
-                f"[{x:.3f}, {y:.3f}, {z:.3f}] m is out of reach: x and y within ±{self.reach} m, "
-                "z from 0 to 0.5 m"))
+            return ActionResult(
+                ok=False,
+                executed=False,
+                message=(
+                    f"[{x:.3f}, {y:.3f}, {z:.3f}] m is out of reach: x and y within ±{self.reach} "
+                    f"m, "
+                    "z from 0 to 0.5 m"
+                ),
+            )
         self.scene.move_to((x, y, max(z, 0.0)))
-        return ActionResult(message=f"the gripper is at [{x:.3f}, {y:.3f}, {z:.3f}] m",
-                            data={"target_m": [round(v, 4) for v in target]})
+        return ActionResult(
+            message=f"the gripper is at [{x:.3f}, {y:.3f}, {z:.3f}] m",
+            data={"target_m": [round(v, 4) for v in target]},
+        )
 
     def grasp(self, action: Grasp) -> ActionResult:
         if self.scene.grasp():
@@ -152,13 +172,20 @@ class SimPickEnvironment(Environment):
         cube = [round(v, 4) for v in self.scene.cube]
         verdict = "the cube is on the target" if done else "the cube is not on the target"
         status: Literal["success", "failure"] = "success" if done else "failure"
-        return ActionResult(executed=False, message=f"the simulator says {verdict}",
-                            data={"success": done, "cube_m": cube, "claimed": action.status},
-                            ends=RunEnd(status=status))
+        return ActionResult(
+            executed=False,
+            message=f"the simulator says {verdict}",
+            data={"success": done, "cube_m": cube, "claimed": action.status},
+            ends=RunEnd(status=status),
+        )
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "seed": self.seed, "cameras": {k: list(v) for k, v in CAMERAS.items()},
-                "simulator": "mujoco"}
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "cameras": {k: list(v) for k, v in CAMERAS.items()},
+            "simulator": "mujoco",
+        }
 
     def close(self) -> None:
         if not self._closed:

@@ -56,7 +56,8 @@ _XML = f"""
 
 @dataclass(frozen=True)
 class CameraImage:
-    """One camera's picture: RGB (H×W×3 uint8) and depth (H×W float32, metres along the view axis)."""
+    """One camera's picture: RGB (H×W×3 uint8) and depth (H×W float32, metres along the view
+    axis)."""
 
     rgb: Any
     depth: Any | None
@@ -66,7 +67,9 @@ class Scene:
     """The simulated table. ``reset(seed)`` puts the cube somewhere left of the target."""
 
     def __init__(self) -> None:
-        os.environ.setdefault("MUJOCO_GL", "osmesa")  # software rendering: no display, no GPU needed
+        os.environ.setdefault(
+            "MUJOCO_GL", "osmesa"
+        )  # software rendering: no display, no GPU needed
         import mujoco
 
         self._mj = mujoco
@@ -86,7 +89,7 @@ class Scene:
         self._mj.mj_resetData(self.model, self.data)
         rng = np.random.default_rng(seed)
         x, y = rng.uniform(-0.22, -0.02), rng.uniform(-0.18, 0.12)
-        self.data.qpos[self._cube_joint:self._cube_joint + 7] = [x, y, CUBE_HALF, 1, 0, 0, 0]
+        self.data.qpos[self._cube_joint : self._cube_joint + 7] = [x, y, CUBE_HALF, 1, 0, 0, 0]
         self.data.mocap_pos[0] = [0.0, -0.2, 0.25]
         self.held = False
         self._mj.mj_forward(self.model, self.data)
@@ -99,14 +102,18 @@ class Scene:
 
     @property
     def cube(self) -> tuple[float, float, float]:
-        x, y, z = (float(v) for v in self.data.qpos[self._cube_joint:self._cube_joint + 3])
+        x, y, z = (float(v) for v in self.data.qpos[self._cube_joint : self._cube_joint + 3])
         return (x, y, z)
 
     def success(self) -> bool:
         """The cube rests on the table inside the target square, and the gripper has let go."""
         x, y, z = self.cube
-        return (not self.held and abs(x - TARGET_CENTRE[0]) <= TARGET_HALF
-                and abs(y - TARGET_CENTRE[1]) <= TARGET_HALF and z < CUBE_HALF * 1.5)
+        return (
+            not self.held
+            and abs(x - TARGET_CENTRE[0]) <= TARGET_HALF
+            and abs(y - TARGET_CENTRE[1]) <= TARGET_HALF
+            and z < CUBE_HALF * 1.5
+        )
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -141,8 +148,16 @@ class Scene:
             if self.held:
                 gx, gy, gz = self.gripper
                 ox, oy, oz = self._offset
-                self.data.qpos[self._cube_joint:self._cube_joint + 7] = [gx + ox, gy + oy, gz + oz, 1, 0, 0, 0]
-                self.data.qvel[self._cube_dof:self._cube_dof + 6] = 0
+                self.data.qpos[self._cube_joint : self._cube_joint + 7] = [
+                    gx + ox,
+                    gy + oy,
+                    gz + oz,
+                    1,
+                    0,
+                    0,
+                    0,
+                ]
+                self.data.qvel[self._cube_dof : self._cube_dof + 6] = 0
             self._mj.mj_step(self.model, self.data)
 
     # -- cameras -------------------------------------------------------------------------------
@@ -161,7 +176,9 @@ class Scene:
                 renderer.disable_depth_rendering()
         return CameraImage(rgb, far)
 
-    def unproject(self, camera: str, point: tuple[float, float], depth: Any) -> tuple[float, float, float]:
+    def unproject(
+        self, camera: str, point: tuple[float, float], depth: Any
+    ) -> tuple[float, float, float]:
         """The table-frame position seen at normalized ``point`` of ``camera``'s image, given
         that image's depth map: the pixel's ray from the camera, as far as the depth says."""
         import numpy as np
@@ -173,7 +190,9 @@ class Scene:
         cam = self.model.camera(camera)
         focal = (height / 2) / np.tan(np.radians(float(cam.fovy[0])) / 2)
         # Camera frame: x right, y up, looking down -z; depth is the distance along the view axis.
-        local = np.array([(u - width / 2) / focal * distance, -(v - height / 2) / focal * distance, -distance])
+        local = np.array(
+            [(u - width / 2) / focal * distance, -(v - height / 2) / focal * distance, -distance]
+        )
         data_cam = self.data.camera(camera)
         world = np.asarray(data_cam.xpos) + np.asarray(data_cam.xmat).reshape(3, 3) @ local
         return (float(world[0]), float(world[1]), float(world[2]))
@@ -181,7 +200,9 @@ class Scene:
     def _renderer(self, size: tuple[int, int]) -> Any:
         renderer = self._renderers.get(size)
         if renderer is None:
-            renderer = self._renderers[size] = self._mj.Renderer(self.model, height=size[1], width=size[0])
+            renderer = self._renderers[size] = self._mj.Renderer(
+                self.model, height=size[1], width=size[0]
+            )
         return renderer
 
     def close(self) -> None:

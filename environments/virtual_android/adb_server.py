@@ -27,7 +27,8 @@ log = logging.getLogger("vlagent.android")
 
 
 def free_port() -> int:
-    """A free local TCP port outside 5555–5585 (the adb server claims odd ones there as emulators)."""
+    """A free local TCP port outside 5555–5585 (the adb server claims odd ones there as
+    emulators)."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -45,19 +46,26 @@ class PrivateAdbServer:
         # ADB_LIBUSB=0: adb's own USB scan. Where libusb cannot start (a container without
         # /dev/bus/usb) the server otherwise waits 3 s for a USB scan that never finishes; this
         # server only ever talks to devices over TCP.
-        self.env = {**os.environ, "HOME": self.home, "ANDROID_ADB_SERVER_PORT": str(self.port),
-                    "ADB_LIBUSB": "0"}
+        self.env = {
+            **os.environ,
+            "HOME": self.home,
+            "ANDROID_ADB_SERVER_PORT": str(self.port),
+            "ADB_LIBUSB": "0",
+        }
 
     def adb(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[bytes]:
         """Run the adb binary against this server."""
-        return subprocess.run([adb_binary(), *args], env=self.env, capture_output=True,
-                              timeout=timeout, check=False)
+        return subprocess.run(
+            [adb_binary(), *args], env=self.env, capture_output=True, timeout=timeout, check=False
+        )
 
     def start(self) -> PrivateAdbServer:
         started = self.adb("start-server")
         if started.returncode != 0:
             raise EnvironmentUnavailable(
-                f"the private adb server did not start: {started.stderr.decode(errors='replace').strip()}")
+                f"the private adb server did not start: "
+                f"{started.stderr.decode(errors='replace').strip()}"
+            )
         log.debug("private adb server on port %d", self.port)
         return self
 
@@ -95,8 +103,12 @@ class EmbeddedPhone:
             self.close()
             raise
         self.serial = self.device.serial
-        log.info("started the embedded virtual phone (%dx%d) as %s", self.device.phone.width,
-                 self.device.phone.height, self.serial)
+        log.info(
+            "started the embedded virtual phone (%dx%d) as %s",
+            self.device.phone.width,
+            self.device.phone.height,
+            self.serial,
+        )
 
     def client(self) -> Any:
         return self.server.client()

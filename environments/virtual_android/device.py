@@ -41,10 +41,14 @@ class _Stream:
             if self.closed:
                 return
             self.acknowledged.clear()
-            chunk_seconds = self.connection.device.profile.transfer_seconds(len(view[start:start + size]))
+            chunk_seconds = self.connection.device.profile.transfer_seconds(
+                len(view[start : start + size])
+            )
             if chunk_seconds:
                 await asyncio.sleep(chunk_seconds)  # the USB cable of the cost profile
-            self.connection.send(p.Message(p.WRTE, self.local, self.remote, view[start:start + size]))
+            self.connection.send(
+                p.Message(p.WRTE, self.local, self.remote, view[start : start + size])
+            )
             # One WRTE in flight per stream until the host's OKAY.
             await asyncio.wait_for(self.acknowledged.wait(), OKAY_TIMEOUT_S)
 
@@ -56,8 +60,9 @@ class _Stream:
 
 
 class _Connection:
-    def __init__(self, device: VirtualDevice, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, device: VirtualDevice, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.device, self.reader, self.writer = device, reader, writer
         self.max_payload = p.MAX_PAYLOAD
         self.streams: dict[int, _Stream] = {}
@@ -74,7 +79,7 @@ class _Connection:
             while True:
                 message = await p.read_message(self.reader)
                 await self.handle(message)
-        except (asyncio.IncompleteReadError, ConnectionError, p.ProtocolError):
+        except (asyncio.IncompleteReadError, ConnectionError, p.AdbProtocolError):
             pass
         finally:
             for stream in list(self.streams.values()):
@@ -85,8 +90,10 @@ class _Connection:
     async def handle(self, message: p.Message) -> None:
         if message.command == p.CNXN:
             self.max_payload = min(message.arg1 or p.MAX_PAYLOAD, p.MAX_PAYLOAD)
-            banner = (f"device::ro.product.name={self.device.name};ro.product.model={self.device.model};"
-                      f"ro.product.device={self.device.name};features={FEATURES}")
+            banner = (
+                f"device::ro.product.name={self.device.name};ro.product.model={self.device.model};"
+                f"ro.product.device={self.device.name};features={FEATURES}"
+            )
             self.send(p.Message(p.CNXN, p.VERSION, self.max_payload, banner.encode()))
         elif message.command == p.OPEN:
             self.open(message.arg0, bytes(message.data).rstrip(b"\0").decode("utf-8", "replace"))
@@ -140,14 +147,20 @@ class _Connection:
             async def run_shell(stream: _Stream) -> None:
                 output, status = await self.device.run_costed(command)
                 if v2:
-                    await stream.write(p.shell_packet(p.STDOUT, output) + p.shell_packet(p.EXIT, bytes([status & 0xFF])))
+                    await stream.write(
+                        p.shell_packet(p.STDOUT, output)
+                        + p.shell_packet(p.EXIT, bytes([status & 0xFF]))
+                    )
                 else:
                     await stream.write(output)
+
             return run_shell
         if kind == "exec" and command:
+
             async def run_exec(stream: _Stream) -> None:
                 output, _ = await self.device.run_costed(command)
                 await stream.write(output)
+
             return run_exec
         if kind == "sync":
             return lambda stream: _sync(stream, phone)
@@ -182,33 +195,73 @@ async def _interactive_shell(stream: _Stream, device: VirtualDevice) -> None:
                     continue
                 output, status = await device.run_costed(command)
                 if status == 2 and output.startswith(b"/system/bin/sh: syntax error"):
-                    await stream.write(p.shell_packet(p.STDERR, output) + p.shell_packet(p.EXIT, b"\x02"))
+                    await stream.write(
+                        p.shell_packet(p.STDERR, output) + p.shell_packet(p.EXIT, b"\x02")
+                    )
                     return
                 await stream.write(p.shell_packet(p.STDOUT, output))
 
 
-async def _sync(stream: _Stream, phone: Phone) -> None:
-    """The file sync protocol, version 1: STAT, RECV (pull), SEND (push), LIST, QUIT."""
-    buffer = bytearray()
+class _SyncInput:
+    """What the host sent on a sync stream, taken by size whatever its WRTE boundaries were."""
 
-    async def take(size: int) -> bytes | None:
-        while len(buffer) < size:
-            chunk = await stream.inbox.get()
+    def __init__(self, stream: _Stream) -> None:
+        self.stream, self.buffer = stream, bytearray()
+
+    async def take(self, size: int) -> bytes | None:
+        """The next ``size`` bytes; None when the stream closed first."""
+        while len(self.buffer) < size:
+            chunk = await self.stream.inbox.get()
             if chunk is None:
                 return None
-            buffer.extend(chunk)
-        data = bytes(buffer[:size])
-        del buffer[:size]
+            self.buffer.extend(chunk)
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
         return data
 
+    async def take_file(self) -> bytes | None:
+        """A pushed file: its DATA chunks up to DONE; None when the stream closed first."""
+        content = bytearray()
+        while True:
+            chunk_header = await self.take(8)
+            if chunk_header is None:
+                return None
+            kind, size = chunk_header[:4], struct.unpack("<I", chunk_header[4:])[0]
+            if kind == b"DONE":
+                return bytes(content)
+            body = await self.take(size)
+            if body is None:
+                return None
+            content.extend(body)
+
+
+def _sync_fail(message: bytes) -> bytes:
+    """A sync FAIL answer carrying ``message``."""
+    return b"FAIL" + struct.pack("<I", len(message)) + message
+
+
+def _sync_file(data: bytes | None) -> bytes:
+    """The answer to RECV: the file in DATA chunks, then DONE; FAIL when there is no file."""
+    if data is None:
+        return _sync_fail(b"No such file or directory")
+    out = b"".join(
+        b"DATA" + struct.pack("<I", len(data[i : i + SYNC_CHUNK])) + data[i : i + SYNC_CHUNK]
+        for i in range(0, len(data), SYNC_CHUNK)
+    )
+    return out + b"DONE" + struct.pack("<I", 0)
+
+
+async def _sync(stream: _Stream, phone: Phone) -> None:
+    """The file sync protocol, version 1: STAT, RECV (pull), SEND (push), LIST, QUIT."""
+    received = _SyncInput(stream)
     while True:
-        header = await take(8)
+        header = await received.take(8)
         if header is None:
             return
         request, length = header[:4], struct.unpack("<I", header[4:])[0]
         if request == b"QUIT":
             return
-        argument = await take(length)
+        argument = await received.take(length)
         if argument is None:
             return
         path = argument.decode("utf-8", "replace")
@@ -217,44 +270,32 @@ async def _sync(stream: _Stream, phone: Phone) -> None:
             mode, size = (0o100644, len(data)) if data is not None else (0, 0)
             await stream.write(b"STAT" + struct.pack("<3I", mode, size, 0))
         elif request == b"RECV":
-            data = phone.files.get(path)
-            if data is None:
-                message = b"No such file or directory"
-                await stream.write(b"FAIL" + struct.pack("<I", len(message)) + message)
-                continue
-            out = b"".join(b"DATA" + struct.pack("<I", len(data[i:i + SYNC_CHUNK])) + data[i:i + SYNC_CHUNK]
-                           for i in range(0, len(data), SYNC_CHUNK))
-            await stream.write(out + b"DONE" + struct.pack("<I", 0))
+            await stream.write(_sync_file(phone.files.get(path)))
         elif request == b"SEND":
-            target = path.rsplit(",", 1)[0]
-            content = bytearray()
-            while True:
-                chunk_header = await take(8)
-                if chunk_header is None:
-                    return
-                kind, size = chunk_header[:4], struct.unpack("<I", chunk_header[4:])[0]
-                if kind == b"DONE":
-                    break
-                body = await take(size)
-                if body is None:
-                    return
-                content.extend(body)
-            phone.files[target] = bytes(content)
+            content = await received.take_file()
+            if content is None:
+                return
+            phone.files[path.rsplit(",", 1)[0]] = content  # the path is "PATH,MODE"
             await stream.write(b"OKAY" + struct.pack("<I", 0))
         elif request == b"LIST":
             await stream.write(b"DONE" + bytes(16))
         else:
-            message = f"unsupported sync request {request!r}".encode()
-            await stream.write(b"FAIL" + struct.pack("<I", len(message)) + message)
+            await stream.write(_sync_fail(f"unsupported sync request {request!r}".encode()))
             return
 
 
 class VirtualDevice:
     """A virtual phone listening on ``host:port`` (port 0: any free one, see ``.port``)."""
 
-    def __init__(self, phone: Phone | None = None, host: str = "127.0.0.1", port: int = 0,
-                 name: str = "vlagent_virtual", model: str = "vlagent-virtual",
-                 profile: CostProfile = PROFILES["none"]) -> None:
+    def __init__(
+        self,
+        phone: Phone | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "vlagent_virtual",
+        model: str = "vlagent-virtual",
+        profile: CostProfile = PROFILES["none"],
+    ) -> None:
         self.phone = phone or Phone()
         self.profile = profile
         self.host, self.port = host, port
@@ -301,11 +342,13 @@ class VirtualDevice:
 
     def serve_forever(self) -> None:
         """Run in the foreground until interrupted."""
+
         async def main() -> None:
             await self._listen()
             assert self._server is not None
             async with self._server:
                 await self._server.serve_forever()
+
         asyncio.run(main())
 
     def start(self) -> VirtualDevice:
@@ -320,7 +363,9 @@ class VirtualDevice:
             loop.run_forever()
             loop.close()
 
-        self._thread = threading.Thread(target=main, name=f"virtual-device-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=main, name=f"virtual-device-{self.port}", daemon=True
+        )
         self._thread.start()
         ready.wait(10)
         return self

@@ -24,16 +24,43 @@ NOTES = "com.vlagent.notes"
 ADB_KEYBOARD = "com.android.adbkeyboard"
 APPS = {SETTINGS: ("Settings", ".Settings"), NOTES: ("Notes", ".MainActivity")}
 SETTING_NAMES = [
-    "Wi-Fi", "Bluetooth", "Airplane mode", "Mobile data", "Hotspot", "NFC", "Dark theme",
-    "Battery saver", "Auto-rotate", "Location", "Do not disturb", "Night light",
+    "Wi-Fi",
+    "Bluetooth",
+    "Airplane mode",
+    "Mobile data",
+    "Hotspot",
+    "NFC",
+    "Dark theme",
+    "Battery saver",
+    "Auto-rotate",
+    "Location",
+    "Do not disturb",
+    "Night light",
 ] + [f"Option {i}" for i in range(13, 31)]
 TOGGLES = SETTING_NAMES[:12]
-KEYCODES = {3: "HOME", 4: "BACK", 24: "VOLUME_UP", 25: "VOLUME_DOWN", 26: "POWER", 66: "ENTER",
-            67: "DEL", 82: "MENU", 61: "TAB", 111: "ESCAPE", 84: "SEARCH", 187: "APP_SWITCH"}
+KEYCODES = {
+    3: "HOME",
+    4: "BACK",
+    24: "VOLUME_UP",
+    25: "VOLUME_DOWN",
+    26: "POWER",
+    66: "ENTER",
+    67: "DEL",
+    82: "MENU",
+    61: "TAB",
+    111: "ESCAPE",
+    84: "SEARCH",
+    187: "APP_SWITCH",
+}
 
 Bounds = tuple[int, int, int, int]
-_DARK_FILL = {"#f8f9fa": "#202124", "#ffffff": "#303134", "#e3f2fd": "#174ea6", "#fff8e1": "#5f4b00",
-              "#c8e6c9": "#1e4620"}
+_DARK_FILL = {
+    "#f8f9fa": "#202124",
+    "#ffffff": "#303134",
+    "#e3f2fd": "#174ea6",
+    "#fff8e1": "#5f4b00",
+    "#c8e6c9": "#1e4620",
+}
 _DARK_TEXT = {"#202124": "#e8eaed"}
 
 
@@ -61,8 +88,10 @@ class Element:
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for path in ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-                 "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"):
+    for path in (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    ):
         if Path(path).exists():
             return ImageFont.truetype(path, size)
     return ImageFont.load_default(size)
@@ -114,25 +143,57 @@ class Phone:
 
     def elements(self) -> list[Element]:
         w, h = self.width, self.height
-        items = [Element("android.widget.FrameLayout", (0, 0, w, h), package=self.foreground,
-                         fill="#f8f9fa")]
+        items = [
+            Element(
+                "android.widget.FrameLayout", (0, 0, w, h), package=self.foreground, fill="#f8f9fa"
+            )
+        ]
         screen = {SETTINGS: self._settings, NOTES: self._notes}.get(self.foreground, self._home)
         items += screen()
         now = self.demo_clock or datetime.datetime.now().strftime("%H:%M")
-        items.append(Element("android.widget.TextView", (0, 0, w, self.status_bar), now,
-                             "com.android.systemui:id/clock", "com.android.systemui", "#e8eaed",
-                             size=self.status_bar // 2))
+        items.append(
+            Element(
+                "android.widget.TextView",
+                (0, 0, w, self.status_bar),
+                now,
+                "com.android.systemui:id/clock",
+                "com.android.systemui",
+                "#e8eaed",
+                size=self.status_bar // 2,
+            )
+        )
         top = h - self.nav_bar
         third = w // 3
         items += [
-            Element("android.widget.ImageView", (0, top, third, h), "◀", "com.android.systemui:id/back",
-                    "com.android.systemui", "#e8eaed", size=self.nav_bar // 2, on_tap=self.back),
-            Element("android.widget.ImageView", (third, top, 2 * third, h), "●",
-                    "com.android.systemui:id/home", "com.android.systemui", "#e8eaed",
-                    size=self.nav_bar // 2, on_tap=self.home),
-            Element("android.widget.ImageView", (2 * third, top, w, h), "■",
-                    "com.android.systemui:id/recent_apps", "com.android.systemui", "#e8eaed",
-                    size=self.nav_bar // 2),
+            Element(
+                "android.widget.ImageView",
+                (0, top, third, h),
+                "◀",
+                "com.android.systemui:id/back",
+                "com.android.systemui",
+                "#e8eaed",
+                size=self.nav_bar // 2,
+                on_tap=self.back,
+            ),
+            Element(
+                "android.widget.ImageView",
+                (third, top, 2 * third, h),
+                "●",
+                "com.android.systemui:id/home",
+                "com.android.systemui",
+                "#e8eaed",
+                size=self.nav_bar // 2,
+                on_tap=self.home,
+            ),
+            Element(
+                "android.widget.ImageView",
+                (2 * third, top, w, h),
+                "■",
+                "com.android.systemui:id/recent_apps",
+                "com.android.systemui",
+                "#e8eaed",
+                size=self.nav_bar // 2,
+            ),
         ]
         return items
 
@@ -143,52 +204,117 @@ class Phone:
         for i, (package, (label, _)) in enumerate(APPS.items()):
             left = w // 10 + i * (icon + w // 10)
             top = self.status_bar + self.row
-            items.append(Element("android.widget.TextView", (left, top, left + icon, top + icon + self.row // 2),
-                                 label, f"com.android.launcher:id/app_{label.lower()}",
-                                 fill="#4285f4" if package == SETTINGS else "#fbbc04", colour="#ffffff",
-                                 size=self.row // 4, on_tap=self._starter(package)))
+            items.append(
+                Element(
+                    "android.widget.TextView",
+                    (left, top, left + icon, top + icon + self.row // 2),
+                    label,
+                    f"com.android.launcher:id/app_{label.lower()}",
+                    fill="#4285f4" if package == SETTINGS else "#fbbc04",
+                    colour="#ffffff",
+                    size=self.row // 4,
+                    on_tap=self._starter(package),
+                )
+            )
         return items
 
     def _settings(self) -> list[Element]:
         w, top_of_list = self.width, self.status_bar + self.row
-        items = [Element("android.widget.TextView", (0, self.status_bar, w, top_of_list), "Settings",
-                         "com.android.settings:id/title", SETTINGS, "#ffffff", size=self.row // 2)]
+        items = [
+            Element(
+                "android.widget.TextView",
+                (0, self.status_bar, w, top_of_list),
+                "Settings",
+                "com.android.settings:id/title",
+                SETTINGS,
+                "#ffffff",
+                size=self.row // 2,
+            )
+        ]
         bottom = self.height - self.nav_bar
-        items.append(Element("android.widget.ListView", (0, top_of_list, w, bottom), "",
-                             "com.android.settings:id/list", SETTINGS, scrollable=True))
+        items.append(
+            Element(
+                "android.widget.ListView",
+                (0, top_of_list, w, bottom),
+                "",
+                "com.android.settings:id/list",
+                SETTINGS,
+                scrollable=True,
+            )
+        )
         for i, name in enumerate(SETTING_NAMES):
             y = top_of_list + i * self.row - self.scroll
             if y + self.row <= top_of_list or y >= bottom:
                 continue  # off screen: neither drawn nor dumped
             y0, y1 = max(y, top_of_list), min(y + self.row, bottom)
             checked = self.toggles.get(name)
-            items.append(Element(
-                "android.widget.Switch" if checked is not None else "android.widget.TextView",
-                (0, y0, w, y1), name, f"com.android.settings:id/item_{i}", SETTINGS,
-                "#c8e6c9" if checked else "#ffffff", size=self.row // 3, checked=checked,
-                on_tap=self._toggler(name) if checked is not None else None))
+            items.append(
+                Element(
+                    "android.widget.Switch" if checked is not None else "android.widget.TextView",
+                    (0, y0, w, y1),
+                    name,
+                    f"com.android.settings:id/item_{i}",
+                    SETTINGS,
+                    "#c8e6c9" if checked else "#ffffff",
+                    size=self.row // 3,
+                    checked=checked,
+                    on_tap=self._toggler(name) if checked is not None else None,
+                )
+            )
         return items
 
     def _notes(self) -> list[Element]:
         w, row = self.width, self.row
         top = self.status_bar
         items = [
-            Element("android.widget.TextView", (0, top, w, top + row), "Notes", "com.vlagent.notes:id/title",
-                    NOTES, "#ffffff", size=row // 2),
-            Element("android.widget.EditText", (w // 20, top + row + row // 4, w - w // 20, top + 2 * row + row // 4),
-                    self.note, "com.vlagent.notes:id/note", NOTES, "#ffffff" if not self.field_focused else "#e3f2fd",
-                    size=row // 3, focused=self.field_focused, on_tap=self._focus),
-            Element("android.widget.Button", (w // 20, top + 2 * row + row // 2, w // 3, top + 3 * row + row // 2),
-                    "Save", "com.vlagent.notes:id/save", NOTES, "#1a73e8", "#ffffff", size=row // 3,
-                    on_tap=self.save),
+            Element(
+                "android.widget.TextView",
+                (0, top, w, top + row),
+                "Notes",
+                "com.vlagent.notes:id/title",
+                NOTES,
+                "#ffffff",
+                size=row // 2,
+            ),
+            Element(
+                "android.widget.EditText",
+                (w // 20, top + row + row // 4, w - w // 20, top + 2 * row + row // 4),
+                self.note,
+                "com.vlagent.notes:id/note",
+                NOTES,
+                "#ffffff" if not self.field_focused else "#e3f2fd",
+                size=row // 3,
+                focused=self.field_focused,
+                on_tap=self._focus,
+            ),
+            Element(
+                "android.widget.Button",
+                (w // 20, top + 2 * row + row // 2, w // 3, top + 3 * row + row // 2),
+                "Save",
+                "com.vlagent.notes:id/save",
+                NOTES,
+                "#1a73e8",
+                "#ffffff",
+                size=row // 3,
+                on_tap=self.save,
+            ),
         ]
         for i, text in enumerate(self.notes):
             y = top + (4 + i) * row
             if y + row > self.height - self.nav_bar:
                 break
-            items.append(Element("android.widget.TextView", (w // 20, y, w - w // 20, y + row - 10), text,
-                                 f"com.vlagent.notes:id/saved_{i}", NOTES, "#fff8e1", size=row // 3,
-                                 on_long_press=self._deleter(i)))
+            items.append(
+                Element(
+                    "android.widget.TextView",
+                    (w // 20, y, w - w // 20, y + row - 10),
+                    text,
+                    f"com.vlagent.notes:id/saved_{i}",
+                    NOTES,
+                    "#fff8e1",
+                    size=row // 3,
+                    on_long_press=self._deleter(i),
+                )
+            )
         return items
 
     # -- reactions -----------------------------------------------------------------------------
@@ -218,11 +344,13 @@ class Phone:
     def _toggler(self, name: str) -> Callable[[], None]:
         def toggle() -> None:
             self.toggles[name] = not self.toggles[name]
+
         return toggle
 
     def _deleter(self, index: int) -> Callable[[], None]:
         def delete() -> None:
             del self.notes[index]
+
         return delete
 
     def _focus(self) -> None:
@@ -291,15 +419,25 @@ class Phone:
             fill = _DARK_FILL.get(element.fill or "", element.fill) if themed else element.fill
             colour = _DARK_TEXT.get(element.colour, element.colour) if themed else element.colour
             if fill:
-                draw.rectangle([left, top, right - 1, bottom - 1], fill=fill,
-                               outline="#dadce0" if element.cls != "android.widget.FrameLayout" else None)
+                draw.rectangle(
+                    [left, top, right - 1, bottom - 1],
+                    fill=fill,
+                    outline="#dadce0" if element.cls != "android.widget.FrameLayout" else None,
+                )
             if element.checked is not None:
                 knob = "#34a853" if element.checked else "#9aa0a6"
                 cy, r = (top + bottom) // 2, (bottom - top) // 5
-                draw.rounded_rectangle([right - 6 * r, cy - r, right - 2 * r, cy + r], radius=r, fill=knob)
+                draw.rounded_rectangle(
+                    [right - 6 * r, cy - r, right - 2 * r, cy + r], radius=r, fill=knob
+                )
             if element.text:
-                draw.text((left + 24, (top + bottom) // 2), element.text, fill=colour,
-                          font=self._font(element.size), anchor="lm")
+                draw.text(
+                    (left + 24, (top + bottom) // 2),
+                    element.text,
+                    fill=colour,
+                    font=self._font(element.size),
+                    anchor="lm",
+                )
         return image
 
     def dump(self) -> str:
@@ -308,19 +446,40 @@ class Phone:
         for index, e in enumerate(self.elements()):
             left, top, right, bottom = e.bounds
             attributes = {
-                "index": str(index), "text": e.text, "resource-id": e.resource_id, "class": e.cls,
-                "package": e.package, "content-desc": "", "checkable": str(e.checked is not None).lower(),
-                "checked": str(bool(e.checked)).lower(), "clickable": str(e.on_tap is not None).lower(),
-                "enabled": "true", "focusable": str(e.cls == "android.widget.EditText").lower(),
-                "focused": str(e.focused).lower(), "scrollable": str(e.scrollable).lower(),
-                "long-clickable": str(e.on_long_press is not None).lower(), "password": "false",
-                "selected": "false", "bounds": f"[{left},{top}][{right},{bottom}]",
+                "index": str(index),
+                "text": e.text,
+                "resource-id": e.resource_id,
+                "class": e.cls,
+                "package": e.package,
+                "content-desc": "",
+                "checkable": str(e.checked is not None).lower(),
+                "checked": str(bool(e.checked)).lower(),
+                "clickable": str(e.on_tap is not None).lower(),
+                "enabled": "true",
+                "focusable": str(e.cls == "android.widget.EditText").lower(),
+                "focused": str(e.focused).lower(),
+                "scrollable": str(e.scrollable).lower(),
+                "long-clickable": str(e.on_long_press is not None).lower(),
+                "password": "false",
+                "selected": "false",
+                "bounds": f"[{left},{top}][{right},{bottom}]",
             }
-            nodes.append("<node " + " ".join(f"{k}={quoteattr(v)}" for k, v in attributes.items()) + " />")
-        return ("<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>"
-                f'<hierarchy rotation="0">{"".join(nodes)}</hierarchy>')
+            nodes.append(
+                "<node " + " ".join(f"{k}={quoteattr(v)}" for k, v in attributes.items()) + " />"
+            )
+        return (
+            "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>"
+            f'<hierarchy rotation="0">{"".join(nodes)}</hierarchy>'
+        )
 
     def state(self) -> dict[str, Any]:
-        return {"foreground": self.foreground, "stack": list(self.stack), "scroll": self.scroll,
-                "toggles": dict(self.toggles), "note": self.note, "notes": list(self.notes),
-                "field_focused": self.field_focused, "keys": list(self.keys)}
+        return {
+            "foreground": self.foreground,
+            "stack": list(self.stack),
+            "scroll": self.scroll,
+            "toggles": dict(self.toggles),
+            "note": self.note,
+            "notes": list(self.notes),
+            "field_focused": self.field_focused,
+            "keys": list(self.keys),
+        }

@@ -54,8 +54,10 @@ class CostProfile:
 
     def describe(self) -> str:
         speed = f"{self.bytes_per_second / 1e6:g} MB/s" if self.bytes_per_second else "no limit"
-        return (f"PNG {self.png_ms_per_megapixel:g} ms per megapixel, input start-up "
-                f"{self.input_startup_ms:g} ms, UI dump {self.dump_ms:g} ms, transfer {speed}")
+        return (
+            f"PNG {self.png_ms_per_megapixel:g} ms per megapixel, input start-up "
+            f"{self.input_startup_ms:g} ms, UI dump {self.dump_ms:g} ms, transfer {speed}"
+        )
 
     def transfer_seconds(self, size: int) -> float:
         return size / self.bytes_per_second if self.bytes_per_second else 0.0
@@ -63,6 +65,11 @@ class CostProfile:
 
 PROFILES = {
     "none": CostProfile(),
-    "phone": CostProfile("phone", png_ms_per_megapixel=600.0, input_startup_ms=400.0,
-                         bytes_per_second=38e6, dump_ms=1000.0),
+    "phone": CostProfile(
+        "phone",
+        png_ms_per_megapixel=600.0,
+        input_startup_ms=400.0,
+        bytes_per_second=38e6,
+        dump_ms=1000.0,
+    ),
 }

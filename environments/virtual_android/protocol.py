@@ -11,6 +11,8 @@ import asyncio
 import struct
 from dataclasses import dataclass
 
+from vlagent.tools.errors import VlagentError
+
 CNXN = 0x4E584E43
 OPEN = 0x4E45504F
 OKAY = 0x59414B4F
@@ -27,7 +29,7 @@ HEADER = struct.Struct("<6I")
 STDIN, STDOUT, STDERR, EXIT, CLOSE_STDIN, WINDOW_SIZE = range(6)
 
 
-class ProtocolError(Exception):
+class AdbProtocolError(VlagentError):
     """The peer sent something that is not an ADB message."""
 
 
@@ -40,20 +42,21 @@ class Message:
 
     def header(self) -> bytes:
         # Our CNXN says VERSION, which skips checksums: the field is 0, as adbd sends it.
-        return HEADER.pack(self.command, self.arg0, self.arg1, len(self.data), 0,
-                           self.command ^ 0xFFFFFFFF)
+        return HEADER.pack(
+            self.command, self.arg0, self.arg1, len(self.data), 0, self.command ^ 0xFFFFFFFF
+        )
 
     def __repr__(self) -> str:
-        return f"{NAMES.get(self.command, hex(self.command))}({self.arg0}, {self.arg1}, {bytes(self.data[:40])!r})"
+        return f"{NAMES.get(self.command, hex(self.command))}({self.arg0}, {self.arg1}, {bytes(self.data[:40])!r})"  # noqa: E501
 
 
 async def read_message(reader: asyncio.StreamReader) -> Message:
     header = await reader.readexactly(HEADER.size)
     command, arg0, arg1, length, _checksum, magic = HEADER.unpack(header)
     if magic != command ^ 0xFFFFFFFF:
-        raise ProtocolError(f"bad magic in header {header.hex()}")
+        raise AdbProtocolError(f"bad magic in header {header.hex()}")
     if length > 16 * 1024 * 1024:
-        raise ProtocolError(f"message of {length} bytes is too long")
+        raise AdbProtocolError(f"message of {length} bytes is too long")
     data = await reader.readexactly(length) if length else b""
     return Message(command, arg0, arg1, data)
 
@@ -69,6 +72,6 @@ def split_shell_packets(buffer: bytearray) -> list[tuple[int, bytes]]:
         packet_id, length = struct.unpack("<BI", buffer[:5])
         if len(buffer) < 5 + length:
             break
-        packets.append((packet_id, bytes(buffer[5:5 + length])))
-        del buffer[:5 + length]
+        packets.append((packet_id, bytes(buffer[5 : 5 + length])))
+        del buffer[: 5 + length]
     return packets

@@ -94,7 +94,9 @@ def _screencap(phone: Phone, args: list[str]) -> Result:
     else:
         # width, height, format (1 = RGBA_8888), colour space (Android 12+), then RGBA pixels.
         # (RGBX packs the opaque alpha byte screencap sends, in one pass.)
-        data = b"".join((struct.pack("<4I", image.width, image.height, 1, 0), image.tobytes("raw", "RGBX")))
+        data = b"".join(
+            (struct.pack("<4I", image.width, image.height, 1, 0), image.tobytes("raw", "RGBX"))
+        )
     if path:
         phone.files[path] = data
         return b"", 0
@@ -114,9 +116,11 @@ def _dumpsys(phone: Phone, args: list[str]) -> Result:
         return b"", 0
     top = phone.foreground
     activity = APPS.get(top, ("", ".Launcher"))[1]
-    return (f"  mCurrentRotation=ROTATION_0\n  mRotation=0\n  mCurrentOrientation=0 orientation=0\n"
-            f"  mCurrentFocus=Window{{1a2b3c u0 {top}/{top}{activity}}}\n"
-            f"  mFocusedApp=ActivityRecord{{4d5e6f u0 {top}/{activity} t1}}\n").encode(), 0
+    return (
+        f"  mCurrentRotation=ROTATION_0\n  mRotation=0\n  mCurrentOrientation=0 orientation=0\n"
+        f"  mCurrentFocus=Window{{1a2b3c u0 {top}/{top}{activity}}}\n"
+        f"  mFocusedApp=ActivityRecord{{4d5e6f u0 {top}/{activity} t1}}\n"
+    ).encode(), 0
 
 
 def _am(phone: Phone, args: list[str]) -> Result:
@@ -212,16 +216,32 @@ def _rm(phone: Phone, args: list[str]) -> Result:
 
 
 def _getprop(phone: Phone, args: list[str]) -> Result:
-    props = {"ro.product.model": "vlagent-virtual", "ro.build.version.sdk": "34",
-             "ro.build.version.release": "14", "ro.product.manufacturer": "vlagent"}
+    props = {
+        "ro.product.model": "vlagent-virtual",
+        "ro.build.version.sdk": "34",
+        "ro.build.version.release": "14",
+        "ro.product.manufacturer": "vlagent",
+    }
     if args:
         return (props.get(args[0], "") + "\n").encode(), 0
     return "".join(f"[{k}]: [{v}]\n" for k, v in props.items()).encode(), 0
 
 
 COMMANDS: dict[str, Callable[[Phone, list[str]], Result]] = {
-    "echo": _echo, "input": _input, "screencap": _screencap, "wm": _wm, "dumpsys": _dumpsys,
-    "am": _am, "monkey": _monkey, "pm": _pm, "ime": _ime, "uiautomator": _uiautomator,
-    "settings": _settings, "cat": _cat, "rm": _rm, "getprop": _getprop, "true": lambda p, a: (b"", 0),
+    "echo": _echo,
+    "input": _input,
+    "screencap": _screencap,
+    "wm": _wm,
+    "dumpsys": _dumpsys,
+    "am": _am,
+    "monkey": _monkey,
+    "pm": _pm,
+    "ime": _ime,
+    "uiautomator": _uiautomator,
+    "settings": _settings,
+    "cat": _cat,
+    "rm": _rm,
+    "getprop": _getprop,
+    "true": lambda p, a: (b"", 0),
     "false": lambda p, a: (b"", 1),
 }

@@ -17,7 +17,9 @@ from vlagent.agent.evaluation.formats import aitw_action
 from vlagent.agent.evaluation.gold import GoldStep
 from vlagent.agent.evaluation.scoring import SCORERS, score
 
-DATA = json.loads((Path(__file__).parents[1] / "data" / "aitw-oracle" / "verdicts.json").read_text("utf-8"))
+DATA = json.loads(
+    (Path(__file__).parents[1] / "data" / "aitw-oracle" / "verdicts.json").read_text("utf-8")
+)
 CASES: list[dict[str, Any]] = DATA["cases"]
 
 
@@ -40,11 +42,16 @@ def test_our_verdict_is_the_reference_verdict(index: int) -> None:
     same, why = actions_match(_action(case["gold"]), _action(case["predicted"]), _boxes(case))
     assert same == case["match"], why
     # The same through the scorer that `agent eval --scorer aitw` uses, from AITW's own fields.
-    gold = GoldStep(0, Path("x.png"), "mobile_use",
-                    aitw_action(case["gold"]["type"], case["gold"]["touch_yx"], case["gold"]["lift_yx"], ""),
-                    _boxes(case))
-    predicted = aitw_action(case["predicted"]["type"], case["predicted"]["touch_yx"],
-                            case["predicted"]["lift_yx"], "")
+    gold = GoldStep(
+        0,
+        Path("x.png"),
+        "mobile_use",
+        aitw_action(case["gold"]["type"], case["gold"]["touch_yx"], case["gold"]["lift_yx"], ""),
+        _boxes(case),
+    )
+    predicted = aitw_action(
+        case["predicted"]["type"], case["predicted"]["touch_yx"], case["predicted"]["lift_yx"], ""
+    )
     verdict = score(gold, "mobile_use", predicted, SCORERS["aitw"])
     assert verdict.exact_match == case["match"], verdict.reason
 
@@ -63,14 +70,29 @@ def test_aitw_strict_departs_only_on_the_swipe_sign() -> None:
     departure: a swipe on the right axis the wrong way round is wrong."""
     departures = 0
     for case in CASES:
-        gold = GoldStep(0, Path("x.png"), "mobile_use",
-                        aitw_action(case["gold"]["type"], case["gold"]["touch_yx"], case["gold"]["lift_yx"], ""),
-                        _boxes(case))
-        predicted = aitw_action(case["predicted"]["type"], case["predicted"]["touch_yx"],
-                                case["predicted"]["lift_yx"], "")
+        gold = GoldStep(
+            0,
+            Path("x.png"),
+            "mobile_use",
+            aitw_action(
+                case["gold"]["type"], case["gold"]["touch_yx"], case["gold"]["lift_yx"], ""
+            ),
+            _boxes(case),
+        )
+        predicted = aitw_action(
+            case["predicted"]["type"],
+            case["predicted"]["touch_yx"],
+            case["predicted"]["lift_yx"],
+            "",
+        )
         strict = score(gold, "mobile_use", predicted, SCORERS["aitw-strict"]).exact_match
         mine, theirs = _swipe_direction(case["predicted"]), _swipe_direction(case["gold"])
-        opposite = mine is not None and theirs is not None and mine[0] == theirs[0] and mine[1] != theirs[1]
+        opposite = (
+            mine is not None
+            and theirs is not None
+            and mine[0] == theirs[0]
+            and mine[1] != theirs[1]
+        )
         if case["match"] and opposite:
             departures += 1
             assert not strict, case

@@ -17,19 +17,38 @@ from vlagent.agent.evaluation.formats import aitw_action
 from vlagent.agent.evaluation.gold import GoldStep
 from vlagent.agent.evaluation.scoring import SCORERS, score
 
-DATA = json.loads((Path(__file__).parents[1] / "data" / "aitz-oracle" / "verdicts.json").read_text("utf-8"))
+DATA = json.loads(
+    (Path(__file__).parents[1] / "data" / "aitz-oracle" / "verdicts.json").read_text("utf-8")
+)
 WIDTH, HEIGHT = DATA["screen"]
-BOXES = tuple((x / WIDTH, y / HEIGHT, (x + w) / WIDTH, (y + h) / HEIGHT) for y, x, h, w in DATA["ui_positions"])
+BOXES = tuple(
+    (x / WIDTH, y / HEIGHT, (x + w) / WIDTH, (y + h) / HEIGHT)
+    for y, x, h, w in DATA["ui_positions"]
+)
 STEPS: list[dict[str, Any]] = DATA["steps"]
-FINGER = {"up": ([0.5, 0.7], [0.5, 0.3]), "down": ([0.5, 0.3], [0.5, 0.7]),
-          "left": ([0.8, 0.5], [0.2, 0.5]), "right": ([0.2, 0.5], [0.8, 0.5])}
+FINGER = {
+    "up": ([0.5, 0.7], [0.5, 0.3]),
+    "down": ([0.5, 0.3], [0.5, 0.7]),
+    "left": ([0.8, 0.5], [0.2, 0.5]),
+    "right": ([0.2, 0.5], [0.8, 0.5]),
+}
 
 
 def gold_step(gold: dict[str, Any], label: bool = True) -> GoldStep:
-    arguments = aitw_action(gold["result_action_type"], gold["result_touch_yx"], gold["result_lift_yx"],
-                            gold["result_action_text"])
-    return GoldStep(0, Path("screen.png"), "mobile_use", arguments, BOXES,
-                    label=gold["coat_action_desc"] if label else None)
+    arguments = aitw_action(
+        gold["result_action_type"],
+        gold["result_touch_yx"],
+        gold["result_lift_yx"],
+        gold["result_action_text"],
+    )
+    return GoldStep(
+        0,
+        Path("screen.png"),
+        "mobile_use",
+        arguments,
+        BOXES,
+        label=gold["coat_action_desc"] if label else None,
+    )
 
 
 def predicted_call(prediction: dict[str, Any]) -> dict[str, Any] | None:
@@ -53,14 +72,22 @@ def predicted_call(prediction: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _is_click_pair(step: dict[str, Any]) -> bool:
-    return step["gold"]["coat_action_desc"].startswith("click") and step["prediction"].get("ACTION") == "CLICK"
+    return (
+        step["gold"]["coat_action_desc"].startswith("click")
+        and step["prediction"].get("ACTION") == "CLICK"
+    )
 
 
 def test_the_stored_verdicts_cover_every_decision() -> None:
     assert len(STEPS) > 500
     exact = [s for s in STEPS if s["exact_match"]]
     assert 20 < len(exact) < len(STEPS) // 2
-    assert {s["prediction"].get("ACTION") for s in exact} >= {"SCROLL", "TYPE", "PRESS_HOME", "STOP"}
+    assert {s["prediction"].get("ACTION") for s in exact} >= {
+        "SCROLL",
+        "TYPE",
+        "PRESS_HOME",
+        "STOP",
+    }
 
 
 @pytest.mark.parametrize("index", [i for i, s in enumerate(STEPS) if not _is_click_pair(s)])
@@ -68,21 +95,42 @@ def test_the_stored_verdicts_cover_every_decision() -> None:
 def test_our_verdict_is_the_reference_verdict(index: int, labelled: bool) -> None:
     step = STEPS[index]
     call = predicted_call(step["prediction"])
-    verdict = score(gold_step(step["gold"], labelled), "mobile_use" if call else None, call, SCORERS["aitz"])
-    assert (verdict.type_match, verdict.exact_match) == (step["type_match"], step["exact_match"]), verdict.reason
+    verdict = score(
+        gold_step(step["gold"], labelled), "mobile_use" if call else None, call, SCORERS["aitz"]
+    )
+    assert (verdict.type_match, verdict.exact_match) == (step["type_match"], step["exact_match"]), (
+        verdict.reason
+    )
 
 
 def test_the_click_departure() -> None:
     """The reference compares a predicted box with the point [0, 0]: the box over the top-left
     corner is right and the box around the gold element wrong. We score the gold point instead."""
-    clicks = {tuple(s["prediction"]["ARGS"]["bbox"]): s["exact_match"] for s in STEPS if _is_click_pair(s)}
-    assert clicks == {(0, 0, 100, 100): True, (450, 450, 550, 550): False, (800, 800, 900, 900): False,
-                      (500, 495, 505, 505): False}
+    clicks = {
+        tuple(s["prediction"]["ARGS"]["bbox"]): s["exact_match"] for s in STEPS if _is_click_pair(s)
+    }
+    assert clicks == {
+        (0, 0, 100, 100): True,
+        (450, 450, 550, 550): False,
+        (800, 800, 900, 900): False,
+        (500, 495, 505, 505): False,
+    }
     gold = gold_step(next(s["gold"] for s in STEPS if _is_click_pair(s)))
-    ours = {bbox: score(gold, "mobile_use", predicted_call({"ACTION": "CLICK", "ARGS": {"bbox": bbox}}),
-                        SCORERS["aitz"]).exact_match for bbox in clicks}
-    assert ours == {(0, 0, 100, 100): False, (450, 450, 550, 550): True, (800, 800, 900, 900): False,
-                    (500, 495, 505, 505): True}
+    ours = {
+        bbox: score(
+            gold,
+            "mobile_use",
+            predicted_call({"ACTION": "CLICK", "ARGS": {"bbox": bbox}}),
+            SCORERS["aitz"],
+        ).exact_match
+        for bbox in clicks
+    }
+    assert ours == {
+        (0, 0, 100, 100): False,
+        (450, 450, 550, 550): True,
+        (800, 800, 900, 900): False,
+        (500, 495, 505, 505): True,
+    }
 
 
 @pytest.mark.parametrize("case", DATA["gold_labels"])

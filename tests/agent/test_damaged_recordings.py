@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vlagent.agent.cli import exitcodes
-from vlagent.agent.cli import main
+from vlagent.agent.cli import exitcodes, main
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "tap-type-done.txt"
 
@@ -17,12 +16,30 @@ EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "tap-type-done.txt"
 @pytest.fixture
 def run(tmp_path: Path) -> Path:
     out = tmp_path / "run"
-    assert main(["run", "--env", "memory", "--space", "mobile", "--goal", "Type a greeting",
-                 "--model", f"scripted:{EXAMPLE}", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--env",
+                "memory",
+                "--space",
+                "mobile",
+                "--goal",
+                "Type a greeting",
+                "--model",
+                f"scripted:{EXAMPLE}",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
-def test_a_damaged_middle_line_stops_replay_before_it_starts(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_damaged_middle_line_stops_replay_before_it_starts(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["replay", str(run), "--speed", "0"]) == 0  # intact, it replays
     file = run / "trajectory.jsonl"
     lines = file.read_text().splitlines(keepends=True)
@@ -36,7 +53,9 @@ def test_a_damaged_middle_line_stops_replay_before_it_starts(run: Path, capsys: 
     assert len(err.splitlines()) == 1
 
 
-def test_a_corrupt_screenshot_is_one_clear_error(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_corrupt_screenshot_is_one_clear_error(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shot = sorted((run / "screens").glob("*.png"))[1]
     shot.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 10)
     capsys.readouterr()
@@ -46,7 +65,9 @@ def test_a_corrupt_screenshot_is_one_clear_error(run: Path, capsys: pytest.Captu
     assert len(err.splitlines()) == 1
 
 
-def test_the_report_draws_what_it_can_and_marks_the_rest(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_report_draws_what_it_can_and_marks_the_rest(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shots = sorted((run / "screens").glob("*.png"))
     shots[1].write_bytes(b"garbage")
     assert main(["report", str(run)]) == 0

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 from tests.conftest import need, write_script
-
 from vlagent.agent.cli.demo_robot import pick_script
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "embedding.md"

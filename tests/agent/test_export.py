@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import need, run_cli
 from PIL import Image
 
+from tests.conftest import need, run_cli
 from vlagent.agent.trajectory import read_trajectory
 
 
@@ -27,19 +27,26 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return runs
 
 
-def test_the_export_loads_back_with_datasets_frame_for_frame(two_runs: list[Path], tmp_path: Path) -> None:
+def test_the_export_loads_back_with_datasets_frame_for_frame(
+    two_runs: list[Path], tmp_path: Path
+) -> None:
     datasets = need("datasets")
     from vlagent.agent.outputs.export import export_lerobot
 
     out = export_lerobot(two_runs, tmp_path / "dataset", fps=2)
-    loaded = datasets.load_dataset("parquet", data_files=str(out / "data/chunk-000/file-000.parquet"),
-                                   split="train")
+    loaded = datasets.load_dataset(
+        "parquet", data_files=str(out / "data/chunk-000/file-000.parquet"), split="train"
+    )
     info = json.loads((out / "meta/info.json").read_text())
     assert info["codebase_version"] == "v3.0" and info["total_episodes"] == 2 and info["fps"] == 2
     assert info["total_frames"] == len(loaded) == 10
     assert info["features"]["observation.images.top"]["shape"] == [320, 320, 3]
     assert info["features"]["observation.state"]["names"] == [
-        "gripper_position_m.0", "gripper_position_m.1", "gripper_position_m.2", "gripper_closed"]
+        "gripper_position_m.0",
+        "gripper_position_m.1",
+        "gripper_position_m.2",
+        "gripper_closed",
+    ]
     row = 0
     for episode, run in enumerate(two_runs):
         steps = read_trajectory(run).steps
@@ -48,22 +55,31 @@ def test_the_export_loads_back_with_datasets_frame_for_frame(two_runs: list[Path
             assert record["episode_index"] == episode and record["frame_index"] == frame
             assert record["timestamp"] == pytest.approx(frame / 2)
             # Every camera image, pixel for pixel, as decoded by datasets.
-            assert np.array_equal(np.asarray(record["observation.images.front"]),
-                                  np.asarray(Image.open(run / step.screenshot)))
-            assert np.array_equal(np.asarray(record["observation.images.top"]),
-                                  np.asarray(Image.open(run / step.views["top"])))
+            assert np.array_equal(
+                np.asarray(record["observation.images.front"]),
+                np.asarray(Image.open(run / step.screenshot)),
+            )
+            assert np.array_equal(
+                np.asarray(record["observation.images.top"]),
+                np.asarray(Image.open(run / step.views["top"])),
+            )
             position = step.state["gripper_position_m"]
-            assert record["observation.state"] == pytest.approx([*position, float(step.state["gripper_closed"])])
+            assert record["observation.state"] == pytest.approx(
+                [*position, float(step.state["gripper_closed"])]
+            )
             assert record["action.tool"] == step.action.tool
             assert json.loads(record["action.arguments"]) == step.action.model
             assert record["next.done"] == (frame == len(steps) - 1)
             row += 1
     # The action is the state the step led to: after the grasp (frame 1) the gripper is closed.
     assert loaded[1]["action"][3] == 1.0 and loaded[0]["action"][3] == 0.0
-    tasks = datasets.load_dataset("parquet", data_files=str(out / "meta/tasks.parquet"), split="train")
+    tasks = datasets.load_dataset(
+        "parquet", data_files=str(out / "meta/tasks.parquet"), split="train"
+    )
     assert tasks["task"] == ["Put the red cube on the green square"]
-    episodes = datasets.load_dataset("parquet", data_files=str(out / "meta/episodes/chunk-000/file-000.parquet"),
-                                     split="train")
+    episodes = datasets.load_dataset(
+        "parquet", data_files=str(out / "meta/episodes/chunk-000/file-000.parquet"), split="train"
+    )
     assert episodes["length"] == [5, 5] and episodes["dataset_from_index"] == [0, 5]
 
 
@@ -73,6 +89,11 @@ def test_agent_export_on_the_command_line(two_runs: list[Path], tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "ds/data/chunk-000/file-000.parquet").exists()
     again = run_cli("export", str(two_runs[0]), "--out", str(tmp_path / "ds"), timeout=120)
-    assert again.returncode != 0 and "is not empty; give a new directory" in again.stderr + again.stdout
-    missing = run_cli("export", str(tmp_path / "nothing"), "--out", str(tmp_path / "ds2"), timeout=120)
+    assert (
+        again.returncode != 0
+        and "is not empty; give a new directory" in again.stderr + again.stdout
+    )
+    missing = run_cli(
+        "export", str(tmp_path / "nothing"), "--out", str(tmp_path / "ds2"), timeout=120
+    )
     assert missing.returncode != 0 and "no trajectory at" in missing.stderr + missing.stdout

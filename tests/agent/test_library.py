@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import tool_call, write_script
 
+from tests.conftest import tool_call, write_script
 from vlagent.agent import Agent, Limits, ModelSpec, RunSpec, build_agent
 from vlagent.agent.cli import main
-from vlagent.agent.runtimes.base import Completion
 from vlagent.agent.runtimes import ScriptedRuntime
+from vlagent.agent.runtimes.base import Completion
 from vlagent.agent.trajectory import Recorder, read_trajectory
 from vlagent.environments import ActionResult, MemoryEnvironment
 from vlagent.prompts import Prompt, get_dialect
@@ -29,6 +29,7 @@ TIMES = {"started_at", "ended_at", "duration_s", "timings_ms", "run_id"}
 def comparable(run_dir: Path) -> list[dict[str, Any]]:
     """The trajectory's lines without what differs between two runs of the same episode: times,
     durations and the run's id."""
+
     def strip(value: Any) -> Any:
         if isinstance(value, dict):
             return {k: strip(v) for k, v in value.items() if k not in TIMES}
@@ -36,17 +37,38 @@ def comparable(run_dir: Path) -> list[dict[str, Any]]:
             return [strip(v) for v in value]
         return value
 
-    lines = [json.loads(line) for line in (run_dir / "trajectory.jsonl").read_text("utf-8").splitlines()]
+    lines = [
+        json.loads(line) for line in (run_dir / "trajectory.jsonl").read_text("utf-8").splitlines()
+    ]
     return [strip(line) for line in lines]
 
 
 def test_the_cli_and_six_lines_of_library_record_the_same_trajectory(tmp_path: Path) -> None:
-    code = main(["run", "--env", "memory", "--size", "720x1280", "--space", "mobile", "--goal",
-                 "Type a greeting", "--model", f"scripted:{EXAMPLE}", "--out", str(tmp_path / "cli")])
+    code = main(
+        [
+            "run",
+            "--env",
+            "memory",
+            "--size",
+            "720x1280",
+            "--space",
+            "mobile",
+            "--goal",
+            "Type a greeting",
+            "--model",
+            f"scripted:{EXAMPLE}",
+            "--out",
+            str(tmp_path / "cli"),
+        ]
+    )
     assert code == 0
     # The library, as a user writes it (six lines at most):
-    spec = RunSpec(env="memory", env_options={"size": "720x1280", "space": "mobile"},
-                   model=f"scripted:{EXAMPLE}", out=tmp_path / "lib")
+    spec = RunSpec(
+        env="memory",
+        env_options={"size": "720x1280", "space": "mobile"},
+        model=f"scripted:{EXAMPLE}",
+        out=tmp_path / "lib",
+    )
     with build_agent(spec) as agent:
         result = agent.run("Type a greeting")
     assert result.status == "success"
@@ -56,8 +78,13 @@ def test_the_cli_and_six_lines_of_library_record_the_same_trajectory(tmp_path: P
 def _scripted_agent(answers: list[str], out: Path | None) -> tuple[Agent, MemoryEnvironment]:
     env = MemoryEnvironment(size=(720, 1280), space="mobile")
     recorder = Recorder(out) if out is not None else None
-    agent = Agent(ScriptedRuntime(answers), get_dialect("qwen2-vl"), env, recorder=recorder,
-                  limits=Limits(max_steps=10))
+    agent = Agent(
+        ScriptedRuntime(answers),
+        get_dialect("qwen2-vl"),
+        env,
+        recorder=recorder,
+        limits=Limits(max_steps=10),
+    )
     return agent, env
 
 
@@ -103,7 +130,12 @@ def test_decisions_can_be_taken_without_executing_them(tmp_path: Path) -> None:
     assert executed_by_caller[0]["coordinate"] == [360.0, 320.0]
     trajectory = read_trajectory(tmp_path / "run")
     assert trajectory.end is not None and trajectory.end.status == "success"
-    assert [s.error.kind if s.error else None for s in trajectory.steps] == ["parse", None, None, None]
+    assert [s.error.kind if s.error else None for s in trajectory.steps] == [
+        "parse",
+        None,
+        None,
+        None,
+    ]
     assert trajectory.steps[1].result is not None
     assert trajectory.steps[1].result.message == "done by the caller"
     # A second decision before the first is reported is refused, not silently dropped.
@@ -123,15 +155,25 @@ class SlowModel(ScriptedRuntime):
     def generate(self, prompts: list[Prompt]) -> list[Completion]:
         time.sleep(0.05)
         self.used += 1
-        return [Completion(text=tool_call(action="swipe", coordinate=[500, 800 - self.used % 2],
-                                          coordinate2=[500, 200]))]
+        return [
+            Completion(
+                text=tool_call(
+                    action="swipe", coordinate=[500, 800 - self.used % 2], coordinate2=[500, 200]
+                )
+            )
+        ]
 
 
 def test_stop_from_another_thread_ends_the_run_within_one_step(tmp_path: Path) -> None:
     env = MemoryEnvironment(size=(720, 1280), space="mobile")
     model = SlowModel()
-    agent = Agent(model, get_dialect("qwen2-vl"), env, recorder=Recorder(tmp_path / "run"),
-                  limits=Limits(max_steps=1000, max_repeats=1000))
+    agent = Agent(
+        model,
+        get_dialect("qwen2-vl"),
+        env,
+        recorder=Recorder(tmp_path / "run"),
+        limits=Limits(max_steps=1000, max_repeats=1000),
+    )
     results = []
     worker = threading.Thread(target=lambda: results.append(agent.run("swipe forever")))
     worker.start()
@@ -191,8 +233,10 @@ def test_build_agent_closes_what_it_opened_when_the_model_is_missing(tmp_path: P
             closed.append(True)
 
     with pytest.raises(ModelUnavailable, match="not found"):
-        build_agent(RunSpec(env="memory", model=ModelSpec(model="scripted:/nonexistent")),
-                    environment=Watched())
+        build_agent(
+            RunSpec(env="memory", model=ModelSpec(model="scripted:/nonexistent")),
+            environment=Watched(),
+        )
     assert closed == [True]
 
 
@@ -216,30 +260,73 @@ def test_every_model_option_of_run_is_taken_by_replay_and_eval(tmp_path: Path) -
     from vlagent.agent.cli.common import app
 
     command = typer.main.get_command(app)
-    by_name = {name: {o for p in cmd.params for o in p.opts} for name, cmd in command.commands.items()}  # type: ignore[attr-defined]
+    by_name = {
+        name: {o for p in cmd.params for o in p.opts} for name, cmd in command.commands.items()
+    }  # type: ignore[attr-defined]
     # agent run's options, less those about the goal, the limits, the output and the environment:
-    not_model = {"--env", "--goal", "--max-steps", "--max-retries", "--max-repeats", "--time-limit",
-                 "--out", "--dry-run", "--secret", "--confirm", "--allow-app", "--deny-app", "--region"}
-    not_model |= {f"--{o.replace('_', '-')}" for name in environments.available() for o in environments.options_of(name)}
+    not_model = {
+        "--env",
+        "--goal",
+        "--max-steps",
+        "--max-retries",
+        "--max-repeats",
+        "--time-limit",
+        "--out",
+        "--dry-run",
+        "--secret",
+        "--confirm",
+        "--allow-app",
+        "--deny-app",
+        "--region",
+        "--env-option",
+    }
+    not_model |= {
+        f"--{o.replace('_', '-')}"
+        for name in environments.available()
+        for o in environments.options_of(name)
+    }
     model_flags = by_name["run"] - not_model
     assert {"--model", "--endpoint", "--dialect", "--max-pixels", "--dtype"} <= model_flags
     for name in ("run", "replay", "eval"):
         assert model_flags <= by_name[name], (name, model_flags - by_name[name])
     # ... and through the real command line: each flag with a valid value parses, the run then
     # stops where the flag does not matter (a scripted model, a missing recording).
-    values = {"--model": "scripted:x", "--dialect": "qwen2-vl", "--endpoint": None,
-              "--max-new-tokens": "8", "--temperature": "0.5", "--seed": "1", "--dtype": "fp32",
-              "--attention": "sdpa", "--device-map": "cpu", "--quantization": "4bit",
-              "--max-pixels": "1000000", "--min-pixels": "3136", "--constrained": "off",
-              "--timeout": "5", "--retries": "1", "--allow-insecure-key": ""}
+    values = {
+        "--model": "scripted:x",
+        "--dialect": "qwen2-vl",
+        "--endpoint": None,
+        "--max-new-tokens": "8",
+        "--temperature": "0.5",
+        "--seed": "1",
+        "--dtype": "fp32",
+        "--attention": "sdpa",
+        "--device-map": "cpu",
+        "--quantization": "4bit",
+        "--max-pixels": "1000000",
+        "--min-pixels": "3136",
+        "--constrained": "off",
+        "--timeout": "5",
+        "--retries": "1",
+        "--allow-insecure-key": "",
+    }
     assert set(values) == model_flags
     script = write_script(tmp_path / "s.txt", [tool_call(action="terminate", status="success")])
     for flag, value in values.items():
-        extra = [] if flag == "--model" else [flag, value or "http://127.0.0.1:9/v1"] if value != "" else [flag]
+        extra = (
+            []
+            if flag == "--model"
+            else [flag, value or "http://127.0.0.1:9/v1"]
+            if value != ""
+            else [flag]
+        )
         model = ["--model", "served-name" if flag == "--endpoint" else f"scripted:{script}"]
         replay_code = main(["replay", str(tmp_path / "no-such-run"), *model, *extra])
-        eval_code = main(["eval", str(tmp_path / "no-such-data"), "--out", str(tmp_path / "e"), *model, *extra])
-        assert replay_code == 3 and eval_code == 3, flag  # setup error (no recording, no data): not a usage error
+        eval_code = main(
+            ["eval", str(tmp_path / "no-such-data"), "--out", str(tmp_path / "e"), *model, *extra]
+        )
+        assert replay_code == 3 and eval_code == 3, (
+            flag
+        )  # setup error (no recording, no data): not a usage error
 
 
 def test_each_step_records_what_is_new_and_the_whole_prompt_is_rebuilt(tmp_path: Path) -> None:
@@ -255,15 +342,21 @@ def test_each_step_records_what_is_new_and_the_whole_prompt_is_rebuilt(tmp_path:
     Agent(spy, get_dialect("qwen2-vl"), env, recorder=Recorder(tmp_path / "run")).run("greet")
     trajectory = read_trajectory(tmp_path / "run")
     assert [trajectory.prompt(s.index) for s in trajectory.steps] == spy.seen
-    assert trajectory.steps[0].prompt_from is None and trajectory.steps[0].prompt_text == spy.seen[0]
+    assert (
+        trajectory.steps[0].prompt_from is None and trajectory.steps[0].prompt_text == spy.seen[0]
+    )
     later = trajectory.steps[2]
     assert later.prompt_from is not None and len(later.prompt_text) < len(spy.seen[2]) - 60
 
 
 def test_an_empty_goal_is_refused_before_a_run_starts(tmp_path: Path) -> None:
     finish = tool_call("computer_use", action="terminate", status="success")
-    agent = Agent(ScriptedRuntime([finish]), get_dialect("qwen2-vl"), MemoryEnvironment(),
-                  recorder=Recorder(tmp_path / "run"))
+    agent = Agent(
+        ScriptedRuntime([finish]),
+        get_dialect("qwen2-vl"),
+        MemoryEnvironment(),
+        recorder=Recorder(tmp_path / "run"),
+    )
     with pytest.raises(ValueError, match="say what the agent should do"):
         agent.run(" ")
     assert (tmp_path / "run" / "trajectory.jsonl").read_text() == ""  # nothing recorded

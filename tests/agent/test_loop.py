@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import tool_call
 from pydantic import BaseModel
 
+from tests.conftest import tool_call
 from vlagent.agent import Agent, Limits
-from vlagent.agent.runtimes.base import Completion, Runtime
 from vlagent.agent.runtimes import ScriptedRuntime
+from vlagent.agent.runtimes.base import Completion, Runtime
 from vlagent.agent.trajectory import Recorder, read_trajectory
 from vlagent.environments import ActionResult, EnvironmentFault, MemoryEnvironment
 from vlagent.prompts import Prompt, get_dialect
@@ -31,7 +31,9 @@ class Spy(ScriptedRuntime):
         return super().generate(prompts)
 
 
-def make_agent(answers: list[str], tmp_path: Path | None = None, **limits: float) -> tuple[Agent, MemoryEnvironment, Spy]:
+def make_agent(
+    answers: list[str], tmp_path: Path | None = None, **limits: float
+) -> tuple[Agent, MemoryEnvironment, Spy]:
     env = MemoryEnvironment(size=(720, 1280), space="mobile")
     runtime = Spy(answers)
     recorder = Recorder(tmp_path / "run") if tmp_path is not None else None
@@ -77,10 +79,16 @@ def test_max_steps_stops_the_run() -> None:
 
 def test_invalid_answer_is_fed_back_and_the_model_recovers() -> None:
     agent, env, runtime = make_agent(
-        ["I will tap the button", tool_call(action="click", coordinate=[1500, 100]), CLICK, DONE])
+        ["I will tap the button", tool_call(action="click", coordinate=[1500, 100]), CLICK, DONE]
+    )
     result = agent.run("tap")
     assert result.status == "success"
-    assert [s.error.kind if s.error else None for s in result.steps] == ["parse", "validation", None, None]
+    assert [s.error.kind if s.error else None for s in result.steps] == [
+        "parse",
+        "validation",
+        None,
+        None,
+    ]
     assert len(env.log) == 1  # the invalid answers were never executed
     second, third = runtime.prompts[1].text(), runtime.prompts[2].text()
     assert "Your previous answer was not executed: no tool call found" in second
@@ -160,26 +168,36 @@ class Vanishing(MemoryEnvironment):
 def test_environment_fault_ends_with_error_and_keeps_finished_steps(tmp_path: Path) -> None:
     env = Vanishing(space="mobile")
     answers = [tool_call(action="click", coordinate=[100 * i, 100]) for i in range(1, 5)]
-    agent = Agent(ScriptedRuntime(answers), get_dialect("qwen2-vl"), env, recorder=Recorder(tmp_path / "run"))
+    agent = Agent(
+        ScriptedRuntime(answers), get_dialect("qwen2-vl"), env, recorder=Recorder(tmp_path / "run")
+    )
     result = agent.run("tap")
     assert result.status == "error" and "device disconnected" in result.reason
     trajectory = read_trajectory(tmp_path / "run")
     assert [s.error.model_dump() if s.error else None for s in trajectory.steps] == [
-        None, {"kind": "environment", "message": "device disconnected"}]
+        None,
+        {"kind": "environment", "message": "device disconnected"},
+    ]
     assert trajectory.end is not None and trajectory.end.status == "error"
 
 
 def test_a_policy_can_refuse_an_action() -> None:
     env = MemoryEnvironment(space="mobile")
     runtime = ScriptedRuntime([tool_call(action="type", text="password123"), DONE])
-    agent = Agent(runtime, get_dialect("qwen2-vl"), env,
-                  policy=lambda a: "no typing" if getattr(a, "action", "") == "type" else None)
+    agent = Agent(
+        runtime,
+        get_dialect("qwen2-vl"),
+        env,
+        policy=lambda a: "no typing" if getattr(a, "action", "") == "type" else None,
+    )
     result = agent.run("log in")
     assert result.status == "success" and env.log == []
     assert result.steps[0].error is not None and result.steps[0].error.kind == "policy"
 
 
-@pytest.mark.parametrize("bad", [{"max_steps": 0}, {"max_retries": -1}, {"max_repeats": 1}, {"time_limit_s": 0}])
+@pytest.mark.parametrize(
+    "bad", [{"max_steps": 0}, {"max_retries": -1}, {"max_repeats": 1}, {"time_limit_s": 0}]
+)
 def test_limits_reject_nonsense(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Limits(**bad)  # type: ignore[arg-type]

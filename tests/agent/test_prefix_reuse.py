@@ -32,8 +32,13 @@ def _steps(runtime: TransformersRuntime) -> list[tuple[str, int]]:
         prompt = dialect.render("Open the Clock app", history, _screen(step), mobile_tools())
         completion = runtime.generate([prompt])[0]
         seen.append((completion.text, completion.reused_prompt_tokens))
-        history.append(ToolCall("mobile_use", {"action": "wait", "time": step + 1},
-                                {"action": "wait", "time": step + 1}))
+        history.append(
+            ToolCall(
+                "mobile_use",
+                {"action": "wait", "time": step + 1},
+                {"action": "wait", "time": step + 1},
+            )
+        )
     other = dialect.render("Turn on airplane mode", history[:1], _screen(5), mobile_tools())
     completion = runtime.generate([other])[0]
     seen.append((completion.text, completion.reused_prompt_tokens))
@@ -45,10 +50,14 @@ def _steps(runtime: TransformersRuntime) -> list[tuple[str, int]]:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_reuse_gives_the_same_greedy_answers(family: str, checkpoint: Callable[..., Path]) -> None:
     folder = str(checkpoint(family))
-    plain = _steps(TransformersRuntime(folder, RuntimeOptions(max_new_tokens=12, reuse_prefix=False)))
+    plain = _steps(
+        TransformersRuntime(folder, RuntimeOptions(max_new_tokens=12, reuse_prefix=False))
+    )
     reused = _steps(TransformersRuntime(folder, RuntimeOptions(max_new_tokens=12)))
     assert [text for text, _ in reused] == [text for text, _ in plain]
     assert all(count == 0 for _, count in plain)
     counts = [count for _, count in reused]
-    assert counts[0] == 0 and all(count > 1000 for count in counts[1:5])  # the tools section at least
+    assert counts[0] == 0 and all(
+        count > 1000 for count in counts[1:5]
+    )  # the tools section at least
     assert counts[5:] == [0, 0]  # batches are left alone

@@ -15,7 +15,9 @@ from vlagent.agent.evaluation.formats import aitw_action
 from vlagent.agent.evaluation.gold import GoldStep
 from vlagent.agent.evaluation.scoring import SCORERS, score
 
-DATA = json.loads((Path(__file__).parents[1] / "data" / "qwen-aitz-oracle" / "verdicts.json").read_text("utf-8"))
+DATA = json.loads(
+    (Path(__file__).parents[1] / "data" / "qwen-aitz-oracle" / "verdicts.json").read_text("utf-8")
+)
 BOXES = tuple((x, y, x + w, y + h) for y, x, h, w in DATA["ui_positions_yxhw"])
 STEPS: list[dict[str, Any]] = DATA["steps"]
 
@@ -32,7 +34,11 @@ def predicted_call(prediction: dict[str, Any]) -> dict[str, Any] | None:
     if "POINT" in action:
         point = [v / 1000 for v in action["POINT"]]
         if "to" in action:
-            return {"action": "swipe", "coordinate": point, "coordinate2": [v / 1000 for v in action["to"]]}
+            return {
+                "action": "swipe",
+                "coordinate": point,
+                "coordinate2": [v / 1000 for v in action["to"]],
+            }
         if args["duration"] > 200:
             return {"action": "long_press", "coordinate": point, "time": args["duration"] / 1000}
         return {"action": "click", "coordinate": point}
@@ -51,9 +57,12 @@ def test_the_stored_verdicts_cover_every_decision() -> None:
 def test_our_verdict_is_the_reference_verdict(index: int) -> None:
     step = STEPS[index]
     g = step["gold"]
-    arguments = aitw_action(g["result_action_type"], g["result_touch_yx"], g["result_lift_yx"],
-                            g["result_action_text"])
+    arguments = aitw_action(
+        g["result_action_type"], g["result_touch_yx"], g["result_lift_yx"], g["result_action_text"]
+    )
     gold = GoldStep(0, Path("screen.png"), "mobile_use", arguments, BOXES)
     call = predicted_call(step["prediction"])
     verdict = score(gold, "mobile_use", call, SCORERS["qwen-aitz"])
-    assert (verdict.type_match, verdict.exact_match) == (step["type_match"], step["exact_match"]), verdict.reason
+    assert (verdict.type_match, verdict.exact_match) == (step["type_match"], step["exact_match"]), (
+        verdict.reason
+    )

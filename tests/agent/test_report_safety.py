@@ -10,14 +10,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import run_cli
 from PIL import Image
 
-from vlagent.agent.cli import main
 from tests.agent.test_trajectory import recorded_run
+from tests.conftest import run_cli
 from tests.environments.test_desktop import require
+from vlagent.agent.cli import main
 
-PAYLOAD = "<script>document.body.dataset.pwned='yes'</script><img src=x onerror=\"document.body.dataset.pwned='yes'\">"
+PAYLOAD = "<script>document.body.dataset.pwned='yes'</script><img src=x onerror=\"document.body.dataset.pwned='yes'\">"  # noqa: E501
 
 
 def poison(value: object) -> object:
@@ -25,8 +25,14 @@ def poison(value: object) -> object:
     if isinstance(value, str):
         return PAYLOAD
     if isinstance(value, dict):
-        return {k: (v if k in ("type", "format", "screenshot", "screen_hash", "status", "kind")
-                    else poison(v)) for k, v in value.items()}
+        return {
+            k: (
+                v
+                if k in ("type", "format", "screenshot", "screen_hash", "status", "kind")
+                else poison(v)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [poison(v) for v in value]
     return value
@@ -40,7 +46,9 @@ def crafted(tmp_path: Path) -> tuple[Path, Path]:
     lines = [poison(json.loads(line)) for line in path.read_text("utf-8").splitlines()]
     for line in lines:
         if isinstance(line, dict) and line.get("type") == "step":
-            line["prompt_tokens"] = PAYLOAD  # a crafted file is not typed: the reader must refuse it
+            line["prompt_tokens"] = (
+                PAYLOAD  # a crafted file is not typed: the reader must refuse it
+            )
     lines[1]["prompt_tokens"] = 7  # one step stays readable, with script in every string
     path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     outside = tmp_path / "outside"
@@ -55,7 +63,9 @@ def crafted(tmp_path: Path) -> tuple[Path, Path]:
     return run, outside
 
 
-def test_a_crafted_run_gives_a_report_that_runs_no_script_and_shows_no_outside_file(tmp_path: Path) -> None:
+def test_a_crafted_run_gives_a_report_that_runs_no_script_and_shows_no_outside_file(
+    tmp_path: Path,
+) -> None:
     require("chromium")
     run, outside = crafted(tmp_path)
     assert main(["report", str(run)]) == 0
@@ -68,10 +78,23 @@ def test_a_crafted_run_gives_a_report_that_runs_no_script_and_shows_no_outside_f
     # Opened in a real browser, nothing ran.
     profile = tmp_path / "profile"
     dom = subprocess.run(
-        [shutil.which("chromium") or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", "--dump-dom", report.as_uri()],
-        capture_output=True, text=True, timeout=60)
+        [
+            shutil.which("chromium") or "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "<body" in dom.stdout, dom.stderr[-500:]
     assert not re.search(r"<body[^>]*data-pwned", dom.stdout)
 
@@ -82,10 +105,23 @@ def test_a_poisoned_page_without_our_escaping_would_run_the_script(tmp_path: Pat
     page = tmp_path / "raw.html"
     page.write_text(f"<!doctype html><html><body>{PAYLOAD}</body></html>", encoding="utf-8")
     dom = subprocess.run(
-        [shutil.which("chromium") or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=60)
+        [
+            shutil.which("chromium") or "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert re.search(r"<body[^>]*data-pwned=\"yes\"", dom.stdout), dom.stdout[:300]
 
 

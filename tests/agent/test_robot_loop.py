@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import tool_call
 
+from tests.conftest import tool_call
 from vlagent.agent import Agent, Limits
-from vlagent.agent.core.deadline import StepOverrun
 from vlagent.agent.cli.demo_robot import GOAL, pick_script
-from vlagent.agent.runtimes.base import Completion
+from vlagent.agent.core.deadline import StepOverrun
 from vlagent.agent.runtimes import ScriptedRuntime
+from vlagent.agent.runtimes.base import Completion
 from vlagent.agent.trajectory import Recorder, read_trajectory
 from vlagent.environments import MemoryEnvironment, Observation, Wrapper
 from vlagent.environments.change import ExactPixels, TolerantPixels
@@ -28,10 +28,16 @@ def arm(sim_arm):  # type: ignore[no-untyped-def]
     return sim_arm(7)
 
 
-def test_a_caller_owned_loop_does_the_task_one_step_at_a_time_with_its_own_observations(arm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_caller_owned_loop_does_the_task_one_step_at_a_time_with_its_own_observations(
+    arm, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     # The robot's own loop: it captures, asks for a decision, executes, reports; vlagent records.
-    agent = Agent(ScriptedRuntime(pick_script(arm.observe())), get_dialect("qwen2-vl"), arm,
-                  recorder=Recorder(tmp_path / "run"))
+    agent = Agent(
+        ScriptedRuntime(pick_script(arm.observe())),
+        get_dialect("qwen2-vl"),
+        arm,
+        recorder=Recorder(tmp_path / "run"),
+    )
     seen_by_the_caller = []
     with agent.start(GOAL) as run:
         while not run.finished:
@@ -46,7 +52,9 @@ def test_a_caller_owned_loop_does_the_task_one_step_at_a_time_with_its_own_obser
     assert [s.state["gripper_position_m"] for s in steps if s.state] == seen_by_the_caller
 
 
-def test_a_typed_function_is_a_tool_whose_wrong_arguments_get_the_retry_path(tmp_path: Path) -> None:
+def test_a_typed_function_is_a_tool_whose_wrong_arguments_get_the_retry_path(
+    tmp_path: Path,
+) -> None:
     tools = ToolSet()
     moved: list[tuple[float, float]] = []
 
@@ -64,9 +72,12 @@ def test_a_typed_function_is_a_tool_whose_wrong_arguments_get_the_retry_path(tmp
         return f"drove {forward_m} m"
 
     env = MemoryEnvironment(size=(320, 240), space="mobile")
-    answers = [tool_call("move_base", forward_m="far"), tool_call("move_base", forward_m=5),
-               tool_call("move_base", forward_m=0.5, turn_deg=90),
-               tool_call("mobile_use", action="terminate", status="success")]
+    answers = [
+        tool_call("move_base", forward_m="far"),
+        tool_call("move_base", forward_m=5),
+        tool_call("move_base", forward_m=0.5, turn_deg=90),
+        tool_call("mobile_use", action="terminate", status="success"),
+    ]
     prompts: list[Prompt] = []
 
     class Watching(ScriptedRuntime):
@@ -74,15 +85,25 @@ def test_a_typed_function_is_a_tool_whose_wrong_arguments_get_the_retry_path(tmp
             prompts.extend(batch)
             return super().generate(batch)
 
-    with Agent(Watching(answers), get_dialect("qwen2-vl"), env, toolset=ToolSet([env.toolset[n] for n in env.toolset.names]),
-               recorder=Recorder(tmp_path / "run")) as agent:
+    with Agent(
+        Watching(answers),
+        get_dialect("qwen2-vl"),
+        env,
+        toolset=ToolSet([env.toolset[n] for n in env.toolset.names]),
+        recorder=Recorder(tmp_path / "run"),
+    ) as agent:
         agent.toolset.add_function(move_base)
         result = agent.run("drive half a metre")
     assert result.status == "success" and moved == [(0.5, 90.0)]
-    schema = next(t for t in prompts[0].tools or [] if t["function"]["name"] == "move_base")["function"]
+    schema = next(t for t in prompts[0].tools or [] if t["function"]["name"] == "move_base")[
+        "function"
+    ]
     assert schema["description"] == "Drive the robot's base."
     assert schema["parameters"]["required"] == ["forward_m"]
-    assert schema["parameters"]["properties"]["turn_deg"]["description"] == "degrees to turn left first."
+    assert (
+        schema["parameters"]["properties"]["turn_deg"]["description"]
+        == "degrees to turn left first."
+    )
     steps = read_trajectory(tmp_path / "run").steps
     assert steps[0].error is not None and steps[0].error.kind == "validation"
     assert "'forward_m' \"far\": input should be a valid number" in prompts[1].text()
@@ -102,15 +123,28 @@ class NoisyCamera(Wrapper):
         obs = self.inner.observe()
 
         def noisy(image):  # type: ignore[no-untyped-def]
-            pixels = np.asarray(image).astype(np.float32) + self.rng.normal(0, 6, (image.height, image.width, 3))
+            pixels = np.asarray(image).astype(np.float32) + self.rng.normal(
+                0, 6, (image.height, image.width, 3)
+            )
             return np.clip(pixels, 0, 255).astype(np.uint8)
-        return Observation(noisy(obs.image), name=obs.name, views={k: noisy(v) for k, v in obs.views.items()},
-                           state=obs.state, surface=obs.surface)
+
+        return Observation(
+            noisy(obs.image),
+            name=obs.name,
+            views={k: noisy(v) for k, v in obs.views.items()},
+            state=obs.state,
+            surface=obs.surface,
+        )
 
 
 def _repeat(agent_toolset: ToolSet, env, answer: str, steps: int = 6):  # type: ignore[no-untyped-def]
-    agent = Agent(ScriptedRuntime([answer] * steps), get_dialect("qwen2-vl"), env, toolset=agent_toolset,
-                  limits=Limits(max_steps=steps, max_repeats=3))
+    agent = Agent(
+        ScriptedRuntime([answer] * steps),
+        get_dialect("qwen2-vl"),
+        env,
+        toolset=agent_toolset,
+        limits=Limits(max_steps=steps, max_repeats=3),
+    )
     return agent.run(GOAL)
 
 
@@ -122,7 +156,12 @@ def test_a_noisy_static_camera_still_stops_a_repeated_action(arm) -> None:  # ty
     result = _repeat(arm.toolset, camera, tool_call("move_to", position=[0.0, 0.0, 0.2]))
     assert result.status == "error" and "3 times on an unchanged camera image" in result.reason
     # The first move changed the scene; the three after it did not, and the third is not executed.
-    assert len(result.steps) == 4 and [s.executed for s in result.steps] == [True, True, True, False]
+    assert len(result.steps) == 4 and [s.executed for s in result.steps] == [
+        True,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_a_repeated_action_that_moves_the_object_is_not_a_loop(arm) -> None:  # type: ignore[no-untyped-def]
@@ -133,7 +172,7 @@ def test_a_repeated_action_that_moves_the_object_is_not_a_loop(arm) -> None:  # 
         """Push the cube to the right."""
         x, y, z = arm.scene.cube
         address = arm.scene._cube_joint
-        arm.scene.data.qpos[address:address + 3] = [x + dx, y, z]
+        arm.scene.data.qpos[address : address + 3] = [x + dx, y, z]
         arm.scene._simulate(50)
 
     before = arm.scene.cube[0]
@@ -155,7 +194,9 @@ def test_the_tolerant_detector_sees_a_small_move_through_heavy_noise() -> None:
     detector = TolerantPixels()
     base = detector.signature(shot(scene))
     assert detector.same(base, detector.signature(shot(scene)))
-    assert detector.same(base, detector.signature(shot(np.clip(scene.astype(int) + 15, 0, 255).astype(np.uint8))))
+    assert detector.same(
+        base, detector.signature(shot(np.clip(scene.astype(int) + 15, 0, 255).astype(np.uint8)))
+    )
     assert not detector.same(base, detector.signature(shot(moved)))
 
 
@@ -165,11 +206,21 @@ class SlowModel(ScriptedRuntime):
         return super().generate(batch)
 
 
-def test_a_decision_past_its_deadline_is_no_action_and_is_recorded_unexecuted(tmp_path: Path) -> None:
+def test_a_decision_past_its_deadline_is_no_action_and_is_recorded_unexecuted(
+    tmp_path: Path,
+) -> None:
     env = MemoryEnvironment(size=(320, 240), space="mobile")
-    answers = [tool_call(action="click", coordinate=[100, 100]), tool_call(action="click", coordinate=[500, 500])]
-    agent = Agent(SlowModel(answers), get_dialect("qwen2-vl"), env, recorder=Recorder(tmp_path / "run"),
-                  limits=Limits(max_steps=2))
+    answers = [
+        tool_call(action="click", coordinate=[100, 100]),
+        tool_call(action="click", coordinate=[500, 500]),
+    ]
+    agent = Agent(
+        SlowModel(answers),
+        get_dialect("qwen2-vl"),
+        env,
+        recorder=Recorder(tmp_path / "run"),
+        limits=Limits(max_steps=2),
+    )
     with agent.start("tap") as run:
         started = time.monotonic()
         decision = run.decide(deadline_s=0.05)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import tool_call
 
+from tests.conftest import tool_call
 from vlagent.agent import Agent
 from vlagent.agent.replay.compare import compare_screens
 from vlagent.agent.replay.healing import HealingRuntime
@@ -38,14 +38,20 @@ class Saying(MemoryEnvironment):
         if self.app is not None:
             observation.metadata["foreground"] = self.app
         if self.label is not None:
-            observation.elements = [UIElement(bounds=(400, 200, 880, 600), text=self.label, clickable=True),
-                                    UIElement(bounds=(0, 0, 1280, 800), description="window")]
+            observation.elements = [
+                UIElement(bounds=(400, 200, 880, 600), text=self.label, clickable=True),
+                UIElement(bounds=(0, 0, 1280, 800), description="window"),
+            ]
         return observation
 
 
 def _recorded(tmp_path: Path) -> Trajectory:
-    result = Agent(ScriptedRuntime([CLICK, DONE]), get_dialect("qwen2-vl"), Saying(app="Notes"),
-                   recorder=Recorder(tmp_path / "recorded")).run("click the middle")
+    result = Agent(
+        ScriptedRuntime([CLICK, DONE]),
+        get_dialect("qwen2-vl"),
+        Saying(app="Notes"),
+        recorder=Recorder(tmp_path / "recorded"),
+    ).run("click the middle")
     assert result.status == "success"
     trajectory = read_trajectory(tmp_path / "recorded")
     assert [(s.metadata or {}).get("foreground") for s in trajectory.steps] == ["Notes", "Notes"]
@@ -53,28 +59,42 @@ def _recorded(tmp_path: Path) -> Trajectory:
 
 
 @pytest.mark.parametrize(("app", "planned"), [("Notes", []), ("Mail", [0, 1])])
-def test_self_healing_plans_every_step_taken_with_another_app_in_front(tmp_path: Path, app: str,
-                                                                       planned: list[int]) -> None:
+def test_self_healing_plans_every_step_taken_with_another_app_in_front(
+    tmp_path: Path, app: str, planned: list[int]
+) -> None:
     healing = HealingRuntime(_recorded(tmp_path), ScriptedRuntime([CLICK, DONE]))
     environment = Saying(app=app)
-    assert Agent(healing, get_dialect("qwen2-vl"), environment).run("click the middle").status == "success"
+    assert (
+        Agent(healing, get_dialect("qwen2-vl"), environment).run("click the middle").status
+        == "success"
+    )
     assert healing.healed == planned
     assert [entry["action"] for entry in environment.log] == ["left_click"]
 
 
 @pytest.mark.parametrize(("app", "model_calls"), [("Notes", 0), ("Mail", 2)])
-def test_a_cached_tap_answer_is_not_reused_with_another_app_in_front(tmp_path: Path, app: str,
-                                                                     model_calls: int) -> None:
+def test_a_cached_tap_answer_is_not_reused_with_another_app_in_front(
+    tmp_path: Path, app: str, model_calls: int
+) -> None:
     cache = AnswerReplay(_recorded(tmp_path), ScriptedRuntime([CLICK, DONE]), at_point=True)
-    assert Agent(cache, get_dialect("qwen2-vl"), Saying(app=app)).run("click the middle").status == "success"
+    assert (
+        Agent(cache, get_dialect("qwen2-vl"), Saying(app=app)).run("click the middle").status
+        == "success"
+    )
     assert cache.model_calls == model_calls
 
 
 def _recorded_on_a_button(tmp_path: Path) -> Trajectory:
-    Agent(ScriptedRuntime([CLICK, DONE]), get_dialect("qwen2-vl"), Saying(label="Save"),
-          recorder=Recorder(tmp_path / "recorded")).run("press the button")
+    Agent(
+        ScriptedRuntime([CLICK, DONE]),
+        get_dialect("qwen2-vl"),
+        Saying(label="Save"),
+        recorder=Recorder(tmp_path / "recorded"),
+    ).run("press the button")
     trajectory = read_trajectory(tmp_path / "recorded")
-    assert trajectory.steps[0].elements is not None and trajectory.steps[0].elements[0].text == "Save"
+    assert (
+        trajectory.steps[0].elements is not None and trajectory.steps[0].elements[0].text == "Save"
+    )
     return trajectory
 
 
@@ -84,12 +104,17 @@ def test_replay_stops_where_the_element_it_would_press_says_something_else(tmp_p
     relabelled = Saying(label="Delete")
     result = replay(trajectory, relabelled, speed=0, out=tmp_path / "div")
     assert result.diverged_at == 0 and relabelled.log == []  # nothing was pressed
-    assert result.reason.endswith("the element where the action will touch now says 'Delete' (recorded 'Save')")
+    assert result.reason.endswith(
+        "the element where the action will touch now says 'Delete' (recorded 'Save')"
+    )
 
 
 def test_self_healing_plans_the_step_whose_element_changed(tmp_path: Path) -> None:
     healing = HealingRuntime(_recorded_on_a_button(tmp_path), ScriptedRuntime([CLICK]))
-    assert Agent(healing, get_dialect("qwen2-vl"), Saying(label="Delete")).run("press it").status == "success"
+    assert (
+        Agent(healing, get_dialect("qwen2-vl"), Saying(label="Delete")).run("press it").status
+        == "success"
+    )
     assert healing.healed == [0]  # the terminate step has no target: the pixels decide, and match
 
 

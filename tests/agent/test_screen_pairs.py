@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from vlagent.agent.replay.compare import CHANGED_TILES, TARGET_CHANGE, compare_screens, compare_unchanged
+from vlagent.agent.replay.compare import (
+    CHANGED_TILES,
+    TARGET_CHANGE,
+    compare_screens,
+    compare_unchanged,
+)
 
 CORPUS = Path(__file__).parents[1] / "data" / "screen-pairs"
 PAIRS: list[dict[str, Any]] = json.loads((CORPUS / "pairs.json").read_text())
@@ -80,9 +85,13 @@ def test_rotation_and_foreground_decide_without_pixels() -> None:
     portrait = Image.new("RGB", (1080, 2400), "white")
     turned = compare_screens(portrait, Image.new("RGB", (2400, 1080), "white"))
     assert not turned.same and "rotated" in turned.reason
-    other = compare_screens(portrait, portrait, foreground=("com.vlagent.notes", "com.android.settings"))
+    other = compare_screens(
+        portrait, portrait, foreground=("com.vlagent.notes", "com.android.settings")
+    )
     assert not other.same and "com.android.settings" in other.reason
-    assert compare_screens(portrait, portrait, foreground=("a", None)).same  # unknown: pixels decide
+    assert compare_screens(
+        portrait, portrait, foreground=("a", None)
+    ).same  # unknown: pixels decide
 
 
 def test_a_live_screen_of_another_size_is_compared_at_the_recorded_one() -> None:
@@ -95,7 +104,9 @@ def test_a_live_screen_of_another_size_is_compared_at_the_recorded_one() -> None
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[p["name"] for p in PAIRS])
-def test_a_cached_answer_is_reused_only_where_nothing_but_noise_differs(pair: dict[str, Any]) -> None:
+def test_a_cached_answer_is_reused_only_where_nothing_but_noise_differs(
+    pair: dict[str, Any],
+) -> None:
     """The plan cache's rule for a check's verdict or a query's value: every pair that shows a
     change, even one replay lets through (a clock, a note's text away from the target, a blinking
     cursor, a minute tick of 20 pixels), means asking again; pure rendering noise does not."""

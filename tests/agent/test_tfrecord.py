@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.conftest import tool_call, write_script
 from vlagent.agent.cli import main
 from vlagent.agent.evaluation import SCORERS, DatasetError, load_dataset, score
 from vlagent.agent.evaluation.tfrecord import example, records
-from tests.conftest import tool_call, write_script
 
 DATA = Path(__file__).parents[1] / "data" / "tfrecord"
 AITW = DATA / "aitw-sample.tfrecord.gz"
@@ -47,15 +47,24 @@ def test_aitw_steps_become_episodes_with_their_screens_and_boxes() -> None:
 
 def test_androidcontrol_episodes_levels_splits_and_leaf_boxes() -> None:
     high = load_dataset(CONTROL, "androidcontrol")
-    assert [e.id for e in high] == ["20001", "20002"] and all(s.instruction is None for s in high[0].steps)
+    assert [e.id for e in high] == ["20001", "20002"] and all(
+        s.instruction is None for s in high[0].steps
+    )
     low = load_dataset(CONTROL, "androidcontrol", level="low")
-    assert [s.instruction for s in low[0].steps] == ["Open the Clock app", "Tap Alarm", "Scroll down",
-                                                      "Type 7:30", "Go back"]
+    assert [s.instruction for s in low[0].steps] == [
+        "Open the Clock app",
+        "Tap Alarm",
+        "Scroll down",
+        "Type 7:30",
+        "Go back",
+    ]
     step = low[0].steps[1]
     assert step.arguments == {"action": "click", "coordinate": [200 / 720, 240 / 1280]}
     # The tree's full-screen FrameLayout is not an element; the button and the field are.
-    assert step.elements == ((100 / 720, 200 / 1280, 300 / 720, 280 / 1280),
-                             (20 / 720, 600 / 1280, 700 / 720, 680 / 1280))
+    assert step.elements == (
+        (100 / 720, 200 / 1280, 300 / 720, 280 / 1280),
+        (20 / 720, 600 / 1280, 700 / 720, 680 / 1280),
+    )
     with Image.open(step.image) as shot:
         assert shot.size == (720, 1280)
     assert [e.id for e in load_dataset(DATA, "androidcontrol", split="test")] == ["20001"]
@@ -64,14 +73,32 @@ def test_androidcontrol_episodes_levels_splits_and_leaf_boxes() -> None:
 
 
 def test_agent_eval_scores_the_tfrecords_and_a_far_click_is_wrong(tmp_path: Path) -> None:
-    answers = [tool_call(action="open", text="Clock"),
-               tool_call(action="click", coordinate=[800, 800]),  # far from the Alarm button
-               tool_call(action="swipe", coordinate=[500, 500], coordinate2=[500, 200]),  # finger up
-               tool_call(action="type", text="7:30"), tool_call(action="system_button", button="Back")]
+    answers = [
+        tool_call(action="open", text="Clock"),
+        tool_call(action="click", coordinate=[800, 800]),  # far from the Alarm button
+        tool_call(action="swipe", coordinate=[500, 500], coordinate2=[500, 200]),  # finger up
+        tool_call(action="type", text="7:30"),
+        tool_call(action="system_button", button="Back"),
+    ]
     script = write_script(tmp_path / "a.txt", answers)
     out = tmp_path / "eval"
-    assert main(["eval", str(CONTROL), "--model", f"scripted:{script}", "--out", str(out), "--split", "test",
-                 "--level", "low"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(CONTROL),
+                "--model",
+                f"scripted:{script}",
+                "--out",
+                str(out),
+                "--split",
+                "test",
+                "--level",
+                "low",
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     # Under AndroidControl's published protocol (qwen-androidcontrol): the app name matches; the
     # far click is wrong (the target is the Alarm button, not the full-screen container); the
@@ -86,30 +113,74 @@ def test_agent_eval_scores_the_tfrecords_and_a_far_click_is_wrong(tmp_path: Path
     # The same answers under Google's AITW rule (an override of the protocol): the far click is
     # still wrong, as no leaf element holds both points.
     again = tmp_path / "aitw"
-    assert main(["eval", str(CONTROL), "--model", f"scripted:{script}", "--out", str(again), "--split", "test",
-                 "--level", "low", "--scorer", "aitw"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(CONTROL),
+                "--model",
+                f"scripted:{script}",
+                "--out",
+                str(again),
+                "--split",
+                "test",
+                "--level",
+                "low",
+                "--scorer",
+                "aitw",
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(line) for line in (again / "predictions.jsonl").read_text().splitlines()]
     assert lines[1]["exact_match"] is False
-    assert json.loads((again / "metrics.json").read_text())["settings"]["protocol"]["overrides"] == {"scorer": "aitw"}
+    assert json.loads((again / "metrics.json").read_text())["settings"]["protocol"][
+        "overrides"
+    ] == {"scorer": "aitw"}
 
 
-def test_with_the_ui_tree_a_tap_by_element_number_is_scored_on_that_elements_centre(tmp_path: Path) -> None:
+def test_with_the_ui_tree_a_tap_by_element_number_is_scored_on_that_elements_centre(
+    tmp_path: Path,
+) -> None:
     episode = load_dataset(CONTROL, "androidcontrol", split="test")[0]
     listed = episode.steps[1].ui_tree or ()
     alarm = next(i for i, e in enumerate(listed) if "Alarm" in (e.text, e.description))
     search = next(i for i, e in enumerate(listed) if "Search" in (e.text, e.description))
-    answers = [tool_call(action="open", text="Clock"), tool_call(action="click", element=alarm),
-               tool_call(action="click", element=search), tool_call(action="type", text="7:30"),
-               tool_call(action="click", element=len(listed))]
+    answers = [
+        tool_call(action="open", text="Clock"),
+        tool_call(action="click", element=alarm),
+        tool_call(action="click", element=search),
+        tool_call(action="type", text="7:30"),
+        tool_call(action="click", element=len(listed)),
+    ]
     script = write_script(tmp_path / "a.txt", answers)
     out = tmp_path / "eval"
-    assert main(["eval", str(CONTROL), "--model", f"scripted:{script}", "--out", str(out), "--split", "test",
-                 "--level", "low", "--ui-tree"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(CONTROL),
+                "--model",
+                f"scripted:{script}",
+                "--out",
+                str(out),
+                "--split",
+                "test",
+                "--level",
+                "low",
+                "--ui-tree",
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     left, top, right, bottom = listed[alarm].bounds
     with Image.open(episode.steps[1].image) as shot:
         width, height = shot.size
-    assert lines[1]["parsed"]["arguments"]["coordinate"] == [(left + right) / 2 / width, (top + bottom) / 2 / height]
+    assert lines[1]["parsed"]["arguments"]["coordinate"] == [
+        (left + right) / 2 / width,
+        (top + bottom) / 2 / height,
+    ]
     assert lines[1]["exact_match"] is True  # the Alarm button, the gold target
     assert lines[2]["exact_match"] is False  # a tap where a swipe was due
     assert lines[4]["parsed"] is None and "is not in the list" in lines[4]["reason"]
@@ -126,10 +197,20 @@ def test_a_tap_is_scored_by_its_target_element(tmp_path: Path) -> None:
     assert tap.targets == ((100 / 720, 200 / 1280, 300 / 720, 280 / 1280),)
     assert episode.steps[0].targets == ()  # no node is labelled "Clock"
     scorer = SCORERS["qwen-androidcontrol"]
-    inside = score(tap, "mobile_use", {"action": "click", "coordinate": [295 / 720, 275 / 1280]}, scorer,
-                   seen=(728, 1288))
-    outside = score(tap, "mobile_use", {"action": "click", "coordinate": [105 / 720, 305 / 1280]}, scorer,
-                    seen=(728, 1288))
+    inside = score(
+        tap,
+        "mobile_use",
+        {"action": "click", "coordinate": [295 / 720, 275 / 1280]},
+        scorer,
+        seen=(728, 1288),
+    )
+    outside = score(
+        tap,
+        "mobile_use",
+        {"action": "click", "coordinate": [105 / 720, 305 / 1280]},
+        scorer,
+        seen=(728, 1288),
+    )
     assert inside.exact_match and not outside.exact_match, (inside.reason, outside.reason)
 
 
@@ -150,16 +231,24 @@ def _tensorflow_python() -> str:
     if importlib.util.find_spec("tensorflow") is not None:
         return sys.executable
     if os.environ.get("CI") == "true":
-        pytest.fail("CI needs TensorFlow for this cross-check: set VLAGENT_TENSORFLOW_PYTHON (.ci/run does)")
-    pytest.skip("an optional cross-check: pip install tensorflow-cpu, or set VLAGENT_TENSORFLOW_PYTHON")
+        pytest.fail(
+            "CI needs TensorFlow for this cross-check: set VLAGENT_TENSORFLOW_PYTHON (.ci/run does)"
+        )
+    pytest.skip(
+        "an optional cross-check: pip install tensorflow-cpu, or set VLAGENT_TENSORFLOW_PYTHON"
+    )
 
 
 def test_our_reading_equals_tensorflows() -> None:
     """Both fixture files, read by TensorFlow's own TFRecord reader and Example parser in another
     process, give exactly the features ours gives."""
     script = Path(__file__).parents[1] / "data" / "tfrecord" / "read_with_tensorflow.py"
-    done = subprocess.run([_tensorflow_python(), str(script), str(AITW), str(CONTROL)], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [_tensorflow_python(), str(script), str(AITW), str(CONTROL)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     theirs = json.loads(done.stdout)
 
@@ -169,4 +258,6 @@ def test_our_reading_equals_tensorflows() -> None:
     for path in (AITW, CONTROL):
         ours = [example(record) for record in records(path)]
         assert len(ours) == len(theirs[str(path)]) > 0
-        assert ours == [{k: [plain(v) for v in vs] for k, vs in e.items()} for e in theirs[str(path)]]
+        assert ours == [
+            {k: [plain(v) for v in vs] for k, vs in e.items()} for e in theirs[str(path)]
+        ]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from tests.conftest import run_cli, tool_call, write_script
 
+from tests.conftest import run_cli, tool_call, write_script
 from vlagent.agent.trajectory import TrajectoryError, generate_schema, read_trajectory, schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +30,19 @@ def recorded_run(tmp_path: Path) -> Path:
     ]
     script = write_script(tmp_path / "s.txt", answers)
     out = tmp_path / "run"
-    done = run_cli("run", "--env", "memory", "--space", "mobile", "--goal", "demo",
-                   "--model", f"scripted:{script}", "--out", str(out))
+    done = run_cli(
+        "run",
+        "--env",
+        "memory",
+        "--space",
+        "mobile",
+        "--goal",
+        "demo",
+        "--model",
+        f"scripted:{script}",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     return out
 
@@ -54,9 +65,13 @@ def test_every_line_matches_the_documented_schema(tmp_path: Path) -> None:
 
 
 def test_the_committed_schema_is_the_one_the_record_models_generate() -> None:
-    committed = json.loads((ROOT / "agent" / "trajectory" / "schema.json").read_text(encoding="utf-8"))
+    committed = json.loads(
+        (ROOT / "agent" / "trajectory" / "schema.json").read_text(encoding="utf-8")
+    )
     assert committed == generate_schema(), (
-        "agent/trajectory/schema.json differs from the record models: run python -m vlagent.agent.trajectory")
+        "agent/trajectory/schema.json differs from the record models: run python -m "
+        "vlagent.agent.trajectory"
+    )
     jsonschema.Draft202012Validator.check_schema(committed)
 
 
@@ -70,7 +85,9 @@ def test_a_line_that_breaks_the_schema_is_reported_not_read(tmp_path: Path) -> N
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     trajectory = read_trajectory(out)
     assert [s.index for s in trajectory.steps] == [0, 2, 3, 4]
-    assert len(trajectory.problems) == 1 and trajectory.problems[0].startswith("line 3: damaged (screenshot: String should match")
+    assert len(trajectory.problems) == 1 and trajectory.problems[0].startswith(
+        "line 3: damaged (screenshot: String should match"
+    )
 
 
 def test_the_docs_describe_every_field_the_schema_has() -> None:
@@ -88,9 +105,29 @@ def test_sigkill_mid_run_leaves_every_finished_step_readable(tmp_path: Path) -> 
     script = write_script(tmp_path / "s.txt", waits)
     out = tmp_path / "run"
     child = subprocess.Popen(
-        [sys.executable, "-m", "vlagent.agent", "run", "--env", "memory", "--space", "mobile", "--size", "1920x1080",
-         "--goal", "wait", "--model", f"scripted:{script}", "--out", str(out), "--max-repeats", "50"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "vlagent.agent",
+            "run",
+            "--env",
+            "memory",
+            "--space",
+            "mobile",
+            "--size",
+            "1920x1080",
+            "--goal",
+            "wait",
+            "--model",
+            f"scripted:{script}",
+            "--out",
+            str(out),
+            "--max-repeats",
+            "50",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     file = out / "trajectory.jsonl"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -136,11 +173,14 @@ def test_a_missing_screenshot_is_reported(tmp_path: Path) -> None:
     assert read_trajectory(out).problems == ["line 4: screenshot screens/000002.png is missing"]
 
 
-@pytest.mark.parametrize(("content", "words"), [
-    (b"", "does not start with a trajectory header"),
-    (b'{"type": "header", "format": "other"}\n', "is not a vlagent trajectory"),
-    (b'{"type": "header", "format": "vlagent-trajectory", "version": 99}\n', "upgrade vlagent"),
-])
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "does not start with a trajectory header"),
+        (b'{"type": "header", "format": "other"}\n', "is not a vlagent trajectory"),
+        (b'{"type": "header", "format": "vlagent-trajectory", "version": 99}\n', "upgrade vlagent"),
+    ],
+)
 def test_unreadable_trajectories_say_why(tmp_path: Path, content: bytes, words: str) -> None:
     (tmp_path / "trajectory.jsonl").write_bytes(content)
     with pytest.raises(TrajectoryError, match=words):

@@ -26,10 +26,14 @@ class Panel(BaseModel):
     labels: list[str]
 
 
-def test_query_answers_are_constrained_to_the_callers_schema(checkpoint: Callable[..., Path]) -> None:
+def test_query_answers_are_constrained_to_the_callers_schema(
+    checkpoint: Callable[..., Path],
+) -> None:
     if os.environ.get("CI") != "true":
         pytest.importorskip("xgrammar")
-    runtime = TransformersRuntime(str(checkpoint("idefics2")), RuntimeOptions(max_new_tokens=300, constrained="on"))
+    runtime = TransformersRuntime(
+        str(checkpoint("idefics2")), RuntimeOptions(max_new_tokens=300, constrained="on")
+    )
     tester = UITester(runtime, get_dialect("json"), MemoryEnvironment((320, 240)))
     panel = tester.query("What does the panel show?", Panel)
     assert isinstance(panel, Panel) and panel.state in ("on", "off")

@@ -21,7 +21,9 @@ from tests.environments.test_desktop import require
 EXAMPLES = Path(__file__).parents[2] / "examples" / "ui-tests" / "phone"
 
 # A model for these tests: the example suite's phone model, plus a few behaviours to fail with.
-MODEL = (EXAMPLES / "phone_model.py").read_text(encoding="utf-8") + '''
+MODEL = (
+    (EXAMPLES / "phone_model.py").read_text(encoding="utf-8")
+    + """
 
 import os
 from pathlib import Path as _Path
@@ -51,9 +53,10 @@ def tested(prompt):
         holds = image.size == (640, 360)
         return call("verdict", holds=holds, reason=f"the screenshot is {image.width}x{image.height}")
     return answer(prompt)
-'''
+"""
+)
 
-CONFTEST = '''
+CONFTEST = """
 import os
 import pytest
 from vlagent.tools import ToolCall
@@ -67,9 +70,9 @@ def start_home(request, vl_environment):
         vl_environment.embedded.device.phone.notes.append(os.environ["VL_NOTE"])
     vl_environment.execute(vl_environment.toolset.validate(
         ToolCall("mobile_use", {"action": "system_button", "button": "Home"})))
-'''
+"""
 
-VERBS = '''
+VERBS = """
 from pydantic import BaseModel
 
 
@@ -109,7 +112,7 @@ def test_wait_for(vl_agent):
 
 def test_wait_for_times_out(vl_agent):
     vl_agent.wait_for("the Notes app is open", timeout_s=1, interval_s=0.3)
-'''
+"""
 
 
 @pytest.fixture
@@ -121,8 +124,9 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def run(suite: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return suite.runpytest_subprocess("-p", "no:cacheprovider", "--vl-model", "python:model:tested", *args,
-                                      timeout=240)
+    return suite.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--vl-model", "python:model:tested", *args, timeout=240
+    )
 
 
 def calls(suite: pytest.Pytester) -> int:
@@ -132,54 +136,89 @@ def calls(suite: pytest.Pytester) -> int:
     return count
 
 
-def test_each_verb_passes_and_fails_with_a_message_that_names_step_reason_and_report(suite: pytest.Pytester) -> None:
+def test_each_verb_passes_and_fails_with_a_message_that_names_step_reason_and_report(
+    suite: pytest.Pytester,
+) -> None:
     suite.makepyfile(test_verbs=VERBS)
     result = run(suite, "--vl-trajectory", "retain-on-failure", "--vl-max-steps", "6")
     result.assert_outcomes(passed=5, failed=4)
     out = result.stdout.str()
     runs = suite.path / "vl-runs"
-    assert re.search(r"act\('give up'\) failed at step 0 \(failure\): the model reported failure", out)
+    assert re.search(
+        r"act\('give up'\) failed at step 0 \(failure\): the model reported failure", out
+    )
     assert re.search(r"act\('wait forever'\) failed at step 5 \(max_steps\)", out)
-    assert re.search(r"check\('the Notes app is open'\) failed at step 0 \(failure\): the model says: "
-                     r"the notes app is open: no", out)
-    assert re.search(r"wait_for\('the Notes app is open'\) failed at step \d+ \(failure\): the model says: "
-                     r"not within 1 s", out)
+    assert re.search(
+        r"check\('the Notes app is open'\) failed at step 0 \(failure\): the model says: "
+        r"the notes app is open: no",
+        out,
+    )
+    assert re.search(
+        r"wait_for\('the Notes app is open'\) failed at step \d+ \(failure\): the model says: "
+        r"not within 1 s",
+        out,
+    )
     failing = re.findall(r"report: (\S+report\.html)", out)
     assert len(failing) >= 4 and all(Path(p).is_file() and str(runs) in p for p in failing)
     assert re.search(r"screenshot: \S+/screens/000000\.png", out)
-    kept = sorted(p.name for p in runs.iterdir())  # retain-on-failure: the failing tests' folders only
-    assert kept == sorted(f"test_verbs.py_{n}" for n in (
-        "test_act_fails", "test_act_runs_out_of_steps", "test_check_fails", "test_wait_for_times_out"))
+    kept = sorted(
+        p.name for p in runs.iterdir()
+    )  # retain-on-failure: the failing tests' folders only
+    assert kept == sorted(
+        f"test_verbs.py_{n}"
+        for n in (
+            "test_act_fails",
+            "test_act_runs_out_of_steps",
+            "test_check_fails",
+            "test_wait_for_times_out",
+        )
+    )
 
 
-@pytest.mark.parametrize("mode, kept", [("off", []), ("on", ["test_fails", "test_passes"]),
-                                        ("retain-on-failure", ["test_fails"])])
-def test_trajectories_are_kept_only_when_asked(suite: pytest.Pytester, mode: str, kept: list[str]) -> None:
-    suite.makepyfile(test_modes='''
+@pytest.mark.parametrize(
+    "mode, kept",
+    [("off", []), ("on", ["test_fails", "test_passes"]), ("retain-on-failure", ["test_fails"])],
+)
+def test_trajectories_are_kept_only_when_asked(
+    suite: pytest.Pytester, mode: str, kept: list[str]
+) -> None:
+    suite.makepyfile(
+        test_modes="""
 def test_passes(vl_agent):
     vl_agent.check("the home screen is shown")
 
 def test_fails(vl_agent):
     vl_agent.check("the Notes app is open")
-''')
+"""
+    )
     result = run(suite, "--vl-trajectory", mode, "--vl-runs=kept")
     result.assert_outcomes(passed=1, failed=1)
     folder = suite.path / "kept"
-    found = sorted(p.name.removeprefix("test_modes.py_") for p in folder.iterdir()) if folder.exists() else []
+    found = (
+        sorted(p.name.removeprefix("test_modes.py_") for p in folder.iterdir())
+        if folder.exists()
+        else []
+    )
     assert found == kept
     for name in kept:
         run_dir = folder / f"test_modes.py_{name}" / "01-check"
         lines = (run_dir / "trajectory.jsonl").read_text().splitlines()
-        assert json.loads(lines[-1])["type"] == "end" and (run_dir / "screens" / "000000.png").is_file()
+        assert (
+            json.loads(lines[-1])["type"] == "end"
+            and (run_dir / "screens" / "000000.png").is_file()
+        )
     assert ("report: " in result.stdout.str()) == (mode != "off")
 
 
-def test_the_plan_cache_runs_without_the_model_and_replans_a_changed_screen(suite: pytest.Pytester,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    suite.makepyfile(test_cached='''
+def test_the_plan_cache_runs_without_the_model_and_replans_a_changed_screen(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.makepyfile(
+        test_cached="""
 def test_note(vl_agent):
     vl_agent.act("Write the note 'Buy milk' in the Notes app and save it")
-''')
+"""
+    )
     first = run(suite, "--vl-cache", "update")
     first.assert_outcomes(passed=1)
     assert calls(suite) == 5  # open Notes, focus, type, save, done
@@ -210,9 +249,11 @@ def test_note(vl_agent):
     assert (suite.path / "elsewhere" / "test_note" / entry.name / "trajectory.jsonl").is_file()
 
 
-def test_cached_answers_are_reused_only_on_an_unchanged_screen(suite: pytest.Pytester,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    suite.makepyfile(test_answers='''
+def test_cached_answers_are_reused_only_on_an_unchanged_screen(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.makepyfile(
+        test_answers="""
 import os
 
 def test_answers(vl_agent):
@@ -220,11 +261,17 @@ def test_answers(vl_agent):
     vl_agent.tap("the Notes app icon")
     vl_agent.wait_for("the Notes app is open", timeout_s=5)
     assert vl_agent.query("How many notes are saved?", int) == int(os.environ.get("VL_EXPECT", "0"))
-''')
+"""
+    )
     run(suite, "--vl-cache", "update").assert_outcomes(passed=1)
     assert calls(suite) == 4
     entries = sorted(p.name for p in (suite.path / "vl-plans" / "test_answers").iterdir())
-    assert [name[:name.index("-", 3)] for name in entries] == ["00-check", "01-tap", "02-wait_for", "03-query"]
+    assert [name[: name.index("-", 3)] for name in entries] == [
+        "00-check",
+        "01-tap",
+        "02-wait_for",
+        "03-query",
+    ]
     run(suite, "--vl-cache", "update").assert_outcomes(passed=1)
     assert calls(suite) == 0  # every answer reused: the screens are as they were
 
@@ -242,19 +289,29 @@ class Served(BaseHTTPRequestHandler):
 
     requests: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append(request)
-        parts = [part for message in request["messages"] if isinstance(message["content"], list)
-                 for part in message["content"]]
+        parts = [
+            part
+            for message in request["messages"]
+            if isinstance(message["content"], list)
+            for part in message["content"]
+        ]
         url = next(part["image_url"]["url"] for part in parts if part["type"] == "image_url")
         image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")
         found = image.getcolors(1 << 24)
         home = any(colour == (0xFB, 0xBC, 0x04) for _, colour in found or [])
-        call = json.dumps({"name": "verdict", "arguments": {"holds": home, "reason": f"the Notes icon: {home}"}})
+        call = json.dumps(
+            {"name": "verdict", "arguments": {"holds": home, "reason": f"the Notes icon: {home}"}}
+        )
         text = call if "response_format" in request else f"<tool_call>\n{call}\n</tool_call>"
-        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}],
-                           "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
+        body = json.dumps(
+            {
+                "choices": [{"message": {"role": "assistant", "content": text}}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1},
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -271,13 +328,24 @@ def test_a_served_model_in_a_chosen_dialect(suite: pytest.Pytester, dialect: str
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    suite.makepyfile(test_served='''
+    suite.makepyfile(
+        test_served="""
 def test_home(vl_agent):
     vl_agent.check("the home screen is shown")
-''')
+"""
+    )
     try:
-        result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--vl-endpoint", url, "--vl-model",
-                                            "my-served-model", "--vl-dialect", dialect, timeout=240)
+        result = suite.runpytest_subprocess(
+            "-p",
+            "no:cacheprovider",
+            "--vl-endpoint",
+            url,
+            "--vl-model",
+            "my-served-model",
+            "--vl-dialect",
+            dialect,
+            timeout=240,
+        )
     finally:
         server.shutdown()
     result.assert_outcomes(passed=1)
@@ -293,10 +361,13 @@ def test_home(vl_agent):
         assert "response_format" not in request and "<tool_call>" in system_text
 
 
-def test_the_model_fixture_overridden_by_a_function_or_a_runtime(suite: pytest.Pytester,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_model_fixture_overridden_by_a_function_or_a_runtime(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No --vl-model: conftest.py gives the model, as a function of the prompt or as a Runtime."""
-    suite.makeconftest(CONFTEST + '''
+    suite.makeconftest(
+        CONFTEST
+        + """
 
 import model
 from vlagent.agent.runtimes.function import FunctionRuntime
@@ -304,11 +375,14 @@ from vlagent.agent.runtimes.function import FunctionRuntime
 @pytest.fixture(scope="session")
 def vl_model():
     return FunctionRuntime(model.tested) if os.environ.get("VL_AS_RUNTIME") else model.tested
-''')
-    suite.makepyfile(test_fixture='''
+"""
+    )
+    suite.makepyfile(
+        test_fixture="""
 def test_home(vl_agent):
     vl_agent.check("the home screen is shown")
-''')
+"""
+    )
     for as_runtime in ("", "1"):
         monkeypatch.setenv("VL_AS_RUNTIME", as_runtime)
         suite.runpytest_subprocess("-p", "no:cacheprovider", timeout=240).assert_outcomes(passed=1)
@@ -319,49 +393,66 @@ def test_usage_errors_are_one_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(vl_agent):\n    pass\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     assert "vlagent: no model: give --vl-model" in result.stdout.str() + result.stderr.str()
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--vl-model", "python:nowhere:f", timeout=120)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--vl-model", "python:nowhere:f", timeout=120
+    )
     assert "cannot import nowhere" in result.stdout.str() + result.stderr.str()
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--vl-cache", "sometimes", timeout=120)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--vl-cache", "sometimes", timeout=120
+    )
     assert "invalid choice: 'sometimes'" in result.stderr.str()
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--vl-settle=-1", timeout=120)
     assert "argument --vl-settle: -1: give 0 or more seconds" in result.stderr.str()
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--vl-max-steps=0", timeout=120)
-    assert "argument --vl-max-steps: 0: give 1 or more" in result.stderr.str() and "Traceback" not in result.stderr.str()
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--vl-max-steps=0", timeout=120
+    )
+    assert (
+        "argument --vl-max-steps: 0: give 1 or more" in result.stderr.str()
+        and "Traceback" not in result.stderr.str()
+    )
     (pytester.path / "plans").mkdir()  # an existing folder given apart would move pytest's rootdir
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--vl-model", "python:m:f",
-                                           "--vl-cache-dir", "plans", timeout=120)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--vl-model", "python:m:f", "--vl-cache-dir", "plans", timeout=120
+    )
     assert "vlagent: write --vl-cache-dir=plans (with '=')" in result.stderr.str()
 
 
 def test_a_device_by_serial(suite: pytest.Pytester, phone, adb_server: AdbServer) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    suite.makepyfile(test_serial='''
+    suite.makepyfile(
+        test_serial="""
 def test_note(vl_agent, vl_android):
     assert vl_android.describe()["serial"] != "virtual"
     vl_agent.act("Write the note 'On the real server' in the Notes app and save it")
-''')
+"""
+    )
     run(suite, "--vl-serial", phone.serial).assert_outcomes(passed=1)
     assert phone.state()["notes"] == ["On the real server"]
 
 
-def test_a_desktop_on_a_private_xvfb_with_a_program(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_desktop_on_a_private_xvfb_with_a_program(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     require("Xvfb")
     suite.makeconftest("")  # no phone here
-    suite.makepyfile(test_desktop='''
+    suite.makepyfile(
+        test_desktop="""
 import os
 
 def test_screen(vl_agent, vl_desktop, vl_environment):
     assert vl_environment is vl_desktop
     assert vl_desktop.describe()["settle_s"] == float(os.environ.get("VL_SETTLE", "2"))
     vl_agent.check("the screen is 640x360")
-''')
+"""
+    )
     run(suite, "--vl-xvfb", "640x360", "--vl-launch", "sleep 30").assert_outcomes(passed=1)
     monkeypatch.setenv("VL_SETTLE", "0.5")  # read by the test in the pytester subprocess
     run(suite, "--vl-xvfb", "640x360", "--vl-settle", "0.5").assert_outcomes(passed=1)
     run(suite, "--vl-xvfb", "800x600").assert_outcomes(failed=1)
 
 
-def test_an_existing_display_and_the_environment_option(suite: pytest.Pytester,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_existing_display_and_the_environment_option(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     require("Xvfb")
     from vlagent.environments.xvfb import Xvfb
 
@@ -369,17 +460,23 @@ def test_an_existing_display_and_the_environment_option(suite: pytest.Pytester,
     monkeypatch.setenv("XAUTHORITY", screen.client_authority)
     suite.makeconftest("")  # no Home button to press on a desktop
     try:
-        suite.makepyfile(test_display='''
+        suite.makepyfile(
+            test_display="""
 def test_screen(vl_agent, vl_environment):
     assert "computer_use" in vl_environment.toolset.names
     vl_agent.check("the screen is 640x360")
 
 def test_a_phone_instead(vl_environment):
     assert "mobile_use" in vl_environment.toolset.names
-''')
+"""
+        )
         run(suite, "--vl-display", screen.display, "-k", "test_screen").assert_outcomes(passed=1)
         # --vl-env picks the phone although a display is given
-        run(suite, "--vl-display", screen.display, "--vl-env", "android", "-k", "phone").assert_outcomes(passed=1)
-        run(suite, "--vl-display", screen.display, "--vl-env", "desktop", "-k", "test_screen").assert_outcomes(passed=1)
+        run(
+            suite, "--vl-display", screen.display, "--vl-env", "android", "-k", "phone"
+        ).assert_outcomes(passed=1)
+        run(
+            suite, "--vl-display", screen.display, "--vl-env", "desktop", "-k", "test_screen"
+        ).assert_outcomes(passed=1)
     finally:
         screen.stop()

@@ -21,26 +21,57 @@ DONE = tool_call(action="terminate", status="success")
 COMMANDS = {
     "devices": ["devices"],
     "run without --serial": ["run", "--env", "android", "--goal", "g", "--model", "SCRIPT"],
-    "run with a wrong serial": ["run", "--env", "android", "--serial", "no-such-phone", "--goal", "g",
-                                "--model", "SCRIPT"],
-    "run with a wrong network serial": ["run", "--env", "android", "--serial", "127.0.0.1:9",
-                                        "--goal", "g", "--model", "SCRIPT"],
+    "run with a wrong serial": [
+        "run",
+        "--env",
+        "android",
+        "--serial",
+        "no-such-phone",
+        "--goal",
+        "g",
+        "--model",
+        "SCRIPT",
+    ],
+    "run with a wrong network serial": [
+        "run",
+        "--env",
+        "android",
+        "--serial",
+        "127.0.0.1:9",
+        "--goal",
+        "g",
+        "--model",
+        "SCRIPT",
+    ],
 }
 
 
 def _env(tmp_path: Path, port: int) -> dict[str, str]:
     (tmp_path / "home").mkdir(exist_ok=True)
-    return {**os.environ, "HOME": str(tmp_path / "home"), "ANDROID_ADB_SERVER_PORT": str(port),
-            "ADB_LIBUSB": "0"}
+    return {
+        **os.environ,
+        "HOME": str(tmp_path / "home"),
+        "ANDROID_ADB_SERVER_PORT": str(port),
+        "ADB_LIBUSB": "0",
+    }
 
 
-def _agent(args: list[str], tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _agent(
+    args: list[str], tmp_path: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "answers.txt"
     script.write_text(DONE + "\n", encoding="utf-8")
     args = [f"scripted:{script}" if a == "SCRIPT" else a for a in args]
-    return subprocess.run([sys.executable, "-m", "vlagent.agent", *args, "--out", str(tmp_path / "runs")]
-                          if args[0] == "run" else [sys.executable, "-m", "vlagent.agent", *args],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "vlagent.agent", *args, "--out", str(tmp_path / "runs")]
+        if args[0] == "run"
+        else [sys.executable, "-m", "vlagent.agent", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _gone(port: int, wait_s: float = 5.0) -> bool:
@@ -64,12 +95,18 @@ def test_a_command_stops_the_adb_server_it_started(command: list[str], tmp_path:
 def test_a_server_the_user_started_is_left_running(command: list[str], tmp_path: Path) -> None:
     port = free_port()
     env = _env(tmp_path, port)
-    subprocess.run([adb_binary(), "-P", str(port), "start-server"], env=env, capture_output=True,
-                   timeout=30, check=True)
+    subprocess.run(
+        [adb_binary(), "-P", str(port), "start-server"],
+        env=env,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
     try:
         done = _agent(command, tmp_path, env)
         assert done.returncode in (0, 3), done.stdout + done.stderr
         assert listening("127.0.0.1", port), f"agent {command[0]} stopped the user's adb server"
     finally:
-        subprocess.run([adb_binary(), "-P", str(port), "kill-server"], env=env, capture_output=True,
-                       timeout=30)
+        subprocess.run(
+            [adb_binary(), "-P", str(port), "kill-server"], env=env, capture_output=True, timeout=30
+        )

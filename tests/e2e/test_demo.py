@@ -13,7 +13,10 @@ def test_agent_demo_from_a_fresh_checkout(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     report = tmp_path / "demo" / "report.html"
     assert f"report: {report}" in result.stdout
-    lines = [json.loads(line) for line in (tmp_path / "demo" / "trajectory.jsonl").read_text().splitlines()]
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "demo" / "trajectory.jsonl").read_text().splitlines()
+    ]
     assert lines[-1]["status"] == "success"
     actions = [s["action"]["model"]["action"] for s in lines[1:-1]]
     assert actions == ["open", "click", "type", "click", "system_button", "terminate"]

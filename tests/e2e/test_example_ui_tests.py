@@ -15,7 +15,7 @@ import pytest
 from tests.environments.test_desktop import require
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "ui-tests"
-COUNTING = '''
+COUNTING = """
 import json, os
 import {module} as model
 
@@ -23,15 +23,32 @@ def answer(prompt):
     with open(os.environ["VL_CALLS"], "a") as log:
         log.write("x")
     return model.answer(prompt)
-'''
+"""
 
 
 def run(folder: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "model"), os.environ.get("PYTHONPATH", "")]),
-           "VL_CALLS": str(tmp_path / "calls.txt")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           f"--vl-runs={tmp_path / 'runs'}", *args],
-                          cwd=folder, capture_output=True, text=True, timeout=300, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path / "model"), os.environ.get("PYTHONPATH", "")]),
+        "VL_CALLS": str(tmp_path / "calls.txt"),
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--vl-runs={tmp_path / 'runs'}",
+            *args,
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def calls(tmp_path: Path) -> int:
@@ -42,7 +59,9 @@ def calls(tmp_path: Path) -> int:
 
 
 @pytest.mark.parametrize(("suite", "module"), [("phone", "phone_model"), ("desktop", "list_model")])
-def test_the_example_suite_passes_and_then_runs_from_its_plan_cache(suite: str, module: str, tmp_path: Path) -> None:
+def test_the_example_suite_passes_and_then_runs_from_its_plan_cache(
+    suite: str, module: str, tmp_path: Path
+) -> None:
     if suite == "desktop":
         require("Xvfb", "xclip")
     folder = EXAMPLES / suite

@@ -34,7 +34,9 @@ class AdbServer(PrivateAdbServer):
 def adb_server() -> Iterator[AdbServer]:
     server = AdbServer().start()
     saved = {k: os.environ.get(k) for k in ("HOME", "ANDROID_ADB_SERVER_PORT")}
-    os.environ.update(HOME=server.env["HOME"], ANDROID_ADB_SERVER_PORT=server.env["ANDROID_ADB_SERVER_PORT"])
+    os.environ.update(
+        HOME=server.env["HOME"], ANDROID_ADB_SERVER_PORT=server.env["ANDROID_ADB_SERVER_PORT"]
+    )
     yield server
     server.stop()
     for key, value in saved.items():

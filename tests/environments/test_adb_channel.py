@@ -10,11 +10,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from vlagent.environments.adb_channel import AdbChannel, AdbServerGone, ChannelError
-from vlagent.environments.adb_channel import decode_raw_screencap
+from tests.environments.android_fixtures import AdbServer
+from vlagent.environments.adb_channel import (
+    AdbChannel,
+    AdbServerGone,
+    ChannelError,
+    decode_raw_screencap,
+)
 from vlagent.environments.virtual_android import VirtualDevice
 from vlagent.environments.virtual_android.adb_server import PrivateAdbServer
-from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
@@ -24,7 +28,9 @@ def channel(phone: VirtualDevice, adb_server: AdbServer) -> Iterator[AdbChannel]
     opened.close()
 
 
-def test_one_session_serves_many_commands_with_their_exit_status(channel: AdbChannel, phone: VirtualDevice) -> None:
+def test_one_session_serves_many_commands_with_their_exit_status(
+    channel: AdbChannel, phone: VirtualDevice
+) -> None:
     assert channel.shell("wm size").text == "Physical size: 1080x2400\n"
     assert channel.shell("false").status == 1
     missing = channel.shell("no-such-program")
@@ -37,7 +43,9 @@ def test_one_session_serves_many_commands_with_their_exit_status(channel: AdbCha
     assert phone.state()["keys"].count("VOLUME_UP") == 20
 
 
-def test_pipelined_commands_run_in_order_and_answer_in_order(channel: AdbChannel, phone: VirtualDevice) -> None:
+def test_pipelined_commands_run_in_order_and_answer_in_order(
+    channel: AdbChannel, phone: VirtualDevice
+) -> None:
     results = channel.shell_many(["echo first", "wm density", "false", "echo last"])
     assert [r.text for r in results] == ["first\n", "Physical density: 420\n", "", "last\n"]
     assert [r.status for r in results] == [0, 0, 1, 0]
@@ -50,21 +58,28 @@ def test_a_newline_inside_a_command_is_refused(channel: AdbChannel) -> None:
         channel.shell("echo a\necho b")
 
 
-def test_a_syntax_error_ends_the_session_and_the_next_command_opens_another(channel: AdbChannel) -> None:
+def test_a_syntax_error_ends_the_session_and_the_next_command_opens_another(
+    channel: AdbChannel,
+) -> None:
     broken = channel.shell("echo 'unterminated")
     assert broken.status == 2 and b"syntax error" in broken.errors
     assert channel.shell("echo again").text == "again\n"
     assert channel.sessions_opened == 2
 
 
-def test_bulk_output_is_byte_identical_to_adb_exec_out(channel: AdbChannel, phone: VirtualDevice,
-                                                        adb_server: AdbServer) -> None:
+def test_bulk_output_is_byte_identical_to_adb_exec_out(
+    channel: AdbChannel, phone: VirtualDevice, adb_server: AdbServer
+) -> None:
     # The adb binary itself is the reference for what the device sent.
     reference = adb_server.adb("-s", phone.serial, "exec-out", "screencap", "-p").stdout
     assert channel.exec_out("screencap -p") == reference
     raw = channel.screencap_raw()
-    assert hashlib.sha256(raw).digest() == hashlib.sha256(
-        adb_server.adb("-s", phone.serial, "exec-out", "screencap").stdout).digest()
+    assert (
+        hashlib.sha256(raw).digest()
+        == hashlib.sha256(
+            adb_server.adb("-s", phone.serial, "exec-out", "screencap").stdout
+        ).digest()
+    )
     assert decode_raw_screencap(raw).size == (1080, 2400)
 
 
@@ -91,8 +106,11 @@ def test_a_stopped_adb_server_is_named_with_what_to_do() -> None:
         server.adb("kill-server")
         with pytest.raises(ChannelError):
             channel.shell("true")
-        with pytest.raises(AdbServerGone, match=rf"adb server at 127.0.0.1:{server.port} cannot be "
-                                                r"reached \(Connection refused\); start it with adb start-server"):
+        with pytest.raises(
+            AdbServerGone,
+            match=rf"adb server at 127.0.0.1:{server.port} cannot be "
+            r"reached \(Connection refused\); start it with adb start-server",
+        ):
             channel.shell("true")
     finally:
         server.stop()
@@ -115,4 +133,3 @@ def test_a_device_that_never_answers_times_out(adb_server: AdbServer) -> None:
     finally:
         adb_server.adb("disconnect", serial)
         silent.close()
-

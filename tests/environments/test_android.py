@@ -4,9 +4,7 @@ each mobile_use action's effect checked on the device's state."""
 from __future__ import annotations
 
 import datetime
-
 import logging
-
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from tests.environments.android_fixtures import AdbServer
 from vlagent.environments import EnvironmentFault, EnvironmentUnavailable, check_environment
 from vlagent.environments.adb_channel import decode_raw_screencap
 from vlagent.environments.android import AndroidEnvironment, shell_text
 from vlagent.environments.virtual_android import Phone, VirtualDevice
-from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
 from vlagent.tools import ToolCall, mobile_tools
 
 W, H = 1080, 2400
@@ -57,9 +55,13 @@ def test_observe_and_the_checker(android: AndroidEnvironment) -> None:
     check_environment(android)
 
 
-def test_freeze_clock_holds_the_status_bar_clock_through_demo_mode(android: AndroidEnvironment) -> None:
+def test_freeze_clock_holds_the_status_bar_clock_through_demo_mode(
+    android: AndroidEnvironment,
+) -> None:
     clock = "com.android.systemui:id/clock"
-    hhmm = (datetime.datetime.now() + datetime.timedelta(hours=2)).strftime("%H%M")  # never the time now
+    hhmm = (datetime.datetime.now() + datetime.timedelta(hours=2)).strftime(
+        "%H%M"
+    )  # never the time now
     shown = f"{hhmm[:2]}:{hhmm[2:]}"
     # Demo mode must be allowed first, as on a phone: the broadcast alone changes nothing.
     android.shell(f"am broadcast -a com.android.systemui.demo -e command clock -e hhmm {hhmm}")
@@ -71,7 +73,9 @@ def test_freeze_clock_holds_the_status_bar_clock_through_demo_mode(android: Andr
     assert next(e for e in _elements(android) if e.resource_id == clock).text != shown
 
 
-def test_click_opens_an_app_and_back_and_home_leave_it(android: AndroidEnvironment, phone: VirtualDevice) -> None:
+def test_click_opens_an_app_and_back_and_home_leave_it(
+    android: AndroidEnvironment, phone: VirtualDevice
+) -> None:
     assert act(android, action="click", coordinate=element(android, "Settings")).ok
     assert phone.state()["foreground"] == "com.android.settings"
     act(android, action="system_button", button="Back")
@@ -95,10 +99,14 @@ def test_a_toggle_taps_on_and_off(android: AndroidEnvironment, phone: VirtualDev
     act(android, action="open", text="settings")
     act(android, action="click", coordinate=element(android, "Bluetooth"))
     assert phone.state()["toggles"]["Bluetooth"] is True
-    assert next(e for e in _elements(android) if e.text == "Bluetooth").kind == "android.widget.Switch"
+    assert (
+        next(e for e in _elements(android) if e.text == "Bluetooth").kind == "android.widget.Switch"
+    )
 
 
-def test_typing_reaches_the_device_literally(android: AndroidEnvironment, phone: VirtualDevice) -> None:
+def test_typing_reaches_the_device_literally(
+    android: AndroidEnvironment, phone: VirtualDevice
+) -> None:
     act(android, action="open", text="Notes")
     act(android, action="click", coordinate=element(android, FIELD))
     text = "a'b\"c;d&e$f%g h\\i"
@@ -108,7 +116,9 @@ def test_typing_reaches_the_device_literally(android: AndroidEnvironment, phone:
     assert phone.state()["notes"] == [text]
 
 
-def test_unicode_goes_through_adb_keyboard(android: AndroidEnvironment, phone: VirtualDevice) -> None:
+def test_unicode_goes_through_adb_keyboard(
+    android: AndroidEnvironment, phone: VirtualDevice
+) -> None:
     act(android, action="open", text="Notes")
     act(android, action="click", coordinate=element(android, FIELD))
     result = act(android, action="type", text="héllo 你好")
@@ -161,25 +171,33 @@ def test_raw_screencap_decoding_refuses_garbage() -> None:
 
 
 def test_no_device_starts_the_embedded_virtual_phone_and_says_so(
-        adb_server: AdbServer, caplog: pytest.LogCaptureFixture) -> None:
+    adb_server: AdbServer, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING, logger="vlagent.android"):
         env = AndroidEnvironment()
     try:
-        assert "no Android device is ready (devices: none): using the embedded virtual phone" in caplog.text
+        assert (
+            "no Android device is ready (devices: none): using the embedded virtual phone"
+            in caplog.text
+        )
         assert env.describe()["virtual"] is True
         assert env.observe().size == (1080, 2400)
         # It lives on a server of its own: the user's adb server never sees it.
         assert adb_server.adb("devices").stdout.decode().strip().splitlines()[1:] == []
     finally:
         env.close()
-    with pytest.raises(EnvironmentUnavailable, match="no device 'emulator-5554'; devices found: none"):
+    with pytest.raises(
+        EnvironmentUnavailable, match="no device 'emulator-5554'; devices found: none"
+    ):
         AndroidEnvironment(serial="emulator-5554")
 
 
 def test_several_devices_need_a_serial(adb_server: AdbServer) -> None:
     first, second = adb_server.attach(), adb_server.attach()
     try:
-        with pytest.raises(EnvironmentUnavailable, match=r"several devices found: .*pick one with --serial"):
+        with pytest.raises(
+            EnvironmentUnavailable, match=r"several devices found: .*pick one with --serial"
+        ):
             AndroidEnvironment()
     finally:
         adb_server.detach(first)
@@ -187,7 +205,8 @@ def test_several_devices_need_a_serial(adb_server: AdbServer) -> None:
 
 
 def test_a_device_that_vanishes_mid_run_ends_it_with_every_finished_step(
-        adb_server: AdbServer, tmp_path: Path) -> None:
+    adb_server: AdbServer, tmp_path: Path
+) -> None:
     from vlagent.agent.core.loop import Agent
     from vlagent.agent.runtimes import ScriptedRuntime
     from vlagent.agent.trajectory import Recorder, read_trajectory
@@ -203,10 +222,15 @@ def test_a_device_that_vanishes_mid_run_ends_it_with_every_finished_step(
             if step.index == 0:
                 device.stop()
 
-    click = '<tool_call>{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [500, 500]}}</tool_call>'
+    click = '<tool_call>{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [500, 500]}}</tool_call>'  # noqa: E501
     started = time.monotonic()
-    result = Agent(ScriptedRuntime([click] * 3), get_dialect("qwen2-vl"), env,
-                   recorder=Recorder(tmp_path / "run"), listeners=[Unplug()]).run("tap twice")
+    result = Agent(
+        ScriptedRuntime([click] * 3),
+        get_dialect("qwen2-vl"),
+        env,
+        recorder=Recorder(tmp_path / "run"),
+        listeners=[Unplug()],
+    ).run("tap twice")
     assert time.monotonic() - started < 30  # bounded reconnect attempts, no hang
     assert result.status == "error" and "disconnected" in result.reason
     trajectory = read_trajectory(tmp_path / "run")
@@ -229,11 +253,16 @@ def test_an_adb_server_killed_mid_run_ends_it_with_every_finished_step(tmp_path:
             if step.index == 1:
                 env.embedded.server.adb("kill-server")
 
-    click = '<tool_call>{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [500, 500]}}</tool_call>'
+    click = '<tool_call>{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [500, 500]}}</tool_call>'  # noqa: E501
     started = time.monotonic()
     try:
-        result = Agent(ScriptedRuntime([click] * 4), get_dialect("qwen2-vl"), env,
-                       recorder=Recorder(tmp_path / "run"), listeners=[KillServer()]).run("tap")
+        result = Agent(
+            ScriptedRuntime([click] * 4),
+            get_dialect("qwen2-vl"),
+            env,
+            recorder=Recorder(tmp_path / "run"),
+            listeners=[KillServer()],
+        ).run("tap")
     finally:
         env.close()
     assert time.monotonic() - started < 30  # bounded reconnect attempts, no hang
@@ -265,7 +294,10 @@ def _elements(env: AndroidEnvironment) -> list[Any]:
 def test_two_runs_on_one_phone_the_second_fails_at_once(phone: VirtualDevice) -> None:
     first = AndroidEnvironment(serial=phone.serial)
     try:
-        with pytest.raises(EnvironmentUnavailable, match=rf"android {phone.serial} is in use by another vlagent run"):
+        with pytest.raises(
+            EnvironmentUnavailable,
+            match=rf"android {phone.serial} is in use by another vlagent run",
+        ):
             AndroidEnvironment(serial=phone.serial)
     finally:
         first.close()
@@ -273,7 +305,8 @@ def test_two_runs_on_one_phone_the_second_fails_at_once(phone: VirtualDevice) ->
 
 
 def test_a_screenshot_that_fails_while_the_ui_dump_is_pending_leaves_no_stale_answer(
-        phone: VirtualDevice, monkeypatch: pytest.MonkeyPatch) -> None:
+    phone: VirtualDevice, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with AndroidEnvironment(serial=phone.serial, ui_tree=True) as env:
         real = env.channel.screencap_raw
         failures = iter([RuntimeError("interrupted")])

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from vlagent.environments import EnvironmentUnavailable, RunAborted, check_environment
+from vlagent.environments import EnvironmentUnavailable, check_environment
 from vlagent.environments.desktop import DesktopEnvironment, wheel_clicks
 from vlagent.environments.xvfb import Xvfb
 from vlagent.tools import ComputerUse, ToolCall, computer_tools
@@ -62,7 +62,9 @@ class TkApp:
         except (OSError, ValueError):
             return {}
 
-    def until(self, check: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+    def until(
+        self, check: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    ) -> dict[str, Any]:
         return wait_for(self.state, lambda s: bool(s) and check(s), timeout)  # type: ignore[no-any-return]
 
 
@@ -87,6 +89,7 @@ def act(env: DesktopEnvironment, **arguments: Any) -> None:
 
 # -- observing -------------------------------------------------------------------------------
 
+
 def test_observe_sees_the_app(tk: tuple[DesktopEnvironment, TkApp]) -> None:
     env, _ = tk
     obs = env.observe()
@@ -96,7 +99,9 @@ def test_observe_sees_the_app(tk: tuple[DesktopEnvironment, TkApp]) -> None:
     check_environment(env)
 
 
-def test_the_app_in_front_is_named_and_reaches_the_models_prompt(tk: tuple[DesktopEnvironment, TkApp]) -> None:
+def test_the_app_in_front_is_named_and_reaches_the_models_prompt(
+    tk: tuple[DesktopEnvironment, TkApp],
+) -> None:
     from vlagent.agent.core.loop import Agent
     from vlagent.agent.runtimes.function import FunctionRuntime
     from vlagent.prompts import Prompt, get_dialect
@@ -109,16 +114,25 @@ def test_the_app_in_front_is_named_and_reaches_the_models_prompt(tk: tuple[Deskt
         seen.append(prompt.metadata.get("foreground"))
         return '<tool_call>{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}</tool_call>'
 
-    assert Agent(FunctionRuntime(model), get_dialect("qwen2-vl"), env).run("look").status == "success"
+    assert (
+        Agent(FunctionRuntime(model), get_dialect("qwen2-vl"), env).run("look").status == "success"
+    )
     assert seen == ["Tk"]
 
 
 # -- every action kind -------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("action", "button", "count"), [
-    ("left_click", 1, 1), ("right_click", 3, 1), ("middle_click", 2, 1),
-    ("double_click", 1, 2), ("triple_click", 1, 3),
-])
+
+@pytest.mark.parametrize(
+    ("action", "button", "count"),
+    [
+        ("left_click", 1, 1),
+        ("right_click", 3, 1),
+        ("middle_click", 2, 1),
+        ("double_click", 1, 2),
+        ("triple_click", 1, 3),
+    ],
+)
 def test_clicks(tk: tuple[DesktopEnvironment, TkApp], action: str, button: int, count: int) -> None:
     env, app = tk
     act(env, action=action, coordinate=[240, 140])
@@ -129,7 +143,9 @@ def test_clicks(tk: tuple[DesktopEnvironment, TkApp], action: str, button: int, 
     assert [c["count"] for c in state["clicks"]] == list(range(1, count + 1))
 
 
-def test_a_click_without_a_point_clicks_where_the_pointer_is(tk: tuple[DesktopEnvironment, TkApp]) -> None:
+def test_a_click_without_a_point_clicks_where_the_pointer_is(
+    tk: tuple[DesktopEnvironment, TkApp],
+) -> None:
     env, app = tk
     act(env, action="mouse_move", coordinate=[100, 100])
     assert app.until(lambda s: s["pointer"] == [100, 100])["pointer"] == [100, 100]
@@ -167,7 +183,16 @@ def test_hscroll_right_and_left(tk: tuple[DesktopEnvironment, TkApp]) -> None:
 
 
 def test_wheel_clicks_mapping() -> None:
-    assert [wheel_clicks(p) for p in (0, 1, 49, 100, 149, 151, -30, -250)] == [0, 1, 1, 1, 1, 2, -1, -2]
+    assert [wheel_clicks(p) for p in (0, 1, 49, 100, 149, 151, -30, -250)] == [
+        0,
+        1,
+        1,
+        1,
+        1,
+        2,
+        -1,
+        -2,
+    ]
 
 
 def test_key_combination(tk: tuple[DesktopEnvironment, TkApp]) -> None:
@@ -178,7 +203,9 @@ def test_key_combination(tk: tuple[DesktopEnvironment, TkApp]) -> None:
     assert keys[:2] == ["ctrl+shift+T", "F5"]
 
 
-def test_typing_unicode_and_special_characters_arrives_exactly(tk: tuple[DesktopEnvironment, TkApp]) -> None:
+def test_typing_unicode_and_special_characters_arrives_exactly(
+    tk: tuple[DesktopEnvironment, TkApp],
+) -> None:
     env, app = tk
     act(env, action="left_click", coordinate=[300, 320])
     text = 'héllo 你好 <a & "b"> 😀'
@@ -196,7 +223,9 @@ def test_a_newline_in_typed_text_presses_enter(tk: tuple[DesktopEnvironment, TkA
 
 def test_settle_waits_for_an_animation_to_end(display: str, tmp_path: Path) -> None:
     app = TkApp(tmp_path / "state.json")
-    env = DesktopEnvironment(display=display, settle=3.0, launch=f"{sys.executable} {APP} {app.path}")
+    env = DesktopEnvironment(
+        display=display, settle=3.0, launch=f"{sys.executable} {APP} {app.path}"
+    )
     try:
         assert app.until(lambda s: s["ready"])
         started = time.monotonic()
@@ -207,7 +236,9 @@ def test_settle_waits_for_an_animation_to_end(display: str, tmp_path: Path) -> N
         env.close()
 
 
-def test_without_settle_the_next_observation_comes_at_once(tk: tuple[DesktopEnvironment, TkApp]) -> None:
+def test_without_settle_the_next_observation_comes_at_once(
+    tk: tuple[DesktopEnvironment, TkApp],
+) -> None:
     env, _ = tk
     act(env, action="left_click", coordinate=[560, 90])
     assert env.observe().image.getpixel((560, 90))[:3] != (0x33, 0xAA, 0x33)
@@ -220,9 +251,13 @@ def test_wait_waits(tk: tuple[DesktopEnvironment, TkApp]) -> None:
     assert time.monotonic() - started >= 0.3
 
 
-def test_points_off_the_monitor_never_reach_the_input_library(tk: tuple[DesktopEnvironment, TkApp]) -> None:
+def test_points_off_the_monitor_never_reach_the_input_library(
+    tk: tuple[DesktopEnvironment, TkApp],
+) -> None:
     env, app = tk
-    off = ComputerUse.model_construct(action="left_click", coordinate=(1.2, 0.5))  # skips validation
+    off = ComputerUse.model_construct(
+        action="left_click", coordinate=(1.2, 0.5)
+    )  # skips validation
     result = env.execute(off)
     assert not result.ok and not result.executed and "outside the screen" in result.message
     time.sleep(0.3)
@@ -230,6 +265,7 @@ def test_points_off_the_monitor_never_reach_the_input_library(tk: tuple[DesktopE
 
 
 # -- failure modes -----------------------------------------------------------------------------
+
 
 def test_an_unreachable_display_is_one_line_saying_what_to_do() -> None:
     require("Xvfb")
@@ -243,8 +279,9 @@ def test_no_display_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
         DesktopEnvironment()
 
 
-def test_the_fail_safe_corner_aborts_a_run_on_a_real_desktop(tk: tuple[DesktopEnvironment, TkApp],
-                                                             tmp_path: Path) -> None:
+def test_the_fail_safe_corner_aborts_a_run_on_a_real_desktop(
+    tk: tuple[DesktopEnvironment, TkApp], tmp_path: Path
+) -> None:
     from vlagent.agent.core.loop import Agent
     from vlagent.agent.runtimes import ScriptedRuntime
     from vlagent.agent.trajectory import Recorder, read_trajectory
@@ -252,16 +289,22 @@ def test_the_fail_safe_corner_aborts_a_run_on_a_real_desktop(tk: tuple[DesktopEn
 
     env, _ = tk  # a display passed by name counts as a real desktop: fail-safe on
     answers = [
-        '<tool_call>{"name": "computer_use", "arguments": {"action": "mouse_move", "coordinate": [0, 0]}}</tool_call>',
-        '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [500, 500]}}</tool_call>',
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "mouse_move", "coordinate": '
+        "[0, 0]}}</tool_call>",
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": '
+        "[500, 500]}}</tool_call>",
     ]
-    result = Agent(ScriptedRuntime(answers), get_dialect("qwen2-vl"), env,
-                   recorder=Recorder(tmp_path / "run")).run("move to the corner")
+    result = Agent(
+        ScriptedRuntime(answers), get_dialect("qwen2-vl"), env, recorder=Recorder(tmp_path / "run")
+    ).run("move to the corner")
     assert result.status == "aborted" and "fail-safe" in result.reason
     trajectory = read_trajectory(tmp_path / "run")
     assert trajectory.end is not None and trajectory.end.status == "aborted"
     # The step the fail-safe stopped is recorded too, as not executed, with the reason.
-    assert [s.action.model["action"] for s in trajectory.steps if s.action] == ["mouse_move", "left_click"]
+    assert [s.action.model["action"] for s in trajectory.steps if s.action] == [
+        "mouse_move",
+        "left_click",
+    ]
     stopped = trajectory.steps[1].result
     assert stopped is not None and not stopped.executed and "screen corner" in stopped.message
     assert "screen corner" in trajectory.end.reason
@@ -301,7 +344,7 @@ def page() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     reports: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = PAGE.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -309,7 +352,7 @@ def page() -> Iterator[tuple[str, list[dict[str, Any]]]]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             reports.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()
@@ -324,7 +367,8 @@ def page() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def find_colour(env: DesktopEnvironment, colour: tuple[int, int, int]) -> tuple[int, int]:
-    """The centre of the region painted ``colour``: the test finds things on screen as a model does."""
+    """The centre of the region painted ``colour``: the test finds things on screen as a model
+    does."""
     image = env.observe().image
     pixels = image.load()
     assert pixels is not None
@@ -338,15 +382,21 @@ def find_colour(env: DesktopEnvironment, colour: tuple[int, int, int]) -> tuple[
     return (min(xs) + max(xs)) // 2, (min(ys) + max(ys)) // 2
 
 
-def test_chromium_click_and_type(display: str, page: tuple[str, list[dict[str, Any]]], tmp_path: Path) -> None:
+def test_chromium_click_and_type(
+    display: str, page: tuple[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
     require("chromium")
     url, reports = page
-    flags = ("--no-sandbox --disable-gpu --no-first-run --disable-background-networking "
-             "--disable-component-update --disable-sync --test-type --window-position=0,0 "
-             f"--window-size={W},{H} --user-data-dir={tmp_path / 'profile'}")
+    flags = (
+        "--no-sandbox --disable-gpu --no-first-run --disable-background-networking "
+        "--disable-component-update --disable-sync --test-type --window-position=0,0 "
+        f"--window-size={W},{H} --user-data-dir={tmp_path / 'profile'}"
+    )
     env = DesktopEnvironment(display=display, launch=f"chromium {flags} --app={url}")
     try:
-        button = wait_for(lambda: _maybe(find_colour, env, (255, 0, 255)), lambda p: p is not None, 20)
+        button = wait_for(
+            lambda: _maybe(find_colour, env, (255, 0, 255)), lambda p: p is not None, 20
+        )
         assert button is not None, "the page did not appear"
         act(env, action="left_click", coordinate=list(button))
         assert wait_for(lambda: reports, lambda r: any(x["title"] == "clicked" for x in r), 10)

@@ -29,9 +29,14 @@ def test_make_builds_registered_environments_with_options() -> None:
 
 
 def test_make_errors_name_what_exists() -> None:
-    with pytest.raises(EnvironmentUnavailable, match="unknown environment 'androidd'; available: android, desktop, gym, memory, sim-pick"):
+    with pytest.raises(
+        EnvironmentUnavailable,
+        match="unknown environment 'androidd'; available: android, desktop, gym, memory, sim-pick",
+    ):
         environments.make("androidd")
-    with pytest.raises(EnvironmentUnavailable, match=r"has no option 'serial' \(it takes: size, space, scale\)"):
+    with pytest.raises(
+        EnvironmentUnavailable, match=r"has no option 'serial' \(it takes: size, space, scale\)"
+    ):
         environments.make("memory", serial="emulator-5554")
     with pytest.raises(EnvironmentUnavailable, match="is not WIDTHxHEIGHT"):
         environments.make("memory", size="big")
@@ -51,8 +56,12 @@ class Broken(Environment):
         return mobile_tools()
 
     def observe(self) -> Observation:
-        observation = Observation(Image.new("RGB", (10, 10)), scale=0, metadata={"foreground": ["com.a"]})
-        observation.image = Image.new("RGBA", (10, 10))  # swapped after the constructor converted it
+        observation = Observation(
+            Image.new("RGB", (10, 10)), scale=0, metadata={"foreground": ["com.a"]}
+        )
+        observation.image = Image.new(
+            "RGBA", (10, 10)
+        )  # swapped after the constructor converted it
         return observation
 
     def execute(self, action: BaseModel) -> ActionResult:
@@ -86,10 +95,18 @@ def test_an_observation_takes_any_image_mode_and_arrays() -> None:
 def test_memory_environment_records_device_points_and_draws() -> None:
     env = MemoryEnvironment(size=(1000, 500), space="mobile", scale=2.0)
     before = env.observe().image.tobytes()
-    action = env.toolset.validate(ToolCall("mobile_use", {"action": "click", "coordinate": [0.25, 0.5]}))
+    action = env.toolset.validate(
+        ToolCall("mobile_use", {"action": "click", "coordinate": [0.25, 0.5]})
+    )
     assert env.execute(action).ok
-    assert env.log == [{"tool": "mobile_use", "action": "click", "coordinate": [0.25, 0.5],
-                        "coordinate_device": (500.0, 500.0)}]
+    assert env.log == [
+        {
+            "tool": "mobile_use",
+            "action": "click",
+            "coordinate": [0.25, 0.5],
+            "coordinate_device": (500.0, 500.0),
+        }
+    ]
     assert env.observe().image.tobytes() != before
 
 
@@ -102,9 +119,18 @@ def test_dry_run_observes_but_executes_nothing() -> None:
     assert inner.log == [] and env.describe()["dry_run"] is True
 
 
-@pytest.mark.parametrize(("point", "pixel"), [((0.0, 0.0), (0, 0)), ((1.0, 1.0), (1279, 799)),
-                                              ((0.5, 0.5), (640, 400)), ((0.3336, 0.0), (427, 0))])
-def test_pixels_are_rounded_and_kept_on_screen(point: tuple[float, float], pixel: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("point", "pixel"),
+    [
+        ((0.0, 0.0), (0, 0)),
+        ((1.0, 1.0), (1279, 799)),
+        ((0.5, 0.5), (640, 400)),
+        ((0.3336, 0.0), (427, 0)),
+    ],
+)
+def test_pixels_are_rounded_and_kept_on_screen(
+    point: tuple[float, float], pixel: tuple[int, int]
+) -> None:
     assert Observation(Image.new("RGB", (1280, 800))).to_pixel(point) == pixel
 
 
@@ -117,8 +143,10 @@ def test_context_manager_closes() -> None:
 
 def test_drag_goes_from_the_pointer_to_the_point() -> None:
     env = MemoryEnvironment(size=(100, 100), space="computer")
-    for arguments in ({"action": "mouse_move", "coordinate": [0.1, 0.5]},
-                      {"action": "left_click_drag", "coordinate": [0.9, 0.5]}):
+    for arguments in (
+        {"action": "mouse_move", "coordinate": [0.1, 0.5]},
+        {"action": "left_click_drag", "coordinate": [0.9, 0.5]},
+    ):
         env.execute(env.toolset.validate(ToolCall("computer_use", arguments)))
     pixels = env.observe().image
     assert pixels.getpixel((30, 50)) == (0, 0, 0) and pixels.getpixel((80, 50)) == (0, 0, 0)

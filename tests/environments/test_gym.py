@@ -9,12 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vlagent.environments import FromGym, MemoryEnvironment, box_tool, discrete_tool, to_gym
 from tests.conftest import need, run_cli, tool_call, write_script
+from vlagent.environments import FromGym, MemoryEnvironment, box_tool, discrete_tool, to_gym
 from vlagent.tools import ToolCall, ToolError
 
 LAKE = ["left", "down", "right", "up"]
-TO_THE_GIFT = ["down", "down", "right", "down", "right", "right"]  # FrozenLake's 4x4 map, not slippery
+TO_THE_GIFT = [
+    "down",
+    "down",
+    "right",
+    "down",
+    "right",
+    "right",
+]  # FrozenLake's 4x4 map, not slippery
 
 
 def _check_env(env) -> None:  # type: ignore[no-untyped-def]
@@ -35,7 +42,9 @@ def test_the_simulated_arm_as_a_gymnasium_env_passes_check_env_and_does_the_task
         _check_env(env)
         assert set(env.observation_space.spaces) == {"front", "top", "state"}
         observation, _ = env.reset(seed=3)
-        assert observation["top"].shape == (320, 320, 3) and observation["state"]["gripper_closed"].shape == (1,)
+        assert observation["top"].shape == (320, 320, 3) and observation["state"][
+            "gripper_closed"
+        ].shape == (1,)
         names = ["move_to", "grasp", "release", "finish"]
         inner = env.unwrapped.environment
         cube = inner.scene.cube
@@ -45,12 +54,17 @@ def test_the_simulated_arm_as_a_gymnasium_env_passes_check_env_and_does_the_task
             sample = {key: arguments[key] for key in space.spaces if key in arguments}
             return env.step((names.index(tool), sample))
 
-        _, reward, terminated, _, info = act("move_to", point=np.array([0.5, 0.5]), camera=0,
-                                             position=np.array([0.0, 0.0, 0.1]))
+        _, reward, terminated, _, info = act(
+            "move_to", point=np.array([0.5, 0.5]), camera=0, position=np.array([0.0, 0.0, 0.1])
+        )
         assert "not both or neither" in info["error"] and reward == 0.0  # validated, not executed
         assert inner.scene.gripper == (0.0, -0.2, 0.25)
-        for tool, arguments in [("move_to", {"position": np.array([cube[0], cube[1], 0.035])}), ("grasp", {}),
-                                ("move_to", {"position": np.array([0.15, 0.1, 0.08])}), ("release", {})]:
+        for tool, arguments in [
+            ("move_to", {"position": np.array([cube[0], cube[1], 0.035])}),
+            ("grasp", {}),
+            ("move_to", {"position": np.array([0.15, 0.1, 0.08])}),
+            ("release", {}),
+        ]:
             _, reward, terminated, _, info = act(tool, **arguments)
             assert info["ok"] and reward == 0.0 and not terminated, info
         _, reward, terminated, _, info = act("finish", status=0)
@@ -64,14 +78,19 @@ def test_a_phone_screen_as_a_gymnasium_env_passes_check_env() -> None:
     env = to_gym(MemoryEnvironment(size=(180, 320), space="mobile"))
     _check_env(env)
     tool = env.action_space.spaces[0]
-    assert {"action", "coordinate", "text"} <= set(tool.spaces) and tool.spaces["coordinate"].shape == (2,)
+    assert {"action", "coordinate", "text"} <= set(tool.spaces) and tool.spaces[
+        "coordinate"
+    ].shape == (2,)
 
 
 def test_a_gymnasium_env_wrapped_the_other_way_passes_check_env_again() -> None:
     gymnasium = need("gymnasium")
     need("pygame")  # FrozenLake draws its rgb_array with pygame
-    lake = FromGym(gymnasium.make("FrozenLake-v1", render_mode="rgb_array", is_slippery=False),
-                   [discrete_tool(LAKE)], seed=0)
+    lake = FromGym(
+        gymnasium.make("FrozenLake-v1", render_mode="rgb_array", is_slippery=False),
+        [discrete_tool(LAKE)],
+        seed=0,
+    )
     obs = lake.observe()
     assert obs.size == (256, 256) and obs.state == {"observation": 0}
     _check_env(to_gym(lake))
@@ -81,7 +100,9 @@ def test_a_continuous_action_space_is_a_tool_with_its_bounds() -> None:
     gymnasium = need("gymnasium")
     need("pygame")
     inner = gymnasium.make("Pendulum-v1", render_mode="rgb_array")
-    pendulum = FromGym(inner, [box_tool(["torque"], inner.action_space.low, inner.action_space.high)], seed=0)
+    pendulum = FromGym(
+        inner, [box_tool(["torque"], inner.action_space.low, inner.action_space.high)], seed=0
+    )
     for refused in (2.5, -3, float("nan"), float("inf")):
         with pytest.raises(ToolError):
             pendulum.toolset.validate(ToolCall("act", {"torque": refused}))
@@ -97,36 +118,92 @@ def test_a_continuous_action_space_is_a_tool_with_its_bounds() -> None:
     _check_env(to_gym(pendulum))  # and back: the bounds survive as a Box
 
 
-def test_agent_run_drives_a_continuous_gymnasium_env_and_refuses_a_value_out_of_bounds(tmp_path: Path) -> None:
+def test_agent_run_drives_a_continuous_gymnasium_env_and_refuses_a_value_out_of_bounds(
+    tmp_path: Path,
+) -> None:
     need("gymnasium")
     need("pygame")
-    answers = [tool_call("act", force=1.0), tool_call("act", force=5.0), tool_call("act", force=-0.5)]
+    answers = [
+        tool_call("act", force=1.0),
+        tool_call("act", force=5.0),
+        tool_call("act", force=-0.5),
+    ]
     out = tmp_path / "car"
-    result = run_cli("run", "--env", "gym", "--gym-id", "MountainCarContinuous-v0", "--gym-actions", "force",
-                     "--goal", "Drive up the hill", "--max-steps", "3", "--model",
-                     f"scripted:{write_script(tmp_path / 'car.txt', answers)}", "--out", str(out), timeout=120)
+    result = run_cli(
+        "run",
+        "--env",
+        "gym",
+        "--gym-id",
+        "MountainCarContinuous-v0",
+        "--gym-actions",
+        "force",
+        "--goal",
+        "Drive up the hill",
+        "--max-steps",
+        "3",
+        "--model",
+        f"scripted:{write_script(tmp_path / 'car.txt', answers)}",
+        "--out",
+        str(out),
+        timeout=120,
+    )
     lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
     steps = [line for line in lines[1:] if "index" in line]
     assert len(steps) == 3, result.stdout + result.stderr
     assert steps[0]["result"]["executed"] and steps[0]["action"]["model"] == {"force": 1.0}
-    assert steps[1]["error"]["kind"] == "validation" and "less than or equal to 1" in steps[1]["error"]["message"]
+    assert (
+        steps[1]["error"]["kind"] == "validation"
+        and "less than or equal to 1" in steps[1]["error"]["message"]
+    )
     assert steps[2]["result"]["executed"] and steps[2]["action"]["model"] == {"force": -0.5}
-    result = run_cli("run", "--env", "gym", "--gym-id", "MountainCarContinuous-v0", "--gym-actions", "a,b",
-                     "--goal", "g", "--model", f"scripted:{write_script(tmp_path / 'x.txt', answers)}",
-                     "--out", str(tmp_path / "r"))
-    assert "--gym-actions names 2 dimensions; MountainCarContinuous-v0 has 1" in result.stdout + result.stderr
+    result = run_cli(
+        "run",
+        "--env",
+        "gym",
+        "--gym-id",
+        "MountainCarContinuous-v0",
+        "--gym-actions",
+        "a,b",
+        "--goal",
+        "g",
+        "--model",
+        f"scripted:{write_script(tmp_path / 'x.txt', answers)}",
+        "--out",
+        str(tmp_path / "r"),
+    )
+    assert (
+        "--gym-actions names 2 dimensions; MountainCarContinuous-v0 has 1"
+        in result.stdout + result.stderr
+    )
 
 
 def test_agent_run_plays_a_gymnasium_episode_to_its_end(tmp_path: Path) -> None:
     need("gymnasium")
     need("pygame")
-    for moves, status in ((TO_THE_GIFT, "success"), (["right", "down"], "failure")):  # the second: a hole
+    for moves, status in (
+        (TO_THE_GIFT, "success"),
+        (["right", "down"], "failure"),
+    ):  # the second: a hole
         answers = [tool_call("act", move=move) for move in moves]
         out = tmp_path / status
-        result = run_cli("run", "--env", "gym", "--gym-id", "FrozenLake-v1", "--gym-option", "is_slippery=false",
-                         "--gym-actions", ",".join(LAKE), "--goal", "Reach the gift", "--model",
-                         f"scripted:{write_script(tmp_path / f'{status}.txt', answers)}", "--out", str(out),
-                         timeout=120)
+        result = run_cli(
+            "run",
+            "--env",
+            "gym",
+            "--gym-id",
+            "FrozenLake-v1",
+            "--gym-option",
+            "is_slippery=false",
+            "--gym-actions",
+            ",".join(LAKE),
+            "--goal",
+            "Reach the gift",
+            "--model",
+            f"scripted:{write_script(tmp_path / f'{status}.txt', answers)}",
+            "--out",
+            str(out),
+            timeout=120,
+        )
         lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
         assert lines[-1]["status"] == status, result.stdout + result.stderr
         assert lines[-1]["steps"] == len(moves)
@@ -137,11 +214,53 @@ def test_agent_run_plays_a_gymnasium_episode_to_its_end(tmp_path: Path) -> None:
 def test_a_wrong_gym_command_line_says_what_to_do(tmp_path: Path) -> None:
     need("gymnasium")
     script = write_script(tmp_path / "a.txt", [tool_call("act", move="up")])
-    result = run_cli("run", "--env", "gym", "--gym-id", "FrozenLake-v1", "--gym-actions", "a,b",
-                     "--goal", "g", "--model", f"scripted:{script}", "--out", str(tmp_path / "r"))
-    assert result.returncode != 0 and "--gym-actions names 2 actions; FrozenLake-v1 has 4" in result.stdout + result.stderr
-    result = run_cli("run", "--env", "gym", "--gym-id", "NoSuchEnv-v0", "--goal", "g", "--model",
-                     f"scripted:{script}", "--out", str(tmp_path / "r2"))
-    assert result.returncode != 0 and "Gymnasium cannot make 'NoSuchEnv-v0'" in result.stdout + result.stderr
-    result = run_cli("run", "--env", "gym", "--goal", "g", "--model", f"scripted:{script}", "--out", str(tmp_path / "r3"))
-    assert result.returncode == 3 and result.stderr.startswith("error: environment 'gym' needs --gym-id")
+    result = run_cli(
+        "run",
+        "--env",
+        "gym",
+        "--gym-id",
+        "FrozenLake-v1",
+        "--gym-actions",
+        "a,b",
+        "--goal",
+        "g",
+        "--model",
+        f"scripted:{script}",
+        "--out",
+        str(tmp_path / "r"),
+    )
+    assert (
+        result.returncode != 0
+        and "--gym-actions names 2 actions; FrozenLake-v1 has 4" in result.stdout + result.stderr
+    )
+    result = run_cli(
+        "run",
+        "--env",
+        "gym",
+        "--gym-id",
+        "NoSuchEnv-v0",
+        "--goal",
+        "g",
+        "--model",
+        f"scripted:{script}",
+        "--out",
+        str(tmp_path / "r2"),
+    )
+    assert (
+        result.returncode != 0
+        and "Gymnasium cannot make 'NoSuchEnv-v0'" in result.stdout + result.stderr
+    )
+    result = run_cli(
+        "run",
+        "--env",
+        "gym",
+        "--goal",
+        "g",
+        "--model",
+        f"scripted:{script}",
+        "--out",
+        str(tmp_path / "r3"),
+    )
+    assert result.returncode == 3 and result.stderr.startswith(
+        "error: environment 'gym' needs --gym-id"
+    )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import need, run_cli
 from vlagent.agent.cli.demo_robot import colour_centre
 from vlagent.environments import check_environment
 from vlagent.environments.sim_pick.environment import Finish, Grasp, MoveTo, SimPickEnvironment
-from tests.conftest import need, run_cli
 
 
 @pytest.fixture
@@ -39,7 +39,9 @@ def test_a_point_on_either_camera_reaches_the_cube_it_shows(seed: int, camera: s
         env.close()
 
 
-def test_grasping_nothing_and_reaching_too_far_are_told_to_the_model(arm: SimPickEnvironment) -> None:
+def test_grasping_nothing_and_reaching_too_far_are_told_to_the_model(
+    arm: SimPickEnvironment,
+) -> None:
     result = arm.execute(Grasp())
     assert not result.ok and "move the tip onto the cube" in result.message
     result = arm.execute(MoveTo(position=(0.9, 0.0, 0.1)))
@@ -47,7 +49,9 @@ def test_grasping_nothing_and_reaching_too_far_are_told_to_the_model(arm: SimPic
     assert arm.scene.gripper == (0.0, -0.2, 0.25)  # nothing moved
 
 
-def test_moving_by_position_and_placing_by_hand_satisfies_the_simulator(arm: SimPickEnvironment) -> None:
+def test_moving_by_position_and_placing_by_hand_satisfies_the_simulator(
+    arm: SimPickEnvironment,
+) -> None:
     cx, cy, _ = arm.scene.cube
     assert arm.execute(MoveTo(position=(cx, cy, 0.035))).ok
     assert arm.execute(Grasp()).ok
@@ -74,5 +78,11 @@ def test_a_negative_seed_is_refused_in_one_line_before_anything_renders() -> Non
     need("mujoco")
     with pytest.raises(ValueError, match="seed -1: a seed is 0 or more"):
         SimPickEnvironment(seed=-1)
-    result = run_cli("run", "--env", "sim-pick", "--env-seed", "-1", "--goal", "g", "--model", "scripted:x")
-    assert result.returncode == 2 and "'--env-seed'" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli(
+        "run", "--env", "sim-pick", "--env-seed", "-1", "--goal", "g", "--model", "scripted:x"
+    )
+    assert (
+        result.returncode == 2
+        and "'--env-seed'" in result.stderr
+        and "Traceback" not in result.stderr
+    )

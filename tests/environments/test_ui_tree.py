@@ -25,7 +25,6 @@ from vlagent.environments.ui_tree import (
 )
 from vlagent.environments.virtual_android import VirtualDevice
 from vlagent.prompts import get_dialect
-from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
 from vlagent.tools import mobile_tools
 
 CONTROL = Path(__file__).parents[1] / "data" / "tfrecord" / "androidcontrol-sample.tfrecord.gz"
@@ -38,8 +37,9 @@ def android(phone: VirtualDevice) -> Iterator[AndroidEnvironment]:
     env.close()
 
 
-def test_a_live_observation_lists_what_is_on_screen_and_nothing_else(android: AndroidEnvironment,
-                                                                      phone: VirtualDevice) -> None:
+def test_a_live_observation_lists_what_is_on_screen_and_nothing_else(
+    android: AndroidEnvironment, phone: VirtualDevice
+) -> None:
     elements = android.observe().elements or []
     texts = [e.text for e in elements]
     assert "Settings" in texts and "Notes" in texts
@@ -55,17 +55,24 @@ def test_a_live_observation_lists_what_is_on_screen_and_nothing_else(android: An
 
 
 def test_the_app_in_front_is_the_package_of_the_dumps_first_node() -> None:
-    node = ('<node index="0" text="say package=&quot;x&quot;" class="android.widget.FrameLayout" '
-            'package="com.android.settings" bounds="[0,0][1080,2400]">')
-    assert dump_package(f'<?xml version="1.0"?><hierarchy rotation="0">{node}</node></hierarchy>') == (
-        "com.android.settings")
+    node = (
+        '<node index="0" text="say package=&quot;x&quot;" class="android.widget.FrameLayout" '
+        'package="com.android.settings" bounds="[0,0][1080,2400]">'
+    )
+    assert dump_package(
+        f'<?xml version="1.0"?><hierarchy rotation="0">{node}</node></hierarchy>'
+    ) == ("com.android.settings")
     assert dump_package('<hierarchy rotation="0"></hierarchy>') is None
 
 
 def test_the_list_is_written_in_the_models_own_coordinate_space() -> None:
-    element = UIElement(bounds=(108, 252, 324, 552), text="Settings", kind="android.widget.TextView",
-                        clickable=True)
-    assert element_lines([element]).splitlines()[1] == '0: TextView "Settings" [108,252][324,552] clickable'
+    element = UIElement(
+        bounds=(108, 252, 324, 552), text="Settings", kind="android.widget.TextView", clickable=True
+    )
+    assert (
+        element_lines([element]).splitlines()[1]
+        == '0: TextView "Settings" [108,252][324,552] clickable'
+    )
     relative = element_lines([element], (1000 / 1080, 1000 / 2400)).splitlines()[1]
     assert relative == '0: TextView "Settings" [100,105][300,230] clickable'
 
@@ -81,7 +88,9 @@ def test_off_screen_empty_and_repeated_elements_are_left_out() -> None:
     ]
     kept = for_model(elements, (1080, 2400))
     assert [(e.text or e.description, e.bounds) for e in kept] == [
-        ("partly off", (0, 100, 200, 300)), ("Search", (500, 500, 600, 600))]
+        ("partly off", (0, 100, 200, 300)),
+        ("Search", (500, 500, 600, 600)),
+    ]
 
 
 def test_androidcontrol_accessibility_forests_become_the_same_elements() -> None:
@@ -92,15 +101,26 @@ def test_androidcontrol_accessibility_forests_become_the_same_elements() -> None
     nodes = accessibility_nodes(features["accessibility_trees"][0])
     elements = for_model(from_accessibility_nodes(nodes), (width, height))
     assert elements, "the fixture's first screen has visible, labelled nodes"
-    visible = [n for n in nodes if n["visible"] and (n["text"] or n["content_description"] or n["clickable"])]
-    assert {e.text or e.description for e in elements} <= {n["text"] or n["content_description"] for n in visible}
-    assert all(0 <= e.bounds[0] < e.bounds[2] <= width and 0 <= e.bounds[1] < e.bounds[3] <= height
-               for e in elements)
+    visible = [
+        n
+        for n in nodes
+        if n["visible"] and (n["text"] or n["content_description"] or n["clickable"])
+    ]
+    assert {e.text or e.description for e in elements} <= {
+        n["text"] or n["content_description"] for n in visible
+    }
+    assert all(
+        0 <= e.bounds[0] < e.bounds[2] <= width and 0 <= e.bounds[1] < e.bounds[3] <= height
+        for e in elements
+    )
 
 
 def test_marks_number_each_element_on_a_copy_of_the_screenshot() -> None:
     image = Image.new("RGB", (400, 800), "white")
-    elements = [UIElement(bounds=(20, 20, 200, 100), text="A"), UIElement(bounds=(20, 300, 380, 400), text="B")]
+    elements = [
+        UIElement(bounds=(20, 20, 200, 100), text="A"),
+        UIElement(bounds=(20, 300, 380, 400), text="B"),
+    ]
     marked = draw_marks(image, elements)
     assert image.getpixel((20, 60)) == (255, 255, 255)  # the original is untouched
     assert marked.getpixel((20, 60)) != (255, 255, 255)  # outline of 0
@@ -108,16 +128,24 @@ def test_marks_number_each_element_on_a_copy_of_the_screenshot() -> None:
     assert marked.getpixel((300, 200)) == (255, 255, 255)  # nothing between them
 
 
-ELEMENTS = [UIElement(bounds=(0, 0, 100, 100), text="a", clickable=True),
-            UIElement(bounds=(500, 1000, 700, 1200), text="b", clickable=True)]
+ELEMENTS = [
+    UIElement(bounds=(0, 0, 100, 100), text="a", clickable=True),
+    UIElement(bounds=(500, 1000, 700, 1200), text="b", clickable=True),
+]
 OBS = Observation(Image.new("RGB", (1000, 2000)), elements=ELEMENTS)
 
 
 def _read(arguments: str) -> object:
     dialect = get_dialect("qwen2-vl")
     text = f'<tool_call>{{"name": "mobile_use", "arguments": {arguments}}}</tool_call>'
-    return read_answer(text, dialect, dialect.frame_for(OBS.size), mobile_tools(elements=True),
-                       OBS.to_device, element_points=element_points(OBS))
+    return read_answer(
+        text,
+        dialect,
+        dialect.frame_for(OBS.size),
+        mobile_tools(elements=True),
+        OBS.to_device,
+        element_points=element_points(OBS),
+    )
 
 
 def test_a_tap_on_an_element_number_lands_on_its_centre_in_every_space() -> None:
@@ -128,20 +156,38 @@ def test_a_tap_on_an_element_number_lands_on_its_centre_in_every_space() -> None
 
 
 def test_an_element_number_outside_the_list_is_feedback_for_the_model() -> None:
-    with pytest.raises(AnswerError, match="element 2 is not in the list; the elements are numbered 0 to 1"):
+    with pytest.raises(
+        AnswerError, match="element 2 is not in the list; the elements are numbered 0 to 1"
+    ):
         _read('{"action": "click", "element": 2}')
     with pytest.raises(AnswerError, match="needs 'coordinate' or 'element'"):
         _read('{"action": "click"}')
     plain = Observation(Image.new("RGB", (1000, 2000)))
     dialect = get_dialect("qwen2-vl")
-    with pytest.raises(AnswerError, match="no elements are listed for this screen; give 'coordinate'"):
-        read_answer('<tool_call>{"name": "mobile_use", "arguments": {"action": "click", "element": 0}}'
-                    '</tool_call>', dialect, dialect.frame_for(plain.size), mobile_tools(elements=True),
-                    plain.to_device, element_points=element_points(plain))
+    with pytest.raises(
+        AnswerError, match="no elements are listed for this screen; give 'coordinate'"
+    ):
+        read_answer(
+            '<tool_call>{"name": "mobile_use", "arguments": {"action": "click", "element": 0}}'
+            "</tool_call>",
+            dialect,
+            dialect.frame_for(plain.size),
+            mobile_tools(elements=True),
+            plain.to_device,
+            element_points=element_points(plain),
+        )
 
 
-@given(st.one_of(st.integers(-10**12, 10**12), st.floats(allow_nan=True), st.text(max_size=5),
-                 st.booleans(), st.none(), st.lists(st.integers(), max_size=3)))
+@given(
+    st.one_of(
+        st.integers(-(10**12), 10**12),
+        st.floats(allow_nan=True),
+        st.text(max_size=5),
+        st.booleans(),
+        st.none(),
+        st.lists(st.integers(), max_size=3),
+    )
+)
 def test_whatever_a_model_writes_as_element_is_read_or_refused_never_a_crash(value: object) -> None:
     import json
 

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 
 from PIL import Image
 
+from tests.environments.android_fixtures import AdbServer
 from vlagent.environments.virtual_android import VirtualDevice
-from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
 
 
 def test_shell_with_exit_codes(adb_server: AdbServer, phone: VirtualDevice) -> None:
@@ -19,7 +19,9 @@ def test_shell_with_exit_codes(adb_server: AdbServer, phone: VirtualDevice) -> N
     assert missing.returncode == 127 and b"not found" in missing.stdout + missing.stderr
 
 
-def test_exec_out_screencap_is_a_png_of_the_screen_size(adb_server: AdbServer, phone: VirtualDevice) -> None:
+def test_exec_out_screencap_is_a_png_of_the_screen_size(
+    adb_server: AdbServer, phone: VirtualDevice
+) -> None:
     size = adb_server.adb("-s", phone.serial, "shell", "wm", "size").stdout
     assert size == b"Physical size: 1080x2400\n"
     png = adb_server.adb("-s", phone.serial, "exec-out", "screencap", "-p").stdout
@@ -31,18 +33,26 @@ def test_input_tap_changes_the_screen(adb_server: AdbServer, phone: VirtualDevic
     before = adb_server.adb("-s", phone.serial, "exec-out", "screencap", "-p").stdout
     notes = next(n for n in _dump(adb_server, phone) if n.get("text") == "Notes")
     x, y = _centre(notes.get("bounds", ""))
-    assert adb_server.adb("-s", phone.serial, "shell", "input", "tap", str(x), str(y)).returncode == 0
+    assert (
+        adb_server.adb("-s", phone.serial, "shell", "input", "tap", str(x), str(y)).returncode == 0
+    )
     after = adb_server.adb("-s", phone.serial, "exec-out", "screencap", "-p").stdout
     assert phone.state()["foreground"] == "com.vlagent.notes"
     assert before != after
 
 
-def test_uiautomator_dump_and_pull_match_what_is_drawn(adb_server: AdbServer, phone: VirtualDevice) -> None:
+def test_uiautomator_dump_and_pull_match_what_is_drawn(
+    adb_server: AdbServer, phone: VirtualDevice
+) -> None:
     phone.run("monkey -p com.android.settings -c android.intent.category.LAUNCHER 1")
     nodes = _dump(adb_server, phone)
-    image = Image.open(io.BytesIO(adb_server.adb("-s", phone.serial, "exec-out", "screencap", "-p").stdout))
+    image = Image.open(
+        io.BytesIO(adb_server.adb("-s", phone.serial, "exec-out", "screencap", "-p").stdout)
+    )
     texts = [n.get("text") for n in nodes if n.get("text")]
-    assert "Settings" in texts and "Wi-Fi" in texts and "Option 30" not in texts  # only what is on screen
+    assert (
+        "Settings" in texts and "Wi-Fi" in texts and "Option 30" not in texts
+    )  # only what is on screen
     for node in nodes:
         left, top, right, bottom = _bounds(node.get("bounds", ""))
         assert 0 <= left < right <= image.width and 0 <= top < bottom <= image.height
@@ -56,7 +66,12 @@ def test_push_then_pull_round_trip(adb_server: AdbServer, phone: VirtualDevice, 
     source = tmp_path / "up.bin"
     source.write_bytes(bytes(range(256)) * 1000)
     assert adb_server.adb("-s", phone.serial, "push", str(source), "/sdcard/up.bin").returncode == 0
-    assert adb_server.adb("-s", phone.serial, "pull", "/sdcard/up.bin", str(tmp_path / "back.bin")).returncode == 0
+    assert (
+        adb_server.adb(
+            "-s", phone.serial, "pull", "/sdcard/up.bin", str(tmp_path / "back.bin")
+        ).returncode
+        == 0
+    )
     assert (tmp_path / "back.bin").read_bytes() == source.read_bytes()
 
 
@@ -65,10 +80,17 @@ def _dump(adb_server: AdbServer, phone: VirtualDevice) -> list[ET.Element]:
     import tempfile
     from pathlib import Path
 
-    assert adb_server.adb("-s", phone.serial, "shell", "uiautomator", "dump", "/sdcard/ui.xml").returncode == 0
+    assert (
+        adb_server.adb(
+            "-s", phone.serial, "shell", "uiautomator", "dump", "/sdcard/ui.xml"
+        ).returncode
+        == 0
+    )
     with tempfile.TemporaryDirectory() as folder:
         local = Path(folder) / "ui.xml"
-        assert adb_server.adb("-s", phone.serial, "pull", "/sdcard/ui.xml", str(local)).returncode == 0
+        assert (
+            adb_server.adb("-s", phone.serial, "pull", "/sdcard/ui.xml", str(local)).returncode == 0
+        )
         return list(ET.fromstring(local.read_bytes()).iter("node"))
 
 
@@ -84,8 +106,9 @@ def _centre(text: str) -> tuple[int, int]:
     return (left + right) // 2, (top + bottom) // 2
 
 
-
-def test_the_phone_profile_charges_what_a_phone_pays_and_the_driver_picks_raw(adb_server: AdbServer) -> None:
+def test_the_phone_profile_charges_what_a_phone_pays_and_the_driver_picks_raw(
+    adb_server: AdbServer,
+) -> None:
     import time
 
     from vlagent.environments.adb_channel import AdbChannel

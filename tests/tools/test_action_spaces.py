@@ -80,7 +80,9 @@ COMPUTER_BAD: list[tuple[str, dict[str, Any], str]] = [
 
 @pytest.mark.parametrize("action", sorted(MOBILE_GOOD))
 def test_every_mobile_action_validates(action: str) -> None:
-    parsed = mobile_tools().validate(ToolCall("mobile_use", {"action": action, **MOBILE_GOOD[action]}))
+    parsed = mobile_tools().validate(
+        ToolCall("mobile_use", {"action": action, **MOBILE_GOOD[action]})
+    )
     assert isinstance(parsed, MobileUse)
     assert parsed.arguments() == {"action": action, **_as_json(MOBILE_GOOD[action])}
 
@@ -88,7 +90,8 @@ def test_every_mobile_action_validates(action: str) -> None:
 @pytest.mark.parametrize("action", sorted(COMPUTER_GOOD))
 def test_every_computer_action_validates(action: str) -> None:
     parsed = computer_tools().validate(
-        ToolCall("computer_use", {"action": action, **COMPUTER_GOOD[action]}))
+        ToolCall("computer_use", {"action": action, **COMPUTER_GOOD[action]})
+    )
     assert isinstance(parsed, ComputerUse)
     assert parsed.arguments() == {"action": action, **_as_json(COMPUTER_GOOD[action])}
 
@@ -98,21 +101,27 @@ def test_the_published_action_names_are_all_there() -> None:
     assert set(ComputerUse.ACTIONS) == set(COMPUTER_GOOD)
 
 
-BAD = [("mobile_use", *case) for case in MOBILE_BAD] + [("computer_use", *case) for case in COMPUTER_BAD]
+BAD = [("mobile_use", *case) for case in MOBILE_BAD] + [
+    ("computer_use", *case) for case in COMPUTER_BAD
+]
 SPACES = {"mobile_use": mobile_tools, "computer_use": computer_tools}
 
 
-@pytest.mark.parametrize(("tool", "action", "arguments", "words"), BAD,
-                         ids=[f"{t}-{a}-{w}" for t, a, _, w in BAD])
-def test_bad_arguments_say_what_is_wrong(tool: str, action: str, arguments: dict[str, Any],
-                                         words: str) -> None:
+@pytest.mark.parametrize(
+    ("tool", "action", "arguments", "words"), BAD, ids=[f"{t}-{a}-{w}" for t, a, _, w in BAD]
+)
+def test_bad_arguments_say_what_is_wrong(
+    tool: str, action: str, arguments: dict[str, Any], words: str
+) -> None:
     with pytest.raises(ToolError) as error:
         SPACES[tool]().validate(ToolCall(tool, {"action": action, **arguments}))
     assert words in str(error.value)
     assert str(error.value).startswith(f"{tool}: ")
 
 
-@pytest.mark.parametrize("tools,name", [(mobile_tools, "mobile_use"), (computer_tools, "computer_use")])
+@pytest.mark.parametrize(
+    "tools,name", [(mobile_tools, "mobile_use"), (computer_tools, "computer_use")]
+)
 def test_unknown_action_lists_the_real_ones(tools: Any, name: str) -> None:
     with pytest.raises(ToolError, match="unknown action 'tap'; use one of: .*wait"):
         tools().validate(ToolCall(name, {"action": "tap"}))
@@ -122,7 +131,9 @@ def test_unknown_action_lists_the_real_ones(tools: Any, name: str) -> None:
 
 def test_unknown_argument_is_named() -> None:
     with pytest.raises(ToolError, match="there is no argument 'speed'"):
-        mobile_tools().validate(ToolCall("mobile_use", {"action": "click", "coordinate": P, "speed": 3}))
+        mobile_tools().validate(
+            ToolCall("mobile_use", {"action": "click", "coordinate": P, "speed": 3})
+        )
 
 
 def test_unknown_tool_lists_the_tools() -> None:
@@ -133,8 +144,11 @@ def test_unknown_tool_lists_the_tools() -> None:
 @pytest.mark.parametrize("point", [[1.2, 0.5], [0.5, -0.01], [1.0001, 1.0]])
 def test_off_screen_points_are_refused_in_the_models_own_numbers(point: list[float]) -> None:
     raw = [round(point[0] * 1000), round(point[1] * 1000)]
-    call = ToolCall("mobile_use", {"action": "click", "coordinate": point},
-                    {"action": "click", "coordinate": raw})
+    call = ToolCall(
+        "mobile_use",
+        {"action": "click", "coordinate": point},
+        {"action": "click", "coordinate": raw},
+    )
     with pytest.raises(ToolError) as error:
         mobile_tools().validate(call)
     assert f"'coordinate' [{raw[0]}, {raw[1]}] is outside the screen" in str(error.value)
@@ -150,7 +164,9 @@ def test_end_actions_report_the_outcome() -> None:
     done = tools.validate(ToolCall("mobile_use", {"action": "terminate", "status": "failure"}))
     said = tools.validate(ToolCall("mobile_use", {"action": "answer", "text": "7 alarms"}))
     click = tools.validate(ToolCall("mobile_use", {"action": "click", "coordinate": P}))
-    assert isinstance(done, MobileUse) and isinstance(said, MobileUse) and isinstance(click, MobileUse)
+    assert (
+        isinstance(done, MobileUse) and isinstance(said, MobileUse) and isinstance(click, MobileUse)
+    )
     assert done.ends_run() is not None and done.ends_run().status == "failure"  # type: ignore[union-attr]
     assert said.ends_run() is not None and said.ends_run().answer == "7 alarms"  # type: ignore[union-attr]
     assert click.ends_run() is None
@@ -160,11 +176,18 @@ def _as_json(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in arguments.items()}
 
 
-@pytest.mark.parametrize(("given", "canonical"), [
-    (["Control", "c"], ["ctrl", "c"]), (["ctrl+shift+T"], ["ctrl", "shift", "t"]),
-    (["Return"], ["enter"]), (["cmd", "space"], ["win", "space"]), (["Page_Down"], ["pagedown"]),
-    (["F5"], ["f5"]), (["escape"], ["esc"]),
-])
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        (["Control", "c"], ["ctrl", "c"]),
+        (["ctrl+shift+T"], ["ctrl", "shift", "t"]),
+        (["Return"], ["enter"]),
+        (["cmd", "space"], ["win", "space"]),
+        (["Page_Down"], ["pagedown"]),
+        (["F5"], ["f5"]),
+        (["escape"], ["esc"]),
+    ],
+)
 def test_key_names_are_made_canonical(given: list[str], canonical: list[str]) -> None:
     action = computer_tools().validate(ToolCall("computer_use", {"action": "key", "keys": given}))
     assert action.keys == canonical  # type: ignore[attr-defined]
@@ -172,4 +195,6 @@ def test_key_names_are_made_canonical(given: list[str], canonical: list[str]) ->
 
 def test_an_unknown_key_is_a_validation_error_not_a_no_op() -> None:
     with pytest.raises(ToolError, match="unknown key 'hyperspace'; use names like ctrl"):
-        computer_tools().validate(ToolCall("computer_use", {"action": "key", "keys": ["ctrl", "hyperspace"]}))
+        computer_tools().validate(
+            ToolCall("computer_use", {"action": "key", "keys": ["ctrl", "hyperspace"]})
+        )

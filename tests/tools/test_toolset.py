@@ -26,7 +26,9 @@ def test_a_custom_tool_validates_into_its_own_model() -> None:
     tools = ToolSet([MoveTo])
     action = tools.validate(ToolCall("move_to", {"x": 0.1, "y": -0.2, "z": 0.3}))
     assert action == MoveTo(x=0.1, y=-0.2, z=0.3)
-    with pytest.raises(ToolError, match=r"move_to: 'z' -0.5: input should be greater than or equal to 0"):
+    with pytest.raises(
+        ToolError, match=r"move_to: 'z' -0.5: input should be greater than or equal to 0"
+    ):
         tools.validate(ToolCall("move_to", {"x": 0, "y": 0, "z": -0.5}))
 
 
@@ -35,11 +37,17 @@ def test_custom_tool_schema_is_plain() -> None:
     assert schema["type"] == "function"
     function = schema["function"]
     assert function["name"] == "move_to"
-    assert function["description"] == "Move the gripper to a point, in metres from the robot's base."
+    assert (
+        function["description"] == "Move the gripper to a point, in metres from the robot's base."
+    )
     params = function["parameters"]
     assert params["required"] == ["x", "y", "z"]
     assert params["properties"]["z"] == {
-        "type": "number", "minimum": 0, "maximum": 1, "description": "Height above the table."}
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "description": "Height above the table.",
+    }
     assert "title" not in str(params)
 
 
@@ -53,7 +61,9 @@ def test_optional_arguments_are_not_required_and_not_nullable() -> None:
 
 def test_screen_note_goes_only_to_tools_that_take_points() -> None:
     tools = ToolSet([MoveTo, PointAt])
-    schemas = {s["function"]["name"]: s["function"] for s in tools.function_schemas("Screen 1000x1000.")}
+    schemas = {
+        s["function"]["name"]: s["function"] for s in tools.function_schemas("Screen 1000x1000.")
+    }
     assert schemas["point_at"]["description"].endswith("Screen 1000x1000.")
     assert "1000x1000" not in schemas["move_to"]["description"]
     assert point_fields(PointAt) == {"target"}
@@ -87,5 +97,8 @@ def test_descriptions_read_as_prose_not_as_source_lines() -> None:
         - the second
         """
 
-    assert describe(Arm) == "Move the arm. Pick one target per call.\n\n- the first item, which wraps\n- the second"
+    assert (
+        describe(Arm)
+        == "Move the arm. Pick one target per call.\n\n- the first item, which wraps\n- the second"
+    )
     assert "\n" not in computer_tools().function_schemas()[0]["function"]["description"]

@@ -26,11 +26,19 @@ def find(image: Image.Image, colour: tuple[int, int, int]) -> list[int] | None:
     """The centre of the pixels painted ``colour``, on the 0-1000 grid."""
     pixels = image.load()
     assert pixels is not None
-    points = [(x, y) for y in range(0, image.height, 4) for x in range(0, image.width, 4) if pixels[x, y][:3] == colour]
+    points = [
+        (x, y)
+        for y in range(0, image.height, 4)
+        for x in range(0, image.width, 4)
+        if pixels[x, y][:3] == colour
+    ]
     if len(points) < 20:
         return None
     xs, ys = [p[0] for p in points], [p[1] for p in points]
-    return [round((min(xs) + max(xs)) / 2 / image.width * 1000), round((min(ys) + max(ys)) / 2 / image.height * 1000)]
+    return [
+        round((min(xs) + max(xs)) / 2 / image.width * 1000),
+        round((min(ys) + max(ys)) / 2 / image.height * 1000),
+    ]
 
 
 def items(image: Image.Image) -> int:

@@ -16,10 +16,13 @@ root.title("Shopping list")
 root.geometry("800x600+0+0")
 root.configure(background="#f8f9fa")
 
-tk.Label(root, text="Shopping list", background="#f8f9fa", font=("DejaVu Sans", 20)).place(x=40, y=24)
+tk.Label(root, text="Shopping list", background="#f8f9fa", font=("DejaVu Sans", 20)).place(
+    x=40, y=24
+)
 # No blinking caret: a test compares screenshots, and a caret that blinks changes one.
-entry = tk.Entry(root, font=("DejaVu Sans", 16), background=FIELD, relief="solid", borderwidth=1,
-                 insertofftime=0)
+entry = tk.Entry(
+    root, font=("DejaVu Sans", 16), background=FIELD, relief="solid", borderwidth=1, insertofftime=0
+)
 entry.place(x=40, y=90, width=560, height=44)
 entry.bind("<FocusIn>", lambda _: entry.configure(background=FIELD_FOCUSED))
 entry.bind("<FocusOut>", lambda _: entry.configure(background=FIELD))
@@ -40,7 +43,15 @@ def add(_: object = None) -> None:
     count.configure(text=f"{len(rows)} item" + ("s" if len(rows) > 1 else ""))
 
 
-tk.Button(root, text="Add", command=add, background=ADD, activebackground=ADD, foreground="white",
-          font=("DejaVu Sans", 16), relief="flat").place(x=620, y=90, width=140, height=44)
+tk.Button(
+    root,
+    text="Add",
+    command=add,
+    background=ADD,
+    activebackground=ADD,
+    foreground="white",
+    font=("DejaVu Sans", 16),
+    relief="flat",
+).place(x=620, y=90, width=140, height=44)
 entry.bind("<Return>", add)
 root.mainloop()

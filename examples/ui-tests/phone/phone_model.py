@@ -39,7 +39,10 @@ def find(image: Image.Image, colour: tuple[int, int, int]) -> list[int] | None:
                 ys.append(y)
     if not xs:
         return None
-    return [round((min(xs) + max(xs)) / 2 / image.width * 1000), round((min(ys) + max(ys)) / 2 / image.height * 1000)]
+    return [
+        round((min(xs) + max(xs)) / 2 / image.width * 1000),
+        round((min(ys) + max(ys)) / 2 / image.height * 1000),
+    ]
 
 
 def count_rows(image: Image.Image, colour: tuple[int, int, int]) -> int:
@@ -56,12 +59,18 @@ def count_rows(image: Image.Image, colour: tuple[int, int, int]) -> int:
 
 def verdict(statement: str, image: Image.Image) -> str:
     statement = statement.lower()
-    seen = {"a note is saved": find(image, SAVED_NOTE), "the notes app is open": find(image, SAVE_BUTTON),
-            "the home screen is shown": find(image, NOTES_ICON)}
+    seen = {
+        "a note is saved": find(image, SAVED_NOTE),
+        "the notes app is open": find(image, SAVE_BUTTON),
+        "the home screen is shown": find(image, NOTES_ICON),
+    }
     for known, found in seen.items():
         if known in statement:
-            return call("verdict", holds=found is not None,
-                        reason=f"{known}: {'yes' if found else 'no'}, judged by its colour on the screen")
+            return call(
+                "verdict",
+                holds=found is not None,
+                reason=f"{known}: {'yes' if found else 'no'}, judged by its colour on the screen",
+            )
     return call("verdict", holds=False, reason=f"this model cannot judge {statement!r}")
 
 
@@ -72,8 +81,11 @@ def act(goal: str, history: str, image: Image.Image) -> str:
     typed = history.find('"action": "type"')
     if save is None:
         icon = find(image, NOTES_ICON)
-        return call("mobile_use", action="click", coordinate=icon) if icon else \
-            call("mobile_use", action="system_button", button="Home")
+        return (
+            call("mobile_use", action="click", coordinate=icon)
+            if icon
+            else call("mobile_use", action="system_button", button="Home")
+        )
     if typed < 0:
         if find(image, FIELD_FOCUSED) is None and find(image, FIELD_FOCUSED_DARK) is None:
             # the field sits one row and a quarter above Save

@@ -1,5 +1,6 @@
 """UI tests of the Notes app on the virtual phone, written as a user of vlagent writes them."""
 
+
 def test_write_and_save_a_note(vl_agent):
     vl_agent.act("Write the note 'Buy milk' in the Notes app and save it")
     vl_agent.check("a note is saved")

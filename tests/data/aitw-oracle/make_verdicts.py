@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, sys.argv[1])
-from android_in_the_wild import action_matching  # noqa: E402
+from android_in_the_wild import action_matching
 
 F32 = np.float32
 TYPES = [3, 4, 5, 6, 7, 10, 11]
@@ -55,18 +55,34 @@ def main() -> None:
         boxes = boxes or [[0.0, 0.0, 0.0, 0.0]]
         arrays = np.asarray(boxes, dtype=F32).reshape(-1, 4)
         verdict = action_matching.check_actions_match(
-            gold[1], gold[2], gold[0], predicted[1], predicted[2], predicted[0], arrays)
-        cases.append({"gold": {"type": gold[0], "touch_yx": list(gold[1]), "lift_yx": list(gold[2])},
-                      "predicted": {"type": predicted[0], "touch_yx": list(predicted[1]),
-                                    "lift_yx": list(predicted[2])},
-                      "boxes_yxhw": boxes, "match": bool(verdict)})
+            gold[1], gold[2], gold[0], predicted[1], predicted[2], predicted[0], arrays
+        )
+        cases.append(
+            {
+                "gold": {"type": gold[0], "touch_yx": list(gold[1]), "lift_yx": list(gold[2])},
+                "predicted": {
+                    "type": predicted[0],
+                    "touch_yx": list(predicted[1]),
+                    "lift_yx": list(predicted[2]),
+                },
+                "boxes_yxhw": boxes,
+                "match": bool(verdict),
+            }
+        )
 
     none = (-1.0, -1.0)
     for gold_type in TYPES:  # every pair of types, dual points as taps
         for predicted_type in TYPES:
             point = (grid(rng), grid(rng))
-            add((gold_type, point if gold_type == 4 else none, point if gold_type == 4 else none),
-                (predicted_type, point if predicted_type == 4 else none, point if predicted_type == 4 else none), [])
+            add(
+                (gold_type, point if gold_type == 4 else none, point if gold_type == 4 else none),
+                (
+                    predicted_type,
+                    point if predicted_type == 4 else none,
+                    point if predicted_type == 4 else none,
+                ),
+                [],
+            )
     for _ in range(40):  # taps near and on enlarged box edges, boxes clipped at the screen's edge
         near_edge = rng.random() < 0.4
         h, w = grid(rng, 1 / 64, 0.5), grid(rng, 1 / 64, 0.5)
@@ -79,7 +95,11 @@ def main() -> None:
     for _ in range(40):  # tap distances around 0.14, no boxes
         gold = (grid(rng, 0.2, 0.8), grid(rng, 0.2, 0.8))
         step = float(F32(0.14))
-        for d in (step, float(np.nextafter(F32(step), F32(1))), float(np.nextafter(F32(step), F32(0)))):
+        for d in (
+            step,
+            float(np.nextafter(F32(step), F32(1))),
+            float(np.nextafter(F32(step), F32(0))),
+        ):
             add((4, gold, gold), (4, (gold[0], gold[1] + d), (gold[0], gold[1] + d)), [])
             add((4, gold, gold), (4, (gold[0] + d, gold[1]), (gold[0] + d, gold[1])), [])
     for _ in range(40):  # tap or swipe: touch-lift distance around 0.04
@@ -94,10 +114,22 @@ def main() -> None:
         if rng.random() < 0.3:
             dx = dy if rng.random() < 0.5 else -dy
         dy2, dx2 = grid(rng, -0.25, 0.25), grid(rng, -0.25, 0.25)
-        add((4, touch, (touch[0] + dy, touch[1] + dx)), (4, touch, (touch[0] + dy2, touch[1] + dx2)), [])
-    json.dump({"reference": "google-research android_in_the_wild/action_matching.py, check_actions_match",
-               "generator": "tests/data/aitw-oracle/make_verdicts.py", "seed": 20261123,
-               "cases": cases}, sys.stdout, indent=1)
+        add(
+            (4, touch, (touch[0] + dy, touch[1] + dx)),
+            (4, touch, (touch[0] + dy2, touch[1] + dx2)),
+            [],
+        )
+    json.dump(
+        {
+            "reference": "google-research android_in_the_wild/action_matching.py, "
+            "check_actions_match",
+            "generator": "tests/data/aitw-oracle/make_verdicts.py",
+            "seed": 20261123,
+            "cases": cases,
+        },
+        sys.stdout,
+        indent=1,
+    )
     sys.stdout.write("\n")
 
 

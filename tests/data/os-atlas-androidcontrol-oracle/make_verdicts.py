@@ -1,9 +1,11 @@
-"""Run OS-Atlas's AndroidControl evaluation on generated (gold, prediction) pairs; print its verdicts.
+"""Run OS-Atlas's AndroidControl evaluation on generated (gold, prediction) pairs; print its
+verdicts.
 
     python make_verdicts.py PATH/TO/OS-Atlas > verdicts.json
 
 PATH/TO/OS-Atlas is a checkout of https://github.com/OS-Copilot/OS-Atlas (used at commit
-bad08407ab54b5bf6c17a69fe1ced476b9494926); its ``eval/eval_scripts/android_control/evaluation_unify.py``
+bad08407ab54b5bf6c17a69fe1ced476b9494926); its
+``eval/eval_scripts/android_control/evaluation_unify.py``
 needs numpy. Nothing of it is copied here. Its ``evaluate(args)`` reads a prediction and a ground
 truth JSONL file and ``android_control_test_subsplits.json`` from the working directory, and only
 logs accuracies per subsplit (dividing by each subsplit's count, so all four must be present). So
@@ -27,21 +29,58 @@ import re
 import sys
 import tempfile
 
-GOLD = (["CLICK <point>[[500,500]]</point>", "CLICK <point>[[0,0]]</point>", "CLICK <point>[[1000,1000]]</point>",
-         "LONG_PRESS <point>[[300,700]]</point>"]
-        + [f"TYPE [{t}]" for t in ("Hello World", "paris", "New York pizza")]
-        + [f"OPEN_APP [{a}]" for a in ("Clock", "Google Chrome")]
-        + [f"SCROLL [{d}]" for d in ("UP", "DOWN", "LEFT", "RIGHT")]
-        + ["PRESS_BACK", "PRESS_HOME", "WAIT", "COMPLETE"])
-POINTS = [(500, 500), (640, 500), (641, 500), (584, 612), (585, 612), (500, 640), (500, 641), (0, 0), (98, 99),
-          (99, 99), (1000, 1000), (900, 900), (300, 700), (400, 800)]
-PREDICTIONS = ([f"CLICK <point>[[{x},{y}]]</point>" for x, y in POINTS]
-               + [f"LONG_PRESS <point>[[{x},{y}]]</point>" for x, y in ((300, 700), (400, 800), (500, 500))]
-               + [f"TYPE [{t}]" for t in ("Hello World", "hello", "Hello there", "HELLO WORLD", "paris", "Paris!",
-                                         "new york", "York pizza", "")]
-               + [f"OPEN_APP [{a}]" for a in ("Clock", "clock", "Clock app", "Google", "google chrome", "Chrome")]
-               + [f"SCROLL [{d}]" for d in ("UP", "DOWN", "LEFT", "RIGHT")]
-               + ["PRESS_BACK", "PRESS_HOME", "PRESS_RECENT", "WAIT", "COMPLETE", None])
+GOLD = (
+    [
+        "CLICK <point>[[500,500]]</point>",
+        "CLICK <point>[[0,0]]</point>",
+        "CLICK <point>[[1000,1000]]</point>",
+        "LONG_PRESS <point>[[300,700]]</point>",
+    ]
+    + [f"TYPE [{t}]" for t in ("Hello World", "paris", "New York pizza")]
+    + [f"OPEN_APP [{a}]" for a in ("Clock", "Google Chrome")]
+    + [f"SCROLL [{d}]" for d in ("UP", "DOWN", "LEFT", "RIGHT")]
+    + ["PRESS_BACK", "PRESS_HOME", "WAIT", "COMPLETE"]
+)
+POINTS = [
+    (500, 500),
+    (640, 500),
+    (641, 500),
+    (584, 612),
+    (585, 612),
+    (500, 640),
+    (500, 641),
+    (0, 0),
+    (98, 99),
+    (99, 99),
+    (1000, 1000),
+    (900, 900),
+    (300, 700),
+    (400, 800),
+]
+PREDICTIONS = (
+    [f"CLICK <point>[[{x},{y}]]</point>" for x, y in POINTS]
+    + [f"LONG_PRESS <point>[[{x},{y}]]</point>" for x, y in ((300, 700), (400, 800), (500, 500))]
+    + [
+        f"TYPE [{t}]"
+        for t in (
+            "Hello World",
+            "hello",
+            "Hello there",
+            "HELLO WORLD",
+            "paris",
+            "Paris!",
+            "new york",
+            "York pizza",
+            "",
+        )
+    ]
+    + [
+        f"OPEN_APP [{a}]"
+        for a in ("Clock", "clock", "Clock app", "Google", "google chrome", "Chrome")
+    ]
+    + [f"SCROLL [{d}]" for d in ("UP", "DOWN", "LEFT", "RIGHT")]
+    + ["PRESS_BACK", "PRESS_HOME", "PRESS_RECENT", "WAIT", "COMPLETE", None]
+)
 FILLER = "CLICK <point>[[500,500]]</point>"
 SUBSPLITS = {"IDD": [1], "app_unseen": [2], "task_unseen": [3], "category_unseen": [4]}
 
@@ -67,22 +106,53 @@ def main(repository: str) -> None:
                 pairs = [(gold, pred)] + [(FILLER, FILLER)] * 3
                 with open("gt.jsonl", "w") as g, open("pred.jsonl", "w") as p:
                     for episode, (gt, answer) in enumerate(pairs, start=1):
-                        g.write(json.dumps({"image": f"screenshots/episode_{episode}_screenshot_0.png",
-                                            "conversations": [{"from": "human", "value": "task"},
-                                                              {"from": "gpt", "value": f"thoughts:\nx\nactions:\n{gt}"}]}) + "\n")
-                        text = "no action here" if answer is None else f"thoughts:\nx\nactions:\n{answer}<|im_end|>"
+                        g.write(
+                            json.dumps(
+                                {
+                                    "image": f"screenshots/episode_{episode}_screenshot_0.png",
+                                    "conversations": [
+                                        {"from": "human", "value": "task"},
+                                        {"from": "gpt", "value": f"thoughts:\nx\nactions:\n{gt}"},
+                                    ],
+                                }
+                            )
+                            + "\n"
+                        )
+                        text = (
+                            "no action here"
+                            if answer is None
+                            else f"thoughts:\nx\nactions:\n{answer}<|im_end|>"
+                        )
                         p.write(json.dumps({"pred": text}) + "\n")
                 records.clear()
-                evaluation_unify.evaluate(argparse.Namespace(prediction_file_path="pred.jsonl",
-                                                             ground_truth_file_path="gt.jsonl", split="low"))
+                evaluation_unify.evaluate(
+                    argparse.Namespace(
+                        prediction_file_path="pred.jsonl",
+                        ground_truth_file_path="gt.jsonl",
+                        split="low",
+                    )
+                )
                 log = "\n".join(records)
                 exact = float(re.search(r"^iid: ([\d.]+)", log, re.M).group(1))
                 type_rate = float(re.search(r"^type_match acc: ([\d.]+)", log, re.M).group(1))
-                steps.append({"gold": gold, "prediction": pred, "type_match": round(type_rate * 4) - 3 == 1,
-                              "exact_match": exact == 1.0})
-    json.dump({"reference": "OS-Copilot/OS-Atlas eval/eval_scripts/android_control/evaluation_unify.py "
-                            "evaluate, commit bad08407ab54b5bf6c17a69fe1ced476b9494926",
-               "steps": steps}, sys.stdout, indent=None)
+                steps.append(
+                    {
+                        "gold": gold,
+                        "prediction": pred,
+                        "type_match": round(type_rate * 4) - 3 == 1,
+                        "exact_match": exact == 1.0,
+                    }
+                )
+    json.dump(
+        {
+            "reference": "OS-Copilot/OS-Atlas "
+            "eval/eval_scripts/android_control/evaluation_unify.py "
+            "evaluate, commit bad08407ab54b5bf6c17a69fe1ced476b9494926",
+            "steps": steps,
+        },
+        sys.stdout,
+        indent=None,
+    )
     sys.stdout.write("\n")
 
 

@@ -29,28 +29,87 @@ WIDTH, HEIGHT = 1080, 2400
 
 
 def gold(kind: int, touch: list[float], lift: list[float], text: str = "") -> dict:
-    return {"result_action_type": kind, "result_touch_yx": touch, "result_lift_yx": lift,
-            "result_action_text": text}
+    return {
+        "result_action_type": kind,
+        "result_touch_yx": touch,
+        "result_lift_yx": lift,
+        "result_action_text": text,
+    }
 
 
 GOLD = (
-    [gold(4, [0.5, 0.5], [0.5, 0.5]), gold(4, [0.3, 0.7], [0.3, 0.7]), gold(4, [0.96, 0.02], [0.96, 0.02])]
-    + [gold(4, t, l) for t, l in [([0.7, 0.5], [0.3, 0.5]), ([0.3, 0.5], [0.7, 0.5]), ([0.5, 0.8], [0.5, 0.2]),
-                                  ([0.5, 0.2], [0.5, 0.8]), ([0.7, 0.3], [0.3, 0.7]), ([0.3, 0.3], [0.7, 0.7])]]
+    [
+        gold(4, [0.5, 0.5], [0.5, 0.5]),
+        gold(4, [0.3, 0.7], [0.3, 0.7]),
+        gold(4, [0.96, 0.02], [0.96, 0.02]),
+    ]
+    + [
+        gold(4, t, lift)
+        for t, lift in [
+            ([0.7, 0.5], [0.3, 0.5]),
+            ([0.3, 0.5], [0.7, 0.5]),
+            ([0.5, 0.8], [0.5, 0.2]),
+            ([0.5, 0.2], [0.5, 0.8]),
+            ([0.7, 0.3], [0.3, 0.7]),
+            ([0.3, 0.3], [0.7, 0.7]),
+        ]
+    ]
     + [gold(3, [-1, -1], [-1, -1], t) for t in ("Hello World", "  paris ", "new york pizza")]
     + [gold(a, [-1, -1], [-1, -1]) for a in (5, 6, 7, 10, 11)]
 )
-POINTS = [[500, 500], [400, 430], [399, 430], [600, 570], [601, 570], [380, 440], [381, 440],
-          [500, 640], [500, 641], [640, 500], [700, 300], [20, 960], [0, 1000], [900, 100]]
+POINTS = [
+    [500, 500],
+    [400, 430],
+    [399, 430],
+    [600, 570],
+    [601, 570],
+    [380, 440],
+    [381, 440],
+    [500, 640],
+    [500, 641],
+    [640, 500],
+    [700, 300],
+    [20, 960],
+    [0, 1000],
+    [900, 100],
+]
 PREDICTIONS = (
     [{"ACTION": {"POINT": p}, "ARGS": {"duration": 200}, "STATUS": "continue"} for p in POINTS]
     + [{"ACTION": {"POINT": [500, 500]}, "ARGS": {"duration": 1000}, "STATUS": "continue"}]
-    + [{"ACTION": {"POINT": [500, 500], "to": q}, "ARGS": {"duration": 200, "to": q}, "STATUS": "continue"}
-       for q in ([500, 100], [500, 900], [100, 500], [900, 500], [900, 100], [100, 100], [800, 200])]
-    + [{"ACTION": {"TYPE": t}, "ARGS": {"duration": 200}, "STATUS": "continue"}
-       for t in ("Hello World", "hello world ", "Hello", "HELLO WORLD!!", "", "Paris", "pizza", "New York Pizza",
-                 "Hello Wrld")]
-    + [{"ACTION": {"PRESS": b}, "ARGS": {"duration": 200}, "STATUS": "continue"} for b in ("BACK", "HOME", "ENTER")]
+    + [
+        {
+            "ACTION": {"POINT": [500, 500], "to": q},
+            "ARGS": {"duration": 200, "to": q},
+            "STATUS": "continue",
+        }
+        for q in (
+            [500, 100],
+            [500, 900],
+            [100, 500],
+            [900, 500],
+            [900, 100],
+            [100, 100],
+            [800, 200],
+        )
+    ]
+    + [
+        {"ACTION": {"TYPE": t}, "ARGS": {"duration": 200}, "STATUS": "continue"}
+        for t in (
+            "Hello World",
+            "hello world ",
+            "Hello",
+            "HELLO WORLD!!",
+            "",
+            "Paris",
+            "pizza",
+            "New York Pizza",
+            "Hello Wrld",
+        )
+    ]
+    + [
+        {"ACTION": {"PRESS": b}, "ARGS": {"duration": 200}, "STATUS": "continue"}
+        for b in ("BACK", "HOME", "ENTER")
+    ]
     + [{"ACTION": {}, "ARGS": {"duration": 200}, "STATUS": s} for s in ("finish", "impossible")]
     + [{"ACTION": {}, "ARGS": {"duration": 3000}, "STATUS": "continue"}]
 )
@@ -63,15 +122,38 @@ def main(repository: str) -> None:
     evaluator = ActionEvaluator(save_dir="/nonexistent", eval_android_control=False)
     steps = []
     for i, (g, pred) in enumerate(itertools.product(GOLD, PREDICTIONS)):
-        gt = {**g, "result_touch_yx": json.dumps(g["result_touch_yx"]), "result_lift_yx": json.dumps(g["result_lift_yx"]),
-              "ui_positions": json.dumps(BOXES), "image_width": WIDTH, "image_height": HEIGHT,
-              "subset": "general", "episode_id": "e", "step_id": i, "instruction": "g"}
+        gt = {
+            **g,
+            "result_touch_yx": json.dumps(g["result_touch_yx"]),
+            "result_lift_yx": json.dumps(g["result_lift_yx"]),
+            "ui_positions": json.dumps(BOXES),
+            "image_width": WIDTH,
+            "image_height": HEIGHT,
+            "subset": "general",
+            "episode_id": "e",
+            "step_id": i,
+            "instruction": "g",
+        }
         with contextlib.redirect_stdout(io.StringIO()):  # it prints every mismatch
             verdict = evaluator(gt, {"action_predict": {"COA": {"txt": pred}}})
-        steps.append({"gold": g, "prediction": pred, "type_match": bool(verdict["type_match"]),
-                      "exact_match": bool(verdict["exact_match"])})
-    json.dump({"reference": "OpenBMB/AgentCPM-GUI eval/utils/evaluator.py ActionEvaluator(eval_android_control=False)",
-               "ui_positions_yxhw": BOXES, "steps": steps}, sys.stdout, indent=1)
+        steps.append(
+            {
+                "gold": g,
+                "prediction": pred,
+                "type_match": bool(verdict["type_match"]),
+                "exact_match": bool(verdict["exact_match"]),
+            }
+        )
+    json.dump(
+        {
+            "reference": "OpenBMB/AgentCPM-GUI eval/utils/evaluator.py "
+            "ActionEvaluator(eval_android_control=False)",
+            "ui_positions_yxhw": BOXES,
+            "steps": steps,
+        },
+        sys.stdout,
+        indent=1,
+    )
     sys.stdout.write("\n")
 
 

@@ -31,7 +31,12 @@ BOX1, BOX2, ICON = (0.40, 0.45, 0.60, 0.55), (0.10, 0.12, 0.30, 0.17), (0.75, 0.
 
 
 def pixels(box: tuple[float, ...], width: int, height: int) -> list[int]:
-    return [round(box[0] * width), round(box[1] * height), round(box[2] * width), round(box[3] * height)]
+    return [
+        round(box[0] * width),
+        round(box[1] * height),
+        round(box[2] * width),
+        round(box[3] * height),
+    ]
 
 
 def centre(box: list[int]) -> list[float]:
@@ -39,10 +44,18 @@ def centre(box: list[int]) -> list[float]:
 
 
 def golds(width: int, height: int) -> list[dict]:
-    b1, b2, icon = pixels(BOX1, width, height), pixels(BOX2, width, height), pixels(ICON, width, height)
+    b1, b2, icon = (
+        pixels(BOX1, width, height),
+        pixels(BOX2, width, height),
+        pixels(ICON, width, height),
+    )
     return [
         {"action": "click", "coordinate": centre(b1), "candidate_bbox": [b1]},
-        {"action": "click", "coordinate": [round(0.7 * width), round(0.3 * height)], "candidate_bbox": []},
+        {
+            "action": "click",
+            "coordinate": [round(0.7 * width), round(0.3 * height)],
+            "candidate_bbox": [],
+        },
         {"action": "click", "coordinate": centre(b2), "candidate_bbox": [b1, b2]},
         {"action": "long_press", "coordinate": centre(b1), "candidate_bbox": [b1], "time": 1},
         {"action": "open", "text": "Clock", "candidate_bbox": [icon]},
@@ -75,20 +88,45 @@ def predictions(width: int, height: int, rw: int, rh: int) -> list[dict]:
         for step in (math.floor(limit) - 1, math.floor(limit), math.ceil(limit)):
             points += [[round(g[0] + step), round(g[1])], [round(g[0]), round(g[1] - step)]]
         diagonal = limit / math.sqrt(2)
-        points += [[round(g[0] + d), round(g[1] + d)] for d in (math.floor(diagonal), math.ceil(diagonal))]
+        points += [
+            [round(g[0] + d), round(g[1] + d)] for d in (math.floor(diagonal), math.ceil(diagonal))
+        ]
     points.append([5, 5])
     middle = [rw // 2, rh // 2]
-    moves = [(0, -300), (0, 300), (-300, 0), (300, 0), (200, 200), (-200, 200), (201, 200), (0, 0), (150, -151)]
+    moves = [
+        (0, -300),
+        (0, 300),
+        (-300, 0),
+        (300, 0),
+        (200, 200),
+        (-200, 200),
+        (201, 200),
+        (0, 0),
+        (150, -151),
+    ]
     return (
         [{"action": "click", "coordinate": p} for p in points]
         + [{"action": "long_press", "coordinate": p, "time": 1} for p in points[:1] + points[-1:]]
-        + [{"action": "swipe", "coordinate": middle, "coordinate2": [middle[0] + dx, middle[1] + dy]}
-           for dx, dy in moves]
-        + [{"action": "type", "text": t} for t in ("Hello World", "hello", "HELLO WORLD!!", "", "Paris", "xyz")]
+        + [
+            {
+                "action": "swipe",
+                "coordinate": middle,
+                "coordinate2": [middle[0] + dx, middle[1] + dy],
+            }
+            for dx, dy in moves
+        ]
+        + [
+            {"action": "type", "text": t}
+            for t in ("Hello World", "hello", "HELLO WORLD!!", "", "Paris", "xyz")
+        ]
         + [{"action": "open", "text": t} for t in ("Clock", "clock app", "Clo", "Camera")]
         + [{"action": "system_button", "button": b} for b in ("Back", "Home", "back", "Enter")]
-        + [{"action": "wait", "time": 2}, {"action": "terminate", "status": "success"},
-           {"action": "key", "text": "volume_up"}, {"action": "click"}]
+        + [
+            {"action": "wait", "time": 2},
+            {"action": "terminate", "status": "success"},
+            {"action": "key", "text": "volume_up"},
+            {"action": "click"},
+        ]
     )
 
 
@@ -101,19 +139,40 @@ def main(repository: str) -> None:
         for gold in golds(width, height):
             preds = predictions(width, height, rw, rh)
             if gold["action"] not in ("click", "long_press", "open"):  # one tap stands for all
-                preds = [p for i, p in enumerate(preds) if p["action"] not in ("click", "long_press") or i == 0]
+                preds = [
+                    p
+                    for i, p in enumerate(preds)
+                    if p["action"] not in ("click", "long_press") or i == 0
+                ]
             for pred in preds:
                 try:
-                    type_match, exact_match = evaluate_android_control_action(pred, gold, width, height, rw, rh)
+                    type_match, exact_match = evaluate_android_control_action(
+                        pred, gold, width, height, rw, rh
+                    )
                 except Exception as exc:  # the harness counts it as an error: neither match
                     type_match, exact_match, error = False, False, type(exc).__name__
                 else:
                     error = None
-                steps.append({"screen": [width, height], "resized": [rw, rh], "gold": gold, "prediction": pred,
-                              "type_match": bool(type_match), "exact_match": bool(exact_match), "error": error})
-    json.dump({"reference": "Reallm-Labs/InfiGUI-R1 eval/android_control/evaluate_android_control.py "
-                            "evaluate_android_control_action, commit d280ab8786cb3b063ae5cc62dc5fa91c4ceb348e",
-               "steps": steps}, sys.stdout, indent=None)
+                steps.append(
+                    {
+                        "screen": [width, height],
+                        "resized": [rw, rh],
+                        "gold": gold,
+                        "prediction": pred,
+                        "type_match": bool(type_match),
+                        "exact_match": bool(exact_match),
+                        "error": error,
+                    }
+                )
+    json.dump(
+        {
+            "reference": "Reallm-Labs/InfiGUI-R1 eval/android_control/evaluate_android_control.py "
+            "evaluate_android_control_action, commit d280ab8786cb3b063ae5cc62dc5fa91c4ceb348e",
+            "steps": steps,
+        },
+        sys.stdout,
+        indent=None,
+    )
     sys.stdout.write("\n")
 
 

@@ -49,18 +49,36 @@ def save(name: str, image: Image.Image) -> str:
     return file
 
 
-def pair(name: str, a: Image.Image, b: Image.Image, expect: str, what: str,
-         target: tuple[float, float] | None, source: str) -> None:
+def pair(
+    name: str,
+    a: Image.Image,
+    b: Image.Image,
+    expect: str,
+    what: str,
+    target: tuple[float, float] | None,
+    source: str,
+) -> None:
     assert expect in ("same", "different")
     if expect == "same":
-        assert ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is not None or \
-            "identical" in what, f"{name}: the two screens are identical"
-    PAIRS.append({"name": name, "a": save(f"{name}-a", a), "b": save(f"{name}-b", b), "expect": expect,
-                  "what": what, "target": None if target is None else [round(v, 4) for v in target],
-                  "source": source})
+        assert (
+            ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is not None
+            or "identical" in what
+        ), f"{name}: the two screens are identical"
+    PAIRS.append(
+        {
+            "name": name,
+            "a": save(f"{name}-a", a),
+            "b": save(f"{name}-b", b),
+            "expect": expect,
+            "what": what,
+            "target": None if target is None else [round(v, 4) for v in target],
+            "source": source,
+        }
+    )
 
 
 # -- the virtual phone, through the real adb server -----------------------------------------------
+
 
 class _Clock:
     """Stands in for the phone module's ``datetime`` so the status-bar clock shows a chosen time."""
@@ -74,8 +92,9 @@ class _Clock:
 
         class _Fixed(real_datetime.datetime):
             @classmethod
-            def now(cls, tz: Any = None) -> Any:  # noqa: ARG003
+            def now(cls, tz: Any = None) -> Any:
                 return clock.now
+
         return _Fixed
 
 
@@ -87,7 +106,9 @@ def phone_pairs() -> None:
     w, h = phone.width, phone.height
 
     def centre(resource_id: str) -> tuple[float, float]:
-        left, top, right, bottom = next(e.bounds for e in phone.elements() if e.resource_id == resource_id)
+        left, top, right, bottom = next(
+            e.bounds for e in phone.elements() if e.resource_id == resource_id
+        )
         return ((left + right) / 2 / w, (top + bottom) / 2 / h)
 
     def shot() -> Image.Image:
@@ -103,50 +124,119 @@ def phone_pairs() -> None:
     phone.start("com.vlagent.notes")
     notes = shot()
     field, save_button = centre("com.vlagent.notes:id/note"), centre("com.vlagent.notes:id/save")
-    pair("phone-other-app", notes, home, "different", "Notes expected, the home screen is shown", field, source)
-    pair("phone-other-app-no-target", notes, home, "different",
-         "Notes expected, the home screen is shown (no target point)", None, source)
+    pair(
+        "phone-other-app",
+        notes,
+        home,
+        "different",
+        "Notes expected, the home screen is shown",
+        field,
+        source,
+    )
+    pair(
+        "phone-other-app-no-target",
+        notes,
+        home,
+        "different",
+        "Notes expected, the home screen is shown (no target point)",
+        None,
+        source,
+    )
     buffer = io.BytesIO()
     notes.convert("RGB").save(buffer, "JPEG", quality=85)
-    pair("phone-jpeg-noise", notes, Image.open(buffer).convert("RGB"), "same",
-         "the same screen after JPEG compression (quality 85)", save_button, source)
+    pair(
+        "phone-jpeg-noise",
+        notes,
+        Image.open(buffer).convert("RGB"),
+        "same",
+        "the same screen after JPEG compression (quality 85)",
+        save_button,
+        source,
+    )
 
     phone.notes = ["Buy milk & eggs"]
     with_note = shot()
     note_row = centre("com.vlagent.notes:id/saved_0")
     phone.notes = ["Call the plumber"]
     other_note = shot()
-    pair("phone-text-at-target", with_note, other_note, "different",
-         "the saved note about to be long-pressed reads otherwise", note_row, source)
-    pair("phone-text-away-from-target", with_note, other_note, "same",
-         "a saved note reads otherwise, the action taps Save", save_button, source)
+    pair(
+        "phone-text-at-target",
+        with_note,
+        other_note,
+        "different",
+        "the saved note about to be long-pressed reads otherwise",
+        note_row,
+        source,
+    )
+    pair(
+        "phone-text-away-from-target",
+        with_note,
+        other_note,
+        "same",
+        "a saved note reads otherwise, the action taps Save",
+        save_button,
+        source,
+    )
     phone.notes = []
 
     clock.now = clock.now.replace(minute=59, hour=9)
     later = shot()
     clock.now = clock.now.replace(hour=10, minute=0)
-    pair("phone-clock-notes", later, shot(), "same", "status-bar clock 09:59 -> 10:00 in Notes", save_button,
-         source)
+    pair(
+        "phone-clock-notes",
+        later,
+        shot(),
+        "same",
+        "status-bar clock 09:59 -> 10:00 in Notes",
+        save_button,
+        source,
+    )
     clock.now = clock.now.replace(hour=9, minute=41)
 
     phone.toggles["Dark theme"] = True
-    pair("phone-dark-theme", notes, shot(), "different", "Notes in the dark theme", save_button, source)
+    pair(
+        "phone-dark-theme",
+        notes,
+        shot(),
+        "different",
+        "Notes in the dark theme",
+        save_button,
+        source,
+    )
     phone.toggles["Dark theme"] = False
 
     phone.start("com.android.settings")
     settings = shot()
     wifi = centre("com.android.settings:id/item_0")
     phone.scroll = phone.row * 3
-    pair("phone-settings-scrolled", settings, shot(), "different", "the Settings list scrolled by three rows",
-         wifi, source)
+    pair(
+        "phone-settings-scrolled",
+        settings,
+        shot(),
+        "different",
+        "the Settings list scrolled by three rows",
+        wifi,
+        source,
+    )
     phone.scroll = 0
-    pair("phone-settings-vs-notes", settings, notes, "different", "Settings expected, Notes shown", wifi, source)
+    pair(
+        "phone-settings-vs-notes",
+        settings,
+        notes,
+        "different",
+        "Settings expected, Notes shown",
+        wifi,
+        source,
+    )
     env.close()
 
 
 # -- desktop programs on a private Xvfb ------------------------------------------------------------
 
-def until_shown(env: DesktopEnvironment, ready: Callable[[], bool], settle: float = 0.4) -> Image.Image:
+
+def until_shown(
+    env: DesktopEnvironment, ready: Callable[[], bool], settle: float = 0.4
+) -> Image.Image:
     deadline = time.monotonic() + 30
     while not ready():
         if time.monotonic() > deadline:
@@ -165,14 +255,20 @@ def blink_pair(env: DesktopEnvironment) -> tuple[Image.Image, Image.Image, tuple
         later = env.observe().image
         box = ImageChops.difference(first.convert("RGB"), later.convert("RGB")).getbbox()
         if box:
-            return first, later, ((box[0] + box[2]) / 2 / first.width, (box[1] + box[3]) / 2 / first.height)
+            return (
+                first,
+                later,
+                ((box[0] + box[2]) / 2 / first.width, (box[1] + box[3]) / 2 / first.height),
+            )
     raise RuntimeError("the cursor did not blink")
 
 
 def tk_pairs(folder: Path) -> None:
     state = folder / "state.json"
     source = "Tk 8.6 (tests/data/screen-pairs/tk_screens.py) on Xvfb, captured with mss"
-    env = DesktopEnvironment(xvfb="1280x800", launch=f"{sys.executable} {HERE / 'tk_screens.py'} {state}")
+    env = DesktopEnvironment(
+        xvfb="1280x800", launch=f"{sys.executable} {HERE / 'tk_screens.py'} {state}"
+    )
     serial = [0]
 
     def show(**values: Any) -> Image.Image:
@@ -187,19 +283,62 @@ def tk_pairs(folder: Path) -> None:
         w, h = 1280, 800
         button = ((640 + 100) / w, (600 + 30) / h)
         invoice = ((40 + 150) / w, (160 + 60) / h)
-        pair("tk-clock", base, show(clock="09:41:06"), "same", "a clock label ticks a second", button, source)
-        pair("tk-dialog", base, show(dialog=True), "different", "a dialog opened mid-window (the target row is beside it)",
-             invoice, source)
-        pair("tk-dialog-no-target", base, show(dialog=True, n2=1), "different", "a dialog appeared (no target)",
-             None, source)
-        pair("tk-list-scrolled", base, show(scroll=4), "different", "the list scrolled by four lines", invoice,
-             source)
-        pair("tk-button-text", base, show(button="Delete"), "different", "the button about to be clicked reads "
-             "Delete instead of Save", button, source)
+        pair(
+            "tk-clock",
+            base,
+            show(clock="09:41:06"),
+            "same",
+            "a clock label ticks a second",
+            button,
+            source,
+        )
+        pair(
+            "tk-dialog",
+            base,
+            show(dialog=True),
+            "different",
+            "a dialog opened mid-window (the target row is beside it)",
+            invoice,
+            source,
+        )
+        pair(
+            "tk-dialog-no-target",
+            base,
+            show(dialog=True, n2=1),
+            "different",
+            "a dialog appeared (no target)",
+            None,
+            source,
+        )
+        pair(
+            "tk-list-scrolled",
+            base,
+            show(scroll=4),
+            "different",
+            "the list scrolled by four lines",
+            invoice,
+            source,
+        )
+        pair(
+            "tk-button-text",
+            base,
+            show(button="Delete"),
+            "different",
+            "the button about to be clicked reads Delete instead of Save",
+            button,
+            source,
+        )
         show(focus=True)
         on, off, cursor = blink_pair(env)
-        pair("tk-cursor-blink", on, off, "same", "the entry's insertion cursor blinks; the action clicks on it",
-             cursor, source)
+        pair(
+            "tk-cursor-blink",
+            on,
+            off,
+            "same",
+            "the entry's insertion cursor blinks; the action clicks on it",
+            cursor,
+            source,
+        )
     finally:
         env.close()
 
@@ -242,15 +381,18 @@ def web_pairs(folder: Path) -> None:
     state: dict[str, Any] = {"value": {}, "shown": ""}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = (PAGE if self.path == "/" else json.dumps(state["value"])).encode()
             self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8" if self.path == "/" else "application/json")
+            self.send_header(
+                "Content-Type",
+                "text/html; charset=utf-8" if self.path == "/" else "application/json",
+            )
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             state["shown"] = self.rfile.read(int(self.headers["Content-Length"])).decode()
             self.send_response(204)
             self.end_headers()
@@ -262,9 +404,11 @@ def web_pairs(folder: Path) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "apt-get install chromium"
-    flags = ("--no-sandbox --disable-gpu --no-first-run --disable-background-networking "
-             "--disable-component-update --disable-sync --test-type --window-position=0,0 "
-             f"--window-size=1280,800 --force-device-scale-factor=1 --user-data-dir={folder / 'profile'}")
+    flags = (
+        "--no-sandbox --disable-gpu --no-first-run --disable-background-networking "
+        "--disable-component-update --disable-sync --test-type --window-position=0,0 "
+        f"--window-size=1280,800 --force-device-scale-factor=1 --user-data-dir={folder / 'profile'}"
+    )
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     env = DesktopEnvironment(xvfb="1280x800", launch=f"{chromium} {flags} --app={url}")
     source = "Chromium (Debian package) on Xvfb, a local page, captured with mss"
@@ -272,7 +416,9 @@ def web_pairs(folder: Path) -> None:
     def show(**values: Any) -> Image.Image:
         state["value"] = values
         key = json.dumps(values, separators=(",", ":"))
-        return until_shown(env, lambda: json.loads(state["shown"] or "null") == json.loads(key), settle=0.6)
+        return until_shown(
+            env, lambda: json.loads(state["shown"] or "null") == json.loads(key), settle=0.6
+        )
 
     try:
         time.sleep(3)
@@ -281,20 +427,72 @@ def web_pairs(folder: Path) -> None:
         row = (300 / 1280, (80 + 28 + 56 * 3) / 800)
         # Where the pay button and a list row are, measured on the rendered page.
         pay = _find(base, (0x18, 0x80, 0x38)) or pay
-        pair("web-clock", base, show(clock="09:42"), "same", "the header clock ticks a minute", pay, "" + source)
-        pair("web-notification-dot", base, show(dot=True), "same", "a notification dot appears on the app icon",
-             pay, source)
-        pair("web-subpixel", base, show(shift=True), "same",
-             "the text column drawn 0.4 px right, 0.3 px down (antialiasing differs everywhere)", pay, source)
-        pair("web-dialog", base, show(dialog=True), "different", "a modal dialog dims the page", pay, source)
-        pair("web-scrolled", base, show(scroll=170), "different", "the list scrolled by three rows", row, source)
-        pair("web-text-at-target", base, show(pay="Pay $100"), "different",
-             "the button about to be clicked reads Pay $100", pay, source)
+        pair(
+            "web-clock",
+            base,
+            show(clock="09:42"),
+            "same",
+            "the header clock ticks a minute",
+            pay,
+            "" + source,
+        )
+        pair(
+            "web-notification-dot",
+            base,
+            show(dot=True),
+            "same",
+            "a notification dot appears on the app icon",
+            pay,
+            source,
+        )
+        pair(
+            "web-subpixel",
+            base,
+            show(shift=True),
+            "same",
+            "the text column drawn 0.4 px right, 0.3 px down (antialiasing differs everywhere)",
+            pay,
+            source,
+        )
+        pair(
+            "web-dialog",
+            base,
+            show(dialog=True),
+            "different",
+            "a modal dialog dims the page",
+            pay,
+            source,
+        )
+        pair(
+            "web-scrolled",
+            base,
+            show(scroll=170),
+            "different",
+            "the list scrolled by three rows",
+            row,
+            source,
+        )
+        pair(
+            "web-text-at-target",
+            base,
+            show(pay="Pay $100"),
+            "different",
+            "the button about to be clicked reads Pay $100",
+            pay,
+            source,
+        )
         focused = show(focus=True)
         assert focused is not None
         on, off, caret = blink_pair(env)
-        pair("web-caret-blink", on, off, "same", "the search field's caret blinks; the action clicks on it",
-             caret, source)
+        pair(
+            "web-caret-blink",
+            on,
+            off,
+            "same",
+            "the search field's caret blinks; the action clicks on it",
+            caret,
+            source,
+        )
     finally:
         env.close()
         server.shutdown()

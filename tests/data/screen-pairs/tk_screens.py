@@ -42,9 +42,13 @@ def apply(state: dict[str, object]) -> None:
         entry.focus_force()
         entry.icursor("end")
     if state.get("dialog") and dialog is None:
-        dialog = tk.Frame(root, background="#ffffff", highlightthickness=2, highlightbackground="#555555")
+        dialog = tk.Frame(
+            root, background="#ffffff", highlightthickness=2, highlightbackground="#555555"
+        )
         dialog.place(x=390, y=250, width=500, height=260)
-        tk.Label(dialog, text="Discard your changes?", background="#ffffff", font=font).place(x=30, y=40)
+        tk.Label(dialog, text="Discard your changes?", background="#ffffff", font=font).place(
+            x=30, y=40
+        )
         tk.Button(dialog, text="Discard", font=font).place(x=60, y=170, width=160, height=50)
         tk.Button(dialog, text="Keep editing", font=font).place(x=260, y=170, width=180, height=50)
     elif not state.get("dialog") and dialog is not None:

@@ -25,8 +25,12 @@ def main(paths: list[str]) -> None:
         examples = []
         for record in tf.data.TFRecordDataset(path, compression_type="GZIP"):
             parsed = tf.train.Example.FromString(record.numpy())
-            examples.append({key: [value(v) for v in getattr(feature, feature.WhichOneof("kind")).value]
-                             for key, feature in parsed.features.feature.items()})
+            examples.append(
+                {
+                    key: [value(v) for v in getattr(feature, feature.WhichOneof("kind")).value]
+                    for key, feature in parsed.features.feature.items()
+                }
+            )
         files[path] = examples
     json.dump(files, sys.stdout)
 

@@ -19,8 +19,16 @@ import os
 import sys
 import tkinter as tk
 
-STATE: dict[str, object] = {"clicks": [], "text": "", "first_line": 0, "hwheel": [], "drags": [],
-                            "keys": [], "pointer": None, "ready": False}
+STATE: dict[str, object] = {
+    "clicks": [],
+    "text": "",
+    "first_line": 0,
+    "hwheel": [],
+    "drags": [],
+    "keys": [],
+    "pointer": None,
+    "ready": False,
+}
 PATH = sys.argv[1]
 
 
@@ -55,8 +63,13 @@ pad.bind("<Triple-ButtonPress-1>", lambda e: clicked(e, 3))
 anim = tk.Label(root, text="animate", background="#888888")
 anim.place(x=460, y=40, width=200, height=100)
 STEPS = ["#999999", "#aaaaaa", "#bbbbbb", "#cccccc", "#33aa33"]
-anim.bind("<ButtonPress-1>", lambda e: [anim.after(100 * (i + 1), lambda c=c: anim.configure(background=c))
-                                        for i, c in enumerate(STEPS)])
+anim.bind(
+    "<ButtonPress-1>",
+    lambda e: [
+        anim.after(100 * (i + 1), lambda c=c: anim.configure(background=c))
+        for i, c in enumerate(STEPS)
+    ],
+)
 
 text = tk.StringVar()
 entry = tk.Entry(root, textvariable=text, font=("Noto Sans CJK SC", 14))

@@ -1,0 +1,131 @@
+"""The environment flags of ``agent run`` and ``agent replay``, made from what each registered
+environment declares: the options of its factory's signature and their ``option_help``. One
+flag per option name, its help tagged with the environments that take it; ``--env-option
+KEY=VALUE`` sets any option, including those of environments registered in your own code."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from vlagent.agent.cli import exitcodes
+from vlagent.agent.cli.common import fail
+
+F = TypeVar("F", bound=Callable[..., Any])
+_TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "list": list[str]}
+
+
+@dataclass
+class EnvFlags:
+    """What the user gave: flags by option name (None when not given), and KEY=VALUE pairs."""
+
+    given: dict[str, Any] = field(default_factory=dict)
+    pairs: list[str] = field(default_factory=list)
+
+
+@functools.cache
+def flag_parameters() -> list[inspect.Parameter]:
+    """One keyword parameter (a typer option) per environment option, then ``--env-option``."""
+    from vlagent import environments
+
+    takers: dict[str, list[str]] = {}
+    specs: dict[str, environments.OptionSpec] = {}
+    for env in environments.available():
+        for spec in environments.option_specs(env):
+            takers.setdefault(spec.name, []).append(env)
+            specs.setdefault(spec.name, spec)
+    parameters = []
+    for name, spec in specs.items():
+        declared = spec.declared
+        words = declared.help if declared is not None else ""
+        numeric = spec.kind in ("int", "float") and declared is not None
+        option = typer.Option(
+            spec.flag,
+            help=f"[{', '.join(takers[name])}] {words}".strip(),
+            min=declared.min if numeric and declared is not None else None,
+        )
+        annotation = _annotated(_TYPES[spec.kind] | None, option)
+        parameters.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+            )
+        )
+    pairs = typer.Option(
+        "--env-option",
+        metavar="KEY=VALUE",
+        help="Any option of the environment, e.g. serial=virtual. Repeatable.",
+    )
+    parameters.append(
+        inspect.Parameter(
+            "env_option",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[list[str] | None, pairs],
+        )
+    )
+    return parameters
+
+
+def _annotated(kind: Any, option: Any) -> Any:
+    return Annotated[kind, option]
+
+
+def with_env_flags(command: F) -> F:
+    """Give a command every environment flag; it receives them as ``env_flags: EnvFlags``."""
+    own = inspect.signature(command)
+    kept = [
+        p.replace(annotation=eval(p.annotation, command.__globals__))
+        if isinstance(p.annotation, str)
+        else p
+        for p in own.parameters.values()
+        if p.name != "env_flags"
+    ]
+    names = [p.name for p in flag_parameters()]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in names}
+        pairs = given.pop("env_option") or []
+        return command(env_flags=EnvFlags(given, list(pairs)), **kwargs)
+
+    parameters = kept + flag_parameters()
+    wrapper.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper  # type: ignore[return-value]
+
+
+def env_options(env: str, flags: EnvFlags) -> dict[str, Any]:
+    """The options the user gave for ``env`` (flags, then KEY=VALUE pairs), checked against what
+    ``env`` takes and converted to the kinds its factory asks for. Usage errors are one line."""
+    from vlagent import environments
+
+    try:
+        specs = {spec.name: spec for spec in environments.option_specs(env)}
+    except environments.EnvironmentUnavailable as exc:
+        fail(str(exc))
+    takes = ", ".join(spec.flag for spec in specs.values()) or "none"
+    options = {key: value for key, value in flags.given.items() if value is not None}
+    for key in options:
+        if key not in specs:
+            flag = "--" + key.replace("_", "-")
+            fail(f"{flag} is not an option of --env {env} (its options: {takes})", exitcodes.USAGE)
+    for pair in flags.pairs:
+        key, sep, text = pair.partition("=")
+        spec = specs.get(key.strip().replace("-", "_"))
+        if not sep or spec is None:
+            fail(
+                f"--env-option {pair!r}: --env {env} takes KEY=VALUE with KEY one of "
+                f"{', '.join(specs) or 'none'}",
+                exitcodes.USAGE,
+            )
+        try:
+            value = spec.convert(text)
+        except ValueError as exc:
+            fail(f"--env-option {pair!r}: {exc}", exitcodes.USAGE)
+        options[spec.name] = [*options.get(spec.name, []), *value] if spec.kind == "list" else value
+    return options
