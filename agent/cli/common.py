@@ -278,7 +278,6 @@ MODEL_OPTIONS: list[inspect.Parameter] = [
         help="[endpoint] Send the API key over plain http to another machine.",
     ),
 ]
-_NAMES = [p.name for p in MODEL_OPTIONS]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -307,30 +306,42 @@ def model_spec(given: dict[str, Any], default_model: str | None) -> ModelSpec | 
     return ModelSpec(model=model, endpoint=endpoint, dialect=dialect, options=options)
 
 
+def with_options(
+    command: F, name: str, options: list[inspect.Parameter], build: Callable[[dict[str, Any]], Any]
+) -> F:
+    """``command`` with its parameter ``name`` replaced by a group of typer ``options``: the
+    wrapper takes their values off and passes ``build(values)`` as ``name``. How a command
+    shares a group of options with others (the model's, the environment's) in one declaration."""
+    # The command's own annotations are strings (postponed evaluation); evaluate them here, all
+    # but ``name``'s, whose type may be imported only for type checkers (a light --help).
+    own = inspect.signature(command)
+    kept = [
+        p.replace(annotation=eval(p.annotation, command.__globals__))
+        if isinstance(p.annotation, str)
+        else p
+        for p in own.parameters.values()
+        if p.name != name
+    ]
+    names = [option.name for option in options]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        given = {option: kwargs.pop(option) for option in names}
+        return command(**{name: build(given)}, **kwargs)
+
+    parameters = kept + options
+    wrapper.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper  # type: ignore[return-value]
+
+
 def with_model_options(default_model: str | None = None) -> Callable[[F], F]:
     """Give a command the model options; it receives them as ``model: ModelSpec | None``."""
 
     def decorate(command: F) -> F:
-        # The command's own annotations are strings (postponed evaluation); evaluate them here,
-        # all but ``model``, whose type is imported only for type checkers (a light --help).
-        own = inspect.signature(command)
-        kept = [
-            p.replace(annotation=eval(p.annotation, command.__globals__))
-            if isinstance(p.annotation, str)
-            else p
-            for p in own.parameters.values()
-            if p.name != "model"
-        ]
-
-        @functools.wraps(command)
-        def wrapper(**kwargs: Any) -> Any:
-            given = {name: kwargs.pop(name) for name in _NAMES}
-            return command(model=model_spec(given, default_model), **kwargs)
-
-        parameters = kept + MODEL_OPTIONS
-        wrapper.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
-        return wrapper  # type: ignore[return-value]
+        return with_options(
+            command, "model", MODEL_OPTIONS, lambda given: model_spec(given, default_model)
+        )
 
     return decorate
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from vlagent.agent.cli import exitcodes
-from vlagent.agent.cli.common import fail
+from vlagent.agent.cli.common import fail, with_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 _TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "list": list[str]}
@@ -77,26 +77,12 @@ def _annotated(kind: Any, option: Any) -> Any:
 
 def with_env_flags(command: F) -> F:
     """Give a command every environment flag; it receives them as ``env_flags: EnvFlags``."""
-    own = inspect.signature(command)
-    kept = [
-        p.replace(annotation=eval(p.annotation, command.__globals__))
-        if isinstance(p.annotation, str)
-        else p
-        for p in own.parameters.values()
-        if p.name != "env_flags"
-    ]
-    names = [p.name for p in flag_parameters()]
 
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> Any:
-        given = {name: kwargs.pop(name) for name in names}
+    def build(given: dict[str, Any]) -> EnvFlags:
         pairs = given.pop("env_option") or []
-        return command(env_flags=EnvFlags(given, list(pairs)), **kwargs)
+        return EnvFlags(given, list(pairs))
 
-    parameters = kept + flag_parameters()
-    wrapper.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
-    return wrapper  # type: ignore[return-value]
+    return with_options(command, "env_flags", flag_parameters(), build)
 
 
 def env_options(env: str, flags: EnvFlags) -> dict[str, Any]:
