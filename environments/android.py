@@ -12,7 +12,6 @@ interprets quotes, ``;``, ``&``, ``$``, backslashes. Text outside ASCII goes thr
 from __future__ import annotations
 
 import base64
-import io
 import logging
 import re
 import shlex
@@ -20,17 +19,12 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any, ClassVar
 
-from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel
 
-from vlagent.environments.adb_channel import (
-    AdbChannel,
-    AdbServerGone,
-    decode_raw_screencap,
-    wm_size,
-)
+from vlagent.environments.adb_channel import AdbChannel, wm_size
 from vlagent.environments.adb_server import ServerLease
 from vlagent.environments.android_apps import app_package
+from vlagent.environments.android_commands import DeviceCommands
 from vlagent.environments.base import (
     ActionResult,
     Environment,
@@ -49,8 +43,6 @@ VIRTUAL = "virtual"
 """``--serial virtual``: a virtual phone started for the run (also used when no device is
 attached)."""
 ADB_KEYBOARD = "com.android.adbkeyboard"
-RECONNECT_ATTEMPTS = 3
-RECONNECT_BACKOFF_S = 0.5
 DUMP_PATH = "/sdcard/vlagent_window_dump.xml"
 SYSTEM_BUTTONS = {
     "Back": "KEYCODE_BACK",
@@ -65,11 +57,6 @@ def shell_text(text: str) -> str:
     return shlex.quote(text.replace(" ", "%s"))
 
 
-def _name(command: str) -> str:
-    """The program and verb of a command line (``input text``), never its arguments."""
-    return " ".join(command.split(" ", 2)[:2])
-
-
 def _adbutils() -> Any:
     try:
         import adbutils
@@ -80,7 +67,7 @@ def _adbutils() -> Any:
     return adbutils
 
 
-class AndroidEnvironment(Environment):
+class AndroidEnvironment(DeviceCommands, Environment):
     """The device ``serial`` (default: the only device).
 
     ``serial="virtual"`` starts an embedded virtual phone for the run, on a private adb server;
@@ -196,121 +183,6 @@ class AndroidEnvironment(Environment):
         self._server.release()  # the default server started for the search is not needed
         self._embed()
         return str(self.serial)
-
-    # -- talking to it, with reconnects ----------------------------------------------------------
-
-    def _call(self, what: str, run: Any) -> Any:
-        """``run()`` with bounded reconnect attempts when the device drops off."""
-        last: Exception | None = None
-        for attempt in range(RECONNECT_ATTEMPTS):
-            try:
-                return run()
-            except (self._adb.AdbError, ConnectionError, OSError, EOFError) as exc:
-                last = exc
-                log.warning(
-                    "device %s: %s failed (%s); reconnecting (attempt %d of %d)",
-                    self.serial,
-                    _name(what),
-                    exc,
-                    attempt + 1,
-                    RECONNECT_ATTEMPTS,
-                )
-                time.sleep(RECONNECT_BACKOFF_S * (attempt + 1))
-                self._reconnect()
-        # Only the command's name: its arguments may be text being typed (a secret).
-        lost = "lost the adb server" if isinstance(last, AdbServerGone) else "disconnected"
-        raise EnvironmentFault(
-            f"device {self.serial} {lost} ({_name(what)}: {last}); gave up after "
-            f"{RECONNECT_ATTEMPTS} "
-            "attempts"
-        ) from None
-
-    def _reconnect(self) -> None:
-        self.channel.close()
-        try:
-            if ":" in self.serial:
-                # A restarted network device is marked offline until disconnected and connected.
-                self.client.disconnect(self.serial)
-                self.client.connect(self.serial, timeout=5)
-        except Exception:  # the next attempt reports what is wrong
-            pass
-
-    def shell(self, command: str) -> str:
-        """Run ``command`` in the device's shell and return its output (for test set-up)."""
-        return self._shell(command)
-
-    def freeze_clock(self, hhmm: str = "1200") -> None:
-        """Show ``hhmm`` on the status-bar clock (System UI demo mode, as screenshot tests use
-        it), so a ticking clock does not make two screenshots of one screen differ."""
-        self._shell_many(
-            [
-                "settings put global sysui_demo_allowed 1",
-                "am broadcast -a com.android.systemui.demo -e command enter",
-                f"am broadcast -a com.android.systemui.demo -e command clock -e hhmm {hhmm}",
-            ]
-        )
-
-    def _shell(self, command: str) -> str:
-        return self._shell_many([command])[0]
-
-    def _shell_many(self, commands: list[str]) -> list[str]:
-        """Commands written to the device's shell in one go, answered in order (pipelined)."""
-        results = self._call(commands[0], lambda: self.channel.shell_many(commands))
-        return [result.text for result in results]
-
-    def _time_screencaps(self) -> dict[str, float]:
-        """Milliseconds for a raw and a PNG screenshot, fetched and decoded (forms that fail are
-        left out); observe uses the faster. Raw is timed twice (the first call also warms up),
-        PNG once unless it looks faster: on a phone PNG encoding takes seconds."""
-        timings: dict[str, float] = {}
-        for form in ("raw", "png", "raw", "png"):
-            if form == "png" and "png" in timings and timings["png"] >= timings.get("raw", 0):
-                continue
-            started = time.perf_counter()
-            try:
-                self._capture(form)
-            except EnvironmentFault:
-                continue
-            took = round((time.perf_counter() - started) * 1000, 1)
-            timings[form] = min(took, timings.get(form, took))
-        if not timings:
-            raise EnvironmentFault("screencap gives no image in either form")
-        return timings
-
-    def _capture(
-        self, form: str, meanwhile: list[str] | None = None
-    ) -> tuple[Image.Image, list[str]]:
-        """The screenshot, and the answers of the ``meanwhile`` commands, run in the shell session
-        while it streams on its own connection (a phone's UI dump takes a second or more)."""
-        commands = meanwhile or []
-
-        def both() -> tuple[bytes | memoryview, list[str]]:
-            if commands:
-                self.channel.send_commands(commands)
-            try:
-                data = (
-                    self.channel.screencap_raw()
-                    if form == "raw"
-                    else self.channel.exec_out("screencap -p")
-                )
-            except BaseException:
-                self.channel.close()  # the commands' answers are pending in the session: drop it
-                raise
-            return data, [answer.text for answer in self.channel.answers(len(commands))]
-
-        data, answers = self._call(commands[0] if commands else "screencap", both)
-        return self._decode(form, data), answers
-
-    def _decode(self, form: str, data: bytes | memoryview) -> Image.Image:
-        try:
-            if form == "raw":
-                return decode_raw_screencap(data)
-            image = Image.open(io.BytesIO(data))
-            image.load()
-            return image.convert("RGB")
-        except (ValueError, UnidentifiedImageError, OSError) as exc:
-            # Never hand the model a black picture of a failed decode.
-            raise EnvironmentFault(f"the {form} screenshot could not be decoded: {exc}") from None
 
     # -- observe and execute ---------------------------------------------------------------------
 

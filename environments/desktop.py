@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,6 +37,7 @@ from vlagent.environments.base import (
     Observation,
     RunAborted,
 )
+from vlagent.environments.desktop_input import PyAutoGuiInput
 from vlagent.environments.lock import DeviceLock
 from vlagent.environments.memory import parse_size
 from vlagent.environments.processes import stop_process
@@ -45,17 +45,11 @@ from vlagent.environments.registry import Option
 from vlagent.environments.xvfb import Xvfb, user_authority, x_client_environment
 from vlagent.tools import ComputerUse, ToolSet, computer_tools
 
-PIXELS_PER_WHEEL_CLICK = 100
-"""``scroll``/``hscroll`` ``pixels`` become wheel clicks: round(pixels / 100), at least one."""
-DRAG_STEPS = 12
 SETTLE_POLL_S = 0.05
 SETTLE_QUIET_S = 0.15
 LAUNCH_QUIET_S = 0.5
 LAUNCH_WAIT_S = 15.0
 IMAGE_BLOCKS_CACHED = 4
-
-# Canonical key names (tools/keys.py) whose pyautogui name differs.
-_PYAUTOGUI_KEYS = {"menu": "apps"}
 
 
 def _quiet_xlib() -> contextlib.AbstractContextManager[object]:
@@ -63,14 +57,7 @@ def _quiet_xlib() -> contextlib.AbstractContextManager[object]:
     return contextlib.redirect_stdout(io.StringIO())
 
 
-def wheel_clicks(pixels: int) -> int:
-    if pixels == 0:
-        return 0
-    clicks = round(abs(pixels) / PIXELS_PER_WHEEL_CLICK) or 1
-    return clicks if pixels > 0 else -clicks
-
-
-class DesktopEnvironment(Environment):
+class DesktopEnvironment(PyAutoGuiInput, Environment):
     """The screen of an X display: ``display`` (default $DISPLAY), ``monitor`` (1 = the first
     monitor, 0 = all of them), or a private ``xvfb`` screen of size WxH."""
 
@@ -334,87 +321,6 @@ class DesktopEnvironment(Environment):
         return ActionResult(
             ok=True, message=message, data={"pixels": {k: list(v) for k, v in points.items()}}
         )
-
-    def _run(self, action: ComputerUse, points: dict[str, tuple[int, int]]) -> str:
-        gui, kind, at = self._gui, action.action, points.get("coordinate")
-        clicks = {
-            "left_click": ("left", 1),
-            "right_click": ("right", 1),
-            "middle_click": ("middle", 1),
-            "double_click": ("left", 2),
-            "triple_click": ("left", 3),
-        }
-        if kind in clicks:
-            button, count = clicks[kind]
-            if at is not None:
-                gui.moveTo(*at)
-            # pyautogui sleeps `interval` after every click, the last one too.
-            gui.click(button=button, clicks=count, interval=0.05 if count > 1 else 0.0)
-        elif kind == "mouse_move":
-            gui.moveTo(*points["coordinate"])
-        elif kind == "left_click_drag":
-            self._drag(points.get("start_coordinate"), points["coordinate"])
-        elif kind in ("scroll", "hscroll"):
-            if at is not None:
-                gui.moveTo(*at)
-            count = wheel_clicks(action.pixels or 0)
-            (gui.scroll if kind == "scroll" else gui.hscroll)(count)
-            return f"{kind} {count} wheel clicks"
-        elif kind == "key":
-            gui.hotkey(*[_PYAUTOGUI_KEYS.get(k, k) for k in action.keys or []], interval=0.02)
-        elif kind == "type":
-            self._type(action.text or "")
-        elif kind == "wait":
-            time.sleep(action.time or 0)
-        else:
-            return f"{kind} needs nothing from the desktop"
-        return f"{kind} done"
-
-    @contextlib.contextmanager
-    def _driving(self) -> Iterator[None]:
-        """pyautogui's module-wide settings as this environment needs them, for one action, then
-        as they were: its X connection (this display's), the fail-safe (on, but for a private
-        screen nobody holds the mouse of), and no pause after each call (waits are ours: settle)."""
-        gui, x11 = self._gui, self._x11
-        saved = (gui.FAILSAFE, gui.PAUSE, getattr(x11, "_display", None))
-        gui.FAILSAFE, gui.PAUSE = not self.private, 0.0
-        if x11 is not None:
-            x11._display = self._x_display
-        try:
-            yield
-        finally:
-            gui.FAILSAFE, gui.PAUSE = saved[0], saved[1]
-            if x11 is not None:
-                x11._display = saved[2]
-
-    def _drag(self, start: tuple[int, int] | None, end: tuple[int, int]) -> None:
-        # Press, move in steps, release: applications see real motion events in between.
-        gui = self._gui
-        if start is not None:
-            gui.moveTo(*start)
-        x0, y0 = gui.position()
-        gui.mouseDown(button="left")
-        for i in range(1, DRAG_STEPS + 1):
-            gui.moveTo(x0 + (end[0] - x0) * i / DRAG_STEPS, y0 + (end[1] - y0) * i / DRAG_STEPS)
-            time.sleep(0.01)
-        gui.mouseUp(button="left")
-
-    def _type(self, text: str) -> None:
-        """Paste ``text`` line by line; a newline is the Enter key (submit). The clipboard is
-        borrowed: what it held before is put back afterwards (docs/environments.md)."""
-        from vlagent.environments.clipboard import Clipboard
-
-        clipboard = Clipboard(self.display, self._child_env)
-        held = clipboard.read()
-        try:
-            for i, line in enumerate(text.split("\n")):
-                if i:
-                    self._gui.press("enter")
-                if line:
-                    with clipboard.serving(line):
-                        self._gui.hotkey("ctrl", "v", interval=0.02)
-        finally:
-            clipboard.restore(held)
 
     # -- the rest ------------------------------------------------------------------------------
 

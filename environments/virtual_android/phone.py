@@ -13,11 +13,16 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
+
+from vlagent.environments.virtual_android.elements import (
+    Element,
+    dump_elements,
+    load_font,
+    render_elements,
+)
 
 SETTINGS = "com.android.settings"
 NOTES = "com.vlagent.notes"
@@ -52,49 +57,6 @@ KEYCODES = {
     84: "SEARCH",
     187: "APP_SWITCH",
 }
-
-Bounds = tuple[int, int, int, int]
-_DARK_FILL = {
-    "#f8f9fa": "#202124",
-    "#ffffff": "#303134",
-    "#e3f2fd": "#174ea6",
-    "#fff8e1": "#5f4b00",
-    "#c8e6c9": "#1e4620",
-}
-_DARK_TEXT = {"#202124": "#e8eaed"}
-
-
-@dataclass
-class Element:
-    """One UI element: drawn, dumped, and (when ``on_tap`` is set) tappable."""
-
-    cls: str
-    bounds: Bounds
-    text: str = ""
-    resource_id: str = ""
-    package: str = "com.android.launcher"
-    fill: str | None = None
-    colour: str = "#202124"
-    size: int = 40
-    checked: bool | None = None
-    focused: bool = False
-    scrollable: bool = False
-    on_tap: Callable[[], None] | None = None
-    on_long_press: Callable[[], None] | None = None
-
-    def contains(self, x: float, y: float) -> bool:
-        left, top, right, bottom = self.bounds
-        return left <= x < right and top <= y < bottom
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for path in (
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    ):
-        if Path(path).exists():
-            return ImageFont.truetype(path, size)
-    return ImageFont.load_default(size)
 
 
 @dataclass
@@ -401,7 +363,7 @@ class Phone:
 
     def _font(self, size: int) -> Any:
         if size not in self.fonts:
-            self.fonts[size] = _font(size)
+            self.fonts[size] = load_font(size)
         return self.fonts[size]
 
     @property
@@ -410,67 +372,13 @@ class Phone:
         return self.toggles.get("Dark theme", False) and self.foreground in APPS
 
     def render(self) -> Image.Image:
-        image = Image.new("RGB", (self.width, self.height), "#f8f9fa")
-        draw = ImageDraw.Draw(image)
-        dark = self.dark
-        for element in self.elements():
-            left, top, right, bottom = element.bounds
-            themed = dark and element.package == self.foreground  # the bars keep their colours
-            fill = _DARK_FILL.get(element.fill or "", element.fill) if themed else element.fill
-            colour = _DARK_TEXT.get(element.colour, element.colour) if themed else element.colour
-            if fill:
-                draw.rectangle(
-                    [left, top, right - 1, bottom - 1],
-                    fill=fill,
-                    outline="#dadce0" if element.cls != "android.widget.FrameLayout" else None,
-                )
-            if element.checked is not None:
-                knob = "#34a853" if element.checked else "#9aa0a6"
-                cy, r = (top + bottom) // 2, (bottom - top) // 5
-                draw.rounded_rectangle(
-                    [right - 6 * r, cy - r, right - 2 * r, cy + r], radius=r, fill=knob
-                )
-            if element.text:
-                draw.text(
-                    (left + 24, (top + bottom) // 2),
-                    element.text,
-                    fill=colour,
-                    font=self._font(element.size),
-                    anchor="lm",
-                )
-        return image
+        return render_elements(
+            self.elements(), (self.width, self.height), self.dark, self.foreground, self._font
+        )
 
     def dump(self) -> str:
         """The UI hierarchy in ``uiautomator dump``'s XML format."""
-        nodes = []
-        for index, e in enumerate(self.elements()):
-            left, top, right, bottom = e.bounds
-            attributes = {
-                "index": str(index),
-                "text": e.text,
-                "resource-id": e.resource_id,
-                "class": e.cls,
-                "package": e.package,
-                "content-desc": "",
-                "checkable": str(e.checked is not None).lower(),
-                "checked": str(bool(e.checked)).lower(),
-                "clickable": str(e.on_tap is not None).lower(),
-                "enabled": "true",
-                "focusable": str(e.cls == "android.widget.EditText").lower(),
-                "focused": str(e.focused).lower(),
-                "scrollable": str(e.scrollable).lower(),
-                "long-clickable": str(e.on_long_press is not None).lower(),
-                "password": "false",
-                "selected": "false",
-                "bounds": f"[{left},{top}][{right},{bottom}]",
-            }
-            nodes.append(
-                "<node " + " ".join(f"{k}={quoteattr(v)}" for k, v in attributes.items()) + " />"
-            )
-        return (
-            "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>"
-            f'<hierarchy rotation="0">{"".join(nodes)}</hierarchy>'
-        )
+        return dump_elements(self.elements())
 
     def state(self) -> dict[str, Any]:
         return {

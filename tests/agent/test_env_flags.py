@@ -85,9 +85,13 @@ class Levelled(MemoryEnvironment):
 
 
 def test_an_environment_registered_in_code_takes_its_options_as_env_option_pairs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from vlagent.environments import registry
+
     name = f"levelled-{uuid.uuid4().hex[:8]}"
+    # Registered for this test only: other tests list the registry.
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     environments.register(name, Levelled)
     script = write_script(tmp_path / "a.txt", [tool_call(action="terminate", status="success")])
     common = ["--env", name, "--goal", "g", "--model", f"scripted:{script}"]

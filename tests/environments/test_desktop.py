@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from vlagent.environments import EnvironmentUnavailable, check_environment
-from vlagent.environments.desktop import DesktopEnvironment, wheel_clicks
+from vlagent.environments.desktop import DesktopEnvironment
+from vlagent.environments.desktop_input import wheel_clicks
 from vlagent.environments.xvfb import Xvfb
 from vlagent.tools import ComputerUse, ToolCall, computer_tools
 

@@ -1,0 +1,122 @@
+"""The desktop driver's input: ``computer_use`` actions played through pyautogui.
+
+:class:`PyAutoGuiInput` is the part of :class:`environments.desktop.DesktopEnvironment` that acts:
+clicks, moves, drags in steps, wheel scrolls, key chords, and typing by pasting from the clipboard
+(xclip), each with pyautogui's module-wide settings set for this display while it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from vlagent.tools import ComputerUse
+
+PIXELS_PER_WHEEL_CLICK = 100
+"""``scroll``/``hscroll`` ``pixels`` become wheel clicks: round(pixels / 100), at least one."""
+DRAG_STEPS = 12
+
+# Canonical key names (tools/keys.py) whose pyautogui name differs.
+_PYAUTOGUI_KEYS = {"menu": "apps"}
+
+
+def wheel_clicks(pixels: int) -> int:
+    if pixels == 0:
+        return 0
+    clicks = round(abs(pixels) / PIXELS_PER_WHEEL_CLICK) or 1
+    return clicks if pixels > 0 else -clicks
+
+
+class PyAutoGuiInput:
+    """Actions through pyautogui; mixed into the desktop driver, which sets the attributes below
+    when it connects to the display."""
+
+    display: str
+    private: bool  # a private Xvfb: nobody holds its mouse, so no fail-safe
+    _child_env: dict[str, str]  # the environment of programs started on the display (xclip)
+    _gui: Any  # the pyautogui module
+    _x11: Any  # pyautogui's X11 backend module, when it has one
+    _x_display: Any  # this environment's own X connection, lent to pyautogui
+
+    def _run(self, action: ComputerUse, points: dict[str, tuple[int, int]]) -> str:
+        gui, kind, at = self._gui, action.action, points.get("coordinate")
+        clicks = {
+            "left_click": ("left", 1),
+            "right_click": ("right", 1),
+            "middle_click": ("middle", 1),
+            "double_click": ("left", 2),
+            "triple_click": ("left", 3),
+        }
+        if kind in clicks:
+            button, count = clicks[kind]
+            if at is not None:
+                gui.moveTo(*at)
+            # pyautogui sleeps `interval` after every click, the last one too.
+            gui.click(button=button, clicks=count, interval=0.05 if count > 1 else 0.0)
+        elif kind == "mouse_move":
+            gui.moveTo(*points["coordinate"])
+        elif kind == "left_click_drag":
+            self._drag(points.get("start_coordinate"), points["coordinate"])
+        elif kind in ("scroll", "hscroll"):
+            if at is not None:
+                gui.moveTo(*at)
+            count = wheel_clicks(action.pixels or 0)
+            (gui.scroll if kind == "scroll" else gui.hscroll)(count)
+            return f"{kind} {count} wheel clicks"
+        elif kind == "key":
+            gui.hotkey(*[_PYAUTOGUI_KEYS.get(k, k) for k in action.keys or []], interval=0.02)
+        elif kind == "type":
+            self._type(action.text or "")
+        elif kind == "wait":
+            time.sleep(action.time or 0)
+        else:
+            return f"{kind} needs nothing from the desktop"
+        return f"{kind} done"
+
+    @contextlib.contextmanager
+    def _driving(self) -> Iterator[None]:
+        """pyautogui's module-wide settings as this environment needs them, for one action, then
+        as they were: its X connection (this display's), the fail-safe (on, but for a private
+        screen nobody holds the mouse of), and no pause after each call (waits are ours: settle)."""
+        gui, x11 = self._gui, self._x11
+        saved = (gui.FAILSAFE, gui.PAUSE, getattr(x11, "_display", None))
+        gui.FAILSAFE, gui.PAUSE = not self.private, 0.0
+        if x11 is not None:
+            x11._display = self._x_display
+        try:
+            yield
+        finally:
+            gui.FAILSAFE, gui.PAUSE = saved[0], saved[1]
+            if x11 is not None:
+                x11._display = saved[2]
+
+    def _drag(self, start: tuple[int, int] | None, end: tuple[int, int]) -> None:
+        # Press, move in steps, release: applications see real motion events in between.
+        gui = self._gui
+        if start is not None:
+            gui.moveTo(*start)
+        x0, y0 = gui.position()
+        gui.mouseDown(button="left")
+        for i in range(1, DRAG_STEPS + 1):
+            gui.moveTo(x0 + (end[0] - x0) * i / DRAG_STEPS, y0 + (end[1] - y0) * i / DRAG_STEPS)
+            time.sleep(0.01)
+        gui.mouseUp(button="left")
+
+    def _type(self, text: str) -> None:
+        """Paste ``text`` line by line; a newline is the Enter key (submit). The clipboard is
+        borrowed: what it held before is put back afterwards (docs/environments.md)."""
+        from vlagent.environments.clipboard import Clipboard
+
+        clipboard = Clipboard(self.display, self._child_env)
+        held = clipboard.read()
+        try:
+            for i, line in enumerate(text.split("\n")):
+                if i:
+                    self._gui.press("enter")
+                if line:
+                    with clipboard.serving(line):
+                        self._gui.hotkey("ctrl", "v", interval=0.02)
+        finally:
+            clipboard.restore(held)
