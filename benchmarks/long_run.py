@@ -64,16 +64,7 @@ def main() -> None:
     subprocess.run(
         [
             sys.executable,
-            "-m",
-            "vlagent.agent",
-            "run",
-            "--env",
-            "memory",
-            "--space",
-            "mobile",
-            "--size",
-            "720x1280",
-            "--goal",
+            *"-m vlagent.agent run --env memory --space mobile --size 720x1280 --goal".split(),
             "click everywhere",
             "--model",
             f"scripted:{script}",

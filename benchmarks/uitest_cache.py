@@ -71,14 +71,7 @@ def run_suite(mode: str, work: Path, env: dict[str, str]) -> dict[str, Any]:
     result = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--vl-model",
-            "python:costed_model:answer",
-            "--vl-cache",
+            *"-m pytest -q -p no:cacheprovider --vl-model python:costed_model:answer --vl-cache".split(),
             mode,
             f"--vl-cache-dir={work / 'plans'}",
             "--vl-trajectory",

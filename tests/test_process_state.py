@@ -27,12 +27,7 @@ def test_a_desktop_run_on_a_private_xvfb_leaves_os_environ_as_it_was(tmp_path: P
     before = dict(os.environ)
     code = main(
         [
-            "run",
-            "--env",
-            "desktop",
-            "--xvfb",
-            "640x480",
-            "--goal",
+            *"run --env desktop --xvfb 640x480 --goal".split(),
             "click and type",
             "--model",
             f"scripted:{script}",
@@ -45,14 +40,7 @@ def test_a_desktop_run_on_a_private_xvfb_leaves_os_environ_as_it_was(tmp_path: P
     # Twice in one process: the second run's connections still authenticate.
     code = main(
         [
-            "run",
-            "--env",
-            "desktop",
-            "--xvfb",
-            "640x480",
-            "--goal",
-            "again",
-            "--model",
+            *"run --env desktop --xvfb 640x480 --goal again --model".split(),
             f"scripted:{script}",
             "--out",
             str(tmp_path / "again"),
@@ -90,14 +78,7 @@ def test_the_library_logs_under_vlagent_and_the_cli_shows_it_with_verbose(
 ) -> None:
     script = write_script(tmp_path / "s.txt", [tool_call(action="terminate", status="success")])
     args = [
-        "run",
-        "--env",
-        "memory",
-        "--space",
-        "mobile",
-        "--goal",
-        "g",
-        "--model",
+        *"run --env memory --space mobile --goal g --model".split(),
         f"scripted:{script}",
     ]
     assert main([*args, "--out", str(tmp_path / "quiet")]) == 0

@@ -64,13 +64,7 @@ def test_the_wheel_is_typed(tmp_path: Path) -> None:
     built = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
+            *"-m pip wheel --no-deps --no-build-isolation -q -w".split(),
             str(tmp_path),
             str(ROOT),
         ],
@@ -194,3 +188,23 @@ def test_extras_never_ask_for_one_package_in_two_ways() -> None:
         if name != "vlagent" and specifier:
             seen.setdefault(name, set()).add(specifier)
     assert {name: specs for name, specs in seen.items() if len(specs) > 1} == {}
+
+
+def test_no_test_module_imports_a_fixture() -> None:
+    """Fixtures shared across folders come from plugins (tests/conftest.py). A fixture imported
+    into a module is a second definition: a session fixture then runs twice (two adb servers,
+    the second overwriting the first one's environment for the rest of the session)."""
+    import importlib
+
+    imported = []
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests"):
+                module = importlib.import_module(node.module or "")
+                for alias in node.names:
+                    value = getattr(module, alias.name, None)
+                    if hasattr(value, "_fixture_function") or hasattr(
+                        value, "_pytestfixturefunction"
+                    ):
+                        imported.append(f"{path.relative_to(ROOT)}: {alias.name}")
+    assert imported == []

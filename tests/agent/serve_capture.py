@@ -24,12 +24,7 @@ from vlagent.agent.runtimes.processors import load_processor
 _apply = ProcessorMixin.apply_chat_template
 _auto = transformers.AutoProcessor.from_pretrained
 _NOT_TEXT = (
-    "tokenize",
-    "return_dict",
-    "return_tensors",
-    "load_audio_from_video",
-    "padding",
-    "truncation",
+    *"tokenize return_dict return_tensors load_audio_from_video padding truncation".split(),
 )
 
 

@@ -19,12 +19,7 @@ def run(tmp_path: Path) -> Path:
     assert (
         main(
             [
-                "run",
-                "--env",
-                "memory",
-                "--space",
-                "mobile",
-                "--goal",
+                *"run --env memory --space mobile --goal".split(),
                 "Type a greeting",
                 "--model",
                 f"scripted:{EXAMPLE}",

@@ -267,14 +267,7 @@ def test_own_trajectories_are_a_dataset(tmp_path: Path) -> None:
     assert (
         main(
             [
-                "run",
-                "--env",
-                "memory",
-                "--space",
-                "mobile",
-                "--goal",
-                "tap",
-                "--model",
+                *"run --env memory --space mobile --goal tap --model".split(),
                 f"scripted:{script}",
                 "--out",
                 str(tmp_path / "runs" / "one"),
@@ -424,10 +417,7 @@ def test_the_protocol_is_recorded_and_can_be_chosen(
     chosen = evaluate(
         tmp_path,
         [HOME, SCROLL_UP, CLOCK, DONE],
-        "--protocol",
-        "aitz",
-        "--max-pixels",
-        "1003520",
+        *"--protocol aitz --max-pixels 1003520".split(),
         name="chosen",
     )
     assert (

@@ -42,10 +42,7 @@ def test_the_export_loads_back_with_datasets_frame_for_frame(
     assert info["total_frames"] == len(loaded) == 10
     assert info["features"]["observation.images.top"]["shape"] == [320, 320, 3]
     assert info["features"]["observation.state"]["names"] == [
-        "gripper_position_m.0",
-        "gripper_position_m.1",
-        "gripper_position_m.2",
-        "gripper_closed",
+        *"gripper_position_m.0 gripper_position_m.1 gripper_position_m.2 gripper_closed".split(),
     ]
     row = 0
     for episode, run in enumerate(two_runs):

@@ -46,14 +46,7 @@ def comparable(run_dir: Path) -> list[dict[str, Any]]:
 def test_the_cli_and_six_lines_of_library_record_the_same_trajectory(tmp_path: Path) -> None:
     code = main(
         [
-            "run",
-            "--env",
-            "memory",
-            "--size",
-            "720x1280",
-            "--space",
-            "mobile",
-            "--goal",
+            *"run --env memory --size 720x1280 --space mobile --goal".split(),
             "Type a greeting",
             "--model",
             f"scripted:{EXAMPLE}",
@@ -265,20 +258,8 @@ def test_every_model_option_of_run_is_taken_by_replay_and_eval(tmp_path: Path) -
     }  # type: ignore[attr-defined]
     # agent run's options, less those about the goal, the limits, the output and the environment:
     not_model = {
-        "--env",
-        "--goal",
-        "--max-steps",
-        "--max-retries",
-        "--max-repeats",
-        "--time-limit",
-        "--out",
-        "--dry-run",
-        "--secret",
-        "--confirm",
-        "--allow-app",
-        "--deny-app",
-        "--region",
-        "--env-option",
+        *"--env --goal --max-steps --max-retries --max-repeats --time-limit --out".split(),
+        *"--dry-run --secret --confirm --allow-app --deny-app --region --env-option".split(),
     }
     not_model |= {
         f"--{o.replace('_', '-')}"

@@ -52,20 +52,13 @@ def test_agent_run_takes_a_full_step_with_each_family(
     out = tmp_path / "run"
     code = main(
         [
-            "run",
-            "--env",
-            "memory",
-            "--size",
+            *"run --env memory --size".split(),
             SCREEN.get(family, "640x400"),
             "--goal",
             "Tap OK",
             "--model",
             str(folder),
-            "--max-steps",
-            "1",
-            "--max-new-tokens",
-            "12",
-            "--out",
+            *"--max-steps 1 --max-new-tokens 12 --out".split(),
             str(out),
         ]
     )
@@ -92,22 +85,11 @@ def test_agent_run_in_a_subprocess_with_a_checkpoint_folder(
 ) -> None:
     out = tmp_path / "run"
     result = run_cli(
-        "run",
-        "--env",
-        "memory",
-        "--space",
-        "mobile",
-        "--size",
-        "360x640",
-        "--goal",
+        *"run --env memory --space mobile --size 360x640 --goal".split(),
         "Open Clock",
         "--model",
         str(checkpoint("qwen2.5-vl")),
-        "--max-steps",
-        "1",
-        "--max-new-tokens",
-        "8",
-        "--out",
+        *"--max-steps 1 --max-new-tokens 8 --out".split(),
         str(out),
         timeout=180,
     )
@@ -233,12 +215,7 @@ def test_a_model_that_cannot_load_is_one_line(
 def test_a_folder_that_is_not_a_checkpoint_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = run_cli(
-        "run",
-        "--env",
-        "memory",
-        "--goal",
-        "g",
-        "--model",
+        *"run --env memory --goal g --model".split(),
         str(tmp_path / "empty"),
         cwd=tmp_path,
         timeout=120,
@@ -254,22 +231,9 @@ def test_a_forced_dialect_and_bad_runtime_options(checkpoint: Checkpoint, tmp_pa
     out = tmp_path / "run"
     code = main(
         [
-            "run",
-            "--env",
-            "memory",
-            "--size",
-            "320x240",
-            "--goal",
-            "g",
-            "--model",
+            *"run --env memory --size 320x240 --goal g --model".split(),
             str(checkpoint("qwen2.5-vl")),
-            "--dialect",
-            "json",
-            "--max-steps",
-            "1",
-            "--max-new-tokens",
-            "4",
-            "--out",
+            *"--dialect json --max-steps 1 --max-new-tokens 4 --out".split(),
             str(out),
         ]
     )
@@ -278,12 +242,7 @@ def test_a_forced_dialect_and_bad_runtime_options(checkpoint: Checkpoint, tmp_pa
     assert (
         main(
             [
-                "run",
-                "--env",
-                "memory",
-                "--goal",
-                "g",
-                "--model",
+                *"run --env memory --goal g --model".split(),
                 str(checkpoint("qwen2-vl")),
                 "--dialect",
                 "nope",

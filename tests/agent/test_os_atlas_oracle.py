@@ -53,14 +53,7 @@ def test_the_stored_verdicts_cover_every_decision() -> None:
     assert len(STEPS) > 500
     exact = [s for s in STEPS if s["exact_match"]]
     assert {s["prediction"].split()[0] for s in exact} >= {
-        "CLICK",
-        "LONG_PRESS",
-        "TYPE",
-        "OPEN_APP",
-        "SCROLL",
-        "PRESS_BACK",
-        "WAIT",
-        "COMPLETE",
+        *"CLICK LONG_PRESS TYPE OPEN_APP SCROLL PRESS_BACK WAIT COMPLETE".split(),
     }
     assert any(s["type_match"] and not s["exact_match"] for s in STEPS)
 

@@ -38,11 +38,7 @@ def test_a_smaller_budget_and_hidpi_move_the_point(capsys: pytest.CaptureFixture
     text = '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [294, 168]}}'  # noqa: E501
     code, result, _ = parse(
         capsys,
-        "--dialect",
-        "qwen2.5-vl",
-        "--screen",
-        "1920x1080",
-        "--max-pixels",
+        *"--dialect qwen2.5-vl --screen 1920x1080 --max-pixels".split(),
         str(256 * 28 * 28),
         "--scale",
         "2",
@@ -73,10 +69,7 @@ def test_every_call_of_a_ui_tars_answer(capsys: pytest.CaptureFixture[str]) -> N
         ),
         (
             [
-                "--dialect",
-                "qwen2-vl",
-                "--screen",
-                "100x100",
+                *"--dialect qwen2-vl --screen 100x100".split(),
                 '<tool_call>{"name": "mobile_use", "arguments": {"action": "click", "coordinate": '
                 "[5, 1001]}}",
             ],
@@ -112,14 +105,7 @@ def test_text_from_stdin() -> None:
     result = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "vlagent.agent",
-            "parse",
-            "--dialect",
-            "qwen2-vl",
-            "--screen",
-            "1920x1080",
-            "-",
+            *"-m vlagent.agent parse --dialect qwen2-vl --screen 1920x1080 -".split(),
         ],
         input=COOKBOOK.replace("639, 1095", "500, 500"),
         capture_output=True,
@@ -138,13 +124,7 @@ def test_models_lists_every_family_with_its_dialect_and_space(
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
     assert set(lines) == {
-        "qwen2-vl",
-        "qwen2.5-vl",
-        "qwen3-vl",
-        "ui-tars",
-        "ui-tars-1.5",
-        "llava-onevision",
-        "idefics2",
+        *"qwen2-vl qwen2.5-vl qwen3-vl ui-tars ui-tars-1.5 llava-onevision idefics2".split(),
     }
     assert (
         "dialect qwen2.5-vl · pixels of the resized image · max 1,003,520 px (1,280 tokens"
@@ -169,14 +149,7 @@ def test_a_scripted_run_reads_answers_under_the_given_budget(
     out = Path(str(tmp_path)) / "run"
     code = main(
         [
-            "run",
-            "--env",
-            "memory",
-            "--size",
-            "1920x1080",
-            "--goal",
-            "g",
-            "--model",
+            *"run --env memory --size 1920x1080 --goal g --model".split(),
             f"scripted:{script}",
             "--dialect",
             "qwen2.5-vl",

@@ -55,13 +55,7 @@ def test_the_stored_verdicts_cover_every_decision() -> None:
     exact = [s for s in STEPS if s["exact_match"]]
     assert 100 < len(exact) < len(STEPS) // 2
     assert {s["prediction"]["action"] for s in exact} >= {
-        "click",
-        "long_press",
-        "swipe",
-        "type",
-        "open",
-        "system_button",
-        "wait",
+        *"click long_press swipe type open system_button wait".split(),
     }
     clicks = [
         s for s in STEPS if s["gold"]["action"] == "click" and s["prediction"]["action"] == "click"

@@ -57,22 +57,13 @@ def test_agent_run_against_transformers_serve(
     out = tmp_path / "run"
     code = main(
         [
-            "run",
-            "--env",
-            "memory",
-            "--size",
-            "320x240",
-            "--goal",
+            *"run --env memory --size 320x240 --goal".split(),
             "Tap OK",
             "--endpoint",
             served,
             "--model",
             str(checkpoint("idefics2")),
-            "--max-steps",
-            "2",
-            "--max-new-tokens",
-            "8",
-            "--out",
+            *"--max-steps 2 --max-new-tokens 8 --out".split(),
             str(out),
         ]
     )
@@ -132,11 +123,7 @@ def test_concurrency_needs_a_server(tmp_path: Path, capsys: pytest.CaptureFixtur
             [
                 "eval",
                 str(aitz),
-                "--model",
-                "scripted:x.txt",
-                "--concurrency",
-                "2",
-                "--out",
+                *"--model scripted:x.txt --concurrency 2 --out".split(),
                 str(tmp_path / "e"),
             ]
         )
@@ -366,18 +353,9 @@ def test_a_malformed_answer_is_a_model_error_not_a_crash(
     handler.replies = [(200, body)]
     code = main(
         [
-            "run",
-            "--env",
-            "memory",
-            "--goal",
-            "g",
-            "--endpoint",
+            *"run --env memory --goal g --endpoint".split(),
             url,
-            "--model",
-            "m",
-            "--dialect",
-            "json",
-            "--out",
+            *"--model m --dialect json --out".split(),
             str(tmp_path / "run"),
         ]
     )

@@ -92,11 +92,7 @@ def test_replay_stops_where_the_screen_changed(
                     str(recorded),
                     "--serial",
                     fresh.serial,
-                    "--speed",
-                    "0",
-                    "--from",
-                    "1",
-                    "--out",
+                    *"--speed 0 --from 1 --out".split(),
                     str(tmp_path / "div2"),
                 ]
             )
@@ -221,12 +217,7 @@ def test_self_healing_replay_asks_the_model_where_the_screen_differs(
         assert healed.end.replay.rejoined_at == 5 and healed.end.replay.ended_as_recorded
         assert healed.end.replay.unverified == ""
         assert [s.action.model["action"] for s in healed.steps if s.action] == [
-            "open",
-            "click",
-            "type",
-            "click",
-            "system_button",
-            "terminate",
+            *"open click type click system_button terminate".split(),
         ]
         assert (tmp_path / "healed" / "report.html").exists()
     finally:
@@ -275,11 +266,7 @@ def test_the_demo_replayed_from_a_later_step_on_the_wrong_screen_stops_there(
                 str(recorded),
                 "--serial",
                 fresh.serial,
-                "--speed",
-                "0",
-                "--from",
-                "2",
-                "--out",
+                *"--speed 0 --from 2 --out".split(),
                 str(tmp_path / "div"),
             ]
         )

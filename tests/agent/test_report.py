@@ -24,13 +24,7 @@ def chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *"--headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync".split(),
             f"--user-data-dir={tmp / 'profile'}",
             *args,
         ],
@@ -57,14 +51,7 @@ def run_dir(tmp_path: Path) -> Path:
     assert (
         main(
             [
-                "run",
-                "--env",
-                "memory",
-                "--space",
-                "mobile",
-                "--size",
-                "360x640",
-                "--goal",
+                *"run --env memory --space mobile --size 360x640 --goal".split(),
                 "Report me",
                 "--model",
                 f"scripted:{script}",
@@ -140,16 +127,7 @@ def test_a_landscape_run_fits_a_1280_pixel_window(tmp_path: Path) -> None:
     assert (
         main(
             [
-                "run",
-                "--env",
-                "memory",
-                "--space",
-                "computer",
-                "--size",
-                "1280x800",
-                "--goal",
-                "wide",
-                "--model",
+                *"run --env memory --space computer --size 1280x800 --goal wide --model".split(),
                 f"scripted:{script}",
                 "--out",
                 str(out),

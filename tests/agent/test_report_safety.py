@@ -17,6 +17,12 @@ from tests.conftest import run_cli
 from tests.environments.test_desktop import require
 from vlagent.agent.cli import main
 
+# Chromium as a page checker: headless, and quiet on a machine without network.
+HEADLESS_CHROMIUM = [
+    *"--headless --no-sandbox --disable-gpu --no-first-run".split(),
+    *"--disable-background-networking --disable-component-update --disable-sync".split(),
+]
+
 PAYLOAD = "<script>document.body.dataset.pwned='yes'</script><img src=x onerror=\"document.body.dataset.pwned='yes'\">"  # noqa: E501
 
 
@@ -80,13 +86,7 @@ def test_a_crafted_run_gives_a_report_that_runs_no_script_and_shows_no_outside_f
     dom = subprocess.run(
         [
             shutil.which("chromium") or "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *HEADLESS_CHROMIUM,
             f"--user-data-dir={profile}",
             "--dump-dom",
             report.as_uri(),
@@ -107,13 +107,7 @@ def test_a_poisoned_page_without_our_escaping_would_run_the_script(tmp_path: Pat
     dom = subprocess.run(
         [
             shutil.which("chromium") or "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *HEADLESS_CHROMIUM,
             f"--user-data-dir={tmp_path / 'profile'}",
             "--dump-dom",
             page.as_uri(),

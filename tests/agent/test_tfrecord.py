@@ -91,10 +91,7 @@ def test_agent_eval_scores_the_tfrecords_and_a_far_click_is_wrong(tmp_path: Path
                 f"scripted:{script}",
                 "--out",
                 str(out),
-                "--split",
-                "test",
-                "--level",
-                "low",
+                *"--split test --level low".split(),
             ]
         )
         == 0
@@ -122,12 +119,7 @@ def test_agent_eval_scores_the_tfrecords_and_a_far_click_is_wrong(tmp_path: Path
                 f"scripted:{script}",
                 "--out",
                 str(again),
-                "--split",
-                "test",
-                "--level",
-                "low",
-                "--scorer",
-                "aitw",
+                *"--split test --level low --scorer aitw".split(),
             ]
         )
         == 0
@@ -164,11 +156,7 @@ def test_with_the_ui_tree_a_tap_by_element_number_is_scored_on_that_elements_cen
                 f"scripted:{script}",
                 "--out",
                 str(out),
-                "--split",
-                "test",
-                "--level",
-                "low",
-                "--ui-tree",
+                *"--split test --level low --ui-tree".split(),
             ]
         )
         == 0

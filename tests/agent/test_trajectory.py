@@ -31,14 +31,7 @@ def recorded_run(tmp_path: Path) -> Path:
     script = write_script(tmp_path / "s.txt", answers)
     out = tmp_path / "run"
     done = run_cli(
-        "run",
-        "--env",
-        "memory",
-        "--space",
-        "mobile",
-        "--goal",
-        "demo",
-        "--model",
+        *"run --env memory --space mobile --goal demo --model".split(),
         f"scripted:{script}",
         "--out",
         str(out),
@@ -107,18 +100,8 @@ def test_sigkill_mid_run_leaves_every_finished_step_readable(tmp_path: Path) -> 
     child = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "vlagent.agent",
-            "run",
-            "--env",
-            "memory",
-            "--space",
-            "mobile",
-            "--size",
-            "1920x1080",
-            "--goal",
-            "wait",
-            "--model",
+            *"-m vlagent.agent run --env memory --space".split(),
+            *"mobile --size 1920x1080 --goal wait --model".split(),
             f"scripted:{script}",
             "--out",
             str(out),

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.environments.android_fixtures import AdbServer, adb_server, phone  # noqa: F401 (fixtures)
+from tests.environments.android_fixtures import AdbServer
 from tests.environments.test_desktop import require
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "ui-tests" / "phone"
@@ -167,10 +167,7 @@ def test_each_verb_passes_and_fails_with_a_message_that_names_step_reason_and_re
     assert kept == sorted(
         f"test_verbs.py_{n}"
         for n in (
-            "test_act_fails",
-            "test_act_runs_out_of_steps",
-            "test_check_fails",
-            "test_wait_for_times_out",
+            *"test_act_fails test_act_runs_out_of_steps test_check_fails test_wait_for_times_out".split(),
         )
     )
 
@@ -267,10 +264,7 @@ def test_answers(vl_agent):
     assert calls(suite) == 4
     entries = sorted(p.name for p in (suite.path / "vl-plans" / "test_answers").iterdir())
     assert [name[: name.index("-", 3)] for name in entries] == [
-        "00-check",
-        "01-tap",
-        "02-wait_for",
-        "03-query",
+        *"00-check 01-tap 02-wait_for 03-query".split(),
     ]
     run(suite, "--vl-cache", "update").assert_outcomes(passed=1)
     assert calls(suite) == 0  # every answer reused: the screens are as they were
@@ -417,7 +411,7 @@ def test_usage_errors_are_one_line(pytester: pytest.Pytester) -> None:
     assert "vlagent: write --vl-cache-dir=plans (with '=')" in result.stderr.str()
 
 
-def test_a_device_by_serial(suite: pytest.Pytester, phone, adb_server: AdbServer) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_device_by_serial(suite: pytest.Pytester, phone, adb_server: AdbServer) -> None:  # type: ignore[no-untyped-def]
     suite.makepyfile(
         test_serial="""
 def test_note(vl_agent, vl_android):

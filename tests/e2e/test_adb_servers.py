@@ -22,26 +22,10 @@ COMMANDS = {
     "devices": ["devices"],
     "run without --serial": ["run", "--env", "android", "--goal", "g", "--model", "SCRIPT"],
     "run with a wrong serial": [
-        "run",
-        "--env",
-        "android",
-        "--serial",
-        "no-such-phone",
-        "--goal",
-        "g",
-        "--model",
-        "SCRIPT",
+        *"run --env android --serial no-such-phone --goal g --model SCRIPT".split(),
     ],
     "run with a wrong network serial": [
-        "run",
-        "--env",
-        "android",
-        "--serial",
-        "127.0.0.1:9",
-        "--goal",
-        "g",
-        "--model",
-        "SCRIPT",
+        *"run --env android --serial 127.0.0.1:9 --goal g --model SCRIPT".split(),
     ],
 }
 

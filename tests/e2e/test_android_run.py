@@ -39,10 +39,7 @@ def test_agent_run_opens_notes_types_saves_and_goes_home(
     )
     out = tmp_path / "run"
     result = run_cli(
-        "run",
-        "--env",
-        "android",
-        "--serial",
+        *"run --env android --serial".split(),
         phone.serial,
         "--goal",
         "Save a note",
@@ -59,12 +56,7 @@ def test_agent_run_opens_notes_types_saves_and_goes_home(
     assert_schema_valid(lines)
     assert lines[0]["environment"]["serial"] == phone.serial
     assert [s["action"]["model"]["action"] for s in steps] == [
-        "open",
-        "click",
-        "type",
-        "click",
-        "system_button",
-        "terminate",
+        *"open click type click system_button terminate".split(),
     ]
     # Every screen is in the trajectory, and they differ as the phone changed.
     shots = [(out / s["screenshot"]).read_bytes() for s in steps]
@@ -82,12 +74,7 @@ def test_no_device_runs_on_the_virtual_phone_with_one_warning_line(
 ) -> None:
     script = write_script(tmp_path / "s.txt", [tool_call(action="terminate", status="success")])
     result = run_cli(
-        "run",
-        "--env",
-        "android",
-        "--goal",
-        "g",
-        "--model",
+        *"run --env android --goal g --model".split(),
         f"scripted:{script}",
         "--out",
         str(tmp_path / "run"),
@@ -106,15 +93,7 @@ def test_a_missing_serial_is_one_line_that_says_how_to_pick(
     adb_server: AdbServer, tmp_path: Path
 ) -> None:
     result = run_cli(
-        "run",
-        "--env",
-        "android",
-        "--serial",
-        "emulator-5554",
-        "--goal",
-        "g",
-        "--model",
-        "scripted:x",
+        *"run --env android --serial emulator-5554 --goal g --model scripted:x".split(),
         cwd=tmp_path,
     )
     assert result.returncode == 3
@@ -127,10 +106,7 @@ def test_agent_virtual_device_in_the_foreground(adb_server: AdbServer) -> None:
     process = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "vlagent.agent",
-            "virtual-device",
-            "--port",
+            *"-m vlagent.agent virtual-device --port".split(),
             str(port),
             "--size",
             "720x1280",
@@ -158,17 +134,9 @@ def test_agent_virtual_device_with_the_phone_profile(adb_server: AdbServer) -> N
     process = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "vlagent.agent",
-            "virtual-device",
-            "--port",
+            *"-m vlagent.agent virtual-device --port".split(),
             str(port),
-            "--profile",
-            "phone",
-            "--input-ms",
-            "300",
-            "--dump-ms",
-            "200",
+            *"--profile phone --input-ms 300 --dump-ms 200".split(),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -217,15 +185,9 @@ def test_ui_tree_run_taps_an_element_by_number_and_records_and_reports_the_eleme
     first = tmp_path / "look"
     assert (
         run_cli(
-            "run",
-            "--env",
-            "android",
-            "--serial",
+            *"run --env android --serial".split(),
             phone.serial,
-            "--ui-tree",
-            "--goal",
-            "look",
-            "--model",
+            *"--ui-tree --goal look --model".split(),
             f"scripted:{look}",
             "--out",
             str(first),
@@ -244,10 +206,7 @@ def test_ui_tree_run_taps_an_element_by_number_and_records_and_reports_the_eleme
     )
     out = tmp_path / "run"
     result = run_cli(
-        "run",
-        "--env",
-        "android",
-        "--serial",
+        *"run --env android --serial".split(),
         phone.serial,
         "--ui-tree",
         "--marks",
@@ -282,10 +241,7 @@ def test_a_tiny_checkpoint_runs_with_the_ui_tree(
     folder = checkpoint("qwen2-vl")
     out = tmp_path / "run"
     result = run_cli(
-        "run",
-        "--env",
-        "android",
-        "--serial",
+        *"run --env android --serial".split(),
         phone.serial,
         "--ui-tree",
         "--goal",

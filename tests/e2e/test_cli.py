@@ -43,14 +43,7 @@ def test_a_run_succeeds_and_prints_its_trajectory(tmp_path: Path, script: Script
         ]
     )
     done = run_cli(
-        "run",
-        "--env",
-        "memory",
-        "--space",
-        "mobile",
-        "--size",
-        "720x1280",
-        "--goal",
+        *"run --env memory --space mobile --size 720x1280 --goal".split(),
         "tap the middle",
         "--model",
         model,
@@ -75,14 +68,7 @@ def test_dry_run_shows_but_does_not_execute(tmp_path: Path, script: Script) -> N
         [tool_call(action="type", text="secret"), tool_call(action="terminate", status="success")]
     )
     done = run_cli(
-        "run",
-        "--env",
-        "memory",
-        "--space",
-        "mobile",
-        "--goal",
-        "type",
-        "--model",
+        *"run --env memory --space mobile --goal type --model".split(),
         model,
         "--out",
         str(tmp_path / "run"),
@@ -118,14 +104,7 @@ def test_run_outcomes_map_to_exit_codes(
     tmp_path: Path, script: Script, answers: list[str], extra: list[str], code: int, words: str
 ) -> None:
     done = run_cli(
-        "run",
-        "--env",
-        "memory",
-        "--space",
-        "mobile",
-        "--goal",
-        "g",
-        "--model",
+        *"run --env memory --space mobile --goal g --model".split(),
         script(answers),
         "--out",
         str(tmp_path / "run"),
@@ -155,14 +134,7 @@ def test_run_outcomes_map_to_exit_codes(
         ),
         (
             [
-                "run",
-                "--env",
-                "memory",
-                "--goal",
-                "g",
-                "--size",
-                "wide",
-                "--model",
+                *"run --env memory --goal g --size wide --model".split(),
                 "scripted:{script}",
             ],
             exitcodes.SETUP,
@@ -170,14 +142,7 @@ def test_run_outcomes_map_to_exit_codes(
         ),
         (
             [
-                "run",
-                "--env",
-                "memory",
-                "--goal",
-                "g",
-                "--dialect",
-                "klingon",
-                "--model",
+                *"run --env memory --goal g --dialect klingon --model".split(),
                 "scripted:{script}",
             ],
             exitcodes.SETUP,
@@ -218,14 +183,7 @@ def test_errors_are_one_line_with_the_documented_code(
 def test_out_dir_that_holds_a_run_is_never_overwritten(tmp_path: Path, script: Script) -> None:
     model = script([tool_call(action="terminate", status="success")] * 2)
     args = [
-        "run",
-        "--env",
-        "memory",
-        "--space",
-        "mobile",
-        "--goal",
-        "g",
-        "--model",
+        *"run --env memory --space mobile --goal g --model".split(),
         model,
         "--out",
         str(tmp_path / "run"),
@@ -254,16 +212,7 @@ def test_interrupt_aborts_with_a_closed_trajectory(
     child = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "vlagent.agent",
-            "run",
-            "--env",
-            "memory",
-            "--space",
-            "mobile",
-            "--goal",
-            "w",
-            "--model",
+            *"-m vlagent.agent run --env memory --space mobile --goal w --model".split(),
             model,
             "--out",
             str(out),
@@ -333,14 +282,7 @@ def test_a_hub_model_offline_is_one_line_at_once_naming_hf_download_and_the_tiny
     done = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "vlagent.agent",
-            "run",
-            "--env",
-            "memory",
-            "--goal",
-            "g",
-            "--out",
+            *"-m vlagent.agent run --env memory --goal g --out".split(),
             str(tmp_path / "run"),
             *model,
         ],

@@ -39,12 +39,7 @@ def test_agent_run_on_a_private_xvfb_drives_the_tk_app(tmp_path: Path) -> None:
     )
     out = tmp_path / "run"
     result = run_cli(
-        "run",
-        "--env",
-        "desktop",
-        "--xvfb",
-        "1280x800",
-        "--launch",
+        *"run --env desktop --xvfb 1280x800 --launch".split(),
         f"{sys.executable} {APP} state.json",
         "--launch-dir",
         str(tmp_path / "app"),
@@ -70,11 +65,7 @@ def test_agent_run_on_a_private_xvfb_drives_the_tk_app(tmp_path: Path) -> None:
     )
     assert header["screen"] == {"width": 1280, "height": 800, "scale": 1.0}
     assert [s["action"]["model"]["action"] for s in steps] == [
-        "left_click",
-        "type",
-        "key",
-        "left_click_drag",
-        "terminate",
+        *"left_click type key left_click_drag terminate".split(),
     ]
     assert steps[0]["action"]["device"]["coordinate"] == [299.52, 320.0]
     assert all((out / s["screenshot"]).exists() for s in steps)
@@ -88,14 +79,7 @@ def test_a_display_that_cannot_be_opened_is_one_line_before_any_model_loads(
 ) -> None:
     require("Xvfb")
     result = run_cli(
-        "run",
-        "--env",
-        "desktop",
-        "--display",
-        ":919",
-        "--goal",
-        "g",
-        "--model",
+        *"run --env desktop --display :919 --goal g --model".split(),
         str(checkpoint("qwen2.5-vl")),
         cwd=tmp_path,
     )
@@ -152,12 +136,7 @@ def test_typing_on_an_existing_display_with_captured_output_returns_and_gives_th
         done = subprocess.run(
             [
                 sys.executable,
-                "-m",
-                "vlagent.agent",
-                "run",
-                "--env",
-                "desktop",
-                "--display",
+                *"-m vlagent.agent run --env desktop --display".split(),
                 screen.display,
                 "--goal",
                 "type",
@@ -202,12 +181,7 @@ def test_a_desktop_run_replays_on_a_fresh_private_screen_with_the_app_started_ag
     )
     out = tmp_path / "run"
     recorded = run_cli(
-        "run",
-        "--env",
-        "desktop",
-        "--xvfb",
-        "1280x800",
-        "--launch",
+        *"run --env desktop --xvfb 1280x800 --launch".split(),
         f"{sys.executable} {APP} {tmp_path / 'first.json'}",
         "--goal",
         "Type again",

@@ -35,11 +35,7 @@ def run(folder: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess
     return subprocess.run(
         [
             sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
+            *"-m pytest -q -p no:cacheprovider".split(),
             f"--vl-runs={tmp_path / 'runs'}",
             *args,
         ],

@@ -51,11 +51,7 @@ def test_a_secret_is_typed_on_the_tk_app_and_recorded_nowhere(tmp_path: Path) ->
     out = tmp_path / "run"
     done = _run(
         [
-            "--env",
-            "desktop",
-            "--xvfb",
-            "1280x800",
-            "--launch",
+            *"--env desktop --xvfb 1280x800 --launch".split(),
             f"{sys.executable} {APP} {state}",
             "--goal",
             "Log in with the password {{PASSWORD}}",
@@ -108,17 +104,8 @@ def test_without_a_value_the_secret_is_a_usage_error(tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "vlagent.agent",
-            "run",
-            "--env",
-            "memory",
-            "--goal",
-            "g",
-            "--model",
-            "scripted:x",
-            "--secret",
-            "PASSWORD",
+            *"-m vlagent.agent run --env memory".split(),
+            *"--goal g --model scripted:x --secret PASSWORD".split(),
         ],
         env=env,
         capture_output=True,

@@ -41,12 +41,7 @@ def test_a_scripted_model_picks_and_places_the_cube_and_the_simulator_confirms(
         env.close()
     out = tmp_path / "run"
     result = run_cli(
-        "run",
-        "--env",
-        "sim-pick",
-        "--env-seed",
-        "5",
-        "--goal",
+        *"run --env sim-pick --env-seed 5 --goal".split(),
         GOAL,
         "--model",
         f"scripted:{write_script(tmp_path / 'a.txt', answers)}",
@@ -102,10 +97,7 @@ def test_a_claimed_success_the_simulator_does_not_see_ends_as_failure(
     out = tmp_path / "run"
     claim = '<tool_call>\n{"name": "finish", "arguments": {"status": "success"}}\n</tool_call>'
     result = run_cli(
-        "run",
-        "--env",
-        "sim-pick",
-        "--goal",
+        *"run --env sim-pick --goal".split(),
         GOAL,
         "--model",
         f"scripted:{write_script(tmp_path / 'a.txt', [claim])}",
@@ -125,18 +117,11 @@ def test_a_tiny_checkpoint_runs_three_steps_on_the_arm(
 ) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "run"
     result = run_cli(
-        "run",
-        "--env",
-        "sim-pick",
-        "--goal",
+        *"run --env sim-pick --goal".split(),
         GOAL,
         "--model",
         str(checkpoint("qwen2.5-vl")),
-        "--max-steps",
-        "3",
-        "--max-retries",
-        "5",
-        "--out",
+        *"--max-steps 3 --max-retries 5 --out".split(),
         str(out),
         timeout=300,
     )

@@ -53,14 +53,7 @@ def test_situations_of_the_users_own_are_one_line_and_a_documented_code(
     if "--out" not in given:
         given += ["--out", str(tmp_path / "run")]
     done = run_cli(
-        "run",
-        "--env",
-        "memory",
-        "--space",
-        "mobile",
-        "--goal",
-        "g",
-        "--model",
+        *"run --env memory --space mobile --goal g --model".split(),
         f"scripted:{script}",
         *given,
     )
@@ -119,14 +112,7 @@ def test_a_line_of_the_wrong_shape_is_skipped_by_show_and_report_and_refused_by_
     out = tmp_path / "run"
     assert (
         run_cli(
-            "run",
-            "--env",
-            "memory",
-            "--space",
-            "mobile",
-            "--goal",
-            "g",
-            "--model",
+            *"run --env memory --space mobile --goal g --model".split(),
             f"scripted:{script}",
             "--out",
             str(out),
@@ -161,14 +147,7 @@ def test_replay_without_screenshots_refuses_unless_told(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert (
         run_cli(
-            "run",
-            "--env",
-            "memory",
-            "--space",
-            "mobile",
-            "--goal",
-            "g",
-            "--model",
+            *"run --env memory --space mobile --goal g --model".split(),
             f"scripted:{script}",
             "--out",
             str(out),
@@ -193,16 +172,7 @@ def test_the_time_limit_holds_within_a_long_wait(tmp_path: Path) -> None:
     script = write_script(tmp_path / "s.txt", [tool_call(action="wait", time=60), DONE])
     started = time.monotonic()
     done = run_cli(
-        "run",
-        "--env",
-        "memory",
-        "--space",
-        "mobile",
-        "--goal",
-        "g",
-        "--time-limit",
-        "2",
-        "--model",
+        *"run --env memory --space mobile --goal g --time-limit 2 --model".split(),
         f"scripted:{script}",
         "--out",
         str(tmp_path / "run"),

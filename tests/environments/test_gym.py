@@ -15,12 +15,7 @@ from vlagent.tools import ToolCall, ToolError
 
 LAKE = ["left", "down", "right", "up"]
 TO_THE_GIFT = [
-    "down",
-    "down",
-    "right",
-    "down",
-    "right",
-    "right",
+    *"down down right down right right".split(),
 ]  # FrozenLake's 4x4 map, not slippery
 
 
@@ -130,14 +125,7 @@ def test_agent_run_drives_a_continuous_gymnasium_env_and_refuses_a_value_out_of_
     ]
     out = tmp_path / "car"
     result = run_cli(
-        "run",
-        "--env",
-        "gym",
-        "--gym-id",
-        "MountainCarContinuous-v0",
-        "--gym-actions",
-        "force",
-        "--goal",
+        *"run --env gym --gym-id MountainCarContinuous-v0 --gym-actions force --goal".split(),
         "Drive up the hill",
         "--max-steps",
         "3",
@@ -157,16 +145,8 @@ def test_agent_run_drives_a_continuous_gymnasium_env_and_refuses_a_value_out_of_
     )
     assert steps[2]["result"]["executed"] and steps[2]["action"]["model"] == {"force": -0.5}
     result = run_cli(
-        "run",
-        "--env",
-        "gym",
-        "--gym-id",
-        "MountainCarContinuous-v0",
-        "--gym-actions",
-        "a,b",
-        "--goal",
-        "g",
-        "--model",
+        *"run --env gym --gym-id MountainCarContinuous-v0".split(),
+        *"--gym-actions a,b --goal g --model".split(),
         f"scripted:{write_script(tmp_path / 'x.txt', answers)}",
         "--out",
         str(tmp_path / "r"),
@@ -187,14 +167,8 @@ def test_agent_run_plays_a_gymnasium_episode_to_its_end(tmp_path: Path) -> None:
         answers = [tool_call("act", move=move) for move in moves]
         out = tmp_path / status
         result = run_cli(
-            "run",
-            "--env",
-            "gym",
-            "--gym-id",
-            "FrozenLake-v1",
-            "--gym-option",
-            "is_slippery=false",
-            "--gym-actions",
+            *"run --env gym --gym-id FrozenLake-v1".split(),
+            *"--gym-option is_slippery=false --gym-actions".split(),
             ",".join(LAKE),
             "--goal",
             "Reach the gift",
@@ -215,16 +189,7 @@ def test_a_wrong_gym_command_line_says_what_to_do(tmp_path: Path) -> None:
     need("gymnasium")
     script = write_script(tmp_path / "a.txt", [tool_call("act", move="up")])
     result = run_cli(
-        "run",
-        "--env",
-        "gym",
-        "--gym-id",
-        "FrozenLake-v1",
-        "--gym-actions",
-        "a,b",
-        "--goal",
-        "g",
-        "--model",
+        *"run --env gym --gym-id FrozenLake-v1 --gym-actions a,b --goal g --model".split(),
         f"scripted:{script}",
         "--out",
         str(tmp_path / "r"),
@@ -234,14 +199,7 @@ def test_a_wrong_gym_command_line_says_what_to_do(tmp_path: Path) -> None:
         and "--gym-actions names 2 actions; FrozenLake-v1 has 4" in result.stdout + result.stderr
     )
     result = run_cli(
-        "run",
-        "--env",
-        "gym",
-        "--gym-id",
-        "NoSuchEnv-v0",
-        "--goal",
-        "g",
-        "--model",
+        *"run --env gym --gym-id NoSuchEnv-v0 --goal g --model".split(),
         f"scripted:{script}",
         "--out",
         str(tmp_path / "r2"),
@@ -251,12 +209,7 @@ def test_a_wrong_gym_command_line_says_what_to_do(tmp_path: Path) -> None:
         and "Gymnasium cannot make 'NoSuchEnv-v0'" in result.stdout + result.stderr
     )
     result = run_cli(
-        "run",
-        "--env",
-        "gym",
-        "--goal",
-        "g",
-        "--model",
+        *"run --env gym --goal g --model".split(),
         f"scripted:{script}",
         "--out",
         str(tmp_path / "r3"),
