@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
+import math
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -45,6 +49,8 @@ class OptionSpec:
             return text.lower() in ("1", "true", "yes", "on")
         if self.kind in ("int", "float"):
             number = int(text) if self.kind == "int" else float(text)
+            if not math.isfinite(number):
+                raise ValueError(f"{self.name}={text} is not a finite number")
             if (
                 self.declared is not None
                 and self.declared.min is not None
@@ -55,17 +61,33 @@ class OptionSpec:
         return [text] if self.kind == "list" else text
 
 
+_KINDS: dict[Any, Kind] = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
 def _kind(annotation: Any) -> Kind:
-    """The kind of value a factory's annotation asks for (its first alternative)."""
-    text = (
-        annotation
-        if isinstance(annotation, str)
-        else getattr(annotation, "__name__", str(annotation))
-    )
-    first = text.split("|")[0].strip()
-    if first.startswith(("Sequence[", "list[", "tuple[str")):
+    """The kind of value an annotation asks for: None is left out of a union (``int | None``,
+    ``Optional[int]``), then the first alternative decides; sequences of anything are lists."""
+    if isinstance(annotation, str):  # not resolvable: read the text
+        first = annotation.replace("Optional[", "").split("|")[0].strip().rstrip("]")
+        if first.startswith(("Sequence[", "list[", "tuple[")):
+            return "list"
+        return first if first in ("int", "float", "bool") else "str"  # type: ignore[return-value]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        kept = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _kind(kept[0]) if kept else "str"
+    if origin in (list, tuple, collections.abc.Sequence):
         return "list"
-    return first if first in ("int", "float", "bool") else "str"  # type: ignore[return-value]
+    return _KINDS.get(annotation, "str")
+
+
+def _hints(factory: Factory) -> dict[str, Any]:
+    """The factory's annotations, resolved where they can be (postponed annotations are text)."""
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # a name only a type checker knows: fall back to the text
+        return {}
 
 
 _REGISTRY: dict[str, Factory] = {}
@@ -92,8 +114,14 @@ def option_specs(name: str) -> list[OptionSpec]:
     declares in ``option_help``."""
     factory = _factory(name)
     declared: Mapping[str, Option] = getattr(factory, "option_help", {})
+    hints = _hints(factory)
     return [
-        OptionSpec(p.name, _kind(p.annotation), p.default is p.empty, declared.get(p.name))
+        OptionSpec(
+            p.name,
+            _kind(hints.get(p.name, p.annotation)),
+            p.default is p.empty,
+            declared.get(p.name),
+        )
         for p in _options(factory)
     ]
 

@@ -5,9 +5,14 @@ Exit codes and options: docs/cli.md.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import typer
@@ -38,9 +43,30 @@ def main(argv: list[str] | None = None) -> int:
         logger.handlers[:] = saved[2]
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (timeout, docker stop, a CI cancelling) ends a command as Ctrl-C does, at any
+    point, model loading included, so whatever it started is closed. Only the main thread can
+    take signals: a program calling main() from a worker keeps its own handling, and the
+    caller's handler is put back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run(command: Any, args: list[str], debug: bool) -> int:
     try:
-        code = command.main(args=args, prog_name="agent", standalone_mode=False)
+        with _sigterm_as_interrupt():
+            code = command.main(args=args, prog_name="agent", standalone_mode=False)
     except VlagentError as exc:  # one line; the code follows the error's class (exitcodes.py)
         if debug:
             traceback.print_exc()

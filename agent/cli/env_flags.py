@@ -17,6 +17,8 @@ from vlagent.agent.cli import exitcodes
 from vlagent.agent.cli.common import fail, with_options
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Option names that a flag cannot take: pytest-style --help and --env-option itself.
+RESERVED = frozenset({"help", "env_option", "env_flags"})
 _TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "list": list[str]}
 
 
@@ -35,21 +37,27 @@ def flag_parameters() -> list[inspect.Parameter]:
 
     takers: dict[str, list[str]] = {}
     specs: dict[str, environments.OptionSpec] = {}
+    kinds: dict[str, set[str]] = {}
     for env in environments.available():
         for spec in environments.option_specs(env):
             takers.setdefault(spec.name, []).append(env)
             specs.setdefault(spec.name, spec)
+            kinds.setdefault(spec.name, set()).add(spec.kind)
     parameters = []
     for name, spec in specs.items():
+        if name in RESERVED:
+            continue  # reachable as --env-option only
+        # Environments that disagree on a kind get the text, converted for the chosen one.
+        kind = spec.kind if len(kinds[name]) == 1 else "str"
         declared = spec.declared
         words = declared.help if declared is not None else ""
-        numeric = spec.kind in ("int", "float") and declared is not None
+        numeric = kind in ("int", "float") and declared is not None
         option = typer.Option(
             spec.flag,
             help=f"[{', '.join(takers[name])}] {words}".strip(),
             min=declared.min if numeric and declared is not None else None,
         )
-        annotation = _annotated(_TYPES[spec.kind] | None, option)
+        annotation = _annotated(_TYPES[kind] | None, option)
         parameters.append(
             inspect.Parameter(
                 name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
@@ -71,18 +79,25 @@ def flag_parameters() -> list[inspect.Parameter]:
     return parameters
 
 
+def _needs_check(value: Any) -> bool:
+    return isinstance(value, (str, float)) and not isinstance(value, bool)
+
+
 def _annotated(kind: Any, option: Any) -> Any:
     return Annotated[kind, option]
 
 
 def with_env_flags(command: F) -> F:
-    """Give a command every environment flag; it receives them as ``env_flags: EnvFlags``."""
+    """Give a command every environment flag; it receives them as ``env_flags: EnvFlags``. An
+    option named like one of the command's own (``--seed``, ``--out``) stays an --env-option."""
+    own = set(inspect.signature(command).parameters)
+    flags = [p for p in flag_parameters() if p.name not in own]
 
     def build(given: dict[str, Any]) -> EnvFlags:
         pairs = given.pop("env_option") or []
         return EnvFlags(given, list(pairs))
 
-    return with_options(command, "env_flags", flag_parameters(), build)
+    return with_options(command, "env_flags", flags, build)
 
 
 def env_options(env: str, flags: EnvFlags) -> dict[str, Any]:
@@ -96,10 +111,14 @@ def env_options(env: str, flags: EnvFlags) -> dict[str, Any]:
         fail(str(exc))
     takes = ", ".join(spec.flag for spec in specs.values()) or "none"
     options = {key: value for key, value in flags.given.items() if value is not None}
-    for key in options:
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
         if key not in specs:
-            flag = "--" + key.replace("_", "-")
             fail(f"{flag} is not an option of --env {env} (its options: {takes})", exitcodes.USAGE)
+        try:  # a flag given as text (environments disagree on its kind), or a number like inf
+            options[key] = specs[key].convert(str(value)) if _needs_check(value) else value
+        except ValueError as exc:
+            fail(f"{flag}: {exc}", exitcodes.USAGE)
     for pair in flags.pairs:
         key, sep, text = pair.partition("=")
         spec = specs.get(key.strip().replace("-", "_"))

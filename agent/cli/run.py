@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -28,10 +26,6 @@ if TYPE_CHECKING:
     from vlagent.agent.core.policy import Policy, Region
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 # The options of `agent run` (its environment and model options come from with_env_flags and
@@ -134,7 +128,6 @@ def run(
         ),
     )
     agent = _build(spec, view)
-    signal.signal(signal.SIGTERM, _terminate)
     console.print(
         f"goal: {escape(goal)}  [dim]env {env} · model {escape(model.model)} · "
         f"dialect {agent.dialect.name}[/dim]"

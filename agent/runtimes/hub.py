@@ -6,6 +6,7 @@ retry messages from huggingface_hub before the load fails; here it is one line a
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from functools import cache
@@ -19,6 +20,15 @@ TINY_CHECKPOINT = (
     "build_checkpoint('qwen2.5-vl', 'tiny-qwen')\""
 )
 """The offline way to run the whole path: a tiny random checkpoint built locally."""
+
+
+WEIGHTS = (
+    "model.safetensors.index.json",
+    "model.safetensors",
+    "pytorch_model.bin.index.json",
+    "pytorch_model.bin",
+)
+PROXIES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
 
 
 def looks_like_hub_id(model: str) -> bool:
@@ -39,12 +49,17 @@ def check_obtainable(model: str) -> None:
     from huggingface_hub import constants, try_to_load_from_cache
 
     try:
-        if isinstance(try_to_load_from_cache(model, "config.json"), str):
+        # Downloaded means the weights are there too: an interrupted download (or a config
+        # fetched alone) leaves config.json without them.
+        cached = [isinstance(try_to_load_from_cache(model, name), str) for name in WEIGHTS]
+        if isinstance(try_to_load_from_cache(model, "config.json"), str) and any(cached):
             return
     except ValueError:  # not a valid repository id: loading it says so in its own words
         return
     if constants.HF_HUB_OFFLINE:
         why = "HF_HUB_OFFLINE is set"
+    elif any(os.environ.get(name) for name in PROXIES):
+        return  # the hub is reached through a proxy: huggingface_hub knows how, we do not probe
     elif not reachable(constants.ENDPOINT):
         why = f"{urlsplit(constants.ENDPOINT).hostname} cannot be reached"
     else:

@@ -128,14 +128,16 @@ def pytest_configure(config: pytest.Config) -> None:
             )
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
+# The old-style hook wrapper: every pluggy takes it (``wrapper=True`` needs pluggy 1.2), and the
+# plugin is loaded in every pytest session of a project where vlagent is installed.
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report: pytest.TestReport = yield
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
     if report.failed:  # read by vl_agent's teardown: retain-on-failure keeps this test's runs
         item.stash[_FAILED] = True
-    return report
 
 
 _FAILED = pytest.StashKey[bool]()

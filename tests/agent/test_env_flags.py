@@ -104,3 +104,90 @@ def test_an_environment_registered_in_code_takes_its_options_as_env_option_pairs
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "KEY one of level" in err
     assert main(["run", *common, "--serial", "x"]) == 2  # a built-in flag it does not take
+
+
+ANNOTATIONS = [
+    ("int", "int"),
+    ("int | None", "int"),
+    ("Optional[int]", "int"),
+    ("float", "float"),
+    ("float | None", "float"),
+    ("Optional[float]", "float"),
+    ("bool", "bool"),
+    ("Optional[bool]", "bool"),
+    ("list[int]", "list"),
+    ("Sequence[str]", "list"),
+    ("str | None", "str"),
+    ("str | Path", "str"),
+]
+
+
+@pytest.mark.parametrize("postponed", [False, True], ids=["resolved", "postponed"])
+@pytest.mark.parametrize(("annotation", "kind"), ANNOTATIONS)
+def test_an_option_has_the_kind_of_value_its_annotation_asks_for(
+    annotation: str, kind: str, postponed: bool, tmp_path: Path
+) -> None:
+    """However the annotation is written (Optional, a union with None, resolved or postponed)."""
+    import importlib.util
+
+    source = (
+        ("from __future__ import annotations\n" if postponed else "")
+        + "from collections.abc import Sequence\nfrom pathlib import Path\n"
+        + "from typing import Optional\n"
+        + "from vlagent.environments import MemoryEnvironment\n\n"
+        + f"def factory(value: {annotation} = None) -> MemoryEnvironment:\n"
+        + "    return MemoryEnvironment()\n"
+    )
+    path = tmp_path / f"factory_{uuid.uuid4().hex[:6]}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from vlagent.environments.registry import _hints, _kind
+
+    hints = _hints(module.factory)
+    assert _kind(hints.get("value", annotation)) == kind
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "nan", "1e400"])
+def test_a_number_that_is_not_finite_is_a_usage_error_as_flag_and_as_pair(text: str) -> None:
+    for flags in (EnvFlags(given={"scale": float(text)}), EnvFlags(pairs=[f"scale={text}"])):
+        with pytest.raises(CliError) as raised:
+            env_options("memory", flags)
+        assert raised.value.code == 2
+
+
+class Seeded(MemoryEnvironment):
+    """A user's environment whose options share names with agent run's own flags and with a
+    built-in environment's option of another kind."""
+
+    made: list[tuple[Any, Any]] = []
+
+    def __init__(self, seed: int | None = None, size: int = 3) -> None:
+        super().__init__(size="720x1280", space="mobile")
+        Seeded.made.append((seed, size))
+
+
+def test_options_named_like_run_flags_or_of_another_kind_reach_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vlagent.agent.cli import env_flags
+    from vlagent.environments import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    environments.register("seeded", Seeded)
+    env_flags.flag_parameters.cache_clear()
+    try:
+        parameters = {p.name: p for p in flag_parameters()}
+        assert "seed" in parameters  # the environment's; agent run keeps its own --seed
+        size = env_options("seeded", EnvFlags(given={"size": "5"}))
+        assert size == {"size": 5}  # --size is text for all, converted for the chosen one
+        assert env_options("memory", EnvFlags(given={"size": "720x1280"})) == {"size": "720x1280"}
+        script = write_script(tmp_path / "a.txt", [tool_call(action="terminate", status="success")])
+        argv = ["run", "--env", "seeded", "--goal", "g", "--model", f"scripted:{script}"]
+        argv += ["--env-option", "seed=7", "--seed", "1", "--out", str(tmp_path / "run")]
+        assert main(argv) == 0, capsys.readouterr().err
+        assert Seeded.made[-1] == (7, 3)
+    finally:
+        env_flags.flag_parameters.cache_clear()

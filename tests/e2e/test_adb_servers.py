@@ -94,3 +94,35 @@ def test_a_server_the_user_started_is_left_running(command: list[str], tmp_path:
         subprocess.run(
             [adb_binary(), "-P", str(port), "kill-server"], env=env, capture_output=True, timeout=30
         )
+
+
+def test_sigterm_while_the_model_loads_closes_what_the_command_started(tmp_path: Path) -> None:
+    """SIGTERM (timeout, docker stop, a cancelled CI job) arrives while a slow model loads, after
+    the virtual phone and its private adb server have started: exit 130, nothing left."""
+    import signal
+
+    (tmp_path / "slow_model.py").write_text(
+        "import time\ntime.sleep(60)\n\ndef answer(prompt):\n    return ''\n", encoding="utf-8"
+    )
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**_env(tmp_path, free_port()), "TMPDIR": str(temp), "PYTHONPATH": str(tmp_path)}
+    args = ["run", "--env", "android", "--serial", "virtual", "--goal", "g"]
+    args += ["--model", "python:slow_model:answer", "--out", str(tmp_path / "runs")]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vlagent.agent", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(temp.glob("vlagent-adb-home-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(temp.glob("vlagent-adb-home-*")), "the virtual phone's adb server never started"
+    time.sleep(1.0)  # the phone attached; the model is loading
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert list(temp.glob("vlagent-adb-home-*")) == [], "the private adb server was left running"

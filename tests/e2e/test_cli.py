@@ -257,12 +257,13 @@ def test_agent_envs_lists_options_as_agent_run_spells_them() -> None:
     assert all(flag in accepted for flag in flags), flags - {f for f in flags if f in accepted}
 
 
+@pytest.mark.parametrize("partly", [False, True], ids=["nothing cached", "config only"])
 @pytest.mark.parametrize("why", ["HF_HUB_OFFLINE", "unreachable hub"])
 @pytest.mark.parametrize(
     "model", [[], ["--model", "Qwen/Qwen2-VL-2B-Instruct"]], ids=["default", "given"]
 )
 def test_a_hub_model_offline_is_one_line_at_once_naming_hf_download_and_the_tiny_checkpoint(
-    tmp_path: Path, why: str, model: list[str]
+    tmp_path: Path, why: str, model: list[str], partly: bool
 ) -> None:
     """No --model (the default checkpoint) or a hub id, neither downloaded, and no way to download:
     one line, before any environment starts, naming `hf download` and the offline way."""
@@ -273,6 +274,13 @@ def test_a_hub_model_offline_is_one_line_at_once_naming_hf_download_and_the_tiny
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "COLUMNS": "60"}
+    if partly:  # an interrupted download: the config in the hub cache, no weights
+        repo = (model[1] if model else "Qwen/Qwen2.5-VL-3B-Instruct").replace("/", "--")
+        cache = tmp_path / "hf" / "hub" / f"models--{repo}"
+        (cache / "refs").mkdir(parents=True)
+        (cache / "refs" / "main").write_text("0" * 40)
+        (cache / "snapshots" / ("0" * 40)).mkdir(parents=True)
+        (cache / "snapshots" / ("0" * 40) / "config.json").write_text("{}")
     if why == "HF_HUB_OFFLINE":
         env["HF_HUB_OFFLINE"] = "1"
     else:
