@@ -7,14 +7,20 @@ listening, and that daemon would outlive ``agent devices`` or a run that found n
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import socket
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from vlagent.environments.adb_channel import server_address, wm_size
 
 log = logging.getLogger("vlagent.android")
+STARTED = "started-by-vlagent"
 
 
 def adb_binary() -> str:
@@ -34,20 +40,69 @@ def listening(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 class ServerLease:
-    """Taken before the first request to the default adb server; :meth:`release` stops the server
-    if it was not running when the lease was taken. Releasing twice does nothing; a lease made
-    with ``take=False`` never stops anything."""
+    """Taken before the first request to the default adb server. A server that vlagent started
+    (none was listening when a lease was taken) is stopped when the last vlagent command using
+    it releases its lease, so two commands at once never pull it from under each other; a
+    server started otherwise is never stopped. Releasing twice does nothing; a lease made with
+    ``take=False`` holds nothing.
+
+    The leases of one port are files in a folder of the temporary directory, one per lease
+    (named by process id), with a marker when vlagent started the server."""
 
     def __init__(self, take: bool = True) -> None:
         self.host, self.port = server_address()
-        self.ours = take and not listening(self.host, self.port)
+        self.held = take
+        if not take:
+            return
+        self.folder = Path(tempfile.gettempdir()) / f"vlagent-adb-{self.port}"
+        self.folder.mkdir(exist_ok=True)
+        self.name = f"{os.getpid()}-{id(self)}"
+        with self._locked():
+            started = self.folder / STARTED
+            if not listening(self.host, self.port):
+                started.touch()  # the server the next request starts is vlagent's
+            elif not self._others():
+                started.unlink(missing_ok=True)  # listening, and no lease of ours: not ours
+            (self.folder / self.name).touch()
 
     def release(self) -> None:
-        if not self.ours:
+        if not self.held:
             return
-        self.ours = False
-        if not listening(self.host, self.port):
-            return  # nothing was started after all (adbutils could not start one)
+        self.held = False
+        with self._locked():
+            (self.folder / self.name).unlink(missing_ok=True)
+            started = self.folder / STARTED
+            if self._others() or not started.exists():
+                return
+            started.unlink()
+            if listening(self.host, self.port):
+                self._stop()
+
+    def _others(self) -> list[str]:
+        """Leases of live processes on this port (a killed command's lease does not count)."""
+        live = []
+        for entry in self.folder.iterdir():
+            pid = entry.name.split("-")[0]
+            if entry.name in (STARTED, ".lock") or not pid.isdigit():
+                continue
+            if Path(f"/proc/{pid}").exists() or not Path("/proc").exists():
+                live.append(entry.name)
+            else:
+                entry.unlink(missing_ok=True)
+        return live
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.folder / ".lock", "a") as lock:
+            try:
+                import fcntl
+
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            except ImportError:  # not on POSIX: leases are still counted, unlocked
+                pass
+            yield
+
+    def _stop(self) -> None:
         try:
             subprocess.run(
                 [adb_binary(), "-P", str(self.port), "kill-server"],
@@ -55,10 +110,10 @@ class ServerLease:
                 timeout=10,
                 check=False,
             )
-            log.debug("stopped the adb server this command started on port %d", self.port)
+            log.debug("stopped the adb server vlagent started on port %d", self.port)
         except (OSError, subprocess.TimeoutExpired) as exc:
             log.warning(
-                "could not stop the adb server this command started on port %d: %s", self.port, exc
+                "could not stop the adb server vlagent started on port %d: %s", self.port, exc
             )
 
 

@@ -126,3 +126,34 @@ def test_sigterm_while_the_model_loads_closes_what_the_command_started(tmp_path:
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert list(temp.glob("vlagent-adb-home-*")) == [], "the private adb server was left running"
+
+
+def test_two_commands_share_the_server_vlagent_started_and_the_last_one_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two commands at once on the default server: the first to finish leaves it to the second
+    (which would otherwise lose its device mid-run); the last one stops it. A lease left by a
+    killed command does not keep the server alive."""
+    from vlagent.environments.adb_server import ServerLease
+
+    port = free_port()
+    env = _env(tmp_path, port)
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    first = ServerLease()
+    subprocess.run(
+        [adb_binary(), "-P", str(port), "start-server"],
+        env=env,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )  # what the first command's request does
+    second = ServerLease()
+    (first.folder / "999999999-1").touch()  # a command killed with SIGKILL: its lease stays
+    first.release()
+    assert listening("127.0.0.1", port), "the first command stopped a server the second uses"
+    second.release()
+    assert _gone(port), "the last command left the server vlagent started running"
