@@ -125,8 +125,7 @@ def main() -> None:
         tree = result["ui_tree"]
         print(
             f"screenshot + UI dump: dump during it {tree['dump during the screenshot_ms']:.1f} ms, "
-            f"after it "
-            f"{tree['dump after the screenshot_ms']:.1f} ms: {tree['speed-up']:.2f}x"
+            f"after it {tree['dump after the screenshot_ms']:.1f} ms: {tree['speed-up']:.2f}x"
         )
         by_form = ", ".join(
             f"{form} {ms:.1f} ms" for form, ms in result["observe_ms_by_form"].items()

@@ -60,8 +60,7 @@ class DeviceCommands:
         lost = "lost the adb server" if isinstance(last, AdbServerGone) else "disconnected"
         raise EnvironmentFault(
             f"device {self.serial} {lost} ({_name(what)}: {last}); gave up after "
-            f"{RECONNECT_ATTEMPTS} "
-            "attempts"
+            f"{RECONNECT_ATTEMPTS} attempts"
         ) from None
 
     def _reconnect(self) -> None:

@@ -80,8 +80,7 @@ class QwenFunctionCalling(Dialect):
     def screen_note(self, frame: CoordinateFrame, surface: str = "screen") -> str:
         return (
             f"The {surface}'s resolution is {frame.width:g}x{frame.height:g}: give points as [x, "
-            f"y] "
-            f"with 0 ≤ x ≤ {frame.width:g} and 0 ≤ y ≤ {frame.height:g}, origin at the top left."
+            f"y] with 0 ≤ x ≤ {frame.width:g} and 0 ≤ y ≤ {frame.height:g}, origin at the top left."
         )
 
     def render(

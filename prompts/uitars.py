@@ -279,11 +279,10 @@ class UITars(Dialect):
     def instructions(self, toolset: ToolSet, goal: str) -> str:
         space, _, _ = _SPACES[_tool(toolset)]
         return (
-            "You are a GUI agent. You are given a task, the actions taken so far and a screenshot. "
-            "Give the next action.\n\n## Output Format\n```\nThought: ...\nAction: ...\n```\n\n"
-            f"## Action Space\n{space}\n\n## Note\n- {self.coordinates_note()}\n"
-            "- Write a short Thought, then exactly one Action.\n\n"
-            f"## User Instruction\n{goal}\n"
+            "You are a GUI agent. You are given a task, the actions taken so far and a "
+            "screenshot. Give the next action.\n\n## Output Format\n```\nThought: ...\nAction: "
+            f"...\n```\n\n## Action Space\n{space}\n\n## Note\n- {self.coordinates_note()}\n- "
+            f"Write a short Thought, then exactly one Action.\n\n## User Instruction\n{goal}\n"
         )
 
     def render(

@@ -47,8 +47,8 @@ def parameters_schema(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema()
     if "$defs" in raw:
         raise ValueError(
-            f"tool {model.__name__} uses nested models; flatten its arguments so models see one "
-            f"schema"
+            f"tool {model.__name__} uses nested models; flatten its arguments so models see "
+            "one schema"
         )
     schema = _plain(raw)
     schema.pop("description", None)

@@ -28,8 +28,7 @@ _Format = Annotated[
     str,
     typer.Option(
         "--format",
-        help="auto, aitz (AITZ JSON), aitw (AITW TFRecords), androidcontrol (TFRecords or "
-        "JSON), "
+        help="auto, aitz (AITZ JSON), aitw (AITW TFRecords), androidcontrol (TFRecords or JSON), "
         "trajectory.",
     ),
 ]

@@ -61,8 +61,7 @@ class DecisionClock:
                         executed=False,
                         message=(
                             f"not executed: decided {time.monotonic() - self._late_since:.2f} s "
-                            f"after the "
-                            "step's deadline"
+                            "after the step's deadline"
                         ),
                     )
                 )

@@ -32,8 +32,7 @@ RISKY_COMBOS = [
     {"ctrl", "shift", "escape"},
 ]
 SHELL_WORDS = re.compile(
-    r"(^|[\s;&|`$(])(sudo|su|rm|curl|wget|chmod|chown|dd|mkfs|ssh|scp|nc|bash|sh|zsh|python3?|"
-    r"powershell|cmd|reg|del|format|shutdown|reboot|kill|touch|mv|cp)(\s|$)|\|\s*(sh|bash)\b|&&|`|\$\("
+    r"(^|[\s;&|`$(])(sudo|su|rm|curl|wget|chmod|chown|dd|mkfs|ssh|scp|nc|bash|sh|zsh|python3?|powershell|cmd|reg|del|format|shutdown|reboot|kill|touch|mv|cp)(\s|$)|\|\s*(sh|bash)\b|&&|`|\$\("
 )
 
 

@@ -72,8 +72,7 @@ PROTOCOLS = {
             _QWEN_PROMPT,
             _TEXT_HISTORY,
             "the Qwen team's AITZ evaluation for Qwen2.5-VL (QwenLM/Qwen2.5-VL issue 904 and its "
-            "gist; "
-            "evaluator kept in OpenBMB/AgentCPM-GUI)",
+            "gist; evaluator kept in OpenBMB/AgentCPM-GUI)",
             (_OUR_TOOL_TEXT,),
         ),
         Protocol(
@@ -87,8 +86,7 @@ PROTOCOLS = {
             "AITZ's own evaluator (IMNearth/CoAT)",
             (
                 "CoAT's published numbers prompt with its chain-of-action format (screen "
-                "description, "
-                "action think, action result); this protocol keeps only its scoring",
+                "description, action think, action result); this protocol keeps only its scoring",
             ),
         ),
         Protocol(
@@ -100,18 +98,14 @@ PROTOCOLS = {
             _QWEN_PROMPT,
             _TEXT_HISTORY,
             "the AndroidControl evaluation the Qwen team shared for Qwen2.5-VL (gist in "
-            "QwenLM/Qwen2.5-VL "
-            "issue 904), as Reallm-Labs/InfiGUI-R1 eval/android_control keeps it: 'high' gives the "
-            "goal, "
-            "'low' adds 'Current step query:'",
+            "QwenLM/Qwen2.5-VL issue 904), as Reallm-Labs/InfiGUI-R1 eval/android_control keeps "
+            "it: 'high' gives the goal, 'low' adds 'Current step query:'",
             (
                 _OUR_TOOL_TEXT,
                 "the user text has one space after 'The user query:' (the harness has two) and "
-                "leaves out "
-                "the task-progress line before the first step",
+                "leaves out the task-progress line before the first step",
                 "target element boxes come from the accessibility trees by vlagent's rule (the "
-                "reference's "
-                "preprocessed boxes are not published)",
+                "reference's preprocessed boxes are not published)",
             ),
         ),
         Protocol(
@@ -123,17 +117,14 @@ PROTOCOLS = {
             _OWN_PROMPT,
             _TEXT_HISTORY,
             "OS-Atlas's AndroidControl evaluation (OS-Copilot/OS-Atlas eval/), which UI-TARS "
-            "reports with; "
-            "'low' appends 'You need to: <step instruction>' to the task as OS-Atlas's test data "
-            "does",
+            "reports with; 'low' appends 'You need to: <step instruction>' to the task as "
+            "OS-Atlas's test data does",
             (
                 "OS-Atlas's own models answer in its action language (CLICK <point>…); vlagent has "
-                "no dialect "
-                "for it, so a model is prompted in its own dialect (UI-TARS: the UI-TARS mobile "
-                "prompt)",
+                "no dialect for it, so a model is prompted in its own dialect (UI-TARS: the "
+                "UI-TARS mobile prompt)",
                 "OS-Atlas's history lists the earlier step instructions ('Step 1: open the app.'); "
-                "ours lists "
-                "the earlier gold actions",
+                "ours lists the earlier gold actions",
             ),
         ),
         Protocol(
@@ -145,8 +136,7 @@ PROTOCOLS = {
             _OWN_PROMPT,
             _TEXT_HISTORY,
             "Google's AITW action matching (google-research android_in_the_wild); the AITW paper "
-            "fixes no "
-            "prompt for other models",
+            "fixes no prompt for other models",
         ),
         Protocol(
             "own-runs",

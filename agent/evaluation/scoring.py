@@ -137,11 +137,9 @@ SCORERS = {
             "the target element's box (the reference's candidate_bbox, made by an unpublished "
             "preprocessing) is the smallest accessibility node holding the gold point that is "
             "clickable or a leaf and covers less than half the screen; an open's is the node "
-            "labelled "
-            "with the app's name",
+            "labelled with the app's name",
             "the gold swipe's direction is the finger's (AndroidControl's content direction "
-            "inverted), "
-            "the same convention the reference reads predicted swipes in",
+            "inverted), the same convention the reference reads predicted swipes in",
         ),
     ),
     "os-atlas-androidcontrol": Scorer(

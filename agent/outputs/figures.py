@@ -87,8 +87,7 @@ def overlay(
         marks.append(_label_mark(label, size))
     head = (
         f'<defs><marker id="head-{key}" markerWidth="4" markerHeight="4" refX="2" refY="2" '
-        f'orient="auto">'
-        f'<path d="M0,0 L4,2 L0,4 z" fill="{colour}"/></marker></defs>'
+        f'orient="auto"><path d="M0,0 L4,2 L0,4 z" fill="{colour}"/></marker></defs>'
     )
     if not svg:
         return head + "".join(marks)

@@ -114,8 +114,8 @@ def compare_screens(
             share,
             near,
             False,
-            f"the element where the action will touch now says "
-            f"{words[1]!r} (recorded {words[0]!r})",
+            f"the element where the action will touch now says {words[1]!r} "
+            f"(recorded {words[0]!r})",
             limits,
         )
     if near is not None and near > at_target:

@@ -129,8 +129,7 @@ class OpenAIRuntime(Runtime):
         if self.api_key and not key_may_go_to(self.base) and not self.options.allow_insecure_key:
             raise ModelUnavailable(
                 f"refusing to send the API key in clear text to {self.shown}: use an https "
-                f"endpoint, "
-                "or pass --allow-insecure-key if this network is yours"
+                "endpoint, or pass --allow-insecure-key if this network is yours"
             )
         family = family_for(model)
         if family is not None and family.resize is not None:

@@ -61,8 +61,7 @@ class ScriptedRuntime(Runtime):
             if self.used >= len(self.outputs):
                 raise RuntimeFailure(
                     f"the scripted model ran out of answers ({len(self.outputs)} in "
-                    f"{self.source}); "
-                    "add answers or end the script with a terminate call"
+                    f"{self.source}); add answers or end the script with a terminate call"
                 )
             completions.append(Completion(text=self.outputs[self.used]))
             self.used += 1

@@ -148,8 +148,7 @@ class SimPickEnvironment(Environment):
                 executed=False,
                 message=(
                     f"[{x:.3f}, {y:.3f}, {z:.3f}] m is out of reach: x and y within ±{self.reach} "
-                    f"m, "
-                    "z from 0 to 0.5 m"
+                    "m, z from 0 to 0.5 m"
                 ),
             )
         self.scene.move_to((x, y, max(z, 0.0)))

@@ -141,10 +141,9 @@ def test_a_scripted_run_reads_answers_under_the_given_budget(
 
     script = Path(str(tmp_path)) / "answers.txt"
     script.write_text(
-        '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", '
-        '"coordinate": [294, 168]}}</tool_call>\n---\n'
-        '<tool_call>{"name": "computer_use", "arguments": {"action": "terminate", '
-        '"status": "success"}}</tool_call>\n'
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": '
+        '[294, 168]}}</tool_call>\n---\n<tool_call>{"name": "computer_use", "arguments": '
+        '{"action": "terminate", "status": "success"}}</tool_call>\n'
     )
     out = Path(str(tmp_path)) / "run"
     code = main(

@@ -22,12 +22,9 @@ Script = Callable[[list[str]], str]
 
 def test_help_and_version_do_not_import_heavy_libraries() -> None:
     probe = (
-        "import sys\n"
-        "from vlagent.agent.cli import main\n"
-        "codes = [main(['--help']), main(['run', '--help']), main(['--version'])]\n"
-        "heavy = [m for m in ('torch', 'transformers', 'pyautogui', 'adbutils', 'mss') if m in "
-        "sys.modules]\n"
-        "print(codes, heavy)\n"
+        "import sys\nfrom vlagent.agent.cli import main\ncodes = [main(['--help']), main(['run', "
+        "'--help']), main(['--version'])]\nheavy = [m for m in ('torch', 'transformers', "
+        "'pyautogui', 'adbutils', 'mss') if m in sys.modules]\nprint(codes, heavy)\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -98,9 +98,8 @@ def test_broken_answers_raise_parse_errors_that_teach_the_format(text: str, word
 def test_several_calls_are_all_returned_in_order() -> None:
     text = (
         '<tool_call>{"name": "mobile_use", "arguments": {"action": "type", "text": '
-        '"a"}}</tool_call>\n'
-        '<tool_call>{"name": "mobile_use", "arguments": {"action": "system_button", "button": '
-        '"Enter"}}</tool_call>'
+        '"a"}}</tool_call>\n<tool_call>{"name": "mobile_use", "arguments": {"action": '
+        '"system_button", "button": "Enter"}}</tool_call>'
     )
     calls = QWEN.parse(text, FRAME, mobile_tools())
     assert [c.arguments["action"] for c in calls] == ["type", "system_button"]
