@@ -36,6 +36,21 @@ def recorded(phone: VirtualDevice, tmp_path: Path) -> Path:
     return tmp_path / "run"
 
 
+def _healing(recorded: Path, serial: str, model: Path, out: Path) -> list[str]:
+    """``agent replay`` of ``recorded`` on device ``serial``, a scripted model planning the steps
+    whose screen differs, the new run written to ``out``."""
+    return [
+        "replay",
+        str(recorded),
+        "--serial",
+        serial,
+        "--model",
+        f"scripted:{model}",
+        "--out",
+        str(out),
+    ]
+
+
 def test_replay_on_a_fresh_device_reaches_the_same_final_screen(
     recorded: Path, adb_server: AdbServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -191,18 +206,7 @@ def test_self_healing_replay_asks_the_model_where_the_screen_differs(
     model = tmp_path / "model.txt"
     model.write_text("\n---\n".join(answers) + "\n")
     try:
-        code = main(
-            [
-                "replay",
-                str(recorded),
-                "--serial",
-                fresh.serial,
-                "--model",
-                f"scripted:{model}",
-                "--out",
-                str(tmp_path / "healed"),
-            ]
-        )
+        code = main(_healing(recorded, fresh.serial, model, tmp_path / "healed"))
         out = capsys.readouterr().out
         assert code == 0, out
         assert "steps planned by the model: 1, 2, 3, 4" in out  # home looks the same again at 5
@@ -303,18 +307,7 @@ def test_self_healing_that_never_rejoins_the_recording_is_not_a_success(
         + "\n"
     )
     try:
-        code = main(
-            [
-                "replay",
-                str(recorded),
-                "--serial",
-                fresh.serial,
-                "--model",
-                f"scripted:{model}",
-                "--out",
-                str(tmp_path / "healed"),
-            ]
-        )
+        code = main(_healing(recorded, fresh.serial, model, tmp_path / "healed"))
         out = capsys.readouterr().out
         assert code == 1, out
         assert "unverified" in out and "never came back to a screen the recording reached" in out
@@ -337,18 +330,7 @@ def test_self_healing_that_rejoins_and_ends_as_recorded_is_a_success(
     model = tmp_path / "model.txt"
     model.write_text(tool_call(action="system_button", button="Home") + "\n")
     try:
-        code = main(
-            [
-                "replay",
-                str(recorded),
-                "--serial",
-                fresh.serial,
-                "--model",
-                f"scripted:{model}",
-                "--out",
-                str(tmp_path / "healed"),
-            ]
-        )
+        code = main(_healing(recorded, fresh.serial, model, tmp_path / "healed"))
         assert code == 0, capsys.readouterr().out
         assert fresh.state()["notes"] == [NOTE]
         healed = read_trajectory(tmp_path / "healed")

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -72,6 +73,15 @@ def test_androidcontrol_episodes_levels_splits_and_leaf_boxes() -> None:
         load_dataset(DATA, "androidcontrol", split="dev")
 
 
+def _evaluate(script: Path, out: Path, *flags: str) -> list[dict[str, Any]]:
+    """``agent eval`` of the AndroidControl file with scripted answers: its prediction lines."""
+    assert (
+        main(["eval", str(CONTROL), "--model", f"scripted:{script}", "--out", str(out), *flags])
+        == 0
+    )
+    return [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+
+
 def test_agent_eval_scores_the_tfrecords_and_a_far_click_is_wrong(tmp_path: Path) -> None:
     answers = [
         tool_call(action="open", text="Clock"),
@@ -82,21 +92,7 @@ def test_agent_eval_scores_the_tfrecords_and_a_far_click_is_wrong(tmp_path: Path
     ]
     script = write_script(tmp_path / "a.txt", answers)
     out = tmp_path / "eval"
-    assert (
-        main(
-            [
-                "eval",
-                str(CONTROL),
-                "--model",
-                f"scripted:{script}",
-                "--out",
-                str(out),
-                *"--split test --level low".split(),
-            ]
-        )
-        == 0
-    )
-    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    lines = _evaluate(script, out, *"--split test --level low".split())
     # Under AndroidControl's published protocol (qwen-androidcontrol): the app name matches; the
     # far click is wrong (the target is the Alarm button, not the full-screen container); the
     # content scrolls down as the finger moves up; the text and Back are right.
@@ -110,21 +106,7 @@ def test_agent_eval_scores_the_tfrecords_and_a_far_click_is_wrong(tmp_path: Path
     # The same answers under Google's AITW rule (an override of the protocol): the far click is
     # still wrong, as no leaf element holds both points.
     again = tmp_path / "aitw"
-    assert (
-        main(
-            [
-                "eval",
-                str(CONTROL),
-                "--model",
-                f"scripted:{script}",
-                "--out",
-                str(again),
-                *"--split test --level low --scorer aitw".split(),
-            ]
-        )
-        == 0
-    )
-    lines = [json.loads(line) for line in (again / "predictions.jsonl").read_text().splitlines()]
+    lines = _evaluate(script, again, *"--split test --level low --scorer aitw".split())
     assert lines[1]["exact_match"] is False
     assert json.loads((again / "metrics.json").read_text())["settings"]["protocol"][
         "overrides"
@@ -147,21 +129,7 @@ def test_with_the_ui_tree_a_tap_by_element_number_is_scored_on_that_elements_cen
     ]
     script = write_script(tmp_path / "a.txt", answers)
     out = tmp_path / "eval"
-    assert (
-        main(
-            [
-                "eval",
-                str(CONTROL),
-                "--model",
-                f"scripted:{script}",
-                "--out",
-                str(out),
-                *"--split test --level low --ui-tree".split(),
-            ]
-        )
-        == 0
-    )
-    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    lines = _evaluate(script, out, *"--split test --level low --ui-tree".split())
     left, top, right, bottom = listed[alarm].bounds
     with Image.open(episode.steps[1].image) as shot:
         width, height = shot.size
