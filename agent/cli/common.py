@@ -346,25 +346,6 @@ def with_model_options(default_model: str | None = None) -> Callable[[F], F]:
     return decorate
 
 
-def env_options(env: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The environment options the user gave, checked against what ``env`` takes."""
-    from vlagent import environments
-
-    options = {key: value for key, value in given.items() if value is not None}
-    try:
-        accepted = environments.options_of(env)
-    except environments.EnvironmentUnavailable as exc:
-        fail(str(exc))
-    for key in options:
-        if key not in accepted:
-            takes = ", ".join(f"--{a.replace('_', '-')}" for a in accepted) or "none"
-            fail(
-                f"--{key.replace('_', '-')} is not an option of --env {env} (its options: {takes})",
-                exitcodes.USAGE,
-            )
-    return options
-
-
 def load_model_or_fail(spec: ModelSpec) -> Any:
     """(runtime, dialect) for ``spec`` with a spinner; one-line errors."""
     from vlagent import prompts

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
 from vlagent.agent.cli import exitcodes
-from vlagent.agent.cli.common import fail, with_options
+from vlagent.agent.cli.common import F, fail, with_options
 
-F = TypeVar("F", bound=Callable[..., Any])
 # Option names that a flag cannot take: pytest-style --help and --env-option itself.
 RESERVED = frozenset({"help", "env_option", "env_flags"})
 _TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "list": list[str]}
