@@ -1,14 +1,17 @@
-"""The first and last lines of a run's trajectory: the header (what the run works with) and the
-end record (how it ended, with totals over its steps)."""
+"""A run's steps and ends as lines of its trajectory: the header (what the run works with), one line
+per step (its prompt as what changed since the step before), and the end record (how it ended,
+with totals over its steps)."""
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from datetime import datetime, timezone
 
 from vlagent.agent.core.context import RunContext
-from vlagent.agent.core.steps import RunResult
+from vlagent.agent.core.steps import RunResult, Step
+from vlagent.agent.trajectory import records
 from vlagent.agent.trajectory.records import End, Header, Totals
 from vlagent.environments import Observation
 
@@ -81,3 +84,20 @@ def end_record(result: RunResult, duration_s: float) -> End:
             timings_ms=timings,
         ),
     )
+
+
+class StepLines:
+    """Turns each step of a run into its line. A history grows by a line a step: recording each
+    prompt whole would grow the file with the square of the steps, so a line keeps only what
+    changed since the previous step's prompt (``prompt_from``: how much of that one it keeps)."""
+
+    def __init__(self) -> None:
+        self._last: str | None = None
+
+    def line(self, step: Step) -> records.Step:
+        previous, self._last = self._last, step.prompt_text
+        fields = step.model_dump(exclude={"prompt_text"})
+        if previous is None:
+            return records.Step(**fields, prompt_text=step.prompt_text)
+        shared = len(os.path.commonprefix([previous, step.prompt_text]))
+        return records.Step(**fields, prompt_text=step.prompt_text[shared:], prompt_from=shared)

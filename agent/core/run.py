@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel
 
 from vlagent.agent.core.deadline import DecisionClock, Overrun
-from vlagent.agent.core.recording import end_record, header_record
+from vlagent.agent.core.recording import StepLines, end_record, header_record
 from vlagent.agent.core.steps import (
     MODEL_OUTPUT_ERRORS,
     Decision,
@@ -29,7 +29,7 @@ from vlagent.agent.core.steps import (
     Step,
     StepError,
 )
-from vlagent.agent.core.thinking import PromptDiff, generate, ms_since, read, render
+from vlagent.agent.core.thinking import generate, ms_since, read, render
 from vlagent.agent.trajectory.recorder import RecorderError
 from vlagent.agent.trajectory.records import Outcome
 from vlagent.environments import (
@@ -77,7 +77,7 @@ class Run:
         self._stop = threading.Event()
         self._stop_reason = "stopped by the caller"
         self._pending: Decision | None = None
-        self._prompts = PromptDiff()
+        self._lines = StepLines()
         self._clock = DecisionClock()
 
     @property
@@ -237,7 +237,7 @@ class Run:
         completion = generate(ctx, step, prompt)
         if completion is None:
             return step, None, None
-        self._prompts.record(step, completion.prompt_text or step.prompt_text)
+        step.prompt_text = completion.prompt_text or step.prompt_text
         reading = read(ctx, step, completion.text, prompt, frames, obs)
         if reading is None:
             return step, None, None
@@ -299,7 +299,7 @@ class Run:
         environment's word when it ended the episode)."""
         self.steps.append(step)
         if self.context.recorder is not None:
-            self.context.recorder.write_step(step)
+            self.context.recorder.write_step(self._lines.line(step))
         for listener in self.context.listeners:
             listener.step_finished(step)
         error = step.error

@@ -1,23 +1,73 @@
-"""What a run hands back: its :class:`RunResult`, each :class:`Decision`, and the records of its
-steps.
+"""What a run hands back: its :class:`RunResult`, each :class:`Decision`, and each :class:`Step`.
 
-A :class:`Step` is the same typed record the trajectory stores (agent.trajectory.records).
+These are the library's types, apart from the lines of ``trajectory.jsonl``
+(agent.trajectory.records): a step here holds its whole prompt, the file's line holds only what
+changed since the step before, and the recorder turns one into the other. So the file format can
+change its version without changing what a run hands its caller, and the other way round.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from vlagent.agent.trajectory.records import ReplayOutcome, Status, Step, StepError
+from vlagent.agent.trajectory.records import (
+    ActionRecord,
+    CallRecord,
+    ElementRecord,
+    Outcome,
+    ReplayOutcome,
+    Status,
+    StepError,
+)
 from vlagent.environments import Observation
 from vlagent.tools import ToolCall
 from vlagent.tools.errors import VlagentError
 
 # Errors in the model's answer: the step is retried with feedback. The others end the run.
 MODEL_OUTPUT_ERRORS: frozenset[str] = frozenset({"parse", "validation", "policy"})
+
+
+class Step(BaseModel):
+    """One model call and what came of it, filled in as the step goes.
+
+    Its parts (the calls as written, the action three ways, the outcome, the error, the listed
+    elements) are the value types the file stores too; docs/trajectory-format.md says what each
+    field means."""
+
+    index: int = Field(ge=0)
+    started_at: str
+    image_size: tuple[int, int]
+    scale: float = Field(gt=0)
+    frame: tuple[float, float]
+    """The size of the image in the model's own coordinate space."""
+    screen_hash: str
+    prompt_text: str = ""
+    """The whole prompt as the model read it."""
+    prompt_tokens: int | None = None
+    output_text: str | None = None
+    completion_tokens: int | None = None
+    calls: list[CallRecord] = Field(default_factory=list)
+    action: ActionRecord | None = None
+    result: Outcome | None = None
+    error: StepError | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    screenshot: str | None = None
+    """The screenshot's path inside the run folder (None when nothing is recorded)."""
+    elements: list[ElementRecord] | None = None
+    image_name: str | None = None
+    views: dict[str, str] | None = None
+    depth: dict[str, str] | None = None
+    state: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+    @property
+    def executed(self) -> bool:
+        """True when the step's action reached the device."""
+        return self.error is None and self.result is not None and self.result.executed
 
 
 @dataclass

@@ -3,7 +3,6 @@ records what it did on the step (its text, tokens, errors) and how long it took.
 
 from __future__ import annotations
 
-import os
 import time
 from functools import partial
 from typing import TYPE_CHECKING
@@ -128,19 +127,3 @@ def read(
         return None
     finally:
         step.timings_ms["parse"] = ms_since(t)
-
-
-class PromptDiff:
-    """Keeps the previous step's whole prompt, so each step records only what changed."""
-
-    def __init__(self) -> None:
-        self._last: str | None = None
-
-    def record(self, step: Step, text: str) -> None:
-        """Keep the whole prompt once; record what changed since the previous step."""
-        previous, self._last = self._last, text
-        if previous is None:
-            step.prompt_text = text
-            return
-        shared = len(os.path.commonprefix([previous, text]))
-        step.prompt_text, step.prompt_from = text[shared:], shared

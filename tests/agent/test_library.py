@@ -320,9 +320,14 @@ def test_each_step_records_what_is_new_and_the_whole_prompt_is_rebuilt(tmp_path:
 
     env = MemoryEnvironment(size=(720, 1280), space="mobile")
     spy = Spy(ANSWERS)
-    Agent(spy, get_dialect("qwen2-vl"), env, recorder=Recorder(tmp_path / "run")).run("greet")
+    result = Agent(spy, get_dialect("qwen2-vl"), env, recorder=Recorder(tmp_path / "run")).run(
+        "greet"
+    )
     trajectory = read_trajectory(tmp_path / "run")
     assert [trajectory.prompt(s.index) for s in trajectory.steps] == spy.seen
+    # The run hands back its own steps, each with its whole prompt; only the file holds deltas.
+    assert [s.prompt_text for s in result.steps] == spy.seen
+    assert not hasattr(result.steps[2], "prompt_from")
     assert (
         trajectory.steps[0].prompt_from is None and trajectory.steps[0].prompt_text == spy.seen[0]
     )
