@@ -17,7 +17,9 @@ is wrong, a box over the top-left corner is right):
 - the gold point is the gold tap's point;
 - the prediction is a point: it is right when it lies in the 1.2×-enlarged box of a gold element
   that also holds the gold point (the reference's "same element" branch, with "inside" for its
-  box overlap, which a point cannot have).
+  box overlap, which a point cannot have), or when it is the gold point itself, within
+  ``EXACT_TOLERANCE`` on each axis (the reference's first branch: the gold point inside the
+  predicted box) — so a gold tap that lies in no element box can still be matched.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ from rapidfuzz.distance import Indel
 
 from vlagent.agent.evaluation.gold import GoldStep, Verdict, enlarged, inside, kind_of
 
-VERSION = 1
+VERSION = 2
+"""2: a tap at the gold point is right even where no element box holds it."""
 BOX_SCALE = 1.2
+EXACT_TOLERANCE = 0.001
+"""A predicted point this close to the gold point on each axis (normalized) *is* the gold point:
+one step of the 0-1000 grid the reference reads predicted points on."""
 TEXT_RATIO = 0.8
 VERTICAL_RATIO = 0.9
 _TYPES = ("click", "scroll", "type", "press", "stop")
@@ -99,6 +105,8 @@ def score_aitz(gold: GoldStep, tool: str, arguments: dict[str, Any]) -> Verdict:
         point, target = arguments.get("coordinate"), gold.arguments.get("coordinate")
         if not point or not target:
             return Verdict(True, False, "no point to compare")
+        if all(abs(p - t) <= EXACT_TOLERANCE for p, t in zip(point, target)):
+            return Verdict(True, True, f"at the gold point (within {EXACT_TOLERANCE} on each axis)")
         for box in gold.elements:
             big = enlarged(box, BOX_SCALE)
             if inside(target, big) and inside(point, big):

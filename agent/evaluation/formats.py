@@ -7,8 +7,7 @@ there); TFRecord files as distributed are read in ``published.py``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import replace
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ from vlagent.agent.trajectory import TrajectoryError, read_trajectory
 from vlagent.tools.errors import VlagentError
 
 FORMATS = ("auto", "aitz", "aitw", "androidcontrol", "trajectory")
+_SHARD = re.compile(r"(-\d+-of-\d+|\.tfrecords?(\.gz)?)$", re.IGNORECASE)
+"""How TFRecord shards are named (``android_control-00003-of-00020``, ``x.tfrecord.gz``)."""
 _NOT_DATA = {".png", ".jpg", ".jpeg", ".webp", ".html", ".md", ".txt", ".py"}
 
 
@@ -39,8 +40,12 @@ def load_aitz(path: Path) -> Episode:
         steps = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(steps, list) or not steps:
             raise DatasetError(f"{path}: an AITZ episode is a non-empty JSON list of steps")
+        first = steps[0]
         episode = Episode(
-            id=str(steps[0]["episode_id"]), goal=str(steps[0]["instruction"]), source=str(path)
+            id=str(first["episode_id"]),
+            goal=str(first["instruction"]),
+            source=str(path),
+            category=_aitz_category(first),
         )
         for raw in sorted(steps, key=lambda s: int(s["step_id"])):
             image = _find_image(path.parent, str(raw["image_path"]))
@@ -70,6 +75,13 @@ def load_aitz(path: Path) -> Episode:
     except (KeyError, TypeError, ValueError) as exc:
         raise DatasetError(f"{path}: not an AITZ episode ({type(exc).__name__}: {exc})") from None
     return episode
+
+
+def _aitz_category(step: dict[str, Any]) -> str:
+    """The AITZ subset (GOOGLE_APPS, GENERAL, ...): its own field, else the first folder of its
+    ``image_path`` (``google_apps/GOOGLE_APPS-…/…png``)."""
+    parts = Path(str(step.get("image_path", ""))).parts
+    return str(step.get("subset") or (parts[0] if len(parts) > 1 else "")).upper()
 
 
 def load_androidcontrol(path: Path) -> Episode:
@@ -125,9 +137,11 @@ def load_trajectory_episode(path: Path) -> Episode:
     except TrajectoryError as exc:
         raise DatasetError(str(exc)) from None
     episode = Episode(id=trajectory.path.name, goal=trajectory.header.goal, source=str(path))
-    for step in trajectory.steps:
+    for number, step in enumerate(trajectory.steps):
         action, shot = step.action, trajectory.screenshot(step)
         if action is None or step.error is not None or shot is None:
+            why = "no action" if action is None else "an error" if step.error else "no screenshot"
+            episode.skipped_steps.append((number, f"the recorded step has {why}: not gold"))
             continue
         episode.steps.append(
             GoldStep(len(episode.steps), shot, action.tool, dict(action.normalized))
@@ -142,45 +156,69 @@ def _find_image(folder: Path, image_path: str) -> Path:
     raise ValueError(f"screenshot {image_path!r} not found beside the episode")
 
 
-def _guess(path: Path) -> str | None:
+DAMAGED = "damaged"
+"""The kind of a file that is a dataset file by its make (JSON, GZIP, TFRecord framing) but
+cannot be read: never skipped without a word (``dataset.py`` decides)."""
+
+
+def classify(path: Path) -> tuple[str | None, str]:
+    """What ``path`` holds: (kind, why) with kind one of ``aitz``, ``androidcontrol``,
+    ``trajectory``, ``aitw-tfrecord``, ``androidcontrol-tfrecord``, :data:`DAMAGED`, or None for
+    a file that is no dataset file at all; ``why`` says how that was decided."""
     if path.is_dir():
-        return "trajectory" if (path / "trajectory.jsonl").is_file() else None
+        if (path / "trajectory.jsonl").is_file():
+            return "trajectory", "a run directory"
+        return None, "a folder without trajectory.jsonl"
     if path.name == "trajectory.jsonl":
-        return "trajectory"
-    if path.suffix != ".json":
-        return _guess_tfrecord(path)
+        return "trajectory", "a trajectory file"
+    if path.suffix.lower() == ".json":
+        return _classify_json(path)
+    return _classify_binary(path)
+
+
+def _classify_json(path: Path) -> tuple[str | None, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    except (OSError, ValueError, RecursionError) as exc:
+        return DAMAGED, f"not readable JSON ({type(exc).__name__}: {str(exc)[:120]})"
     if (
         isinstance(data, list)
         and data
         and isinstance(data[0], dict)
         and "result_action_type" in data[0]
     ):
-        return "aitz"
+        return "aitz", "an AITZ episode (a list of steps with result_action_type)"
     if isinstance(data, dict) and "actions" in data and "goal" in data:
-        return "androidcontrol"
-    return None
+        return "androidcontrol", "an AndroidControl episode (goal and actions)"
+    return None, "JSON that is neither an AITZ nor an AndroidControl episode"
 
 
-def _guess_tfrecord(path: Path) -> str | None:
-    """AITW or AndroidControl, for a TFRecord file, from the features of its first record."""
-    if path.suffix.lower() in _NOT_DATA or not tfrecord.is_tfrecord(path):
-        return None
+def _classify_binary(path: Path) -> tuple[str | None, str]:
+    """AITW or AndroidControl, for a TFRecord file, from the features of its first record; a
+    compressed or TFRecord-framed file that cannot be read is damaged."""
+    if path.suffix.lower() in _NOT_DATA:
+        return None, f"a {path.suffix.lower()} file"
+    framed = tfrecord.is_tfrecord(path)
+    if not framed and not tfrecord.is_gzip(path):
+        if _SHARD.search(path.name):  # named as a shard is: one cut short or emptied
+            return DAMAGED, "named as a TFRecord shard but not readable as one"
+        return None, "neither JSON nor a TFRecord file"
     try:
         features = tfrecord.example(next(tfrecord.records(path)))
-    except (tfrecord.RecordError, StopIteration):
-        return None
+    except StopIteration:  # a shard emptied or cut to nothing: no dataset ships one
+        return DAMAGED, "a compressed or TFRecord file that holds no records"
+    except tfrecord.RecordError as exc:
+        if not framed:  # a GZIP file: a TFRecord shard whose stream broke, or another archive
+            return DAMAGED, f"compressed data that is no readable TFRecord file ({exc})"
+        return DAMAGED, str(exc)
     if "results/action_type" in features:
-        return "aitw-tfrecord"
+        return "aitw-tfrecord", "AITW TFRecords (results/action_type)"
     if "accessibility_trees" in features or "step_instructions" in features:
-        return "androidcontrol-tfrecord"
-    return None
+        return "androidcontrol-tfrecord", "AndroidControl TFRecords (accessibility_trees)"
+    return None, "a TFRecord file of neither AITW nor AndroidControl examples"
 
 
-def _load_tfrecord(path: Path, kind: str, level: str | None) -> list[Episode]:
+def load_tfrecord(path: Path, kind: str, level: str | None) -> list[Episode]:
     try:
         examples = (tfrecord.example(record) for record in tfrecord.records(path))
         if kind == "aitw-tfrecord":
@@ -190,7 +228,8 @@ def _load_tfrecord(path: Path, kind: str, level: str | None) -> list[Episode]:
             for features in examples
         ]
     except tfrecord.RecordError as exc:
-        raise DatasetError(str(exc)) from None
+        message = str(exc)
+        raise DatasetError(message if str(path) in message else f"{path}: {message}") from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise DatasetError(
             f"{path}: not {kind.split('-')[0]} data ({type(exc).__name__}: {exc})"
@@ -204,55 +243,19 @@ LOADERS = {
 }
 
 
-def load_dataset(
-    path: str | Path, fmt: str = "auto", level: str | None = None, split: str | None = None
-) -> list[Episode]:
-    """Every episode in ``path`` (a file, a run directory, or a folder searched recursively).
-
-    ``level`` (AndroidControl): "high" gives the goal only, "low" adds each step's instruction;
-    None keeps JSON episodes' instructions and reads TFRecords as "high". ``split`` keeps the
-    episodes of that split of the dataset's ``splits.json``."""
-    root = Path(path)
-    if not root.exists():
-        raise DatasetError(f"no dataset at {root}")
-    if fmt not in FORMATS:
-        raise DatasetError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
-    if level is not None and level not in published.LEVELS:
-        raise DatasetError(f"unknown level {level!r}; high or low")
-    episodes: list[Episode] = []
-    for candidate in _candidates(root):
-        kind = _guess(candidate)
-        if kind is None or (fmt != "auto" and kind.split("-")[0] != fmt):
-            continue
-        if kind.endswith("-tfrecord"):
-            found = _load_tfrecord(candidate, kind, level)
-        else:
-            found = [LOADERS[kind](candidate)]
-            if level == "high":
-                found[0].steps = [replace(step, instruction=None) for step in found[0].steps]
-        for episode in found:
-            episode.benchmark = kind.split("-")[0]
-        episodes += found
-    if split is not None:
-        try:
-            wanted = published.split_ids(root, split)
-        except (OSError, ValueError) as exc:
-            raise DatasetError(str(exc)) from None
-        episodes = [e for e in episodes if e.id in wanted]
-    if not episodes:
-        raise DatasetError(
-            f"no {'' if fmt == 'auto' else fmt + ' '}episodes found in {root}"
-            + (f" (split {split})" if split else "")
-        )
-    return episodes
-
-
-def _candidates(root: Path) -> Iterator[Path]:
+def candidates(root: Path) -> tuple[list[Path], int]:
+    """The files (and run directories) under ``root`` that may hold episodes, in a stable order,
+    and how many other files there are (screenshots and documents, by their suffix). Files inside
+    a run directory belong to it."""
     if root.is_file() or (root / "trajectory.jsonl").is_file():
-        yield root
-        return
-    for found in sorted(root.rglob("*")):
-        if found.is_file() and found.suffix.lower() not in _NOT_DATA:
-            yield found
-        elif found.is_dir() and (found / "trajectory.jsonl").is_file():
-            yield found
+        return [root], 0
+    runs = {p.parent for p in root.rglob("trajectory.jsonl")}
+    found, other = list(runs), 0
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or runs.intersection(path.parents):
+            continue
+        if path.suffix.lower() in _NOT_DATA:
+            other += 1
+        else:
+            found.append(path)
+    return sorted(found), other

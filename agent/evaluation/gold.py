@@ -55,6 +55,10 @@ class Episode:
     source: str = ""
     benchmark: str = ""
     """The dataset it came from: aitz, aitw, androidcontrol or trajectory (names its protocol)."""
+    category: str = ""
+    """The dataset's own grouping (AITZ / AITW subset such as GOOGLE_APPS; empty when none)."""
+    skipped_steps: list[tuple[int, str]] = field(default_factory=list)
+    """Recorded steps that are no gold step (a run's failed step), with why: kept in the record."""
 
 
 def kind_of(tool: str, arguments: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from the published pipeline; ``--protocol`` chooses another (docs/evaluation.md)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -171,3 +172,24 @@ def protocol_for(benchmark: str, name: str | None = None) -> Protocol:
     if chosen not in PROTOCOLS:
         raise ProtocolError(f"unknown protocol {chosen!r}; one of {', '.join(PROTOCOLS)}")
     return PROTOCOLS[chosen]
+
+
+ALLOW_OTHER = "--allow-other-benchmark"
+
+
+def check_data(
+    protocol: Protocol, benchmarks: Iterable[str], allow_other: bool = False
+) -> list[str]:
+    """Refuse to score data of another benchmark than ``protocol``'s (its rules and prompt were
+    made for that benchmark's actions and fields), unless ``allow_other``; returns the other
+    benchmarks scored anyway, which the caller records as an override."""
+    others = sorted(set(benchmarks) - {protocol.benchmark})
+    if others and not allow_other:
+        fitting = sorted({DEFAULT_PROTOCOL.get(b, "own-runs") for b in others})
+        raise ProtocolError(
+            f"protocol {protocol.name} is for {protocol.benchmark} data, but the dataset holds "
+            f"{', '.join(others)} episodes; use --protocol {' or '.join(fitting)}"
+            f"{' and --format to read one benchmark' if len(set(benchmarks)) > 1 else ''}, "
+            f"or add {ALLOW_OTHER} to score it anyway (recorded)"
+        )
+    return others

@@ -35,6 +35,7 @@ from vlagent.agent.evaluation.tfrecord import accessibility_nodes
 from vlagent.environments.ui_tree import for_model, from_accessibility_nodes
 
 LEVELS = ("high", "low")
+AITW_SUBSETS = ("general", "google_apps", "install", "single", "web_shopping")
 
 
 def cache_folder(path: Path) -> Path:
@@ -64,6 +65,8 @@ def aitw_steps(examples: Iterator[dict[str, list[Any]]], source: Path) -> list[E
     """AITW Examples (one per step, in any order) grouped into episodes, steps by ``step_id``."""
     folder = cache_folder(source)
     folder.mkdir(parents=True, exist_ok=True)
+    # AITW is distributed as one folder per subset (general/, google_apps/, ...).
+    category = source.parent.name.upper() if source.parent.name in AITW_SUBSETS else ""
     by_episode: dict[str, tuple[str, list[tuple[int, GoldStep]]]] = {}
     for features in examples:
         episode_id, step_id = _text(features, "episode_id"), _number(features, "step_id")
@@ -93,7 +96,7 @@ def aitw_steps(examples: Iterator[dict[str, list[Any]]], source: Path) -> list[E
         steps.append((step_id, GoldStep(step_id, image, "mobile_use", arguments, boxes)))
     episodes = []
     for episode_id, (goal, steps) in by_episode.items():
-        episode = Episode(id=episode_id, goal=goal, source=str(source))
+        episode = Episode(id=episode_id, goal=goal, source=str(source), category=category)
         episode.steps = [step for _, step in sorted(steps, key=lambda pair: pair[0])]
         episodes.append(episode)
     return episodes
@@ -186,14 +189,16 @@ def androidcontrol_episode(features: dict[str, list[Any]], source: Path, level: 
     return episode
 
 
-def split_ids(dataset: Path, split: str) -> set[str]:
-    """The episode ids of ``split`` from the ``splits.json`` beside the dataset (the file the
-    AndroidControl release ships; any ``*splits*.json`` there is accepted)."""
+def split_ids(dataset: Path, split: str) -> tuple[Path, set[str]]:
+    """The ``splits.json`` beside the dataset (the file the AndroidControl release ships; any
+    ``*splits*.json`` there is accepted) and the episode ids of its ``split``."""
     folder = dataset if dataset.is_dir() else dataset.parent
     found = sorted(folder.glob("*splits*.json"))
     if not found:
         raise ValueError(f"--split needs the dataset's splits.json in {folder}")
     splits = json.loads(found[0].read_text(encoding="utf-8"))
+    if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
+        raise ValueError(f"{found[0]}: not a splits file (an object of split name: episode ids)")
     if split not in splits:
         raise ValueError(f"{found[0]} has no split {split!r}; it has {', '.join(splits)}")
-    return {str(i) for i in splits[split]}
+    return found[0], {str(i) for i in splits[split]}

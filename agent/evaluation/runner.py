@@ -13,46 +13,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from PIL import Image
-
-from vlagent.agent.core.elements import element_points, list_elements
-from vlagent.agent.core.interpret import AnswerError, read_answer
-from vlagent.agent.evaluation.gold import Episode, GoldStep, Verdict, kind_of
-from vlagent.agent.evaluation.protocols import Protocol, protocol_for
-from vlagent.agent.evaluation.scoring import Scorer, score
-from vlagent.agent.runtimes.base import Runtime
-from vlagent.environments import Observation
-from vlagent.prompts import Dialect, Prompt, model_call
-from vlagent.tools import ToolCall, ToolSet, action_space_of, mobile_tools
+from vlagent.agent.evaluation.gold import Episode, kind_of
+from vlagent.agent.evaluation.journal import note_resume, now, open_journal, read_journal
+from vlagent.agent.evaluation.predict import Item, guarded, predict
+from vlagent.agent.evaluation.protocols import Protocol, check_data, protocol_for
+from vlagent.agent.evaluation.record import versions
+from vlagent.agent.evaluation.scoring import Scorer
+from vlagent.agent.evaluation.summary import summarize
+from vlagent.agent.runtimes.base import Runtime, RuntimeFailure
+from vlagent.prompts import Dialect
+from vlagent.tools.files import MissingFile, read_inside
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"
 
 
-def history_call(step: GoldStep, dialect: Dialect, image_size: tuple[int, int]) -> ToolCall:
-    """A gold step as the history shows it: points in the model's own space."""
-    return model_call(
-        step.tool,
-        step.arguments,
-        dialect.frame_for(image_size, action_space_of(step.tool)),
-        action_space_of(step.tool),
-    )
-
-
-@dataclass
-class Item:
-    episode: Episode
-    step: GoldStep
-    position: int
-
-
 def read_predictions(path: Path) -> list[dict[str, Any]]:
     """The intact lines of a predictions file; a line torn by a crash is left out (that step is
     predicted again on ``--resume``)."""
-    if not path.is_file():
+    try:  # the file layer: a link or a FIFO at the name is refused, not followed or waited on
+        text = read_inside(path.parent, path.name).decode("utf-8")
+    except MissingFile:
         return []
     lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             lines.append(json.loads(line))
         except ValueError:
@@ -70,6 +54,22 @@ def _rewrite(path: Path, predictions: list[dict[str, Any]]) -> None:
     scratch.replace(path)
 
 
+@dataclass(frozen=True)
+class Policy:
+    """How an evaluation treats what goes wrong, and which steps it scores; recorded with the
+    numbers (``failed_steps`` and ``action_types`` change them, so a resume must keep them)."""
+
+    failed_steps: str = "wrong"
+    """How a step whose model call failed after its retries counts: ``wrong`` or ``excluded``."""
+    retries: int = 1
+    """Model calls tried again for a step whose call failed (a failed batch is first split)."""
+    max_failures_in_a_row: int = 10
+    """That many failed steps in a row end the evaluation (the model is gone, not one request)."""
+    allow_other_benchmark: bool = False
+    action_types: tuple[str, ...] = ()
+    """Only steps whose gold action is of these types (empty: all)."""
+
+
 def evaluate(
     episodes: list[Episode],
     runtime: Runtime,
@@ -84,50 +84,144 @@ def evaluate(
     overrides: dict[str, Any] | None = None,
     concurrency: int = 1,
     ui_tree: bool = False,
+    *,
+    dataset: dict[str, Any] | None = None,
+    policy: Policy | None = None,
+    record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score every step of ``episodes``; write ``out/predictions.jsonl`` and ``out/metrics.json``.
     ``protocol``: how step instructions are worded, recorded with ``overrides`` (the settings
-    the user changed from it); default: the protocol of the episodes' benchmark. ``concurrency``:
+    the user changed from it); default: the protocol of the episodes' benchmark, and a protocol
+    for another benchmark is refused unless ``policy.allow_other_benchmark``. ``concurrency``:
     batches in flight at once, from as many threads (the runtime must allow it: the
     OpenAI-compatible one does; a local model batches with ``batch_size`` instead). ``ui_tree``:
     list each screen's elements in the prompt (datasets with accessibility trees), as a run with
-    ``--ui-tree`` does."""
-    if protocol is None:
-        protocol = protocol_for(episodes[0].benchmark if episodes else "")
-    out.mkdir(parents=True, exist_ok=True)
-    predictions_path = out / PREDICTIONS
-    done = read_predictions(predictions_path) if resume else []
-    _rewrite(predictions_path, done)
-    seen = {(p["episode"], p["step"]) for p in done}
+    ``--ui-tree`` does. ``dataset``: the account of how the episodes were read
+    (:func:`read_dataset`); ``record``: the command, options and model identity of the caller.
+    ``resume`` continues only the same evaluation (``journal.py``)."""
+    policy = policy or Policy()
+    protocol = protocol or protocol_for(episodes[0].benchmark if episodes else "")
+    others = check_data(protocol, {e.benchmark for e in episodes}, policy.allow_other_benchmark)
+    overrides = {**(overrides or {}), **({"benchmark": others} if others else {})}
+    dataset = dataset or {"episodes_scored": len(episodes), "note": "episodes given by the caller"}
+    kinds = set(policy.action_types)
     items = [Item(e, s, i) for e in episodes for i, s in enumerate(e.steps)]
-    pending = [it for it in items if (it.episode.id, it.step.index) not in seen]
-    total, finished = len(items), len(items) - len(pending)
-    if on_progress:
-        on_progress(finished, total)
-    batches = [pending[start : start + batch_size] for start in range(0, len(pending), batch_size)]
-    predict = functools.partial(
-        _predict,
-        runtime=runtime,
-        dialect=dialect,
-        scorer=scorer,
-        protocol=protocol,
-        ui_tree=ui_tree,
+    items = [it for it in items if not kinds or kind_of(it.step.tool, it.step.arguments) in kinds]
+    out.mkdir(parents=True, exist_ok=True)
+    identity = {
+        "model": runtime.describe(),
+        "model_identity": (record or {}).get("model"),
+        "options": (record or {}).get("options"),
+        "dialect": dialect.name,
+        "protocol": protocol.record(overrides),
+        "scorer": scorer.settings(),
+        "dataset": {k: v for k, v in dataset.items() if k in _DATASET_IDENTITY},
+        "ui_tree": ui_tree,
+        "failed_steps": policy.failed_steps,
+        "action_types": sorted(kinds),
+    }
+    done = _start(out, identity, items, resume, (record or {}).get("command"))
+    ask = functools.partial(
+        predict, runtime=runtime, dialect=dialect, scorer=scorer, protocol=protocol, ui_tree=ui_tree
     )
-    with predictions_path.open("a", encoding="utf-8") as sink:
-        keep = _keeper(sink, done, finished, total, on_progress)
-        _predict_all(batches, predict, keep, concurrency)
-    if concurrency > 1:  # answers came in any order; the file lists them in dataset order
-        _in_dataset_order(done, items)
-        _rewrite(predictions_path, done)
-    wanted = {(it.episode.id, it.step.index) for it in items}
-    metrics = summarize([p for p in done if (p["episode"], p["step"]) in wanted], episodes)
+    _predict_rest(items, done, out / PREDICTIONS, ask, policy, batch_size, concurrency, on_progress)
+    metrics = summarize(done, episodes, policy.failed_steps, step_filter=bool(kinds))
     metrics["settings"] = _settings(
         protocol.record(overrides), scorer, dialect, runtime, batch_size, concurrency, settings
-    )
+    ) | {"failed_steps": policy.failed_steps, "retries": policy.retries}
+    return _write_metrics(out, metrics, dataset, record)
+
+
+def _write_metrics(
+    out: Path, metrics: dict[str, Any], dataset: dict[str, Any], record: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``metrics`` with the account of the dataset, the record of how the number was made and
+    the run's times and resumes, written to ``out/metrics.json``."""
+    journal = read_journal(out)
+    metrics["dataset"] = dataset
+    metrics["record"] = {**(record or {}), "versions": versions()}
+    metrics["run"] = {
+        "started": journal["started"],
+        "finished": now(),
+        "resumes": journal["resumes"],
+    }
     (out / METRICS).write_text(
         json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return metrics
+
+
+_DATASET_IDENTITY = (
+    "sha256",
+    "format",
+    "level",
+    "split",
+    "selection",
+    "skip_damaged",
+    "skip_missing",
+    "episodes_scored",
+    "steps_scored",
+)
+
+
+def _start(
+    out: Path, identity: dict[str, Any], items: list[Item], resume: bool, command: str | None
+) -> list[dict[str, Any]]:
+    """The prediction lines kept from an earlier run of this same evaluation (none unless
+    ``resume``): one per step, only steps of ``items``, failed steps left out so that they are
+    asked again. The file is rewritten to hold just them."""
+    predictions_path = out / PREDICTIONS
+    open_journal(out, identity, resume, predictions_path.is_file(), command)
+    wanted = {(it.episode.id, it.step.index) for it in items}
+    done, seen, retried = [], set(), 0
+    for line in read_predictions(predictions_path) if resume else []:
+        key = (line.get("episode"), line.get("step"))
+        if key not in wanted or key in seen:
+            continue
+        if line.get("failed"):
+            retried += 1
+            continue
+        seen.add(key)
+        done.append(line)
+    if resume:
+        note_resume(out, kept_steps=len(done), failed_steps_asked_again=retried)
+    _rewrite(predictions_path, done)
+    return done
+
+
+def _predict_rest(
+    items: list[Item],
+    done: list[dict[str, Any]],
+    predictions_path: Path,
+    ask: Callable[[list[Item]], list[dict[str, Any]]],
+    policy: Policy,
+    batch_size: int,
+    concurrency: int,
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
+    """Predict the steps of ``items`` not in ``done`` by ``ask`` (one batch → its lines),
+    appending each line to the file as it comes; whatever happens, the file ends in dataset
+    order."""
+    seen = {(p["episode"], p["step"]) for p in done}
+    pending = [it for it in items if (it.episode.id, it.step.index) not in seen]
+    if on_progress:
+        on_progress(len(items) - len(pending), len(items))
+    batches = [pending[start : start + batch_size] for start in range(0, len(pending), batch_size)]
+    safe = functools.partial(guarded, predict=ask, retries=policy.retries)
+    try:
+        with predictions_path.open("a", encoding="utf-8") as sink:
+            keep = _keeper(
+                sink,
+                done,
+                len(items) - len(pending),
+                len(items),
+                on_progress,
+                policy.max_failures_in_a_row,
+            )
+            _predict_all(batches, safe, keep, concurrency)
+    finally:  # answers may have come in any order, and a run may stop anywhere
+        _in_dataset_order(done, items)
+        _rewrite(predictions_path, done)
 
 
 def _keeper(
@@ -136,19 +230,29 @@ def _keeper(
     finished: int,
     total: int,
     on_progress: Callable[[int, int], None] | None,
+    max_failures_in_a_row: int,
 ) -> Callable[[list[dict[str, Any]]], None]:
     """What takes each batch's finished lines: appends them to ``sink`` at once (an interrupted
-    evaluation keeps every finished step), adds them to ``done`` and reports progress."""
+    evaluation keeps every finished step), adds them to ``done`` and reports progress. Too many
+    failed steps in a row end the evaluation: the model is gone, and asking it for every other
+    step would only wait out every timeout."""
+    in_a_row = 0
 
     def keep(lines: list[dict[str, Any]]) -> None:
-        nonlocal finished
+        nonlocal finished, in_a_row
         for line in lines:
             sink.write(json.dumps(line, ensure_ascii=False) + "\n")
+            in_a_row = in_a_row + 1 if line.get("failed") else 0
         sink.flush()
         done.extend(lines)
         finished += len(lines)
         if on_progress:
             on_progress(finished, total)
+        if in_a_row >= max_failures_in_a_row:
+            raise RuntimeFailure(
+                f"{in_a_row} steps in a row failed (last: {lines[-1].get('error')}); the model "
+                "seems unreachable"
+            )
 
     return keep
 
@@ -207,141 +311,3 @@ def _predict_all(
             for future in futures:
                 future.cancel()
             raise
-
-
-def _predict(
-    batch: list[Item],
-    runtime: Runtime,
-    dialect: Dialect,
-    scorer: Scorer,
-    protocol: Protocol,
-    ui_tree: bool = False,
-) -> list[dict[str, Any]]:
-    """Predict one batch in a single generate call; score each answer as a predictions line."""
-    prompts, screens = [], []
-    for item in batch:
-        prompt, screen = _prompt(item, dialect, protocol, ui_tree)
-        prompts.append(prompt)
-        screens.append(screen)
-    completions = runtime.generate(prompts)
-    return [
-        _line(item, prompt, screen, completion.text, dialect, scorer, ui_tree)
-        for item, prompt, screen, completion in zip(batch, prompts, screens, completions)
-    ]
-
-
-def _prompt(
-    item: Item, dialect: Dialect, protocol: Protocol, ui_tree: bool
-) -> tuple[Prompt, Observation]:
-    """The prompt ``agent run`` would build for this step (goal as the protocol words it, the
-    gold history, this step's screenshot), and the screen the answer is read against."""
-    with Image.open(item.step.image) as opened:
-        image = opened.convert("RGB")
-    history = []
-    for earlier in item.episode.steps[: item.position]:
-        with Image.open(earlier.image) as shot:
-            size = shot.size
-        history.append(history_call(earlier, dialect, size))
-    goal = protocol.goal_for(item.episode.goal, item.step.instruction)
-    prompt = dialect.render(goal, history, image, _tools(item, ui_tree))
-    screen = _screen(item, image, ui_tree)
-    list_elements(prompt, screen)
-    return prompt, screen
-
-
-def _line(
-    item: Item,
-    prompt: Prompt,
-    screen: Observation,
-    output: str,
-    dialect: Dialect,
-    scorer: Scorer,
-    ui_tree: bool,
-) -> dict[str, Any]:
-    """The model's ``output`` for one step read as a run would read it, scored against the gold
-    step: one line of predictions.jsonl (an unreadable answer is a miss, with the reason)."""
-    tools = _tools(item, ui_tree)
-    tool, arguments, parsed, problem = None, None, False, ""
-    try:
-        record = read_answer(
-            output,
-            dialect,
-            prompt.frame,
-            tools,
-            screen.to_device,
-            element_points=element_points(screen),
-        ).record
-        tool, arguments, parsed = record.tool, record.normalized, True
-    except AnswerError as exc:
-        problem = str(exc)
-    seen = prompt.model_image_size or screen.size
-    verdict = (
-        score(item.step, tool, arguments, scorer, seen)
-        if parsed
-        else Verdict(False, False, problem)
-    )
-    return {
-        "episode": item.episode.id,
-        "step": item.step.index,
-        "image": str(item.step.image),
-        "gold": {
-            "tool": item.step.tool,
-            "arguments": item.step.arguments,
-            "kind": kind_of(item.step.tool, item.step.arguments),
-        },
-        "output": output,
-        "parsed": {"tool": tool, "arguments": arguments} if parsed else None,
-        "type_match": verdict.type_match,
-        "exact_match": verdict.exact_match,
-        "reason": verdict.reason,
-    }
-
-
-def _screen(item: Item, image: Image.Image, ui_tree: bool) -> Observation:
-    listed = ui_tree and item.step.ui_tree is not None
-    return Observation(image, elements=list(item.step.ui_tree or ()) if listed else None)
-
-
-def _tools(item: Item, ui_tree: bool) -> ToolSet:
-    if ui_tree and item.step.ui_tree is not None and item.step.tool == "mobile_use":
-        return mobile_tools(elements=True)
-    return action_space_of(item.step.tool)
-
-
-def summarize(predictions: list[dict[str, Any]], episodes: list[Episode]) -> dict[str, Any]:
-    """Step metrics over ``predictions``; episode metrics over episodes whose steps are all in."""
-
-    def fraction(values: list[bool]) -> float:
-        return round(sum(values) / len(values), 4) if values else 0.0
-
-    by_key = {(p["episode"], p["step"]): p for p in predictions}
-    per_type: dict[str, dict[str, Any]] = {}
-    for p in predictions:
-        row = per_type.setdefault(
-            p["gold"]["kind"], {"steps": 0, "type_match": 0, "exact_match": 0}
-        )
-        row["steps"] += 1
-        row["type_match"] += p["type_match"]
-        row["exact_match"] += p["exact_match"]
-    for row in per_type.values():
-        row["type_match"] = round(row["type_match"] / row["steps"], 4)
-        row["exact_match"] = round(row["exact_match"] / row["steps"], 4)
-    successes, progress = [], []
-    for episode in episodes:
-        verdicts = [by_key.get((episode.id, s.index)) for s in episode.steps]
-        if not verdicts or any(v is None for v in verdicts):
-            continue
-        exact = [bool(v and v["exact_match"]) for v in verdicts]
-        successes.append(all(exact))
-        prefix = next((i for i, ok in enumerate(exact) if not ok), len(exact))
-        progress.append(prefix / len(exact))
-    return {
-        "type_match": fraction([p["type_match"] for p in predictions]),
-        "exact_match": fraction([p["exact_match"] for p in predictions]),
-        "success_rate": fraction(successes),
-        "goal_progress": round(sum(progress) / len(progress), 4) if progress else 0.0,
-        "parse_rate": fraction([p["parsed"] is not None for p in predictions]),
-        "steps": len(predictions),
-        "episodes": len(successes),
-        "per_type": dict(sorted(per_type.items())),
-    }

@@ -27,11 +27,12 @@ from vlagent.agent.evaluation.gold import GoldStep, Verdict, direction, enlarged
 from vlagent.agent.evaluation.osatlas import score_os_atlas
 from vlagent.agent.evaluation.qwen_eval import score_qwen_aitz, score_qwen_androidcontrol
 
-SCORING_VERSION = 4
+SCORING_VERSION = 5
 """2: ``aitw`` reproduces the reference's boxes (2.4×, clipped), float32 and tap/swipe split.
 3: ``aitz`` reproduces AITZ's evaluator; ``qwen-aitz`` added.
 4: ``qwen-androidcontrol`` and ``os-atlas-androidcontrol`` added; AndroidControl steps carry their
-target element's box."""
+target element's box.
+5: ``aitz`` counts a tap at the gold point (within 0.001) as right where no box holds it."""
 
 _AITW = (
     "google-research/google-research android_in_the_wild/action_matching.py (check_actions_match)"
@@ -116,6 +117,9 @@ SCORERS = {
             "with the point [0, 0], a bug)",
             "a predicted click is a point, right when it lies in the 1.2x box of a gold "
             "element that holds the gold point (the reference scores a predicted box)",
+            "a predicted click at the gold point (within 0.001 on each axis, one step of the "
+            "0-1000 grid the reference reads points on) is right even where no element box "
+            "holds the gold point (the reference's gold-point-in-predicted-box branch)",
         ),
     ),
     "qwen-aitz": Scorer(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gzip
 import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -50,9 +51,18 @@ def is_tfrecord(path: Path) -> bool:
         stream, _ = _open(path)
         with stream:
             head = stream.read(12)
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return False
     return len(head) == 12 and struct.unpack("<I", head[8:])[0] == _masked_crc(head[:8])
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether ``path`` starts with the GZIP magic bytes (a compressed shard, readable or not)."""
+    try:
+        with path.open("rb") as probe:
+            return probe.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
 
 
 def _open(path: Path) -> tuple[BinaryIO, bool]:
@@ -87,8 +97,8 @@ def records(path: Path) -> Iterator[bytes]:
                     raise RecordError(f"{path}: the record at byte {offset} is damaged (checksum)")
                 offset += 16 + length
                 yield data
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise RecordError(f"{path}: {exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:  # gzip's own errors and a broken deflate stream
+        raise RecordError(f"{path}: damaged compressed data ({exc})") from None
 
 
 def _field(

@@ -233,25 +233,14 @@ def test_unparseable_answers_count_against_parse_rate_and_resume_skips_done_step
     assert first["parse_rate"] == 0.75 and first["exact_match"] == 0.75
     lines = (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()
     assert [json.loads(line)["reason"] for line in lines][1].startswith("no tool call found")
-    # Drop the last two steps as a crash would, then resume with answers for those two only.
+    # Drop the last two steps as a crash would, then resume with the same model: a scripted one
+    # answers from its first answer again (HOME, then the unreadable one) for steps 2 and 3.
     (tmp_path / "run" / "predictions.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:30])
-    script = write_script(tmp_path / "rest.txt", [CLOCK, DONE])
-    assert (
-        main(
-            [
-                "eval",
-                str(AITZ),
-                "--model",
-                f"scripted:{script}",
-                "--out",
-                str(tmp_path / "run"),
-                "--resume",
-            ]
-        )
-        == 0
-    )
+    again = ["eval", str(AITZ), "--model", f"scripted:{tmp_path / 'run.txt'}"]
+    assert main([*again, "--out", str(tmp_path / "run"), "--resume"]) == 0
     resumed = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert resumed["steps"] == 4 and resumed["exact_match"] == 0.75
+    assert resumed["steps"] == 4 and resumed["exact_match"] == 0.25
+    assert resumed["parse_rate"] == 0.5 and resumed["run"]["resumes"][0]["kept_steps"] == 2
     # The torn fragment is gone: every line parses, one per step, in order.
     steps = [
         json.loads(line)["step"]
