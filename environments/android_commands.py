@@ -3,13 +3,16 @@
 :class:`DeviceCommands` is the part of :class:`environments.android.AndroidEnvironment` that talks
 to the device: shell commands pipelined on the kept-open adb shell session
 (:class:`environments.adb_channel.AdbChannel`), bounded reconnect attempts when the device drops
-off, and screenshots (raw or PNG, timed once to pick the faster, decoded into images).
+off, and screenshots (raw or PNG, timed once to pick the faster, decoded into images); and the
+command lines that type text with Android's own ``input text`` (:func:`typing_commands`).
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
+import shlex
 import time
 from typing import Any
 
@@ -22,6 +25,48 @@ log = logging.getLogger("vlagent.android")
 
 RECONNECT_ATTEMPTS = 3
 RECONNECT_BACKOFF_S = 0.5
+
+INPUT_TEXT_CHARACTERS = frozenset(chr(code) for code in range(0x20, 0x7F)) | {"\t", "\n"}
+"""What Android's ``input text`` can type: the characters of its virtual keyboard's map
+(frameworks/base ``data/keyboards/Virtual.kcm``: printable ASCII, tab, newline). For any other
+character the map has no key, ``getEvents`` returns null and ``input`` fails."""
+
+# Android's input text (InputShellCommand.sendText; Input.sendText in older releases) turns every
+# "%s" of its argument into a space and has no escape for a literal "%s": a "%" and the "s" after
+# it must reach it in separate commands.
+_PERCENT_S = re.compile(r"(?<=%)(?=s)")
+
+
+def shell_text(text: str) -> str:
+    """``text`` as one argument of ``input text`` that the device's shell passes on unchanged."""
+    return shlex.quote(text.replace(" ", "%s"))
+
+
+def typing_commands(text: str) -> list[str]:
+    """Shell command lines after which Android's ``input text`` has typed exactly ``text`` (its
+    characters all in :data:`INPUT_TEXT_CHARACTERS`).
+
+    Spaces are written ``%s``, which ``input text`` reads as a space (early Androids' ``input``
+    script split its arguments at spaces). A ``%`` followed by ``s`` is split across two
+    commands, so no ``%s`` of the text itself is read as a space. A newline, which one shell
+    command line cannot hold, is the Enter key (the key Virtual.kcm maps it to).
+    """
+    commands = []
+    for number, line in enumerate(text.split("\n")):
+        if number:
+            commands.append("input keyevent KEYCODE_ENTER")
+        commands += [f"input text {shell_text(piece)}" for piece in _PERCENT_S.split(line) if piece]
+    return commands
+
+
+def display_rotation(dumpsys_window: str) -> int | None:
+    """The display's rotation (0-3) in ``dumpsys window`` output: ``mCurrentRotation=ROTATION_90``
+    or ``=1`` (Android 10 and later), ``mRotation=1`` (earlier releases); None when neither."""
+    found = re.search(r"\bm(?:Current)?Rotation=(?:ROTATION_)?(\d+)", dumpsys_window)
+    if found is None:
+        return None
+    value = int(found.group(1))
+    return value // 90 if value >= 90 else value
 
 
 def _name(command: str) -> str:

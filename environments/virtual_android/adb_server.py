@@ -10,7 +10,6 @@ environment. :class:`EmbeddedPhone` is a virtual phone attached to such a server
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import socket
 import subprocess
@@ -22,6 +21,7 @@ from vlagent.environments.base import EnvironmentUnavailable
 from vlagent.environments.virtual_android.device import VirtualDevice
 from vlagent.environments.virtual_android.phone import Phone
 from vlagent.environments.virtual_android.profile import PROFILES, CostProfile
+from vlagent.tools.secrets import child_environment
 
 log = logging.getLogger("vlagent.android")
 
@@ -46,12 +46,9 @@ class PrivateAdbServer:
         # ADB_LIBUSB=0: adb's own USB scan. Where libusb cannot start (a container without
         # /dev/bus/usb) the server otherwise waits 3 s for a USB scan that never finishes; this
         # server only ever talks to devices over TCP.
-        self.env = {
-            **os.environ,
-            "HOME": self.home,
-            "ANDROID_ADB_SERVER_PORT": str(self.port),
-            "ADB_LIBUSB": "0",
-        }
+        self.env = child_environment(  # no API key, no secret (tools/secrets.py)
+            {"HOME": self.home, "ANDROID_ADB_SERVER_PORT": str(self.port), "ADB_LIBUSB": "0"}
+        )
 
     def adb(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[bytes]:
         """Run the adb binary against this server."""

@@ -10,19 +10,22 @@ background thread (``VirtualDevice(...).start()``, for tests).
 from __future__ import annotations
 
 import asyncio
-import struct
+import functools
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from vlagent.environments.virtual_android import protocol as p
 from vlagent.environments.virtual_android import shell
 from vlagent.environments.virtual_android.phone import Phone
 from vlagent.environments.virtual_android.profile import PROFILES, CostProfile
+from vlagent.environments.virtual_android.sh import Ran
+from vlagent.environments.virtual_android.sync import sync
+
+_T = TypeVar("_T")
 
 FEATURES = "shell_v2,cmd"
 OKAY_TIMEOUT_S = 10.0
-SYNC_CHUNK = 64 * 1024
 
 
 class _Stream:
@@ -145,33 +148,30 @@ class _Connection:
             v2 = "v2" in options
 
             async def run_shell(stream: _Stream) -> None:
-                output, status = await self.device.run_costed(command)
+                ran = await self.device.run_costed(command)
                 if v2:
-                    await stream.write(
-                        p.shell_packet(p.STDOUT, output)
-                        + p.shell_packet(p.EXIT, bytes([status & 0xFF]))
-                    )
-                else:
-                    await stream.write(output)
+                    await stream.write(_answer(ran) + _exit(ran.status))
+                else:  # without the shell protocol, stderr shares the one stream
+                    await stream.write(ran.output + ran.errors)
 
             return run_shell
         if kind == "exec" and command:
 
             async def run_exec(stream: _Stream) -> None:
-                output, _ = await self.device.run_costed(command)
-                await stream.write(output)
+                ran = await self.device.run_costed(command)
+                await stream.write(ran.output + ran.errors)
 
             return run_exec
         if kind == "sync":
-            return lambda stream: _sync(stream, phone)
+            return lambda stream: sync(stream, phone)
         return None
 
 
 async def _interactive_shell(stream: _Stream, device: VirtualDevice) -> None:
     """``shell,v2,raw:`` with no command: a shell reading command lines from stdin packets, as
-    ``sh`` does on a phone. ``$?`` is the previous line's status; ``exit`` or closing stdin ends
-    it; a syntax error ends it too, as it ends a non-interactive ``sh``."""
-    buffer, text, status = bytearray(), bytearray(), 0
+    ``sh`` does on a phone (:class:`shell.Session`); ``exit``, a syntax error or the end of its
+    input ends it."""
+    buffer, text, session = bytearray(), bytearray(), shell.Session(device.phone)
     while True:
         chunk = await stream.inbox.get()
         if chunk is None:
@@ -179,7 +179,8 @@ async def _interactive_shell(stream: _Stream, device: VirtualDevice) -> None:
         buffer.extend(chunk)
         for packet_id, data in p.split_shell_packets(buffer):
             if packet_id == p.CLOSE_STDIN:
-                await stream.write(p.shell_packet(p.EXIT, bytes([status & 0xFF])))
+                ran = device.locked("", session.end)
+                await stream.write(_answer(ran) + _exit(ran.status))
                 return
             if packet_id != p.STDIN:
                 continue
@@ -187,101 +188,25 @@ async def _interactive_shell(stream: _Stream, device: VirtualDevice) -> None:
             while b"\n" in text:
                 line, _, rest = bytes(text).partition(b"\n")
                 text[:] = rest
-                command = line.decode("utf-8", "replace").replace("$?", str(status)).strip()
-                if command == "exit":
-                    await stream.write(p.shell_packet(p.EXIT, bytes([status & 0xFF])))
-                    return
-                if not command:
+                command = line.decode("utf-8", "replace")
+                await device.cost(command)
+                done = device.locked(command, functools.partial(session.feed, command))
+                if done is None:
                     continue
-                output, status = await device.run_costed(command)
-                if status == 2 and output.startswith(b"/system/bin/sh: syntax error"):
-                    await stream.write(
-                        p.shell_packet(p.STDERR, output) + p.shell_packet(p.EXIT, b"\x02")
-                    )
+                await stream.write(_answer(done))
+                if done.ended:
+                    await stream.write(_exit(done.status))
                     return
-                await stream.write(p.shell_packet(p.STDOUT, output))
 
 
-class _SyncInput:
-    """What the host sent on a sync stream, taken by size whatever its WRTE boundaries were."""
-
-    def __init__(self, stream: _Stream) -> None:
-        self.stream, self.buffer = stream, bytearray()
-
-    async def take(self, size: int) -> bytes | None:
-        """The next ``size`` bytes; None when the stream closed first."""
-        while len(self.buffer) < size:
-            chunk = await self.stream.inbox.get()
-            if chunk is None:
-                return None
-            self.buffer.extend(chunk)
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return data
-
-    async def take_file(self) -> bytes | None:
-        """A pushed file: its DATA chunks up to DONE; None when the stream closed first."""
-        content = bytearray()
-        while True:
-            chunk_header = await self.take(8)
-            if chunk_header is None:
-                return None
-            kind, size = chunk_header[:4], struct.unpack("<I", chunk_header[4:])[0]
-            if kind == b"DONE":
-                return bytes(content)
-            body = await self.take(size)
-            if body is None:
-                return None
-            content.extend(body)
+def _exit(status: int) -> bytes:
+    return p.shell_packet(p.EXIT, bytes([status & 0xFF]))
 
 
-def _sync_fail(message: bytes) -> bytes:
-    """A sync FAIL answer carrying ``message``."""
-    return b"FAIL" + struct.pack("<I", len(message)) + message
-
-
-def _sync_file(data: bytes | None) -> bytes:
-    """The answer to RECV: the file in DATA chunks, then DONE; FAIL when there is no file."""
-    if data is None:
-        return _sync_fail(b"No such file or directory")
-    out = b"".join(
-        b"DATA" + struct.pack("<I", len(data[i : i + SYNC_CHUNK])) + data[i : i + SYNC_CHUNK]
-        for i in range(0, len(data), SYNC_CHUNK)
-    )
-    return out + b"DONE" + struct.pack("<I", 0)
-
-
-async def _sync(stream: _Stream, phone: Phone) -> None:
-    """The file sync protocol, version 1: STAT, RECV (pull), SEND (push), LIST, QUIT."""
-    received = _SyncInput(stream)
-    while True:
-        header = await received.take(8)
-        if header is None:
-            return
-        request, length = header[:4], struct.unpack("<I", header[4:])[0]
-        if request == b"QUIT":
-            return
-        argument = await received.take(length)
-        if argument is None:
-            return
-        path = argument.decode("utf-8", "replace")
-        if request == b"STAT":
-            data = phone.files.get(path)
-            mode, size = (0o100644, len(data)) if data is not None else (0, 0)
-            await stream.write(b"STAT" + struct.pack("<3I", mode, size, 0))
-        elif request == b"RECV":
-            await stream.write(_sync_file(phone.files.get(path)))
-        elif request == b"SEND":
-            content = await received.take_file()
-            if content is None:
-                return
-            phone.files[path.rsplit(",", 1)[0]] = content  # the path is "PATH,MODE"
-            await stream.write(b"OKAY" + struct.pack("<I", 0))
-        elif request == b"LIST":
-            await stream.write(b"DONE" + bytes(16))
-        else:
-            await stream.write(_sync_fail(f"unsupported sync request {request!r}".encode()))
-            return
+def _answer(ran: Ran) -> bytes:
+    """What a command printed, as shell protocol packets."""
+    out = p.shell_packet(p.STDOUT, ran.output) if ran.output else b""
+    return out + (p.shell_packet(p.STDERR, ran.errors) if ran.errors else b"")
 
 
 class VirtualDevice:
@@ -313,17 +238,32 @@ class VirtualDevice:
         return f"{self.host}:{self.port}"
 
     def run(self, command: str) -> tuple[bytes, int]:
-        """Run a shell command on the phone (thread-safe: tests read the phone meanwhile)."""
-        with self._lock:
-            self.commands.append(command)
-            return shell.run(self.phone, command)
+        """Run a shell command on the phone (thread-safe: tests read the phone meanwhile): its
+        output (stdout then stderr) and exit status."""
+        ran = self.execute(command)
+        return ran.output + ran.errors, ran.status
 
-    async def run_costed(self, command: str) -> tuple[bytes, int]:
-        """:meth:`run`, after the time the cost profile says a phone would take."""
+    def execute(self, command: str, status: int = 0) -> Ran:
+        """Run ``command`` as ``sh -c`` would, ``status`` being ``$?`` where it starts."""
+        return self.locked(command, lambda: shell.run(self.phone, command, status))
+
+    def locked(self, command: str, run: Callable[[], _T]) -> _T:
+        """``run()`` for ``command`` (recorded in :attr:`commands`) while no other runs."""
+        with self._lock:
+            if command:
+                self.commands.append(command)
+            return run()
+
+    async def run_costed(self, command: str) -> Ran:
+        """:meth:`execute`, after the time the cost profile says a phone would take."""
+        await self.cost(command)
+        return self.execute(command)
+
+    async def cost(self, command: str) -> None:
+        """Wait as long as the cost profile says a phone takes to run ``command``."""
         seconds = self.profile.command_seconds(command, self.phone.width * self.phone.height)
         if seconds:
             await asyncio.sleep(seconds)
-        return self.run(command)
 
     def state(self) -> dict[str, Any]:
         with self._lock:

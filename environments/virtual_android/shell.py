@@ -1,56 +1,109 @@
 """The shell commands the virtual device answers: what the driver and adbutils send.
 
-The command line is split the way the device's shell would (POSIX quoting, ``;`` and ``&&``
-between commands), so a driver that escapes text wrongly sees it mangled here as on a phone.
+Command lines are read by :mod:`environments.virtual_android.sh`, the part of mksh (Android's
+shell) they use, so a driver that quotes wrongly sees its text mangled here as on a phone.
+``input text`` types what Android's own does: every ``%s`` a space, and a character its virtual
+keyboard has no key for is an error.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import shlex
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from vlagent.environments.virtual_android import sh
 from vlagent.environments.virtual_android.phone import ADB_KEYBOARD, APPS, KEYCODES, Phone
+from vlagent.environments.virtual_android.sh import Ran
 
 Result = tuple[bytes, int]
 
+INPUT_SOURCES = {"keyboard", "dpad", "gamepad", "touchscreen", "mouse", "stylus", "trackball"}
+INPUT_SOURCES |= {"touchpad", "touchnavigation", "joystick"}
+KEYBOARD = frozenset(map(chr, range(0x20, 0x7F))) | {"\t", "\n"}
+"""The characters Android's virtual keyboard map (Virtual.kcm) has keys for."""
+
+
+class Failed(Exception):
+    """A command failed: ``message`` goes to stderr, ``status`` is its exit status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
 
 def split_commands(line: str) -> list[list[str]]:
-    lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
-    lexer.whitespace_split = True
-    commands: list[list[str]] = [[]]
-    for token in lexer:
-        if token in (";", "&&", "&", "||", "|"):
-            commands.append([])
-        else:
-            commands[-1].append(token)
-    return [c for c in commands if c]
-
-
-def run(phone: Phone, line: str) -> Result:
-    """Run a command line; the output of every command, the last exit status."""
+    """Every command of ``line`` as the arguments the shell passes (``$?`` read as 0), to cost
+    it; ValueError when the shell would not run it."""
     try:
-        commands = split_commands(line)
-    except ValueError as exc:
-        return f"/system/bin/sh: syntax error: {exc}\n".encode(), 2
-    output, status = b"", 0
-    for argv in commands:
+        return [
+            [word.expand(0) for word in command]
+            for and_or, _ in sh.parse(line)
+            for _, pipeline in and_or
+            for command in pipeline
+        ]
+    except (sh.Incomplete, sh.ShellSyntaxError, sh.Unsupported) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def run(phone: Phone, line: str, status: int = 0) -> Ran:
+    """Run ``line`` as ``sh -c`` would (one that goes on past its end is a syntax error);
+    ``status`` is ``$?`` where it starts."""
+    try:
+        return sh.run(line, status, program(phone))
+    except sh.Incomplete as exc:
+        return Ran(errors=sh.PREFIX + f"syntax error: {exc}\n".encode(), status=1, ended=True)
+
+
+@dataclass
+class Session:
+    """The shell of one ``adb shell`` session, reading lines: ``$?`` carries from line to line,
+    and a command that goes on (an open quote, a trailing ``&&``) waits for the next line."""
+
+    phone: Phone
+    status: int = 0
+    pending: str = ""
+
+    def feed(self, line: str) -> Ran | None:
+        """Run ``line``; None while the command goes on."""
+        try:
+            ran = sh.run(self.pending + line, self.status, program(self.phone))
+        except sh.Incomplete:
+            self.pending += line + "\n"
+            return None
+        self.pending, self.status = "", ran.status
+        return ran
+
+    def end(self) -> Ran:
+        """The input ended: a command still open is a syntax error, as sh says then."""
+        ran = Ran(status=self.status)
+        if self.pending:
+            ran = run(self.phone, self.pending, self.status)
+        self.pending, self.status = "", ran.status
+        return ran
+
+
+def program(phone: Phone) -> sh.Command:
+    """The phone's programs, for the shell: ``argv`` and stdin → what the program did."""
+
+    def run_program(argv: list[str], stdin: bytes) -> Ran:
         handler = COMMANDS.get(argv[0])
         if handler is None:
-            out, status = f"/system/bin/sh: {argv[0]}: inaccessible or not found\n".encode(), 127
-        else:
-            try:
-                out, status = handler(phone, argv[1:])
-            except (IndexError, ValueError) as exc:
-                out, status = f"{argv[0]}: bad arguments: {exc}\n".encode(), 1
-        output += out
-    return output, status
+            message = f"{argv[0]}: inaccessible or not found\n".encode()
+            return Ran(errors=sh.PREFIX + message, status=127)
+        if argv[0] == "cat" and len(argv) == 1:
+            return Ran(output=stdin)
+        try:
+            done = handler(phone, argv[1:])
+        except Failed as exc:
+            return Ran(errors=exc.message.encode(), status=exc.status)
+        except (IndexError, ValueError) as exc:
+            return Ran(errors=f"{argv[0]}: bad arguments: {exc}\n".encode(), status=1)
+        return done if isinstance(done, Ran) else Ran(output=done[0], status=done[1])
 
-
-def _echo(phone: Phone, args: list[str]) -> Result:
-    return (" ".join(args) + "\n").encode(), 0
+    return run_program
 
 
 def _keycode(name: str) -> str:
@@ -60,9 +113,25 @@ def _keycode(name: str) -> str:
     return name
 
 
+def input_text(text: str) -> str:
+    """What Android's ``input text TEXT`` types: each ``%s`` is a space (there is no way to
+    write a literal ``%s``); a character without a key fails as ``cmd input`` does."""
+    typed = text.replace("%s", " ")
+    if not KEYBOARD.issuperset(typed):
+        raise Failed(
+            "\nException occurred while executing 'text':\njava.lang.NullPointerException: "
+            "Attempt to get length of null array\n",
+            255,
+        )
+    return typed
+
+
 def _input(phone: Phone, args: list[str]) -> Result:
-    if args and args[0] in ("touchscreen", "keyboard"):
+    """``input [SOURCE] [-d DISPLAY] VERB ARGS`` (InputShellCommand.onCommand)."""
+    if args and args[0] in INPUT_SOURCES:
         args = args[1:]
+    if args[:1] == ["-d"]:
+        args = args[2:]
     verb, rest = args[0], args[1:]
     if verb == "tap":
         phone.tap(float(rest[0]), float(rest[1]))
@@ -71,8 +140,11 @@ def _input(phone: Phone, args: list[str]) -> Result:
         x1, y1, x2, y2 = (float(v) for v in rest[:4])
         phone.swipe(x1, y1, x2, y2, duration)
     elif verb == "text":
-        # As on Android: the text arrives as one argument; %s stands for a space.
-        phone.type_text(" ".join(rest).replace("%s", " "))
+        # Only the first argument is read, as on Android; a newline is the Enter key.
+        for number, line in enumerate(input_text(rest[0]).split("\n")):
+            if number:
+                phone.key("ENTER")
+            phone.type_text(line)
     elif verb == "keyevent":
         for key in rest:
             if key.startswith("--"):
@@ -199,20 +271,28 @@ def _uiautomator(phone: Phone, args: list[str]) -> Result:
     return f"UI hierchary dumped to: {path}\n".encode(), 0
 
 
-def _cat(phone: Phone, args: list[str]) -> Result:
-    out = b""
+def _cat(phone: Phone, args: list[str]) -> Ran:
+    """toybox cat: each file in turn; a missing one is said on stderr, and the status is 1."""
+    done = Ran()
     for path in args:
-        if path not in phone.files:
-            return out + f"cat: {path}: No such file or directory\n".encode(), 1
-        out += phone.files[path]
-    return out, 0
+        if path in phone.files:
+            done.output += phone.files[path]
+        else:
+            done.errors += f"cat: {path}: No such file or directory\n".encode()
+            done.status = 1
+    return done
 
 
-def _rm(phone: Phone, args: list[str]) -> Result:
+def _rm(phone: Phone, args: list[str]) -> Ran:
+    """toybox rm: a missing file is said on stderr (status 1) unless ``-f``."""
+    done, force = Ran(), any(a.startswith("-") and "f" in a for a in args)
     for path in args:
-        if not path.startswith("-"):
-            phone.files.pop(path, None)
-    return b"", 0
+        if path.startswith("-"):
+            continue
+        if phone.files.pop(path, None) is None and not force:
+            done.errors += f"rm: {path}: No such file or directory\n".encode()
+            done.status = 1
+    return done
 
 
 def _getprop(phone: Phone, args: list[str]) -> Result:
@@ -227,8 +307,7 @@ def _getprop(phone: Phone, args: list[str]) -> Result:
     return "".join(f"[{k}]: [{v}]\n" for k, v in props.items()).encode(), 0
 
 
-COMMANDS: dict[str, Callable[[Phone, list[str]], Result]] = {
-    "echo": _echo,
+COMMANDS: dict[str, Callable[[Phone, list[str]], Result | Ran]] = {
     "input": _input,
     "screencap": _screencap,
     "wm": _wm,
@@ -242,6 +321,5 @@ COMMANDS: dict[str, Callable[[Phone, list[str]], Result]] = {
     "cat": _cat,
     "rm": _rm,
     "getprop": _getprop,
-    "true": lambda p, a: (b"", 0),
-    "false": lambda p, a: (b"", 1),
 }
+"""The phone's programs (echo, true, false and exit are the shell's own, in :mod:`sh`)."""
