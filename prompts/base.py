@@ -16,17 +16,14 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from vlagent.prompts.bounds import ParseError as ParseError  # re-exported: its old home
+from vlagent.prompts.bounds import check_answer
 from vlagent.prompts.resize import ResizeRule
 from vlagent.tools import ToolCall, ToolSet
-from vlagent.tools.errors import VlagentError
 
 Message = dict[str, Any]
 """A chat message in the Hugging Face form: ``{"role": ..., "content": [parts]}`` where a part
 is ``{"type": "text", "text": ...}`` or ``{"type": "image", "image": PIL.Image}``."""
-
-
-class ParseError(VlagentError, ValueError):
-    """Model text that holds no usable tool call. The message is written for the model to act on."""
 
 
 @dataclass(frozen=True)
@@ -209,9 +206,23 @@ class Dialect(ABC):
         ``surface`` is what the image shows, in the environment's words ("screen", "camera
         image")."""
 
-    @abstractmethod
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The size check in parse() is what bounds the time of every parser: a dialect
+        # implements parse_answer() and cannot step around it.
+        if "parse" in cls.__dict__:
+            raise TypeError(
+                f"dialect {cls.__name__} overrides parse(); implement parse_answer() instead"
+            )
+
     def parse(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
-        """Every tool call in ``text``, points normalized. Raises only :class:`ParseError`."""
+        """Every tool call in ``text``, points normalized. Raises only :class:`ParseError`: for
+        an answer that is not text or is over ``MAX_ANSWER_CHARS`` before any parsing."""
+        return self.parse_answer(check_answer(text), frame, toolset)
+
+    @abstractmethod
+    def parse_answer(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
+        """:meth:`parse` below the size check: time linear in ``len(text)``."""
 
 
 def call_text(call: ToolCall) -> str:

@@ -106,9 +106,7 @@ class JsonAnswer(Dialect):
         ]
         return Prompt(messages=messages, frame=frame, json_schema=answer_schema(toolset, frame))
 
-    def parse(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
-        if not isinstance(text, str):
-            raise ParseError("the answer is not text")
+    def parse_answer(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
         found = _read_call(_THINK.sub("", text))
         if found is None:
             raise ParseError(

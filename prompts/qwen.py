@@ -30,11 +30,14 @@ from vlagent.prompts.jsontext import first_object, loads_or_text, strip_fences
 from vlagent.prompts.resize import ResizeRule
 from vlagent.tools import ToolCall, ToolSet
 
+# Each pattern is linear on any text (benchmarks/parse_scaling.py): a lazy body stops at a fixed
+# tag, and a name excludes "<" so that a run of unclosed "<function=" tags is not rescanned from
+# each one (that was quadratic).
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?=</tool_call>|<tool_call>|$)", re.DOTALL)
-_XML_FUNCTION = re.compile(r"<function=([^>\s]+)>(.*?)(?:</function>|$)", re.DOTALL)
+_XML_FUNCTION = re.compile(r"<function=([^<>\s]+)>(.*?)(?:</function>|$)", re.DOTALL)
 _XML_PARAMETER = re.compile(
-    r"<parameter=([^>\s]+)>(.*?)(?:</parameter>|(?=<parameter=)|$)", re.DOTALL
+    r"<parameter=([^<>\s]+)>(.*?)(?:</parameter>|(?=<parameter=)|$)", re.DOTALL
 )
 
 SYSTEM = "You are a helpful assistant."
@@ -122,9 +125,7 @@ class QwenFunctionCalling(Dialect):
             model_image_size=self.pixel_size(frame),
         )
 
-    def parse(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
-        if not isinstance(text, str):
-            raise ParseError("the answer is not text")
+    def parse_answer(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
         visible = _THINK.sub("", text)
         blocks = [m.group(1) for m in _TOOL_CALL.finditer(visible)] or [visible]
         calls = []

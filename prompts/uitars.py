@@ -9,7 +9,7 @@ as code.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from vlagent.prompts.base import (
     Prompt,
     normalize_call,
 )
+from vlagent.prompts.bounds import is_number, read_number, shorten
 from vlagent.prompts.qwen import _THINK, _default_resize
 from vlagent.prompts.uitars_prompts import (
     DESKTOP_15,
@@ -42,11 +43,23 @@ LONG_PRESS_SECONDS = 1.0
 
 # ``Action:`` may follow text on the same line ("… close it. Action: click(…)"), as the official
 # parsers accept; a word that ends in "action" (Reaction:) is not a header.
+#
+# The scanner is linear in the answer's length (benchmarks/parse_scaling.py): every pattern is
+# matched at a position in the text (never on a copied slice of the rest), a name starts only
+# where a word starts (a run of letters is not retried from each of its letters), and a section
+# header's blanks stay on its line (a run of blank lines is not rescanned from each one).
 _ACTION_HEADER = re.compile(r"(?<![A-Za-z_])Action\s*[:：]")
-_SECTION = re.compile(r"^\s*(?:Thought|Reflection|Action_Summary)\s*[:：]", re.MULTILINE)
-_NAME = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)\(")
+_SECTION = re.compile(r"^[ \t]*(?:Thought|Reflection|Action_Summary)[ \t]*[:：]", re.MULTILINE)
+_NAME = re.compile(r"(?<![A-Za-z_0-9])([A-Za-z_][A-Za-z_0-9]*)\(")
+_STARTS_ACTION = re.compile(r"\s*[A-Za-z_]\w*\(")
 _KEY = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*=\s*")
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_CLOSE = re.compile(r"\s*\)")
+_COMMA = re.compile(r"\s*,")
+_BARE = re.compile(r"[^,)]*")
+_NEXT_KEY = re.compile(r"\s*,\s*[A-Za-z_]\w*\s*=")
+_ACTION_END = re.compile(r"\s*\)\s*(?:$|\n|[A-Za-z_]\w*\()")
+_POINT_MARKS = re.compile(r"<\|box_(?:start|end)\|>|</?(?:point|bbox)>|[(),\[\]]")
+"""What surrounds and separates the numbers of a point: the rest must be numbers."""
 
 
 @dataclass
@@ -67,73 +80,79 @@ def _string_end(text: str, start: int, quote: str) -> int:
         pos = text.find(quote, pos)
         if pos < 0:
             return -1
-        rest = text[pos + 1 :]
-        if re.match(r"\s*,\s*[A-Za-z_]\w*\s*=", rest) or re.match(
-            r"\s*\)\s*(?:$|\n|[A-Za-z_]\w*\()", rest
-        ):
+        if _NEXT_KEY.match(text, pos + 1) or _ACTION_END.match(text, pos + 1):
             return pos
         pos += 1
 
 
-def _scan(text: str) -> list[_Action]:
-    actions: list[_Action] = []
+def _value(text: str, pos: int, key: str, name: str) -> tuple[str, int]:
+    """The value of ``key`` starting at ``pos``, and the position after it."""
+    if pos < len(text) and text[pos] in "'\"":
+        end = _string_end(text, pos + 1, text[pos])
+        if end < 0:
+            raise ParseError(f"the value of {shorten(key)!r} in {shorten(name)}(...) is not closed")
+        return text[pos + 1 : end], end + 1
+    bare = _BARE.match(text, pos)
+    value = bare.group(0) if bare else ""
+    return value.strip(), pos + len(value)
+
+
+def _scan(text: str) -> Iterator[_Action]:
+    """The actions in ``text``, one at a time: an answer whose first action is refused is not
+    read further, and a million of them are never held at once."""
     pos = 0
     while True:
         match = _NAME.search(text, pos)
         if match is None:
-            return actions
+            return
         name, pos = match.group(1), match.end()
         args: dict[str, str] = {}
         while True:
-            close = re.match(r"\s*\)", text[pos:])
+            close = _CLOSE.match(text, pos)
             if close is not None:
-                pos += close.end()
+                pos = close.end()
                 break
             key = _KEY.match(text, pos)
             if key is None:
                 break  # not an action after all, or cut short: keep what was read
-            pos = key.end()
-            if pos < len(text) and text[pos] in "'\"":
-                end = _string_end(text, pos + 1, text[pos])
-                if end < 0:
-                    raise ParseError(f"the value of {key.group(1)!r} in {name}(...) is not closed")
-                value = text[pos + 1 : end]
-                pos = end + 1
-            else:
-                bare = re.match(r"[^,)]*", text[pos:])
-                value = bare.group(0).strip() if bare else ""
-                pos += len(value)
+            value, pos = _value(text, key.end(), key.group(1), name)
             args[key.group(1)] = value.replace("\\n", "\n").replace("\\'", "'").replace('\\"', '"')
-            comma = re.match(r"\s*,", text[pos:])
+            comma = _COMMA.match(text, pos)
             if comma is not None:
-                pos += comma.end()
-        actions.append(_Action(name, args))
+                pos = comma.end()
+        yield _Action(name, args)
 
 
-def _last_actions(text: str, headers: list[re.Match[str]]) -> list[_Action]:
-    """The actions after the last ``Action:`` header, as the official parsers take them (actions
-    separated by blank lines inside it all count). A header inside typed text
-    (``type(content='Action: x')``) is skipped: the last header that starts an action wins."""
-    for header in reversed(headers):
-        body = text[header.end() :]
-        after = _SECTION.search(body)  # a Reflection: or Thought: after the action ends it
-        body = body[: after.start()] if after is not None else body
-        if re.match(r"\s*[A-Za-z_]\w*\(", body):
-            return _scan(body)
-    return []
+def _action_text(text: str) -> str | None:
+    """The text after the last ``Action:`` header that starts an action, up to a ``Thought:`` or
+    ``Reflection:`` after it, as the official parsers take it (actions separated by blank lines
+    inside it all count); "" when no header starts one, None when there is no header. A header
+    inside typed text (``type(content='Action: x')``) is skipped: the last one that starts an
+    action wins."""
+    found, start = False, -1
+    for header in _ACTION_HEADER.finditer(text):
+        found = True
+        if _STARTS_ACTION.match(text, header.end()):
+            start = header.end()
+    if start < 0:
+        return "" if found else None
+    after = _SECTION.search(text, start)
+    return text[start : after.start() if after is not None else len(text)]
 
 
 def _point(value: str | None, what: str) -> list[float | int]:
     """A point from ``(x,y)``, ``<point>x y</point>``, ``[x, y]``; a box's centre from four
-    numbers (``<bbox>``, ``(x1,y1,x2,y2)``)."""
+    numbers (``<bbox>``, ``(x1,y1,x2,y2)``). Anything else in the value is refused, so a number
+    is never read as another (``1e3`` is 1000, ``0x10`` is no point)."""
     if value is None:
         raise ParseError(f"{what} is missing")
-    numbers = [float(n) for n in _NUMBER.findall(value)]
+    tokens = _POINT_MARKS.sub(" ", value).split()
+    if len(tokens) not in (2, 4) or not all(is_number(t) for t in tokens):
+        raise ParseError(f"{what} {shorten(value)!r} is not a point (x,y) or a box (x1,y1,x2,y2)")
+    numbers = [float(read_number(t)) for t in tokens]
     if len(numbers) == 2:
         return [_number(n) for n in numbers]
-    if len(numbers) == 4:
-        return [_number((numbers[0] + numbers[2]) / 2), _number((numbers[1] + numbers[3]) / 2)]
-    raise ParseError(f"{what} {value!r} is not a point (x,y) or a box (x1,y1,x2,y2)")
+    return [_number((numbers[0] + numbers[2]) / 2), _number((numbers[1] + numbers[3]) / 2)]
 
 
 def _start(args: dict[str, str]) -> str | None:
@@ -175,7 +194,9 @@ def _desktop(action: _Action, frame: CoordinateFrame) -> dict[str, Any]:
         direction = a.get("direction", "").strip().lower()
         sign = {"up": 1, "down": -1, "right": 1, "left": -1}.get(direction)
         if sign is None:
-            raise ParseError(f"scroll direction {direction!r} is not up, down, left or right")
+            raise ParseError(
+                f"scroll direction {shorten(direction)!r} is not up, down, left or right"
+            )
         call: dict[str, Any] = {
             "action": "hscroll" if direction in ("left", "right") else "scroll",
             "pixels": sign * SCROLL_PIXELS,
@@ -214,7 +235,9 @@ def _mobile(action: _Action, frame: CoordinateFrame) -> dict[str, Any]:
         direction = a.get("direction", "").strip().lower()
         move = {"down": (0, -1), "up": (0, 1), "right": (-1, 0), "left": (1, 0)}.get(direction)
         if move is None:
-            raise ParseError(f"scroll direction {direction!r} is not up, down, left or right")
+            raise ParseError(
+                f"scroll direction {shorten(direction)!r} is not up, down, left or right"
+            )
         x, y = _point(_start(a), "start_box") if _start(a) else [frame.width / 2, frame.height / 2]
         end = [
             min(max(x + move[0] * SWIPE_FRACTION * frame.width, 0), frame.width),
@@ -245,7 +268,7 @@ def _common(action: _Action) -> dict[str, Any]:
         )
     if name == "call_user":
         return {"action": "terminate", "status": "failure"}
-    raise ParseError(f"unknown action {name}(...)")
+    raise ParseError(f"unknown action {shorten(name)}(...)")
 
 
 _SPACES: dict[str, tuple[str, str, Callable[[_Action, CoordinateFrame], dict[str, Any]]]] = {
@@ -308,23 +331,22 @@ class UITars(Dialect):
         ]
         return Prompt(messages=messages, frame=frame, model_image_size=self.pixel_size(frame))
 
-    def parse(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
-        if not isinstance(text, str):
-            raise ParseError("the answer is not text")
+    def parse_answer(self, text: str, frame: CoordinateFrame, toolset: ToolSet) -> list[ToolCall]:
         tool = _tool(toolset)
         visible = _THINK.sub("", text)
-        headers = list(_ACTION_HEADER.finditer(visible))
-        if not headers and _SECTION.search(visible):
+        actions = _action_text(visible)
+        if actions is None and _SECTION.search(visible):
             raise ParseError("no 'Action:' line found; answer as Thought: … then Action: …")
-        actions = _last_actions(visible, headers) if headers else _scan(visible)
-        if not actions:
+        _, _, translate = _SPACES[tool]
+        calls = [
+            normalize_call(tool, translate(action, frame), frame, toolset)
+            for action in _scan(visible if actions is None else actions)
+        ]
+        if not calls:
             raise ParseError(
                 "no action found after 'Action:'; write e.g. Action: click(start_box='(x,y)')"
             )
-        _, _, translate = _SPACES[tool]
-        return [
-            normalize_call(tool, translate(action, frame), frame, toolset) for action in actions
-        ]
+        return calls
 
 
 class UITars15(UITars):

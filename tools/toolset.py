@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from vlagent.tools.errors import VlagentError
 from vlagent.tools.functions import call_with, tool_from_function
+from vlagent.tools.limits import number_gate, number_problem
 from vlagent.tools.points import is_on_screen, point_fields
 from vlagent.tools.schema import describe, parameters_schema
 
@@ -144,11 +145,21 @@ class ToolSet:
 
     def validate(self, call: ToolCall) -> BaseModel:
         """Turn a parsed call into a typed action, or raise :class:`ToolError` saying what to
-        fix."""
+        fix. Every tool obeys the number rule here (``tools/limits.py``, docs/tools.md): a
+        number argument is a finite int or float of at most 2**53, never a string or a
+        boolean, at any depth."""
         tool = self._tools.get(call.name)
         if tool is None:
-            raise ToolError(f"unknown tool {call.name!r}; the tools are: {', '.join(self._tools)}")
+            raise ToolError(
+                f"unknown tool {_cut(call.name)!r}; the tools are: {', '.join(self._tools)}"
+            )
+        _check_numbers(call)
+        # The number rule, for every tool: checked on what the model wrote, before the tool's
+        # own model (which would read "0.1" or True as a number) and its validators see it.
+        gate = number_gate(tool)
         try:
+            if gate is not None and isinstance(call.arguments, dict):
+                gate.model_validate(call.arguments)
             action = tool.model_validate(call.arguments)
         except ValidationError as exc:
             raise ToolError(_describe_errors(call, exc)) from None
@@ -162,29 +173,54 @@ class ToolSet:
         return action
 
 
+def _check_numbers(call: ToolCall) -> None:
+    """No NaN, infinity, oversized integer or runaway nesting in any argument, of any type."""
+    arguments = call.arguments if isinstance(call.arguments, dict) else {}
+    for name, value in arguments.items():
+        problem = number_problem(value)
+        if problem is not None:
+            shown = _show(call.raw().get(name, value))
+            raise ToolError(f"{call.name}: '{_cut(str(name))}' {shown}: {problem}")
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _show(value: Any) -> str:
     """A value as the model wrote it, cut short: an error must not copy 100 KB of text."""
+    if isinstance(value, str) and len(value) > 80:
+        value = value[:80]  # no need to encode all of it to show the start
     try:
         shown = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        shown = repr(value)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    except (TypeError, ValueError, RecursionError):
+        try:
+            shown = repr(value)
+        except (ValueError, RecursionError):  # an int over Python's int-string limit
+            shown = f"(a {type(value).__name__} too large to show)"
+    return _cut(shown)
+
+
+MAX_PROBLEMS = 8
+"""Problems one error message lists: enough to fix a call, short enough to read."""
 
 
 def _describe_errors(call: ToolCall, exc: ValidationError) -> str:
-    problems = []
+    problems: dict[str, None] = {}
+    shown: dict[str, str] = {}  # each field's value is written out once, however many errors
     for error in exc.errors(include_url=False):
         message = str(error["msg"]).removeprefix("Value error, ")
         loc = error["loc"]
         if not loc:
-            problems.append(message)
-            continue
-        field_name = str(loc[0])
-        if error["type"] == "extra_forbidden":
-            problems.append(f"there is no argument '{field_name}'")
-            continue
-        shown = _show(call.raw().get(field_name, error.get("input")))
-        problems.append(f"'{field_name}' {shown}: {message[0].lower()}{message[1:]}")
-    # A pair reports each bad element; say it once per field.
-    unique = list(dict.fromkeys(problems))
-    return f"{call.name}: " + "; ".join(unique)
+            problems[message] = None
+        elif error["type"] == "extra_forbidden":
+            problems[f"there is no argument '{_cut(str(loc[0]))}'"] = None
+        else:
+            name = str(loc[0])
+            if name not in shown:
+                shown[name] = _show(call.raw().get(name, error.get("input")))
+            problems[f"'{_cut(name)}' {shown[name]}: {message[0].lower()}{message[1:]}"] = None
+        # A list reports each bad element; say each problem once, and only the first few.
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    return f"{call.name}: " + "; ".join(problems)

@@ -106,7 +106,7 @@ def test_a_typed_function_is_a_tool_whose_wrong_arguments_get_the_retry_path(
     )
     steps = read_trajectory(tmp_path / "run").steps
     assert steps[0].error is not None and steps[0].error.kind == "validation"
-    assert "'forward_m' \"far\": input should be a valid number" in prompts[1].text()
+    assert "'forward_m' \"far\": must be a number" in prompts[1].text()  # the number rule
     assert steps[1].result is not None and not steps[1].result.ok  # the handler said no
     assert "at most 2 m per move" in prompts[2].text()
     assert steps[2].result is not None and steps[2].result.message == "drove 0.5 m"

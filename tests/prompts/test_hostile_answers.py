@@ -193,7 +193,8 @@ HOSTILE = {
         '"\\ud800"}}</tool_call>',
         "surrogate",
     ),
-    "100k text": (_call(action="type", text="a" * 100_000), "at most 2,000"),
+    # Under the answer size limit (MAX_ANSWER_CHARS), so validation's text limit speaks.
+    "60k text": (_call(action="type", text="a" * 60_000), "at most 2,000"),
     "wait a day": (_call(action="wait", time=86400), "less than or equal to 60"),
 }
 
