@@ -3,15 +3,18 @@
 Commands go through :class:`environments.adb_channel.AdbChannel` (one shell session kept open,
 screenshots over ``exec:``); adbutils lists, connects and picks devices.
 
-Typed text reaches the device literally: it is quoted for the device's shell (``shlex.quote``) and
-its spaces written as ``%s``, the way ``input text`` wants them; the device's shell never
-interprets quotes, ``;``, ``&``, ``$``, backslashes. Text outside ASCII goes through ADB Keyboard
-(its base64 broadcast) when it is installed; otherwise the action fails and says so.
+Typed text reaches the device literally (:func:`environments.android_commands.typing_commands`):
+it is quoted for the device's shell (``shlex.quote``), so the shell never interprets quotes,
+``;``, ``&``, ``$``, backslashes; and written under ``input text``'s own rule (spaces as ``%s``,
+a ``%`` and the ``s`` after it in separate commands). Text ``input text`` cannot type (outside
+printable ASCII, tab and newline) goes through ADB Keyboard (its base64 broadcast) when it is
+installed; otherwise the action fails and says so.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import re
 import shlex
@@ -24,18 +27,26 @@ from pydantic import BaseModel
 from vlagent.environments.adb_channel import AdbChannel, wm_size
 from vlagent.environments.adb_server import ServerLease
 from vlagent.environments.android_apps import app_package
-from vlagent.environments.android_commands import DeviceCommands
+from vlagent.environments.android_commands import (
+    INPUT_TEXT_CHARACTERS,
+    DeviceCommands,
+    display_rotation,
+    typing_commands,
+)
+from vlagent.environments.android_commands import shell_text as shell_text  # where it was
 from vlagent.environments.base import (
     ActionResult,
+    DeviceFacts,
     Environment,
     EnvironmentFault,
     EnvironmentUnavailable,
     Observation,
 )
-from vlagent.environments.lock import DeviceLock
+from vlagent.environments.lock import DeviceLock, serial_identity
 from vlagent.environments.registry import Option
 from vlagent.environments.ui_tree import draw_marks, dump_package, for_model, parse_hierarchy
 from vlagent.tools import MobileUse, ToolSet, mobile_tools
+from vlagent.tools.keys import SYSTEM_BUTTON_NAMES, android_keycode
 
 log = logging.getLogger("vlagent.android")
 
@@ -44,17 +55,9 @@ VIRTUAL = "virtual"
 attached)."""
 ADB_KEYBOARD = "com.android.adbkeyboard"
 DUMP_PATH = "/sdcard/vlagent_window_dump.xml"
-SYSTEM_BUTTONS = {
-    "Back": "KEYCODE_BACK",
-    "Home": "KEYCODE_HOME",
-    "Menu": "KEYCODE_MENU",
-    "Enter": "KEYCODE_ENTER",
-}
-
-
-def shell_text(text: str) -> str:
-    """``text`` as one argument of ``input text`` that the device's shell passes on unchanged."""
-    return shlex.quote(text.replace(" ", "%s"))
+SYSTEM_BUTTONS = {button: f"KEYCODE_{android_keycode(button)}" for button in SYSTEM_BUTTON_NAMES}
+"""Each system button is the key of its name: policies judge ``system_button Home`` as ``key
+HOME`` (tools/keys.py)."""
 
 
 def _adbutils() -> Any:
@@ -65,6 +68,14 @@ def _adbutils() -> Any:
             f"the android environment needs adbutils ({exc}): pip install adbutils"
         ) from None
     return adbutils
+
+
+def _listed(devices: list[Any], serial: str) -> Any:
+    """The device of the adb server's list that ``serial`` names: the same serial, else another
+    spelling of it (``localhost:5555`` for ``127.0.0.1:5555``); None when none does."""
+    same = [d for d in devices if d.serial == serial]
+    same = same or [d for d in devices if serial_identity(d.serial) == serial_identity(serial)]
+    return same[0] if same else None
 
 
 class AndroidEnvironment(DeviceCommands, Environment):
@@ -141,7 +152,8 @@ class AndroidEnvironment(DeviceCommands, Environment):
     def _choose(self, serial: str | None) -> str:
         try:
             devices = self.client.list()
-            if serial and ":" in serial and serial not in {d.serial for d in devices}:
+            known = {serial_identity(d.serial) for d in devices}
+            if serial and ":" in serial and serial_identity(serial) not in known:
                 self.client.connect(
                     serial, timeout=10
                 )  # a network device: attach it like adb connect
@@ -155,7 +167,7 @@ class AndroidEnvironment(DeviceCommands, Environment):
         ready = [d.serial for d in devices if d.state == "device"]
         listing = ", ".join(f"{d.serial} ({d.state})" for d in devices) or "none"
         if serial is not None:
-            found = next((d for d in devices if d.serial == serial), None)
+            found = _listed(devices, serial)
             if found is None:
                 raise EnvironmentUnavailable(
                     f"no device {serial!r}; devices found: {listing} (agent devices lists them)"
@@ -165,7 +177,7 @@ class AndroidEnvironment(DeviceCommands, Environment):
                     f"device {serial} is {found.state}: unlock it and accept USB debugging, or "
                     f"for a network device run adb disconnect {serial} then adb connect {serial}"
                 )
-            return str(serial)
+            return str(found.serial)  # the server's spelling: the one the lock is named by
         if not ready:
             return self._no_device(f"no Android device is ready (devices: {listing})")
         if len(ready) > 1:
@@ -211,10 +223,8 @@ class AndroidEnvironment(DeviceCommands, Environment):
         self.screen = image.size
         rotation = 0
         if (image.width > image.height) != (self.width > self.height):
-            found = re.search(
-                r"mCurrentRotation=(?:ROTATION_)?(\d+)", self._shell("dumpsys window")
-            )
-            rotation = int(found.group(1)) if found else 1
+            found = display_rotation(self._shell("dumpsys window"))
+            rotation = 1 if found is None else found
         return Observation(
             image=image,
             scale=1.0,
@@ -255,12 +265,13 @@ class AndroidEnvironment(DeviceCommands, Environment):
         elif kind == "type":
             return self._type(action.text or "")
         elif kind == "key":
-            name = (action.text or "").strip().upper().removeprefix("KEYCODE_")
-            if not re.fullmatch(r"[A-Z0-9_]+", name):
+            # The key policies judged (tools/keys.py), never another spelling of it.
+            name = android_keycode(action.text or "")
+            if name is None:
                 return ActionResult(
                     ok=False,
                     executed=False,
-                    message=f"{action.text!r} is not an adb keyevent name (e.g. volume_up)",
+                    message=f"{action.text!r} is not an Android key name (e.g. volume_up)",
                 )
             self._shell(f"input keyevent KEYCODE_{name}")
         elif kind == "system_button" and action.button:
@@ -276,14 +287,8 @@ class AndroidEnvironment(DeviceCommands, Environment):
         return ActionResult(ok=True, message=f"{kind} done")
 
     def _type(self, text: str) -> ActionResult:
-        if text.isascii():
-            # input text cannot type a newline: lines go one by one, Enter between them.
-            commands = []
-            for i, line in enumerate(text.split("\n")):
-                if i:
-                    commands.append("input keyevent KEYCODE_ENTER")
-                if line:
-                    commands.append(f"input text {shell_text(line)}")
+        if INPUT_TEXT_CHARACTERS.issuperset(text):
+            commands = typing_commands(text)
             if commands:
                 self._shell_many(commands)
             return ActionResult(ok=True, message="type done")
@@ -292,18 +297,27 @@ class AndroidEnvironment(DeviceCommands, Environment):
                 ok=False,
                 executed=False,
                 message=(
-                    "this text has characters outside ASCII, which adb input cannot type; install "
-                    "ADB Keyboard (com.android.adbkeyboard) and make it the input method"
+                    "this text has characters adb input cannot type (only printable ASCII, tab "
+                    "and newline); install ADB Keyboard (com.android.adbkeyboard) and make it "
+                    "the input method"
                 ),
             )
         encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
         self._shell(f"am broadcast -a ADB_INPUT_B64 --es msg {encoded}")
         return ActionResult(ok=True, message="type done (through ADB Keyboard)")
 
+    def _packages(self) -> list[str]:
+        return re.findall(r"package:(\S+)", self._shell("pm list packages"))
+
     def resolve_app(self, label: str) -> str | None:
         """The package of the app called ``label`` among the installed ones
         (:func:`app_package`)."""
-        return app_package(label, re.findall(r"package:(\S+)", self._shell("pm list packages")))
+        return app_package(label, self._packages())
+
+    def facts(self) -> DeviceFacts:
+        # The same lookup as ``open``; the package list is asked for once per decision.
+        packages = functools.cache(self._packages)
+        return DeviceFacts(app_package=lambda label: app_package(label, packages()))
 
     def _open(self, label: str) -> ActionResult:
         package = self.resolve_app(label)

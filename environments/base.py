@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar
@@ -177,6 +178,31 @@ def run_handler(handler: Handler, action: BaseModel) -> ActionResult:
     return ActionResult(message=str(returned))
 
 
+def _unknown(*_: object) -> None:
+    return None
+
+
+def _as_written(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What only the device knows about where an action lands, asked for lazily by the policy's
+    effect resolution (``vlagent.agent.core.effects``). None means the device cannot tell, and a
+    policy that needs the answer then refuses.
+
+    ``pointer()``: where the pointer is now, normalized to the observed image as action points
+    are (outside [0, 1] when it is off the observed screen). ``app_package(name)``: the package
+    ``open name`` would start, by the environment's own lookup. ``typed(text)``: the text the
+    device will type for what the model wrote (a secret's ``{{NAME}}`` filled in), so that a
+    line break inside a secret's value counts as the Enter it presses; never shown to anyone."""
+
+    pointer: Callable[[], tuple[float, float] | None] = _unknown
+    app_package: Callable[[str], str | None] = _unknown
+    typed: Callable[[str], str] = _as_written
+
+
 class Environment(ABC):
     """Observe, execute, close. Drivers subclass this; :func:`environments.check_environment`
     tells whether a new one keeps the contract."""
@@ -207,6 +233,11 @@ class Environment(ABC):
     def describe(self) -> dict[str, Any]:
         """JSON-ready facts for the trajectory header (device, screen, options)."""
         return {"name": self.name}
+
+    def facts(self) -> DeviceFacts:
+        """What policies need to know of the device to resolve an action's effect (where the
+        pointer is, which package an app name starts); by default the device tells nothing."""
+        return DeviceFacts()
 
     def close(self) -> None:
         """Release the device. Safe to call twice."""

@@ -12,7 +12,13 @@ from typing import Any, ClassVar, Literal
 from PIL import Image, ImageDraw
 from pydantic import BaseModel
 
-from vlagent.environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
+from vlagent.environments.base import (
+    ActionResult,
+    DeviceFacts,
+    Environment,
+    EnvironmentUnavailable,
+    Observation,
+)
 from vlagent.environments.registry import Option
 from vlagent.tools import ComputerUse, GuiTool, MobileUse, ToolSet, computer_tools, mobile_tools
 
@@ -134,6 +140,9 @@ class MemoryEnvironment(Environment):
             label = " ".join(str(v) for k, v in action.arguments().items() if k != "coordinate")
             draw.rectangle([0, 0, self.width, 20], fill="white")
             draw.text((4, 4), label[:120], fill="black")
+
+    def facts(self) -> DeviceFacts:
+        return DeviceFacts(pointer=lambda: self.pointer)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel
 
 from vlagent.agent.core.deadline import DecisionClock, Overrun
+from vlagent.agent.core.policy import decide
 from vlagent.agent.core.recording import StepLines, end_record, header_record
 from vlagent.agent.core.steps import (
     MODEL_OUTPUT_ERRORS,
@@ -30,6 +31,7 @@ from vlagent.agent.core.steps import (
     StepError,
 )
 from vlagent.agent.core.thinking import generate, ms_since, read, render
+from vlagent.agent.runtimes.base import answer_by
 from vlagent.agent.trajectory.recorder import RecorderError
 from vlagent.agent.trajectory.records import Outcome
 from vlagent.environments import (
@@ -234,7 +236,10 @@ class Run:
         action to execute (both None when the answer cannot be executed)."""
         ctx = self.context
         step, prompt, frames = render(ctx, self.goal, self._history, self._feedback, index, obs)
-        completion = generate(ctx, step, prompt)
+        limit = ctx.limits.time_limit_s
+        # --time-limit holds within the model call too: a remote runtime gives up by then.
+        with answer_by(None if limit is None else self._started + limit):
+            completion = generate(ctx, step, prompt)
         if completion is None:
             return step, None, None
         step.prompt_text = completion.prompt_text or step.prompt_text
@@ -243,7 +248,10 @@ class Run:
             return step, None, None
         step.calls, step.action = reading.call_records(), reading.record
         policy = self.context.policy
-        refusal = policy(reading.action) if policy is not None else None
+        # Judged by what the action will do on this device, not by how it is spelled.
+        refusal = (
+            decide(policy, reading.action, ctx.environment.facts()) if policy is not None else None
+        )
         if refusal:
             step.error = StepError(kind="policy", message=f"the action was refused: {refusal}")
             return step, None, None
@@ -314,7 +322,13 @@ class Run:
                 )
             return
         if error is not None:
-            self._finish("error", error.message)
+            limit = self.context.limits.time_limit_s
+            late = limit is not None and time.monotonic() - self._started >= limit
+            if late and error.kind == "model":
+                # A model call cut short by the limit: the run ran out of time, as between steps.
+                self._finish("time_limit", f"ran past the {limit:g} s limit: {error.message}")
+            else:
+                self._finish("error", error.message)
             return
         self._invalid_streak = 0
         self._feedback = None

@@ -176,7 +176,9 @@ def test_an_injected_instruction_does_not_skip_a_confirmation(
     )
     with build_agent(spec) as agent:
         result = agent.run("read the note")
-    assert asked == ["opening the app 'Settings': action='open', text='Settings'"]
+    assert asked == [
+        "opening the app 'Settings' (com.android.settings): action='open', text='Settings'"
+    ]
     assert result.steps[0].error is not None and result.steps[0].error.kind == "policy"
     assert phone.state()["foreground"] == "com.vlagent.notes"
 
