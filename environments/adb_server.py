@@ -12,12 +12,14 @@ import logging
 import os
 import socket
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from vlagent.environments.adb_channel import server_address, wm_size
+from vlagent.environments.base import EnvironmentUnavailable
+from vlagent.tools.files import FileError, open_lock_file, private_folder, touch_file
+from vlagent.tools.secrets import child_environment
 
 log = logging.getLogger("vlagent.android")
 STARTED = "started-by-vlagent"
@@ -46,24 +48,26 @@ class ServerLease:
     server started otherwise is never stopped. Releasing twice does nothing; a lease made with
     ``take=False`` holds nothing.
 
-    The leases of one port are files in a folder of the temporary directory, one per lease
-    (named by process id), with a marker when vlagent started the server."""
+    The leases of one port are files in a folder of the user's private folder (mode 0700,
+    checked: :func:`vlagent.tools.files.private_folder`), one per lease (named by process id),
+    with a marker when vlagent started the server; none is opened through a link."""
 
     def __init__(self, take: bool = True) -> None:
         self.host, self.port = server_address()
         self.held = take
         if not take:
             return
-        self.folder = Path(tempfile.gettempdir()) / f"vlagent-adb-{self.port}"
-        self.folder.mkdir(exist_ok=True)
         self.name = f"{os.getpid()}-{id(self)}"
-        with self._locked():
-            started = self.folder / STARTED
-            if not listening(self.host, self.port):
-                started.touch()  # the server the next request starts is vlagent's
-            elif not self._others():
-                started.unlink(missing_ok=True)  # listening, and no lease of ours: not ours
-            (self.folder / self.name).touch()
+        try:
+            self.folder = private_folder(f"adb-{self.port}")
+            with self._locked():
+                if not listening(self.host, self.port):
+                    touch_file(self.folder, STARTED)  # the server the next request starts is ours
+                elif not self._others():
+                    (self.folder / STARTED).unlink(missing_ok=True)  # listening, no lease: not ours
+                touch_file(self.folder, self.name)
+        except FileError as exc:
+            raise EnvironmentUnavailable(f"cannot count the adb server's users: {exc}") from None
 
     def release(self) -> None:
         if not self.held:
@@ -93,19 +97,20 @@ class ServerLease:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with open(self.folder / ".lock", "a") as lock:
-            try:
-                import fcntl
+        import fcntl
 
-                fcntl.flock(lock, fcntl.LOCK_EX)
-            except ImportError:  # not on POSIX: leases are still counted, unlocked
-                pass
+        lock = open_lock_file(self.folder, ".lock")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             yield
+        finally:
+            os.close(lock)
 
     def _stop(self) -> None:
         try:
             subprocess.run(
                 [adb_binary(), "-P", str(self.port), "kill-server"],
+                env=child_environment(),  # no API key, no secret (tools/secrets.py)
                 capture_output=True,
                 timeout=10,
                 check=False,

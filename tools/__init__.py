@@ -1,4 +1,6 @@
-"""What an agent may do: tool argument models, their schemas, and validation. No I/O here."""
+"""What an agent may do: tool argument models, their schemas, and validation. No I/O here, but for
+``files``: the one file layer (reading inside a root, writing without following links) that every
+other layer shares."""
 
 from vlagent.tools.computer_use import ComputerUse
 from vlagent.tools.functions import tool_from_function

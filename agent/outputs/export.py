@@ -13,6 +13,7 @@ the run directory. ``timestamp`` is ``frame_index / fps``: agent steps are event
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,13 @@ from typing import Any
 
 from vlagent.agent.core.views import recorded_state
 from vlagent.agent.trajectory import Step, Trajectory, TrajectoryError, read_trajectory
+from vlagent.agent.trajectory.files import (
+    IMAGE_ERRORS,
+    Content,
+    FileError,
+    read_inside,
+    write_inside,
+)
 from vlagent.tools.errors import VlagentError
 
 CODEBASE_VERSION = "v3.0"
@@ -58,10 +66,11 @@ def _flat(state: dict[str, Any]) -> tuple[list[str], list[float]]:
     return names, values
 
 
-def _images(trajectory: Trajectory, step: Step) -> dict[str, Path]:
+def _images(step: Step) -> dict[str, str]:
+    """The step's images by name: the files the recording names for them, relative to the run."""
     name = step.image_name or "screen"
-    found = {name: trajectory.path / step.screenshot} if step.screenshot else {}
-    found.update({view: trajectory.path / path for view, path in (step.views or {}).items()})
+    found = {name: step.screenshot} if step.screenshot else {}
+    found.update(step.views or {})
     return found
 
 
@@ -86,6 +95,8 @@ def export_lerobot(
 
     datasets.disable_progress_bars()  # a library call, not a terminal session
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out} is a file; give a new directory")
     if out.exists() and any(out.iterdir()):
         raise ExportError(f"{out} is not empty; give a new directory")
     dataset = _Dataset()
@@ -114,7 +125,7 @@ def export_lerobot(
         fps,
         environment or "unknown",
     )
-    (out / "meta/info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    _write(out, "meta/info.json", (json.dumps(info, indent=2) + "\n").encode("utf-8"))
     return out
 
 
@@ -181,15 +192,24 @@ def _add_images(dataset: _Dataset, trajectory: Trajectory, step: Step) -> None:
     """The step's images, as parquet image cells; each name keeps the size it first had."""
     from PIL import Image
 
-    for name, path in _images(trajectory, step).items():
-        with Image.open(path) as image:
-            size = (image.height, image.width)
+    for name, file in _images(step).items():
+        path = trajectory.path / file
+        try:  # the file layer: only a regular file inside the run, reached without a link
+            data = read_inside(trajectory.path, file)
+            with Image.open(io.BytesIO(data)) as image:
+                size = (image.height, image.width)
+        except FileError as exc:
+            raise ExportError(
+                f"step {step.index}: {exc}; a run's images are read from inside it"
+            ) from None
+        except IMAGE_ERRORS as exc:
+            raise ExportError(f"{path}: not a picture ({type(exc).__name__})") from None
         if dataset.image_shapes.setdefault(name, size) != size:
             raise ExportError(
                 f"{path}: image {name!r} is {size}, earlier ones {dataset.image_shapes[name]}"
             )
         dataset.columns.setdefault(f"observation.images.{name}", []).append(
-            {"bytes": path.read_bytes(), "path": None}
+            {"bytes": data, "path": None}
         )
 
 
@@ -224,8 +244,10 @@ def _features(columns: dict[str, list[Any]], width: int) -> Any:
     return datasets.Features(
         {
             **{key: datasets.Image() for key in columns if key.startswith("observation.images.")},
-            "observation.state": datasets.Sequence(datasets.Value("float32"), length=width),
-            "action": datasets.Sequence(datasets.Value("float32"), length=width),
+            # A run with no state (a phone, a desktop) has empty vectors: arrow has no fixed size
+            # 0, so their length is left open (-1).
+            "observation.state": datasets.Sequence(datasets.Value("float32"), length=width or -1),
+            "action": datasets.Sequence(datasets.Value("float32"), length=width or -1),
             "action.tool": datasets.Value("string"),
             "action.arguments": datasets.Value("string"),
             "timestamp": datasets.Value("float32"),
@@ -242,14 +264,26 @@ def _write_parquet(out: Path, dataset: _Dataset, features: Any) -> None:
     """The frames, the episodes and the tasks, each as the parquet file LeRobot reads."""
     import datasets
 
-    (out / "data/chunk-000").mkdir(parents=True, exist_ok=True)
-    (out / "meta/episodes/chunk-000").mkdir(parents=True, exist_ok=True)
-    datasets.Dataset.from_dict(dataset.columns, features=features).to_parquet(str(out / DATA_FILE))
-    datasets.Dataset.from_list(dataset.episodes).to_parquet(str(out / EPISODES_FILE))
     tasks = dataset.tasks
-    datasets.Dataset.from_dict({"task_index": list(range(len(tasks))), "task": tasks}).to_parquet(
-        str(out / "meta/tasks.parquet")
-    )
+    for name, table in (
+        (DATA_FILE, datasets.Dataset.from_dict(dataset.columns, features=features)),
+        (EPISODES_FILE, datasets.Dataset.from_list(dataset.episodes)),
+        (
+            "meta/tasks.parquet",
+            datasets.Dataset.from_dict({"task_index": list(range(len(tasks))), "task": tasks}),
+        ),
+    ):
+        _write(out, name, table.to_parquet)
+
+
+def _write(out: Path, name: str, content: Content) -> None:
+    """One file of the dataset, through the file layer (a link planted in ``out`` is replaced,
+    never written through); a folder that cannot be written is one line."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_inside(out, name, content)
+    except OSError as exc:
+        raise ExportError(f"cannot write the dataset in {out}: {exc}") from None
 
 
 def _info(

@@ -11,7 +11,6 @@ import base64
 import html
 import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -35,17 +34,18 @@ class Unreadable(str):
     """Why a screenshot could not be drawn (the page says so in its place)."""
 
 
-def data_url(path: Path | None) -> tuple[str, tuple[int, int]] | Unreadable | None:
-    """The screenshot as a data URL with its size; None when there is none; :class:`Unreadable`
-    when the file is damaged (one damaged file must not cost the whole report)."""
-    if path is None or not path.is_file():
+def data_url(data: bytes | None, name: str) -> tuple[str, tuple[int, int]] | Unreadable | None:
+    """The screenshot ``name`` (its bytes, read through the file layer by the caller) as a data
+    URL with its size; None when there is none; :class:`Unreadable` when the file is damaged (one
+    damaged file must not cost the whole report)."""
+    if data is None:
         return None
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data)) as image:
             size = image.size
             shown = image.convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        return Unreadable(f"{path.name} is unreadable ({type(exc).__name__})")
+        return Unreadable(f"{name} is unreadable ({type(exc).__name__})")
     if shown.height > MAX_SHOT_HEIGHT:
         shown = shown.resize((round(shown.width * MAX_SHOT_HEIGHT / shown.height), MAX_SHOT_HEIGHT))
     buffer = io.BytesIO()

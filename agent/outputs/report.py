@@ -6,18 +6,16 @@ A report is made from files someone else may have crafted, and opened in a brows
 is escaped, a Content-Security-Policy forbids scripts and every load but inline images, a run's
 screenshots are read only from regular files inside its own folder (no symlink is followed), and
 the page is written through a temporary file and a rename, so a ``report.html`` symlink is
-replaced, never written through.
+replaced, never written through. Both go through the file layer (:mod:`vlagent.tools.files`).
 """
 
 from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 from vlagent.agent.evaluation.runner import PREDICTIONS, read_predictions
 
@@ -28,6 +26,13 @@ from vlagent.agent.outputs.figures import Unreadable as Unreadable
 from vlagent.agent.outputs.figures import as_number, data_url, element_boxes, figure_html
 from vlagent.agent.outputs.figures import overlay as overlay
 from vlagent.agent.trajectory import ElementRecord, ReplayOutcome, Step, Trajectory, read_trajectory
+from vlagent.agent.trajectory.files import (
+    FileError,
+    MissingFile,
+    UnsafeFile,
+    read_inside,
+    write_file,
+)
 
 REPORT_FILE = "report.html"
 CSP = (
@@ -58,47 +63,53 @@ def _e(value: object) -> str:
     return html.escape(str(value))
 
 
-def _inside(folder: Path, path: Path | None) -> Path | None:
-    """``path`` when it is a regular file inside ``folder`` reached without a symlink."""
-    if path is None:
+Shot = tuple[str, tuple[int, int]] | Unreadable | None
+
+
+def _recorded_shot(trajectory: Trajectory, name: str | None) -> Shot:
+    """A picture the run names, read through the file layer: only a regular file inside the run
+    reached without a link is drawn; another is named in its place; a missing one is left out."""
+    if not name:
         return None
+    shown = PurePosixPath(name).name
     try:
-        resolved, root = path.resolve(strict=True), folder.resolve(strict=True)
-    except (OSError, RuntimeError):
+        data = read_inside(trajectory.path, name)
+    except MissingFile:
         return None
-    if root not in resolved.parents or resolved != path.absolute() or not resolved.is_file():
-        return None
-    return resolved
+    except UnsafeFile:
+        return Unreadable(f"{shown} is not shown: not a regular file inside the run")
+    except FileError as exc:
+        return Unreadable(f"{shown} is unreadable ({exc.strerror or type(exc).__name__})")
+    return data_url(data, shown)
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
-def _dataset_image(name: object) -> Path | None:
-    """A gold screenshot named in predictions.jsonl: a regular image file, not through a link."""
+def _dataset_image(name: object) -> Shot:
+    """A gold screenshot named in predictions.jsonl: an image file reached without any link (the
+    dataset's folder is named by its full path), read through the file layer."""
     if not isinstance(name, str) or not name.lower().endswith(IMAGE_SUFFIXES):
         return None
     path = Path(name)
-    return (
-        path
-        if path.is_file() and not path.is_symlink() and path.resolve() == path.absolute()
-        else None
-    )
+    try:
+        if path.resolve() != path.absolute():  # a link somewhere on the way
+            return None
+        return data_url(read_inside(path.parent, path.name), path.name)
+    except (OSError, RuntimeError):
+        return None
 
 
 def _write_page(path: Path, *parts: Iterable[str]) -> Path:
-    """Write the page's parts to ``path`` through a temporary file and a rename (a link at
-    ``path`` is replaced, its target untouched)."""
-    handle, scratch = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as sink:
-            for part in parts:
-                sink.writelines(part)
-        os.replace(scratch, path)
-    except BaseException:
-        Path(scratch).unlink(missing_ok=True)
-        raise
-    return path
+    """Write the page's parts to ``path`` through the file layer (a temporary file and a rename:
+    a link at ``path`` is replaced, its target untouched)."""
+
+    def write(sink: BinaryIO) -> None:
+        for part in parts:
+            for text in part:
+                sink.write(text.encode("utf-8"))
+
+    return write_file(path, write)
 
 
 def _step_html(trajectory: Trajectory, step: Step) -> str:
@@ -128,7 +139,7 @@ def _argument(step: Step, name: str) -> Any:
 def _step_figures(trajectory: Trajectory, step: Step, chosen: object) -> str:
     """The step's screenshot with the listed elements and the action drawn on it, then each other
     camera's view; the action is drawn on the camera it names (the main one when it names none)."""
-    shot = data_url(_inside(trajectory.path, trajectory.screenshot(step)))
+    shot = _recorded_shot(trajectory, step.screenshot)
     action = step.action
     camera = _argument(step, "camera")
     on_first = camera in (
@@ -159,7 +170,7 @@ def _step_figures(trajectory: Trajectory, step: Step, chosen: object) -> str:
             )
 
         figure += figure_html(
-            data_url(_inside(trajectory.path, trajectory.path / path)),
+            _recorded_shot(trajectory, path),
             view_marks,
             f"step {step.index}, {name}",
         )
@@ -276,7 +287,7 @@ def render_eval_report(out_dir: str | Path) -> Path:
     action type as bars, and every step's screenshot with the gold action (green) and the
     prediction (red) drawn on it."""
     out = Path(out_dir)
-    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    metrics = json.loads(read_inside(out, "metrics.json").decode("utf-8"))
     predictions = read_predictions(out / PREDICTIONS)
     cards = _metric_cards(metrics)
     chart = _type_chart(metrics.get("per_type", {}))
@@ -333,7 +344,7 @@ def _prediction_html(key: int, p: dict[str, Any]) -> str:
     """One predicted step as a section: the gold action (green) and the prediction (red) drawn on
     its screenshot, both as arguments, and the verdict with its reason. ``key`` keeps the step's
     SVG ids apart from the other steps'."""
-    shot = data_url(_dataset_image(p.get("image")))
+    shot = _dataset_image(p.get("image"))
 
     def marks(size: tuple[int, int]) -> str:
         gold = overlay(p["gold"]["arguments"], size, f"g{key}", "#34a853", svg=False)

@@ -12,10 +12,11 @@ screen it does not know.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from PIL import Image
@@ -23,12 +24,28 @@ from PIL import Image
 from vlagent.agent.core.elements import words_at
 from vlagent.agent.replay.compare import CHANGED_TILES, ScreenComparison, compare_screens
 from vlagent.agent.trajectory import Step, Trajectory, TrajectoryError
+from vlagent.agent.trajectory.files import (
+    IMAGE_ERRORS,
+    FileError,
+    MissingFile,
+    UnsafeFile,
+    read_image,
+    verify_image,
+    write_inside,
+    write_png,
+)
 from vlagent.environments import Environment, UIElement
 from vlagent.tools import ToolCall, ToolError
 
 DEFAULT_THRESHOLD = CHANGED_TILES
 DEFAULT_PATIENCE_S = 2.0
 PATIENCE_POLL_S = 0.1
+MAX_PAUSE_S = 10.0
+"""The longest pause replay makes between two steps, whatever the recording's times say (a
+crafted or clock-jumped recording must not stall a replay; a slow screen is what ``patience`` is
+for). docs/replay.md."""
+REPLAY_FOLDER = "replay"
+"""Where a divergence report goes inside the run when no ``out`` is given."""
 
 
 def action_target(step: Step) -> tuple[float, float] | None:
@@ -117,8 +134,7 @@ def replay(
     for step in steps:
         index = step.index
         started = _time(step.started_at)
-        if speed > 0 and previous_start is not None and started is not None:
-            time.sleep(max((started - previous_start).total_seconds() / speed, 0))
+        time.sleep(recorded_pause(previous_start, started, speed))
         previous_start = started
         recorded = recorded_screen(trajectory, step)
         if recorded is None and check:
@@ -129,9 +145,7 @@ def replay(
             )
         live, comparison = _awaited(environment, recorded, step, threshold, patience)
         if recorded is not None and comparison is not None and not comparison.same:
-            report = _divergence(
-                out or trajectory.path / "replay", index, comparison, recorded, live
-            )
+            report = _divergence(trajectory.path, out, index, comparison, recorded, live)
             return ReplayResult(
                 done,
                 index,
@@ -193,13 +207,21 @@ def check_recording(trajectory: Trajectory, screens: bool = True) -> None:
     if not screens:
         return
     for step in trajectory.steps:
-        path = trajectory.screenshot(step)
-        if path is None or not path.is_file():
+        if not step.screenshot:
             continue
+        path = trajectory.path / step.screenshot
         try:  # verify: the file's structure and checksums, without decoding the pixels
-            with Image.open(path) as opened:
-                opened.verify()
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            verify_image(trajectory.path, step.screenshot)
+        except MissingFile:
+            continue  # the screen check's to handle
+        except UnsafeFile as exc:
+            raise TrajectoryError(
+                f"{exc}: a recording's files are read only from inside it; replace the file "
+                "with the screenshot itself or pass --no-check"
+            ) from None
+        except FileError as exc:
+            raise TrajectoryError(f"{exc}; restore the file or pass --no-check") from None
+        except IMAGE_ERRORS as exc:
             raise TrajectoryError(
                 f"{path}: the screenshot recorded before step {step.index} is damaged "
                 f"({type(exc).__name__}); replay compares the live screen with it — "
@@ -208,39 +230,60 @@ def check_recording(trajectory: Trajectory, screens: bool = True) -> None:
 
 
 def recorded_screen(trajectory: Trajectory, step: Step) -> Image.Image | None:
-    """The screenshot recorded before ``step``, loaded; None when the run has none for it."""
-    path = trajectory.screenshot(step)
-    if path is None or not path.is_file():
+    """The screenshot recorded before ``step``, loaded; None when the run has none for it, or
+    none that may be read (a link, a file outside the run: the file layer refuses it)."""
+    if not step.screenshot:
         return None
-    with Image.open(path) as opened:
-        loaded: Image.Image = opened.copy()  # read now: the file is closed on return
-    return loaded
+    try:
+        return read_image(trajectory.path, step.screenshot)
+    except IMAGE_ERRORS:  # the file layer's refusals are OSErrors too
+        return None
 
 
 def _time(stamp: str) -> datetime | None:
+    """A recorded time, in UTC when it names no zone (so any two can be subtracted)."""
     try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def recorded_pause(before: datetime | None, after: datetime | None, speed: float) -> float:
+    """Seconds to wait between steps recorded at ``before`` and ``after``, at ``speed``: the
+    recorded gap ÷ speed, within 0 and :data:`MAX_PAUSE_S` (0 when a time is missing or the speed
+    is 0)."""
+    if not (speed > 0) or before is None or after is None:
+        return 0.0
+    try:
+        gap = (after - before).total_seconds() / speed
+    except OverflowError:
+        return MAX_PAUSE_S
+    return min(max(gap, 0.0), MAX_PAUSE_S) if math.isfinite(gap) else MAX_PAUSE_S
 
 
 def _divergence(
-    folder: Path, index: int, comparison: ScreenComparison, recorded: Image.Image, live: Image.Image
+    run: Path,
+    out: Path | None,
+    index: int,
+    comparison: ScreenComparison,
+    recorded: Image.Image,
+    live: Image.Image,
 ) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    recorded.convert("RGB").save(folder / f"step-{index:06d}-recorded.png")
-    live.convert("RGB").save(folder / f"step-{index:06d}-live.png")
-    report = folder / "divergence.json"
-    report.write_text(
-        json.dumps(
-            {
-                "step": index,
-                **comparison.describe(),
-                "recorded": f"step-{index:06d}-recorded.png",
-                "live": f"step-{index:06d}-live.png",
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    return report
+    """Write the divergence report and both screens: into ``out`` (the user's folder) or else
+    ``run/replay``; each file through the file layer, so no link planted in the run is
+    followed."""
+    root, prefix = (out, "") if out is not None else (run, f"{REPLAY_FOLDER}/")
+    names = {"recorded": f"step-{index:06d}-recorded.png", "live": f"step-{index:06d}-live.png"}
+    described = {"step": index, **comparison.describe(), **names}
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        write_png(root, prefix + names["recorded"], recorded.convert("RGB"))
+        write_png(root, prefix + names["live"], live.convert("RGB"))
+        text = json.dumps(described, indent=2) + "\n"
+        return write_inside(root, prefix + "divergence.json", text.encode("utf-8"))
+    except OSError as exc:  # a link planted in the run, a full disk: said in one line
+        raise FileError(
+            f"the screen before step {index} differs, and its report cannot be written: "
+            f"{exc}; pass --out with a folder of your own"
+        ) from None

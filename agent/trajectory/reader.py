@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from vlagent.agent.trajectory.files import FileError, MissingFile, check_inside, read_inside
 from vlagent.agent.trajectory.format import LINE
 from vlagent.agent.trajectory.recorder import TRAJECTORY_FILE
 from vlagent.agent.trajectory.records import FORMAT, VERSION, End, Header, Step
@@ -38,7 +39,14 @@ class Trajectory:
         return self.end is not None
 
     def screenshot(self, step: Step) -> Path | None:
-        return self.path / step.screenshot if step.screenshot else None
+        """The step's screenshot when it is a regular file inside the run reached without a link
+        (None otherwise); read it with ``files.read_image(trajectory.path, step.screenshot)``."""
+        if not step.screenshot:
+            return None
+        try:
+            return check_inside(self.path, step.screenshot)
+        except FileError:
+            return None
 
     def prompt(self, index: int) -> str | None:
         """The whole prompt of step ``index`` as the model read it, rebuilt from the steps up to it
@@ -72,11 +80,11 @@ def read_trajectory(run_dir: str | Path) -> Trajectory:
     path = Path(run_dir)
     file = path / TRAJECTORY_FILE if path.is_dir() else path
     run_path = file.parent
-    try:
-        raw = file.read_bytes()
-    except FileNotFoundError:
+    try:  # the file layer: a link, a FIFO or a device there is refused, not read
+        raw = read_inside(run_path, file.name)
+    except MissingFile:
         raise TrajectoryError(f"no trajectory at {file}") from None
-    except OSError as exc:
+    except FileError as exc:
         raise TrajectoryError(f"cannot read {file}: {exc}") from None
     decoded, torn_tail, lost = _decode_lines(raw)
     header = _read_header(file, decoded)
@@ -100,7 +108,7 @@ def _decode_lines(raw: bytes) -> tuple[list[tuple[int, dict[str, object]]], bool
             record = json.loads(line.decode("utf-8"))
             if not isinstance(record, dict) or "type" not in record:
                 raise ValueError("not a trajectory record")
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: too deep
             if torn and number == len(lines):
                 torn_tail = True
             else:
@@ -150,8 +158,7 @@ def _read_records(
             problems.append(lost[-1])
             continue
         if isinstance(record, Step):
-            if record.screenshot and not (run_path / record.screenshot).is_file():
-                problems.append(f"line {number}: screenshot {record.screenshot} is missing")
+            problems.extend(f"line {number}: {why}" for why in _unreadable_files(run_path, record))
             steps.append(record)
         elif isinstance(record, End):
             end = record
@@ -159,3 +166,20 @@ def _read_records(
             lost.append(f"line {number}: a second header")
             problems.append(lost[-1])
     return steps, end
+
+
+def _unreadable_files(run_path: Path, step: Step) -> list[str]:
+    """Why each file ``step`` names cannot be read from inside the run: missing, or refused by
+    the file layer (outside the run, a link, not a regular file)."""
+    named = {"screenshot": step.screenshot} if step.screenshot else {}
+    named.update({f"view {k}": v for k, v in (step.views or {}).items()})
+    named.update({f"depth {k}": v for k, v in (step.depth or {}).items()})
+    found = []
+    for what, name in named.items():
+        try:
+            check_inside(run_path, name)
+        except MissingFile:
+            found.append(f"{what} {name} is missing")
+        except FileError as exc:
+            found.append(f"{what} {name} is not read: {exc}")
+    return found

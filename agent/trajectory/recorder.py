@@ -16,12 +16,13 @@ from typing import Any
 
 from PIL import Image
 
+from vlagent.agent.trajectory.files import write_npy, write_png
 from vlagent.agent.trajectory.records import End, Header, Step
 from vlagent.tools.errors import VlagentError
+from vlagent.tools.secrets import redact_data
 
 TRAJECTORY_FILE = "trajectory.jsonl"
 SCREENS_DIR = "screens"
-PNG_LEVEL = 1  # lossless still; on photo-like screens about 10x faster than the default level 6
 
 
 class RecorderError(VlagentError, RuntimeError):
@@ -33,26 +34,6 @@ def _cannot_write(run_dir: Path, exc: OSError) -> str:
         f"cannot write the trajectory in {run_dir}: {exc.strerror or exc}; the steps before are "
         "kept; free some space or record elsewhere with --out"
     )
-
-
-def _write_png(image: Image.Image, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        image.save(fh, format="PNG", compress_level=PNG_LEVEL)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _write_npy(array: Any, path: Path) -> None:
-    import numpy as np
-
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, np.asarray(array, dtype=np.float32))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class Recorder:
@@ -69,13 +50,15 @@ class Recorder:
         try:
             (self.run_dir / SCREENS_DIR).mkdir(parents=True, exist_ok=True)
             self._fd = os.open(
-                self.run_dir / TRAJECTORY_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+                self.run_dir / TRAJECTORY_FILE,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_APPEND | os.O_CLOEXEC,
+                0o644,
             )
         except OSError as exc:
             raise RecorderError(f"cannot write the trajectory in {self.run_dir}: {exc}") from None
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlagent-png")
-        self._pending: dict[int, Future[None]] = {}
-        self._extra: dict[int, list[Future[None]]] = {}
+        self._pending: dict[int, Future[Path]] = {}
+        self._extra: dict[int, list[Future[Path]]] = {}
         self.started = False
         self.closed = False
 
@@ -84,6 +67,9 @@ class Recorder:
         return self.run_dir / TRAJECTORY_FILE
 
     def _append(self, record: dict[str, Any]) -> None:
+        # Every line passes here: every string of it is redacted (tools/secrets.py), and the
+        # report and exports read these lines.
+        record = redact_data(record)
         # backslashreplace: a lone surrogate in model text is written as its JSON escape, never
         # an encoding error that would lose the step.
         line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode(
@@ -106,14 +92,14 @@ class Recorder:
     def screenshot(self, index: int, image: Image.Image) -> str:
         """Start encoding step ``index``'s screenshot; returns its path relative to the run."""
         name = f"{SCREENS_DIR}/{index:06d}.png"
-        self._pending[index] = self._encoder.submit(_write_png, image, self.run_dir / name)
+        self._pending[index] = self._encoder.submit(write_png, self.run_dir, name, image, True)
         return name
 
     def view(self, index: int, name: str, image: Image.Image) -> str:
         """Start encoding a further image of step ``index`` (a second camera)."""
         path = f"{SCREENS_DIR}/{index:06d}-{name}.png"
         self._extra.setdefault(index, []).append(
-            self._encoder.submit(_write_png, image, self.run_dir / path)
+            self._encoder.submit(write_png, self.run_dir, path, image, True)
         )
         return path
 
@@ -121,7 +107,7 @@ class Recorder:
         """Start writing a depth map of step ``index`` (metres, as float32 ``.npy``)."""
         path = f"{SCREENS_DIR}/{index:06d}-{name}.depth.npy"
         self._extra.setdefault(index, []).append(
-            self._encoder.submit(_write_npy, depth, self.run_dir / path)
+            self._encoder.submit(write_npy, self.run_dir, path, depth, True)
         )
         return path
 

@@ -123,5 +123,7 @@ def test_steps_whose_fields_have_the_wrong_type_are_listed_not_reported(tmp_path
     run, _ = crafted(tmp_path)
     done = run_cli("show", str(run))
     assert done.returncode == 0
-    assert done.stderr.count("warning: line") == 4  # the four steps whose token count is text
+    # the four steps whose token count is text; the readable step's linked screenshot is named
+    assert done.stderr.count(": damaged (") == 4
+    assert done.stderr.count("warning: line") == 5 and "is a symbolic link" in done.stderr
     assert "damaged (prompt_tokens: Input should be a valid integer" in done.stderr
