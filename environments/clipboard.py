@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from vlagent.environments.base import EnvironmentFault
 from vlagent.environments.processes import stop_process
+from vlagent.tools.secrets import child_environment, holds_secret
 
 OWN_TIMEOUT_S = 2.0
 FETCH_WAIT_S = 0.3
@@ -29,7 +30,7 @@ class Clipboard:
 
     def __init__(self, display: str, env: dict[str, str]) -> None:
         self.display = display
-        self.env = env
+        self.env = child_environment(base=env)  # xclip gets no API key, no secret
 
     def read(self) -> bytes | None:
         """The text the clipboard holds now, or None when nobody serves it."""
@@ -47,7 +48,11 @@ class Clipboard:
 
     @contextmanager
     def serving(self, text: str) -> Iterator[None]:
-        """Serve ``text`` as the clipboard for the ``with`` block (the paste), then stop."""
+        """Serve ``text`` as the clipboard for the ``with`` block (the paste), then stop. Text
+        holding a secret is refused: a clipboard manager keeps what it sees (secrets are typed
+        with key events instead, environments/xkeys.py)."""
+        if holds_secret(text):
+            raise EnvironmentFault("a secret is never put on the clipboard; type it with keys")
         server = subprocess.Popen(
             ["xclip", "-selection", "clipboard", "-in", "-quiet"],
             stdin=subprocess.PIPE,

@@ -5,7 +5,8 @@
 - Execute: every ``computer_use`` action through pyautogui (it connects at import, so it is
   imported while the display's connection environment is in place, then given its own
   connection). Text is typed by pasting it from the clipboard (xclip): pyautogui drops
-  non-ASCII characters and types ``<`` as ``>`` on common X keymaps.
+  non-ASCII characters and types ``<`` as ``>`` on common X keymaps. A secret is typed with key
+  events instead (environments/xkeys.py): it never goes on the clipboard.
 - ``xvfb="WxH"`` starts a private Xvfb for the run and stops it at the end; ``launch`` starts a
   program on the display (an app under test, a browser).
 - The fail-safe stays on for real desktops: moving the mouse into a screen corner aborts the run
@@ -31,6 +32,7 @@ from pydantic import BaseModel
 
 from vlagent.environments.base import (
     ActionResult,
+    DeviceFacts,
     Environment,
     EnvironmentFault,
     EnvironmentUnavailable,
@@ -44,6 +46,7 @@ from vlagent.environments.processes import stop_process
 from vlagent.environments.registry import Option
 from vlagent.environments.xvfb import Xvfb, user_authority, x_client_environment
 from vlagent.tools import ComputerUse, ToolSet, computer_tools
+from vlagent.tools.secrets import child_environment
 
 SETTLE_POLL_S = 0.05
 SETTLE_QUIET_S = 0.15
@@ -104,12 +107,13 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
         self.private = self._xvfb is not None
         self.authority = self._xvfb.client_authority if self._xvfb is not None else user_authority()
         # The environment of programs started on this display (xclip, --launch).
-        self._child_env = {**os.environ, "DISPLAY": display, "XAUTHORITY": self.authority}
+        # No API key, no secret (tools/secrets.py: child_environment, again at each start).
+        self._child_env = child_environment({"DISPLAY": display, "XAUTHORITY": self.authority})
         self.settle = settle
         self._lock: DeviceLock | None = None
         try:
-            if not self.private:  # a private screen is this run's alone
-                self._lock = DeviceLock("display", display)
+            # A private screen is locked too: another run given its number must not drive it.
+            self._lock = DeviceLock("display", display)
             self._connect(monitor, scale)
             if launch:
                 self._launch(launch, launch_dir)
@@ -181,7 +185,7 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
         try:
             self._launched = subprocess.Popen(
                 shlex.split(command),
-                env=self._child_env,
+                env=child_environment(base=self._child_env),
                 cwd=folder,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -321,6 +325,21 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
         return ActionResult(
             ok=True, message=message, data={"pixels": {k: list(v) for k, v in points.items()}}
         )
+
+    def facts(self) -> DeviceFacts:
+        return DeviceFacts(pointer=self._pointer)
+
+    def _pointer(self) -> tuple[float, float] | None:
+        """Where the pointer is, normalized to the chosen monitor as action points are (outside
+        [0, 1] when it is on another monitor): a click with no point lands there."""
+        try:
+            with self._driving():
+                x, y = self._gui.position()
+        except Exception:  # a display that went away cannot say; the policy then refuses
+            return None
+        width, height = self.monitor["width"] * self.scale, self.monitor["height"] * self.scale
+        left, top = self.monitor["left"] * self.scale, self.monitor["top"] * self.scale
+        return ((x - round(left)) / width, (y - round(top)) / height)
 
     # -- the rest ------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 :class:`PyAutoGuiInput` is the part of :class:`environments.desktop.DesktopEnvironment` that acts:
 clicks, moves, drags in steps, wheel scrolls, key chords, and typing by pasting from the clipboard
-(xclip), each with pyautogui's module-wide settings set for this display while it runs.
+(xclip) or, for text that holds a secret, with key events (environments/xkeys.py), each with
+pyautogui's module-wide settings set for this display while it runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from vlagent.environments.base import EnvironmentFault
 from vlagent.tools import ComputerUse
+from vlagent.tools.secrets import holds_secret
 
 PIXELS_PER_WHEEL_CLICK = 100
 """``scroll``/``hscroll`` ``pixels`` become wheel clicks: round(pixels / 100), at least one."""
@@ -109,6 +112,11 @@ class PyAutoGuiInput:
         borrowed: what it held before is put back afterwards (docs/environments.md)."""
         from vlagent.environments.clipboard import Clipboard
 
+        if holds_secret(text):
+            # A secret never goes on the clipboard, which every program may read: key events
+            # reach the focused window only.
+            self._type_keys(text)
+            return
         clipboard = Clipboard(self.display, self._child_env)
         held = clipboard.read()
         try:
@@ -120,3 +128,13 @@ class PyAutoGuiInput:
                         self._gui.hotkey("ctrl", "v", interval=0.02)
         finally:
             clipboard.restore(held)
+
+    def _type_keys(self, text: str) -> None:
+        from vlagent.environments.xkeys import type_keys
+
+        display = getattr(self, "_x_display", None)
+        if display is None:
+            raise EnvironmentFault(
+                f"typing a secret needs key events, and {self.display} offers no X keyboard"
+            )
+        type_keys(display, text)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel
 
 from vlagent.environments.base import (
     ActionResult,
+    DeviceFacts,
     Environment,
     EnvironmentFault,
     EnvironmentUnavailable,
     Observation,
+    RunAborted,
 )
 from vlagent.tools import ToolSet
+from vlagent.tools.secrets import Secret, SecretError, redact, redact_data
 
 
 class Wrapper(Environment):
@@ -36,6 +41,9 @@ class Wrapper(Environment):
     def describe(self) -> dict[str, Any]:
         return self.inner.describe()
 
+    def facts(self) -> DeviceFacts:
+        return self.inner.facts()
+
     def close(self) -> None:
         self.inner.close()
 
@@ -52,27 +60,36 @@ class DryRun(Wrapper):
 
 class Secrets(Wrapper):
     """Secrets the model may type without ever seeing them: the model writes ``{{NAME}}``, the
-    environment types the value. The value reaches no prompt, trajectory, report, log or error
-    of vlagent's: a result or error of an action that carried one is reported without its
-    message (docs/safety.md)."""
+    environment types the value. Each value is a :class:`~vlagent.tools.secrets.Secret`, masked
+    in every text vlagent shows or writes (tools/secrets.py); here, what an action that carried
+    one reports (its result, its data, its error) is masked before it goes anywhere, and a fault
+    of such an action is reported without its message, which may hold part of the value
+    (docs/safety.md)."""
 
-    def __init__(self, inner: Environment, values: dict[str, str]) -> None:
+    def __init__(self, inner: Environment, values: Mapping[str, str | Secret]) -> None:
         super().__init__(inner)
-        for name, value in values.items():
-            if not value:
-                raise EnvironmentUnavailable(f"the secret {name} is empty")
-        self._values = dict(values)
+        try:
+            self._values = {name: Secret(value, name) for name, value in values.items()}
+        except SecretError as exc:
+            raise EnvironmentUnavailable(str(exc)) from None
 
     def placeholder(self, name: str) -> str:
         return "{{" + name + "}}"
+
+    def facts(self) -> DeviceFacts:
+        # Policies judge what will be typed: a value holding a line break presses Enter.
+        return replace(self.inner.facts(), typed=self._filled_text)
+
+    def _filled_text(self, text: str) -> str:
+        for name, secret in self._values.items():
+            text = text.replace(self.placeholder(name), secret.reveal())
+        return text
 
     def _fill(self, action: BaseModel) -> tuple[BaseModel, bool]:
         update: dict[str, str] = {}
         for field, value in action:
             if isinstance(value, str) and "{{" in value:
-                filled = value
-                for name, secret in self._values.items():
-                    filled = filled.replace(self.placeholder(name), secret)
+                filled = self._filled_text(value)
                 if filled != value:
                     update[field] = filled
         return (action.model_copy(update=update), True) if update else (action, False)
@@ -88,10 +105,9 @@ class Secrets(Wrapper):
                 "an action that types a secret failed (its message is withheld, "
                 "as it may hold the secret)"
             ) from None
-        message = result.message
-        if any(secret in message for secret in self._values.values()):
-            message = "done (message withheld: it held a secret)"
-        return ActionResult(ok=result.ok, message=message, executed=result.executed)
+        except (EnvironmentUnavailable, RunAborted) as exc:
+            raise type(exc)(redact(str(exc))) from None
+        return replace(result, message=redact(result.message), data=redact_data(dict(result.data)))
 
     def describe(self) -> dict[str, Any]:
         return {**self.inner.describe(), "secrets": sorted(self._values)}

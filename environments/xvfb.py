@@ -26,6 +26,7 @@ from pathlib import Path
 
 from vlagent.environments.base import EnvironmentUnavailable
 from vlagent.environments.processes import stop_process
+from vlagent.tools.secrets import child_environment
 
 START_TIMEOUT_S = 10.0
 
@@ -173,6 +174,7 @@ class Xvfb:
                     str(self.authority),
                 ],
                 pass_fds=(write_end,),
+                env=child_environment(),  # no API key, no secret (tools/secrets.py)
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, field_validator
 
 from vlagent.agent.core.context import RunListener
 from vlagent.agent.core.loop import Agent
@@ -26,6 +26,7 @@ from vlagent.agent.runtimes.base import Runtime, RuntimeOptions
 from vlagent.agent.trajectory.records import Limits
 from vlagent.environments import Environment
 from vlagent.prompts import Dialect, ResizeRule, UnknownDialect, dialect_for, get_dialect
+from vlagent.tools.secrets import MASK, Secret
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 log = logging.getLogger("vlagent.build")
@@ -46,6 +47,14 @@ class ModelSpec(BaseModel):
     dialect: str | None = None
     options: RuntimeOptions = Field(default_factory=RuntimeOptions)
 
+    @field_serializer("options")
+    def _options_without_key(self, options: RuntimeOptions) -> dict[str, Any]:
+        # A dump (a saved spec, a log) shows that a key was given, never the key.
+        shown = asdict(options)
+        if shown.get("api_key"):
+            shown["api_key"] = MASK
+        return shown
+
     @property
     def scripted(self) -> bool:
         """A deterministic model with no processor: ``scripted:`` answers or a ``python:``
@@ -60,7 +69,10 @@ class RunSpec(BaseModel):
     execute nothing.
     """
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    # An invalid spec's error never quotes what it was given: that may be a secret.
+    model_config = ConfigDict(
+        extra="forbid", arbitrary_types_allowed=True, hide_input_in_errors=True
+    )
 
     env: str
     env_options: dict[str, Any] = Field(default_factory=dict)
@@ -69,13 +81,28 @@ class RunSpec(BaseModel):
     out: Path | None = None
     dry_run: bool = False
     policy: Policy | None = None
-    secrets: dict[str, str] = Field(default_factory=dict, repr=False)
-    """name → value; the model writes ``{{name}}`` and never sees the value."""
+    _held: list[Secret] = PrivateAttr(default_factory=list)
+    secrets: dict[str, Secret] = Field(default_factory=dict, repr=False)
+    """name → value (text or :class:`~vlagent.tools.secrets.Secret`); the model writes
+    ``{{name}}`` and never sees the value, which no repr, dump or output of vlagent shows."""
 
     @field_validator("model", mode="before")
     @classmethod
     def _model_by_name(cls, value: Any) -> Any:
         return ModelSpec(model=value) if isinstance(value, str) else value
+
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _named_secrets(cls, value: Any) -> Any:
+        # Each value becomes a Secret named after its placeholder, masked as {{name}}.
+        if not isinstance(value, dict):
+            return value
+        return {name: Secret(secret, str(name)) for name, secret in value.items()}
+
+    def model_post_init(self, context: Any) -> None:
+        # The API key given is masked from the start, before any environment or program starts.
+        key = self.model.options.api_key
+        self._held = [Secret(key)] if key else []
 
 
 def with_budget(

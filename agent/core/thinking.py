@@ -18,6 +18,7 @@ from vlagent.environments import Observation
 from vlagent.environments.change import pixel_digest
 from vlagent.prompts import CoordinateFrame, Prompt
 from vlagent.tools import ToolCall
+from vlagent.tools.secrets import redact_data
 
 if TYPE_CHECKING:
     from vlagent.agent.core.context import RunContext
@@ -59,6 +60,9 @@ def render(
     prompt.metadata.update(obs.metadata, elements=obs.elements)
     list_elements(prompt, obs)
     frames = show_views(prompt, obs, ctx.dialect, ctx.toolset)
+    # The one place a prompt is made: the goal, the feedback on the last step and what the screen
+    # says reach the model with every secret masked (tools/secrets.py).
+    prompt.messages = redact_data(prompt.messages)
     timings["render"] = ms_since(t)
     step = Step(
         index=index,

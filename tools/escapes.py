@@ -1,0 +1,158 @@
+"""Every form a text takes when it is quoted or escaped on its way out, so that redaction
+(tools/secrets.py) finds a secret however a message quoted it.
+
+A form is what the secret becomes *inside* a quoted or escaped text: the escapers below all work
+character by character (Python's ``repr``/``ascii`` and bytes ``repr``, JSON with and without
+``ensure_ascii``, the shells' quoting including the Android ``input text`` spelling, URL
+encoding, HTML escaping), so the secret's part of a larger escaped message is its own form,
+whatever surrounds it. The quote a ``repr`` picks depends on the whole message, so each quoting
+choice is a form. One escaper inside another (a command line quoted, then ``repr``'d in an error)
+is covered for the escapers that wrap others in practice: ``repr``, ``ascii`` and JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import html.entities
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from urllib.parse import quote, quote_plus
+
+Encoder = Callable[[str], Iterable[str]]
+
+MIN_BASE64_CHUNK = 8
+"""Base64 text shorter than this is too likely to occur by chance to be masked."""
+
+
+def _python_char(c: str, escaped_quotes: str, ascii_only: bool) -> str:
+    if c == "\\":
+        return "\\\\"
+    if c in escaped_quotes:
+        return "\\" + c
+    if c in "'\"":
+        return c
+    return (ascii(c) if ascii_only else repr(c))[1:-1]
+
+
+def _bytes_char(byte: int, escaped_quotes: str) -> str:
+    c = chr(byte)
+    if c == "\\" or c in escaped_quotes:
+        return "\\" + c
+    special = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+    if c in special:
+        return special[c]
+    return c if 0x20 <= byte < 0x7F else f"\\x{byte:02x}"
+
+
+def python_forms(value: str) -> Iterator[str]:
+    """``repr``, ``ascii`` and the ``repr`` of the UTF-8 bytes, for each choice of quote."""
+    for quotes in ("", "'", '"', "'\""):
+        for ascii_only in (False, True):
+            yield "".join(_python_char(c, quotes, ascii_only) for c in value)
+    data = value.encode("utf-8", "surrogatepass")
+    for quotes in ("", "'", '"'):
+        yield "".join(_bytes_char(b, quotes) for b in data)
+
+
+def json_forms(value: str) -> Iterator[str]:
+    """JSON string contents, with and without ``ensure_ascii``, and with ``/`` escaped."""
+    for ascii_only in (True, False):
+        form = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+        yield form
+        yield form.replace("/", "\\/")
+
+
+def shell_forms(value: str) -> Iterator[str]:
+    """POSIX shell quoting (``shlex.quote``: ``'`` becomes ``'"'"'``), inside double quotes, with a
+    backslash before every other character, and the Android ``input text`` spelling (spaces as
+    ``%s``, then ``shlex.quote``)."""
+    yield value.replace("'", "'\"'\"'")
+    yield re.sub(r'([\\$`"])', r"\\\1", value)
+    yield re.sub(r"([^A-Za-z0-9_])", r"\\\1", value)
+    android = value.replace(" ", "%s")
+    yield android
+    yield android.replace("'", "'\"'\"'")
+
+
+def url_forms(value: str) -> Iterator[str]:
+    """Percent-encoding as ``quote`` and ``quote_plus`` write it (``/`` kept or not)."""
+    for safe in ("", "/"):
+        yield quote(value, safe=safe, errors="surrogatepass")
+        yield quote_plus(value, safe=safe, errors="surrogatepass")
+
+
+def html_forms(value: str) -> Iterator[str]:
+    """HTML escaping: ``html.escape`` with and without quotes, the ``&#34;``/``&#39;`` spelling,
+    and characters outside ASCII as decimal, hex and named references."""
+    yield html.escape(value)
+    yield html.escape(value, quote=False)
+    yield html.escape(value, quote=False).replace('"', "&#34;").replace("'", "&#39;")
+    escaped = html.escape(value)
+    yield escaped.encode("ascii", "xmlcharrefreplace").decode("ascii")
+    yield "".join(c if ord(c) < 0x80 else f"&#x{ord(c):x};" for c in escaped)
+    names = html.entities.codepoint2name
+    yield "".join(f"&{names[ord(c)]};" if ord(c) in names else c for c in value)
+
+
+def flattened_forms(value: str) -> Iterator[str]:
+    """The text as a one-line terminal shows it: line breaks and tabs as spaces, other control
+    characters left out."""
+    spaced = re.sub(r"[\r\n\t\v\f]", " ", value)
+    yield spaced
+    yield re.sub(r"[\x00-\x1f\x7f]", "", spaced)
+
+
+def base64_forms(value: str) -> Iterator[str]:
+    """The base64 characters that only the secret decides, wherever it starts in the encoded
+    bytes (ADB Keyboard types text given in base64)."""
+    data = value.encode("utf-8", "surrogatepass")
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + data).decode("ascii")
+        chunk = encoded[-(-shift * 8 // 6) : (shift + len(data)) * 8 // 6]
+        if len(chunk) >= MIN_BASE64_CHUNK:
+            yield chunk
+            yield chunk.replace("+", "-").replace("/", "_")
+
+
+ENCODERS: tuple[Encoder, ...] = (
+    python_forms,
+    json_forms,
+    shell_forms,
+    url_forms,
+    html_forms,
+    flattened_forms,
+)
+OUTER: tuple[Encoder, ...] = (python_forms, json_forms)
+"""The escapers that wrap another escaper's output in practice (an error's ``repr`` of a
+quoted command line, JSON inside JSON)."""
+
+_HEX_ESCAPE = re.compile(r"(\\[xuU]|%|&#[xX])([0-9a-fA-F]{2,8})")
+
+
+def _hex_cases(form: str) -> Iterator[str]:
+    yield form
+    yield _HEX_ESCAPE.sub(lambda m: m.group(1) + m.group(2).upper(), form)
+    yield _HEX_ESCAPE.sub(lambda m: m.group(1) + m.group(2).lower(), form)
+
+
+def _apply(encoders: Iterable[Encoder], value: str) -> set[str]:
+    forms: set[str] = set()
+    for encoder in encoders:
+        try:
+            forms.update(encoder(value))
+        except (UnicodeError, ValueError):  # a lone surrogate some escaper refuses: no such form
+            continue
+    return forms
+
+
+def escaped_forms(value: str) -> frozenset[str]:
+    """``value`` and every escaped form of it (one escaper, or one of :data:`OUTER` around
+    another), in both cases of hex digits. Empty forms are left out."""
+    first = {value} | _apply(ENCODERS, value)
+    forms = set(first)
+    for form in first:
+        forms |= _apply(OUTER, form)
+    forms |= set(base64_forms(value))
+    return frozenset(case for form in forms for case in _hex_cases(form) if case)
