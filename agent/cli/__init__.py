@@ -16,11 +16,12 @@ from types import FrameType
 from typing import Any
 
 import typer
-from rich.markup import escape
 
 from vlagent.agent.cli import evaluate, exitcodes, export, info, replay, run  # noqa: F401  (they register their commands)
 from vlagent.agent.cli.common import app, errors
+from vlagent.agent.cli.terminal import terminal_text
 from vlagent.tools.errors import VlagentError
+from vlagent.tools.secrets import redact
 
 __all__ = ["app", "entry", "main"]
 
@@ -69,22 +70,30 @@ def _run(command: Any, args: list[str], debug: bool) -> int:
             code = command.main(args=args, prog_name="agent", standalone_mode=False)
     except VlagentError as exc:  # one line; the code follows the error's class (exitcodes.py)
         if debug:
-            traceback.print_exc()
-        errors.print(f"error: {escape(str(exc))}")
+            sys.stderr.write(redact(traceback.format_exc()))  # secrets masked
+        errors.print(f"error: {terminal_text(exc)}")
         return exitcodes.code_for(exc)
     except Exception as exc:
         if _is_a(exc, "UsageError"):
             ctx = getattr(exc, "ctx", None)
             where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            errors.print(f"error: {escape(exc.format_message())}{where}")  # type: ignore[attr-defined]
+            message = exc.format_message()  # type: ignore[attr-defined]
+            errors.print(f"error: {terminal_text(message)}{terminal_text(where)}")
             return exitcodes.USAGE
         if _is_a(exc, "Abort"):
             errors.print("aborted")
             return exitcodes.ABORTED
         if debug:
-            traceback.print_exc()
+            sys.stderr.write(redact(traceback.format_exc()))  # secrets masked
+        code = exitcodes.code_for(exc)
+        if code != exitcodes.INTERNAL:  # a damaged input that a reader let through
+            errors.print(
+                f"error: cannot read the input ({type(exc).__name__}: {terminal_text(exc)}); "
+                "check the files and folders given on the command line"
+            )
+            return code
         errors.print(
-            f"error: internal error: {type(exc).__name__}: {escape(str(exc))} "
+            f"error: internal error: {type(exc).__name__}: {terminal_text(exc)} "
             "(rerun with --debug and report the traceback)"
         )
         return exitcodes.INTERNAL

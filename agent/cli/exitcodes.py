@@ -34,15 +34,45 @@ BY_ERROR = {
     "RunAborted": ABORTED,
 }
 
+# Errors not of vlagent's making that only a damaged input file or the machine raise, when a reader
+# let one through: the user's situation (SETUP), not a bug. By name, as above; the first class in
+# the error's ancestry found here counts. A RecursionError is one only while JSON is decoded (a
+# file nested deeper than the parser goes); anywhere else it is a bug.
+BY_INPUT_ERROR = {
+    "JSONDecodeError": SETUP,  # a file that is not JSON
+    "UnicodeDecodeError": SETUP,  # a file that is not UTF-8 text
+    "DecompressionBombError": SETUP,  # an image too large to open (Pillow)
+    "OSError": SETUP,  # missing, a directory, no permission, not an image (Pillow), disk full
+    "RecursionError": SETUP,  # only while JSON is decoded (is_bad_input)
+}
+
 
 def code_for(exc: BaseException) -> int:
-    """The exit code of ``exc``: from its class for a VlagentError, INTERNAL for anything else."""
+    """The exit code of ``exc``: from its class for a VlagentError, SETUP for a damaged input
+    (BY_INPUT_ERROR), INTERNAL for anything else."""
     from vlagent.tools.errors import VlagentError
 
     if not isinstance(exc, VlagentError):
-        return INTERNAL
+        found = next((c.__name__ for c in type(exc).__mro__ if c.__name__ in BY_INPUT_ERROR), None)
+        return BY_INPUT_ERROR[found] if found and is_bad_input(exc) else INTERNAL
     for cls in type(exc).__mro__:
         if cls.__name__ in BY_ERROR:
             code = BY_ERROR[cls.__name__]
             return code if code is not None else int(getattr(exc, "code", SETUP))
     return SETUP
+
+
+def is_bad_input(exc: BaseException) -> bool:
+    """Whether ``exc`` (not a VlagentError) says the input is damaged rather than vlagent wrong."""
+    if isinstance(exc, RecursionError):
+        return _raised_in_json(exc)
+    return any(cls.__name__ in BY_INPUT_ERROR for cls in type(exc).__mro__)
+
+
+def _raised_in_json(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    innermost = ""
+    while tb is not None:
+        innermost = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return innermost.replace("\\", "/").endswith(("/json/decoder.py", "/json/__init__.py"))

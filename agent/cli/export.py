@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from vlagent.agent.cli import exitcodes
 from vlagent.agent.cli.common import app, console, fail
+from vlagent.agent.cli.terminal import terminal_text
 
 
 @app.command()
@@ -35,4 +35,4 @@ def export(
         fail(str(exc), exitcodes.USAGE)
     except ImportError as exc:
         fail(f"agent export needs Hugging Face datasets ({exc}): pip install 'vlagent[data]'")
-    console.print(f"dataset: {escape(str(out))}  [dim]{len(run_dirs)} episode(s)[/dim]")
+    console.print(f"dataset: {terminal_text(out)}  [dim]{len(run_dirs)} episode(s)[/dim]")

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from vlagent.agent.cli import exitcodes
 from vlagent.agent.cli.common import app, console, errors, fail
+from vlagent.agent.cli.terminal import terminal_json, terminal_text
 
 if TYPE_CHECKING:
     from vlagent.environments.virtual_android.profile import CostProfile
@@ -32,7 +32,7 @@ def report(
         fail(str(exc))
     except (OSError, ValueError, KeyError) as exc:
         fail(f"cannot read the {'evaluation' if evaluation else 'run'} in {run_dir}: {exc}")
-    console.print(f"report: {path}")
+    console.print(f"report: {terminal_text(path)}")
 
 
 def _screen_size(text: str) -> tuple[int, int]:
@@ -63,8 +63,6 @@ def parse(
     ] = None,
 ) -> None:
     """Read a model answer as a run would: every call, validated, points in pixels and [0, 1]."""
-    import json
-
     from vlagent import prompts
     from vlagent.agent.cli.explain import ExplainError, explain, toolset_for
     from vlagent.agent.core.build import with_budget
@@ -86,7 +84,7 @@ def parse(
         fail(str(exc), exitcodes.NOT_DONE)
     except prompts.ResizeError as exc:
         fail(str(exc), exitcodes.USAGE)
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    print(terminal_json(result))
 
 
 @app.command()
@@ -106,7 +104,7 @@ def models() -> None:
         note = f"; {family.note}" if family.note else ""
         console.print(
             f"[bold]{family.name}[/bold]  dialect {family.dialect} · {family.space} · "
-            f"{budget}[dim]{escape(note)}[/dim]"
+            f"{budget}[dim]{terminal_text(note)}[/dim]"
         )
 
 
@@ -128,7 +126,8 @@ def devices() -> None:
             "agent virtual-device --port 15555)"
         )
     for row in found:
-        console.print(f"{row['serial']}  {row['state']}  {escape(row['model'])}  {row['size']}")
+        shown = (terminal_text(row[key]) for key in ("serial", "state", "model", "size"))
+        console.print("  ".join(shown))  # as the device reports itself
 
 
 @app.command("virtual-device")
@@ -224,6 +223,7 @@ def _announce_device(host: str, port: int, width: int, height: int, costs: CostP
     adb server takes for emulators."""
     from vlagent.environments.virtual_android.profile import PROFILES
 
+    host = terminal_text(host)
     console.print(
         f"virtual device on {host}:{port} ({width}x{height}); attach it with: "
         f"adb connect {host}:{port}   (Ctrl-C stops it)"
@@ -261,23 +261,23 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
         trajectory = read_trajectory(run_dir)
     except TrajectoryError as exc:
         fail(str(exc))
-    header = trajectory.header
+    header = trajectory.header  # every field below comes from the file: terminal_text
     console.print(
-        f"goal: {escape(header.goal)}  [dim]model {escape(header.model.id)} · "
-        f"dialect {header.dialect}[/dim]"
+        f"goal: {terminal_text(header.goal)}  [dim]model {terminal_text(header.model.id)} · "
+        f"dialect {terminal_text(header.dialect)}[/dim]"
     )
     for step in trajectory.steps:
         if step.error is not None:
             what = f"{step.error.kind} error: {step.error.message}"
         else:
             what = str(step.action.model if step.action else None)
-        console.print(f"step {step.index:>3}  {escape(what)}")
+        console.print(f"step {step.index:>3}  {terminal_text(what)}")
     end = trajectory.end
     if end is None:
         console.print("[yellow]not closed: the run was killed or is still going[/yellow]")
     else:
-        console.print(f"{end.status}: {escape(end.reason)}")
+        console.print(f"{terminal_text(end.status)}: {terminal_text(end.reason)}")
     if trajectory.torn_tail:
         console.print("[yellow]the last line was cut short and was skipped[/yellow]")
     for problem in trajectory.problems:
-        errors.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+        errors.print(f"[yellow]warning:[/yellow] {terminal_text(problem)}")

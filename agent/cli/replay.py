@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.markup import escape
 
 from vlagent.agent.cli import exitcodes
 from vlagent.agent.cli.common import (
@@ -21,6 +20,7 @@ from vlagent.agent.cli.common import (
     with_model_options,
 )
 from vlagent.agent.cli.env_flags import EnvFlags, env_options, with_env_flags
+from vlagent.agent.cli.terminal import terminal_text
 
 if TYPE_CHECKING:
     from vlagent.agent.core.build import ModelSpec
@@ -95,8 +95,8 @@ def replay(
     trajectory = _recording(run_dir, start, screens=not no_check or model is not None)
     recorded = trajectory.header.environment
     name = env or recorded.name
-    recorded_options = _as_recorded(name, env, recorded.name, recorded.model_extra or {})
-    options = {**recorded_options, **env_options(name, env_flags)}
+    given = env_options(name, env_flags)
+    options = {**_as_recorded(name, env, recorded.name, recorded.model_extra or {}, given), **given}
     try:
         environment = environments.make(name, **options)
     except environments.EnvironmentUnavailable as exc:
@@ -148,10 +148,12 @@ def _say_how_it_ended(result: ReplayResult) -> None:
         console.print("[green]replayed to the end[/green]")
         return
     if result.report is not None:
-        console.print(f"[red]diverged[/red] at step {result.diverged_at}: {escape(result.reason)}")
-        console.print(f"divergence report: {result.report}")
+        console.print(
+            f"[red]diverged[/red] at step {result.diverged_at}: {terminal_text(result.reason)}"
+        )
+        console.print(f"divergence report: {terminal_text(result.report)}")
     else:
-        console.print(f"[red]stopped[/red]: {escape(result.reason)}")
+        console.print(f"[red]stopped[/red]: {terminal_text(result.reason)}")
     raise typer.Exit(exitcodes.NOT_DONE)
 
 
@@ -209,14 +211,15 @@ def _heal(
 
 
 def _as_recorded(
-    name: str, env: str | None, recorded: str, extra: dict[str, Any]
+    name: str, env: str | None, recorded: str, extra: dict[str, Any], given: dict[str, Any]
 ) -> dict[str, Any]:
     """The options that make the environment observe as it did when the run was recorded (flags
-    the user gives override them)."""
+    the user gives, ``given``, override them). They come from the recording's header: one of the
+    wrong type is refused here, in one line, rather than deep inside the environment."""
     if name == "memory" and env is None:  # the same canvas as recorded
         size = extra.get("size") or [1280, 800]
         chosen = {
-            "size": f"{size[0]}x{size[1]}",
+            "size": f"{size[0]}x{size[1]}" if _is_size(size) else size,
             "space": extra.get("space"),
             "scale": extra.get("scale"),
         }
@@ -224,4 +227,39 @@ def _as_recorded(
         chosen = {"ui_tree": extra.get("ui_tree") or None, "marks": extra.get("marks") or None}
     else:
         chosen = {}
-    return {key: value for key, value in chosen.items() if value is not None}
+    chosen = {key: value for key, value in chosen.items() if value is not None and key not in given}
+    for key, value in chosen.items():
+        kind = _RECORDED_TYPES[key]
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
+            fail(
+                f"the recording's environment option {key} is {repr(value)[:80]}, "
+                f"not {_RECORDED_NAMES[key]}: its header is damaged; give --"
+                f"{key.replace('_', '-')} to choose one (agent replay --help)"
+            )
+    return chosen
+
+
+# The type each option taken from a recording must have (``size`` after _as_recorded made it
+# WxH), and how the refusal names it.
+_RECORDED_TYPES: dict[str, type | tuple[type, ...]] = {
+    "size": str,
+    "space": str,
+    "scale": (int, float),
+    "ui_tree": bool,
+    "marks": bool,
+}
+_RECORDED_NAMES = {
+    "size": "[WIDTH, HEIGHT]",
+    "space": "a name",
+    "scale": "a number",
+    "ui_tree": "true or false",
+    "marks": "true or false",
+}
+
+
+def _is_size(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    )

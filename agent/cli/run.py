@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from vlagent.agent.cli import exitcodes
 from vlagent.agent.cli.common import (
@@ -19,6 +18,8 @@ from vlagent.agent.cli.common import (
     with_model_options,
 )
 from vlagent.agent.cli.env_flags import EnvFlags, env_options, with_env_flags
+from vlagent.agent.cli.terminal import terminal_text
+from vlagent.tools.secrets import Secret
 
 if TYPE_CHECKING:
     from vlagent.agent.core.build import ModelSpec, RunSpec
@@ -129,8 +130,8 @@ def run(
     )
     agent = _build(spec, view)
     console.print(
-        f"goal: {escape(goal)}  [dim]env {env} · model {escape(model.model)} · "
-        f"dialect {agent.dialect.name}[/dim]"
+        f"goal: {terminal_text(goal)}  [dim]env {terminal_text(env)} · model "
+        f"{terminal_text(model.model)} · dialect {terminal_text(agent.dialect.name)}[/dim]"
     )
     with agent:
         result = agent.run(goal)
@@ -148,9 +149,18 @@ def _policy(
     import sys
 
     from vlagent.agent.core.policy import AppRules, Confirm, all_of
+    from vlagent.environments.android_apps import label_words
 
     if confirm and not sys.stdin.isatty():
         fail("--confirm asks on a terminal, and standard input is not one", exitcodes.USAGE)
+    for flag, names in (("--allow-app", allow_app), ("--deny-app", deny_app)):
+        for name in names or ():
+            if not label_words(name):  # a name without letters or digits matches no app
+                fail(
+                    f"{flag} {name!r}: give an app's name or package (e.g. Settings, "
+                    "com.android.settings)",
+                    exitcodes.USAGE,
+                )
     apps = AppRules(allow_app or (), deny_app or ()) if allow_app or deny_app else None
     area = _region(region) if region else None
     return all_of(apps, area, Confirm(view.ask) if confirm else None)
@@ -171,8 +181,10 @@ def _region(text: str) -> Region:
         )
 
 
-def _secrets(names: list[str]) -> dict[str, str]:
-    """Each ``--secret NAME``'s value: ``$NAME``, else asked for on the terminal (not echoed)."""
+def _secrets(names: list[str]) -> dict[str, Secret]:
+    """Each ``--secret NAME``'s value: ``$NAME``, else asked for on the terminal (not echoed),
+    as a :class:`~vlagent.tools.secrets.Secret` (masked wherever text leaves vlagent). ``$NAME``
+    is then taken out of this process's environment: no program started later inherits it."""
     import getpass
     import os
     import re
@@ -194,7 +206,8 @@ def _secrets(names: list[str]) -> dict[str, str]:
                 "on a terminal to be asked for it)",
                 exitcodes.USAGE,
             )
-        values[name] = value
+        values[name] = Secret(value, name)
+        os.environ.pop(name, None)
     return values
 
 
@@ -206,7 +219,7 @@ def _build(spec: RunSpec, view: LiveView) -> Agent:
     from vlagent.agent.trajectory import RecorderError
 
     try:
-        with console.status(f"loading {escape(spec.model.model)}…"):
+        with console.status(f"loading {terminal_text(spec.model.model)}…"):
             return build_agent(spec, listeners=[view])
     except (
         environments.EnvironmentUnavailable,
@@ -240,14 +253,16 @@ def demo(
             from vlagent.agent.cli.demo_robot import run_robot_demo
 
             console.print(
-                f"goal: {escape(ROBOT_GOAL)}  [dim]env sim-pick (MuJoCo) · model scripted[/dim]"
+                f"goal: {terminal_text(ROBOT_GOAL)}  "
+                f"[dim]env sim-pick (MuJoCo) · model scripted[/dim]"
             )
             result = run_robot_demo(run_dir, listeners=[LiveView()])
         else:
             from vlagent.agent.cli.demo import GOAL, run_demo
 
             console.print(
-                f"goal: {escape(GOAL)}  [dim]env android (virtual phone) · model scripted[/dim]"
+                f"goal: {terminal_text(GOAL)}  "
+                f"[dim]env android (virtual phone) · model scripted[/dim]"
             )
             result = run_demo(run_dir, listeners=[LiveView()])
     except (EnvironmentUnavailable, EnvironmentFault) as exc:

@@ -254,7 +254,11 @@ class UITester:
     ) -> UITestFailure:
         step = result.steps[-1].index if result.steps else None
         where = f" at step {step}" if step is not None else ""
-        lines = [f"{verb} failed{where} ({result.status}): {prefix}{result.reason}"]
+        from vlagent.agent.cli.terminal import terminal_text
+
+        # The reason may be the model's own words: pytest prints them to the terminal as they are.
+        reason = terminal_text(f"{prefix}{result.reason}", markup=False)
+        lines = [f"{verb} failed{where} ({result.status}): {reason}"]
         if run_dir is not None and (run_dir / "trajectory.jsonl").is_file():
             from vlagent.agent.outputs.report import render_run_report
 
