@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from vlagent.agent import __version__
 from vlagent.agent.cli import exitcodes
+from vlagent.agent.cli.terminal import RedactingConsole, terminal_text
 from vlagent.tools.errors import VlagentError
 
 if TYPE_CHECKING:
@@ -36,9 +35,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-# soft_wrap: an error is one line however narrow the terminal (or pipe) is.
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
+# soft_wrap: an error is one line however narrow the terminal (or pipe) is. emoji off: a model's
+# ":smile:" is text (foreign text is printed through terminal.terminal_text).
+console = RedactingConsole(highlight=False, soft_wrap=True, emoji=False)
+errors = RedactingConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 class CliError(VlagentError):
@@ -69,7 +69,7 @@ class _LogLine(logging.Handler):
             if self.verbose
             else ""
         )
-        errors.print(f"{where}[{colour}]{level}:[/{colour}] {escape(record.getMessage())}")
+        errors.print(f"{where}[{colour}]{level}:[/{colour}] {terminal_text(record.getMessage())}")
 
 
 def show_logs(verbose: bool) -> None:
@@ -137,9 +137,9 @@ class LiveView:
         """Ask the person at the terminal (``--confirm``); the spinner stops while they read."""
         if self._status is not None:
             self._status.stop()
-        console.print(f"[yellow]confirm:[/yellow] {escape(question)}")
+        console.print(f"[yellow]confirm:[/yellow] {terminal_text(question)}")
         try:
-            answer = console.input(escape("allow? [y/N] "))
+            answer = console.input(terminal_text("allow? [y/N] "))
         except EOFError:
             answer = ""
         if self._status is not None:
@@ -153,7 +153,10 @@ class LiveView:
             f"{k} {v:.0f} ms" for k, v in step.timings_ms.items() if k in ("generate", "execute")
         )
         if step.error is not None:
-            what = f"[red]{step.error.kind} error[/red]: {escape(step.error.message)}"
+            what = (
+                f"[red]{terminal_text(step.error.kind)} error[/red]: "
+                f"{terminal_text(step.error.message)}"
+            )
         else:
             action = step.action
             model_args = {
@@ -165,9 +168,10 @@ class LiveView:
                 x, y = action.device["coordinate"]
                 where = f" → ({x:.0f}, {y:.0f}) px"
             verb = "would run" if self.dry_run else ""
-            what = f"{verb} [bold]{escape(name)}[/bold] {escape(str(model_args))}{where}".strip()
+            what = f"{verb} [bold]{terminal_text(name)}[/bold] {terminal_text(model_args)}{where}"
+            what = what.strip()
             if step.result is not None and not step.result.ok:
-                what += f" [yellow]refused: {escape(step.result.message)}[/yellow]"
+                what += f" [yellow]refused: {terminal_text(step.result.message)}[/yellow]"
         console.print(f"step {step.index:>3}  {what}  [dim]{timing}[/dim]")
 
 
@@ -176,21 +180,21 @@ def print_report(run_dir: Path) -> None:
     from vlagent.agent.trajectory import TrajectoryError
 
     try:
-        console.print(f"report: {render_run_report(run_dir)}")
+        console.print(f"report: {terminal_text(render_run_report(run_dir))}")
     except (OSError, TrajectoryError) as exc:  # the run is on disk either way
-        errors.print(f"[yellow]warning:[/yellow] no report: {escape(str(exc))}")
+        errors.print(f"[yellow]warning:[/yellow] no report: {terminal_text(exc)}")
 
 
 def end_of_run(result: RunResult, run_dir: Path | None, extra: str = "") -> NoReturn:
     """How every command that records a run ends: status, answer, trajectory, report, exit code."""
     colour = "green" if result.succeeded else "red"
-    console.print(f"[{colour}]{result.status}[/{colour}]: {escape(result.reason)}")
+    console.print(f"[{colour}]{result.status}[/{colour}]: {terminal_text(result.reason)}")
     if result.answer is not None:
-        console.print(f"answer: {escape(result.answer)}")
+        console.print(f"answer: {terminal_text(result.answer, block=True)}")  # may be a list
     if extra:
-        console.print(extra)
+        console.print(terminal_text(extra))
     if run_dir is not None and (run_dir / "trajectory.jsonl").is_file():
-        console.print(f"trajectory: {run_dir / 'trajectory.jsonl'}")
+        console.print(f"trajectory: {terminal_text(run_dir / 'trajectory.jsonl')}")
         print_report(run_dir)
     raise typer.Exit(exitcodes.BY_STATUS[result.status])
 
@@ -267,7 +271,12 @@ MODEL_OPTIONS: list[inspect.Parameter] = [
         help="auto, on or off: JSON-schema constrained decoding (xgrammar).",
     ),
     _option(
-        "timeout", float, 120.0, "--timeout", min=0.001, help="[endpoint] Seconds per request."
+        "timeout",
+        float,
+        120.0,
+        "--timeout",
+        min=0.001,
+        help="[endpoint] Seconds per request, all of it (connect, send, the whole answer).",
     ),
     _option("retries", int, 2, "--retries", min=0, help="[endpoint] Retries of a failed request."),
     _option(
@@ -276,6 +285,13 @@ MODEL_OPTIONS: list[inspect.Parameter] = [
         False,
         "--allow-insecure-key",
         help="[endpoint] Send the API key over plain http to another machine.",
+    ),
+    _option(
+        "use_env_proxy",
+        bool,
+        False,
+        "--use-env-proxy",
+        help="[endpoint] Send requests that carry the API key through HTTP(S)_PROXY too.",
     ),
 ]
 
@@ -353,7 +369,7 @@ def load_model_or_fail(spec: ModelSpec) -> Any:
     from vlagent.agent.runtimes.base import ModelUnavailable
 
     try:
-        with console.status(f"loading {escape(spec.model)}…"):
+        with console.status(f"loading {terminal_text(spec.model)}…"):
             return load_model(spec)
     except (ModelUnavailable, prompts.UnknownDialect) as exc:
         fail(str(exc))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar
@@ -46,6 +49,9 @@ class RuntimeOptions:
     constrains answers to the dialect's JSON schema when xgrammar is installed, "on" requires it,
     "off" never does. ``reuse_prefix``: keep the key/value states of the prompt's text before the
     screenshot for the next step (local runtime; answers are the same, prefill is shorter).
+    ``timeout_s``: the whole of one request to a server (connecting, sending, the last byte of
+    the answer); ``use_env_proxy``: requests that carry an API key go through the proxies of
+    ``HTTP(S)_PROXY`` too (otherwise only requests without one do; agent/runtimes/http.py).
     """
 
     max_new_tokens: int = 256
@@ -61,8 +67,9 @@ class RuntimeOptions:
     reuse_prefix: bool = True
     timeout_s: float = 120.0
     retries: int = 2
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never shown (tools/secrets.py)
     allow_insecure_key: bool = False
+    use_env_proxy: bool = False
 
     def __post_init__(self) -> None:
         checks = [
@@ -85,6 +92,25 @@ class RuntimeOptions:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+
+_ANSWER_BY: ContextVar[float | None] = ContextVar("vlagent_answer_by", default=None)
+
+
+@contextlib.contextmanager
+def answer_by(deadline: float | None) -> Iterator[None]:
+    """Within this block a runtime that can stop waiting (the remote one) gives up at
+    ``deadline`` (``time.monotonic()``): how a run's ``--time-limit`` reaches the model call."""
+    token = _ANSWER_BY.set(deadline)
+    try:
+        yield
+    finally:
+        _ANSWER_BY.reset(token)
+
+
+def answer_deadline() -> float | None:
+    """The deadline :func:`answer_by` set for this thread's model call, if any."""
+    return _ANSWER_BY.get()
 
 
 class Runtime(ABC):

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import base64
 import io
-import ipaddress
 import json
 import logging
 import os
+import reprlib
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 from PIL import Image
 
 from vlagent.agent.runtimes.base import (
@@ -32,57 +31,37 @@ from vlagent.agent.runtimes.base import (
     Runtime,
     RuntimeFailure,
     RuntimeOptions,
+    answer_deadline,
 )
+from vlagent.agent.runtimes.endpoints import (
+    header_value,
+    key_may_go_to,
+    one_line,
+    parse_json,
+    parse_url,
+    shown,
+)
+from vlagent.agent.runtimes.http import HttpClient, Unanswered
 from vlagent.prompts import Prompt, ResizeRule, family_for
+from vlagent.tools.secrets import Secret
+
+__all__ = ["OpenAIRuntime", "api_base", "image_url", "key_may_go_to", "shown"]
 
 log = logging.getLogger("vlagent.remote")
 
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 BACKOFF_S = 0.5
 MAX_PARALLEL = 8
-
-
-class _Retryable(Exception):
-    """A failure worth another try (connection refused, timeout, 5xx, 429). ``answered``: the
-    server itself answered (with an error status)."""
-
-    def __init__(self, message: str, answered: bool = False) -> None:
-        super().__init__(message)
-        self.answered = answered
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 200
 
 
 def api_base(endpoint: str) -> str:
     """``http://host:8000``, ``…/v1`` or ``…/v1/chat/completions`` → ``http://host:8000/v1``."""
-    parts = urllib.parse.urlsplit(endpoint.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ModelUnavailable(
-            f"--endpoint {shown(endpoint)!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1"
-        )
-    path = parts.path.rstrip("/").removesuffix("/chat/completions")
+    url = parse_url(endpoint)
+    path = url.path.rstrip("/").removesuffix("/chat/completions")
     path = path if path.endswith("/v1") else path + "/v1"
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def shown(url: str) -> str:
-    """``url`` as it may be printed or recorded: no user, password or query (keys hide there)."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def key_may_go_to(url: str) -> bool:
-    """An API key is sent over https, or in clear text only to this machine (loopback)."""
-    parts = urllib.parse.urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "https" or host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return f"{url.scheme}://{url.netloc.decode('ascii')}{path}"
 
 
 def image_url(image: Image.Image, size: tuple[int, int] | None) -> str:
@@ -95,29 +74,30 @@ def image_url(image: Image.Image, size: tuple[int, int] | None) -> str:
 
 def _server_message(body: bytes) -> str:
     """The error message a server put in its body: OpenAI style, FastAPI style, or the text."""
-    text = body.decode("utf-8", "replace").strip()
     try:
-        data = json.loads(text)
+        data = parse_json(body)
     except ValueError:
-        return text[:300] or "(empty body)"
+        return one_line(body.decode("utf-8", "replace")) or "(empty body)"
     if isinstance(data, dict):
         error = data.get("error", data.get("detail", data.get("message")))
         if isinstance(error, dict):
             error = error.get("message", error)
         if error is not None:
-            return str(error)[:300]
-    return text[:300]
+            return one_line(str(error))
+    return one_line(body.decode("utf-8", "replace"))
 
 
 class OpenAIRuntime(Runtime):
-    """Chat completions over HTTP, with timeouts and bounded retries."""
+    """Chat completions over HTTP, with timeouts and bounded retries. Every request goes
+    through one :class:`~vlagent.agent.runtimes.http.HttpClient` (agent/runtimes/http.py)."""
 
     name = "openai"
 
     def __init__(self, endpoint: str, model: str, options: RuntimeOptions | None = None) -> None:
         self.base = api_base(endpoint)
         self.shown = shown(self.base)
-        self._query = urllib.parse.urlsplit(endpoint.strip()).query  # e.g. a key some gateways take
+        # A query some gateways take a key in: sent with every request, never shown.
+        self._query = parse_url(endpoint).query.decode("ascii")
         self.model_id = model
         self.options = options or RuntimeOptions()
         self.api_key = (
@@ -125,12 +105,20 @@ class OpenAIRuntime(Runtime):
             or os.environ.get("VLAGENT_API_KEY")
             or os.environ.get("OPENAI_API_KEY")
         )
-        # Checked before any connection is made: a key is never sent in clear text off this machine.
-        if self.api_key and not key_may_go_to(self.base) and not self.options.allow_insecure_key:
-            raise ModelUnavailable(
-                f"refusing to send the API key in clear text to {self.shown}: use an https "
-                "endpoint, or pass --allow-insecure-key if this network is yours"
-            )
+        # Held while the runtime lives: the key is masked in every output (tools/secrets.py).
+        self._key = Secret(self.api_key) if self.api_key else None
+        # Checked before any connection is made: a key is never sent in clear text off this
+        # machine, nor through a proxy unless asked.
+        if self.api_key:
+            header_value(self.api_key, "the API key (VLAGENT_API_KEY or OPENAI_API_KEY)")
+        query_values = [value for _, value in urllib.parse.parse_qsl(self._query) if len(value) > 3]
+        self.http = HttpClient(
+            httpx.URL(self._url("")),
+            {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {},
+            secrets=[self.api_key or "", self._query, *query_values],
+            allow_insecure=self.options.allow_insecure_key,
+            use_env_proxy=self.options.use_env_proxy,
+        )
         family = family_for(model)
         if family is not None and family.resize is not None:
             default = family.resize
@@ -141,10 +129,14 @@ class OpenAIRuntime(Runtime):
             )
         self._check_reachable()
 
+    def _url(self, path: str) -> str:
+        return self.base + path + (f"?{self._query}" if self._query else "")
+
     def _check_reachable(self) -> None:
+        deadline = time.monotonic() + min(self.options.timeout_s, 10.0)
         try:
-            self._request("GET", "/models", None, timeout=min(self.options.timeout_s, 10.0))
-        except _Retryable as exc:
+            self._request("GET", "/models", None, deadline)
+        except Unanswered as exc:
             if not exc.answered:
                 raise ModelUnavailable(
                     f"cannot reach the server at {self.shown}: {exc}; start it (e.g. vllm serve "
@@ -154,34 +146,27 @@ class OpenAIRuntime(Runtime):
             pass  # it answered: some servers cannot list models, which is fine
 
     def _request(
-        self, method: str, path: str, payload: dict[str, Any] | None, timeout: float
+        self, method: str, path: str, body: bytes | None, deadline: float
     ) -> dict[str, Any]:
-        data = json.dumps(payload).encode() if payload is not None else None
-        url = self.base + path + (f"?{self._query}" if self._query else "")
-        request = urllib.request.Request(url, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        if self.api_key:
-            request.add_header("Authorization", f"Bearer {self.api_key}")
+        """One request's answer as a JSON object; :class:`Unanswered` when worth another try,
+        :class:`RuntimeFailure` (one line) for any other answer."""
+        answer = self.http.request(method, httpx.URL(self._url(path)), body, deadline)
+        if not 200 <= answer.status < 300:
+            message = self.http.mask(f"HTTP {answer.status}: {_server_message(answer.body)}")
+            if answer.status in RETRY_STATUSES:
+                raise Unanswered(message, answered=True)
+            raise RuntimeFailure(f"the server refused the request ({message})")
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as exc:
-            message = f"HTTP {exc.code}: {_server_message(exc.read())}"
-            if exc.code in RETRY_STATUSES:
-                raise _Retryable(message, answered=True) from None
-            raise RuntimeFailure(f"the server refused the request ({message})") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise _Retryable(f"{type(reason).__name__}: {reason}") from None
-        try:
-            answer = json.loads(body)
-        except ValueError:
+            data = parse_json(answer.body)
+        except ValueError as exc:
             raise RuntimeFailure(
-                f"the server answered with something other than JSON: {body[:200]!r}"
+                self.http.mask(f"the server answered with something other than JSON: {exc}")
             ) from None
-        if not isinstance(answer, dict):
-            raise RuntimeFailure(f"the server answered with unexpected JSON: {str(answer)[:200]}")
-        return answer
+        if not isinstance(data, dict):
+            raise RuntimeFailure(
+                self.http.mask(f"the server answered with unexpected JSON: {_quoted(data)}")
+            )
+        return data
 
     def payload(self, prompt: Prompt) -> dict[str, Any]:
         """The chat-completions request body for ``prompt``."""
@@ -220,18 +205,28 @@ class OpenAIRuntime(Runtime):
             }
         return body
 
-    def _complete(self, prompt: Prompt) -> Completion:
-        body = self.payload(prompt)
+    def _complete(self, prompt: Prompt, run_deadline: float | None) -> Completion:
+        """Retries with backoff; every attempt ends by ``--timeout`` and all of them by the
+        run's deadline (``--time-limit``), if it has one."""
+        body = json.dumps(self.payload(prompt)).encode()
         started = time.perf_counter()
         last = ""
         for attempt in range(self.options.retries + 1):
             if attempt:
-                time.sleep(BACKOFF_S * 2 ** (attempt - 1))
+                pause = BACKOFF_S * 2 ** (attempt - 1)
+                if run_deadline is not None and time.monotonic() + pause >= run_deadline:
+                    break
+                time.sleep(pause)
+            deadline = time.monotonic() + self.options.timeout_s
+            if run_deadline is not None:
+                deadline = min(deadline, run_deadline)
             try:
-                answer = self._request("POST", "/chat/completions", body, self.options.timeout_s)
-                break
-            except _Retryable as exc:
+                answer = self._request("POST", "/chat/completions", body, deadline)
+                return self._read(answer, round((time.perf_counter() - started) * 1000, 3))
+            except Unanswered as exc:
                 last = str(exc)
+                if run_deadline is not None and time.monotonic() >= run_deadline:
+                    break
                 if attempt < self.options.retries:
                     log.warning(
                         "the server at %s did not answer (%s); retrying (%d of %d)",
@@ -245,14 +240,30 @@ class OpenAIRuntime(Runtime):
                 f"the server at {self.shown} did not answer after {self.options.retries + 1} "
                 f"attempts ({last})"
             )
-        return _completion(answer, round((time.perf_counter() - started) * 1000, 3))
+        raise RuntimeFailure(
+            f"the run's time limit ran out while waiting for the server at {self.shown} "
+            f"({last or 'no time left for another try'})"
+        )
+
+    def _read(self, answer: dict[str, Any], elapsed_ms: float) -> Completion:
+        """The completion in ``answer``, with no secret of this runtime in it or its errors."""
+        try:
+            completion = _completion(answer, elapsed_ms)
+        except RuntimeFailure as exc:
+            raise RuntimeFailure(self.http.mask(str(exc))) from None
+        completion.text = self.http.hide(completion.text)
+        return completion
 
     def generate(self, prompts: list[Prompt]) -> list[Completion]:
+        run_deadline = answer_deadline()  # read here: the pool's threads do not see it
         if len(prompts) <= 1:
-            return [self._complete(p) for p in prompts]
+            return [self._complete(p, run_deadline) for p in prompts]
         # Servers batch concurrent requests themselves (continuous batching).
         with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(prompts))) as pool:
-            return list(pool.map(self._complete, prompts))
+            return list(pool.map(lambda p: self._complete(p, run_deadline), prompts))
+
+    def close(self) -> None:
+        self.http.close()
 
     def describe(self) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -279,11 +290,11 @@ def _completion(answer: Any, elapsed_ms: float) -> Completion:
         message = answer["choices"][0]["message"]
     except (KeyError, IndexError, TypeError):
         raise RuntimeFailure(
-            f"the server's answer has no choices[0].message: {str(answer)[:200]}"
+            f"the server's answer has no choices[0].message: {_quoted(answer)}"
         ) from None
     if not isinstance(message, dict):
         raise RuntimeFailure(
-            f"the server's choices[0].message is not an object: {str(message)[:200]}"
+            f"the server's choices[0].message is not an object: {_quoted(message)}"
         )
     content = message.get("content")
     if isinstance(content, list):  # content parts: keep the text ones
@@ -293,7 +304,7 @@ def _completion(answer: Any, elapsed_ms: float) -> Completion:
             if isinstance(p, dict) and isinstance(p.get("text"), str)
         )
     if content is not None and not isinstance(content, str):
-        raise RuntimeFailure(f"the server's message content is not text: {str(content)[:200]}")
+        raise RuntimeFailure(f"the server's message content is not text: {_quoted(content)}")
     text = content or ""
     # A server started with a tool-call parser returns calls apart from the text; give them back
     # to the dialect in the form it reads.
@@ -301,9 +312,7 @@ def _completion(answer: Any, elapsed_ms: float) -> Completion:
     for call in calls if isinstance(calls, list) else []:
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict):
-            raise RuntimeFailure(
-                f"the server sent a tool call of the wrong shape: {str(call)[:200]}"
-            )
+            raise RuntimeFailure(f"the server sent a tool call of the wrong shape: {_quoted(call)}")
         arguments = function.get("arguments", "{}")
         text += (
             f'\n<tool_call>\n{{"name": {json.dumps(function.get("name"))}, '
@@ -318,6 +327,11 @@ def _completion(answer: Any, elapsed_ms: float) -> Completion:
         completion_tokens=_count(usage.get("completion_tokens")),
         timings_ms={"request": elapsed_ms},
     )
+
+
+def _quoted(value: Any) -> str:
+    """A server's value as it may be put in an error: short, one line, any size or nesting."""
+    return one_line(_REPR.repr(value), 200)
 
 
 def _count(value: Any) -> int | None:

@@ -289,6 +289,7 @@ def test_every_model_option_of_run_is_taken_by_replay_and_eval(tmp_path: Path) -
         "--timeout": "5",
         "--retries": "1",
         "--allow-insecure-key": "",
+        "--use-env-proxy": "",
     }
     assert set(values) == model_flags
     script = write_script(tmp_path / "s.txt", [tool_call(action="terminate", status="success")])
