@@ -31,7 +31,20 @@ _DISPLAY = re.compile(
 _X_SOCKET = re.compile(r"(?:unix:)?/tmp/\.X11-unix/X(?P<number>[0-9]+)(?:\.[0-9]+)?")
 _EMULATOR = re.compile(r"emulator-(?P<console>[0-9]+)")
 _LEGACY_IPV4 = re.compile(r"[0-9a-fx.]+")
-_LOCAL_NAMES = frozenset({"", "unix", "local", "localhost", "localhost.localdomain"})
+# This machine's names as /etc/hosts spells them on common systems (no name lookup: it may hang).
+_LOCAL_NAMES = frozenset(
+    {
+        "",
+        "unix",
+        "local",
+        "localhost",
+        "localhost.localdomain",
+        "ip6-localhost",
+        "ip6-loopback",
+        "localhost6",
+        "localhost6.localdomain6",
+    }
+)
 
 
 def _host(host: str) -> str:
@@ -66,6 +79,10 @@ def display_identity(display: str) -> str:
     socket path), ``host:N`` for another machine's. A name that is no display name is its own
     identity (nothing can connect to it)."""
     text = display.strip()
+    if "/tmp/" in text.replace("//", "/"):
+        # A socket path by any spelling of it: "//tmp/.X11-unix//X1", "unix:/tmp/./.X11-unix/X1".
+        before, unix, path = text.rpartition("unix:")
+        text = before + unix + re.sub(r"/+", "/", os.path.normpath(path))
     found = _X_SOCKET.fullmatch(text) or _DISPLAY.fullmatch(text)
     if found is None:
         return text

@@ -77,8 +77,9 @@ class Secrets(Wrapper):
         return "{{" + name + "}}"
 
     def facts(self) -> DeviceFacts:
-        # Policies judge what will be typed: a value holding a line break presses Enter.
-        return replace(self.inner.facts(), typed=self._filled_text)
+        # Policies judge what the device will receive: the app a secret names, the key it
+        # presses, a line break inside its value (an Enter).
+        return replace(self.inner.facts(), executed=lambda action: self._fill(action)[0])
 
     def _filled_text(self, text: str) -> str:
         for name, secret in self._values.items():

@@ -17,7 +17,9 @@ import html
 import html.entities
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from typing import Literal
 from urllib.parse import quote, quote_plus
 
 Encoder = Callable[[str], Iterable[str]]
@@ -147,10 +149,16 @@ def _apply(encoders: Iterable[Encoder], value: str) -> set[str]:
     return forms
 
 
+NORMAL_FORMS: tuple[Literal["NFC", "NFD", "NFKC", "NFKD"], ...] = ("NFC", "NFD", "NFKC", "NFKD")
+
+
 def escaped_forms(value: str) -> frozenset[str]:
     """``value`` and every escaped form of it (one escaper, or one of :data:`OUTER` around
     another), in both cases of hex digits. Empty forms are left out."""
-    first = {value} | _apply(ENCODERS, value)
+    # The value as each Unicode normal form spells it: NFD "é" is another string that shows the
+    # same (a text field or a browser may hand back either).
+    spellings = {value} | {unicodedata.normalize(form, value) for form in NORMAL_FORMS}
+    first = set(spellings).union(*(_apply(ENCODERS, spelled) for spelled in spellings))
     forms = set(first)
     for form in first:
         forms |= _apply(OUTER, form)

@@ -232,11 +232,18 @@ class PrivateFolderError(FileError, PermissionError):
     """The user's private folder exists but is not private (another owner, a wider mode, a link)."""
 
 
+def machine_temp() -> Path:
+    """The machine's own temporary folder, whatever ``$TMPDIR`` says: locks must be found by every
+    process of this user (X keeps its sockets in /tmp for the same reason)."""
+    return Path("/tmp") if os.path.isdir("/tmp") else Path(tempfile.gettempdir())
+
+
 def private_folder(*names: str) -> Path:
-    """``vlagent-<uid>/names…`` in the temporary folder: made with mode 0700, and checked (owned by
-    this user, no access for others, not a link); else :class:`PrivateFolderError`, one line."""
+    """``vlagent-<uid>/names…`` in the machine's temporary folder: made with mode 0700, and
+    checked (owned by this user, no access for others, not a link); else
+    :class:`PrivateFolderError`, one line."""
     uid = os.getuid()
-    base = Path(tempfile.gettempdir()) / f"vlagent-{uid}"
+    base = machine_temp() / f"vlagent-{uid}"
     for depth in range(len(names) + 1):
         folder = base.joinpath(*names[:depth])
         with contextlib.suppress(FileExistsError):

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import operator
 import types
 from decimal import Decimal
+from fractions import Fraction
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
@@ -105,14 +107,16 @@ def with_number_rule(annotation: Any) -> Any:
         return FiniteFloat
     if annotation is int:
         return FiniteInt
-    if annotation is Decimal:
-        return Annotated[Decimal, BeforeValidator(finite_number)]
+    if annotation is Decimal or annotation is Fraction:
+        return Annotated[annotation, BeforeValidator(finite_number)]
     supertype = getattr(annotation, "__supertype__", None)  # NewType("Metres", float)
     if supertype is not None:
         ruled_super = with_number_rule(supertype)
         return annotation if ruled_super is supertype else ruled_super
     origin, args = get_origin(annotation), get_args(annotation)
-    if origin is None or origin is Literal or not args:
+    if origin is Literal:
+        return _literal_rule(annotation, args)
+    if origin is None or not args:
         return annotation
     if origin is Annotated:
         inner = with_number_rule(args[0])
@@ -129,6 +133,49 @@ def with_number_rule(annotation: Any) -> Any:
         return origin[ruled]
     except TypeError:  # a generic that cannot be rebuilt: pydantic's own checks stand
         return annotation
+
+
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"must be one of the numbers allowed, not {value!r}")
+    return value
+
+
+def _literal_rule(annotation: Any, values: tuple[Any, ...]) -> Any:
+    """A ``Literal`` of numbers takes numbers only: ``True`` equals 1 and ``"1"`` reads as 1
+    to a lax validator, so each is refused before the literal is matched."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numbers or any(isinstance(v, bool) for v in values):
+        return annotation
+    if len(numbers) == len(values):
+        return Annotated[annotation, BeforeValidator(finite_number)]
+    return Annotated[annotation, BeforeValidator(_not_a_bool)]
+
+
+def _real_problem(item: Any) -> str | None:
+    """The number rule for any number a Python caller may pass (numpy scalars, Decimal,
+    Fraction, complex), not only int and float."""
+    if isinstance(item, bool) or not isinstance(item, numbers.Number):
+        return None
+    if not isinstance(item, numbers.Real):
+        return "must be a real number"
+    if isinstance(item, numbers.Integral):  # exactly: 2**53 + 1 as a float is 2**53
+        return (
+            None
+            if abs(int(item)) <= MAX_NUMBER
+            else f"is too large (at most {MAX_NUMBER:,} in size)"
+        )
+    try:
+        size = abs(float(item))
+    except OverflowError:
+        return f"is too large (at most {MAX_NUMBER:,} in size)"
+    except ValueError:  # a signalling NaN
+        return "must be a finite number, not NaN or an infinity"
+    if not math.isfinite(size):
+        return "must be a finite number, not NaN or an infinity"
+    if size > MAX_NUMBER:
+        return f"is too large (at most {MAX_NUMBER:,} in size)"
+    return None
 
 
 @functools.lru_cache(maxsize=512)
@@ -161,12 +208,9 @@ def number_problem(value: Any) -> str | None:
     seen: set[int] = set()
     while pending:
         item, depth = pending.pop()
-        if isinstance(item, bool):
-            continue
-        if isinstance(item, float) and not math.isfinite(item):
-            return "must be a finite number, not NaN or an infinity"
-        if isinstance(item, (int, float)) and abs(item) > MAX_NUMBER:
-            return f"is too large (at most {MAX_NUMBER:,} in size)"
+        problem = _real_problem(item)
+        if problem is not None:
+            return problem
         if isinstance(item, (dict, list, tuple, set, frozenset)) and id(item) not in seen:
             if depth >= MAX_NESTING:
                 return f"nests more than {MAX_NESTING} levels deep"

@@ -84,6 +84,9 @@ class Secret:
     def __hash__(self) -> int:
         return hash((Secret, self.name, self._value))
 
+    def __getstate__(self) -> NoReturn:
+        raise TypeError("a Secret is never pickled; pass its name and read the value there")
+
     def __reduce_ex__(self, protocol: Any) -> NoReturn:
         # A pickle is a file or a message to another process: the value would leave with it.
         raise TypeError("a Secret is never pickled; pass its name and read the value there")
@@ -127,6 +130,19 @@ def live_secrets() -> list[Secret]:
         return list(_live)
 
 
+IGNORABLE = (
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+"""Characters that show nothing: put between a secret's characters, they would hide it from a
+plain search while a browser or a terminal still shows the value whole."""
+_IGNORABLE = re.compile(IGNORABLE)
+
+
+def _spread(form: str) -> str:
+    """A pattern for ``form`` with any invisible characters between its characters."""
+    return f"{IGNORABLE}*".join(map(re.escape, form))
+
+
 @functools.lru_cache(maxsize=32)
 def _pattern(masks: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], dict[str, str]]:
     by_form: dict[str, str] = {}
@@ -135,7 +151,11 @@ def _pattern(masks: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], dict[
             by_form.setdefault(form, mask)
     # Longest first: where two forms start at one place, the whole escaped value goes.
     forms = sorted(by_form, key=lambda form: (-len(form), form))
-    return re.compile("|".join(map(re.escape, forms))), by_form
+    return re.compile("|".join(map(_spread, forms))), by_form
+
+
+def _mask_of(found: str, masks: dict[str, str]) -> str:
+    return masks.get(found) or masks.get(_IGNORABLE.sub("", found)) or MASK
 
 
 def redact(text: str) -> str:
@@ -144,7 +164,7 @@ def redact(text: str) -> str:
     if not secrets or not isinstance(text, str) or not text:
         return text
     pattern, masks = _pattern(tuple(sorted({(s.reveal(), s.mask) for s in secrets})))
-    return pattern.sub(lambda match: masks[match.group()], text)
+    return pattern.sub(lambda match: _mask_of(match.group(), masks), text)
 
 
 def redact_data(value: T) -> T:

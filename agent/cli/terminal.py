@@ -61,6 +61,8 @@ def terminal_text(value: object, *, block: bool = False, markup: bool = True) ->
     if not block:
         text = text.replace("\t", " ")
     text = UNSAFE.sub("", _SURROGATE.sub("\ufffd", text))
+    # Again once the invisible parts are gone: removing them may have joined a secret's pieces.
+    text = redact(text)
     if not markup:
         return text
     # rich.markup.escape escapes tags only, and rich reads any other "\\[" as an escaped "[": one

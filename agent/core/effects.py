@@ -28,6 +28,9 @@ LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 ENTER_KEYS = frozenset({"enter", "ENTER", "NUMPAD_ENTER", "DPAD_CENTER"})
 """Keys that submit or activate what has the focus (desktop and Android names)."""
 
+ENTER_CHORDS = (frozenset({"ctrl", "m"}), frozenset({"ctrl", "j"}))
+"""Desktop chords that are a carriage return or a line feed in a terminal."""
+
 # Desktop key combinations that open or switch to an application, most specific first: the
 # pressed keys include every key of the combination. Canonical names only (tools/keys.py).
 DESKTOP_APP_CHORDS: list[tuple[frozenset[str], str]] = [
@@ -35,6 +38,8 @@ DESKTOP_APP_CHORDS: list[tuple[frozenset[str], str]] = [
     (frozenset({"ctrl", "alt", "t"}), "a terminal"),
     (frozenset({"alt", "f1"}), "the applications menu"),
     (frozenset({"alt", "f2"}), "the run-a-command dialog"),
+    (frozenset({"alt", "f3"}), "the application finder"),
+    (frozenset({"alt", "space"}), "the launcher or the window menu"),
     (frozenset({"ctrl", "shift", "esc"}), "the task manager"),
     (frozenset({"ctrl", "esc"}), "the start menu"),
     (frozenset({"alt", "tab"}), "another application's window"),
@@ -79,25 +84,29 @@ class Effect:
 
 def effect_of(action: BaseModel, facts: DeviceFacts | None = None) -> Effect:
     """The effect of ``action`` on the device ``facts`` describes (by default a device that
-    tells nothing: the pointer unknown, no app name resolved)."""
+    tells nothing: the pointer unknown, no app name resolved). It is resolved on the action as
+    the device will receive it (``facts.executed``: a secret's placeholder filled in), so no
+    spelling the device reads differently from the model can change the verdict."""
     facts = facts or DeviceFacts()
-    kind = getattr(action, "action", None)
+    received = facts.executed(action)
+    kind = getattr(received, "action", None)
     kind = kind if isinstance(kind, str) else None
-    keys, text = getattr(action, "keys", None), getattr(action, "text", None)
+    keys, text = getattr(received, "keys", None), getattr(received, "text", None)
     pressed = tuple(chord(keys)) if kind == "key" and isinstance(keys, list) else ()
-    keycode = _keycode(action, kind)
+    keycode = _keycode(received, kind)
     typed = text if kind == "type" and isinstance(text, str) else None
     return Effect(
         action=action,
         kind=kind,
-        points=_points(action, kind, facts),
+        points=_points(received, kind, facts),
         chord=pressed,
         keycode=keycode,
         opens=_opens(kind, text, pressed, keycode, facts),
         submits=bool(
-            (typed is not None and LINE_BREAKS.intersection(facts.typed(typed)))
+            (typed is not None and LINE_BREAKS.intersection(typed))
             or ENTER_KEYS.intersection(pressed)
             or keycode in ENTER_KEYS
+            or any(keys <= set(pressed) for keys in ENTER_CHORDS)
         ),
         text=typed,
         facts=facts,

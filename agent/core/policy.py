@@ -122,24 +122,38 @@ class AppRules(EffectPolicy):
         denied = next((d for d in self.deny if _names(target, d, effect.facts)), None)
         if denied is not None:
             return f"{opens}, which is not allowed here (--deny-app {denied})"
-        if not target.checkable:
+        if not target.checkable or (target.package is None and self.deny):
+            # Fail closed: an app nobody can name cannot be told apart from a denied one.
             return f"{opens}, which the app rules cannot check; use open with the app's name"
         if self.allow and not any(_names(target, a, effect.facts, exact=True) for a in self.allow):
             return f"{opens}, which is not allowed here; allowed apps: {', '.join(self.allow)}"
         return None
 
 
+# Words that name no app of their own: "Settings app" is Settings.
+GENERIC_WORDS = frozenset({"app", "apps", "application", "the"})
+
+
 def _names(target: AppTarget, rule: str, facts: DeviceFacts, exact: bool = False) -> bool:
-    """Whether the app name ``rule`` means ``target``: the same package, by the device's lookup,
-    a known label's package or the package named; else (unless ``exact``) the same words."""
+    """Whether the app name ``rule`` means ``target``: the same package (the rule resolved by the
+    device's lookup, with and without generic words like "app", a known label's package, or the
+    package named); else (unless ``exact``: an allow-list) the same words, generic ones aside."""
     words = label_words(rule)
     if not words:
         return False
+    named = " ".join(w for w in words.split() if w not in GENERIC_WORDS) or words
     if target.package is not None:
-        packages = {facts.app_package(rule), KNOWN_APPS.get(words), rule.strip()}
+        packages = {
+            facts.app_package(rule),
+            facts.app_package(named),
+            KNOWN_APPS.get(words),
+            KNOWN_APPS.get(named),
+            rule.strip(),
+        }
         if target.package.lower() in {p.lower() for p in packages if p}:
             return True
-    return not exact and label_words(target.label) == words
+    app = " ".join(w for w in label_words(target.label).split() if w not in GENERIC_WORDS)
+    return not exact and app == named
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from PIL import Image
@@ -18,6 +18,7 @@ from vlagent.agent.evaluation.actions import aitw_action, androidcontrol_action
 from vlagent.agent.evaluation.gold import Episode, GoldStep, target_boxes
 from vlagent.agent.trajectory import TrajectoryError, read_trajectory
 from vlagent.tools.errors import VlagentError
+from vlagent.tools.files import FileError, MissingFile, check_inside
 
 FORMATS = ("auto", "aitz", "aitw", "androidcontrol", "trajectory")
 _SHARD = re.compile(r"(-\d+-of-\d+|\.tfrecords?(\.gz)?)$", re.IGNORECASE)
@@ -150,9 +151,18 @@ def load_trajectory_episode(path: Path) -> Episode:
 
 
 def _find_image(folder: Path, image_path: str) -> Path:
-    for candidate in (folder / Path(image_path).name, folder / image_path):
-        if candidate.is_file():
-            return candidate
+    """The episode's screenshot, beside it or below it: through the file layer, so a path the
+    data names never leaves its folder (absolute, ``..``, a link) nor reads a special file."""
+    refusal: FileError | None = None
+    for candidate in (PurePosixPath(image_path).name, image_path):
+        try:
+            return check_inside(folder, candidate)
+        except MissingFile:
+            continue
+        except FileError as exc:
+            refusal = exc
+    if refusal is not None:
+        raise ValueError(f"screenshot {image_path!r} refused: {refusal}")
     raise ValueError(f"screenshot {image_path!r} not found beside the episode")
 
 

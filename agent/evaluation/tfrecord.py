@@ -13,7 +13,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from vlagent.tools.errors import VlagentError
 
@@ -73,6 +73,25 @@ def _open(path: Path) -> tuple[BinaryIO, bool]:
     return stream, gzipped  # type: ignore[return-value]
 
 
+MAX_RECORD_BYTES = 1 << 30
+"""A record's length comes from the file: past this it is damage, not an episode."""
+_CHUNK = 1 << 24
+
+
+def _read_up_to(stream: IO[bytes], length: int) -> bytes:
+    """Up to ``length`` bytes, read in chunks: a length a damaged header claims allocates
+    nothing the file does not hold."""
+    parts: list[bytes] = []
+    left = length
+    while left > 0:
+        part = stream.read(min(left, _CHUNK))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
 def records(path: Path) -> Iterator[bytes]:
     """The records of a TFRecord file. GZIP files are checked by gzip's own CRC; plain files by
     each record's CRC-32C."""
@@ -90,7 +109,12 @@ def records(path: Path) -> Iterator[bytes]:
                     raise RecordError(
                         f"{path}: not a TFRecord file (bad record header at byte {offset})"
                     )
-                data, footer = stream.read(length), stream.read(4)
+                if length > MAX_RECORD_BYTES:
+                    raise RecordError(
+                        f"{path}: the record at byte {offset} claims {length} bytes, more than "
+                        f"a dataset record holds ({MAX_RECORD_BYTES >> 20} MiB): damaged"
+                    )
+                data, footer = _read_up_to(stream, length), stream.read(4)
                 if len(data) < length or len(footer) < 4:
                     raise RecordError(f"{path}: the file ends inside a record at byte {offset}")
                 if not gzipped and struct.unpack("<I", footer)[0] != _masked_crc(data):

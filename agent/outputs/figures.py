@@ -17,6 +17,8 @@ from PIL import Image
 
 from vlagent.agent.trajectory import ElementRecord
 
+MAX_SHOT_WIDTH = 4000
+"""And at most this wide (JPEG holds at most 65,500 pixels a side)."""
 MAX_SHOT_HEIGHT = 900
 """Screenshots are shown (and embedded) at most this tall, as JPEG: a 30-step phone run stays a
 few MB."""
@@ -40,16 +42,19 @@ def data_url(data: bytes | None, name: str) -> tuple[str, tuple[int, int]] | Unr
     damaged file must not cost the whole report)."""
     if data is None:
         return None
-    try:
+    buffer = io.BytesIO()
+    try:  # reading, scaling and encoding: any image a file holds is drawn or named, never fatal
         with Image.open(io.BytesIO(data)) as image:
             size = image.size
             shown = image.convert("RGB")
+        scale = min(1.0, MAX_SHOT_HEIGHT / shown.height, MAX_SHOT_WIDTH / shown.width)
+        if scale < 1:
+            shown = shown.resize(
+                (max(1, round(shown.width * scale)), max(1, round(shown.height * scale)))
+            )
+        shown.save(buffer, format="JPEG", quality=85)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         return Unreadable(f"{name} is unreadable ({type(exc).__name__})")
-    if shown.height > MAX_SHOT_HEIGHT:
-        shown = shown.resize((round(shown.width * MAX_SHOT_HEIGHT / shown.height), MAX_SHOT_HEIGHT))
-    buffer = io.BytesIO()
-    shown.save(buffer, format="JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), size
 
 

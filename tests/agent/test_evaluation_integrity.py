@@ -673,3 +673,80 @@ def test_clustered_standard_errors_by_hand() -> None:
     # SE = sqrt(2/1 · 2) / 4 = 0.5.
     assert _clustered([(2, 2), (0, 2)]) == 0.5
     assert _clustered([(1, 1)]) is None
+
+
+# -- lengths and paths a dataset file states --------------------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(length=st.integers(0, 2**64 - 1), tail=st.binary(max_size=64), gzipped=st.booleans())
+def test_a_record_length_a_file_claims_allocates_nothing_it_does_not_hold(
+    tmp_path_factory: pytest.TempPathFactory, length: int, tail: bytes, gzipped: bool
+) -> None:
+    """A header with a valid checksum may claim any length: the record is read or refused as
+    damaged, never a MemoryError or OverflowError (an internal error)."""
+    import struct
+
+    from vlagent.agent.evaluation.tfrecord import RecordError, _masked_crc, records
+
+    head = struct.pack("<Q", length)
+    data = head + struct.pack("<I", _masked_crc(head)) + tail
+    path = tmp_path_factory.mktemp("claims") / "shard.tfrecord"
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+    with contextlib.suppress(RecordError):
+        for record in records(path):
+            assert len(record) == length <= len(tail)
+
+
+@pytest.mark.parametrize("length", [2**40, 2**62, 2**64 - 1])
+def test_a_shard_claiming_a_huge_record_is_exit_3(
+    tmp_path: Path, length: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import struct
+
+    from vlagent.agent.evaluation.tfrecord import _masked_crc
+
+    head = struct.pack("<Q", length)
+    shard = tmp_path / "huge.tfrecord"
+    shard.write_bytes(head + struct.pack("<I", _masked_crc(head)) + b"x" * 32)
+    assert evaluate(shard, tmp_path / "out", "--format", "androidcontrol") == 3
+    assert "huge.tfrecord" in capsys.readouterr().err
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(how=st.sampled_from(["absolute", "climbing", "link", "linked-folder", "fifo", "folder"]))
+def test_a_screenshot_a_dataset_names_never_leaves_its_folder(tmp_path: Path, how: str) -> None:
+    """An episode's screenshot is read only from a regular file inside the dataset's folder,
+    reached without a link: what lies outside never reaches the model or a report."""
+    import os
+    import uuid
+
+    case = tmp_path / uuid.uuid4().hex
+    outside = case / "outside"
+    outside.mkdir(parents=True)
+    Image.new("RGB", (1000, 2000), (200, 0, 0)).save(outside / "private.png")
+    folder = androidcontrol_json(case / "data", [CONTROL_ACTIONS[1:2]])
+    shot = {
+        "absolute": str(outside / "private.png"),
+        "climbing": "../outside/private.png",
+        "link": "linked.png",
+        "linked-folder": "shots/private.png",
+        "fifo": "pipe.png",
+        "folder": "afolder.png",
+    }[how]
+    if how == "link":
+        (folder / "linked.png").symlink_to(outside / "private.png")
+    elif how == "linked-folder":
+        (folder / "shots").symlink_to(outside)
+    elif how == "fifo":
+        os.mkfifo(folder / "pipe.png")
+    elif how == "folder":
+        (folder / "afolder.png").mkdir()
+    episode = folder / "episode-0.json"
+    data = json.loads(episode.read_text())
+    data["screenshots"][0] = shot
+    episode.write_text(json.dumps(data))
+    with pytest.raises(DatasetError):
+        read_dataset(folder, skip_damaged=False)

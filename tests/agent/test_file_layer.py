@@ -362,8 +362,8 @@ def test_the_recorder_replaces_a_link_planted_at_a_screenshot(tmp_path: Path) ->
     target = victim(tmp_path)
     recorder = Recorder(tmp_path / "run")
     (tmp_path / "run/screens/000000.png").symlink_to(target)  # planted after the empty check
-    recorder.screenshot(0, Image.new("RGB", (8, 8)))
-    recorder._encoder.shutdown(wait=True)
+    recorder.capture(0, Image.new("RGB", (8, 8)), {}, {})
+    recorder.flush()
     assert target.read_bytes() == PRECIOUS
     assert not (tmp_path / "run/screens/000000.png").is_symlink()
     with Image.open(tmp_path / "run/screens/000000.png") as written:
@@ -439,9 +439,9 @@ def test_a_recording_whose_steps_are_years_apart_replays_without_waiting_years(
 def test_the_private_folder_refuses_a_planted_link(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tempfile
+    from vlagent.tools import files
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(files, "machine_temp", lambda: tmp_path)
     (tmp_path / f"vlagent-{os.getuid()}").symlink_to(tmp_path / "outside", target_is_directory=True)
     (tmp_path / "outside").mkdir(mode=0o700)
     with pytest.raises(OSError, match="not a private folder of yours: it is a symbolic link"):

@@ -228,11 +228,12 @@ def test_the_phone_presses_the_key_the_policy_judged(
 def test_on_the_phone_a_denied_app_never_starts(
     android: AndroidEnvironment, phone: VirtualDevice, name: str
 ) -> None:
-    """The rule asks the phone's own lookup: whatever it lets through does not start Settings."""
+    """The rule asks the phone's own lookup: whatever it lets through does not start Settings,
+    and a name that starts no app it can tell is refused (a deny-list fails closed)."""
     phone.phone.stack.clear()
     action = mobile(action="open", text=name)
     refusal = decide(DENY_SETTINGS, action, android.facts())
-    assert (refusal is None) == (android.resolve_app(name) != "com.android.settings")
+    assert (refusal is None) == (android.resolve_app(name) not in {"com.android.settings", None})
     if refusal is None:
         android.execute(action)
         assert phone.state()["foreground"] != "com.android.settings"
@@ -492,3 +493,57 @@ def test_an_app_rule_that_names_no_app_is_a_usage_error() -> None:
         "error: --deny-app '!!': give an app's name or package (e.g. Settings, "
         "com.android.settings)"
     )
+
+
+# -- what the device receives, not what the model wrote -------------------------------------
+
+
+def _with_secrets(values: dict[str, str]) -> DeviceFacts:
+    """The phone's facts behind a Secrets wrapper: ``{{NAME}}`` is filled in before it acts."""
+    from vlagent.environments.wrappers import Secrets
+
+    return replace(Secrets(MemoryEnvironment(), values).facts(), app_package=PHONE.app_package)
+
+
+@FAST
+@given(
+    value=st.sampled_from(["Settings", "com.android.settings", "SETTINGS!", "settings app"]),
+    key=st.sampled_from(["SETTINGS", "176", "KEYCODE_SETTINGS", "keycode settings"]),
+)
+def test_an_app_or_key_behind_a_secret_is_judged_as_the_device_receives_it(
+    value: str, key: str
+) -> None:
+    facts = _with_secrets({"APP": value, "PIN": key, "OK": "66"})
+    assert decide(DENY_SETTINGS, mobile(action="open", text="{{APP}}"), facts) is not None
+    assert decide(DENY_SETTINGS, mobile(action="key", text="{{PIN}}"), facts) is not None
+    assert decide(ALLOW_NOTES, mobile(action="open", text="{{APP}}"), facts) is not None
+    # An allow-list matches the app the secret names, not the placeholder's name.
+    notes = _with_secrets({"NOTES": value})
+    assert decide(AppRules(allow=["Notes"]), mobile(action="open", text="{{NOTES}}"), notes)
+    assert asks(mobile(action="key", text="{{OK}}"), facts) is not None  # ENTER behind a secret
+
+
+@pytest.mark.parametrize("rule", ["Settings app", "the Settings app", "SETTINGS APPLICATION"])
+def test_a_deny_rule_with_generic_words_still_names_its_app(rule: str) -> None:
+    rules = AppRules(deny=[rule])
+    for name in ("Settings", "com.android.settings", "KEYCODE_SETTINGS"):
+        kind = "key" if name.startswith("KEYCODE") else "open"
+        assert decide(rules, mobile(action=kind, text=name), PHONE) is not None, (rule, name)
+    assert decide(rules, mobile(action="open", text="Notes"), PHONE) is None
+
+
+@pytest.mark.parametrize("name", ["com.android.settings", "Settings app", "anything"])
+def test_a_deny_list_fails_closed_where_the_device_cannot_name_the_app(name: str) -> None:
+    """Called without device facts (a library caller, an environment with no app lookup), an
+    ``open`` whose app nobody can resolve is refused: it cannot be told apart from a denied one."""
+    assert DENY_SETTINGS(mobile(action="open", text=name)) is not None
+
+
+@pytest.mark.parametrize("keys", [["ctrl", "m"], ["Control_L+M"], ["ctrl", "j"], ["J", "ctrl"]])
+def test_a_chord_a_terminal_reads_as_enter_is_asked_about(keys: list[str]) -> None:
+    assert asks(computer(action="key", keys=keys), DeviceFacts()) is not None
+
+
+@pytest.mark.parametrize("keys", [["alt", "f3"], ["alt", "space"]])
+def test_a_desktop_launcher_chord_counts_as_opening_an_app(keys: list[str]) -> None:
+    assert effect_of(computer(action="key", keys=keys)).opens is not None

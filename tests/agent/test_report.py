@@ -150,3 +150,14 @@ def test_a_landscape_run_fits_a_1280_pixel_window(tmp_path: Path) -> None:
     dom = chromium("--dump-dom", "--window-size=1280,800", probe.as_uri(), tmp=tmp_path).stdout
     right, scroll_width = map(int, dom.split("<title>layout ", 1)[1].split("<", 1)[0].split())
     assert right <= 1280 and scroll_width <= 1280, (right, scroll_width)
+
+
+@pytest.mark.parametrize("size", [(1, 20000), (20000, 1), (70000, 2), (1, 1), (3, 65501)], ids=str)
+def test_a_screenshot_of_any_readable_size_is_drawn_or_named_never_fatal(
+    run_dir: Path, size: tuple[int, int]
+) -> None:
+    """A valid image of an extreme shape costs its own figure at most, never the report."""
+    run = run_dir
+    Image.new("RGB", size, (10, 20, 30)).save(run / "screens" / "000001.png")
+    page = Path(render_run_report(run)).read_text()
+    assert page.count('class="screen"') + page.count("is unreadable") >= 4

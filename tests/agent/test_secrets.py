@@ -363,3 +363,57 @@ def tool_call_args(**arguments: Any) -> Any:
     from vlagent.tools import ToolCall
 
     return ToolCall("mobile_use", arguments)
+
+
+# -- a secret hidden by what shows nothing ----------------------------------------------------
+
+INVISIBLE = st.sampled_from(
+    ["\u200e", "\u200b", "\u202e", "\u2066", "\ufeff", "\u00ad", "\x00", "\x1b", "\x9b", "\x07"]
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    value=st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Cf"]), min_size=4),
+    cuts=st.lists(st.tuples(st.integers(1, 60), INVISIBLE), min_size=1, max_size=4),
+)
+def test_a_secret_split_by_invisible_characters_is_still_masked(
+    value: str, cuts: list[tuple[int, str]]
+) -> None:
+    """A browser or a terminal shows ``hunt<U+200E>er2`` as ``hunter2``: the value is masked
+    with invisible characters between its characters, in records and on the terminal."""
+    from vlagent.agent.cli.terminal import terminal_text
+    from vlagent.tools.secrets import Secret, redact
+
+    assume(value.strip() and len(value.strip()) >= 4)
+    secret = Secret(value, "PW")
+    split = value
+    for at, mark in sorted(cuts, reverse=True):
+        at = 1 + at % (len(split) - 1)
+        split = split[:at] + mark + split[at:]
+    assert value not in redact(f"said: {split}!").replace("\x00", "")
+    assert "{{PW}}" in redact(f"said: {split}!")
+    assert value not in terminal_text(f"said: {split}!", markup=False)
+    del secret
+
+
+@pytest.mark.parametrize("value", ["café-secret", "Ångström-key", "ﬁnal-pass"])
+def test_a_secret_in_another_unicode_normal_form_is_masked(value: str) -> None:
+    import unicodedata
+
+    from vlagent.tools.secrets import Secret, redact
+
+    secret = Secret(value, "PW")
+    for form in ("NFC", "NFD", "NFKC", "NFKD"):
+        assert redact(unicodedata.normalize(form, value)) == "{{PW}}", form
+    del secret
+
+
+def test_a_secret_gives_no_state_to_copy_out() -> None:
+    from vlagent.tools.secrets import Secret
+
+    secret = Secret("hunter2secret", "PW")
+    with pytest.raises(TypeError):
+        secret.__getstate__()
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)

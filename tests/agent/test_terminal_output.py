@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, tool_call
 from vlagent.agent.cli import exitcodes, main
 from vlagent.agent.cli.common import console, errors
 from vlagent.agent.cli.terminal import UNSAFE, terminal_json, terminal_text
@@ -223,12 +223,15 @@ def test_without_markup_the_text_is_kept_as_it_is_but_clean(pieces: list[tuple[s
 
 def test_a_ui_test_failure_shows_the_model_s_reason_clean() -> None:
     from vlagent.agent.core.steps import RunResult
+    from vlagent.agent.runtimes import ScriptedRuntime
     from vlagent.agent.uitest.tester import UITester
+    from vlagent.environments import MemoryEnvironment
+    from vlagent.prompts import get_dialect
 
     reason = "no\x1b]52;c;cm0gLXJmIH4=\x07 button\x1b[2J\u202e [b]"
-    failure = UITester._failure(
-        UITester.__new__(UITester), "check", RunResult("failure", reason, None, []), None
-    )
+    idle = ScriptedRuntime([tool_call(action="terminate", status="success")])
+    tester = UITester(idle, get_dialect("qwen2-vl"), MemoryEnvironment())
+    failure = tester._failure("check", RunResult("failure", reason, None, []), None)
     assert str(failure) == "check failed (failure): no button [b]"
 
 

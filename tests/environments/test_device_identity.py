@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,14 +27,19 @@ PRECIOUS = b"precious: must stay as it is"
 
 @pytest.fixture
 def private_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The temporary folder (and with it the private folder of locks) moved into ``tmp_path``."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    """The machine's temporary folder (and with it the private folder of locks) moved into
+    ``tmp_path``, for this test's process only."""
+    from vlagent.tools import files
+
+    monkeypatch.setattr(files, "machine_temp", lambda: tmp_path)
     yield tmp_path / f"vlagent-{os.getuid()}"
 
 
 LOCAL_HOSTS = [
     "",
     "unix",
+    "ip6-localhost",
+    "ip6-loopback",
     "localhost",
     "LocalHost",
     "localhost.",
@@ -56,7 +60,11 @@ def display_spelling(number: int) -> st.SearchStrategy[str]:
     digits = st.integers(0, 3).map(lambda zeros: "0" * zeros + str(number))
     screen = st.one_of(st.just(""), st.integers(0, 9).map(lambda s: f".{s}"))
     spelled = st.tuples(host, digits, screen).map(lambda t: f"{t[0]}:{t[1]}{t[2]}")
-    return st.one_of(spelled, st.just(f"/tmp/.X11-unix/X{number}"))
+    slashes = st.sampled_from(["/", "//", "///", "/./"])
+    socket_path = st.tuples(st.sampled_from(["", "unix:"]), slashes, slashes, slashes, screen).map(
+        lambda t: f"{t[0]}{t[1]}tmp{t[2]}.X11-unix{t[3]}X{number}{t[4]}"
+    )
+    return st.one_of(spelled, socket_path)
 
 
 @FAST
@@ -223,3 +231,23 @@ def test_the_adb_lease_lock_is_not_followed(
             ServerLease()
         (folder / name).unlink()
     assert victim.read_bytes() == PRECIOUS
+
+
+def test_a_lock_is_found_whatever_tmpdir_says(tmp_path: Path) -> None:
+    """The same user with another ``$TMPDIR`` must still see a display in use: locks live in the
+    machine's temporary folder, not in the one a process was told to use."""
+    import subprocess
+    import sys
+
+    held = DeviceLock("display", ":77")
+    try:
+        probe = "from vlagent.environments.lock import DeviceLock\nDeviceLock('display', ':77.0')\n"
+        other = tmp_path / "other-tmp"
+        other.mkdir()
+        env = {**os.environ, "TMPDIR": str(other)}
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode != 0 and "in use by another vlagent run" in done.stderr
+    finally:
+        held.release()

@@ -283,3 +283,85 @@ def test_the_message_for_fifty_thousand_bad_elements_is_short() -> None:
     with pytest.raises(ToolError) as refused:
         validate(Many, {"values": ["x"] * 50_000})
     assert len(str(refused.value)) < 400
+
+
+@given(
+    values=st.lists(
+        st.one_of(st.integers(-1000, 1000), st.floats(-1e3, 1e3, allow_nan=False)),
+        min_size=1,
+        max_size=4,
+        unique=True,
+    ),
+    given_value=st.sampled_from([True, False, "1", "0.5", math.nan]),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_literal_of_numbers_takes_numbers_only(values: list[Any], given_value: Any) -> None:
+    """``True`` equals 1 and a lax reader takes ``"1"`` for 1: neither may choose a number."""
+    from typing import Literal
+
+    choice = Literal[tuple(values)]  # type: ignore[valid-type]
+    Chosen = create_model("Chosen", __doc__="Pick one.", v=(choice, ...))
+    assert validate(Chosen, {"v": values[0]}).v == values[0]  # type: ignore[attr-defined]
+    with pytest.raises(ToolError):
+        validate(Chosen, {"v": given_value})
+
+
+def test_literal_numbers_beside_words_refuse_a_bool() -> None:
+    from typing import Literal
+
+    class Mixed(BaseModel):
+        """One of them."""
+
+        v: Literal[1, "auto"]
+
+    assert validate(Mixed, {"v": "auto"}).v == "auto"  # type: ignore[attr-defined]
+    with pytest.raises(ToolError):
+        validate(Mixed, {"v": True})
+
+
+def _python_numbers() -> list[Any]:
+    """Numbers a Python caller may hand a tool, beside int and float."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    return [
+        np.float32("nan"),
+        np.float16("inf"),
+        np.float64("-inf"),
+        np.int64(2**62),
+        Decimal("NaN"),
+        Decimal("sNaN"),
+        Decimal("Infinity"),
+        Decimal(10) ** 400,
+        Fraction(10**400, 3),
+        complex(1, 1),
+        complex("inf"),
+    ]
+
+
+@pytest.mark.parametrize("bad", _python_numbers(), ids=repr)
+def test_any_kind_of_number_obeys_the_rule_where_anything_goes(bad: Any) -> None:
+    class Free(BaseModel):
+        """Anything."""
+
+        payload: Any = None
+        tags: dict[str, Any] = {}
+
+    with pytest.raises(ToolError, match="finite|too large|real number"):
+        validate(Free, {"payload": {"deep": [[1, bad]]}})
+    with pytest.raises(ToolError, match="finite|too large|real number"):
+        validate(Free, {"tags": {"x": bad}})
+
+
+def test_a_fraction_field_takes_no_string() -> None:
+    from fractions import Fraction
+
+    class Ratio(BaseModel):
+        """A ratio."""
+
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        r: Fraction
+
+    with pytest.raises(ToolError, match="must be a number"):
+        validate(Ratio, {"r": "1/3"})
