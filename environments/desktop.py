@@ -4,11 +4,15 @@
   a PIL image; no file, no PNG round trip.
 - Execute: every ``computer_use`` action through pyautogui (it connects at import, so it is
   imported while the display's connection environment is in place, then given its own
-  connection). Text is typed by pasting it from the clipboard (xclip): pyautogui drops
-  non-ASCII characters and types ``<`` as ``>`` on common X keymaps. A secret is typed with key
-  events instead (environments/xkeys.py): it never goes on the clipboard.
+  connection). Keys and text are key events through XTEST (environments/xkeys.py), any
+  Unicode character included; nothing goes through the clipboard.
+- After each action: a click first gives the keyboard to the window it lands on
+  (environments/xfocus.py); then the environment waits until the screen shows the action's
+  effect (environments/change.py: ``settle``), and the step records how that wait ended and
+  which application has the keyboard.
 - ``xvfb="WxH"`` starts a private Xvfb for the run and stops it at the end; ``launch`` starts a
-  program on the display (an app under test, a browser).
+  program on the display (an app under test, a browser), whose exit ends the run
+  (environments/launched.py).
 - The fail-safe stays on for real desktops: moving the mouse into a screen corner aborts the run
   (the trajectory is closed, every finished step kept). On a private Xvfb nobody holds the mouse,
   so it is off there.
@@ -17,17 +21,13 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import os
-import shlex
-import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from PIL import Image, ImageChops
+from PIL import Image
 from pydantic import BaseModel
 
 from vlagent.environments.base import (
@@ -39,25 +39,29 @@ from vlagent.environments.base import (
     Observation,
     RunAborted,
 )
+from vlagent.environments.change import beyond_a_caret, settle
 from vlagent.environments.desktop_input import PyAutoGuiInput
+from vlagent.environments.launched import LaunchedProgram, launch_and_wait, on_exit
 from vlagent.environments.lock import DeviceLock
 from vlagent.environments.memory import parse_size
-from vlagent.environments.processes import stop_process
 from vlagent.environments.registry import Option
+from vlagent.environments.xfocus import focus_at, keyboard_app
+from vlagent.environments.xfocus import quiet_xlib as _quiet_xlib
 from vlagent.environments.xvfb import Xvfb, user_authority, x_client_environment
 from vlagent.tools import ComputerUse, ToolSet, computer_tools
 from vlagent.tools.secrets import child_environment
 
-SETTLE_POLL_S = 0.05
-SETTLE_QUIET_S = 0.15
-LAUNCH_QUIET_S = 0.5
-LAUNCH_WAIT_S = 15.0
+DEFAULT_SETTLE_S = 2.0
+"""The bound of the wait after an action: a screen still changing after it (a video, a spinner)
+is shown as it is then."""
+REACT_S = {"mouse_move": 0.2, "key": 1.0, "type": 1.0, "wait": 0.0, "terminate": 0.0, "answer": 0.0}
+"""How long an action kind may take to show a first change; typing and keys may submit a form
+or close a dialog, which takes a program longer. A wait has waited already."""
+REACT_OTHER_S = 0.5  # clicks, drags, scrolls
+# The actions that press a button: each first gives the keyboard to the window under its press.
+PRESSES = frozenset("left_click right_click middle_click double_click triple_click".split())
+PRESSES |= {"left_click_drag"}
 IMAGE_BLOCKS_CACHED = 4
-
-
-def _quiet_xlib() -> contextlib.AbstractContextManager[object]:
-    """python-xlib prints authority warnings to stdout; the CLI's output is not the place."""
-    return contextlib.redirect_stdout(io.StringIO())
 
 
 class DesktopEnvironment(PyAutoGuiInput, Environment):
@@ -70,9 +74,17 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
         "monitor": Option("Monitor number (1 = first, 0 = all).", min=0),
         "xvfb": Option("Run on a private virtual screen WxH, e.g. 1280x800."),
         "scale": Option("Device pixels per image pixel (HiDPI).", min=0.01),
-        "settle": Option("After an action, wait up to S s for the screen to settle.", min=0),
+        "settle": Option(
+            "After an action, wait up to S s (default 2) for the screen to change and then stay "
+            "still; 0 does not wait.",
+            min=0,
+        ),
         "launch": Option("Start this program on the display first (e.g. an app under test)."),
         "launch_dir": Option("The folder --launch starts the program in."),
+        "launch_exit": Option(
+            "When the launched program exits: end (the run ends, default) or continue (the "
+            "model is told once and the run goes on)."
+        ),
     }
 
     def __init__(
@@ -81,16 +93,18 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
         monitor: int = 1,
         xvfb: str | None = None,
         scale: float | None = None,
-        settle: float = 0.0,
+        settle: float = DEFAULT_SETTLE_S,
         launch: str | None = None,
         launch_dir: str | Path | None = None,
+        launch_exit: str = "end",
     ) -> None:
         if xvfb is not None and display is not None:
             raise EnvironmentUnavailable("--xvfb starts its own display; leave out --display")
         if settle < 0:
             raise EnvironmentUnavailable("--settle must be 0 or more seconds")
+        self.launch_exit = on_exit(launch_exit)
         self._xvfb: Xvfb | None = None
-        self._launched: subprocess.Popen[bytes] | None = None
+        self._launched: LaunchedProgram | None = None
         self._local = threading.local()
         self.closed = False
         if xvfb is not None:
@@ -106,7 +120,7 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
         self.display = display
         self.private = self._xvfb is not None
         self.authority = self._xvfb.client_authority if self._xvfb is not None else user_authority()
-        # The environment of programs started on this display (xclip, --launch).
+        # The environment of programs started on this display (--launch).
         # No API key, no secret (tools/secrets.py: child_environment, again at each start).
         self._child_env = child_environment({"DISPLAY": display, "XAUTHORITY": self.authority})
         self.settle = settle
@@ -138,10 +152,6 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
                 f"cannot open display {self.display} ({type(exc).__name__}: {exc}); start one with "
                 "--xvfb 1280x800, or set DISPLAY (and XAUTHORITY) to a running X server"
             ) from None
-        if shutil.which("xclip") is None:
-            raise EnvironmentUnavailable(
-                "typing needs xclip (text is pasted to keep Unicode intact): apt-get install xclip"
-            )
         with _quiet_xlib():
             import pyautogui
 
@@ -171,39 +181,21 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
             )
         self.monitor_index = monitor
         self.monitor: dict[str, int] = dict(monitors[monitor])
+        with self._driving():
+            # The screen in the input library's units: it clamps a point beyond it to the edge.
+            width, height = pyautogui.size()
+        self._input_size = (int(width), int(height))
         if scale is None:
             # Device pixels (what pyautogui takes) per captured pixel: 1 on X11; a HiDPI desktop
             # that captures physical pixels but takes logical input shows it here.
             everything = monitors[0]
-            with self._driving():
-                width = pyautogui.size()[0]
             scale = width / everything["width"] if everything["width"] else 1.0
         self.scale = scale
 
     def _launch(self, command: str, folder: str | Path | None) -> None:
-        before = self._grab()
-        try:
-            self._launched = subprocess.Popen(
-                shlex.split(command),
-                env=child_environment(base=self._child_env),
-                cwd=folder,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        except OSError as exc:
-            raise EnvironmentUnavailable(f"--launch {command!r} could not start: {exc}") from None
-        deadline = time.monotonic() + LAUNCH_WAIT_S
-        while time.monotonic() < deadline:  # until it has drawn something, then until it settles
-            if self._launched.poll() is not None:
-                raise EnvironmentUnavailable(
-                    f"--launch {command!r} exited at once with code {self._launched.returncode}"
-                )
-            if ImageChops.difference(before, self._grab()).getbbox() is not None:
-                # A new window draws its keyboard focus a little after itself (Tk: up to ~0.2 s):
-                # wait for a longer stillness than after an action, so the first screen is whole.
-                self._settle(2.0, quiet=LAUNCH_QUIET_S)
-                return
-            time.sleep(SETTLE_POLL_S)
+        # Kept before the wait: an interrupted start still stops it (close()).
+        self._launched = LaunchedProgram(command, folder, self._child_env, self.launch_exit)
+        launch_and_wait(self._launched, self._pixels)
 
     # -- observe -------------------------------------------------------------------------------
 
@@ -217,11 +209,20 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
             self._local.mss = shooter
         return shooter
 
-    def _grab(self) -> Image.Image:
+    def _shot(self) -> Any:
         try:
-            shot = self._mss().grab(self.monitor)
+            return self._mss().grab(self.monitor)
         except Exception as exc:  # mss raises ScreenShotError, Xlib errors when the display dies
             raise EnvironmentFault(f"screen capture failed on {self.display}: {exc}") from None
+
+    def _pixels(self) -> bytearray:
+        """The monitor's pixels as mss hands them (BGRX): what the waits compare, no image
+        decoded (a comparison of two is a memcmp)."""
+        raw: bytearray = self._shot().raw  # a fresh buffer at each grab
+        return raw
+
+    def _grab(self) -> Image.Image:
+        shot = self._shot()
         # Decode straight from mss's buffer (no intermediate bytes copy): BGRX → RGB.
         return Image.frombuffer("RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1)
 
@@ -240,39 +241,12 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
         )
 
     def _foreground(self) -> dict[str, str]:
-        """The application in front, by the class of its window (WM_CLASS): the window with the
-        keyboard focus or, where focus follows the pointer (no window manager), the one under it.
-        Empty when no window says (the bare root window); a few X round trips, well under 1 ms."""
+        """The application the keyboard goes to, by the class of its window (WM_CLASS): the
+        focused window or, where the focus is PointerRoot (X's default without a window
+        manager), the one under the pointer. Empty when no window says (environments/xfocus.py)."""
         display = getattr(self, "_x_display", None)
-        if display is None:
-            return {}
-        try:
-            with _quiet_xlib():
-                root = display.screen().root
-                window = display.get_input_focus().focus
-                if isinstance(window, int) or window.id == root.id:  # None or PointerRoot
-                    window = root.query_pointer().child
-                while not isinstance(window, int) and window.id != root.id:
-                    names = window.get_wm_class()
-                    if names:
-                        return {"foreground": str(names[1])}
-                    window = window.query_tree().parent
-        except Exception:
-            return {}
-        return {}
-
-    def _settle(self, limit_s: float, quiet: float = SETTLE_QUIET_S) -> None:
-        """Wait (at most ``limit_s``) until the screen has stayed the same for ``quiet`` seconds
-        (an animation in steps, or an app slow to react, is not mistaken for a still screen)."""
-        deadline = time.monotonic() + limit_s
-        previous, still_since = self._grab(), time.monotonic()
-        while time.monotonic() < deadline:
-            time.sleep(SETTLE_POLL_S)
-            current = self._grab()
-            if ImageChops.difference(previous, current).getbbox() is not None:
-                previous, still_since = current, time.monotonic()
-            elif time.monotonic() - still_since >= quiet:
-                return
+        app = keyboard_app(display) if display is not None else None
+        return {"foreground": app} if app else {}
 
     # -- execute -------------------------------------------------------------------------------
 
@@ -282,17 +256,22 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
 
     def _point(self, point: tuple[float, float]) -> tuple[int, int] | None:
         """A normalized point in the input library's coordinates, or None when it is not on the
-        chosen monitor (such a point never reaches pyautogui)."""
+        chosen monitor or not on the screen the input library takes (such a point never reaches
+        pyautogui, which would move it to the screen's edge: under a ``--scale`` larger than the
+        display's, a click meant for the far half would land on the edge)."""
         width, height = self.monitor["width"] * self.scale, self.monitor["height"] * self.scale
         x, y = point[0] * width, point[1] * height
         if not (0 <= x <= width and 0 <= y <= height):
             return None
         # Rounded like Observation.to_pixel; the far edge (normalized 1.0) is the last pixel.
-        x, y = min(round(x), int(width) - 1), min(round(y), int(height) - 1)
-        return (
+        x, y = min(round(x), max(int(width) - 1, 0)), min(round(y), max(int(height) - 1, 0))
+        device = (
             round(self.monitor["left"] * self.scale) + x,
             round(self.monitor["top"] * self.scale) + y,
         )
+        if not (0 <= device[0] < self._input_size[0] and 0 <= device[1] < self._input_size[1]):
+            return None
+        return device
 
     def execute(self, action: BaseModel) -> ActionResult:
         if not isinstance(action, ComputerUse):
@@ -311,8 +290,27 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
                         ok=False, executed=False, message=f"'{name}' is outside the screen"
                     )
                 points[name] = pixel
+        launched = self._launched
+        news = launched.news() if launched is not None else None
+        if launched is not None and news is not None and launched.on_exit == "end":
+            return launched.ended_before(news)  # nothing of it is left to act on
+        message, data = self._act(action, points)
+        if launched is None:
+            return ActionResult(ok=True, message=message, data=data)
+        return launched.outcome(message, data, news or launched.news())
+
+    def _act(
+        self, action: ComputerUse, points: dict[str, tuple[int, int]]
+    ) -> tuple[str, dict[str, Any]]:
+        """Give the keyboard to the window a press lands on, act, wait for the screen to show
+        it; the step's data says where the action went, how the wait ended and which
+        application has the keyboard then."""
+        before = self._pixels() if self.settle else None
         try:
             with self._driving():
+                if action.action in PRESSES:  # a drag presses at its start (None: the pointer)
+                    drag = action.action == "left_click_drag"
+                    self._focus_window_at(points.get("start_coordinate" if drag else "coordinate"))
                 message = self._run(action, points)
         except self._gui.FailSafeException:
             raise RunAborted(
@@ -320,11 +318,23 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
             ) from None
         except (OSError, subprocess.SubprocessError) as exc:
             raise EnvironmentFault(f"input on {self.display} failed: {exc}") from None
-        if self.settle:
-            self._settle(self.settle)
-        return ActionResult(
-            ok=True, message=message, data={"pixels": {k: list(v) for k, v in points.items()}}
-        )
+        data: dict[str, Any] = {"pixels": {k: list(v) for k, v in points.items()}}
+        if before is not None:
+            react = REACT_S.get(action.action, REACT_OTHER_S)
+            size = (self.monitor["width"], self.monitor["height"])
+            waited = settle(self._pixels, before, react, self.settle, reacts=beyond_a_caret(size))
+            data["settle"] = waited.record()
+        data.update(self._foreground())
+        return message, data
+
+    def _focus_window_at(self, point: tuple[int, int] | None) -> None:
+        """Before a button goes down at ``point`` (None: where the pointer is), the top-level
+        window there gets the keyboard, as a window manager's click-to-focus would give it."""
+        display = getattr(self, "_x_display", None)
+        if display is None:
+            return
+        x, y = point if point is not None else self._gui.position()
+        focus_at(display, int(x), int(y))
 
     def facts(self) -> DeviceFacts:
         return DeviceFacts(pointer=self._pointer)
@@ -353,6 +363,8 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
             "private_xvfb": self.private,
             "fail_safe": not self.private,
             "settle_s": self.settle,
+            "launch": self._launched.command if self._launched is not None else None,
+            "launch_exit": self.launch_exit,
         }
 
     def close(self) -> None:
@@ -368,9 +380,10 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
         connection = getattr(self, "_x_display", None)
         if connection is not None:
             with contextlib.suppress(Exception):  # a display that died takes its connection along
+                self._give_keys_back()
                 connection.close()
         if self._launched is not None:
-            stop_process(self._launched)
+            self._launched.stop()
         if self._xvfb is not None:
             self._xvfb.stop()
         if self._lock is not None:

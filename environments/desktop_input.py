@@ -1,9 +1,10 @@
-"""The desktop driver's input: ``computer_use`` actions played through pyautogui.
+"""The desktop driver's input: ``computer_use`` actions on the X display.
 
 :class:`PyAutoGuiInput` is the part of :class:`environments.desktop.DesktopEnvironment` that acts:
-clicks, moves, drags in steps, wheel scrolls, key chords, and typing by pasting from the clipboard
-(xclip) or, for text that holds a secret, with key events (environments/xkeys.py), each with
-pyautogui's module-wide settings set for this display while it runs.
+clicks, moves, drags in steps and wheel scrolls through pyautogui (with its module-wide settings
+set for this display while it runs); key chords and typing as key events through XTEST
+(environments/xkeys.py), for every text alike, secrets included. Nothing goes through the
+clipboard.
 """
 
 from __future__ import annotations
@@ -14,15 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from vlagent.environments.base import EnvironmentFault
+from vlagent.environments.xkeys import Keyboard
 from vlagent.tools import ComputerUse
-from vlagent.tools.secrets import holds_secret
 
 PIXELS_PER_WHEEL_CLICK = 100
 """``scroll``/``hscroll`` ``pixels`` become wheel clicks: round(pixels / 100), at least one."""
 DRAG_STEPS = 12
-
-# Canonical key names (tools/keys.py) whose pyautogui name differs.
-_PYAUTOGUI_KEYS = {"menu": "apps"}
 
 
 def wheel_clicks(pixels: int) -> int:
@@ -38,10 +36,11 @@ class PyAutoGuiInput:
 
     display: str
     private: bool  # a private Xvfb: nobody holds its mouse, so no fail-safe
-    _child_env: dict[str, str]  # the environment of programs started on the display (xclip)
+    _child_env: dict[str, str]  # the environment of programs started on the display
     _gui: Any  # the pyautogui module
     _x11: Any  # pyautogui's X11 backend module, when it has one
     _x_display: Any  # this environment's own X connection, lent to pyautogui
+    _keys: Keyboard  # key events on that connection, made at the first key or text
 
     def _run(self, action: ComputerUse, points: dict[str, tuple[int, int]]) -> str:
         gui, kind, at = self._gui, action.action, points.get("coordinate")
@@ -69,9 +68,12 @@ class PyAutoGuiInput:
             (gui.scroll if kind == "scroll" else gui.hscroll)(count)
             return f"{kind} {count} wheel clicks"
         elif kind == "key":
-            gui.hotkey(*[_PYAUTOGUI_KEYS.get(k, k) for k in action.keys or []], interval=0.02)
+            self._keyboard().chord(action.keys or [])
         elif kind == "type":
-            self._type(action.text or "")
+            left_out = self._keyboard().type(action.text or "")
+            if left_out:
+                codes = ", ".join(f"U+{ord(c):04X}" for c in left_out[:5])
+                return f"type done; left out {len(left_out)} control character(s) ({codes}): no key"
         elif kind == "wait":
             time.sleep(action.time or 0)
         else:
@@ -107,34 +109,20 @@ class PyAutoGuiInput:
             time.sleep(0.01)
         gui.mouseUp(button="left")
 
-    def _type(self, text: str) -> None:
-        """Paste ``text`` line by line; a newline is the Enter key (submit). The clipboard is
-        borrowed: what it held before is put back afterwards (docs/environments.md)."""
-        from vlagent.environments.clipboard import Clipboard
+    def _keyboard(self) -> Keyboard:
+        """Key events on this environment's own X connection (XTEST)."""
+        keyboard: Keyboard | None = getattr(self, "_keys", None)
+        if keyboard is None:
+            display = getattr(self, "_x_display", None)
+            if display is None:
+                raise EnvironmentFault(
+                    f"typing needs key events, and {self.display} offers no X keyboard"
+                )
+            keyboard = self._keys = Keyboard(display)
+        return keyboard
 
-        if holds_secret(text):
-            # A secret never goes on the clipboard, which every program may read: key events
-            # reach the focused window only.
-            self._type_keys(text)
-            return
-        clipboard = Clipboard(self.display, self._child_env)
-        held = clipboard.read()
-        try:
-            for i, line in enumerate(text.split("\n")):
-                if i:
-                    self._gui.press("enter")
-                if line:
-                    with clipboard.serving(line):
-                        self._gui.hotkey("ctrl", "v", interval=0.02)
-        finally:
-            clipboard.restore(held)
-
-    def _type_keys(self, text: str) -> None:
-        from vlagent.environments.xkeys import type_keys
-
-        display = getattr(self, "_x_display", None)
-        if display is None:
-            raise EnvironmentFault(
-                f"typing a secret needs key events, and {self.display} offers no X keyboard"
-            )
-        type_keys(display, text)
+    def _give_keys_back(self) -> None:
+        """The spare keycodes lent to characters, empty again (when the environment closes)."""
+        keyboard: Keyboard | None = getattr(self, "_keys", None)
+        if keyboard is not None:
+            keyboard.give_back()

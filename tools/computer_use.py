@@ -29,12 +29,15 @@ COMPUTER_ACTIONS: dict[str, ActionSpec] = {
     "double_click": ActionSpec("Double-click the left button at `coordinate`.", optional=_CLICK),
     "triple_click": ActionSpec("Triple-click the left button at `coordinate`.", optional=_CLICK),
     "scroll": ActionSpec(
-        "Scroll the wheel by `pixels`: positive scrolls up, negative down.",
+        "Turn the mouse wheel by `pixels`: positive scrolls up, negative down. The wheel turns "
+        "in clicks, one per 100 pixels (at least one); each program scrolls its own distance "
+        "per click.",
         ("pixels",),
         _CLICK,
     ),
     "hscroll": ActionSpec(
-        "Scroll sideways by `pixels`: positive scrolls right, negative left.",
+        "Scroll sideways by `pixels`, in wheel clicks of 100 pixels like `scroll`: positive "
+        "scrolls right, negative left.",
         ("pixels",),
         _CLICK,
     ),
@@ -86,7 +89,8 @@ class ComputerUse(GuiTool):
         None, description="[x, y]: where a `left_click_drag` starts (default: the pointer)."
     )
     pixels: ScrollPixels | None = Field(
-        None, description="Scroll amount for `scroll` and `hscroll`."
+        None,
+        description="Scroll amount for `scroll` and `hscroll`: one wheel click per 100 pixels.",
     )
     time: Seconds | None = Field(None, description="Seconds to `wait` (at most 60).")
     status: Literal["success", "failure"] | None = Field(

@@ -241,6 +241,7 @@ def test_without_settle_the_next_observation_comes_at_once(
     tk: tuple[DesktopEnvironment, TkApp],
 ) -> None:
     env, _ = tk
+    env.settle = 0.0  # --settle 0 (the default waits: tests/e2e/test_desktop_feedback.py)
     act(env, action="left_click", coordinate=[560, 90])
     assert env.observe().image.getpixel((560, 90))[:3] != (0x33, 0xAA, 0x33)
 
@@ -309,8 +310,9 @@ def test_the_fail_safe_corner_aborts_a_run_on_a_real_desktop(
     stopped = trajectory.steps[1].result
     assert stopped is not None and not stopped.executed and "screen corner" in stopped.message
     assert "screen corner" in trajectory.end.reason
-    env._gui.FAILSAFE = False  # leave the pointer where the next test can use the display
-    env._gui.moveTo(W // 2, H // 2)
+    with env._driving():  # on this display's connection, not the one pyautogui opened first
+        env._gui.FAILSAFE = False  # leave the pointer where the next test can use the display
+        env._gui.moveTo(W // 2, H // 2)
 
 
 def test_a_private_xvfb_is_started_and_stopped() -> None:

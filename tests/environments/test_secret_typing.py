@@ -1,6 +1,6 @@
-"""On the desktop a secret is typed with key events, never through the X clipboard (which every
-program on the display, clipboard managers included, may read); programs the desktop starts
-(Xvfb, xclip, ``--launch``) get no API key and no secret in their environment."""
+"""On the desktop a secret is typed with key events, as all text is, never through the X
+clipboard (which every program on the display, clipboard managers included, may read); programs
+the desktop starts (Xvfb, ``--launch``) get no API key and no secret in their environment."""
 
 from __future__ import annotations
 
@@ -8,16 +8,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.e2e.test_desktop_typing import SelectionWatcher
 from tests.environments.test_desktop import APP, H, TkApp, W, require
-from vlagent.environments import EnvironmentFault, Secrets
-from vlagent.environments.clipboard import Clipboard
+from vlagent.environments import Secrets
 from vlagent.environments.desktop import DesktopEnvironment
 from vlagent.environments.xvfb import Xvfb
 from vlagent.tools import ToolCall, computer_tools
@@ -41,23 +40,16 @@ def screen() -> Iterator[Xvfb]:
 
 @pytest.fixture
 def app(
-    screen: Xvfb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[DesktopEnvironment, TkApp, list[str]]]:
-    """The Tk test app on its own display, and every text served on the clipboard."""
-    served: list[str] = []
-    real = Clipboard.serving
-
-    @contextmanager
-    def spy(self: Clipboard, text: str) -> Iterator[None]:
-        served.append(text)
-        with real(self, text):
-            yield
-
-    monkeypatch.setattr(Clipboard, "serving", spy)
+    screen: Xvfb, tmp_path: Path
+) -> Iterator[tuple[DesktopEnvironment, TkApp, SelectionWatcher]]:
+    """The Tk test app on its own display, and a watcher of the clipboard."""
     tk = TkApp(tmp_path / "state.json")
     env = DesktopEnvironment(display=screen.display, launch=f"{sys.executable} {APP} {tk.path}")
     assert tk.until(lambda s: s["ready"]), "the Tk app did not start"
-    yield env, tk, served
+    # The clipboard only: each test clicks into the entry, and Tk takes PRIMARY on a click.
+    watcher = SelectionWatcher(screen.display, screen.client_authority, ("CLIPBOARD",))
+    yield env, tk, watcher
+    watcher.close()
     env.close()
 
 
@@ -85,9 +77,9 @@ def _clipboard(display: str) -> str:
 )
 @given(value=TYPED)
 def test_a_secret_is_typed_exactly_with_keys_and_never_on_the_clipboard(
-    app: tuple[DesktopEnvironment, TkApp, list[str]], screen: Xvfb, value: str
+    app: tuple[DesktopEnvironment, TkApp, SelectionWatcher], screen: Xvfb, value: str
 ) -> None:
-    env, tk, served = app
+    env, tk, watcher = app
     wrapped = Secrets(env, {"PASSWORD": value})
     _act(wrapped, action="left_click", coordinate=[300, 320])
     _act(wrapped, action="key", keys=["End"])  # the click put the cursor inside earlier text
@@ -95,40 +87,29 @@ def test_a_secret_is_typed_exactly_with_keys_and_never_on_the_clipboard(
     _act(wrapped, action="type", text="<{{PASSWORD}}>")
     expected = before + f"<{value}>"
     assert tk.until(lambda s: s["text"] == expected)["text"] == expected
-    assert not any(value in text for text in served)
+    assert watcher.untouched()
     assert value not in _clipboard(screen.display)
 
 
 def test_a_secret_ending_a_line_is_typed_then_submitted(
-    app: tuple[DesktopEnvironment, TkApp, list[str]],
+    app: tuple[DesktopEnvironment, TkApp, SelectionWatcher],
 ) -> None:
-    env, tk, served = app
+    env, tk, watcher = app
     wrapped = Secrets(env, {"PIN": "<9\\9>"})
     _act(wrapped, action="left_click", coordinate=[300, 320])
     _act(wrapped, action="type", text="{{PIN}}\n")
     state = tk.until(lambda s: "Return" in s["keys"])
-    assert state["text"] == "<9\\9>" and served == []
+    assert state["text"] == "<9\\9>" and watcher.untouched()
 
 
-def test_ordinary_text_is_still_pasted(app: tuple[DesktopEnvironment, TkApp, list[str]]) -> None:
-    env, tk, served = app
+def test_ordinary_text_is_typed_with_keys_too(
+    app: tuple[DesktopEnvironment, TkApp, SelectionWatcher],
+) -> None:
+    env, tk, watcher = app
     _act(env, action="left_click", coordinate=[300, 320])
     _act(env, action="type", text="héllo <b>")
     assert tk.until(lambda s: s["text"] == "héllo <b>")["text"] == "héllo <b>"
-    assert served == ["héllo <b>"]
-
-
-@settings(max_examples=50, deadline=None)
-@given(value=TYPED, before=st.text(max_size=5), after=st.text(max_size=5))
-def test_the_clipboard_refuses_any_text_holding_a_secret(
-    value: str, before: str, after: str
-) -> None:
-    secret = Secret(value)
-    # Refused before any xclip starts: the display need not even exist.
-    with pytest.raises(EnvironmentFault, match="never put on the clipboard"):
-        with Clipboard(":99999", {}).serving(before + value + after):
-            pass
-    del secret
+    assert watcher.untouched()
 
 
 def _environ(pid: int) -> dict[str, str]:
