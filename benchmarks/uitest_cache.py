@@ -18,7 +18,12 @@ could not give. The table states that model's seconds per call, and the per-call
 the second run would be exactly 10x faster, so a reader can place their own model (a 7B model
 on a GPU, an API) against it.
 
+With ``--instant`` the model is the suite's own function (milliseconds a call) and the question
+is the cache's own cost: a read-mode run must be no slower than the cache off (at most 1.1x,
+the issue's bound), each mode the median of ``--repeat`` runs.
+
     python benchmarks/uitest_cache.py [--size mid] [--new-tokens 40] [--out FILE]
+    python benchmarks/uitest_cache.py --instant [--repeat 5]
 """
 
 from __future__ import annotations
@@ -65,14 +70,17 @@ def answer(prompt):
 '''
 
 
-def run_suite(mode: str, work: Path, env: dict[str, str]) -> dict[str, Any]:
+def run_suite(
+    mode: str, work: Path, env: dict[str, str], model: str = "python:costed_model:answer"
+) -> dict[str, Any]:
     calls = work / f"calls-{mode}-{time.monotonic_ns()}.jsonl"
     started = time.perf_counter()
     result = subprocess.run(
         [
             sys.executable,
-            *"-m pytest -q -p no:cacheprovider --vl-model python:costed_model:answer --vl-cache".split(),
+            *"-m pytest -q -p no:cacheprovider --vl-cache".split(),
             mode,
+            f"--vl-model={model}",
             f"--vl-cache-dir={work / 'plans'}",
             "--vl-trajectory",
             "off",
@@ -88,7 +96,7 @@ def run_suite(mode: str, work: Path, env: dict[str, str]) -> dict[str, Any]:
         raise SystemExit(
             f"the example suite failed with --vl-cache {mode}:\n{result.stdout}\n{result.stderr}"
         )
-    model = (
+    per_call = (
         [json.loads(line)["seconds"] for line in calls.read_text().splitlines()]
         if calls.exists()
         else []
@@ -96,9 +104,45 @@ def run_suite(mode: str, work: Path, env: dict[str, str]) -> dict[str, Any]:
     return {
         "mode": mode,
         "wall_s": round(seconds, 2),
-        "model_calls": len(model),
-        "model_s": round(sum(model), 2),
+        "model_calls": len(per_call),
+        "model_s": round(sum(per_call), 2),
     }
+
+
+def instant(repeat: int, out: Path) -> None:
+    """The cache's own cost: the suite's function model, off against read (medians)."""
+    with tempfile.TemporaryDirectory(prefix="vlagent-bench-cache-") as scratch:
+        work = Path(scratch)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLES), str(ROOT)])}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        model = "python:phone_model:answer"
+        run_suite("off", work, env, model)  # compiles
+        run_suite("update", work, env, model)  # writes the cache
+        walls: dict[str, list[float]] = {"off": [], "read": []}
+        for _ in range(repeat):  # interleaved: a busy machine slows both alike
+            for mode in walls:
+                walls[mode].append(run_suite(mode, work, env, model)["wall_s"])
+    median = {mode: sorted(times)[len(times) // 2] for mode, times in walls.items()}
+    ratio = round(median["read"] / median["off"], 2)
+    print(
+        f"instant model: off {median['off']} s, read {median['read']} s (median of {repeat}); "
+        f"read/off {ratio} (bound 1.1)"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "machine": platform.platform(),
+                "processors": os.cpu_count(),
+                "walls_s": walls,
+                "median_s": median,
+                "read_over_off": ratio,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 def main() -> None:
@@ -113,7 +157,12 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "uitest_cache.json"
     )
+    parser.add_argument("--instant", action="store_true", help="the cache's own cost (see above)")
+    parser.add_argument("--repeat", type=int, default=5, help="--instant: runs per mode")
     args = parser.parse_args()
+    if args.instant:
+        instant(args.repeat, ROOT / "benchmarks" / "results" / "uitest_cache_instant.json")
+        return
 
     from vlagent.agent.testing import build_checkpoint
 

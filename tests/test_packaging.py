@@ -20,7 +20,17 @@ def _our_folders() -> list[str]:
     return sorted(config["tool"]["setuptools"]["package-dir"].values())
 
 
-PLUGIN_CHAIN = {"vlagent", "vlagent.agent", "vlagent.agent.uitest", "vlagent.agent.uitest.plugin"}
+# The plugin and its own light modules (options, markers, the session's log): nothing else of the
+# library, and none of the heavy packages, until a fixture asks for them.
+PLUGIN_CHAIN = {
+    "vlagent",
+    "vlagent.agent",
+    "vlagent.agent.uitest",
+    "vlagent.agent.uitest.plugin",
+    "vlagent.agent.uitest.binding",
+    "vlagent.agent.uitest.options",
+    "vlagent.agent.uitest.session",
+}
 HEAVY = ("pydantic", "PIL", "numpy", "torch", "transformers", "adbutils", "mss")
 
 RECORD_MODULES = """

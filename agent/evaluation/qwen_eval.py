@@ -123,10 +123,11 @@ def score_qwen_aitz(gold: GoldStep, tool: str | None, arguments: dict[str, Any] 
     # The evaluator reads predicted swipes in the model's integer 0–1000 space, where an exact
     # diagonal is a tie; normalized, it may be one rounding off a tie.
     kind, detail = _action(tool, arguments, tie=PREDICTED_TIE)
+    if kind is None and gold_type is None and tool is not None and arguments is not None:
+        return _outside_types(gold, tool, arguments)
     if kind is None or kind != gold_type:
-        return Verdict(
-            False, False, f"type: predicted {kind or 'none of its types'}, gold {gold_type}"
-        )
+        mine, theirs = kind or _raw(tool, arguments), gold_type or _raw(gold.tool, gold.arguments)
+        return Verdict(False, False, f"type: predicted {mine}, gold {theirs}")
     if kind in ("click", "long_point"):
         same, why = _tap(detail, gold_detail, gold.elements)
         return Verdict(True, same, why)
@@ -140,6 +141,27 @@ def score_qwen_aitz(gold: GoldStep, tool: str | None, arguments: dict[str, Any] 
             True, detail == gold_detail, f"{kind}: predicted {detail}, gold {gold_detail}"
         )
     return Verdict(True, True, "stop matches")
+
+
+def _raw(tool: str | None, arguments: dict[str, Any] | None) -> str:
+    """A call's own action name, for a type outside the evaluator's (an ``open``, a ``key``)."""
+    if tool is None or arguments is None:
+        return "no action"
+    return f"{kind_of(tool, arguments)} (not one of its types)"
+
+
+def _outside_types(gold: GoldStep, tool: str, arguments: dict[str, Any]) -> Verdict:
+    """Gold and prediction both outside the evaluator's types (a recording of ``agent run`` holds
+    ``open``, which AITZ has not): the same action is right on the same arguments, an ``open`` on
+    its app name by lowercase containment either way, as AndroidControl's rule reads it."""
+    mine, theirs = kind_of(tool, arguments), kind_of(gold.tool, gold.arguments)
+    if mine != theirs:
+        return Verdict(False, False, f"type: predicted {mine}, gold {theirs}")
+    if mine == "open":
+        a, b = (str(x.get("text", "")).lower().strip() for x in (arguments, gold.arguments))
+        return Verdict(True, bool(a) and (a in b or b in a), f"app {a!r} vs {b!r}")
+    same = dict(arguments) == dict(gold.arguments)
+    return Verdict(True, same, f"{mine}: {'same' if same else 'other'} arguments")
 
 
 AC_DISTANCE = 0.04

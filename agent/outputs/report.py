@@ -44,7 +44,7 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;backg
 header{background:#fff;padding:16px 24px;border-bottom:1px solid #ddd}
 h1{font-size:20px;margin:0 0 6px} .meta{color:#5f6368;font-size:13px}
 .status{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600}
-.ok{background:#e6f4ea;color:#137333}.bad{background:#fce8e6;color:#c5221f}
+.ok{background:#e6f4ea;color:#137333}.bad{background:#fce8e6;color:#c5221f}.cached{background:#e8f0fe;color:#1967d2}
 main{padding:16px 24px;display:flex;flex-direction:column;gap:16px}
 .step{background:#fff;border:1px solid #ddd;border-radius:8px;display:flex;gap:16px;padding:12px}
 figure{margin:0;position:relative;flex:0 1 auto;max-width:62%%;line-height:0}
@@ -126,9 +126,16 @@ def _step_html(trajectory: Trajectory, step: Step) -> str:
         f'<section class="step" id="step-{step.index}">{figure}<div class="info">'
         f"<h2>step {step.index} — {title}</h2><table>{''.join(rows)}</table>"
         f'<div class="meta">{html.escape(timings)}{tokens}</div>'
-        f'<div>model output</div><pre class="output">{html.escape(step.output_text or "")}</pre>'
-        f"</div></section>"
+        f"<div>{_output_label(step)}</div>"
+        f'<pre class="output">{html.escape(step.output_text or "")}</pre></div></section>'
     )
+
+
+def _output_label(step: Step) -> str:
+    # A step answered from a recording (replay, the UI-test cache) was judged by no model now.
+    if "generate.replay" in step.timings_ms or "generate.cache" in step.timings_ms:
+        return '<span class="status cached">from the cache</span> no model was called for this step'
+    return "model output"
 
 
 def _argument(step: Step, name: str) -> Any:

@@ -9,6 +9,13 @@ detour brought the device back): the replay re-joins the recording there.
 A run the model helped is a ``success`` only when it re-joined the recording and ended as the
 recording ended (its last step is the recording's last, replayed on a matching screen). Otherwise
 the model's own "done" is not evidence enough, and the run ends ``unverified``, saying why.
+
+A verdict is not an action: the recording's last step (``terminate`` or ``answer``) judged the
+screen it was given, and may rest on any word on it ("make sure 'Call Bob' is saved"). So it is
+reused only where the live screen is unchanged by the strict rule ``check`` uses
+(``compare_unchanged``), never by the replay rule, which lets a few percent of tiles change. On
+any change the model judges the end itself; a run whose every action replayed and whose end the
+model judged is the model's verdict, not an unverified one.
 """
 
 from __future__ import annotations
@@ -19,9 +26,11 @@ from typing import Any
 from PIL import Image
 
 from vlagent.agent.core.steps import RunResult
+from vlagent.agent.replay.compare import compare_unchanged
 from vlagent.agent.replay.replayer import DEFAULT_THRESHOLD, matches, recorded_screen, replayable
 from vlagent.agent.runtimes.base import Completion, Runtime
 from vlagent.agent.trajectory import ReplayOutcome, Step, Trajectory
+from vlagent.agent.trajectory.recorder import image_digest
 from vlagent.prompts import Prompt, call_text, model_call
 from vlagent.tools import action_space_of
 
@@ -37,8 +46,12 @@ class HealingRuntime(Runtime):
         model: Runtime,
         start: int = 0,
         threshold: float = DEFAULT_THRESHOLD,
+        model_verdicts: bool = False,
     ) -> None:
         self.model = model
+        # A UI test asks for the app's verdict, not the recording's: where the model planned
+        # steps and then judged the live screen itself, its verdict stands (no "unverified").
+        self.model_verdicts = model_verdicts
         self.trajectory = trajectory
         self.threshold = threshold
         self.pending = [
@@ -48,6 +61,8 @@ class HealingRuntime(Runtime):
         self.calls = 0  # this run's next step index: one model call per step
         self.healed: list[int] = []
         """This run's steps that the model planned."""
+        self.judged: list[int] = []
+        """This run's steps the model answered where only the recording's verdict was left."""
         self.rejoined_at: int | None = None
         self.last_replayed: Step | None = None  # the recorded step behind this run's latest step
         self._screens: dict[int, Image.Image | None] = {}  # loaded once: re-joining compares many
@@ -60,7 +75,11 @@ class HealingRuntime(Runtime):
             step = self._matching(prompt)
             after_healed, self.last_replayed = self.last_replayed is None and index > 0, step
             if step is None:
-                self.healed.append(index)
+                # Every recorded action replayed and only the verdict is left: the model judges.
+                verdict_left = self.cursor < len(self.pending) and ends_run(
+                    self.pending[self.cursor]
+                )
+                (self.judged if verdict_left else self.healed).append(index)
                 self.rejoined_at = None  # planned again after re-joining: wait for the next
                 answers.extend(self.model.generate([prompt]))
                 continue
@@ -83,17 +102,24 @@ class HealingRuntime(Runtime):
             if following
             else self.pending[self.cursor :]
         )
+        live_app, live_elements = prompt.metadata.get("foreground"), prompt.metadata.get("elements")
+        digest = image_digest(images[0])
         for offset, step in enumerate(candidates):
+            # Where both screens list elements, the words under the target decide too, and
+            # identical pixels can hide other words: those steps take the full comparison.
+            words = step.elements is not None and live_elements is not None
+            if identical(step, digest, live_app) and (ends_run(step) or not words):
+                self.cursor += offset + 1
+                return step
             if step.index not in self._screens:
                 self._screens[step.index] = recorded_screen(self.trajectory, step)
             recorded = self._screens[step.index]
-            live_app, live_elements = (
-                prompt.metadata.get("foreground"),
-                prompt.metadata.get("elements"),
-            )
-            if (
-                recorded is not None
-                and matches(recorded, step, images[0], self.threshold, live_app, live_elements).same
+            if recorded is not None and (
+                verdict_matches(recorded, step, images[0], live_app)
+                if ends_run(step)
+                else matches(
+                    recorded, step, images[0], self.threshold, live_app, live_elements
+                ).same
             ):
                 self.cursor += offset + 1
                 return step
@@ -109,6 +135,10 @@ class HealingRuntime(Runtime):
 
     def review(self, result: RunResult) -> RunResult:
         """The run's end, judged against the recording (``Agent(review=...)``)."""
+        # Only the model's last answer is a verdict; what it did before that was acting.
+        final = result.steps[-1].index if result.steps else None
+        self.healed = sorted({*self.healed, *(i for i in self.judged if i != final)})
+        self.judged = [i for i in self.judged if i == final]
         last = self.last_replayed
         recorded_end = self.trajectory.end
         ended_as_recorded = (
@@ -119,7 +149,7 @@ class HealingRuntime(Runtime):
             and recorded_end.status == result.status
         )
         unverified = ""
-        if self.healed and not ended_as_recorded:
+        if self.healed and not ended_as_recorded and not self.model_verdicts:
             if self.rejoined_at is None:
                 unverified = (
                     f"the model planned steps {_listed(self.healed)} and the run never came back "
@@ -141,6 +171,12 @@ class HealingRuntime(Runtime):
             return replace(
                 result, status="unverified", reason=f"not verified: {unverified}", replay=outcome
             )
+        if ended_as_recorded and not self.healed and not self.judged:
+            reason = (
+                f"{result.status}: the recorded verdict, reused on an unchanged screen "
+                "(replayed from the recording; no model judged this run)"
+            )
+            return replace(result, reason=reason, replay=outcome)
         return replace(result, replay=outcome)
 
     def describe(self) -> dict[str, Any]:
@@ -149,6 +185,33 @@ class HealingRuntime(Runtime):
 
     def close(self) -> None:
         self.model.close()
+
+
+def identical(step: Step, live_digest: str, foreground: str | None = None) -> bool:
+    """Whether the live screen is the recorded one pixel for pixel (its digest is the step's
+    ``screen_hash``) with the same app in front: then every rule holds, and the recorded
+    screenshot need not even be read (a cached run of a deterministic app costs no decoding)."""
+    was = (step.metadata or {}).get("foreground")
+    if was and foreground and was != foreground:
+        return False
+    return step.screen_hash == live_digest
+
+
+def verdict_matches(
+    recorded: Image.Image,
+    step: Step,
+    live: Image.Image,
+    foreground: str | None = None,
+) -> bool:
+    """Whether a recorded verdict (an act's end, a check's answer) may be reused on ``live``:
+    the screen is the same by the replay rule (the app in front, where known) and unchanged by
+    the strict rule (no pixel beyond rendering noise)."""
+    was = (step.metadata or {}).get("foreground")
+    if was and foreground and was != foreground:
+        return False
+    # No pixel changed, so no tile did either: the strict rule implies the replay rule's pixels
+    # (and a verdict touches no point, so there is no element under a target to compare).
+    return compare_unchanged(recorded, live).same
 
 
 def ends_run(step: Step) -> bool:

@@ -1,121 +1,51 @@
-"""The pytest plugin (entry point ``pytest11: vlagent``): options, and fixtures for the model, an
-Android device, a desktop, and the test agent bound to them (docs/testing.md).
+"""The pytest plugin (entry point ``pytest11: vlagent``): options, the ``vl`` marker, fixtures for
+the model, an Android device, a desktop, secrets and the test agent bound to them, and the hooks
+that report on them: a failing test that used the agent names its last screenshot and its report,
+the junit XML carries the report's path, and a session writes an index of its reports
+(docs/testing.md).
 
 Importing it is cheap: models, devices and displays are opened by the fixtures that need them.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from vlagent.agent.uitest.binding import (
+    MARKER,
+    MARKER_HELP,
+    VLModel,
+    load_named,
+    marked,
+    model_of,
+    usage,
+)
+from vlagent.agent.uitest.options import PATH_OPTIONS, add_options
+from vlagent.agent.uitest.session import SessionLog
+
 if TYPE_CHECKING:
-    from vlagent.agent.runtimes.base import Runtime
+    from vlagent.agent.uitest.plans import CacheMode
     from vlagent.agent.uitest.tester import UITester
     from vlagent.environments import Environment
-    from vlagent.prompts import Dialect
+    from vlagent.tools.secrets import Secret
 
-TRAJECTORY_MODES = ("off", "on", "retain-on-failure")
+__all__ = ["VLModel"]
 
-
-class VLModel(NamedTuple):
-    runtime: Runtime
-    dialect: Dialect
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("vlagent", "UI tests driven by a vision-language model (vlagent)")
-    _add_model_options(group)
-    _add_environment_options(group)
-    _add_run_options(group)
-
-
-def _add_model_options(group: pytest.OptionGroup) -> None:
-    """The options that choose the model and how it is reached."""
-    group.addoption(
-        "--vl-model",
-        help="scripted:PATH, python:module:function, a Hugging Face id or a "
-        "local folder (with --vl-endpoint: the served name)",
-    )
-    group.addoption(
-        "--vl-endpoint", help="an OpenAI-compatible server URL (vLLM, SGLang, transformers serve)"
-    )
-    group.addoption("--vl-dialect", help="force a dialect (default: chosen from the model)")
-
-
-def _add_environment_options(group: pytest.OptionGroup) -> None:
-    """The options that choose the device or desktop the tests drive."""
-    group.addoption(
-        "--vl-env",
-        choices=("android", "desktop"),
-        help="the environment of vl_environment (default: desktop when --vl-display or "
-        "--vl-xvfb is given, else android)",
-    )
-    group.addoption(
-        "--vl-serial", help="an Android device serial (default: a virtual phone for the session)"
-    )
-    group.addoption("--vl-display", help="an existing X display, e.g. :0")
-    group.addoption(
-        "--vl-xvfb", metavar="WxH", help="a private Xvfb screen for the session, e.g. 1280x800"
-    )
-    group.addoption(
-        "--vl-launch",
-        metavar="CMD",
-        help="a program to start on the desktop first (run in the rootdir, where pytest.ini is)",
-    )
-    group.addoption(
-        "--vl-settle",
-        metavar="S",
-        type=_seconds,
-        default=2.0,
-        help="desktop: after each action wait up to S s until the screen is still (default 2; 0: "
-        "do not wait)",
-    )
-
-
-def _add_run_options(group: pytest.OptionGroup) -> None:
-    """The options for what the tests keep (trajectories, cached plans) and how far act() goes."""
-    group.addoption(
-        "--vl-trajectory",
-        choices=TRAJECTORY_MODES,
-        default="retain-on-failure",
-        help="keep each test's trajectories and reports: off, on, retain-on-failure (default)",
-    )
-    group.addoption(
-        "--vl-runs",
-        metavar="DIR",
-        default="vl-runs",
-        help="where trajectories go, one folder per test (default: vl-runs under the rootdir)",
-    )
-    group.addoption(
-        "--vl-cache",
-        choices=("off", "read", "write", "update"),
-        default="off",
-        help="the plan cache of act(): off (default), read, write, update",
-    )
-    group.addoption(
-        "--vl-cache-dir",
-        metavar="DIR",
-        help="where plans go (default: vl-plans/ beside each test file)",
-    )
-    group.addoption(
-        "--vl-max-steps",
-        type=_at_least_one,
-        default=20,
-        help="the step limit of one act() (default 20)",
-    )
-
-
-PATH_OPTIONS = ("--vl-model", "--vl-runs", "--vl-cache-dir")
+pytest_addoption = add_options
+_FAILED = pytest.StashKey[bool]()
+_TESTER = pytest.StashKey["UITester"]()
+_SESSION = pytest.StashKey[SessionLog]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARKER}{MARKER_HELP.removeprefix(MARKER)}")
+    config.stash[_SESSION] = SessionLog()
     # pytest picks its rootdir and ini file from the command line's arguments that name existing
     # paths, before it knows any plugin's options: "--vl-cache-dir plans" makes "plans" a test
     # path there, and the suite's pytest.ini (with its addopts) may silently not apply.
@@ -136,43 +66,71 @@ def pytest_runtest_makereport(
 ) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    if report.failed:  # read by vl_agent's teardown: retain-on-failure keeps this test's runs
-        item.stash[_FAILED] = True
+    if not report.failed:
+        return
+    item.stash[_FAILED] = True  # read by vl_agent's teardown: retain-on-failure keeps the runs
+    tester = item.stash.get(_TESTER, None)
+    if tester is None or report.when != "call":
+        return
+    # Any failing assertion of a test that used the agent (a plain ``assert query(...) == 5``
+    # too) says where to look: the last screen the agent saw and the test's report.
+    from vlagent.agent.uitest.reports import write_test_report
+
+    lines = [f"last screenshot: {tester.last_screenshot or '(not kept: --vl-trajectory off)'}"]
+    if tester.runs is not None:
+        page = write_test_report(tester.runs, item.nodeid, "failed", tester.journal)
+        lines.append(f"report: {page}")
+    text = "\n".join(lines)
+    add = getattr(report.longrepr, "addsection", None)
+    if callable(add):
+        add("vlagent", text)
+    else:
+        report.sections.append(("vlagent", text))
 
 
-_FAILED = pytest.StashKey[bool]()
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if item.config.getoption("--vl-cache", "off") == "prune":
+        log = item.config.stash[_SESSION]
+        log.collected.add(item.nodeid)
+        log.cache_dirs.add(_cache_dir(item.config, item))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    log = config.stash.get(_SESSION, None)
+    if log is None:
+        return
+    if config.getoption("--vl-cache", "off") == "prune":
+        stale = log.unreached(Path(config.rootpath))
+        terminalreporter.section("vlagent: plan cache entries no test reaches")
+        for path in stale:
+            terminalreporter.line(str(path))
+        terminalreporter.line(
+            f"{len(stale)} stale (delete them to prune)" if stale else "none: every entry is used"
+        )
+    if any(report is not None for _, _, report in log.tests):
+        from vlagent.agent.uitest.reports import write_index
+
+        index = write_index(_runs_root(config), log.tests)
+        terminalreporter.line(f"vlagent: the UI test reports: {index}")
 
 
 def _option(config: pytest.Config, name: str) -> Any:
     return config.getoption(name)
 
 
-def _usage(message: str) -> pytest.UsageError:
-    return pytest.UsageError(f"vlagent: {message}")
+_usage = usage
 
 
 @pytest.fixture(scope="session")
 def vl_model(pytestconfig: pytest.Config) -> Iterator[VLModel]:
     """The model (runtime and dialect) named by --vl-model, loaded once per session. Override
     this fixture to return a Runtime or a function ``prompt -> answer text``."""
-    from vlagent.agent.core.build import ModelSpec, load_model
-    from vlagent.agent.runtimes.base import ModelUnavailable
-    from vlagent.prompts import UnknownDialect
-
     name = _option(pytestconfig, "--vl-model")
     if not name:
         raise _usage(
             "no model: give --vl-model (scripted:PATH, python:module:function, a model id)"
         )
-    spec = ModelSpec(
-        model=name,
-        endpoint=_option(pytestconfig, "--vl-endpoint"),
-        dialect=_option(pytestconfig, "--vl-dialect"),
-    )
-    try:
-        runtime, dialect = load_model(spec)
-    except (ModelUnavailable, UnknownDialect) as exc:
-        raise _usage(f"--vl-model {name}: {exc}") from None
+    runtime, dialect = load_named(name, pytestconfig)
     yield VLModel(runtime, dialect)
     runtime.close()
 
@@ -229,61 +187,92 @@ def vl_environment(request: pytest.FixtureRequest) -> Environment:
     return environment
 
 
+@pytest.fixture(scope="session")
+def vl_secrets(pytestconfig: pytest.Config) -> dict[str, Secret]:
+    """The secrets of ``--vl-secret NAME`` (each value from the environment variable NAME), as
+    :class:`~vlagent.tools.secrets.Secret`: the model types ``{{NAME}}`` and never sees the value;
+    no trajectory, report or plan folder holds it. Override it to give values from elsewhere."""
+    import os
+
+    from vlagent.tools.secrets import Secret
+
+    secrets: dict[str, Secret] = {}
+    for name in _option(pytestconfig, "--vl-secret"):
+        value = os.environ.get(name)
+        if not value:
+            raise _usage(f"--vl-secret {name}: set the environment variable {name} to its value")
+        secrets[name] = Secret(value, name)
+    return secrets
+
+
 @pytest.fixture
 def vl_agent(
-    request: pytest.FixtureRequest, vl_model: Any, vl_environment: Environment
+    request: pytest.FixtureRequest,
+    vl_model: Any,
+    vl_environment: Environment,
+    vl_secrets: dict[str, Secret],
 ) -> Iterator[UITester]:
-    """The test agent: ``act``, ``tap``, ``check``, ``query``, ``wait_for``
-    (agent.uitest.UITester)."""
-    from vlagent.agent.uitest.plans import PlanCache
+    """The test agent (agent.uitest.UITester): ``act``, ``tap``, ``check``, ``query``,
+    ``wait_for`` and the single-shot gestures, as ``@pytest.mark.vl`` and the options say."""
+    from vlagent.agent.uitest.plans import PlanCache, folder_of
     from vlagent.agent.uitest.tester import UITester
 
     config, node = request.config, request.node
-    runtime, dialect = _model(vl_model)
+    mark = marked(node)
+    model = load_named(mark.model, config) if isinstance(mark.model, str) else mark.model
+    runtime, dialect = model_of(vl_model if model is None else model)
     mode = _option(config, "--vl-trajectory")
     runs = None if mode == "off" else _runs_root(config) / _safe(node.nodeid)
     if runs is not None:
         shutil.rmtree(runs, ignore_errors=True)  # this test's runs from an earlier session
-    cache_mode = _option(config, "--vl-cache")
+    cache_mode = mark.cache or _option(config, "--vl-cache")
     plans = None
     if cache_mode != "off":
-        given = _option(config, "--vl-cache-dir")
-        folder = Path(given) if given else Path(str(node.path)).parent / "vl-plans"
-        plans = PlanCache(folder / _safe(node.name), cache_mode)
+        folder = folder_of(_cache_dir(config, node), node.nodeid)
+        plans = PlanCache(folder, cast("CacheMode", cache_mode), node.nodeid)
     tester = UITester(
         runtime,
         dialect,
         vl_environment,
         runs=runs,
         plans=plans,
-        max_steps=_option(config, "--vl-max-steps"),
+        max_steps=mark.max_steps or _option(config, "--vl-max-steps"),
+        secrets=vl_secrets,
     )
+    node.stash[_TESTER] = tester
     yield tester
     tester.close()
-    if runs is not None and mode == "retain-on-failure" and not node.stash.get(_FAILED, False):
+    if isinstance(mark.model, str):
+        runtime.close()  # the marker's own model; the session's closes with the session
+    _after_test(node, tester, mode)
+
+
+def _after_test(node: pytest.Item, tester: UITester, mode: str) -> None:
+    """The test's report, its junit property and its line in the index; the runs of a passing
+    test dropped under retain-on-failure; the entries it used, for prune."""
+    from vlagent.agent.uitest.reports import write_test_report
+
+    failed = node.stash.get(_FAILED, False)
+    runs, log = tester.runs, node.config.stash[_SESSION]
+    if tester.plans is not None and not failed:
+        log.complete[tester.plans.folder] = list(tester.plans.used)
+    if runs is not None and mode == "retain-on-failure" and not failed:
         shutil.rmtree(runs, ignore_errors=True)
         if runs.parent.is_dir() and not any(runs.parent.iterdir()):
             runs.parent.rmdir()
-
-
-def _model(value: Any) -> tuple[Runtime, Dialect]:
-    """What vl_model gave: a VLModel, a Runtime, or a function prompt -> text."""
-    from vlagent.agent.core.build import ModelSpec, choose_dialect
-    from vlagent.agent.runtimes.base import Runtime
-    from vlagent.agent.runtimes.function import FunctionRuntime
-
-    if isinstance(value, VLModel):
-        return value.runtime, value.dialect
-    runtime = value if isinstance(value, Runtime) else FunctionRuntime(_callable(value))
-    return runtime, choose_dialect(ModelSpec(model="python:fixture"), runtime)
-
-
-def _callable(value: Any) -> Callable[..., str]:
-    if not callable(value):
-        raise _usage(
-            f"vl_model gave {type(value).__name__}: return a Runtime or a function prompt -> text"
+        runs = None
+    page = None
+    if runs is not None and tester.journal:
+        page = write_test_report(
+            runs, node.nodeid, "failed" if failed else "passed", tester.journal
         )
-    return value  # type: ignore[no-any-return]
+        node.user_properties.append(("vl_report", str(page)))
+    log.tests.append((node.nodeid, "failed" if failed else "passed", page))
+
+
+def _cache_dir(config: pytest.Config, node: pytest.Item) -> Path:
+    given = _option(config, "--vl-cache-dir")
+    return Path(given) if given else Path(str(node.path)).parent / "vl-plans"
 
 
 def _runs_root(config: pytest.Config) -> Path:
@@ -293,25 +282,3 @@ def _runs_root(config: pytest.Config) -> Path:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:120] or "test"
-
-
-def _at_least_one(text: str) -> int:
-    """An option's whole number of 1 or more; anything else is pytest's usage error."""
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{number}: give 1 or more")
-    return number
-
-
-def _seconds(text: str) -> float:
-    """An option's number of seconds, 0 or more; anything else is pytest's usage error."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not seconds >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{text}: give 0 or more seconds")
-    return seconds

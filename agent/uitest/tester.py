@@ -1,6 +1,7 @@
 """The test agent: ``act``, ``tap``, ``check``, ``query`` and ``wait_for`` on one environment, with
-one model. Each verb is one recorded run (when the test records), so a failure points at a
-trajectory and its HTML report.
+one model, and the single-shot gestures of :class:`~vlagent.agent.uitest.gestures.Gestures`. Each
+verb is one recorded run (when the test records), so a failure points at a trajectory and its HTML
+report; the test's journal (``journal``) feeds its one report for the whole test.
 
     def test_save_a_note(vl_agent):
         vl_agent.act("open Notes, write 'milk' and save it")
@@ -11,24 +12,32 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from vlagent.agent.core.loop import Agent
 from vlagent.agent.core.run import Run
-from vlagent.agent.core.steps import Decision, RunResult
+from vlagent.agent.core.steps import Decision, RunResult, Status
 from vlagent.agent.replay.healing import HealingRuntime
 from vlagent.agent.runtimes.base import Completion, Runtime
 from vlagent.agent.trajectory import Recorder, Trajectory
 from vlagent.agent.trajectory.records import Limits
-from vlagent.agent.uitest.answers import Tap, Verdict, answer_tool, answer_value, click_on, only
+from vlagent.agent.uitest.answers import Tap, Verdict, answer_tool, answer_value, only
+from vlagent.agent.uitest.gestures import Gestures
 from vlagent.agent.uitest.plans import AnswerReplay, PlanCache
-from vlagent.environments import ActionResult, Environment
+from vlagent.agent.uitest.reports import VerbRecord
+from vlagent.environments import ActionResult, Environment, Secrets
 from vlagent.prompts import Dialect, Prompt
 from vlagent.tools import ToolSet
 from vlagent.tools.errors import VlagentError
+from vlagent.tools.secrets import Secret
 
 T = TypeVar("T")
+CACHED = "from the cache, no model judged it: "
+"""Put before the reason of a verb answered wholly from the plan cache."""
 
 
 class UITestFailure(VlagentError, AssertionError):
@@ -59,9 +68,10 @@ class CountingRuntime(Runtime):
         self.inner.close()
 
 
-class UITester:
+class UITester(Gestures):
     """The verbs of a UI test. ``runs``: where each verb's trajectory goes (None: not recorded);
-    ``plans``: this test's plan cache (None: off)."""
+    ``plans``: this test's plan cache (None: off); ``secrets``: values the model types as
+    ``{{NAME}}`` without seeing them (``--vl-secret``)."""
 
     def __init__(
         self,
@@ -71,10 +81,15 @@ class UITester:
         runs: Path | None = None,
         plans: PlanCache | None = None,
         max_steps: int = 20,
+        secrets: Mapping[str, str | Secret] | None = None,
     ) -> None:
         self.model = runtime if isinstance(runtime, CountingRuntime) else CountingRuntime(runtime)
-        self.dialect, self.environment = dialect, environment
+        self.secrets = {name: Secret(value, name) for name, value in (secrets or {}).items()}
+        self.dialect = dialect
+        self.environment = Secrets(environment, self.secrets) if self.secrets else environment
         self.runs, self.plans, self.max_steps = runs, plans, max_steps
+        self.journal: list[VerbRecord] = []
+        """Every verb of the test so far, in order (its report, the failure hook)."""
         self._verbs = 0
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
@@ -82,74 +97,67 @@ class UITester:
     def model_calls(self) -> int:
         return self.model.calls
 
+    @property
+    def last_screenshot(self) -> Path | None:
+        """The newest screenshot any verb of this test recorded (None when none was kept)."""
+        return next((r.screenshot for r in reversed(self.journal) if r.screenshot), None)
+
     # -- verbs -------------------------------------------------------------------------------------
 
     def act(self, instruction: str, max_steps: int | None = None) -> RunResult:
         """Carry out a multi-step task. Raises :class:`UITestFailure` unless the model reports
-        success. With a plan cache, recorded steps replay without the model while screens match."""
+        success. With a plan cache, recorded steps replay without the model while screens match;
+        the recorded verdict only on an unchanged screen."""
+        label, calls = f"act({instruction!r})", self.model_calls
         entry, plan = self._plan("act", instruction)
-        healing = HealingRuntime(plan, self.model) if plan is not None else None
-        run_dir = self._run_dir("act", always=entry is not None)
+        healing = HealingRuntime(plan, self.model, model_verdicts=True) if plan else None
+        run_dir = self._run_dir("act", always=self._writes(entry))
         limits = Limits(max_steps=max_steps or self.max_steps)
-        result = self._agent(healing or self.model, self.environment.toolset, run_dir, limits).run(
-            instruction
-        )
+        agent = self._agent(healing or self.model, self.environment.toolset, run_dir, limits)
+        agent.review = healing.review if healing is not None else None
+        result = agent.run(instruction)
         if not result.succeeded:
-            raise self._failure(f"act({instruction!r})", result, run_dir)
-        self._store(entry, plan, bool(healing and healing.healed), run_dir)
+            raise self._failure(label, result, run_dir, calls=calls)
+        self._note(label, result, run_dir, calls, cached=healing is not None)
+        self._store(entry, plan, bool(healing and (healing.healed or healing.judged)), run_dir)
         return result
-
-    def tap(self, description: str) -> None:
-        """Tap the one element ``description`` names (a single grounded click)."""
-        runtime, entry, plan, run_dir = self._answers("tap", description, at_point=True)
-        with self._agent(runtime, only(Tap), run_dir).start(
-            f"Tap this element: {description}"
-        ) as run:
-            decision = self._decision(run)
-            if decision is None or not isinstance(decision.action, Tap):
-                raise self._failure(
-                    f"tap({description!r})", run.close("error", "no valid tap"), run_dir
-                )
-            outcome = self.environment.execute(
-                click_on(self.environment.toolset, decision.action.coordinate)
-            )
-            run.report(outcome)
-            result = run.close("success" if outcome.ok else "failure", outcome.message or "tapped")
-        if not outcome.ok:
-            raise self._failure(f"tap({description!r})", result, run_dir)
-        self._store(entry, plan, _asked(runtime), run_dir)
 
     def check(self, assertion: str) -> None:
         """Raise ``AssertionError`` (with the model's reason and the screenshot) unless
         ``assertion`` holds on the current screen."""
+        label, calls = f"check({assertion!r})", self.model_calls
         runtime, entry, plan, run_dir = self._answers("check", assertion)
         with self._agent(runtime, only(Verdict), run_dir).start(_question(assertion)) as run:
-            verdict = self._verdict(run, f"check({assertion!r})", run_dir)
-            result = run.close("success" if verdict.holds else "failure", verdict.reason)
+            verdict = self._verdict(run, label, run_dir, calls)
+            reason = _cached(runtime) + verdict.reason
+            result = run.close("success" if verdict.holds else "failure", reason)
         if not verdict.holds:
-            raise self._failure(f"check({assertion!r})", result, run_dir, "the model says: ")
+            raise self._failure(label, result, run_dir, "the model says: ", calls)
+        self._note(label, result, run_dir, calls, cached=plan is not None)
         self._store(entry, plan, _asked(runtime), run_dir)
 
     def query(self, question: str, schema: type[T]) -> T:
         """The answer to ``question`` as an instance of ``schema`` (a pydantic model or a plain
         type), validated; an answer of the wrong type goes back to the model with the error."""
+        label, calls = f"query({question!r})", self.model_calls
         runtime, entry, plan, run_dir = self._answers("query", question)
         tool = answer_tool(schema)
         goal = f"Answer this question about the current screen: {question}"
         with self._agent(runtime, only(tool, "answer"), run_dir).start(goal) as run:
             decision = self._decision(run)
             if decision is None or decision.action is None:
-                raise self._failure(
-                    f"query({question!r})", run.close("error", "no valid answer"), run_dir
-                )
+                failed = run.close("error", "no valid answer")
+                raise self._failure(label, failed, run_dir, calls=calls)
             run.report(ActionResult(ok=True, executed=False, message="answered"))
-            run.close("answered", "answered")
+            result = run.close("answered", _cached(runtime) + "answered")
         value: T = answer_value(schema, decision.action)
+        self._note(label, result, run_dir, calls, cached=plan is not None)
         self._store(entry, plan, _asked(runtime), run_dir)
         return value
 
     def wait_for(self, condition: str, timeout_s: float = 30.0, interval_s: float = 1.0) -> None:
         """Look again every ``interval_s`` until ``condition`` holds; raise after ``timeout_s``."""
+        label, calls = f"wait_for({condition!r})", self.model_calls
         runtime, entry, plan, run_dir = self._answers("wait_for", condition)
         deadline = time.monotonic() + timeout_s
         # Asking again on an unchanged screen is the point here, not a loop to stop.
@@ -160,19 +168,56 @@ class UITester:
             _question(condition)
         ) as run:
             while True:
-                verdict = self._verdict(run, f"wait_for({condition!r})", run_dir, pending_ok=True)
+                verdict = self._verdict(run, label, run_dir, calls, pending_ok=True)
                 if verdict.holds:
-                    run.close("success", verdict.reason)
+                    result = run.close("success", _cached(runtime) + verdict.reason)
                     break
                 if time.monotonic() + interval_s > deadline:
                     result = run.close("failure", f"not within {timeout_s:g} s: {verdict.reason}")
-                    raise self._failure(
-                        f"wait_for({condition!r})", result, run_dir, "the model says: "
-                    )
+                    raise self._failure(label, result, run_dir, "the model says: ", calls)
                 time.sleep(interval_s)
+        self._note(label, result, run_dir, calls, cached=plan is not None)
         self._store(entry, plan, _asked(runtime), run_dir)
 
     # -- plumbing ----------------------------------------------------------------------------------
+
+    def _grounded(
+        self,
+        verb: str,
+        description: str,
+        goal: str,
+        perform: Callable[[Decision], ActionResult],
+        tool: type[BaseModel] = Tap,
+    ) -> Decision:
+        """One grounded answer about ``description`` (a point, or a box with ``Locate``), then
+        ``perform`` with it. Cached like ``tap``: a point is reused where the screen matches
+        around it; a ``Locate`` box (an answer about the screen) only on an unchanged screen."""
+        label, calls = f"{verb}({description!r})", self.model_calls
+        runtime, entry, plan, run_dir = self._answers(verb, description, at_point=tool is Tap)
+        with self._agent(runtime, only(tool), run_dir).start(goal) as run:
+            decision = self._decision(run)
+            if decision is None or not isinstance(decision.action, tool):
+                failed = run.close("error", f"no valid {tool.tool_name}")  # type: ignore[attr-defined]
+                raise self._failure(label, failed, run_dir, calls=calls)
+            outcome = perform(decision)
+            run.report(outcome)
+            status: Status = "success" if outcome.ok else "failure"
+            result = run.close(status, _cached(runtime) + (outcome.message or "done"))
+        if not outcome.ok:
+            raise self._failure(label, result, run_dir, calls=calls)
+        self._note(label, result, run_dir, calls, cached=plan is not None)
+        self._store(entry, plan, _asked(runtime), run_dir)
+        return decision
+
+    def _direct(self, verb: str, actions: list[BaseModel]) -> None:
+        """Actions that need no model (a key, typing into the focused field): done, and put in
+        the journal; a refused one fails the verb."""
+        outcome = self._perform(actions)
+        status: Status = "success" if outcome.ok else "failure"
+        result = RunResult(status=status, reason=outcome.message or "done", answer=None, steps=[])
+        if not outcome.ok:
+            raise self._failure(verb, result, None)
+        self._note(verb, result, None, self.model_calls)
 
     def _plan(self, verb: str, text: str) -> tuple[Path | None, Trajectory | None]:
         """This verb's cache entry and the plan recorded there (None, None without a cache)."""
@@ -180,6 +225,10 @@ class UITester:
             return None, None
         entry = self.plans.entry(verb, text)
         return entry, self.plans.lookup(entry)
+
+    def _writes(self, entry: Path | None) -> bool:
+        # Only a cache that may store the run needs it on disk: read mode records nothing extra.
+        return entry is not None and self.plans is not None and self.plans.writes
 
     def _answers(
         self, verb: str, text: str, at_point: bool = False
@@ -190,7 +239,7 @@ class UITester:
         runtime: Runtime = (
             AnswerReplay(plan, self.model, at_point) if plan is not None else self.model
         )
-        return runtime, entry, plan, self._run_dir(verb, always=entry is not None)
+        return runtime, entry, plan, self._run_dir(verb, always=self._writes(entry))
 
     def _store(
         self, entry: Path | None, plan: Trajectory | None, asked: bool, run_dir: Path | None
@@ -234,11 +283,11 @@ class UITester:
         return None
 
     def _verdict(
-        self, run: Run, verb: str, run_dir: Path | None, pending_ok: bool = False
+        self, run: Run, verb: str, run_dir: Path | None, calls: int, pending_ok: bool = False
     ) -> Verdict:
         decision = self._decision(run)
         if decision is None or not isinstance(decision.action, Verdict):
-            raise self._failure(verb, run.close("error", "no valid verdict"), run_dir)
+            raise self._failure(verb, run.close("error", "no valid verdict"), run_dir, calls=calls)
         verdict = decision.action
         run.report(
             ActionResult(
@@ -249,23 +298,41 @@ class UITester:
         )
         return verdict
 
+    def _note(
+        self, verb: str, result: RunResult, run_dir: Path | None, calls: int, cached: bool = False
+    ) -> VerbRecord:
+        """Put this verb in the test's journal. ``cached``: it had a cache entry (it came wholly
+        from the cache when the model was not called)."""
+        kept = run_dir if run_dir is not None and self.runs is not None else None
+        asked = self.model_calls - calls
+        record = VerbRecord.of(verb, result, kept, asked, cached and asked == 0)
+        self.journal.append(record)
+        return record
+
     def _failure(
-        self, verb: str, result: RunResult, run_dir: Path | None, prefix: str = ""
+        self,
+        verb: str,
+        result: RunResult,
+        run_dir: Path | None,
+        prefix: str = "",
+        calls: int | None = None,
     ) -> UITestFailure:
-        step = result.steps[-1].index if result.steps else None
-        where = f" at step {step}" if step is not None else ""
         from vlagent.agent.cli.terminal import terminal_text
 
+        step = result.steps[-1].index if result.steps else None
+        where = f" at step {step}" if step is not None else ""
         # The reason may be the model's own words: pytest prints them to the terminal as they are.
         reason = terminal_text(f"{prefix}{result.reason}", markup=False)
         lines = [f"{verb} failed{where} ({result.status}): {reason}"]
-        if run_dir is not None and (run_dir / "trajectory.jsonl").is_file():
+        record = self._note(verb, result, run_dir, self.model_calls if calls is None else calls)
+        if record.run_dir is not None and (record.run_dir / "trajectory.jsonl").is_file():
             from vlagent.agent.outputs.report import render_run_report
 
-            shot = result.steps[-1].screenshot if result.steps else None
-            if shot:
-                lines.append(f"screenshot: {run_dir / shot}")
-            lines.append(f"report: {render_run_report(run_dir)}")
+            record.report = render_run_report(record.run_dir)
+        if record.screenshot is not None:
+            lines.append(f"screenshot: {record.screenshot}")
+        if record.report is not None:
+            lines.append(f"report: {record.report}")
         return UITestFailure("\n".join(lines))
 
     def close(self) -> None:
@@ -277,6 +344,10 @@ class UITester:
 def _asked(runtime: Runtime) -> bool:
     """Whether a one-answer verb's runtime went to the model (always, without cached answers)."""
     return not isinstance(runtime, AnswerReplay) or runtime.model_calls > 0
+
+
+def _cached(runtime: Runtime) -> str:
+    return "" if _asked(runtime) else CACHED
 
 
 def _question(statement: str) -> str:

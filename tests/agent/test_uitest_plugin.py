@@ -162,8 +162,9 @@ def test_each_verb_passes_and_fails_with_a_message_that_names_step_reason_and_re
     assert len(failing) >= 4 and all(Path(p).is_file() and str(runs) in p for p in failing)
     assert re.search(r"screenshot: \S+/screens/000000\.png", out)
     kept = sorted(
-        p.name for p in runs.iterdir()
-    )  # retain-on-failure: the failing tests' folders only
+        p.name for p in runs.iterdir() if p.is_dir()
+    )  # retain-on-failure: the failing tests' folders only, and the session's index of them
+    assert (runs / "index.html").is_file()
     assert kept == sorted(
         f"test_verbs.py_{n}"
         for n in (
@@ -192,7 +193,7 @@ def test_fails(vl_agent):
     result.assert_outcomes(passed=1, failed=1)
     folder = suite.path / "kept"
     found = (
-        sorted(p.name.removeprefix("test_modes.py_") for p in folder.iterdir())
+        sorted(p.name.removeprefix("test_modes.py_") for p in folder.iterdir() if p.is_dir())
         if folder.exists()
         else []
     )
@@ -219,8 +220,11 @@ def test_note(vl_agent):
     first = run(suite, "--vl-cache", "update")
     first.assert_outcomes(passed=1)
     assert calls(suite) == 5  # open Notes, focus, type, save, done
-    (entry,) = (suite.path / "vl-plans" / "test_note").iterdir()  # one act, one entry
-    assert entry.name.startswith("00-act-write-the-note-buy-milk-in-the-notes-app")
+    (folder,) = (suite.path / "vl-plans").iterdir()  # one test, one folder
+    assert folder.name.startswith("test_cached.py_test_note-")
+    entries = [p for p in folder.iterdir() if p.is_dir()]
+    (entry,) = entries  # one act, one entry
+    assert entry.name.startswith("act-write-the-note-buy-milk-in-the-notes-app")
     assert (entry / "trajectory.jsonl").is_file() and not (entry / "report.html").exists()
     written = (entry / "trajectory.jsonl").read_text()
 
@@ -243,7 +247,7 @@ def test_note(vl_agent):
     run(suite, "--vl-cache", "off", "--vl-cache-dir=elsewhere").assert_outcomes(passed=1)
     assert calls(suite) == 5 and not (suite.path / "elsewhere").exists()
     run(suite, "--vl-cache", "update", "--vl-cache-dir=elsewhere").assert_outcomes(passed=1)
-    assert (suite.path / "elsewhere" / "test_note" / entry.name / "trajectory.jsonl").is_file()
+    assert (suite.path / "elsewhere" / folder.name / entry.name / "trajectory.jsonl").is_file()
 
 
 def test_cached_answers_are_reused_only_on_an_unchanged_screen(
@@ -262,10 +266,9 @@ def test_answers(vl_agent):
     )
     run(suite, "--vl-cache", "update").assert_outcomes(passed=1)
     assert calls(suite) == 4
-    entries = sorted(p.name for p in (suite.path / "vl-plans" / "test_answers").iterdir())
-    assert [name[: name.index("-", 3)] for name in entries] == [
-        *"00-check 01-tap 02-wait_for 03-query".split(),
-    ]
+    (folder,) = (suite.path / "vl-plans").iterdir()
+    entries = sorted(p.name.split("-", 1)[0] for p in folder.iterdir() if p.is_dir())
+    assert entries == sorted("check tap wait_for query".split())
     run(suite, "--vl-cache", "update").assert_outcomes(passed=1)
     assert calls(suite) == 0  # every answer reused: the screens are as they were
 
