@@ -12,6 +12,7 @@ from vlagent.environments.base import (
 )
 from vlagent.environments.checker import EnvironmentCheckError, check_environment
 from vlagent.environments.desktop import DesktopEnvironment
+from vlagent.environments.extend import WithTools
 from vlagent.environments.from_gym import FromGym, box_tool, discrete_tool, make_gym
 from vlagent.environments.memory import MemoryEnvironment
 from vlagent.environments.registry import (
@@ -67,6 +68,7 @@ __all__ = [
     "available",
     "check_environment",
     "to_gym",
+    "WithTools",
     "make",
     "options_of",
     "register",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,6 +69,14 @@ def as_rgb(image: Any, what: str) -> Image.Image:
     raise ValueError(f"{what}: expected a PIL image or an array, got {type(image).__name__}")
 
 
+NO_IMAGE = Image.new("RGB", (1, 1))
+"""The image of an observation made without one (a robot known by its state alone)."""
+
+
+def _no_image() -> Image.Image:
+    return NO_IMAGE
+
+
 @dataclass
 class Observation:
     """What the agent sees: an RGB image and how its pixels map to the device's.
@@ -79,9 +88,13 @@ class Observation:
     maps in metres by image name; ``state`` is what the robot knows of itself (joints, gripper,
     pose), shown to the model as text. ``surface`` is the word prompts use for these images ("a
     camera image" is not "a screen"). Arrays are accepted wherever images are.
+
+    An observation may have no image at all (``Observation(state={...})``): ``has_image`` is then
+    False and the prompt holds the state as text only. ``timestamp`` is when it was captured, on
+    ``time.monotonic()``'s clock (by default: when it was made).
     """
 
-    image: Image.Image
+    image: Image.Image = field(default_factory=_no_image)
     scale: float = 1.0
     elements: list[UIElement] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -90,11 +103,15 @@ class Observation:
     depth: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
     surface: str = "screen"
+    timestamp: float = field(default_factory=time.monotonic, compare=False)
     _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Values derived from the pixels once and asked for twice (the pixel digest)."""
 
     def __post_init__(self) -> None:
-        self.image = as_rgb(self.image, "observation image")
+        if self.image is not NO_IMAGE:
+            self.image = as_rgb(self.image, "observation image")
+        elif not self.state:
+            raise ValueError("an observation without an image needs its state")
         self.views = {name: as_rgb(view, f"view {name!r}") for name, view in self.views.items()}
         for name in [self.name, *self.views, *self.depth]:
             if not isinstance(name, str) or not _NAME.match(name):
@@ -105,6 +122,11 @@ class Observation:
         unknown = [name for name in self.depth if name not in self.images]
         if unknown:
             raise ValueError(f"depth given for {unknown}, which are not images of this observation")
+
+    @property
+    def has_image(self) -> bool:
+        """False for an observation of state alone."""
+        return self.image is not NO_IMAGE
 
     @property
     def size(self) -> tuple[int, int]:
@@ -182,8 +204,8 @@ def _unknown(*_: object) -> None:
     return None
 
 
-def _as_written(text: str) -> str:
-    return text
+def _as_written(action: BaseModel) -> BaseModel:
+    return action
 
 
 @dataclass(frozen=True)
@@ -194,13 +216,13 @@ class DeviceFacts:
 
     ``pointer()``: where the pointer is now, normalized to the observed image as action points
     are (outside [0, 1] when it is off the observed screen). ``app_package(name)``: the package
-    ``open name`` would start, by the environment's own lookup. ``typed(text)``: the text the
-    device will type for what the model wrote (a secret's ``{{NAME}}`` filled in), so that a
-    line break inside a secret's value counts as the Enter it presses; never shown to anyone."""
+    ``open name`` would start, by the environment's own lookup. ``executed(action)``: the action
+    as the device will receive it (a secret's ``{{NAME}}`` filled in, in any field), so that a
+    policy judges the app a secret names, the key it presses and the Enter inside its value."""
 
     pointer: Callable[[], tuple[float, float] | None] = _unknown
     app_package: Callable[[str], str | None] = _unknown
-    typed: Callable[[str], str] = _as_written
+    executed: Callable[[BaseModel], BaseModel] = _as_written
 
 
 class Environment(ABC):

@@ -4,9 +4,11 @@ what the model sees, and each tool is mapped to one of its actions.
     env = FromGym(gymnasium.make("FrozenLake-v1", render_mode="rgb_array"),
                   [discrete_tool(["left", "down", "right", "up"])])
 
-The episode's end is the run's end: ``terminated`` with a positive reward (or
-``info["is_success"]``)
-is a success, any other end a failure (docs/embedding.md).
+The episode's end (terminated or truncated) is the run's end. It is a success or a failure only
+when ``info["is_success"]`` says so or a rule of the user's does (``success=``, ``--gym-success``:
+environments/gym_success.py); otherwise the run ends ``ended``, neither, for a return is not a
+verdict. Each step's result records ``reward``, ``terminated``, ``truncated`` and ``return``
+(docs/environments.md).
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from vlagent.environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
+from vlagent.environments.gym_success import (
+    SuccessRule,
+    judge,
+    reported_success,
+    success_rule,
+)
 from vlagent.environments.registry import Option
 from vlagent.tools import RunEnd, ToolSet
 
@@ -80,7 +88,10 @@ class FromGym(Environment):
     """``env`` (a ``gymnasium.Env``, reset here with ``seed``) driven through ``tools``: each maps
     to the Gymnasium action ``to_action`` gives. The image is ``env.render()`` when its render
     mode is ``rgb_array``, else the observation itself (or its ``image_key`` entry); the rest of a
-    Dict observation is the state."""
+    Dict observation is the state. ``success`` decides whether an ended episode succeeded: a
+    predicate on ``(obs, reward, terminated, truncated, info, total_return)``, its
+    ``module:function`` name, or an expression over those names; without one only
+    ``info["is_success"]`` decides, and an episode without it ends ``ended``."""
 
     name: ClassVar[str] = "gym"
 
@@ -90,9 +101,12 @@ class FromGym(Environment):
         tools: Sequence[tuple[type[BaseModel], ToAction]],
         seed: int | None = None,
         image_key: str = "image",
+        success: str | SuccessRule | None = None,
     ) -> None:
         self.env = env
         self.image_key = image_key
+        self.success = success_rule(success)
+        self._success_text = success if isinstance(success, str) else None
         self._tools = ToolSet()
         for model, to_action in tools:
             self._tools.register(model, handler=self._handler(to_action))
@@ -103,6 +117,7 @@ class FromGym(Environment):
         """Start a new episode (``seed``: Gymnasium's reset seed)."""
         self._observation, self._info = self.env.reset(seed=seed)
         self._reward_sum = 0.0
+        self._steps = 0
         self._over = False
         self.seed = seed
 
@@ -117,30 +132,52 @@ class FromGym(Environment):
             observation, reward, terminated, truncated, info = self.env.step(to_action(action))
             self._observation, self._info = observation, info
             self._reward_sum += float(reward)
+            self._steps += 1
+            terminated, truncated = bool(terminated), bool(truncated)
             data = {
                 "reward": float(reward),
-                "terminated": bool(terminated),
-                "truncated": bool(truncated),
+                "terminated": terminated,
+                "truncated": truncated,
+                "return": self._reward_sum,
             }
-            ends = None
-            if terminated or truncated:
-                self._over = True
-                won = bool(info.get("is_success", terminated and self._reward_sum > 0))
-                ends = RunEnd(status="success" if won else "failure")
-            how = (
-                "the episode terminated"
-                if terminated
-                else "the episode was truncated"
-                if truncated
-                else "done"
-            )
+            if not (terminated or truncated):
+                return ActionResult(
+                    message=f"done (reward {float(reward):g}, return {self._reward_sum:g})",
+                    data=data,
+                )
+            self._over = True
+            status, why = self._verdict(observation, float(reward), terminated, truncated, info)
+            how = "terminated" if terminated else "was truncated"
             return ActionResult(
-                message=f"{how} (reward {float(reward):g}, total {self._reward_sum:g})",
+                message=(
+                    f"the episode {how} after {self._steps} steps (reward {float(reward):g}, "
+                    f"return {self._reward_sum:g}): {why}"
+                ),
                 data=data,
-                ends=ends,
+                ends=RunEnd(status=status),
             )
 
         return step
+
+    def _verdict(
+        self, observation: Any, reward: float, terminated: bool, truncated: bool, info: Any
+    ) -> tuple[Literal["success", "failure", "ended"], str]:
+        """What the ended episode was, and why: the user's rule first, then the environment's
+        ``info["is_success"]``; with neither, ``ended``."""
+        if self.success is not None:
+            won = judge(
+                self.success, observation, reward, terminated, truncated, info, self._reward_sum
+            )
+            rule = (
+                f"the success rule {self._success_text!r}"
+                if self._success_text
+                else "the success rule"
+            )
+            return ("success", f"{rule} holds") if won else ("failure", f"{rule} does not hold")
+        if isinstance(info, dict) and "is_success" in info:
+            won = reported_success(info["is_success"])
+            return ("success" if won else "failure"), f"info['is_success'] is {won}"
+        return "ended", "no success rule and no info['is_success'], so neither success nor failure"
 
     def observe(self) -> Observation:
         state: dict[str, Any] = {}
@@ -163,12 +200,25 @@ class FromGym(Environment):
             )
         return Observation(image=image, state=state, surface="image", name="render")
 
+    def state_bounds(self) -> dict[str, tuple[Any, Any]]:
+        """The least and most of each state value, from the Gymnasium observation space (a
+        ``Box``'s bounds, a ``Discrete``'s first and last): ``to_gym`` bounds its own by them."""
+        space = getattr(self.env, "observation_space", None)
+        parts = getattr(space, "spaces", None)
+        if isinstance(parts, dict):
+            found = {k: _space_bounds(v) for k, v in parts.items() if k != self.image_key}
+        else:
+            found = {"observation": _space_bounds(space)}
+        return {key: bounds for key, bounds in found.items() if bounds is not None}
+
     def describe(self) -> dict[str, Any]:
         spec = getattr(self.env, "spec", None)
         return {
             "name": self.name,
             "gym_id": getattr(spec, "id", type(self.env).__name__),
             "seed": self.seed,
+            "success": self._success_text
+            or (None if self.success is None else "a Python predicate"),
         }
 
     def close(self) -> None:
@@ -180,10 +230,13 @@ def make_gym(
     gym_actions: str | None = None,
     env_seed: int | None = None,
     gym_option: Sequence[str] = (),
+    gym_success: str | None = None,
 ) -> FromGym:
-    """``agent run --env gym --gym-id ID [--gym-actions a,b,c] [--gym-option KEY=VALUE]``: an
-    environment with a ``Discrete`` action space, its actions named by ``gym_actions``, or a
-    one-dimensional ``Box``, its dimensions named so (``--gym-actions torque``)."""
+    """``agent run --env gym --gym-id ID [--gym-actions a,b,c] [--gym-option KEY=VALUE]
+    [--gym-success RULE]``: an environment with a ``Discrete`` action space, its actions named by
+    ``gym_actions``, or a one-dimensional ``Box``, its dimensions named so (``--gym-actions
+    torque``). ``gym_success`` decides whether an ended episode succeeded (FromGym's
+    ``success``)."""
     try:
         import gymnasium
     except ImportError:
@@ -191,6 +244,7 @@ def make_gym(
             "--env gym needs Gymnasium: pip install 'vlagent[gym]'"
         ) from None
     options = dict(_option(text) for text in gym_option)
+    success_rule(gym_success)  # a bad rule stops the command before Gymnasium starts
     try:
         env = gymnasium.make(gym_id, render_mode="rgb_array", **options)
     except Exception as exc:  # gymnasium's errors: unknown id, missing extra (pygame), bad option
@@ -200,7 +254,7 @@ def make_gym(
     except EnvironmentUnavailable:
         env.close()
         raise
-    return FromGym(env, [tool], seed=env_seed)
+    return FromGym(env, [tool], seed=env_seed, success=gym_success)
 
 
 make_gym.option_help = {  # type: ignore[attr-defined]
@@ -213,7 +267,21 @@ make_gym.option_help = {  # type: ignore[attr-defined]
     "gym_option": Option(
         "KEY=VALUE passed to gymnasium.make (e.g. is_slippery=false). Repeatable."
     ),
+    "gym_success": Option(
+        "When an ended episode counts as a success: an expression over obs, reward, terminated, "
+        "truncated, info and total_return (e.g. 'truncated', 'total_return >= 475'), or "
+        "module:function. Without it only info['is_success'] decides; else the run ends 'ended'."
+    ),
 }
+
+
+def _space_bounds(space: Any) -> tuple[Any, Any] | None:
+    """A Box's (low, high), a Discrete's (first, last); None for any other space."""
+    if hasattr(space, "low") and hasattr(space, "high"):
+        return space.low, space.high
+    if hasattr(space, "n") and hasattr(space, "start") and getattr(space, "shape", None) == ():
+        return int(space.start), int(space.start) + int(space.n) - 1
+    return None
 
 
 def _command_line_tool(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -129,6 +129,24 @@ def _parts(message: Message) -> list[dict[str, Any]]:
     return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
 
 
+class History(list[ToolCall]):
+    """The earlier calls a prompt lists: the last ones of a run, numbered from ``first``, after
+    ``earlier`` (one line that sums up the calls left out) and with the numbers in ``unexecuted``
+    (decided, but not done: late past a deadline, stopped) marked as such."""
+
+    def __init__(
+        self,
+        calls: Iterable[ToolCall] = (),
+        first: int = 1,
+        earlier: str = "",
+        unexecuted: Iterable[int] = (),
+    ) -> None:
+        super().__init__(calls)
+        self.first = first
+        self.earlier = earlier
+        self.unexecuted = frozenset(unexecuted)
+
+
 class Dialect(ABC):
     """Render prompts for one model family and parse its answers.
 
@@ -168,8 +186,18 @@ class Dialect(ABC):
         return call_text(call)
 
     def history_lines(self, history: Sequence[ToolCall]) -> list[str]:
-        """``Step N: <call>`` for each earlier call; each dialect frames the list its own way."""
-        return [f"Step {i}: {self.history_text(call)}" for i, call in enumerate(history, start=1)]
+        """``Step N: <call>`` for each earlier call; each dialect frames the list its own way. A
+        :class:`History` window adds its one-line summary of the calls before it, numbers its
+        calls from where it starts, and marks the ones that were never executed."""
+        if not isinstance(history, History):
+            history = History(history)
+        lines = [history.earlier] if history.earlier else []
+        for number, call in enumerate(history, start=history.first):
+            text = self.history_text(call)
+            if number in history.unexecuted:
+                text += " (decided, not executed)"
+            lines.append(f"Step {number}: {text}")
+        return lines
 
     @staticmethod
     def feedback_line(feedback: str) -> str:

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-# MuJoCo picks its GL backend when first imported: software rendering, whoever imports it first.
+# MuJoCo picks its GL backend from these when first imported. The caller chooses it (the library
+# never writes os.environ): here, software rendering for the whole suite and its subprocesses.
 os.environ.setdefault("MUJOCO_GL", "osmesa")
+os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
 
 # Nothing in the suite downloads from a model hub: transformers (here and in every subprocess the
 # tests start) sees the hub as offline.

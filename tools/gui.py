@@ -26,9 +26,10 @@ class ActionSpec:
 
 @dataclass(frozen=True)
 class RunEnd:
-    """What an action that ends the run reports: success / failure, or an answer."""
+    """What an action that ends the run reports: success / failure, or an answer; ``ended`` when
+    an environment ended the episode with no verdict (neither success nor failure)."""
 
-    status: Literal["success", "failure", "answered"]
+    status: Literal["success", "failure", "answered", "ended"]
     answer: str | None = None
 
 

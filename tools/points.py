@@ -8,6 +8,7 @@ their own coordinate space; the dialect that parsed the answer converts it to no
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator
@@ -44,6 +45,7 @@ def _has_marker(annotation: Any) -> bool:
     return any(_has_marker(arg) for arg in get_args(annotation))
 
 
+@functools.lru_cache(maxsize=1024)  # a tool class does not change; every step asks
 def point_fields(model: type[BaseModel]) -> frozenset[str]:
     """Names of the fields of ``model`` that hold screen points."""
     return frozenset(

@@ -63,6 +63,8 @@ class ToolSet:
     def __init__(self, tools: Iterable[type[BaseModel]] = ()) -> None:
         self._tools: dict[str, type[BaseModel]] = {}
         self._handlers: dict[str, Handler] = {}
+        # Built once per screen note: pydantic's schema generation takes ~3 ms a step otherwise.
+        self._schemas: dict[str, list[dict[str, Any]]] = {}
         for tool in tools:
             self.register(tool)
 
@@ -77,6 +79,7 @@ class ToolSet:
             raise ValueError(f"a tool named {tool_name!r} is already registered")
         parameters_schema(tool)  # fail now, not at the first prompt, if it cannot be a schema
         self._tools[tool_name] = tool
+        self._schemas.clear()
         if handler is not None:
             self._handlers[tool_name] = handler
         return tool_name
@@ -125,7 +128,11 @@ class ToolSet:
 
     def function_schemas(self, screen_note: str = "") -> list[dict[str, Any]]:
         """Tools in the OpenAI / chat-template form. ``screen_note`` (the dialect's sentence about
-        the screen size in the model's coordinate space) is added to tools that take points."""
+        the screen size in the model's coordinate space) is added to tools that take points.
+        The schemas are built once and shared between calls: read them, do not change them."""
+        cached = self._schemas.get(screen_note)
+        if cached is not None:
+            return list(cached)
         schemas = []
         for name, tool in self._tools.items():
             description = describe(tool)
@@ -141,7 +148,10 @@ class ToolSet:
                     },
                 }
             )
-        return schemas
+        if len(self._schemas) >= 16:  # a screen that changes size every step: keep it bounded
+            self._schemas.clear()
+        self._schemas[screen_note] = schemas
+        return list(schemas)
 
     def validate(self, call: ToolCall) -> BaseModel:
         """Turn a parsed call into a typed action, or raise :class:`ToolError` saying what to

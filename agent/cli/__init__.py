@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -107,4 +108,9 @@ def _is_a(exc: BaseException, name: str) -> bool:
 
 
 def entry() -> None:
+    # The agent command is a program, so it may choose for its own process what a library must
+    # leave to its caller: MuJoCo renders in software unless the user chose a backend.
+    platform = os.environ.get("PYOPENGL_PLATFORM", "osmesa")
+    if "MUJOCO_GL" not in os.environ and platform in ("osmesa", "egl"):
+        os.environ.update(MUJOCO_GL=platform, PYOPENGL_PLATFORM=platform)
     sys.exit(main())

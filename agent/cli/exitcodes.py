@@ -5,6 +5,7 @@ NOT_DONE = 1  # the run ended without success: failure, max_steps, time_limit, u
 USAGE = 2  # a bad command line: unknown flag, bad value, an option the environment does not take
 SETUP = 3  # could not start: unknown environment/model/dialect, no device or display, bad --out
 RUN_ERROR = 4  # the run stopped on an error: invalid model output, loop, device lost
+ENDED = 5  # the environment ended the episode with no verdict: neither success nor failure
 INTERNAL = 70  # a bug in vlagent: rerun with --debug and report the traceback
 ABORTED = 130  # interrupted (Ctrl-C or SIGTERM); the trajectory is closed
 
@@ -15,6 +16,7 @@ BY_STATUS = {
     "max_steps": NOT_DONE,
     "time_limit": NOT_DONE,
     "unverified": NOT_DONE,
+    "ended": ENDED,
     "error": RUN_ERROR,
     "aborted": ABORTED,
 }

@@ -23,6 +23,14 @@ def export(
     fps: Annotated[
         int, typer.Option("--fps", min=1, help="Frames per second written in the dataset.")
     ] = 1,
+    drop_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--drop-invalid",
+            help="Leave out the frames of steps whose answer was invalid (else they are kept, "
+            "flagged action.valid false).",
+        ),
+    ] = False,
 ) -> None:
     """Export runs as a LeRobotDataset v3.0-layout dataset, one episode per run.
 
@@ -30,7 +38,7 @@ def export(
     from vlagent.agent.outputs.export import ExportError, export_lerobot
 
     try:
-        export_lerobot(run_dirs, out, fps=fps)
+        export_lerobot(run_dirs, out, fps=fps, drop_invalid=drop_invalid)
     except ExportError as exc:
         fail(str(exc), exitcodes.USAGE)
     except ImportError as exc:

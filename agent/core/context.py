@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from vlagent.agent.core.history import HistoryWindow
 from vlagent.agent.core.policy import Policy
 from vlagent.agent.core.steps import RunResult, Step
 from vlagent.agent.runtimes.base import Runtime
@@ -44,5 +45,7 @@ class RunContext:
     listeners: Sequence[RunListener] = ()
     review: Callable[[RunResult], RunResult] | None = None
     change_detector: ChangeDetector | None = None
+    history: HistoryWindow | None = None
+    """How much of the run so far each prompt lists (None: the default window)."""
     on_end: Callable[[object], None] = lambda run: None
     """Called once with the run when it has ended (the agent then accepts a new goal)."""

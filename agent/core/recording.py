@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 
 from vlagent.agent.core.context import RunContext
 from vlagent.agent.core.steps import RunResult, Step
@@ -89,15 +91,25 @@ def end_record(result: RunResult, duration_s: float) -> End:
 class StepLines:
     """Turns each step of a run into its line. A history grows by a line a step: recording each
     prompt whole would grow the file with the square of the steps, so a line keeps only what
-    changed since the previous step's prompt (``prompt_from``: how much of that one it keeps)."""
+    changed since the previous step's prompt (``prompt_from``: how much of that one it keeps).
+    Used on the recorder's writer thread, one step after the other."""
 
     def __init__(self) -> None:
         self._last: str | None = None
 
-    def line(self, step: Step) -> records.Step:
+    def line(self, step: Step, screen_hash: str) -> records.Step:
         previous, self._last = self._last, step.prompt_text
-        fields = step.model_dump(exclude={"prompt_text"})
+        fields = step.model_dump(exclude={"prompt_text", "screen_hash"})
         if previous is None:
-            return records.Step(**fields, prompt_text=step.prompt_text)
+            return records.Step(**fields, screen_hash=screen_hash, prompt_text=step.prompt_text)
         shared = len(os.path.commonprefix([previous, step.prompt_text]))
-        return records.Step(**fields, prompt_text=step.prompt_text[shared:], prompt_from=shared)
+        return records.Step(
+            **fields,
+            screen_hash=screen_hash,
+            prompt_text=step.prompt_text[shared:],
+            prompt_from=shared,
+        )
+
+    def maker(self, step: Step) -> Callable[[str], records.Step]:
+        """The line of ``step`` as the recorder makes it: from the screen hash it computed."""
+        return partial(self.line, step)

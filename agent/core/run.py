@@ -5,60 +5,54 @@ execute → record. A caller that owns its loop (a robot's controller, a UI test
 observation it captured itself, or split the step in two: :meth:`Run.decide` (everything up to
 the gate) and :meth:`Run.report` (the outcome of the action the caller executed itself).
 ``Agent.run`` is ``step()`` until the run is finished.
+
+Threads: the environment is observed, gated and driven on the thread that calls these methods;
+only the model call runs on the run's model worker (agent/core/deadline.py). ``stop()`` is safe
+from any thread and wakes a decision that waits for the model; ``close()`` never waits for one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
-from pydantic import BaseModel
-
-from vlagent.agent.core.deadline import DecisionClock, Overrun
-from vlagent.agent.core.policy import decide
-from vlagent.agent.core.recording import StepLines, end_record, header_record
-from vlagent.agent.core.steps import (
-    MODEL_OUTPUT_ERRORS,
-    Decision,
-    RunFinished,
-    RunResult,
-    Status,
-    Step,
-    StepError,
+from vlagent.agent.core.deadline import (
+    Answer,
+    ModelWorker,
+    Overrun,
+    StopSignal,
+    Thinking,
+    Waited,
+    left,
+    overrun_error,
 )
-from vlagent.agent.core.thinking import generate, ms_since, read, render
-from vlagent.agent.runtimes.base import answer_by
+from vlagent.agent.core.history import RunHistory
+from vlagent.agent.core.recording import StepLines, end_record, header_record
+from vlagent.agent.core.stepping import Stepping
+from vlagent.agent.core.steps import Decision, RunFinished, RunResult, Status, Step
+from vlagent.agent.core.thinking import ask, ms_since, render
 from vlagent.agent.trajectory.recorder import RecorderError
 from vlagent.agent.trajectory.records import Outcome
-from vlagent.environments import (
-    ActionResult,
-    EnvironmentFault,
-    EnvironmentUnavailable,
-    Observation,
-    RunAborted,
-)
-from vlagent.environments.base import run_handler
-from vlagent.environments.change import detector_for
+from vlagent.environments import EnvironmentFault, EnvironmentUnavailable, Observation, RunAborted
 from vlagent.prompts import ResizeError
-from vlagent.tools import RunEnd, ToolCall
 
 if TYPE_CHECKING:
     from vlagent.agent.core.context import RunContext
 
 T = TypeVar("T")
 
-_END_REASONS = {
-    "success": "the model reported success",
-    "failure": "the model reported failure",
-    "answered": "the model answered",
-}
+CLOSE_WAIT_S = 1.0
+"""How long ``close()`` from another thread waits for the owning thread's step to end."""
+
+_CLOSED = "closed before it finished"
 
 
-class Run:
+class Run(Stepping):
     """The state of one run: history, retries, loop detection, the trajectory. Made by
     ``Agent.start(goal)``, which hands it a :class:`~vlagent.agent.core.context.RunContext` (what
     to work with); usable as a context manager that closes it."""
@@ -68,19 +62,22 @@ class Run:
         self.goal = goal
         self.steps: list[Step] = []
         self.result: RunResult | None = None
-        self._history: list[ToolCall] = []
+        self.history = RunHistory(context.history)
+        self.episode_ended = False
         self._feedback: str | None = None
         self._invalid_streak = 0
-        self._last_seen: tuple[object, str] | None = (
-            None  # (scene signature, action) of the last step
-        )
+        self._last_seen: tuple[Observation, str, object] | None = None
         self._repeats = 0
         self._started = time.monotonic()
-        self._stop = threading.Event()
-        self._stop_reason = "stopped by the caller"
+        self._stop = StopSignal()
         self._pending: Decision | None = None
+        self._thinking: Thinking | None = None
+        self._worker = ModelWorker()
         self._lines = StepLines()
-        self._clock = DecisionClock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._depth = 0
+        self._owner = threading.get_ident()
 
     @property
     def finished(self) -> bool:
@@ -91,12 +88,24 @@ class Run:
     def step(self, observation: Observation | None = None) -> Step | None:
         """Take one step (observe unless ``observation`` is given, think, execute, record).
         Returns the step, or None when the run ended at this boundary (a limit, ``stop()``)."""
-        decision = self.decide(observation)
-        if decision is None:
-            return None
-        if decision.pending:
-            self._guarded(lambda: self._execute(decision))
-        return decision.step
+        with self._owning():
+            decision = self.decide(observation)
+            if decision is None:
+                return None
+            if decision.pending:
+                self._guarded(lambda: self._execute(decision))
+            return decision.step
+
+    async def astep(self, observation: Observation | None = None) -> Step | None:
+        """:meth:`step` for asyncio: the model call is awaited; the environment is observed and
+        driven on the event loop's thread."""
+        with self._owning():
+            decision = await self.adecide(observation)
+            if decision is None:
+                return None
+            if decision.pending:
+                self._guarded(lambda: self._execute(decision))
+            return decision.step
 
     def decide(
         self,
@@ -110,47 +119,77 @@ class Run:
 
         With ``deadline_s`` the call returns within that time: a decision not made by then is an
         ``overrun`` decision with nothing to do (or :class:`~agent.deadline.StepOverrun` with
-        ``on_overrun="raise"``); it is recorded, not executed, when it arrives
-        (agent/deadline.py)."""
-        if deadline_s is not None:
-            return self._clock.decide(self, observation, deadline_s, on_overrun)
-        if self._pending is not None:
-            raise RuntimeError("the previous decision waits for report(): report its outcome first")
-        if self.finished:
-            raise RunFinished(f"the run has ended ({self.result.status if self.result else ''})")
-        if self._at_boundary():
-            return None
-        return self._guarded(lambda: self._decide(observation))
+        ``on_overrun="raise"``); it is recorded, not executed, when it arrives."""
+        with self._owning():
+            budget = self._check(deadline_s)
+            blocker = self._blocker()
+            if blocker is not None:
+                waited = self._stop.wait_for(blocker, left(budget))
+                if not self._unblocked(waited, deadline_s, on_overrun):
+                    return self._overrun(observation) if waited == "overrun" else None
+            if self._at_boundary():
+                return None
+            thinking = self._guarded(lambda: self._start_thinking(observation))
+            if thinking is None:
+                return None
+            waited = self._stop.wait_for(thinking.answer, left(budget))
+            return self._settle(thinking, waited, deadline_s, on_overrun)
 
-    async def adecide(self, observation: Observation | None = None) -> Decision | None:
-        """:meth:`decide` on a worker thread: an asyncio control loop is never blocked by the
-        model."""
-        return await asyncio.to_thread(self.decide, observation)
+    async def adecide(
+        self,
+        observation: Observation | None = None,
+        *,
+        deadline_s: float | None = None,
+        on_overrun: Overrun = "skip",
+    ) -> Decision | None:
+        """:meth:`decide` for asyncio: the model is awaited, never blocking the loop. Cancelling
+        the task records the step in progress as cancelled (not executed) and lets the model's
+        late answer go; the run goes on (``Agent.arun`` ends it as ``aborted``)."""
+        with self._owning():
+            budget = self._check(deadline_s)
+            try:
+                blocker = self._blocker()
+                if blocker is not None:
+                    waited = await self._stop.await_for(blocker, left(budget))
+                    if not self._unblocked(waited, deadline_s, on_overrun):
+                        return self._overrun(observation) if waited == "overrun" else None
+                if self._at_boundary():
+                    return None
+                thinking = self._guarded(lambda: self._start_thinking(observation))
+                if thinking is None:
+                    return None
+                waited = await self._stop.await_for(thinking.answer, left(budget))
+            except BaseException:  # cancelled (or interrupted) while the model was deciding
+                if self._thinking is not None and not self.finished:
+                    self._abandon(self._thinking, "cancelled while the model was deciding")
+                raise
+            return self._settle(thinking, waited, deadline_s, on_overrun)
 
-    def report(self, outcome: ActionResult) -> Step:
-        """Finish the pending decision with the outcome of executing its action yourself."""
-        decision = self._pending
-        if decision is None:
-            raise RuntimeError("no decision waits for an outcome")
-        self._pending = None
-        step = decision.step
-        assert step is not None  # a pending decision always has its step
-        self._record_outcome(step, outcome)
-        self._after(step, outcome.ends, outcome.message)
-        return step
+    def report(self, outcome: object) -> Step:
+        """Finish the pending decision with the outcome (an ``ActionResult``) of executing its
+        action yourself."""
+        with self._owning():
+            return self._report(outcome)
 
     def stop(self, reason: str = "stopped by the caller") -> None:
-        """End the run at the next step boundary with status ``aborted``. Safe from any thread."""
-        self._stop_reason = reason
-        self._stop.set()
+        """End the run with status ``aborted`` and ``reason``: at once if it waits for the
+        model (the decision in flight is recorded, not executed), else at the next step
+        boundary. Safe from any thread; returns at once."""
+        self._stop.set(reason)
 
-    def close(
-        self, status: Status = "aborted", reason: str = "closed before it finished"
-    ) -> RunResult:
-        """End the run now (if it has not ended) and close its trajectory."""
-        self._clock.wait()
+    def close(self, status: Status = "aborted", reason: str | None = None) -> RunResult:
+        """End the run now (if it has not ended) and close its trajectory. A decision in flight
+        is recorded as not executed; the model is not waited for. ``reason`` defaults to the
+        one given to :meth:`stop`, else "closed before it finished". From another thread
+        while a step is under way, the step is stopped and waited for at most
+        :data:`CLOSE_WAIT_S`. Returns once the queued steps are written."""
+        why = reason or (self._stop.reason if self._stop.is_set() else _CLOSED)
+        if threading.get_ident() != self._owner and not self._idle.is_set():
+            self._stop.set(why)
+            self._idle.wait(CLOSE_WAIT_S)
         if self.result is None:
-            self._finish(status, reason)
+            self._finish(status, why)
+        self._worker.close()
         assert self.result is not None
         return self.result
 
@@ -165,177 +204,104 @@ class Run:
     ) -> None:
         self.close()
 
-    # -- the phases of a step ------------------------------------------------------------------
+    # -- waiting for the model -----------------------------------------------------------------
 
-    def _at_boundary(self) -> bool:
-        """Check the limits and stop requests between steps; end the run when one applies."""
-        limits = self.context.limits
-        if self._stop.is_set():
-            self._finish("aborted", self._stop_reason)
-        elif len(self.steps) >= limits.max_steps:
-            self._finish("max_steps", f"reached the limit of {limits.max_steps} steps")
-        elif (
-            limits.time_limit_s is not None
-            and time.monotonic() - self._started > limits.time_limit_s
-        ):
-            self._finish("time_limit", f"ran past the {limits.time_limit_s:g} s limit")
-        return self.finished
+    @contextmanager
+    def _owning(self) -> Iterator[None]:
+        """Marks the calling thread as the run's owner while a step is under way there."""
+        self._owner = threading.get_ident()
+        self._depth += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._idle.set()
 
-    def _observe(self, observation: Observation | None) -> tuple[Observation, float | None]:
-        if observation is not None:
-            return observation, None
-        t = time.perf_counter()
-        observed = self.context.environment.observe()
-        return observed, ms_since(t)
+    def _check(self, deadline_s: float | None) -> float | None:
+        if self._pending is not None:
+            raise RuntimeError("the previous decision waits for report(): report its outcome first")
+        if self.finished:
+            raise RunFinished(f"the run has ended ({self.result.status if self.result else ''})")
+        return None if deadline_s is None else time.monotonic() + deadline_s
 
-    def _decide(self, given: Observation | None) -> Decision:
+    def _blocker(self) -> Future[Answer] | None:
+        """What must end before a new model call: a late decision, or a call whose step was
+        abandoned (one model, one call at a time)."""
+        if self._thinking is not None:
+            return self._thinking.answer
+        return None if self._worker.free() else self._worker.busy
+
+    def _unblocked(self, waited: Waited, deadline_s: float | None, on_overrun: Overrun) -> bool:
+        """After waiting for the blocker: True when a new decision may start."""
+        if waited == "stopped":
+            self._finish("aborted", self._stop.reason)
+            return False
+        if waited == "overrun":
+            if on_overrun == "raise" and deadline_s is not None:
+                raise overrun_error(deadline_s, still=True)
+            return False
+        late = self._thinking
+        if late is not None:
+            self._thinking = None
+            self._guarded(lambda: self._conclude(late, late=True))
+        return not self.finished
+
+    def _start_thinking(self, given: Observation | None) -> Thinking:
         index = len(self.steps)
-        obs, observe_ms = self._observe(given)
+        if given is None:
+            t = time.perf_counter()
+            obs, observe_ms = self.context.environment.observe(), ms_since(t)
+        else:
+            obs, observe_ms = given, None
         recorder = self.context.recorder
         if recorder is not None and not recorder.started:
             recorder.start(header_record(self.context, self.goal, obs))
         for listener in self.context.listeners:
             listener.step_started(index)
-        step, call, action = self._think(index, obs)
+        step, prompt, frames = render(
+            self.context, self.goal, self.history.shown(), self._feedback, index, obs
+        )
         if observe_ms is not None:
             step.timings_ms = {"observe": observe_ms, **step.timings_ms}
-        decision = Decision(step, None, None, obs)
-        if action is None or call is None:
-            self._after(step, None)
-            return decision
-        detector = self.context.change_detector or detector_for(obs)
-        seen = (detector.signature(obs), step.action.model_dump_json() if step.action else "")
-        last, self._last_seen = self._last_seen, seen
-        repeated = last is not None and last[1] == seen[1] and detector.same(last[0], seen[0])
-        self._repeats = self._repeats + 1 if repeated else 1
-        if self._repeats >= self.context.limits.max_repeats:
-            step.error = StepError(
-                kind="loop",
-                message=(
-                    f"the same action was proposed {self._repeats} times on an unchanged "
-                    f"{obs.surface}"
-                ),
-            )
-            self._after(step, None)
-            return decision
-        self._history.append(call)
-        ends_run = getattr(action, "ends_run", None)
-        end = ends_run() if callable(ends_run) else None
-        if isinstance(end, RunEnd):
-            step.result = Outcome(ok=True, executed=False, message="ends the run")
-            self._after(step, end)
-            return decision
-        decision.call, decision.action = call, action
-        self._pending = decision
-        return decision
-
-    def _think(
-        self, index: int, obs: Observation
-    ) -> tuple[Step, ToolCall | None, BaseModel | None]:
-        """Render, generate, read the answer, gate. Returns the step so far, the call and the
-        action to execute (both None when the answer cannot be executed)."""
-        ctx = self.context
-        step, prompt, frames = render(ctx, self.goal, self._history, self._feedback, index, obs)
-        limit = ctx.limits.time_limit_s
+        limit = self.context.limits.time_limit_s
         # --time-limit holds within the model call too: a remote runtime gives up by then.
-        with answer_by(None if limit is None else self._started + limit):
-            completion = generate(ctx, step, prompt)
-        if completion is None:
-            return step, None, None
-        step.prompt_text = completion.prompt_text or step.prompt_text
-        reading = read(ctx, step, completion.text, prompt, frames, obs)
-        if reading is None:
-            return step, None, None
-        step.calls, step.action = reading.call_records(), reading.record
-        policy = self.context.policy
-        # Judged by what the action will do on this device, not by how it is spelled.
-        refusal = (
-            decide(policy, reading.action, ctx.environment.facts()) if policy is not None else None
-        )
-        if refusal:
-            step.error = StepError(kind="policy", message=f"the action was refused: {refusal}")
-            return step, None, None
-        return step, reading.call, reading.action
+        by = None if limit is None else self._started + limit
+        answer = self._worker.submit(ask(self.context, prompt, by))
+        self._thinking = Thinking(step, prompt, frames, obs, answer)
+        return self._thinking
 
-    def _execute(self, decision: Decision) -> None:
-        self._pending = None
-        step = decision.step
-        assert decision.action is not None and step is not None
-        t = time.perf_counter()
-        action = self._within_time_limit(decision.action)
-        handler, environment = self.context.toolset.handler(action), self.context.environment
-        try:
-            # A tool the agent was given beyond the environment's runs its own handler.
-            outcome = (
-                run_handler(handler, action)
-                if handler is not None and not environment.toolset.knows(action)
-                else environment.execute(action)
-            )
-        except (EnvironmentFault, EnvironmentUnavailable) as exc:
-            step.error = StepError(kind="environment", message=str(exc))
-            self._after(step, None)
-            return
-        except RunAborted as exc:  # a person stopped it from the device (a fail-safe corner)
-            step.result = Outcome(ok=False, executed=False, message=f"not executed: {exc}")
-            self._after(step, None)
-            self._finish("aborted", str(exc))
-            return
-        finally:
-            step.timings_ms["execute"] = ms_since(t)
-        self._record_outcome(step, outcome)
-        self._after(step, outcome.ends, outcome.message)
+    def _settle(
+        self, thinking: Thinking, waited: Waited, deadline_s: float | None, on_overrun: Overrun
+    ) -> Decision | None:
+        if self.finished or self._thinking is not thinking:
+            return None  # closed while it waited: the step is recorded already
+        if waited == "answered":
+            self._thinking = None
+            return self._guarded(lambda: self._conclude(thinking))
+        if waited == "stopped":
+            self._finish("aborted", self._stop.reason)
+            return None
+        thinking.late_since = time.monotonic()
+        if on_overrun == "raise" and deadline_s is not None:
+            raise overrun_error(deadline_s, still=False)
+        return self._overrun(thinking.observation)
 
-    def _within_time_limit(self, action: BaseModel) -> BaseModel:
-        """A wait, press or swipe cut to the time the run has left: ``--time-limit`` holds within
-        a step, not only between steps."""
-        limit, seconds = self.context.limits.time_limit_s, getattr(action, "time", None)
-        if limit is None or not isinstance(seconds, (int, float)):
-            return action
-        left = limit - (time.monotonic() - self._started)
-        return action if seconds <= left else action.model_copy(update={"time": max(left, 0.001)})
+    @staticmethod
+    def _overrun(observation: Observation | None) -> Decision:
+        return Decision(step=None, call=None, action=None, observation=observation, overrun=True)
 
-    def _record_outcome(self, step: Step, outcome: ActionResult) -> None:
-        message = outcome.message
-        if len(step.calls) > 1:
-            message = f"{message} (only the first of {len(step.calls)} calls was executed)".strip()
-        step.result = Outcome(
-            ok=outcome.ok, executed=outcome.executed, message=message, data=dict(outcome.data)
-        )
+    def _abandon(self, thinking: Thinking, why: str) -> None:
+        """Record a step whose answer will not be used (stopped, closed, cancelled)."""
+        if self._thinking is thinking:
+            self._thinking = None
+        step = thinking.step
+        step.timings_ms["generate"] = round((time.monotonic() - thinking.since) * 1000, 3)
+        step.result = Outcome(ok=False, executed=False, message=f"not executed: {why}")
+        self._record(step)
 
-    def _after(self, step: Step, end: RunEnd | None, end_reason: str | None = None) -> None:
-        """Record the finished step, then decide whether the run goes on (``end_reason``: the
-        environment's word when it ended the episode)."""
-        self.steps.append(step)
-        if self.context.recorder is not None:
-            self.context.recorder.write_step(self._lines.line(step))
-        for listener in self.context.listeners:
-            listener.step_finished(step)
-        error = step.error
-        if error is not None and error.kind in MODEL_OUTPUT_ERRORS:
-            self._invalid_streak += 1
-            self._feedback = error.message
-            if self._invalid_streak > self.context.limits.max_retries:
-                self._finish(
-                    "error",
-                    f"the model's answer was invalid {self._invalid_streak} times "
-                    f"in a row: {error.message}",
-                )
-            return
-        if error is not None:
-            limit = self.context.limits.time_limit_s
-            late = limit is not None and time.monotonic() - self._started >= limit
-            if late and error.kind == "model":
-                # A model call cut short by the limit: the run ran out of time, as between steps.
-                self._finish("time_limit", f"ran past the {limit:g} s limit: {error.message}")
-            else:
-                self._finish("error", error.message)
-            return
-        self._invalid_streak = 0
-        self._feedback = None
-        if end is not None:
-            self._finish(end.status, end_reason or _END_REASONS[end.status], end.answer)
-        elif step.result is not None and not step.result.ok:
-            self._feedback = step.result.message
+    # -- the end -------------------------------------------------------------------------------
 
     def _guarded(self, work: Callable[[], T]) -> T | None:
         """Run one phase; an interruption or a broken environment ends the run cleanly (the
@@ -360,11 +326,16 @@ class Run:
     def _finish(self, status: Status, reason: str, answer: str | None = None) -> None:
         if self.result is not None:
             return
-        self._pending = None
         ctx = self.context
-        self.result = RunResult(
+        self.result = RunResult(  # first: a step recorded below must not end the run again
             status, reason, answer, self.steps, ctx.recorder.run_dir if ctx.recorder else None
         )
+        self._record_in_flight(reason)
+        self._worker.close()  # its thread ends once a call in progress returns
+        if ctx.recorder is not None and not ctx.recorder.closed:
+            ctx.recorder.flush()
+            if ctx.recorder.error is not None and status != "error":
+                self.result.status, self.result.reason = "error", str(ctx.recorder.error)
         if ctx.review is not None:
             self.result = ctx.review(self.result)
         if ctx.recorder is not None and not ctx.recorder.closed:
@@ -373,3 +344,16 @@ class Run:
             except KeyboardInterrupt:
                 pass  # a second Ctrl-C while closing: the steps are on disk already
         ctx.on_end(self)
+
+    def _record_in_flight(self, reason: str) -> None:
+        """The decision the run ended in the middle of, recorded as not executed."""
+        if self._thinking is not None:
+            self._abandon(self._thinking, f"{reason} while the model was deciding")
+        pending, self._pending = self._pending, None
+        if pending is not None and pending.step is not None:
+            pending.step.result = Outcome(
+                ok=False, executed=False, message=f"not executed: {reason} before it was done"
+            )
+            if pending.number is not None:
+                self.history.not_executed(pending.number)
+            self._record(pending.step)

@@ -44,7 +44,9 @@ class Step(BaseModel):
     scale: float = Field(gt=0)
     frame: tuple[float, float]
     """The size of the image in the model's own coordinate space."""
-    screen_hash: str
+    screen_hash: str | None = None
+    """Not computed on the control loop (a hash of every frame cost 11 ms): the trajectory's
+    line has it, computed by the recorder's writer thread."""
     prompt_text: str = ""
     """The whole prompt as the model read it."""
     prompt_tokens: int | None = None
@@ -91,6 +93,10 @@ class RunFinished(VlagentError, RuntimeError):
     """A step was asked of a run that has ended (``Run.result`` says how)."""
 
 
+class EpisodeOver(VlagentError, RuntimeError):
+    """A run was started on an environment whose episode the last run saw end."""
+
+
 @dataclass
 class Decision:
     """What the model decided at one step. ``action`` is the validated action to execute, or None
@@ -105,6 +111,8 @@ class Decision:
     action: BaseModel | None
     observation: Observation | None
     overrun: bool = False
+    number: int | None = None
+    """The call's number in the run's history (what the prompt's list calls it)."""
 
     @property
     def pending(self) -> bool:
@@ -114,6 +122,7 @@ class Decision:
 __all__ = [
     "MODEL_OUTPUT_ERRORS",
     "Decision",
+    "EpisodeOver",
     "RunFinished",
     "RunResult",
     "Status",

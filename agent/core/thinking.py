@@ -1,31 +1,36 @@
 """The thinking half of a step: render the prompt, ask the model, read its answer. Each phase
-records what it did on the step (its text, tokens, errors) and how long it took."""
+records what it did on the step (its text, tokens, errors) and how long it took. Rendering and
+reading run on the thread that owns the run; only :func:`ask`'s call runs on the model worker,
+and it touches nothing but the runtime."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
+from PIL import Image
+
+from vlagent.agent.core.deadline import Answer
 from vlagent.agent.core.elements import element_points, element_records, list_elements
 from vlagent.agent.core.interpret import AnswerError, Reading, read_answer
 from vlagent.agent.core.recording import now
 from vlagent.agent.core.steps import Step, StepError
 from vlagent.agent.core.views import record_views, show_views
-from vlagent.agent.runtimes.base import RuntimeFailure
+from vlagent.agent.runtimes.base import Completion, answer_by
 from vlagent.agent.trajectory.records import CallRecord
 from vlagent.environments import Observation
-from vlagent.environments.change import pixel_digest
-from vlagent.prompts import CoordinateFrame, Prompt
+from vlagent.prompts import CoordinateFrame, Message, Prompt
 from vlagent.tools import ToolCall
 from vlagent.tools.secrets import redact_data
 
 if TYPE_CHECKING:
     from vlagent.agent.core.context import RunContext
-    from vlagent.agent.runtimes.base import Completion
 
-screen_hash = pixel_digest
-"""A digest of the first image's pixels: equal hashes mean an unchanged screen."""
+_STAND_IN = Image.new("RGB", (448, 448))
+"""What a dialect is given to render for an observation without an image; the prompt is then
+stripped of it, so the model reads the state alone."""
 
 
 def ms_since(start: float) -> float:
@@ -41,23 +46,24 @@ def encodable(text: str) -> str:
 def render(
     ctx: RunContext,
     goal: str,
-    history: list[ToolCall],
+    history: Sequence[ToolCall],
     feedback: str | None,
     index: int,
     obs: Observation,
 ) -> tuple[Step, Prompt, dict[str, CoordinateFrame]]:
     """The prompt for ``obs``, the frame of each image it shows, and the step that records
-    them (its ``render`` time included)."""
+    them (its ``render`` time included). The step's images go to the recorder's writer now, to
+    be on disk by the time the model has answered."""
     timings = dict[str, float]()
     started_at = now()
-    # Start encoding the screenshot now, so it is on disk by the time the model has answered.
-    shot = ctx.recorder.screenshot(index, obs.image) if ctx.recorder is not None else None
     t = time.perf_counter()
-    prompt = ctx.dialect.render(
-        goal, history, obs.image, ctx.toolset, feedback, surface=obs.surface
-    )
-    # What the environment said about the screen, for runtimes that compare screens (replay).
-    prompt.metadata.update(obs.metadata, elements=obs.elements)
+    image = obs.image if obs.has_image else _STAND_IN
+    prompt = ctx.dialect.render(goal, history, image, ctx.toolset, feedback, surface=obs.surface)
+    if not obs.has_image:
+        prompt.messages = [_without_images(message) for message in prompt.messages]
+    # What the environment said about the screen, for runtimes that compare screens (replay),
+    # and the observation itself, as data, for a model that is a Python function.
+    prompt.metadata.update(obs.metadata, elements=obs.elements, observation=obs)
     list_elements(prompt, obs)
     frames = show_views(prompt, obs, ctx.dialect, ctx.toolset)
     # The one place a prompt is made: the goal, the feedback on the last step and what the screen
@@ -67,31 +73,44 @@ def render(
     step = Step(
         index=index,
         started_at=started_at,
-        image_size=obs.size,
+        image_size=obs.size if obs.has_image else (0, 0),
         scale=obs.scale,
         frame=(prompt.frame.width, prompt.frame.height),
-        screen_hash=screen_hash(obs),
         prompt_text=prompt.text(),
         timings_ms=timings,
-        screenshot=shot,
         elements=element_records(obs.elements),
         **record_views(ctx.recorder, index, obs),
     )
     return step, prompt, frames
 
 
-def generate(ctx: RunContext, step: Step, prompt: Prompt) -> Completion | None:
-    """Ask the model; record its answer, tokens and times on ``step``. None (the error on
+def _without_images(message: Message) -> Message:
+    content = message["content"]
+    if isinstance(content, str):
+        return message
+    return {**message, "content": [part for part in content if part.get("type") != "image"]}
+
+
+def ask(ctx: RunContext, prompt: Prompt, by: float | None) -> Callable[[], Completion]:
+    """The model call for the worker thread: ``prompt`` answered by ``by`` (``time.monotonic``,
+    None: no limit) for runtimes that can stop waiting."""
+
+    def call() -> Completion:
+        with answer_by(by):
+            return ctx.runtime.generate([prompt])[0]
+
+    return call
+
+
+def apply(step: Step, answer: Answer) -> Completion | None:
+    """Record the model's answer on ``step`` (its text, tokens, times). None (the error on
     ``step``) when the runtime failed."""
-    timings = step.timings_ms  # pydantic copied the dict: time into the step's own
-    t = time.perf_counter()
-    try:
-        completion = ctx.runtime.generate([prompt])[0]
-    except RuntimeFailure as exc:
-        step.error = StepError(kind="model", message=str(exc))
+    timings = step.timings_ms
+    timings["generate"] = answer.ms
+    completion = answer.completion
+    if completion is None:
+        step.error = StepError(kind="model", message=answer.failure or "the model failed")
         return None
-    finally:
-        timings["generate"] = ms_since(t)
     completion.text = encodable(completion.text)
     step.output_text = completion.text
     for phase, ms in completion.timings_ms.items():

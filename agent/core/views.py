@@ -83,8 +83,8 @@ def _size(frame: CoordinateFrame) -> str:
 
 
 def record_views(recorder: Recorder | None, index: int, obs: Observation) -> dict[str, Any]:
-    """The step fields that record what ``obs`` holds beyond its first image (its further images
-    and depth maps start writing now, beside the screenshot)."""
+    """The step fields that record what ``obs`` holds beyond its pixels; its images (screenshot,
+    further cameras, depth maps) go to the recorder's writer now, beside the model call."""
     fields: dict[str, Any] = {}
     if obs.name != "screen":
         fields["image_name"] = obs.name
@@ -93,12 +93,16 @@ def record_views(recorder: Recorder | None, index: int, obs: Observation) -> dic
     if obs.metadata:
         fields["metadata"] = recorded_state(obs.metadata)
     if recorder is not None:
-        if obs.views:
-            fields["views"] = {
-                name: recorder.view(index, name, image) for name, image in obs.views.items()
-            }
-        if obs.depth:
-            fields["depth"] = {
-                name: recorder.depth(index, name, depth) for name, depth in obs.depth.items()
-            }
+        captured = recorder.capture(
+            index,
+            obs.image if obs.has_image else None,
+            obs.views,
+            obs.depth,
+            digest_of="" if obs.has_image else json.dumps(fields.get("state"), sort_keys=True),
+        )
+        fields["screenshot"] = captured.screenshot
+        if captured.views:
+            fields["views"] = captured.views
+        if captured.depth:
+            fields["depth"] = captured.depth
     return fields

@@ -2,19 +2,27 @@
 the answer text. Deterministic like ``scripted:``, but it can look at the screen, so a test model
 can find a button by its colour instead of knowing where it was when the script was written.
 
+A function that takes a second argument also receives the observation the prompt was made from,
+as data: ``function(prompt, observation)``, the :class:`~vlagent.environments.Observation` with
+its images, ``state`` (a robot's joints and gripper), depth maps and metadata; None for a prompt
+made from no observation (an evaluation's recorded screenshot). It is also
+``prompt.metadata["observation"]``.
+
 ``python:package.module:function`` on the command line (and ``--vl-model`` in pytest) names one.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from vlagent.agent.runtimes.base import Completion, ModelUnavailable, Runtime, RuntimeFailure
 from vlagent.prompts import Prompt
 
-ModelFunction = Callable[[Prompt], str]
+ModelFunction = Callable[[Prompt], str] | Callable[[Prompt, Any], str]
+"""``function(prompt)`` or ``function(prompt, observation)``."""
 
 
 class FunctionRuntime(Runtime):
@@ -29,6 +37,7 @@ class FunctionRuntime(Runtime):
         )
         self.model_id = f"python:{self.source}"
         self.calls = 0
+        self._with_observation = _takes_two(function)
 
     @classmethod
     def from_name(cls, name: str) -> FunctionRuntime:
@@ -54,7 +63,10 @@ class FunctionRuntime(Runtime):
         answers = []
         for prompt in prompts:
             try:
-                text = self.function(prompt)
+                if self._with_observation:
+                    text = self.function(prompt, prompt.metadata.get("observation"))  # type: ignore[call-arg]
+                else:
+                    text = self.function(prompt)  # type: ignore[call-arg]
             except Exception as exc:  # the model's failure, not ours: one line, the run ends
                 raise RuntimeFailure(
                     f"the model function {self.source} raised {type(exc).__name__}: {exc}"
@@ -70,3 +82,22 @@ class FunctionRuntime(Runtime):
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.model_id, "runtime": self.name, "options": {}}
+
+
+def _takes_two(function: Callable[..., Any]) -> bool:
+    """Whether ``function`` asks for the observation too: a second positional parameter with no
+    default, one named ``observation``, or ``*args`` (a parameter with a default is the
+    function's own business, not a place to put the observation)."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: one argument, as before
+        return False
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [p for p in positional if p.default is inspect.Parameter.empty]
+    varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
+    named = any(p.name == "observation" for p in positional[1:])
+    return varargs or named or len(required) >= 2

@@ -13,17 +13,29 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 FORMAT: Literal["vlagent-trajectory"] = "vlagent-trajectory"
-VERSION: Literal[5] = 5
+VERSION: Literal[6] = 6
 """2: a step's ``prompt_text`` is what is new since the step before (``prompt_from``).
 3: the end line may carry ``replay`` (self-healing replay), and ``status`` may be ``unverified``.
 4: a step may carry ``elements`` (the UI tree the model was shown).
 5: a step may carry ``views`` (further camera images), ``depth`` maps, the robot's ``state`` and
-the observation's ``metadata``."""
+the observation's ``metadata``.
+6: ``status`` may be ``ended`` (the environment ended the episode and nothing said whether it
+succeeded: a Gymnasium episode with no success rule)."""
 
 Status = Literal[
-    "success", "failure", "answered", "max_steps", "time_limit", "error", "aborted", "unverified"
+    "success",
+    "failure",
+    "answered",
+    "max_steps",
+    "time_limit",
+    "error",
+    "aborted",
+    "unverified",
+    "ended",
 ]
-"""``unverified``: a self-healing replay said it was done, but never re-joined its recording."""
+"""``unverified``: a self-healing replay said it was done, but never re-joined its recording.
+``ended``: the environment ended the episode, and neither it nor a rule of the user's said
+whether that was a success (neither success nor failure)."""
 ErrorKind = Literal["parse", "validation", "policy", "loop", "environment", "model"]
 
 _TIME: JsonDict = {"format": "date-time"}
@@ -78,7 +90,7 @@ class Limits(Record):
 class Header(Record):
     type: Literal["header"] = "header"
     format: Literal["vlagent-trajectory"] = FORMAT
-    version: Literal[1, 2, 3, 4, 5] = VERSION
+    version: Literal[1, 2, 3, 4, 5, 6] = VERSION
     run_id: str
     goal: str
     started_at: str = Field(json_schema_extra=_TIME)

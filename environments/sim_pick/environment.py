@@ -5,18 +5,23 @@ the model, judges (docs/environments.md)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vlagent.environments.base import ActionResult, Environment, EnvironmentUnavailable, Observation
+from vlagent.environments.sim_pick.scene import REACH, TOP
 from vlagent.tools import Point, RunEnd, ToolSet
 
 CAMERAS: dict[str, tuple[int, int]] = {"front": (480, 360), "top": (320, 320)}
 """Each camera's image size (width, height)."""
 
 Camera = Literal["front", "top"]
-Position = tuple[float, float, float]
+Across = Annotated[float, Field(ge=-REACH, le=REACH)]
+Up = Annotated[float, Field(ge=0.0, le=TOP)]
+Position = tuple[Across, Across, Up]
+"""Where the arm reaches, in the schema (models, constrained decoding and Gymnasium read it
+there): x and y within ±REACH of the table centre, z from the table top to TOP."""
 
 
 class MoveTo(BaseModel):
@@ -30,7 +35,10 @@ class MoveTo(BaseModel):
 
     camera: Camera | None = Field(default=None, description="The camera image `point` is on.")
     point: Point | None = Field(default=None, description="[x, y] on the camera image.")
-    position: Position | None = Field(default=None, description="[x, y, z] in metres.")
+    position: Position | None = Field(
+        default=None,
+        description=f"[x, y, z] in metres: x and y within ±{REACH}, z from 0 to {TOP}.",
+    )
     height: float = Field(
         default=0.0, ge=0.0, le=0.4, description="Metres above the surface at `point`."
     )
@@ -77,21 +85,20 @@ class SimPickEnvironment(Environment):
     GOAL = "Put the red cube on the green square"
 
     def __init__(self, seed: int = 0) -> None:
-        from vlagent.environments.sim_pick.scene import REACH
-
         _check_seed(seed)  # before MuJoCo's renderers exist: nothing to close on the way out
         try:
             from vlagent.environments.sim_pick.scene import Scene
 
-            self.scene = Scene()
+            self.scene = Scene(tuple(CAMERAS.values()))
         except ImportError as exc:
             raise EnvironmentUnavailable(
                 f"sim-pick needs MuJoCo ({exc}); install it with pip install 'vlagent[sim]'"
             ) from None
-        except Exception as exc:  # MuJoCo's own errors: no OSMesa, no GL
+        except Exception as exc:  # MuJoCo's own errors: no OSMesa, no GL, no display
             raise EnvironmentUnavailable(
-                f"MuJoCo cannot render here ({type(exc).__name__}: {exc}); on Debian/Ubuntu "
-                "apt-get install libosmesa6, and keep MUJOCO_GL=osmesa"
+                f"MuJoCo cannot render here ({type(exc).__name__}: {str(exc)[:120]}); choose its "
+                "backend before starting Python: MUJOCO_GL=egl (a GPU), or MUJOCO_GL=osmesa "
+                "PYOPENGL_PLATFORM=osmesa (software; apt-get install libosmesa6)"
             ) from None
         self.reach = REACH
         self.seed = seed
@@ -126,6 +133,14 @@ class SimPickEnvironment(Environment):
             surface="camera image",
         )
 
+    def state_bounds(self) -> dict[str, tuple[list[float], list[float]]]:
+        """The least and most each value of :meth:`state` can be (``to_gym`` makes its
+        observation space from them): the gripper within reach, closed as 0 or 1."""
+        return {
+            "gripper_position_m": ([-REACH, -REACH, 0.0], [REACH, REACH, TOP]),
+            "gripper_closed": ([0.0], [1.0]),
+        }
+
     def state(self) -> dict[str, Any]:
         """What the arm knows of itself: its tip position and whether it is closed on the cube."""
         return {"gripper_position_m": list(self.scene.gripper), "gripper_closed": self.scene.held}
@@ -142,13 +157,14 @@ class SimPickEnvironment(Environment):
             x, y, z = self.scene.unproject(action.camera, action.point, self._depth[action.camera])
             target = (x, y, z + action.height)
         x, y, z = target
-        if max(abs(x), abs(y)) > self.reach or not 0.0 <= z <= 0.5:
+        if max(abs(x), abs(y)) > self.reach or not 0.0 <= z <= TOP:
+            # A position is bounded by its schema; a point's surface, raised, can still be far.
             return ActionResult(
                 ok=False,
                 executed=False,
                 message=(
                     f"[{x:.3f}, {y:.3f}, {z:.3f}] m is out of reach: x and y within ±{self.reach} "
-                    "m, z from 0 to 0.5 m"
+                    f"m, z from 0 to {TOP} m"
                 ),
             )
         self.scene.move_to((x, y, max(z, 0.0)))

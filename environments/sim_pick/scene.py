@@ -4,11 +4,15 @@ body moved in straight lines, and a grasp holds the cube rigidly below it while 
 That keeps the task about seeing and pointing, not about contact dynamics.
 
 Coordinates are metres: the table top is the plane z = 0, x to the right, y away from the robot.
+
+The OpenGL backend is MuJoCo's to pick, from ``MUJOCO_GL`` as the caller set it (``egl`` on a GPU,
+``osmesa`` in software with ``PYOPENGL_PLATFORM=osmesa``; unset: a window system's GLFW). This
+module never writes ``os.environ``: a library that did would change the backend for everything
+else in the caller's process, and for the processes it starts.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +22,9 @@ TARGET_CENTRE = (0.15, 0.10)
 TARGET_HALF = 0.05
 """The target square on the table: its centre and half its side, metres."""
 REACH = 0.35
-"""How far from the table centre the gripper reaches, in x and y; up to 0.5 m high."""
+"""How far from the table centre the gripper reaches, in x and y."""
+TOP = 0.5
+"""How high above the table the gripper reaches."""
 GRASP_RANGE = 0.03
 """A grasp holds the cube when the gripper tip is this close to it, in x, y and height."""
 STEPS_PER_METRE = 400
@@ -66,10 +72,9 @@ class CameraImage:
 class Scene:
     """The simulated table. ``reset(seed)`` puts the cube somewhere left of the target."""
 
-    def __init__(self) -> None:
-        os.environ.setdefault(
-            "MUJOCO_GL", "osmesa"
-        )  # software rendering: no display, no GPU needed
+    def __init__(self, sizes: tuple[tuple[int, int], ...] = ()) -> None:
+        """``sizes``: the image sizes to render, whose renderers are made now, so that a machine
+        where MuJoCo cannot render says so here, not at the first picture."""
         import mujoco
 
         self._mj = mujoco
@@ -80,6 +85,12 @@ class Scene:
         self._cube_dof = self.model.joint("cube").dofadr[0]
         self.held = False
         self._offset = (0.0, 0.0, 0.0)
+        try:
+            for size in sizes:
+                self._renderer(size)
+        except BaseException:
+            self.close()
+            raise
 
     # -- state ---------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """Runs of the simulated arm exported as a LeRobotDataset-layout dataset, loaded back with Hugging
-Face ``datasets`` (lerobot itself pins an older torch and needs torchvision: docs/embedding.md)."""
+Face ``datasets`` (LeRobot itself reads it in tests/agent/test_lerobot_export.py)."""
 
 from __future__ import annotations
 
@@ -65,15 +65,18 @@ def test_the_export_loads_back_with_datasets_frame_for_frame(
                 [*position, float(step.state["gripper_closed"])]
             )
             assert record["action.tool"] == step.action.tool
-            assert json.loads(record["action.arguments"]) == step.action.model
+            # The call as executed: its points in the camera's pixels, not the model's 0-1000.
+            assert json.loads(record["action.arguments"]) == step.action.device
             assert record["next.done"] == (frame == len(steps) - 1)
             row += 1
-    # The action is the state the step led to: after the grasp (frame 1) the gripper is closed.
-    assert loaded[1]["action"][3] == 1.0 and loaded[0]["action"][3] == 0.0
-    tasks = datasets.load_dataset(
-        "parquet", data_files=str(out / "meta/tasks.parquet"), split="train"
-    )
-    assert tasks["task"] == ["Put the red cube on the green square"]
+    # The action's first slot is the executed tool: move_to, grasp, move_to, release, finish.
+    assert [loaded[i]["action"][0] for i in range(5)] == [0.0, 1.0, 0.0, 2.0, 3.0]
+    import pandas as pd
+
+    tasks = pd.read_parquet(out / "meta/tasks.parquet")  # as LeRobot reads it: by its index
+    assert tasks.iloc[0].name == "Put the red cube on the green square"
+    assert tasks.iloc[0].task_index == 0
+    assert (out / "meta/stats.json").exists()
     episodes = datasets.load_dataset(
         "parquet", data_files=str(out / "meta/episodes/chunk-000/file-000.parquet"), split="train"
     )

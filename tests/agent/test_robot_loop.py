@@ -256,3 +256,32 @@ def test_a_control_loop_keeps_its_rate_while_the_model_thinks() -> None:
         return ticks
 
     assert asyncio.run(control_loop()) >= 8
+
+
+def test_an_async_decision_has_a_deadline_and_its_late_answer_is_recorded_unexecuted(
+    tmp_path: Path,
+) -> None:
+    env = MemoryEnvironment(size=(320, 240), space="mobile")
+    answers = [tool_call(action="click", coordinate=[100, 100])]
+    agent = Agent(
+        SlowModel(answers * 2),
+        get_dialect("qwen2-vl"),
+        env,
+        recorder=Recorder(tmp_path / "run"),
+        limits=Limits(max_steps=2),
+    )
+
+    async def control_loop() -> None:
+        run = agent.start("tap")
+        started = time.monotonic()
+        decision = await run.adecide(deadline_s=0.05)
+        assert time.monotonic() - started < 0.3  # the loop got its answer in time
+        assert decision is not None and decision.overrun
+        decision = await run.adecide(deadline_s=10)
+        assert decision is not None and decision.pending
+        run.report(env.execute(decision.action))
+        run.close()
+
+    asyncio.run(control_loop())
+    steps = read_trajectory(tmp_path / "run").steps
+    assert [s.executed for s in steps] == [False, True] and len(env.log) == 1

@@ -222,7 +222,7 @@ def test_ui_tree_run_taps_an_element_by_number_and_records_and_reports_the_eleme
     assert phone.state()["foreground"] == "com.vlagent.notes"
     lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
     assert_schema_valid(lines)
-    assert lines[0]["environment"]["ui_tree"] is True and lines[0]["version"] == 5
+    assert lines[0]["environment"]["ui_tree"] is True and lines[0]["version"] == 6
     step = lines[1]
     assert step["elements"][number]["text"] == "Notes" and step["elements"][number]["clickable"]
     left, top, right, bottom = step["elements"][number]["bounds"]

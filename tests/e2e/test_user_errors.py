@@ -79,6 +79,7 @@ def test_a_full_disk_ends_the_run_with_its_reason_and_keeps_the_finished_steps(
     class Fill:
         def step_started(self, index: int) -> None:
             if index == 1:  # the disk fills up after the first step was written
+                recorder.flush()  # (written by the recorder's thread: wait for it)
                 full = os.open("/dev/full", os.O_WRONLY)
                 os.dup2(full, recorder._fd)
                 os.close(full)

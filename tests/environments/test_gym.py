@@ -20,10 +20,11 @@ TO_THE_GIFT = [
 
 
 def _check_env(env) -> None:  # type: ignore[no-untyped-def]
+    """Gymnasium's own checker, its every warning an error (bounds, render fps, spec)."""
     from gymnasium.utils.env_checker import check_env
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its advice on unbounded boxes and render fps
+        warnings.simplefilter("error")
         check_env(env, skip_render_check=False)
 
 
@@ -32,63 +33,66 @@ def test_the_simulated_arm_as_a_gymnasium_env_passes_check_env_and_does_the_task
     need("mujoco")
     from vlagent.environments.sim_pick import SimPickEnvironment
 
-    env = to_gym(SimPickEnvironment(seed=3))
+    env = to_gym(lambda: SimPickEnvironment(seed=3))
     try:
         _check_env(env)
         assert set(env.observation_space.spaces) == {"front", "top", "state"}
+        assert env.metadata["render_fps"] == 1
         observation, _ = env.reset(seed=3)
         assert observation["top"].shape == (320, 320, 3) and observation["state"][
             "gripper_closed"
         ].shape == (1,)
-        names = ["move_to", "grasp", "release", "finish"]
         inner = env.unwrapped.environment
         cube = inner.scene.cube
 
         def act(tool: str, **arguments):  # type: ignore[no-untyped-def]
-            space = env.action_space.spaces[names.index(tool)]
-            sample = {key: arguments[key] for key in space.spaces if key in arguments}
-            return env.step((names.index(tool), sample))
+            return env.step(env.unwrapped.action(tool, **arguments))
 
-        _, reward, terminated, _, info = act(
-            "move_to", point=np.array([0.5, 0.5]), camera=0, position=np.array([0.0, 0.0, 0.1])
-        )
-        assert "not both or neither" in info["error"] and reward == 0.0  # validated, not executed
+        bad = env.unwrapped.action("move_to", position=[0.0, 0.0, 0.1])
+        bad["arguments"]["move_to"]["values"]["position"][0] = 0.9  # past the arm's reach
+        _, reward, terminated, _, info = env.step(bad)
+        assert "less than or equal to 0.35" in info["error"] and reward == 0.0  # not executed
         assert inner.scene.gripper == (0.0, -0.2, 0.25)
         for tool, arguments in [
-            ("move_to", {"position": np.array([cube[0], cube[1], 0.035])}),
+            ("move_to", {"position": [cube[0], cube[1], 0.035]}),
             ("grasp", {}),
-            ("move_to", {"position": np.array([0.15, 0.1, 0.08])}),
+            ("move_to", {"position": [0.15, 0.1, 0.08]}),
             ("release", {}),
         ]:
             _, reward, terminated, _, info = act(tool, **arguments)
             assert info["ok"] and reward == 0.0 and not terminated, info
-        _, reward, terminated, _, info = act("finish", status=0)
-        assert terminated and reward == 1.0 and info["success"] is True
+        _, reward, terminated, truncated, info = act("finish", status="success")
+        assert terminated and not truncated and reward == 1.0 and info["success"] is True
     finally:
         env.close()
 
 
-def test_a_phone_screen_as_a_gymnasium_env_passes_check_env() -> None:
+def test_a_phone_screen_as_a_gymnasium_env_passes_check_env(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     need("gymnasium")
-    env = to_gym(MemoryEnvironment(size=(180, 320), space="mobile"))
+    monkeypatch.setattr("vlagent.environments.memory.time.sleep", lambda seconds: None)
+    env = to_gym(lambda: MemoryEnvironment(size=(180, 320), space="mobile"))
     _check_env(env)
-    tool = env.action_space.spaces[0]
-    assert {"action", "coordinate", "text"} <= set(tool.spaces) and tool.spaces[
-        "coordinate"
-    ].shape == (2,)
+    tool = env.action_space["arguments"]["mobile_use"]
+    assert {"coordinate", "text"} <= set(tool["values"].spaces)
+    assert tool["values"]["coordinate"].shape == (2,)
 
 
 def test_a_gymnasium_env_wrapped_the_other_way_passes_check_env_again() -> None:
     gymnasium = need("gymnasium")
     need("pygame")  # FrozenLake draws its rgb_array with pygame
-    lake = FromGym(
-        gymnasium.make("FrozenLake-v1", render_mode="rgb_array", is_slippery=False),
-        [discrete_tool(LAKE)],
-        seed=0,
-    )
-    obs = lake.observe()
+
+    def lake() -> FromGym:
+        return FromGym(
+            gymnasium.make("FrozenLake-v1", render_mode="rgb_array", is_slippery=False),
+            [discrete_tool(LAKE)],
+            seed=0,
+        )
+
+    obs = lake().observe()
     assert obs.size == (256, 256) and obs.state == {"observation": 0}
-    _check_env(to_gym(lake))
+    env = to_gym(lake)  # a function that makes it: check_env makes copies
+    _check_env(env)
+    assert env.observation_space["state"]["observation"].high[0] == 15  # the lake's 16 cells
 
 
 def test_a_continuous_action_space_is_a_tool_with_its_bounds() -> None:
@@ -110,7 +114,15 @@ def test_a_continuous_action_space_is_a_tool_with_its_bounds() -> None:
     inner.reset(seed=0)
     expected, *_ = inner.step(np.array([2.0], dtype=np.float32))
     assert np.allclose(after, expected) and not np.allclose(before, after)
-    _check_env(to_gym(pendulum))  # and back: the bounds survive as a Box
+    pendulum.close()
+    env = to_gym(
+        lambda: FromGym(
+            gymnasium.make("Pendulum-v1", render_mode="rgb_array"),
+            [box_tool(["torque"], inner.action_space.low, inner.action_space.high)],
+        )
+    )
+    _check_env(env)  # and back: the bounds survive as a Box
+    assert env.action_space["arguments"]["act"]["values"]["torque"].high == 2.0
 
 
 def test_agent_run_drives_a_continuous_gymnasium_env_and_refuses_a_value_out_of_bounds(
@@ -160,16 +172,19 @@ def test_agent_run_drives_a_continuous_gymnasium_env_and_refuses_a_value_out_of_
 def test_agent_run_plays_a_gymnasium_episode_to_its_end(tmp_path: Path) -> None:
     need("gymnasium")
     need("pygame")
-    for moves, status in (
-        (TO_THE_GIFT, "success"),
-        (["right", "down"], "failure"),
-    ):  # the second: a hole
+    reached = "--gym-success=terminated and total_return > 0"  # FrozenLake's gift pays 1
+    for moves, rule, status, code in (
+        (TO_THE_GIFT, reached, "success", 0),
+        (["right", "down"], reached, "failure", 1),  # a hole
+        (TO_THE_GIFT, None, "ended", 5),  # no rule, no is_success: neither
+    ):
         answers = [tool_call("act", move=move) for move in moves]
         out = tmp_path / status
         result = run_cli(
             *"run --env gym --gym-id FrozenLake-v1".split(),
             *"--gym-option is_slippery=false --gym-actions".split(),
             ",".join(LAKE),
+            *([rule] if rule else []),
             "--goal",
             "Reach the gift",
             "--model",
@@ -180,6 +195,7 @@ def test_agent_run_plays_a_gymnasium_episode_to_its_end(tmp_path: Path) -> None:
         )
         lines = [json.loads(line) for line in (out / "trajectory.jsonl").read_text().splitlines()]
         assert lines[-1]["status"] == status, result.stdout + result.stderr
+        assert result.returncode == code
         assert lines[-1]["steps"] == len(moves)
         assert lines[-2]["result"]["data"]["terminated"] is True
         assert lines[0]["environment"]["gym_id"] == "FrozenLake-v1"
@@ -217,3 +233,13 @@ def test_a_wrong_gym_command_line_says_what_to_do(tmp_path: Path) -> None:
     assert result.returncode == 3 and result.stderr.startswith(
         "error: environment 'gym' needs --gym-id"
     )
+    result = run_cli(
+        *"run --env gym --gym-id FrozenLake-v1 --gym-success".split(),
+        "().__class__",
+        *"--goal g --model".split(),
+        f"scripted:{script}",
+        "--out",
+        str(tmp_path / "r4"),
+    )
+    assert result.returncode == 3 and "Attribute is not allowed" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

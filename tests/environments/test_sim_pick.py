@@ -44,9 +44,24 @@ def test_grasping_nothing_and_reaching_too_far_are_told_to_the_model(
 ) -> None:
     result = arm.execute(Grasp())
     assert not result.ok and "move the tip onto the cube" in result.message
-    result = arm.execute(MoveTo(position=(0.9, 0.0, 0.1)))
+    # The top camera sees past the arm's reach: the table at its corner is out of it.
+    result = arm.execute(MoveTo(camera="top", point=(0.0, 0.0)))
     assert not result.ok and not result.executed and "out of reach" in result.message
     assert arm.scene.gripper == (0.0, -0.2, 0.25)  # nothing moved
+
+
+def test_the_arms_reach_is_in_its_schema() -> None:
+    from pydantic import ValidationError
+
+    for far in [(0.9, 0.0, 0.1), (0.0, -0.36, 0.1), (0.0, 0.0, 0.51), (0.0, 0.0, -0.01)]:
+        with pytest.raises(ValidationError, match="than or equal to"):
+            MoveTo(position=far)
+    position = MoveTo.model_json_schema()["properties"]["position"]["anyOf"][0]
+    assert [(i["minimum"], i["maximum"]) for i in position["prefixItems"]] == [
+        (-0.35, 0.35),
+        (-0.35, 0.35),
+        (0.0, 0.5),
+    ]
 
 
 def test_moving_by_position_and_placing_by_hand_satisfies_the_simulator(
