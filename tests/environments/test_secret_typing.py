@@ -139,12 +139,12 @@ def test_launched_programs_and_xvfb_get_no_api_key_and_no_secret(
     try:
         assert tk.until(lambda s: s["ready"])
         assert env._launched is not None and env._xvfb is not None
-        for pid in (env._launched.pid, env._xvfb.process.pid):
+        for pid in (env._launched.process.pid, env._xvfb.process.pid):
             seen = _environ(pid)
             assert not {"PASSWORD", "OPENAI_API_KEY", "VLAGENT_API_KEY", "DB_URL"} & set(seen)
             assert not any(value in v or "sk-" in v for v in seen.values())
             assert seen["KEPT_SETTING"] == "plain"
-        assert _environ(env._launched.pid)["DISPLAY"] == env.display
+        assert _environ(env._launched.process.pid)["DISPLAY"] == env.display
     finally:
         env.close()
     del secret
