@@ -127,7 +127,13 @@ def read_dataset(
     root, selection = Path(path), selection or Selection()
     _check_arguments(root, fmt, level)
     account = _Account(skip_damaged, skip_missing)
-    files, other = candidates(root)
+    files, other, links = candidates(root)
+    for link in links:
+        account.damaged(
+            {"file": str(link.relative_to(root))},
+            f"{link} is a symbolic link: a dataset is read without following links (copy the "
+            "file or folder in its place)",
+        )
     found = _read_files(files, root, fmt, level, account)
     episodes = _check_episodes(found, account)
     split_file, episodes = _apply_split(root, split, episodes, account)

@@ -7,6 +7,7 @@ there); TFRecord files as distributed are read in ``published.py``.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -253,19 +254,29 @@ LOADERS = {
 }
 
 
-def candidates(root: Path) -> tuple[list[Path], int]:
+def candidates(root: Path) -> tuple[list[Path], int, list[Path]]:
     """The files (and run directories) under ``root`` that may hold episodes, in a stable order,
-    and how many other files there are (screenshots and documents, by their suffix). Files inside
-    a run directory belong to it."""
+    how many other files there are (screenshots and documents, by their suffix), and the links
+    found (to files or folders, broken or not: a dataset is read without following links, and
+    each is accounted for rather than dropped without a word). Files inside a run directory
+    belong to it."""
     if root.is_file() or (root / "trajectory.jsonl").is_file():
-        return [root], 0
-    runs = {p.parent for p in root.rglob("trajectory.jsonl")}
-    found, other = list(runs), 0
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or runs.intersection(path.parents):
+        return [root], 0, []
+    found: list[Path] = []
+    links: list[Path] = []
+    other = 0
+    for folder, folders, names in os.walk(root):  # does not descend into linked folders
+        here = Path(folder)
+        if (here / "trajectory.jsonl").is_file() and not (here / "trajectory.jsonl").is_symlink():
+            found.append(here)
+            folders.clear()  # the run's own files belong to it
             continue
-        if path.suffix.lower() in _NOT_DATA:
-            other += 1
-        else:
-            found.append(path)
-    return sorted(found), other
+        for name in sorted(folders + names):
+            path = here / name
+            if path.is_symlink():
+                links.append(path)
+            elif name in names and path.suffix.lower() in _NOT_DATA:
+                other += 1
+            elif name in names:
+                found.append(path)
+    return sorted(found), other, sorted(links)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from vlagent.agent.evaluation.formats import DatasetError
 from vlagent.agent.evaluation.gold import Episode, kind_of
 from vlagent.agent.evaluation.journal import note_resume, now, open_journal, read_journal
 from vlagent.agent.evaluation.predict import Item, guarded, predict
@@ -105,8 +106,7 @@ def evaluate(
     overrides = {**(overrides or {}), **({"benchmark": others} if others else {})}
     dataset = dataset or {"episodes_scored": len(episodes), "note": "episodes given by the caller"}
     kinds = set(policy.action_types)
-    items = [Item(e, s, i) for e in episodes for i, s in enumerate(e.steps)]
-    items = [it for it in items if not kinds or kind_of(it.step.tool, it.step.arguments) in kinds]
+    items = _of_kinds([Item(e, s, i) for e in episodes for i, s in enumerate(e.steps)], kinds)
     out.mkdir(parents=True, exist_ok=True)
     identity = {
         "model": runtime.describe(),
@@ -311,3 +311,18 @@ def _predict_all(
             for future in futures:
                 future.cancel()
             raise
+
+
+def _of_kinds(items: list[Item], kinds: set[str]) -> list[Item]:
+    """The steps whose gold action is of one of ``kinds`` (all when none is asked for). A type
+    that matches no step is an error, not a score over nothing: a typo must not read as 0.0."""
+    if not kinds:
+        return items
+    present = {kind_of(it.step.tool, it.step.arguments) for it in items}
+    unmatched = sorted(kinds - present)
+    if unmatched:
+        raise DatasetError(
+            f"--action-type {', '.join(unmatched)} matches no step of this dataset; its types: "
+            f"{', '.join(sorted(present)) or 'none'}"
+        )
+    return [it for it in items if kind_of(it.step.tool, it.step.arguments) in kinds]

@@ -95,7 +95,8 @@ def _episode_row(
     if whole and not (failed and failed_steps == "excluded"):
         exact = [bool(p["exact_match"]) for p in lines]
         prefix = next((i for i, ok in enumerate(exact) if not ok), len(exact))
-        row["success"], row["progress"] = all(exact), round(prefix / len(exact), 4)
+        # Exact: the mean over episodes is rounded once, at the end.
+        row["success"], row["progress"] = all(exact), prefix / len(exact)
     return row
 
 

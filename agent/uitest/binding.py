@@ -54,6 +54,9 @@ def marked(node: pytest.Item) -> Marked:
     unknown = sorted(set(marker.kwargs) - set(Marked._fields))
     if unknown:
         raise usage(f"@pytest.mark.vl: unknown {', '.join(unknown)}; give cache, max_steps, model")
+    empty = sorted(name for name, value in marker.kwargs.items() if value is None)
+    if empty:
+        raise usage(f"@pytest.mark.vl({empty[0]}=None): give a value, or leave the keyword out")
     cache, steps = marker.kwargs.get("cache"), marker.kwargs.get("max_steps")
     if cache is not None and cache not in CACHE_MODES:
         raise usage(f"@pytest.mark.vl(cache={cache!r}): give one of {', '.join(CACHE_MODES)}")

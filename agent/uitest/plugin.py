@@ -95,11 +95,35 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         log.cache_dirs.add(_cache_dir(item.config, item))
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        log = items[0].config.stash.get(_SESSION, None)
+        if log is not None:
+            log.narrowed = log.narrowed or "some tests were deselected"
+
+
+def _selection(config: pytest.Config) -> str:
+    """What narrowed this session to part of the suite, or ""."""
+    if any("::" in str(arg) for arg in config.args):
+        return "it ran chosen tests (a node id)"
+    for option, what in (("keyword", "-k"), ("markexpr", "-m"), ("lf", "--lf")):
+        if getattr(config.option, option, None):
+            return f"it ran a selection ({what})"
+    log = config.stash.get(_SESSION, None)
+    return log.narrowed if log is not None else ""
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     log = config.stash.get(_SESSION, None)
     if log is None:
         return
-    if config.getoption("--vl-cache", "off") == "prune":
+    narrowed = _selection(config) if config.getoption("--vl-cache", "off") == "prune" else ""
+    if narrowed:
+        terminalreporter.section("vlagent: plan cache entries no test reaches")
+        terminalreporter.line(
+            f"not judged: {narrowed}; run --vl-cache=prune on the whole suite to list stale entries"
+        )
+    elif config.getoption("--vl-cache", "off") == "prune":
         stale = log.unreached(Path(config.rootpath))
         terminalreporter.section("vlagent: plan cache entries no test reaches")
         for path in stale:

@@ -22,6 +22,9 @@ class SessionLog:
     cache_dirs: set[Path] = field(default_factory=set)
     complete: dict[Path, list[str]] = field(default_factory=dict)
     """Test folder → the entries its test used, for tests that ran and passed."""
+    narrowed: str = ""
+    """Why this session saw only part of the suite (a node id, -k, -m, --lf, a deselection):
+    then no entry can be called stale, as its test may simply not have been selected."""
 
     def unreached(self, rootdir: Path) -> list[Path]:
         """Cache folders no collected test reaches: test folders whose node id was not collected

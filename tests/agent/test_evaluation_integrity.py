@@ -750,3 +750,49 @@ def test_a_screenshot_a_dataset_names_never_leaves_its_folder(tmp_path: Path, ho
     episode.write_text(json.dumps(data))
     with pytest.raises(DatasetError):
         read_dataset(folder, skip_damaged=False)
+
+
+@pytest.mark.parametrize("kinds", [["bogus"], ["CLICK"], ["tap"], ["click", "bogus"]])
+def test_an_action_type_that_matches_no_step_is_an_error_not_a_zero(
+    tmp_path: Path, kinds: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    learn(AITZ)
+    flags = [flag for kind in kinds for flag in ("--action-type", kind)]
+    assert evaluate(AITZ, tmp_path / "typo", *flags) == 3
+    error = capsys.readouterr().err.strip()
+    assert "matches no step" in error and "click" in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "typo" / "metrics.json").exists()
+
+
+@settings(max_examples=60, deadline=None)
+@given(prefixes=st.lists(st.tuples(st.integers(0, 7), st.integers(1, 7)), min_size=1, max_size=12))
+def test_goal_progress_is_the_exact_mean_rounded_once(prefixes: list[tuple[int, int]]) -> None:
+    """Each episode's progress is kept exact; the mean over episodes is rounded at the end only."""
+    from vlagent.agent.evaluation.gold import Episode
+    from vlagent.agent.evaluation.summary import _episode_rates, _episode_row
+
+    rows = []
+    for n, (done, steps) in enumerate(prefixes):
+        episode = Episode(str(n), "goal")
+        episode.steps = [GoldStep(i, Path("x.png"), "mobile_use", {}) for i in range(steps)]
+        lines = [{"type_match": True, "exact_match": i < done, "parsed": {}} for i in range(steps)]
+        rows.append(_episode_row(episode, lines, "wrong"))
+    exact = sum(min(d, s) / s for d, s in prefixes) / len(prefixes)
+    assert _episode_rates(rows, step_filter=False)["goal_progress"] == round(exact, 4)
+
+
+@pytest.mark.parametrize("link", ["broken", "to a file", "to a folder"])
+def test_a_link_in_a_dataset_is_accounted_for_never_dropped(tmp_path: Path, link: str) -> None:
+    folder = androidcontrol_json(tmp_path / "data", [CONTROL_ACTIONS[1:3]])
+    outside = androidcontrol_json(tmp_path / "elsewhere", [CONTROL_ACTIONS[3:5]])
+    target = {
+        "broken": tmp_path / "nowhere.json",
+        "to a file": outside / "episode-0.json",
+        "to a folder": outside,
+    }[link]
+    (folder / "linked").symlink_to(target)
+    with pytest.raises(DatasetError, match="symbolic link"):
+        read_dataset(folder)
+    record = read_dataset(folder, skip_damaged=True).record
+    assert [s["file"] for s in record["skipped"]] == ["linked"]
+    assert record["episodes_found"] == 1

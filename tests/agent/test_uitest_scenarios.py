@@ -241,6 +241,12 @@ def test_count(vl_agent):
     result = run(suite, "--vl-cache=prune")
     result.assert_outcomes(passed=2)
     assert "none: every entry is used" in result.stdout.str()  # read mode never wrote the new one
+    # A session that ran part of the suite judges nothing: its unselected tests are not stale.
+    for selection in (["test_b.py::test_count"], ["-k", "count and b"], ["test_b.py"]):
+        result = run(suite, "--vl-cache=prune", *selection)
+        out = result.stdout.str()
+        if "::" in selection[0] or selection[0] == "-k":
+            assert "not judged" in out and "stale" not in out.replace("stale entries", ""), out
     suite.makepyfile(test_a="def test_other(vl_agent):\n    pass\n")
     result = run(suite, "--vl-cache=prune")
     assert "test_a.py_test_count-" in result.stdout.str() and "1 stale" in result.stdout.str()
@@ -303,6 +309,10 @@ def test_other_model(vl_agent):
 @pytest.mark.vl(cache="sometimes")
 def test_bad(vl_agent):
     pass
+
+@pytest.mark.vl(model=None)
+def test_no_model(vl_agent):
+    pass
 """
 
 
@@ -310,8 +320,9 @@ def test_the_vl_marker_changes_one_test(suite: pytest.Pytester) -> None:
     suite.makepyfile(model=MODEL + "\n\ndef other(prompt):\n    return 'not a tool call'\n")
     suite.makepyfile(test_marked=MARKED)
     result = run(suite, "--vl-cache=update")
-    result.assert_outcomes(passed=1, failed=2, errors=1)
+    result.assert_outcomes(passed=1, failed=2, errors=2)
     out = result.stdout.str()
+    assert "vlagent: @pytest.mark.vl(model=None): give a value, or leave the keyword out" in out
     assert re.search(r"act\(.Write the note 'x'.*failed at step 1 \(max_steps\)", out)
     assert "check('the home screen is shown') failed" in out  # the other model says nothing
     assert "vlagent: @pytest.mark.vl(cache='sometimes'): give one of off, read" in out
