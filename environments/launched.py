@@ -7,6 +7,7 @@ action; what an exit does (end the run, or tell the model) is ``--launch-exit``.
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import subprocess
@@ -70,6 +71,9 @@ class LaunchedProgram:
                 cwd=folder,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                # Its own process group: what it starts (a launcher's windows, a background
+                # helper) is stopped with it, even after the launcher itself has exited.
+                start_new_session=True,
             )
         except (OSError, ValueError) as exc:  # not found, not executable; unbalanced quotes
             raise EnvironmentUnavailable(f"--launch {command!r} could not start: {exc}") from None
@@ -110,11 +114,20 @@ class LaunchedProgram:
             )
         # Not ok: a failed action's message is what the model reads before its next step.
         return ActionResult(
-            ok=False, message=f"{message}, but {news}: its windows are gone", data=data
+            ok=False,
+            message=f"{message}, but {news} (windows it started may still be on the screen)",
+            data=data,
         )
 
     def stop(self) -> None:
+        """End the program and everything it started (its process group), then reap it."""
         stop_process(self.process)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.2)
 
 
 def launch_and_wait(program: LaunchedProgram, pixels: Callable[[], Any]) -> None:
@@ -124,7 +137,9 @@ def launch_and_wait(program: LaunchedProgram, pixels: Callable[[], Any]) -> None
     deadline = time.monotonic() + LAUNCH_WAIT_S
     while time.monotonic() < deadline:
         code = program.exit_code()
-        if code is not None:
+        # A launcher that starts others and returns is run against under --launch-exit continue,
+        # once something it started draws; otherwise an exit before drawing leaves nothing.
+        if code is not None and (program.on_exit == "end" or code != 0):
             raise EnvironmentUnavailable(f"--launch {program.command!r} {exit_words(code)} at once")
         if pixels() != before:
             # A new window draws its keyboard focus a little after itself (Tk: up to ~0.2 s):

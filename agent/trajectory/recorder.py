@@ -8,8 +8,9 @@ Crash safety comes from ordering on that thread: a step's images are written (te
 rename) before its line is appended with a single ``write``; how often that reaches the platter
 is the ``fsync`` policy. Whatever was handed over is on disk when the process exits normally or
 by an exception (``close`` drains the queue; so does an ``atexit`` hook for a run never closed);
-a kill loses at most what was still queued, and leaves every line already written readable, with
-at most a torn last line, which the reader accepts.
+with ``fsync="step"`` (the default) each finished step is on disk when it is handed over, so even a
+kill loses none; with ``fsync=N`` or ``"end"`` a kill loses at most what was still queued. Every
+line already written stays readable, with at most a torn last line, which the reader accepts.
 """
 
 from __future__ import annotations
@@ -202,6 +203,12 @@ class Recorder:
             self._append(record.record(), sync=self._due())
 
         self._hand_over(write)
+        if self.fsync == "step":
+            # Durable at hand-over: a step is on disk (synced) when the run's step returns, so
+            # even a SIGKILL loses no finished step. fsync=N or "end" trade that for control rate.
+            self.flush()
+            if self._error is not None:
+                raise self._error
 
     def flush(self) -> None:
         """Wait until everything handed over is written (raises nothing; see ``error``)."""

@@ -551,3 +551,53 @@ def test_an_observation_carries_a_monotonic_timestamp_and_needs_an_image_or_a_st
     assert before <= obs.timestamp <= time.monotonic()
     with pytest.raises(ValueError, match="needs its state"):
         Observation()
+
+
+KILLED_RUN = """
+import json, os, sys
+from vlagent.agent import Agent
+from vlagent.agent.runtimes.function import FunctionRuntime
+from vlagent.agent.trajectory.recorder import Recorder
+from vlagent.environments import MemoryEnvironment
+from vlagent.prompts import get_dialect
+
+fsync = json.loads(sys.argv[2])
+count = [0]
+
+
+def model(prompt):
+    count[0] += 1
+    call = {"name": "computer_use", "arguments": {"action": "left_click",
+                                                  "coordinate": [count[0] % 900 + 1, 7]}}
+    return "<tool_call>" + json.dumps(call) + "</tool_call>"
+
+
+env = MemoryEnvironment(size=(1280, 800))
+recorder = Recorder(sys.argv[1], fsync=fsync)
+run = Agent(FunctionRuntime(model), get_dialect("qwen2-vl"), env, recorder=recorder).start("k")
+for _ in range(int(sys.argv[3])):
+    run.step(env.observe())
+os.kill(os.getpid(), 9)
+"""
+
+
+@pytest.mark.parametrize("steps", [3, 25])
+def test_with_fsync_each_step_a_kill_loses_no_finished_step(tmp_path: Path, steps: int) -> None:
+    """The default policy: every step a run's step() returned is on disk, even after SIGKILL."""
+    import subprocess
+    import sys
+
+    from vlagent.agent.trajectory import read_trajectory
+
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_RUN)
+    run_dir = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, str(script), str(run_dir), '"step"', str(steps)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == -9, done.stderr
+    trajectory = read_trajectory(run_dir)
+    assert [s.index for s in trajectory.steps] == list(range(steps)) and not trajectory.complete

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -393,3 +394,56 @@ def test_the_tool_description_states_the_scroll_unit() -> None:
     assert "wheel click per 100 pixels" in schema["pixels"]["description"]
     assert ComputerUse.model_validate({"action": "scroll", "pixels": -250}).pixels == -250
     assert computer_tools().validate(ToolCall("computer_use", {"action": "scroll", "pixels": 1}))
+
+
+def test_what_a_launched_program_started_is_stopped_with_it(tmp_path: Path) -> None:
+    """A launcher that starts a helper in the background and exits: stopping the program ends the
+    helper too (its process group), so nothing it started outlives the run."""
+    import os
+    import time
+
+    from vlagent.environments.launched import LaunchedProgram
+
+    pid_file = tmp_path / "helper.pid"
+    program = LaunchedProgram(
+        f"sh -c 'sleep 60 & echo $! > {pid_file}; exit 0'", tmp_path, dict(os.environ)
+    )
+    deadline = time.monotonic() + 10
+    while (program.exit_code() is None or not pid_file.exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    helper = int(pid_file.read_text())
+    os.kill(helper, 0)  # alive after the launcher exited
+    program.stop()
+    time.sleep(0.1)
+    gone = False
+    try:
+        os.kill(helper, 0)
+        state = Path(f"/proc/{helper}/stat").read_text().split()[2]
+        gone = state == "Z"  # killed, waiting to be reaped by init
+    except ProcessLookupError:
+        gone = True
+    assert gone
+
+
+@pytest.mark.parametrize("on_exit", ["end", "continue"])
+def test_a_launcher_that_returns_at_once_is_run_against_only_under_continue(
+    tmp_path: Path, on_exit: str
+) -> None:
+    import os
+    import time
+
+    from vlagent.environments.base import EnvironmentUnavailable
+    from vlagent.environments.launched import LaunchedProgram, launch_and_wait
+
+    program = LaunchedProgram("true", tmp_path, dict(os.environ), on_exit=on_exit)  # type: ignore[arg-type]
+    started = time.monotonic()
+    screens = iter([b"empty", b"empty", b"empty"])
+
+    def pixels() -> bytes:  # what the launcher started draws a moment after it returned
+        return next(screens, b"drawn" if time.monotonic() - started > 0.3 else b"empty")
+
+    if on_exit == "end":
+        with pytest.raises(EnvironmentUnavailable, match="at once"):
+            launch_and_wait(program, pixels)
+    else:
+        launch_and_wait(program, pixels)
