@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from vlagent.environments.base import EnvironmentUnavailable
 from vlagent.tools import ToolCall, ToolError, ToolSet, point_fields
+from vlagent.tools.limits import MAX_WAIT_S
 
 Reader = Callable[[Any], Any]
 
@@ -109,6 +110,11 @@ def tool_space(toolset: ToolSet, name: str, tool: type[BaseModel]) -> ToolSpace:
     return ToolSpace(name, spaces.Dict(parts), forms, values, defaults)
 
 
+LEARNING_WAIT_S = 1.0
+"""The longest duration (a ``wait``, a long press, a swipe) the action space samples, in seconds;
+the tool itself still takes up to its own limit when called directly."""
+
+
 def _gym_spaces() -> Any:
     import gymnasium
 
@@ -159,8 +165,12 @@ def _value(tool: type[BaseModel], name: str, schema: dict[str, Any]) -> Value:
             return Value(spaces.Discrete(int(high - low) + 1, start=int(low)), int, np.int64)
         return Value(spaces.Box(low, high, (), dtype="float64"), _whole, np.float64)
     if kind == "number":
-        box = spaces.Box(*_bounds(schema, whole=False), (), dtype="float64")
-        return Value(box, float, np.float64)
+        low, high = _bounds(schema, whole=False)
+        if schema.get("maximum") == MAX_WAIT_S and schema.get("exclusiveMinimum") == 0:
+            # A duration (wait, long press, swipe): a sample blocks for as long as it says, so a
+            # learner (and Gymnasium's check_env) would spend up to a minute on one.
+            high = LEARNING_WAIT_S
+        return Value(spaces.Box(low, high, (), dtype="float64"), float, np.float64)
     if kind == "string":
         longest = min(int(schema.get("maxLength", TEXT_LIMIT)), TEXT_LIMIT)
         shortest = min(max(int(schema.get("minLength", 1)), 1), longest)

@@ -174,3 +174,27 @@ def test_random_samples_of_any_tools_space_validate(fields: dict[str, tuple[Any,
             assert float(value.low) == bounded[0].ge
         elif bounded:  # a bounded int: a Discrete from its least to its most
             assert int(value.start) == bounded[0].ge
+
+
+@pytest.mark.parametrize("space", ["computer", "mobile"])
+def test_no_sampled_action_waits_longer_than_a_learner_can_afford(space: str) -> None:
+    """A sampled ``wait`` (or long press, or swipe) blocks for its duration: the space samples
+    at most LEARNING_WAIT_S, so Gymnasium's check_env and a learner never sit for a minute."""
+    import math
+
+    from vlagent.environments.gym_spaces import LEARNING_WAIT_S
+    from vlagent.tools.limits import MAX_WAIT_S
+
+    need("gymnasium")
+    environment = MemoryEnvironment(space=space, size=(320, 200))
+    env = to_gym(environment)
+    tools, durations = environment.toolset, 0
+    for tool_name in tools.names:
+        schema = tools[tool_name].model_json_schema().get("properties", {})
+        for name, prop in schema.items():
+            options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+            if any(p.get("maximum") == MAX_WAIT_S for p in options):
+                durations += 1
+                box = env.action_space["arguments"][tool_name]["values"][name]
+                assert math.isfinite(box.high) and box.high <= LEARNING_WAIT_S, name
+    assert durations >= 1
