@@ -8,16 +8,14 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.conftest import assert_schema_valid, run_cli, tool_call, write_script
+from tests.conftest import assert_schema_valid, run_cli, serve_page, tool_call, write_script
 from tests.environments.test_desktop import find_colour, wait_for
 from vlagent.environments.base import ActionResult
 from vlagent.environments.desktop import DesktopEnvironment
@@ -60,29 +58,8 @@ field.oninput=function(){fetch('/state',{method:'POST',body:JSON.stringify({valu
 
 @pytest.fixture
 def page() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    reports: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = PAGE.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self) -> None:
-            reports.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", reports
-    server.shutdown()
+    with serve_page(PAGE) as served:
+        yield served
 
 
 def chromium(url: str, profile: Path) -> str:

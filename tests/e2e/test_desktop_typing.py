@@ -5,13 +5,11 @@ exactly in each, key chords act in each, and nothing is ever on the clipboard or
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ import Xlib.display
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import run_cli, tool_call, write_script
+from tests.conftest import run_cli, serve_page, tool_call, write_script
 from tests.environments.test_desktop import APP, H, TkApp, W, find_colour, require, wait_for
 from vlagent.environments.desktop import DesktopEnvironment
 from vlagent.environments.xkeys import keyboard_map
@@ -339,34 +337,20 @@ def browser(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[DesktopEnvironment, list[dict[str, Any]]]]:
     require("Xvfb", "chromium")
-    posts: list[dict[str, Any]] = []
+    with serve_page(PAGE) as (url, posts):
+        yield from _browser_at(url, posts, tmp_path_factory)
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = PAGE.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-        def do_POST(self) -> None:
-            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def _browser_at(
+    url: str, posts: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DesktopEnvironment, list[dict[str, Any]]]]:
     profile = tmp_path_factory.mktemp("chromium")
     flags = (
         "--no-sandbox --disable-gpu --no-first-run --disable-background-networking "
         "--disable-component-update --disable-sync --test-type --window-position=0,0 "
         f"--window-size={W},{H} --user-data-dir={profile}"
     )
-    env = _program_env(launch=f"chromium {flags} --app=http://127.0.0.1:{server.server_port}/")
+    env = _program_env(launch=f"chromium {flags} --app={url}")
     try:
         field = wait_for(lambda: _maybe_colour(env), lambda p: p is not None, 30)
         assert field is not None, "the page did not appear"
@@ -374,7 +358,6 @@ def browser(
         yield env, posts
     finally:
         env.close()
-        server.shutdown()
 
 
 def _maybe_colour(env: DesktopEnvironment) -> tuple[int, int] | None:

@@ -7,15 +7,14 @@ import json
 import os
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import serve_page
 from vlagent.environments import EnvironmentUnavailable, check_environment
 from vlagent.environments.desktop import DesktopEnvironment
 from vlagent.environments.desktop_input import wheel_clicks
@@ -344,29 +343,8 @@ document.getElementById('field').oninput=report;
 
 @pytest.fixture
 def page() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    reports: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = PAGE.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self) -> None:
-            reports.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", reports
-    server.shutdown()
+    with serve_page(PAGE) as served:
+        yield served
 
 
 def find_colour(env: DesktopEnvironment, colour: tuple[int, int, int]) -> tuple[int, int]:
