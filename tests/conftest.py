@@ -125,26 +125,43 @@ def sim_arm():  # type: ignore[no-untyped-def]
         env.close()
 
 
+# The one way a served page reports back: each call numbered in the order the page made it.
+# A browser sends its requests over several connections, so they can arrive out of order; the
+# helper keeps them in the page's order (a test reading the last report reads the latest state).
+POST_STATE_JS = """<script>let postStateCount=0;
+function postState(body){body.seq=++postStateCount;
+  fetch('/state',{method:'POST',body:JSON.stringify(body)});}</script>"""
+
+
 @contextlib.contextmanager
 def serve_page(page: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """``page`` served on 127.0.0.1 for a browser under test: yields its URL and the JSON bodies
-    the page POSTs back (what arrived in it, read from the page itself)."""
+    the page sent with ``postState(body)`` (defined for it), in the order the page sent them."""
+    import bisect
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    assert "fetch(" not in page, "a served page reports with postState(body), kept in order"
+    served = page.replace("<head>", "<head>" + POST_STATE_JS, 1).encode()
     posts: list[dict[str, Any]] = []
+    order: list[int] = []
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = page.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(served)))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(served)
 
         def do_POST(self) -> None:
-            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seq = body.pop("seq")
+            with lock:
+                at = bisect.bisect(order, seq)
+                order.insert(at, seq)
+                posts.insert(at, body)
             self.send_response(204)
             self.end_headers()
 

@@ -322,7 +322,7 @@ body{margin:0;background:#fff} #field{position:absolute;left:80px;top:80px;width
 height:40px;font-size:20px;border:3px solid #00ff00;outline:none}</style></head><body>
 <input id="field"><script>
 const field=document.getElementById('field'); let keys=[];
-function post(value){fetch('/state',{method:'POST',body:JSON.stringify({value:value,keys:keys})});}
+function post(value){postState({value:value,keys:keys});}
 field.addEventListener('keydown',function(e){
   if(e.key==='Enter'){e.preventDefault();post(field.value);field.value='';keys=[];return;}
   if(['Control','Shift','Alt'].includes(e.key)){return;}

@@ -334,8 +334,8 @@ background:#ff00ff;border:0} #field{position:absolute;left:80px;top:240px;width:
 font-size:20px;border:3px solid #00ff00;outline:none}</style></head><body>
 <button id="go">Go</button><input id="field">
 <script>
-function report(){fetch('/state',{method:'POST',body:JSON.stringify(
-  {title:document.title,value:document.getElementById('field').value})});}
+function report(){postState(
+  {title:document.title,value:document.getElementById('field').value});}
 document.getElementById('go').onclick=function(){document.title='clicked';report();};
 document.getElementById('field').oninput=report;
 </script></body></html>"""
