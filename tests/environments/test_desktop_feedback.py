@@ -399,11 +399,6 @@ def test_the_tool_description_states_the_scroll_unit() -> None:
 def test_what_a_launched_program_started_is_stopped_with_it(tmp_path: Path) -> None:
     """A launcher that starts a helper in the background and exits: stopping the program ends the
     helper too (its process group), so nothing it started outlives the run."""
-    import os
-    import time
-
-    from vlagent.environments.launched import LaunchedProgram
-
     pid_file = tmp_path / "helper.pid"
     program = LaunchedProgram(
         f"sh -c 'sleep 60 & echo $! > {pid_file}; exit 0'", tmp_path, dict(os.environ)
@@ -414,15 +409,18 @@ def test_what_a_launched_program_started_is_stopped_with_it(tmp_path: Path) -> N
     helper = int(pid_file.read_text())
     os.kill(helper, 0)  # alive after the launcher exited
     program.stop()
-    time.sleep(0.1)
-    gone = False
+    deadline = time.monotonic() + 10
+    while not _gone(helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(helper)
+
+
+def _gone(pid: int) -> bool:
     try:
-        os.kill(helper, 0)
-        state = Path(f"/proc/{helper}/stat").read_text().split()[2]
-        gone = state == "Z"  # killed, waiting to be reaped by init
-    except ProcessLookupError:
-        gone = True
-    assert gone
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # killed, not yet reaped
+    except (ProcessLookupError, FileNotFoundError):
+        return True
 
 
 @pytest.mark.parametrize("on_exit", ["end", "continue"])
