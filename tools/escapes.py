@@ -7,7 +7,9 @@ character by character (Python's ``repr``/``ascii`` and bytes ``repr``, JSON wit
 encoding, HTML escaping), so the secret's part of a larger escaped message is its own form,
 whatever surrounds it. The quote a ``repr`` picks depends on the whole message, so each quoting
 choice is a form. One escaper inside another (a command line quoted, then ``repr``'d in an error)
-is covered for the escapers that wrap others in practice: ``repr``, ``ascii`` and JSON.
+is covered for the escapers that wrap others in practice: ``repr``, ``ascii`` and JSON; deeper
+nesting, and invisible characters put between a value's characters, are undone by
+:func:`unnested`, the view of a text in which a form is searched a second time.
 """
 
 from __future__ import annotations
@@ -164,3 +166,89 @@ def escaped_forms(value: str) -> frozenset[str]:
         forms |= _apply(OUTER, form)
     forms |= set(base64_forms(value))
     return frozenset(case for form in forms for case in _hex_cases(form) if case)
+
+
+# -- one view for every depth of nesting -----------------------------------------------------------
+
+IGNORABLE = (
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+"""Characters that show nothing: put between a secret's characters, they would hide it from a
+plain search while a browser or a terminal still shows the value whole."""
+_IGNORABLE = re.compile(IGNORABLE + "+")
+
+# Each layer of repr/JSON around another doubles every backslash and may put one before each
+# quote; each layer of shell quoting spells a ' as '"'"' (itself escaped by the next layer). A
+# text quoted n layers deep differs from its one-layer form only in these, so both are read in a
+# view where they are undone, layer by layer: a run of backslashes is one, backslashes before a
+# quote go, and the shell's spelling of ' is '.
+_NESTING = re.compile(r"""(\\*'\\*"\\*'\\*"\\*')|(\\+(?=['"]))|(\\+)""")
+_UNNESTED = ("'", "", "\\")
+MAX_LAYERS = 8
+
+
+class View:
+    """A text as :func:`unnested` reads it, with where each of its characters came from:
+    ``view[i:j]`` stands for ``text[view.span(i, j)]``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.view = text
+        self._starts: list[int] | None = None
+        self._ends: list[int] | None = None
+
+    def span(self, i: int, j: int) -> slice:
+        if self._starts is None or self._ends is None:
+            return slice(i, j)
+        return slice(self._starts[i], self._ends[j - 1])
+
+    def rewrite(self, pattern: re.Pattern[str], spelled: Callable[[re.Match[str]], str]) -> bool:
+        """Each match of ``pattern`` in the view replaced by ``spelled(match)`` (at most one
+        character); whether anything changed."""
+        pieces: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        at = 0
+        for match in pattern.finditer(self.view):
+            pieces.append(self.view[at : match.start()])
+            starts.extend(range(at, match.start()))
+            ends.extend(range(at + 1, match.start() + 1))
+            new = spelled(match)
+            if new == match.group():
+                starts.extend(range(match.start(), match.end()))
+                ends.extend(range(match.start() + 1, match.end() + 1))
+            elif new:
+                starts.append(match.start())
+                ends.append(match.end())
+            pieces.append(new)
+            at = match.end()
+        if not at:
+            return False
+        pieces.append(self.view[at:])
+        starts.extend(range(at, len(self.view)))
+        ends.extend(range(at + 1, len(self.view) + 1))
+        view = "".join(pieces)
+        if view == self.view:
+            return False
+        self._compose(starts, ends)
+        self.view = view
+        return True
+
+    def _compose(self, starts: list[int], ends: list[int]) -> None:
+        if self._starts is not None and self._ends is not None:
+            old_starts, old_ends = self._starts, self._ends
+            starts = [old_starts[i] for i in starts]
+            ends = [old_ends[i - 1] for i in ends]
+        self._starts, self._ends = starts, ends
+
+
+def unnested(text: str) -> View:
+    """``text`` without invisible characters and with its layers of nested quoting undone (at
+    most :data:`MAX_LAYERS`): a secret quoted any number of layers deep, or split by characters
+    that show nothing, reads as its one-layer form."""
+    view = View(text)
+    view.rewrite(_IGNORABLE, lambda match: "")
+    for _ in range(MAX_LAYERS):
+        if not view.rewrite(_NESTING, lambda match: _UNNESTED[(match.lastindex or 3) - 1]):
+            break
+    return view

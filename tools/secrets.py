@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any, NoReturn, TypeVar
 
 from vlagent.tools.errors import VlagentError
-from vlagent.tools.escapes import escaped_forms
+from vlagent.tools.escapes import escaped_forms, unnested
 
 MASK = "********"
 CREDENTIAL_VARIABLES = frozenset(
@@ -130,32 +130,34 @@ def live_secrets() -> list[Secret]:
         return list(_live)
 
 
-IGNORABLE = (
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-)
-"""Characters that show nothing: put between a secret's characters, they would hide it from a
-plain search while a browser or a terminal still shows the value whole."""
-_IGNORABLE = re.compile(IGNORABLE)
+class _Forms:
+    """One pattern for many forms, each form with the mask it is replaced by."""
 
+    def __init__(self, masks: dict[str, str]) -> None:
+        masks.pop("", None)
+        # Longest first: where two forms start at one place, the whole escaped value goes.
+        forms = sorted(masks, key=lambda form: (-len(form), form))
+        self.pattern = re.compile("|".join(map(re.escape, forms)))
+        self.masks = masks
 
-def _spread(form: str) -> str:
-    """A pattern for ``form`` with any invisible characters between its characters."""
-    return f"{IGNORABLE}*".join(map(re.escape, form))
+    def mask_of(self, found: str) -> str:
+        return self.masks.get(found) or MASK
 
 
 @functools.lru_cache(maxsize=32)
-def _pattern(masks: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], dict[str, str]]:
-    by_form: dict[str, str] = {}
+def _forms(masks: tuple[tuple[str, str], ...]) -> tuple[_Forms, _Forms]:
+    """The forms of every secret as they are, and as they read in the unnested view of a text
+    (tools/escapes.unnested: a form split by invisible characters or quoted any number of
+    layers deep reads as its one-layer self). Both are searched: the view cannot tell an escaped
+    quote from an escaped backslash before a quote, nor keep a secret made of invisible
+    characters."""
+    plain: dict[str, str] = {}
+    nested: dict[str, str] = {}
     for value, mask in masks:
         for form in escaped_forms(value):
-            by_form.setdefault(form, mask)
-    # Longest first: where two forms start at one place, the whole escaped value goes.
-    forms = sorted(by_form, key=lambda form: (-len(form), form))
-    return re.compile("|".join(map(_spread, forms))), by_form
-
-
-def _mask_of(found: str, masks: dict[str, str]) -> str:
-    return masks.get(found) or masks.get(_IGNORABLE.sub("", found)) or MASK
+            plain.setdefault(form, mask)
+            nested.setdefault(unnested(form).view, mask)
+    return _Forms(plain), _Forms(nested)
 
 
 def redact(text: str) -> str:
@@ -163,8 +165,19 @@ def redact(text: str) -> str:
     secrets = live_secrets()
     if not secrets or not isinstance(text, str) or not text:
         return text
-    pattern, masks = _pattern(tuple(sorted({(s.reveal(), s.mask) for s in secrets})))
-    return pattern.sub(lambda match: _mask_of(match.group(), masks), text)
+    plain, nested = _forms(tuple(sorted({(s.reveal(), s.mask) for s in secrets})))
+    text = plain.pattern.sub(lambda match: plain.mask_of(match.group()), text)
+    view = unnested(text)
+    if view.view == text:
+        return text
+    pieces: list[str] = []
+    at = 0
+    for match in nested.pattern.finditer(view.view):
+        span = view.span(match.start(), match.end())
+        pieces += [text[at : span.start], nested.mask_of(match.group())]
+        at = span.stop
+    pieces.append(text[at:])
+    return "".join(pieces)
 
 
 def redact_data(value: T) -> T:

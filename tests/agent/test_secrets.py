@@ -106,6 +106,46 @@ def test_every_escaped_form_of_a_secret_is_masked(
     del secret
 
 
+# The escapers that wrap one another in practice (an error's repr of a JSON body of a command).
+NESTING = ["repr", "ascii", "json", "json unicode", "shlex", "android input text"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    value=SECRETS,
+    layers=st.lists(st.sampled_from(NESTING), min_size=2, max_size=5),
+    before=SURROUNDING,
+)
+def test_a_secret_escaped_layer_upon_layer_is_masked_at_every_depth(
+    value: str, layers: list[str], before: str
+) -> None:
+    """However many times a message is quoted inside another, no layer read back shows the
+    secret."""
+    assume(value not in MASK and value not in "{{PIN}}")
+    secret = Secret(value, "PIN")
+    text = before + value
+    for layer in layers:
+        text = ESCAPERS[layer][0](text)
+    shown = redact(f"refused: {text}").removeprefix("refused: ")
+    assert value not in shown
+    for layer in reversed(layers):
+        shown = _read_back(ESCAPERS[layer][1], shown)
+        assert value not in shown
+    del secret
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    value=st.text(alphabet="abcXYZ019é你", min_size=4, max_size=16),
+    text=st.text(alphabet=ESCAPED.replace("\x00", "") + "kmqw", max_size=200),
+)
+def test_text_that_holds_no_secret_is_left_as_it_is(value: str, text: str) -> None:
+    """Redaction masks the secret, not the escapes, quotes and invisible characters around it."""
+    secret = Secret(value, "PIN")
+    assert redact(text) == text
+    del secret
+
+
 @pytest.mark.parametrize(
     "message",
     [
