@@ -9,13 +9,16 @@ Every request goes through :meth:`HttpClient.request`, which holds, for every re
   to another origin only over https or to loopback and without them, at most ``MAX_REDIRECTS``;
 - proxies from the environment (``HTTP(S)_PROXY``) carry no credentials unless
   ``use_env_proxy``, and then a plain-http hop goes only to a loopback proxy;
-- a request ends by its deadline: every connect, read and write is cut to the time left;
+- a request ends by its deadline: the name lookup (:func:`addresses_of`) and every connect, read
+  and write are cut to the time left;
 - a body is read in chunks up to ``MAX_BODY_BYTES``, uncompressed (``Accept-Encoding:
   identity``); :func:`~vlagent.agent.runtimes.endpoints.parse_json` reads it, bounded.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import threading
 import time
 import urllib.request
@@ -97,6 +100,34 @@ class _Stream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
+def addresses_of(host: str, port: int, within_s: float | None) -> list[str]:
+    """The addresses ``host`` names, looked up within ``within_s`` seconds (``TimeoutError``
+    after). The system's resolver takes no timeout (a DNS server that does not answer holds it
+    for as long as its own retries last), so it runs in a daemon thread, left behind if late."""
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        pass
+    found: list[list[str]] = []
+    failed: list[OSError] = []
+
+    def look_up() -> None:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            found.append(list(dict.fromkeys(str(info[4][0]) for info in infos)))
+        except (OSError, UnicodeError) as exc:  # no such name; a name IDNA cannot spell
+            failed.append(exc if isinstance(exc, OSError) else OSError(str(exc)))
+
+    lookup = threading.Thread(target=look_up, daemon=True, name="vlagent-name-lookup")
+    lookup.start()
+    lookup.join(within_s)
+    if found:
+        return found[0]
+    if failed:
+        raise failed[0]
+    raise TimeoutError(f"looking up {host} took longer than {within_s:g} s")
+
+
 class _Backend(httpcore.NetworkBackend):
     def __init__(self, backend: httpcore.NetworkBackend) -> None:
         self._backend = backend
@@ -109,8 +140,24 @@ class _Backend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        limit = _left(timeout, httpcore.ConnectTimeout)
-        return _Stream(self._backend.connect_tcp(host, port, limit, local_address, socket_options))
+        try:
+            addresses = addresses_of(host, port, _left(timeout, httpcore.ConnectTimeout))
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"{host}: {exc}") from None
+        refused: httpcore.ConnectError | None = None
+        for address in addresses:  # as the system orders them, the next when one refuses
+            limit = _left(timeout, httpcore.ConnectTimeout)
+            try:
+                connected = self._backend.connect_tcp(
+                    address, port, limit, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                refused = exc
+                continue
+            return _Stream(connected)
+        raise refused or httpcore.ConnectError(f"{host} has no address")
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None

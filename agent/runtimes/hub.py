@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
+import time
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from vlagent.agent.runtimes.base import ModelUnavailable
+from vlagent.agent.runtimes.http import addresses_of
 
 TINY_CHECKPOINT = (
     'python -c "from vlagent.agent.testing import build_checkpoint; '
@@ -72,22 +73,23 @@ def check_obtainable(model: str) -> None:
 
 
 def reachable(url: str, timeout_s: float = 1.0) -> bool:
-    """Whether a TCP connection to ``url``'s host opens within ``timeout_s`` (name lookup
-    included: it runs in a daemon thread, since getaddrinfo itself takes no timeout)."""
+    """Whether a TCP connection to ``url``'s host opens within ``timeout_s``, name lookup
+    included."""
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     if host is None:
         return False
-    opened: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout_s):
-                opened.append(True)
-        except OSError:  # no such name, refused, unreachable: answered at once
-            pass
-
-    prober = threading.Thread(target=probe, daemon=True, name="vlagent-hub-probe")
-    prober.start()
-    prober.join(timeout_s)
-    return bool(opened)
+    ends = time.monotonic() + timeout_s
+    try:
+        for address in addresses_of(host, port, timeout_s):
+            left = ends - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                with socket.create_connection((address, port), timeout=left):
+                    return True
+            except OSError:  # refused, unreachable: the next address
+                continue
+    except OSError:  # no such name, or no answer in time
+        return False
+    return False

@@ -70,6 +70,43 @@ def test_a_request_ends_by_its_deadline_however_the_server_trickles(
         assert time.monotonic() - started < deadline_s + 1.0
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_name_lookup_that_never_answers_ends_by_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    """A DNS server that does not answer holds the system's resolver for as long as its own
+    retries last (it takes no timeout): the request still ends by its deadline."""
+    released = threading.Event()
+    system_lookup = socket.getaddrinfo
+
+    def unanswered(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "model.invalid":
+            released.wait(30)
+        return system_lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", unanswered)
+    url = f"{scheme}://model.invalid:8000"
+    try:
+        http = client(url, key=None)
+        started = time.monotonic()
+        with pytest.raises(Unanswered, match="timed out"):
+            post(http, url + "/v1/chat/completions", 0.5)
+        assert time.monotonic() - started < 2.0  # the lookup would hold it for 30 s
+    finally:
+        released.set()
+
+
+def test_a_name_with_several_addresses_is_reached_at_the_one_that_answers() -> None:
+    """``localhost`` may name ::1 first; the server listens on 127.0.0.1 only."""
+
+    def reply(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(CHAT), CHAT))
+
+    with raw(reply) as url:
+        named = url.replace("127.0.0.1", "localhost")
+        assert post(client(named), named + "/v1/chat/completions") == 200
+
+
 def test_a_server_that_reads_nothing_cannot_hold_the_upload() -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:  # never accepts nor reads
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
