@@ -54,6 +54,15 @@ def model_identity(model: str, endpoint: str | None = None) -> dict[str, Any]:
     return {"kind": "hub", "id": model, "revision": _hub_revision(model)}
 
 
+def identifying_name(model: str, identity: dict[str, Any] | None) -> str:
+    """``model`` as a resume compares it: a script or a checkpoint folder by its content hash
+    (``./tiny``, ``tiny`` and ``/home/me/tiny`` are one model, and a changed file is another),
+    anything else by its name."""
+    if identity and identity.get("kind") in ("script", "checkpoint") and identity.get("sha256"):
+        return str(identity["sha256"])
+    return model
+
+
 def checkpoint_hash(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):

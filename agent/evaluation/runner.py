@@ -18,7 +18,7 @@ from vlagent.agent.evaluation.gold import Episode, kind_of
 from vlagent.agent.evaluation.journal import note_resume, now, open_journal, read_journal
 from vlagent.agent.evaluation.predict import Item, guarded, predict
 from vlagent.agent.evaluation.protocols import Protocol, check_data, protocol_for
-from vlagent.agent.evaluation.record import versions
+from vlagent.agent.evaluation.record import identifying_name, versions
 from vlagent.agent.evaluation.scoring import Scorer
 from vlagent.agent.evaluation.summary import summarize
 from vlagent.agent.runtimes.base import Runtime, RuntimeFailure
@@ -109,9 +109,7 @@ def evaluate(
     items = _of_kinds([Item(e, s, i) for e in episodes for i, s in enumerate(e.steps)], kinds)
     out.mkdir(parents=True, exist_ok=True)
     identity = {
-        "model": runtime.describe(),
-        "model_identity": (record or {}).get("model"),
-        "options": (record or {}).get("options"),
+        **_model_identity(runtime, record or {}),
         "dialect": dialect.name,
         "protocol": protocol.record(overrides),
         "scorer": scorer.settings(),
@@ -149,6 +147,18 @@ def _write_metrics(
         json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return metrics
+
+
+def _model_identity(runtime: Runtime, record: dict[str, Any]) -> dict[str, Any]:
+    """The model and options as a resume compares them: the model by what identifies it
+    (:func:`identifying_name`), however its path was spelled."""
+    described, known, options = runtime.describe(), record.get("model"), record.get("options")
+    name = identifying_name(str(described.get("id")), known)
+    return {
+        "model": {**described, "id": name},
+        "model_identity": known,
+        "options": {**options, "model": name} if options else options,
+    }
 
 
 _DATASET_IDENTITY = (

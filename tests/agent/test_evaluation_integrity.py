@@ -553,6 +553,29 @@ def test_a_resume_with_another_model_or_changed_data_is_refused(
     assert "dataset.sha256" in capsys.readouterr().err
 
 
+SPELLINGS = ["{name}", "./{name}", "{folder}/{name}", "sub/../{name}", ".//{name}"]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_resume_naming_the_same_files_by_another_path_continues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    """A script model and a dataset are what their files hold, however their paths are spelled
+    (relative, absolute, through another folder)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    shutil.copytree(AITZ, tmp_path / "data")
+    write_script(tmp_path / "model.txt", [tool_call(action="terminate", status="success")])
+    assert evaluate(Path("data"), Path("out"), model="scripted:model.txt") == 0
+
+    def spelled(name: str) -> str:
+        return spelling.format(name=name, folder=tmp_path)
+
+    model = "scripted:" + spelled("model.txt")
+    assert evaluate(Path(spelled("data")), Path(spelled("out")), "--resume", model=model) == 0
+    assert len(metrics_of(tmp_path / "out")["run"]["resumes"]) == 1
+
+
 def test_a_resume_is_recorded(tmp_path: Path) -> None:
     learn(AITZ)
     CALLS.update(stop_after=2)
