@@ -16,6 +16,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from vlagent.environments.base import UIElement
+from vlagent.tools.secrets import redact
 
 _BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
 _PACKAGE = re.compile(r'<node\b[^>]*?\spackage="([^"]+)"')
@@ -150,5 +151,6 @@ def draw_marks(image: Image.Image, elements: list[UIElement]) -> Image.Image:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
+    # Masked before it is squeezed and cut: a cut secret is no longer one redaction finds.
+    text = " ".join(redact(text).split())
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"

@@ -76,6 +76,26 @@ class Secrets(Wrapper):
     def placeholder(self, name: str) -> str:
         return "{{" + name + "}}"
 
+    def observe(self) -> Observation:
+        # What the device shows as text (a field holding a typed secret) is masked as it comes
+        # in, before anything cuts or reshapes it (the UI tree's lines squeeze spaces and cut
+        # at 60 characters): a cut or squeezed value is no longer a form redaction knows.
+        obs = self.inner.observe()
+        elements = obs.elements
+        if elements:
+            elements = [
+                replace(
+                    element,
+                    text=redact(element.text),
+                    description=redact(element.description),
+                    resource_id=redact(element.resource_id),
+                )
+                for element in elements
+            ]
+        return replace(
+            obs, elements=elements, metadata=redact_data(obs.metadata), state=redact_data(obs.state)
+        )
+
     def facts(self) -> DeviceFacts:
         # Policies judge what the device will receive: the app a secret names, the key it
         # presses, a line break inside its value (an Enter).

@@ -15,6 +15,7 @@ import math
 import re
 
 from vlagent.tools.errors import VlagentError
+from vlagent.tools.secrets import redact
 
 MAX_ANSWER_CHARS = 65_536
 """Characters of one answer. At about four characters a token that is some 16,000 tokens: far
@@ -74,5 +75,7 @@ def is_number(literal: str) -> bool:
 
 
 def shorten(text: str, limit: int = 60) -> str:
-    """``text`` cut to about ``limit`` characters, for a message that quotes the answer."""
+    """``text`` cut to about ``limit`` characters, for a message that quotes the answer (masked
+    first: a cut secret is no longer one redaction finds)."""
+    text = redact(text)
     return text if len(text) <= limit else f"{text[: limit - 3]}..."

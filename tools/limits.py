@@ -24,6 +24,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
+from vlagent.tools.secrets import redact
+
 MAX_TEXT = 2000
 """Characters of ``text`` (typing, app names, answers)."""
 MAX_KEYS = 6
@@ -77,7 +79,7 @@ def _short(value: Any) -> str:
     if isinstance(value, (str, bytes)) and len(value) > 40:
         value = value[:40]  # repr of the whole would copy megabytes to cut them
     try:
-        shown = repr(value)
+        shown = redact(repr(value))  # masked before it is cut
     except ValueError:  # an int over Python's int-string limit
         shown = "(a huge number)"
     return shown if len(shown) <= 40 else shown[:37] + "..."

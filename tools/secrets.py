@@ -180,25 +180,29 @@ def redact(text: str) -> str:
     return "".join(pieces)
 
 
-def redact_data(value: T) -> T:
-    """``value`` with :func:`redact` applied to every string in it, keys included, through
-    dicts, lists and tuples (a record, a chat message); other objects are kept as they are."""
+def redact_data(value: T, keep_keys: frozenset[str] = frozenset()) -> T:
+    """``value`` with :func:`redact` applied to every string in it, keys included (but those in
+    ``keep_keys``: the field names of a record), through dicts, lists and tuples (a record, a
+    chat message); other objects are kept as they are."""
     if not live_secrets():
         return value
-    return _redact_tree(value)  # type: ignore[no-any-return]
+    return _redact_tree(value, keep_keys)  # type: ignore[no-any-return]
 
 
-def _redact_tree(value: Any) -> Any:
+def _redact_tree(value: Any, keep: frozenset[str]) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, Secret):
         return value.mask
     if isinstance(value, dict):
-        return {_redact_tree(k): _redact_tree(v) for k, v in value.items()}
+        return {
+            (k if k in keep else _redact_tree(k, keep)): _redact_tree(v, keep)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_redact_tree(v) for v in value]
+        return [_redact_tree(v, keep) for v in value]
     if isinstance(value, tuple):
-        return tuple(_redact_tree(v) for v in value)
+        return tuple(_redact_tree(v, keep) for v in value)
     return value
 
 

@@ -14,6 +14,7 @@ from vlagent.agent.cli.common import (
     console,
     default_run_dir,
     end_of_run,
+    errors,
     fail,
     with_model_options,
 )
@@ -181,6 +182,10 @@ def _region(text: str) -> Region:
         )
 
 
+SHORT_SECRET = 8
+"""A secret shorter than this is likely to occur by chance in other text (a PIN in a clock)."""
+
+
 def _secrets(names: list[str]) -> dict[str, Secret]:
     """Each ``--secret NAME``'s value: ``$NAME``, else asked for on the terminal (not echoed),
     as a :class:`~vlagent.tools.secrets.Secret` (masked wherever text leaves vlagent). ``$NAME``
@@ -208,6 +213,12 @@ def _secrets(names: list[str]) -> dict[str, Secret]:
             )
         values[name] = Secret(value, name)
         os.environ.pop(name, None)
+        if len(value) < SHORT_SECRET:
+            errors.print(
+                f"[yellow]warning:[/yellow] the secret {name} is {len(value)} characters long: "
+                "wherever those characters occur (a clock, a word, text on the screen) they are "
+                "masked too, and where they are masked shows them; a longer value is safer"
+            )
     return values
 
 

@@ -26,9 +26,10 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from PIL import Image
+from pydantic import BaseModel
 
 from vlagent.agent.trajectory.files import write_npy, write_png
 from vlagent.agent.trajectory.records import End, Header, Step
@@ -42,6 +43,34 @@ Fsync = Literal["step", "end"] | int
 """When the trajectory reaches the disk itself: after each ``step`` (every line and image), every
 N steps, or at the ``end`` only. A process that dies loses nothing written either way; a power
 loss may lose what was not yet synced."""
+
+
+MADE_HERE = frozenset(
+    {"type", "format", "version", "run_id", "started_at", "ended_at", "status", "screenshot"}
+    | {"screen_hash", "image_name", "views", "depth", "versions", "dialect", "index", "steps"}
+    | {"tools", "limits", "screen", "totals", "timings_ms"}
+)
+"""Top-level fields whose strings vlagent makes (kinds, times, file names, hashes, statuses, the
+tools' schemas): no secret is in them, and a mask there would break the record (a PIN 0000 in
+``screens/000001.png``) and show where the secret matched."""
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    names = set(model.model_fields)
+    for field in model.model_fields.values():
+        for inner in (field.annotation, *get_args(field.annotation)):
+            for kind in (inner, *get_args(inner)):
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    names |= _field_names(kind)
+    return names
+
+
+FIELD_NAMES = frozenset(_field_names(Header) | _field_names(Step) | _field_names(End))
+"""The records' own field names (``max_steps``): kept as they are whatever a secret is."""
+
+
+def _redacted(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if k in MADE_HERE else redact_data(v, FIELD_NAMES) for k, v in record.items()}
 
 
 class RecorderError(VlagentError, RuntimeError):
@@ -302,7 +331,7 @@ class Recorder:
     def _append(self, record: dict[str, Any], sync: bool) -> None:
         # Every line passes here: every string of it is redacted (tools/secrets.py), and the
         # report and exports read these lines.
-        record = redact_data(record)
+        record = _redacted(record)
         # backslashreplace: a lone surrogate in model text is written as its JSON escape, never
         # an encoding error that would lose the step.
         line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode(

@@ -13,6 +13,8 @@ import pickle
 import shlex
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
@@ -27,6 +29,7 @@ from tests.conftest import tool_call, write_script
 from vlagent.agent.cli.common import LiveView, end_of_run
 from vlagent.agent.core.build import ModelSpec, RunSpec, build_agent
 from vlagent.agent.runtimes.base import RuntimeOptions
+from vlagent.agent.trajectory import read_trajectory
 from vlagent.environments import (
     ActionResult,
     EnvironmentFault,
@@ -35,7 +38,9 @@ from vlagent.environments import (
     Secrets,
     UIElement,
 )
+from vlagent.environments.ui_tree import element_lines
 from vlagent.prompts import Prompt
+from vlagent.tools import MobileUse
 from vlagent.tools.secrets import (
     MASK,
     Secret,
@@ -144,6 +149,42 @@ def test_text_that_holds_no_secret_is_left_as_it_is(value: str, text: str) -> No
     secret = Secret(value, "PIN")
     assert redact(text) == text
     del secret
+
+
+class ShowsWhatWasTyped(MemoryEnvironment):
+    """A screen with one text field that shows what was typed into it, after ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(size=(320, 240), space="mobile")
+        self.prefix = prefix
+
+    def observe(self) -> Observation:
+        field = UIElement((0, 0, 300, 40), text=self.prefix + self.typed, kind="EditText")
+        return replace(super().observe(), elements=[field])
+
+
+def _windows(value: str, size: int = 5) -> set[str]:
+    """Every piece of ``value`` of ``size`` characters, as a cut or space-squeezed text shows it."""
+    squeezed = " ".join(value.split())
+    return {squeezed[i : i + size] for i in range(len(squeezed) - size + 1)} - {" " * size}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    value=st.text(alphabet="abcXYZ019&!  ", min_size=8, max_size=40).filter(
+        lambda v: len(v.strip()) >= 8
+    ),
+    prefix=st.text(alphabet="kmqw ", max_size=80),
+)
+def test_a_typed_secret_the_screen_shows_is_masked_before_its_text_is_cut_or_squeezed(
+    value: str, prefix: str
+) -> None:
+    """The UI tree's lines squeeze spaces and cut long texts: the secret a field shows is masked
+    before, so no piece of it reaches the model's element list."""
+    env = Secrets(ShowsWhatWasTyped(prefix), {"PW": value})
+    env.execute(MobileUse(action="type", text="{{PW}}"))
+    lines = element_lines(env.observe().elements or [])
+    assert not [piece for piece in _windows(value) if piece in lines], lines
 
 
 @pytest.mark.parametrize(
@@ -371,6 +412,24 @@ def test_a_run_records_prints_and_prompts_no_escaped_secret(
     printed = capsys.readouterr()
     assert len(prompts) == 3
     _assert_nowhere(value, prompts, tmp_path / "run", printed.out + printed.err)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0000", "success", "step", "screens", "header", "qwen2-vl", "T", str(date.today().year)],
+)
+def test_a_secret_that_vlagent_also_writes_leaves_the_recording_whole(
+    value: str, tmp_path: Path
+) -> None:
+    """A short PIN or a common word is masked in what the model, the device and the user said,
+    not in the kinds, times, file names and statuses the recorder writes itself: the recording
+    still reads back whole, and no mask in those fields shows where the value matched."""
+    _run(value, tmp_path)
+    trajectory = read_trajectory(tmp_path / "run")
+    assert trajectory.problems == [] and len(trajectory.steps) == 3
+    assert all((tmp_path / "run" / str(step.screenshot)).is_file() for step in trajectory.steps)
+    assert trajectory.end is not None and trajectory.end.status == "success"
+    assert trajectory.header.started_at[:4] == str(date.today().year)
 
 
 @settings(
