@@ -38,6 +38,7 @@ from vlagent.agent.runtimes.endpoints import (
     origin,
     shown,
 )
+from vlagent.tools.secrets import Secret, redact
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -203,6 +204,9 @@ class HttpClient:
         self.origin, self.shown = origin(base), shown(base)
         self._headers = {name: header_value(v, f"the {name} header") for name, v in headers.items()}
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        # Held while the client lives: each is masked, in every escaped form, wherever text
+        # leaves vlagent (tools/secrets.py), as an API key given as a header is.
+        self._held = [Secret(s) for s in self._secrets]
         self._carries = bool(self._headers) or bool(base.query)
         self._allow_insecure, self._use_env_proxy = allow_insecure, use_env_proxy
         self._clients: dict[str | None, httpx.Client] = {}
@@ -223,7 +227,7 @@ class HttpClient:
         the key it was sent: into an error, or into the answer that is recorded)."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return text
+        return redact(text)  # and what the server quoted escaped (URL-encoded, in JSON)
 
     def mask(self, text: str) -> str:
         """``text`` without secrets, as one line: how a server's words go into an error."""

@@ -312,6 +312,35 @@ def test_with_http_proxy_set_the_key_goes_straight_to_the_endpoint(
     assert at_proxy == [] and AUTH in [s.authorization for s in at_endpoint]
 
 
+QUERY_KEY = "gw/Key+AB~cd"
+
+
+@pytest.mark.parametrize("status", [200, 400])
+def test_a_key_in_the_endpoints_query_is_masked_however_the_server_quotes_it(
+    status: int,
+) -> None:
+    """A gateway that takes its key in the query: the key is a secret like the API key, masked
+    raw, URL-encoded and JSON-escaped, in the answer and in the error."""
+    from urllib.parse import quote, urlsplit
+
+    def echo(seen: Seen) -> Reply:
+        query = urlsplit(seen.path).query
+        words = f"{query} | {quote(QUERY_KEY, safe='')} | {json.dumps(QUERY_KEY)}"
+        said = {"choices": [{"message": {"content": words}}]}
+        return status, {}, json.dumps(said if status == 200 else {"error": said}).encode()
+
+    with recording(echo) as (url, seen):
+        endpoint = f"{url}/v1?key={quote(QUERY_KEY, safe='')}"
+        runtime = OpenAIRuntime(endpoint, "m", RuntimeOptions(retries=0))
+        try:
+            said = runtime.generate([prompt()])[0].text
+        except RuntimeFailure as exc:
+            said = str(exc)
+    assert seen and "key=" in seen[0].path  # the gateway got its key
+    for form in (QUERY_KEY, quote(QUERY_KEY, safe=""), json.dumps(QUERY_KEY)[1:-1], "Key+AB"):
+        assert form not in said, said
+
+
 @pytest.mark.parametrize("status", [200, 400, 503])
 def test_a_key_the_server_echoes_comes_back_masked(status: int) -> None:
     """In the answer (recorded) and in the error (printed), whatever else masks it later."""
