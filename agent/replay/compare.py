@@ -5,7 +5,7 @@ A single distance over the whole picture is fooled by a mostly-equal background:
 and a mostly-white app differ on a few percent of pixels, less than a clock tick plus noise on a
 busy screen. So two screens are compared where it matters:
 
-1. **Changed tiles.** Both screens, in grayscale and slightly blurred (so that antialiasing and
+1. **Changed tiles.** Both screens, each colour channel slightly blurred (so that antialiasing and
    compression noise, which move ink by a fraction of a pixel, do not count), are cut into square
    tiles; a tile changed when a noticeable part of its pixels changed. A clock tick, a blinking
    cursor or a notification dot changes a tile or two; another app, a dialog or a scrolled list
@@ -158,16 +158,18 @@ def compare_unchanged(recorded: Image.Image, live: Image.Image) -> ScreenCompari
 
 
 def _working(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    gray = image.convert("L")
-    if gray.size != size:
-        gray = gray.resize(size, Image.Resampling.BOX)
-    return np.asarray(gray.filter(ImageFilter.GaussianBlur(BLUR)), dtype=np.int16)
+    rgb = image.convert("RGB")
+    if rgb.size != size:
+        rgb = rgb.resize(size, Image.Resampling.BOX)
+    return np.asarray(rgb.filter(ImageFilter.GaussianBlur(BLUR)), dtype=np.int16)
 
 
 def _changed_pixels(recorded: Image.Image, live: Image.Image) -> np.ndarray:
     factor = max(1, math.ceil(max(recorded.size) / WORK_LONG_SIDE))
     size = (max(1, recorded.width // factor), max(1, recorded.height // factor))
-    difference = np.abs(_working(recorded, size) - _working(live, size))
+    # Each colour channel on its own: green and red of one brightness are one grey, and a status
+    # light turning from one to the other is the change a check is about.
+    difference = np.abs(_working(recorded, size) - _working(live, size)).max(axis=2)
     changed: np.ndarray = difference > PIXEL_CHANGE
     return changed
 

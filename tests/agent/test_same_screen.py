@@ -9,10 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from PIL import Image
 
 from tests.conftest import tool_call
 from vlagent.agent import Agent
-from vlagent.agent.replay.compare import compare_screens
+from vlagent.agent.replay.compare import compare_screens, compare_unchanged
 from vlagent.agent.replay.healing import HealingRuntime
 from vlagent.agent.replay.replayer import replay
 from vlagent.agent.runtimes import ScriptedRuntime
@@ -125,3 +128,25 @@ def test_element_words_decide_only_where_both_screens_name_them() -> None:
     assert not compare_screens(screen, screen, (0.5, 0.5), words=("Save", "Delete")).same
     assert compare_screens(screen, screen, (0.5, 0.5), words=("Save", None)).same
     assert compare_screens(screen, screen, (0.5, 0.5), words=("Save", "Save")).same
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    before=st.tuples(*[st.integers(0, 255)] * 3),
+    after=st.tuples(*[st.integers(0, 255)] * 3),
+    size=st.integers(12, 60),
+)
+def test_a_patch_that_changed_colour_is_a_changed_screen_even_at_the_same_brightness(
+    before: tuple[int, int, int], after: tuple[int, int, int], size: int
+) -> None:
+    """A status light turning from green to red of one brightness (one grey) is the change a
+    cached check is about: no cached answer is reused on it, and a replay sees it where it acts."""
+    assume(max(abs(a - b) for a, b in zip(before, after)) > 60)
+    screens = []
+    for colour in (before, after):
+        screen = Image.new("RGB", (400, 300), "white")
+        screen.paste(colour, (100, 100, 100 + size, 100 + size))
+        screens.append(screen)
+    assert not compare_unchanged(*screens).same
+    target = ((100 + size / 2) / 400, (100 + size / 2) / 300)
+    assert not compare_screens(*screens, target=target).same
