@@ -143,15 +143,23 @@ class Gestures:
         self._grounded(verb, description, f"{goal}: {description}", perform)
 
     def _perform(self, actions: list[BaseModel]) -> ActionResult:
+        """Every verb's actions go through here. An action the environment ends the episode on
+        with anything but success (the launched app exited or crashed) fails the verb, as it
+        ends ``agent run`` with failure, though the action itself was done."""
         outcome = ActionResult(ok=True, executed=False, message="")
         messages = []
         for action in actions:
             outcome = self.environment.execute(action)
             messages.append(outcome.message or "done")
-            if not outcome.ok:
+            if not outcome.ok or outcome.ends is not None:
                 break
+        failed = outcome.ends is not None and outcome.ends.status != "success"
         return ActionResult(
-            ok=outcome.ok, executed=outcome.executed, message="; ".join(messages), data=outcome.data
+            ok=outcome.ok and not failed,
+            executed=outcome.executed,
+            message="; ".join(messages),
+            data=outcome.data,
+            ends=outcome.ends,
         )
 
     def _typed(self, text: str | Secret) -> str:

@@ -82,6 +82,8 @@ def tested(prompt):
         return call("verdict", holds=said == status.group(1), reason=f"it reads {said!r}")
     if "answer" in tools:
         return call("answer", value=len(state["notes"]))
+    if "tap" in tools:
+        return call("tap", coordinate=centre(state, "save", image))
     return act(goal, state, image)
 """
 
@@ -102,7 +104,9 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def run(suite: pytest.Pytester, cache: str, change: str | None = None) -> pytest.RunResult:
+def run(
+    suite: pytest.Pytester, cache: str, change: str | None = None, *flags: str
+) -> pytest.RunResult:
     (suite.path / "app-state.json").unlink(missing_ok=True)  # what this run's app draws only
     launch = shlex.join([sys.executable, str(APP), "app-state.json"])
     return suite.runpytest_subprocess(
@@ -113,6 +117,7 @@ def run(suite: pytest.Pytester, cache: str, change: str | None = None) -> pytest
         f"--vl-launch={launch}" + (f" --change {change}" if change else ""),
         "--vl-max-steps=8",
         f"--vl-cache={cache}",
+        *flags,
         timeout=120,
     )
 
@@ -160,3 +165,25 @@ def test_a_changed_tk_app_goes_back_to_the_model_and_a_broken_one_fails(
         assert failing is None or f"UITestFailure: {failing}(" in out, (change, out[-3000:])
         assert calls(suite) >= 1, change  # the model looked at the changed screen
         assert pressed(suite) == buttons, change
+
+
+TAP = """
+def test_save(vl_agent):
+    vl_agent.tap("the Save button")
+"""
+
+
+@pytest.mark.parametrize("cache", ["off", "read"])
+def test_an_app_that_exits_during_a_verb_fails_that_verb(
+    suite: pytest.Pytester, cache: str
+) -> None:
+    """Save ends the app (exit code 3): the tap that pressed it fails, naming the exit, though
+    the click itself was done; the cached click, replayed, fails the same way."""
+    suite.makepyfile(test_note="")  # this suite's one test is the tap
+    suite.makepyfile(test_save=TAP)
+    if cache == "read":
+        run(suite, "update").assert_outcomes(passed=1)
+    result = run(suite, cache, "crash")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "UITestFailure: tap(" in out and "exited with code 3" in out, out[-3000:]

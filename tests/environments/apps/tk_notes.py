@@ -10,6 +10,7 @@ as a new release changed it, so a cached test meets a different app:
   focus     clicking the field opens a pop-up that takes the keyboard
   steal     clicking the field gives the keyboard to the status line, with nothing shown
   dropped   saving drops the note's last letter ("Call Bo")
+  crash     saving ends the app at once (exit code 3)
 
     python tk_notes.py STATE [--change KIND]    # an 800x600 window at +0+0
 
@@ -28,7 +29,8 @@ import tkinter as tk
 parser = argparse.ArgumentParser()
 parser.add_argument("state")
 parser.add_argument(
-    "--change", choices=("move", "rename", "delete", "status", "modal", "focus", "steal", "dropped")
+    "--change",
+    choices=("move", "rename", "delete", "status", "modal", "focus", "steal", "dropped", "crash"),
 )
 args = parser.parse_args()
 CHANGE = args.change
@@ -112,6 +114,8 @@ def pressed(name: str) -> None:
 
 def save() -> None:
     pressed(button.cget("text"))
+    if CHANGE == "crash":
+        os._exit(3)
     text = entry.get().strip()
     notes = STATE["notes"]
     assert isinstance(notes, list)
