@@ -19,7 +19,7 @@ from vlagent.agent.core.context import RunContext, RunListener
 from vlagent.agent.core.history import HistoryWindow
 from vlagent.agent.core.policy import Policy
 from vlagent.agent.core.run import Run
-from vlagent.agent.core.steps import EpisodeOver, RunResult, Step
+from vlagent.agent.core.steps import INTERRUPTED, EpisodeOver, RunResult, Step
 from vlagent.agent.runtimes.base import Runtime
 from vlagent.agent.trajectory import Recorder
 from vlagent.agent.trajectory.recorder import Fsync, Keep
@@ -37,7 +37,7 @@ def _until_finished(run: Run) -> None:
         while not run.finished:
             run.step()
     except KeyboardInterrupt:
-        run.close("aborted", "interrupted by the user")
+        run.close("aborted", INTERRUPTED)
 
 
 class Agent:
@@ -149,7 +149,7 @@ class Agent:
             run.close("aborted", "cancelled")
             raise
         except KeyboardInterrupt:
-            run.close("aborted", "interrupted by the user")
+            run.close("aborted", INTERRUPTED)
         return run.close()
 
     # -- episodes --------------------------------------------------------------------------------

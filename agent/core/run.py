@@ -34,7 +34,7 @@ from vlagent.agent.core.deadline import (
 from vlagent.agent.core.history import RunHistory
 from vlagent.agent.core.recording import StepLines, end_record, header_record
 from vlagent.agent.core.stepping import Stepping
-from vlagent.agent.core.steps import Decision, RunFinished, RunResult, Status, Step
+from vlagent.agent.core.steps import INTERRUPTED, Decision, RunFinished, RunResult, Status, Step
 from vlagent.agent.core.thinking import ask, ms_since, render
 from vlagent.agent.trajectory.recorder import RecorderError
 from vlagent.agent.trajectory.records import Outcome
@@ -309,7 +309,7 @@ class Run(Stepping):
         try:
             return work()
         except KeyboardInterrupt:
-            self._finish("aborted", "interrupted by the user")
+            self._finish("aborted", INTERRUPTED)
         except RunAborted as exc:
             self._finish("aborted", str(exc))
         except (EnvironmentFault, EnvironmentUnavailable) as exc:

@@ -72,6 +72,10 @@ class Step(BaseModel):
         return self.error is None and self.result is not None and self.result.executed
 
 
+INTERRUPTED = "interrupted by the user"
+"""The reason of a run that Ctrl-C (or SIGTERM) ended: ``status`` aborted."""
+
+
 @dataclass
 class RunResult:
     """How a run ended. ``reason`` is one line for people; ``answer`` is set by ``answer``."""
@@ -87,6 +91,11 @@ class RunResult:
     @property
     def succeeded(self) -> bool:
         return self.status in ("success", "answered")
+
+    @property
+    def interrupted(self) -> bool:
+        """Ended by Ctrl-C: a caller that runs more (a test session) stops too."""
+        return self.status == "aborted" and self.reason == INTERRUPTED
 
 
 class RunFinished(VlagentError, RuntimeError):

@@ -316,7 +316,10 @@ class UITester(Gestures):
         run_dir: Path | None,
         prefix: str = "",
         calls: int | None = None,
-    ) -> UITestFailure:
+    ) -> UITestFailure | KeyboardInterrupt:
+        """What a failed verb raises: its one-line reason, screenshot and report; for a run
+        Ctrl-C ended, a KeyboardInterrupt (after the evidence is noted), so the session stops
+        as pytest stops on Ctrl-C, not one test failing and the next one starting."""
         from vlagent.agent.cli.terminal import terminal_text
 
         step = result.steps[-1].index if result.steps else None
@@ -333,6 +336,8 @@ class UITester(Gestures):
             lines.append(f"screenshot: {record.screenshot}")
         if record.report is not None:
             lines.append(f"report: {record.report}")
+        if result.interrupted:
+            return KeyboardInterrupt("\n".join(lines))
         return UITestFailure("\n".join(lines))
 
     def close(self) -> None:

@@ -386,6 +386,43 @@ def test_home(vl_agent):
         assert calls(suite) == 1  # the check went to the conftest's model
 
 
+def test_ctrl_c_while_the_model_thinks_stops_the_session(suite: pytest.Pytester) -> None:
+    """Ctrl-C lands in a verb's model call: the session stops there, as pytest stops on Ctrl-C,
+    not one test failing and the next one starting."""
+    suite.makeconftest(
+        CONFTEST
+        + """
+
+import signal
+import time
+import model
+
+def pressing_ctrl_c(prompt):
+    if "ctrl-c" in prompt.text():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(10)
+    return model.tested(prompt)
+
+@pytest.fixture(scope="session")
+def vl_model():
+    return pressing_ctrl_c
+"""
+    )
+    suite.makepyfile(
+        test_interrupted="""
+def test_first(vl_agent):
+    vl_agent.act("open Notes; ctrl-c is pressed while the model thinks")
+
+def test_second(vl_agent):
+    vl_agent.check("the home screen is shown")
+"""
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", timeout=240)
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()[-3000:]
+    assert "KeyboardInterrupt" in result.stdout.str()
+    assert calls(suite) == 0  # the second test never asked the model
+
+
 def test_usage_errors_are_one_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(vl_agent):\n    pass\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
