@@ -41,6 +41,7 @@ from vlagent.environments.base import (
     EnvironmentFault,
     EnvironmentUnavailable,
     Observation,
+    release_all,
 )
 from vlagent.environments.lock import DeviceLock, serial_identity
 from vlagent.environments.registry import Option
@@ -351,12 +352,20 @@ class AndroidEnvironment(DeviceCommands, Environment):
 
     def close(self) -> None:
         self.closed = True
-        self._server.release()
-        if hasattr(self, "channel"):
-            self.channel.close()
+        # Each part is released whatever the others do (a vanished device, a dead server).
+        release_all(
+            self._server.release,
+            self.channel.close if hasattr(self, "channel") else lambda: None,
+            self._release_lock,
+            self._close_embedded,
+        )
+
+    def _release_lock(self) -> None:
         lock, self._lock = getattr(self, "_lock", None), None
         if lock is not None:
             lock.release()
+
+    def _close_embedded(self) -> None:
         embedded, self.embedded = self.embedded, None
         if embedded is not None:
             embedded.close()

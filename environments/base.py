@@ -185,6 +185,20 @@ class ActionResult:
     ends: RunEnd | None = None
 
 
+def release_all(*steps: Callable[[], object]) -> None:
+    """Run every cleanup step, even after one fails (the X server died under a screen grabber,
+    a device vanished): a step that raises must not leave the ones after it undone (a launched
+    program running, a lock held). The first failure is raised once all have run."""
+    failure: BaseException | None = None
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:  # the rest still runs; the first is told
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+
+
 def run_handler(handler: Handler, action: BaseModel) -> ActionResult:
     """Execute ``action`` with its tool's handler. The handler may return None, a message or an
     :class:`ActionResult`; a ``ValueError`` it raises is a failed action whose message the model

@@ -38,6 +38,7 @@ from vlagent.environments.base import (
     EnvironmentUnavailable,
     Observation,
     RunAborted,
+    release_all,
 )
 from vlagent.environments.change import beyond_a_caret, settle
 from vlagent.environments.desktop_input import PyAutoGuiInput
@@ -371,9 +372,19 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
         if self.closed:
             return
         self.closed = True
+        # Each part goes whatever the others do (with the X server dead, the grabber raises).
+        release_all(
+            self._close_connections,
+            self._launched.stop if self._launched is not None else lambda: None,
+            self._xvfb.stop if self._xvfb is not None else lambda: None,
+            self._release_lock,
+        )
+
+    def _close_connections(self) -> None:
         shooter = getattr(self._local, "mss", None)
         if shooter is not None:
-            shooter.close()
+            with contextlib.suppress(Exception):  # a display that died takes it along
+                shooter.close()
         if getattr(self, "_blocks_before", None) is not None:
             getattr(Image, "core").set_blocks_max(self._blocks_before)
             self._blocks_before = None
@@ -382,10 +393,8 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
             with contextlib.suppress(Exception):  # a display that died takes its connection along
                 self._give_keys_back()
                 connection.close()
-        if self._launched is not None:
-            self._launched.stop()
-        if self._xvfb is not None:
-            self._xvfb.stop()
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+
+    def _release_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()

@@ -11,7 +11,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from vlagent.environments.base import EnvironmentUnavailable
+from tests.environments.test_desktop import require
+from vlagent.environments.base import EnvironmentFault, EnvironmentUnavailable
 from vlagent.environments.change import SETTLE_POLL_S, SETTLE_QUIET_S, beyond_a_caret, settle
 from vlagent.environments.desktop import DesktopEnvironment
 from vlagent.environments.launched import LaunchedProgram, exit_words, on_exit
@@ -445,3 +446,52 @@ def test_a_launcher_that_returns_at_once_is_run_against_only_under_continue(
             launch_and_wait(program, pixels)
     else:
         launch_and_wait(program, pixels)
+
+
+def test_when_the_x_server_dies_close_still_stops_the_launched_program(tmp_path: Path) -> None:
+    """The X server gone under the screen grabber (Ctrl-C took it, it crashed): closing the
+    environment still stops what it launched and frees the display's lock."""
+    require("Xvfb", "xterm")
+    pid_file = tmp_path / "helper.pid"
+    env = DesktopEnvironment(
+        xvfb="640x480", launch=f"sh -c 'sleep 777 & echo $! > {pid_file}; exec xterm'"
+    )
+    env.observe()  # the grabber is open on the display
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    helper = int(pid_file.read_text())
+    assert env._xvfb is not None
+    env._xvfb.process.kill()
+    env._xvfb.process.wait(timeout=10)
+    with pytest.raises(EnvironmentFault):  # the grabber's connection is broken now
+        env.observe()
+    env.close()
+    deadline = time.monotonic() + 10
+    while not _gone(helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(helper)
+    assert env._lock is None  # the display's lock was given back
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=6))
+def test_every_cleanup_step_runs_and_the_first_failure_is_raised(fails: list[bool]) -> None:
+    from vlagent.environments.base import release_all
+
+    ran: list[int] = []
+
+    def step(i: int, fail: bool) -> Callable[[], None]:
+        def run() -> None:
+            ran.append(i)
+            if fail:
+                raise OSError(f"step {i}")
+
+        return run
+
+    steps = [step(i, fail) for i, fail in enumerate(fails)]
+    if any(fails):
+        with pytest.raises(OSError, match=f"step {fails.index(True)}$"):
+            release_all(*steps)
+    else:
+        release_all(*steps)
+    assert ran == list(range(len(fails)))
