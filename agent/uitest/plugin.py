@@ -9,7 +9,6 @@ Importing it is cheap: models, devices and displays are opened by the fixtures t
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -246,7 +245,7 @@ def vl_agent(
     model = load_named(mark.model, config) if isinstance(mark.model, str) else mark.model
     runtime, dialect = model_of(vl_model if model is None else model)
     mode = _option(config, "--vl-trajectory")
-    runs = None if mode == "off" else _runs_root(config) / _safe(node.nodeid)
+    runs = None if mode == "off" else folder_of(_runs_root(config), node.nodeid)
     if runs is not None:
         shutil.rmtree(runs, ignore_errors=True)  # this test's runs from an earlier session
     cache_mode = mark.cache or _option(config, "--vl-cache")
@@ -302,7 +301,3 @@ def _cache_dir(config: pytest.Config, node: pytest.Item) -> Path:
 def _runs_root(config: pytest.Config) -> Path:
     given = Path(_option(config, "--vl-runs"))
     return given if given.is_absolute() else Path(config.rootpath) / given
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:120] or "test"

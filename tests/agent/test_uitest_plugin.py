@@ -17,6 +17,7 @@ from PIL import Image
 
 from tests.environments.android_fixtures import AdbServer
 from tests.environments.test_desktop import require
+from vlagent.agent.uitest.plans import folder_of
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "ui-tests" / "phone"
 
@@ -162,8 +163,8 @@ def test_each_verb_passes_and_fails_with_a_message_that_names_step_reason_and_re
     assert len(failing) >= 4 and all(Path(p).is_file() and str(runs) in p for p in failing)
     assert re.search(r"screenshot: \S+/screens/000000\.png", out)
     kept = sorted(
-        p.name for p in runs.iterdir() if p.is_dir()
-    )  # retain-on-failure: the failing tests' folders only, and the session's index of them
+        p.name.rsplit("-", 1)[0] for p in runs.iterdir() if p.is_dir()
+    )  # (less the id's digest) retain-on-failure: the failing tests' folders only, and the session's index of them
     assert (runs / "index.html").is_file()
     assert kept == sorted(
         f"test_verbs.py_{n}"
@@ -193,13 +194,17 @@ def test_fails(vl_agent):
     result.assert_outcomes(passed=1, failed=1)
     folder = suite.path / "kept"
     found = (
-        sorted(p.name.removeprefix("test_modes.py_") for p in folder.iterdir() if p.is_dir())
+        sorted(
+            p.name.removeprefix("test_modes.py_").rsplit("-", 1)[0]
+            for p in folder.iterdir()
+            if p.is_dir()
+        )
         if folder.exists()
         else []
     )
     assert found == kept
     for name in kept:
-        run_dir = folder / f"test_modes.py_{name}" / "01-check"
+        run_dir = folder_of(folder, f"test_modes.py::{name}") / "01-check"
         lines = (run_dir / "trajectory.jsonl").read_text().splitlines()
         assert (
             json.loads(lines[-1])["type"] == "end"
@@ -421,6 +426,44 @@ def test_second(vl_agent):
     assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()[-3000:]
     assert "KeyboardInterrupt" in result.stdout.str()
     assert calls(suite) == 0  # the second test never asked the model
+
+
+def test_two_tests_whose_ids_read_alike_keep_their_own_runs_and_reports(
+    suite: pytest.Pytester,
+) -> None:
+    """Parameters that differ only in characters a folder name cannot hold ("milk eggs",
+    "milk/eggs"): each failing test keeps its own run folder and report."""
+    suite.makeconftest(
+        CONFTEST
+        + """
+
+import json
+
+def judge(prompt):
+    goal = prompt.text().split("The user query: ", 1)[-1].split("<image", 1)[0].strip()
+    said = {"holds": False, "reason": "it judged: " + goal}
+    return '<tool_call>' + json.dumps({"name": "verdict", "arguments": said}) + '</tool_call>'
+
+@pytest.fixture(scope="session")
+def vl_model():
+    return judge
+"""
+    )
+    suite.makepyfile(
+        test_items="""
+import pytest
+
+@pytest.mark.parametrize("item", ["milk eggs", "milk/eggs", "milk?eggs"])
+def test_item(vl_agent, item):
+    vl_agent.check(f"the list shows {item}")
+"""
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--vl-runs=runs", timeout=240)
+    result.assert_outcomes(failed=3)
+    reports = sorted((suite.path / "runs").glob("*/*-check/report.html"))
+    assert len(reports) == 3
+    for item in ("milk eggs", "milk/eggs", "milk?eggs"):
+        assert sum(f"shows {item}" in r.read_text(encoding="utf-8") for r in reports) == 1
 
 
 def test_usage_errors_are_one_line(pytester: pytest.Pytester) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from vlagent.agent.uitest.plans import folder_of
+
 EXAMPLES = Path(__file__).parents[2] / "examples" / "ui-tests" / "phone"
 
 # The example suite's colour-finding phone model, plus what a model that reads the screen does:
@@ -369,14 +371,18 @@ def test_single_shot_verbs_reports_and_junit(suite: pytest.Pytester) -> None:
     assert "hover has no action on mobile_use: use a desktop environment" in out
     # The plain assert names the last screenshot and the test's report.
     shot = re.search(r"last screenshot: (\S+\.png)", out)
-    page = re.search(r"report: (\S+test_a_plain_assert/report\.html)", out)
+    page = re.search(r"report: (\S+test_a_plain_assert-[0-9a-f]+/report\.html)", out)
     assert shot and Path(shot.group(1)).is_file() and page and Path(page.group(1)).is_file()
     xml = (suite.path / "out.xml").read_text()
-    assert re.search(r'<property name="vl_report" value="[^"]+test_verbs/report\.html"', xml)
+    assert re.search(
+        r'<property name="vl_report" value="[^"]+test_verbs-[0-9a-f]+/report\.html"', xml
+    )
 
     run(suite, "--vl-cache=read", *args).assert_outcomes(passed=1, failed=2)
     assert calls(suite) == 0  # every grounded verb and the query from the cache
-    report = (suite.path / "vl-runs" / "test_verbs.py_test_verbs" / "report.html").read_text()
+    report = (
+        folder_of(suite.path / "vl-runs", "test_verbs.py::test_verbs") / "report.html"
+    ).read_text()
     verbs = re.findall(r"<h2>\d+\. (\w+)\(", report)
     assert (
         verbs
@@ -385,7 +391,7 @@ def test_single_shot_verbs_reports_and_junit(suite: pytest.Pytester) -> None:
     assert "from the cache: no model was called" in report and "max-width:1240px" in report
     index = (suite.path / "vl-runs" / "index.html").read_text()
     assert index.count("<tr>") == 4 and "test_verbs.py::test_verbs" in index
-    step = suite.path / "vl-runs" / "test_verbs.py_test_verbs" / "01-tap" / "report.html"
+    step = folder_of(suite.path / "vl-runs", "test_verbs.py::test_verbs") / "01-tap" / "report.html"
     assert "no model was called for this step" in render(step.parent)
 
 
