@@ -77,7 +77,9 @@ class Stepping:
             self._after(step, None)
             return decision
         call, action = found
-        if self._looping(step, obs):
+        # A late decision is never executed: the scene it repeats on is unchanged because the
+        # robot held still, as told, so it is no sign of a stuck model.
+        if not late and self._looping(step, obs):
             self._after(step, None)
             return decision
         number = self.history.add(call)

@@ -289,3 +289,33 @@ def test_an_async_decision_has_a_deadline_and_its_late_answer_is_recorded_unexec
     asyncio.run(control_loop())
     steps = read_trajectory(tmp_path / "run").steps
     assert [s.executed for s in steps] == [False, True] and len(env.log) == 1
+
+
+class QuickSlowModel(ScriptedRuntime):
+    def generate(self, batch: list[Prompt]) -> list[Completion]:
+        time.sleep(0.3)  # always past the deadline below
+        return super().generate(batch)
+
+
+def test_late_decisions_the_robot_held_still_for_are_not_a_loop(tmp_path: Path) -> None:
+    """The same action decided late again and again, on a scene unchanged because the robot held
+    still as told: never executed, so never counted as a model stuck in a loop."""
+    env = MemoryEnvironment(size=(320, 240), space="mobile")
+    answers = [tool_call(action="click", coordinate=[100, 100])] * 12
+    agent = Agent(
+        QuickSlowModel(answers),
+        get_dialect("qwen2-vl"),
+        env,
+        recorder=Recorder(tmp_path / "run"),
+        limits=Limits(max_steps=20, max_repeats=3),
+    )
+    with agent.start("hold") as run:
+        for _ in range(10):  # each tick waits long enough for the last tick's late answer
+            decision = run.decide(deadline_s=0.2)
+            assert not run.finished, run.result
+            assert decision is None or decision.action is None  # late: nothing to execute
+        run.close()
+    steps = read_trajectory(tmp_path / "run").steps
+    assert len(steps) >= 4 and all(not s.executed for s in steps)
+    assert all(s.error is None or s.error.kind != "loop" for s in steps)
+    assert env.log == []
