@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import secrets
 import stat
@@ -293,3 +294,27 @@ def open_lock_file(folder: Path, name: str) -> int:
 def touch_file(folder: Path, name: str) -> None:
     """Make the empty file ``folder/name`` if it is not there, never through a link."""
     os.close(open_lock_file(folder, name))
+
+
+def json_text(value: object, indent: int | None = None) -> str:
+    """``value`` as JSON text that any UTF-8 file takes: characters as they are, but where a lone
+    surrogate is in a string (a ``\\ud800`` escape read from a file or a model's answer), the
+    whole as ASCII escapes (strict UTF-8 would refuse the write and lose the line)."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=indent)
+    return text
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8 for a page or a log: a lone surrogate (a ``\\ud800`` escape read from a
+    file or a model's answer) is written as U+FFFD, never an encoding error that loses the file."""
+    return text.encode("utf-8", "replace")
+
+
+def sound_text(text: str) -> str:
+    """``text`` as any UTF-8 file or table takes it (a parquet column): lone surrogates as
+    U+FFFD."""
+    return utf8(text).decode("utf-8")

@@ -12,6 +12,7 @@ computed on.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
@@ -244,18 +245,45 @@ def _check_episodes(found: list[Episode], account: _Account) -> list[Episode]:
 
 
 def _episode_problem(episode: Episode) -> str | None:
+    """What makes ``episode`` damaged (the one check every format's episodes pass), or None."""
     if not episode.steps:
         return "it has no steps: nothing to score"
     indices = [step.index for step in episode.steps]
     if len(set(indices)) != len(indices):
         return "two of its steps have the same step number"
+    numbered = indices + [index for index, _ in episode.skipped_steps]  # a run's failed steps
+    if sorted(numbered) != list(range(len(numbered))):
+        missing = sorted(set(range(max(numbered) + 1)) - set(numbered))
+        return f"its steps are numbered {_ranges(indices)}: step {_ranges(missing)} is missing"
+    if episode.length is not None and episode.length != len(numbered):
+        return f"it says it has {episode.length} steps, and {len(indices)} are there"
+    bare = [step.index for step in episode.steps if not step.instruction]
+    if bare and len(bare) < len(episode.steps):  # low-level prompts mixed with high-level ones
+        return (
+            f"step {_ranges(bare)} has no step instruction where the others have one "
+            "(--level high leaves them all out)"
+        )
     for step in episode.steps:
         try:
-            with Image.open(step.image):  # opening reads the header: that is the check
-                pass
-        except (OSError, ValueError) as exc:
+            _check_image(step.image)
+        except (OSError, ValueError, SyntaxError) as exc:
             return f"the screenshot of step {step.index} is unreadable ({type(exc).__name__})"
     return None
+
+
+def _check_image(image: Any) -> None:
+    """The whole image read: a PNG's every chunk against its checksum (as fast as reading the
+    file; a download cut short fails here), any other format decoded."""
+    with Image.open(image) as opened:
+        if opened.format == "PNG":
+            opened.verify()
+        else:
+            opened.load()
+
+
+def _ranges(numbers: list[int]) -> str:
+    shown = sorted(numbers)
+    return ", ".join(map(str, shown)) if len(shown) <= 6 else f"{shown[0]}…{shown[-1]}"
 
 
 def _apply_split(
@@ -339,7 +367,7 @@ def content_hash(root: Path, files: list[Path], episodes: list[Episode]) -> str:
                 paths.add(image)
     digest = hashlib.sha256()
     for path in sorted(paths, key=lambda p: _relative(p, base)):
-        digest.update(_relative(path, base).encode("utf-8") + b"\0")
+        digest.update(os.fsencode(_relative(path, base)) + b"\0")  # any name the disk holds
         digest.update(_file_hash(path).encode("ascii") + b"\n")
     return "sha256:" + digest.hexdigest()
 

@@ -48,6 +48,7 @@ def load_aitz(path: Path) -> Episode:
             goal=str(first["instruction"]),
             source=str(path),
             category=_aitz_category(first),
+            length=int(first["episode_length"]) if "episode_length" in first else None,
         )
         for raw in sorted(steps, key=lambda s: int(s["step_id"])):
             image = _find_image(path.parent, str(raw["image_path"]))

@@ -59,6 +59,8 @@ class Episode:
     """The dataset's own grouping (AITZ / AITW subset such as GOOGLE_APPS; empty when none)."""
     skipped_steps: list[tuple[int, str]] = field(default_factory=list)
     """Recorded steps that are no gold step (a run's failed step), with why: kept in the record."""
+    length: int | None = None
+    """How many steps the file says the episode has (AITZ's ``episode_length``), when it says."""
 
 
 def kind_of(tool: str, arguments: dict[str, Any]) -> str:

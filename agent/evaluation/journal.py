@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vlagent.tools.errors import VlagentError
+from vlagent.tools.files import json_text
 
 RUN = "run.json"
 # How a run is asked, not what it answers: a resume may change these (a slow server wants a longer
@@ -108,5 +109,5 @@ def read_journal(out: Path) -> dict[str, Any]:
 
 def _write(path: Path, journal: dict[str, Any]) -> None:
     scratch = path.with_suffix(".json.tmp")
-    scratch.write_text(json.dumps(journal, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    scratch.write_text(json_text(journal, indent=2) + "\n", encoding="utf-8")
     scratch.replace(path)

@@ -23,7 +23,7 @@ from vlagent.agent.evaluation.scoring import Scorer
 from vlagent.agent.evaluation.summary import summarize
 from vlagent.agent.runtimes.base import Runtime, RuntimeFailure
 from vlagent.prompts import Dialect
-from vlagent.tools.files import MissingFile, read_inside
+from vlagent.tools.files import MissingFile, json_text, read_inside
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"
@@ -49,9 +49,7 @@ def _rewrite(path: Path, predictions: list[dict[str, Any]]) -> None:
     """Replace ``path`` with just ``predictions`` (temp file + rename), so that new lines are not
     appended to the fragment of a torn one."""
     scratch = path.with_suffix(".jsonl.tmp")
-    scratch.write_text(
-        "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions), encoding="utf-8"
-    )
+    scratch.write_text("".join(json_text(p) + "\n" for p in predictions), encoding="utf-8")
     scratch.replace(path)
 
 
@@ -143,9 +141,7 @@ def _write_metrics(
         "finished": now(),
         "resumes": journal["resumes"],
     }
-    (out / METRICS).write_text(
-        json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (out / METRICS).write_text(json_text(metrics, indent=2) + "\n", encoding="utf-8")
     return metrics
 
 
@@ -251,7 +247,7 @@ def _keeper(
     def keep(lines: list[dict[str, Any]]) -> None:
         nonlocal finished, in_a_row
         for line in lines:
-            sink.write(json.dumps(line, ensure_ascii=False) + "\n")
+            sink.write(json_text(line) + "\n")
             in_a_row = in_a_row + 1 if line.get("failed") else 0
         sink.flush()
         done.extend(lines)

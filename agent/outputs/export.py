@@ -36,6 +36,7 @@ from vlagent.agent.trajectory.files import (
     write_inside,
 )
 from vlagent.tools.errors import VlagentError
+from vlagent.tools.files import sound_text
 
 CODEBASE_VERSION = "v3.0"
 DATA_FILE = "data/chunk-000/file-000.parquet"
@@ -154,7 +155,7 @@ def _add_episode(
 ) -> None:
     """One run as the next episode: its goal as a task, its steps as frames."""
     _check_tools(dataset, run_dir, trajectory)
-    goal = trajectory.header.goal
+    goal = sound_text(trajectory.header.goal)  # a parquet column takes no lone surrogate
     if goal not in dataset.tasks:
         dataset.tasks.append(goal)
     episode = len(dataset.episodes)

@@ -33,6 +33,7 @@ from vlagent.agent.trajectory.files import (
     read_inside,
     write_file,
 )
+from vlagent.tools.files import utf8
 
 REPORT_FILE = "report.html"
 CSP = (
@@ -107,7 +108,7 @@ def _write_page(path: Path, *parts: Iterable[str]) -> Path:
     def write(sink: BinaryIO) -> None:
         for part in parts:
             for text in part:
-                sink.write(text.encode("utf-8"))
+                sink.write(utf8(text))
 
     return write_file(path, write)
 

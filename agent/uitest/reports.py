@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vlagent.agent.core.steps import RunResult
+from vlagent.tools.files import utf8
 from vlagent.tools.secrets import redact
 
 CACHED_PHASES = ("generate.replay", "generate.cache")
@@ -149,7 +150,7 @@ def write_test_report(folder: Path, node_id: str, outcome: str, journal: list[Ve
     )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / TEST_REPORT
-    path.write_text(_page(node_id, body), encoding="utf-8")
+    path.write_bytes(utf8(_page(node_id, body)))
     return path
 
 
@@ -173,5 +174,5 @@ def write_index(root: Path, tests: list[tuple[str, str, Path | None]]) -> Path:
     )
     root.mkdir(parents=True, exist_ok=True)
     path = root / INDEX
-    path.write_text(_page("UI tests", body), encoding="utf-8")
+    path.write_bytes(utf8(_page("UI tests", body)))
     return path

@@ -11,6 +11,7 @@ import gzip
 import json
 import shlex
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -823,3 +824,62 @@ def test_a_link_in_a_dataset_is_accounted_for_never_dropped(tmp_path: Path, link
     record = read_dataset(folder, skip_damaged=True).record
     assert [s["file"] for s in record["skipped"]] == ["linked"]
     assert record["episodes_found"] == 1
+
+
+# -- damage inside an episode: every kind refused, or skipped and recorded ------------------------
+
+
+def _cut_screenshot(folder: Path, keep: int) -> None:
+    shot = sorted(folder.glob("*.png"))[1]
+    shot.write_bytes(shot.read_bytes()[:keep])
+
+
+def _drop_aitz_steps(folder: Path, kept: list[int]) -> None:
+    (episode,) = folder.glob("*.json")
+    steps = json.loads(episode.read_text())
+    episode.write_text(json.dumps([s for s in steps if s["step_id"] in kept]))
+
+
+def _short_instructions(folder: Path, count: int) -> None:
+    (episode,) = folder.glob("*.json")
+    data = json.loads(episode.read_text())
+    data["step_instructions"] = data["step_instructions"][:count]
+    episode.write_text(json.dumps(data))
+
+
+DAMAGE: dict[str, tuple[str, Callable[[Path], None], str]] = {
+    "a screenshot cut short": ("aitz", lambda f: _cut_screenshot(f, 2000), "unreadable"),
+    "a screenshot cut near its end": ("aitz", lambda f: _cut_screenshot(f, -40), "unreadable"),
+    "a step missing in the middle": ("aitz", lambda f: _drop_aitz_steps(f, [0, 2, 3]), "missing"),
+    "the first step missing": ("aitz", lambda f: _drop_aitz_steps(f, [1, 2, 3]), "missing"),
+    "the last step missing": ("aitz", lambda f: _drop_aitz_steps(f, [0, 1, 2]), "says it has 4"),
+    "step instructions for some steps": (
+        "androidcontrol",
+        lambda f: _short_instructions(f, 2),
+        "no step instruction",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damage_inside_an_episode_is_refused_or_skipped_never_scored(
+    tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A screenshot whose file is cut short, a gap in the step numbers, fewer steps than the
+    episode says it has, step instructions for only some steps: a dataset error (exit 3), or
+    with --skip-damaged the episode is left out and listed, never scored as the model's fault."""
+    kind, make, words = DAMAGE[damage]
+    if kind == "aitz":
+        data = Path(shutil.copytree(AITZ, tmp_path / "data"))
+    else:
+        data = androidcontrol_json(tmp_path / "data", [CONTROL_ACTIONS[:4]])
+    make(data)
+    learn(AITZ)
+    assert evaluate(data, tmp_path / "out", "--level", "low") == 3
+    error = capsys.readouterr().err
+    assert words in error and "--skip-damaged" in error, error
+    code = evaluate(data, tmp_path / "skip", "--level", "low", "--skip-damaged")
+    assert code == 3  # the one episode left out: nothing to score
+    assert (
+        "no episode" in capsys.readouterr().err or not (tmp_path / "skip" / "metrics.json").exists()
+    )

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -355,3 +356,34 @@ def test_a_genuine_bug_is_still_exit_70(monkeypatch: pytest.MonkeyPatch, recorde
     assert exitcodes.code_for(ValueError("a bug")) == exitcodes.INTERNAL
     assert exitcodes.code_for(RecursionError()) == exitcodes.INTERNAL
     assert exitcodes.code_for(IsADirectoryError(21, "Is a directory")) == exitcodes.SETUP
+
+
+def _text_fields(records: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every place a recording holds free text (the goal, the model's words, typed text, the
+    reason it ended): where a file or a model may carry a lone surrogate."""
+    for record in records:
+        for key in ("goal", "output_text", "prompt_text", "reason"):
+            if isinstance(record.get(key), str):
+                yield record, key
+        action = record.get("action") or {}
+        for part in ("model", "normalized", "device"):
+            if isinstance(action.get(part, {}).get("text"), str):
+                yield action[part], "text"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_lone_surrogates_in_a_recordings_text_are_written_not_a_crash(
+    command: str, recorded: Path, answers: str
+) -> None:
+    """Every file a command writes (predictions, metrics, the journal, reports) takes text that
+    holds a lone surrogate, as the trajectory itself did."""
+    run = _copy(recorded)
+    records = _records(run)
+    fields = list(_text_fields(records))
+    assert len(fields) >= 5
+    for holder, key in fields:
+        holder[key] += "\ud800"
+    (run / "trajectory.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    code, out, err = cli(*_commands(run, answers)[command])
+    assert_handled(code, out, err)
+    assert code == 0 or command == "replay", err  # replay: the typed text now differs
