@@ -9,6 +9,7 @@ the test's marker, never a traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -40,8 +41,13 @@ class Marked(NamedTuple):
     model: Any = None
 
 
+# The options an environment's errors name, as ``agent run`` spells them; under pytest they are
+# the plugin's own (--vl-xvfb), so that the advice in a message can be followed as written.
+_RUN_FLAGS = re.compile(r"(?<![\w-])--(xvfb|display|launch|serial|settle)(?![\w-])")
+
+
 def usage(message: str) -> pytest.UsageError:
-    return pytest.UsageError(f"vlagent: {message}")
+    return pytest.UsageError("vlagent: " + _RUN_FLAGS.sub(r"--vl-\1", message))
 
 
 def marked(node: pytest.Item) -> Marked:

@@ -181,6 +181,8 @@ def vl_desktop(pytestconfig: pytest.Config) -> Iterator[Environment]:
     from vlagent.environments.desktop import DesktopEnvironment
 
     display = _option(pytestconfig, "--vl-display")
+    if display and _option(pytestconfig, "--vl-xvfb"):
+        raise _usage("give --vl-display (an X display that runs) or --vl-xvfb (a private one)")
     xvfb = None if display else (_option(pytestconfig, "--vl-xvfb") or "1280x800")
     try:
         # Settled screens: a screenshot taken while the app still redraws is neither what the

@@ -492,6 +492,17 @@ def test_usage_errors_are_one_line(pytester: pytest.Pytester) -> None:
         "-p", "no:cacheprovider", "--vl-model", "python:m:f", "--vl-cache-dir", "plans", timeout=120
     )
     assert "vlagent: write --vl-cache-dir=plans (with '=')" in result.stderr.str()
+    pytester.makepyfile(model="def f(prompt):\n    return ''\n")
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    for flags, words in [
+        (["--vl-display=:919"], "--vl-xvfb 1280x800"),  # the advice names the plugin's options
+        (["--vl-display=:919", "--vl-xvfb=640x480"], "give --vl-display"),  # not one ignored
+    ]:
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "--vl-model=python:model:f", *flags, timeout=120
+        )
+        said = result.stdout.str() + result.stderr.str()
+        assert words in said and "--xvfb 1280x800" not in said.replace("--vl-xvfb", ""), said
 
 
 def test_a_device_by_serial(suite: pytest.Pytester, phone, adb_server: AdbServer) -> None:  # type: ignore[no-untyped-def]
