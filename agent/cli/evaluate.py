@@ -119,9 +119,9 @@ def evaluate_command(
     overrides, model = _overrides(model, chosen, scorer, ui_tree)
     scorer = scorer or chosen.scorer
     runtime, dialect = load_model_or_fail(model)
-    steps = sum(len(e.steps) for e in episodes)
+    scored, steps = _scored(episodes, set(choice.action_type or ()))
     console.print(
-        f"{_count(len(episodes), 'episode')}, {_count(steps, 'step')}  [dim]model "
+        f"{_count(scored, 'episode')}, {_count(steps, 'step')}  [dim]model "
         f"{terminal_text(model.model)} · dialect {terminal_text(dialect.name)} · protocol "
         f"{terminal_text(chosen.name)} · scorer {terminal_text(scorer)}[/dim]"
     )
@@ -360,3 +360,13 @@ def _print_account(metrics: dict[str, Any]) -> None:
         console.print(
             f"ignored files  {len(ignored)} (no episodes of this format; see metrics.json)"
         )
+
+
+def _scored(episodes: list[Any], kinds: set[str]) -> tuple[int, int]:
+    """The episodes and steps that will be scored: under --action-type, those of its types."""
+    from vlagent.agent.evaluation.gold import kind_of
+
+    steps = [
+        [s for s in e.steps if not kinds or kind_of(s.tool, s.arguments) in kinds] for e in episodes
+    ]
+    return sum(1 for kept in steps if kept), sum(len(kept) for kept in steps)

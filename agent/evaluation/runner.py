@@ -104,7 +104,10 @@ def evaluate(
     overrides = {**(overrides or {}), **({"benchmark": others} if others else {})}
     dataset = dataset or {"episodes_scored": len(episodes), "note": "episodes given by the caller"}
     kinds = set(policy.action_types)
-    items = _of_kinds([Item(e, s, i) for e in episodes for i, s in enumerate(e.steps)], kinds)
+    every = [Item(e, s, i) for e in episodes for i, s in enumerate(e.steps)]
+    items = _of_kinds(every, kinds)
+    if len(items) < len(every):  # the account says what is scored, not what was read
+        dataset = _narrowed(dataset, items, len(every) - len(items), kinds)
     out.mkdir(parents=True, exist_ok=True)
     identity = {
         **_model_identity(runtime, record or {}),
@@ -317,6 +320,20 @@ def _predict_all(
             for future in futures:
                 future.cancel()
             raise
+
+
+def _narrowed(
+    dataset: dict[str, Any], items: list[Item], left_out: int, kinds: set[str]
+) -> dict[str, Any]:
+    """The dataset's account once ``--action-type`` kept only ``items``."""
+    excluded = dict(dataset.get("excluded") or {})
+    excluded[f"steps not of --action-type {', '.join(sorted(kinds))}"] = left_out
+    return {
+        **dataset,
+        "episodes_scored": len({item.episode.id for item in items}),
+        "steps_scored": len(items),
+        "excluded": excluded,
+    }
 
 
 def _of_kinds(items: list[Item], kinds: set[str]) -> list[Item]:

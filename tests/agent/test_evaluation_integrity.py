@@ -883,3 +883,22 @@ def test_damage_inside_an_episode_is_refused_or_skipped_never_scored(
     assert (
         "no episode" in capsys.readouterr().err or not (tmp_path / "skip" / "metrics.json").exists()
     )
+
+
+@pytest.mark.parametrize("kinds", [["click"], ["home"], ["click", "swipe"]])
+def test_under_action_type_the_counts_say_what_was_scored(
+    tmp_path: Path, kinds: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console's count, the dataset account and the predictions agree: the steps of those
+    types, not every step read; the others are listed as excluded."""
+    learn(AITZ)
+    flags = [flag for kind in kinds for flag in ("--action-type", kind)]
+    assert evaluate(AITZ, tmp_path / "out", *flags) == 0
+    printed = capsys.readouterr().out
+    lines = lines_of(tmp_path / "out")
+    account = metrics_of(tmp_path / "out")["dataset"]
+    assert account["steps_scored"] == len(lines) == metrics_of(tmp_path / "out")["steps"]
+    assert account["episodes_scored"] == len({line["episode"] for line in lines})
+    left_out = sum(n for why, n in account["excluded"].items() if "--action-type" in why)
+    assert left_out + len(lines) == 4  # the episode's four steps
+    assert f"{len(lines)} step" in printed.splitlines()[0]
