@@ -47,7 +47,13 @@ from vlagent.environments.lock import DeviceLock, serial_identity
 from vlagent.environments.registry import Option
 from vlagent.environments.ui_tree import draw_marks, dump_package, for_model, parse_hierarchy
 from vlagent.tools import MobileUse, ToolSet, mobile_tools
-from vlagent.tools.keys import SYSTEM_BUTTON_NAMES, android_keycode
+from vlagent.tools.keys import (
+    KEY_MARK,
+    SYSTEM_BUTTON_NAMES,
+    android_keycode,
+    left_out_words,
+    typed_pieces,
+)
 
 log = logging.getLogger("vlagent.android")
 
@@ -288,12 +294,16 @@ class AndroidEnvironment(DeviceCommands, Environment):
         return ActionResult(ok=True, message=f"{kind} done")
 
     def _type(self, text: str) -> ActionResult:
-        if INPUT_TEXT_CHARACTERS.issuperset(text):
-            commands = typing_commands(text)
-            if commands:
-                self._shell_many(commands)
-            return ActionResult(ok=True, message="type done")
-        if not self.ime:
+        # The desktop's rule (tools/keys.typed_pieces): a line break is Enter whatever path the
+        # text around it takes, other keyed controls their keys, the rest of the controls left
+        # out and named; plain text goes by ``input text`` or, beyond its characters, ADB Keyboard.
+        pieces, left_out = typed_pieces(text, literal="\t")
+        wide = [
+            p
+            for p in pieces
+            if not p.startswith(KEY_MARK) and not INPUT_TEXT_CHARACTERS.issuperset(p)
+        ]
+        if wide and not self.ime:
             return ActionResult(
                 ok=False,
                 executed=False,
@@ -303,9 +313,21 @@ class AndroidEnvironment(DeviceCommands, Environment):
                     "the input method"
                 ),
             )
-        encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
-        self._shell(f"am broadcast -a ADB_INPUT_B64 --es msg {encoded}")
-        return ActionResult(ok=True, message="type done (through ADB Keyboard)")
+        commands: list[str] = []
+        for piece in pieces:
+            if piece.startswith(KEY_MARK):
+                commands.append(f"input keyevent KEYCODE_{android_keycode(piece[1:])}")
+            elif INPUT_TEXT_CHARACTERS.issuperset(piece):
+                commands += typing_commands(piece)
+            else:
+                encoded = base64.b64encode(piece.encode("utf-8")).decode("ascii")
+                commands.append(f"am broadcast -a ADB_INPUT_B64 --es msg {encoded}")
+        if commands:
+            self._shell_many(commands)
+        message = "type done (through ADB Keyboard)" if wide else "type done"
+        return ActionResult(
+            ok=True, message=f"{message}; {left_out_words(left_out)}" if left_out else message
+        )
 
     def _packages(self) -> list[str]:
         return re.findall(r"package:(\S+)", self._shell("pm list packages"))

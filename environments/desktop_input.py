@@ -17,6 +17,7 @@ from typing import Any
 from vlagent.environments.base import EnvironmentFault
 from vlagent.environments.xkeys import Keyboard
 from vlagent.tools import ComputerUse
+from vlagent.tools.keys import left_out_words
 
 PIXELS_PER_WHEEL_CLICK = 100
 """``scroll``/``hscroll`` ``pixels`` become wheel clicks: round(pixels / 100), at least one."""
@@ -72,8 +73,7 @@ class PyAutoGuiInput:
         elif kind == "type":
             left_out = self._keyboard().type(action.text or "")
             if left_out:
-                codes = ", ".join(f"U+{ord(c):04X}" for c in left_out[:5])
-                return f"type done; left out {len(left_out)} control character(s) ({codes}): no key"
+                return f"type done; {left_out_words(left_out)}"
         elif kind == "wait":
             time.sleep(action.time or 0)
         else:

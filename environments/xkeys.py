@@ -20,11 +20,11 @@ characters have no key and are left out, and the action's message names them.
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 from vlagent.environments.base import EnvironmentFault
+from vlagent.tools.keys import CONTROL_KEYS, KEY_MARK, typed_pieces
 
 REMAP_SETTLE_S = 0.05
 """After spare keycodes get their keysyms: the focused program is told the map changed (a
@@ -34,7 +34,6 @@ RELEND_AFTER_S = 0.5
 back: a busy program has handled the keys before its map changes under them."""
 
 RETURN, TAB, BACKSPACE, ESCAPE, DELETE, SHIFT_L = 0xFF0D, 0xFF09, 0xFF08, 0xFF1B, 0xFFFF, 0xFFE1
-_SPECIAL = {"\n": RETURN, "\r": RETURN, "\t": TAB, "\b": BACKSPACE, "\x1b": ESCAPE, "\x7f": DELETE}
 
 # Canonical key names (tools/keys.py) → X keysyms (X11 keysymdef.h, XF86keysym.h).
 KEYSYMS: dict[str, int] = {
@@ -76,6 +75,10 @@ Where = dict[int, tuple[int, int]]
 """keysym → (keycode, level): level 1 is pressed with Shift."""
 
 
+# The control characters a key types, as tools/keys.CONTROL_KEYS says for every device.
+_SPECIAL = {char: KEYSYMS[name] for char, name in CONTROL_KEYS.items()}
+
+
 def keysym_of(char: str) -> int:
     """The X keysym of ``char``: Latin-1 characters are their own code, the rest of Unicode is
     ``0x1000000 + code point`` (X11 keysymdef.h)."""
@@ -87,14 +90,15 @@ def keysym_of(char: str) -> int:
 
 def keystrokes(text: str) -> tuple[list[int], list[str]]:
     """The keysyms that type ``text``, one per character (``\\r\\n`` is one Enter), and the
-    characters no key types (control characters, lone surrogates), which are left out."""
+    characters no key types (control characters, lone surrogates), which are left out: the one
+    rule of tools/keys.typed_pieces, as the phone types too."""
+    pieces, left_out = typed_pieces(text)
     strokes: list[int] = []
-    left_out: list[str] = []
-    for char in text.replace("\r\n", "\n"):
-        if char not in _SPECIAL and unicodedata.category(char) in ("Cc", "Cs"):
-            left_out.append(char)
+    for piece in pieces:
+        if piece.startswith(KEY_MARK):
+            strokes.append(KEYSYMS[piece[1:]])
         else:
-            strokes.append(keysym_of(char))
+            strokes += [keysym_of(char) for char in piece]
     return strokes, left_out
 
 

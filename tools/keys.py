@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 
 # Canonical names (pyautogui's spelling where it has one).
 _NAMED = [
@@ -224,3 +225,49 @@ def android_keycode(name: str) -> str | None:
         return None
     found = _FROM_DESKTOP.get(desktop, desktop.upper())
     return found if found in _ANDROID_NAMES else None
+
+
+# -- control characters in typed text: one rule for every device ---------------------------------
+
+CONTROL_KEYS: dict[str, str] = {
+    "\n": "enter",
+    "\r": "enter",
+    "\t": "tab",
+    "\b": "backspace",
+    "\x1b": "esc",
+    "\x7f": "delete",
+}
+"""The control characters typed text may hold that a key types: a line break is Enter (``\\r\\n``
+is one), a tab Tab, ``\\b`` BackSpace, ESC Escape, DEL Delete. Any other control character (or a
+lone surrogate) has no key, and is left out (the step's message names it)."""
+
+
+def typed_pieces(text: str, literal: str = "") -> tuple[list[str], list[str]]:
+    """``text`` as the desktop and the phone type it: runs of plain characters, and between them
+    the canonical key names of :data:`CONTROL_KEYS` as one-item markers ``"\\0enter"``; and the
+    characters left out. ``literal``: control characters the device types as text itself
+    (Android's ``input text`` types a tab)."""
+    pieces: list[str] = []
+    left_out: list[str] = []
+    run: list[str] = []
+    for char in text.replace("\r\n", "\n"):
+        if char in literal:
+            run.append(char)
+        elif char in CONTROL_KEYS:
+            pieces += (["".join(run)] if run else []) + [KEY_MARK + CONTROL_KEYS[char]]
+            run = []
+        elif unicodedata.category(char) in ("Cc", "Cs"):
+            left_out.append(char)
+        else:
+            run.append(char)
+    return pieces + (["".join(run)] if run else []), left_out
+
+
+KEY_MARK = "\0"
+"""What starts a piece of :func:`typed_pieces` that is a key, not text (NUL is never typed)."""
+
+
+def left_out_words(left_out: list[str]) -> str:
+    """The message part that names the characters no key types."""
+    codes = ", ".join(f"U+{ord(c):04X}" for c in left_out[:5])
+    return f"left out {len(left_out)} control character(s) ({codes}): no key"

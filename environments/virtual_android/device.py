@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -21,6 +22,8 @@ from vlagent.environments.virtual_android.phone import Phone
 from vlagent.environments.virtual_android.profile import PROFILES, CostProfile
 from vlagent.environments.virtual_android.sh import Ran
 from vlagent.environments.virtual_android.sync import sync
+
+log = logging.getLogger("vlagent.virtual_android")
 
 _T = TypeVar("_T")
 
@@ -134,6 +137,8 @@ class _Connection:
             await handler(stream)
         except (asyncio.TimeoutError, ConnectionError):
             pass
+        except Exception as exc:  # a fault of the phone: this stream ends, the phone goes on
+            log.warning("the virtual phone failed a request: %s: %s", type(exc).__name__, exc)
         finally:
             stream.close()
             self.streams.pop(stream.local, None)

@@ -8,6 +8,7 @@ bounds, same text).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,12 +94,19 @@ def render_elements(
         if element.text:
             draw.text(
                 (left + 24, (top + bottom) // 2),
-                element.text,
+                _NOT_DRAWN.sub("", element.text),
                 fill=colour,
                 font=font(element.size),
                 anchor="lm",
             )
     return image
+
+
+# What uiautomator's dumper writes as "." (AccessibilityNodeInfoDumper.stripInvalidXMLChars):
+# characters XML cannot hold. NUL too, which it passes on and an XML reader refuses.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufdd0-\ufddf\ud800-\udfff]")
+# What the renderer draws of a text: no control character (the text engine fails on some).
+_NOT_DRAWN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def dump_elements(elements: list[Element]) -> str:
@@ -108,7 +116,7 @@ def dump_elements(elements: list[Element]) -> str:
         left, top, right, bottom = e.bounds
         attributes = {
             "index": str(index),
-            "text": e.text,
+            "text": _NOT_XML.sub(".", e.text),
             "resource-id": e.resource_id,
             "class": e.cls,
             "package": e.package,

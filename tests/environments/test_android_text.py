@@ -6,6 +6,7 @@ adb server."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -172,17 +173,54 @@ def test_any_typeable_text_types_exactly_on_the_virtual_phone(
 def test_text_input_text_cannot_type_goes_through_adb_keyboard(
     notes: AndroidEnvironment, phone: VirtualDevice
 ) -> None:
-    assert type_on(notes, phone, "tab\tand bell\x07 %s") == "tab\tand bell\x07 %s"
-    assert not any("input text" in c and "\x07" in c for c in phone.commands)
+    assert type_on(notes, phone, "tab\tand é %s") == "tab\tand é %s"
+    assert any("ADB_INPUT_B64" in c for c in phone.commands)
+
+
+# Line breaks of every spelling, the controls a key types, controls no key types, text that
+# input text types and text only ADB Keyboard types: one rule on the phone as on the desktop.
+controlled = st.lists(
+    st.sampled_from([*"ab %s\t", "\n", "\r", "\r\n", "\x07", "\x00", "é", "你", "\u200b"]),
+    min_size=1,
+    max_size=12,
+).map("".join)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=controlled)
+def test_a_line_break_is_enter_and_a_control_no_key_types_is_left_out_whatever_the_text(
+    notes: AndroidEnvironment, phone: VirtualDevice, text: str
+) -> None:
+    """Whether the text goes by input text or by ADB Keyboard: every line break (\\n, \\r,
+    \\r\\n) presses Enter, a control character no key types is left out and named, and the phone
+    keeps serving (its screen and UI tree stay readable)."""
+    phone.phone.note, phone.phone.notes = "", []
+    result = notes.execute(
+        mobile_tools().validate(ToolCall("mobile_use", {"action": "type", "text": text}))
+    )
+    assert result.ok, result.message
+    expected = [
+        line.replace("\x07", "").replace("\x00", "") for line in re.split("\r\n|\r|\n", text)
+    ]
+    state = phone.state()
+    assert [n for n in state["notes"] if n] + ([state["note"]] if state["note"] else []) == [
+        line for line in expected if line
+    ]
+    if "\x07" in text or "\x00" in text:
+        assert "left out" in result.message and "control character" in result.message
+    notes.ui_tree = True  # the screen and the UI tree are still read, whatever the field holds
+    observed = notes.observe()
+    notes.ui_tree = False
+    assert observed.image.size[0] > 0 and observed.elements
 
 
 def test_without_adb_keyboard_untypeable_text_fails_clearly(adb_server: AdbServer) -> None:
     device = adb_server.attach(Phone(ime_installed=False))
     try:
         env = AndroidEnvironment(serial=device.serial)
-        action = mobile_tools().validate(
-            ToolCall("mobile_use", {"action": "type", "text": "a\x01"})
-        )
+        action = mobile_tools().validate(ToolCall("mobile_use", {"action": "type", "text": "aé"}))
         result = env.execute(action)
         assert not result.ok and not result.executed and "install ADB Keyboard" in result.message
         env.close()
