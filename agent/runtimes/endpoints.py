@@ -82,7 +82,9 @@ def header_value(value: str, what: str) -> str:
             f"{what} holds a character an HTTP header cannot carry (a line break, a control or a "
             "non-ASCII character): fix it (its value is not shown)"
         )
-    return value
+    # Whitespace around a field value is not part of it (RFC 9110 5.5), and h11 refuses to
+    # send it: a key pasted with a space after it is the key.
+    return value.strip(" \t")
 
 
 def one_line(text: str, limit: int = 300) -> str:
