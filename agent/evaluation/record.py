@@ -13,6 +13,8 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vlagent.agent.runtimes.function import from_working_folder
+
 if TYPE_CHECKING:
     from vlagent.agent.core.build import ModelSpec
 
@@ -45,7 +47,8 @@ def model_identity(model: str, endpoint: str | None = None) -> dict[str, Any]:
         return {"kind": "script", "sha256": _hash_file(Path(model.removeprefix("scripted:")))}
     if model.startswith("python:"):
         module = model.removeprefix("python:").partition(":")[0]
-        spec = importlib.util.find_spec(module) if module else None
+        with from_working_folder():  # where the runtime imported it from
+            spec = importlib.util.find_spec(module) if module else None
         origin = Path(spec.origin) if spec is not None and spec.origin else None
         return {"kind": "function", "source_sha256": _hash_file(origin) if origin else None}
     folder = Path(model)

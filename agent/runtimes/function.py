@@ -13,9 +13,12 @@ made from no observation (an evaluation's recorded screenshot). It is also
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from vlagent.agent.runtimes.base import Completion, ModelUnavailable, Runtime, RuntimeFailure
@@ -23,6 +26,23 @@ from vlagent.prompts import Prompt
 
 ModelFunction = Callable[[Prompt], str] | Callable[[Prompt, Any], str]
 """``function(prompt)`` or ``function(prompt, observation)``."""
+
+
+@contextlib.contextmanager
+def from_working_folder() -> Iterator[None]:
+    """Imports see the working folder first, as ``python -m`` gives them: the ``agent`` command
+    (a console script) does not, and ``python:mymodel:answer`` run beside mymodel.py must work
+    either way."""
+    folder = os.getcwd()
+    added = folder not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(folder)
 
 
 class FunctionRuntime(Runtime):
@@ -48,11 +68,12 @@ class FunctionRuntime(Runtime):
                 f"python:{name}: name a function as python:package.module:function"
             )
         try:
-            module = importlib.import_module(module_name)
+            with from_working_folder():
+                module = importlib.import_module(module_name)
         except ImportError as exc:
             raise ModelUnavailable(
-                f"python:{name}: cannot import {module_name} ({exc}); is it on "
-                "sys.path (run from the folder that holds it)?"
+                f"python:{name}: cannot import {module_name} ({exc}); run from the folder that "
+                "holds it, or put that folder on PYTHONPATH"
             ) from None
         function = getattr(module, attribute, None)
         if not callable(function):

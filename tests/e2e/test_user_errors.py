@@ -212,3 +212,25 @@ def test_a_second_run_on_a_device_in_use_fails_at_once_naming_the_holder(tmp_pat
     )
     assert child.returncode == 9
     DeviceLock("android", "emulator-1234").release()
+
+
+def test_the_agent_command_finds_a_python_model_beside_it(tmp_path: Path) -> None:
+    """``agent run --model python:mymodel:answer`` run in the folder that holds mymodel.py, as
+    ``python -m`` would (a console script has no working folder on sys.path by itself)."""
+    import subprocess
+    import sys
+
+    command = Path(sys.executable).parent / "agent"
+    if not command.is_file():
+        pytest.fail(f"no agent command beside {sys.executable}: pip install -e . puts it there")
+    answer = tool_call("computer_use", action="terminate", status="success")
+    (tmp_path / "mymodel.py").write_text(f"def answer(prompt):\n    return {answer!r}\n")
+    done = subprocess.run(
+        [str(command), "run", "--env", "memory", "--goal", "g", "--model", "python:mymodel:answer"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    assert done.returncode == 0, done.stderr
