@@ -275,6 +275,12 @@ class Environment(ABC):
         pointer is, which package an app name starts); by default the device tells nothing."""
         return DeviceFacts()
 
+    def ended(self) -> ActionResult | None:
+        """Whether the episode ended by itself since the last action (the launched program
+        exited while the model thought): the result that ends the run, else None. Asked before
+        a run ends on the model's word, so that a crash is never reported as a success."""
+        return None
+
     def close(self) -> None:
         """Release the device. Safe to call twice."""
 

@@ -1,11 +1,9 @@
 """``desktop``: a real X display, observed with mss and driven with pyautogui.
 
-- Observe: mss (one instance per thread, as mss requires) grabs the chosen monitor straight into
-  a PIL image; no file, no PNG round trip.
-- Execute: every ``computer_use`` action through pyautogui (it connects at import, so it is
-  imported while the display's connection environment is in place, then given its own
-  connection). Keys and text are key events through XTEST (environments/xkeys.py), any
-  Unicode character included; nothing goes through the clipboard.
+- Observe: mss (one per thread, as mss requires) grabs the monitor straight into a PIL image.
+- Execute: every ``computer_use`` action through pyautogui (imported while the display's
+  connection environment is in place, then given its own connection). Keys and text are key
+  events through XTEST (environments/xkeys.py); nothing goes through the clipboard.
 - After each action: a click first gives the keyboard to the window it lands on
   (environments/xfocus.py); then the environment waits until the screen shows the action's
   effect (environments/change.py: ``settle``), and the step records how that wait ended and
@@ -13,9 +11,8 @@
 - ``xvfb="WxH"`` starts a private Xvfb for the run and stops it at the end; ``launch`` starts a
   program on the display (an app under test, a browser), whose exit ends the run
   (environments/launched.py).
-- The fail-safe stays on for real desktops: moving the mouse into a screen corner aborts the run
-  (the trajectory is closed, every finished step kept). On a private Xvfb nobody holds the mouse,
-  so it is off there.
+- The fail-safe stays on for real desktops: the mouse in a screen corner aborts the run (every
+  finished step kept). On a private Xvfb nobody holds the mouse, so it is off there.
 """
 
 from __future__ import annotations
@@ -291,10 +288,10 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
                         ok=False, executed=False, message=f"'{name}' is outside the screen"
                     )
                 points[name] = pixel
-        launched = self._launched
+        launched, gone = self._launched, self.ended()
+        if gone is not None:
+            return gone  # nothing of it is left to act on
         news = launched.news() if launched is not None else None
-        if launched is not None and news is not None and launched.on_exit == "end":
-            return launched.ended_before(news)  # nothing of it is left to act on
         message, data = self._act(action, points)
         if launched is None:
             return ActionResult(ok=True, message=message, data=data)
@@ -367,6 +364,9 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
             "launch": self._launched.command if self._launched is not None else None,
             "launch_exit": self.launch_exit,
         }
+
+    def ended(self) -> ActionResult | None:
+        return self._launched.ended() if self._launched is not None else None
 
     def close(self) -> None:
         if self.closed:

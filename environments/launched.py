@@ -91,6 +91,12 @@ class LaunchedProgram:
         self._told = self.on_exit == "continue"
         return f"the launched program ({self.command}) {exit_words(code)}"
 
+    def ended(self) -> ActionResult | None:
+        """Under ``end``: the result that ends the run once the program has exited, else None
+        (``continue`` leaves the exit to the next action's message)."""
+        news = self.news() if self.on_exit == "end" else None
+        return self.ended_before(news) if news is not None else None
+
     def ended_before(self, news: str) -> ActionResult:
         """The action not executed: the program exited while the model thought."""
         return ActionResult(

@@ -44,6 +44,9 @@ class Wrapper(Environment):
     def facts(self) -> DeviceFacts:
         return self.inner.facts()
 
+    def ended(self) -> ActionResult | None:
+        return self.inner.ended()
+
     def close(self) -> None:
         self.inner.close()
 

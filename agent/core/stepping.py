@@ -86,6 +86,13 @@ class Stepping:
         ends_run = getattr(action, "ends_run", None)
         end = ends_run() if callable(ends_run) else None
         if isinstance(end, RunEnd):
+            # The model's verdict counts only if the episode did not end by itself meanwhile
+            # (the app under test crashed while the model thought).
+            gone = self.context.environment.ended()
+            if gone is not None and gone.ends is not None:
+                step.result = Outcome(ok=False, executed=False, message=gone.message)
+                self._after(step, gone.ends, gone.message)
+                return decision
             step.result = Outcome(ok=True, executed=False, message="ends the run")
             self._after(step, end)
             return decision

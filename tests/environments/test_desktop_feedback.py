@@ -495,3 +495,28 @@ def test_every_cleanup_step_runs_and_the_first_failure_is_raised(fails: list[boo
     else:
         release_all(*steps)
     assert ran == list(range(len(fails)))
+
+
+@pytest.mark.parametrize("verdict", ["terminate", "answer"])
+def test_an_app_that_exits_while_the_model_thinks_is_no_success(verdict: str) -> None:
+    """The app under test exits (code 7) while the model decides, and the model then says the
+    task is done: the run ends with failure, naming the exit, as after any action."""
+    from tests.conftest import tool_call
+    from vlagent.agent import Agent
+    from vlagent.agent.runtimes.function import FunctionRuntime
+    from vlagent.prompts import get_dialect
+
+    require("Xvfb", "xterm")
+    env = DesktopEnvironment(xvfb="640x480", launch="sh -c 'xterm & sleep 1; exit 7'")
+
+    def slow(prompt: Any) -> str:
+        time.sleep(2)  # the app exits meanwhile
+        if verdict == "answer":
+            return tool_call("computer_use", action="answer", text="done")
+        return tool_call("computer_use", action="terminate", status="success")
+
+    try:
+        result = Agent(FunctionRuntime(slow), get_dialect("qwen2-vl"), env).run("finish")
+    finally:
+        env.close()
+    assert result.status == "failure" and "exited with code 7" in result.reason, result
