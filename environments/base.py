@@ -6,6 +6,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar
@@ -183,6 +184,17 @@ class ActionResult:
     executed: bool = True
     data: dict[str, Any] = field(default_factory=dict)
     ends: RunEnd | None = None
+
+
+ACTION_DEADLINE: ContextVar[float | None] = ContextVar("vlagent_action_deadline", default=None)
+"""When the run must have its action back (``time.monotonic()``; None: no limit): set by the run
+around ``execute`` under ``--time-limit``, read by an environment that waits after an action."""
+
+
+def time_left(wanted: float) -> float:
+    """``wanted`` seconds, or what is left before :data:`ACTION_DEADLINE` if that is less."""
+    deadline = ACTION_DEADLINE.get()
+    return wanted if deadline is None else max(0.0, min(wanted, deadline - time.monotonic()))
 
 
 def release_all(*steps: Callable[[], object]) -> None:

@@ -36,6 +36,7 @@ from vlagent.environments.base import (
     Observation,
     RunAborted,
     release_all,
+    time_left,
 )
 from vlagent.environments.change import beyond_a_caret, settle
 from vlagent.environments.desktop_input import PyAutoGuiInput
@@ -318,10 +319,9 @@ class DesktopEnvironment(PyAutoGuiInput, Environment):
             raise EnvironmentFault(f"input on {self.display} failed: {exc}") from None
         data: dict[str, Any] = {"pixels": {k: list(v) for k, v in points.items()}}
         if before is not None:
-            react = REACT_S.get(action.action, REACT_OTHER_S)
-            size = (self.monitor["width"], self.monitor["height"])
-            waited = settle(self._pixels, before, react, self.settle, reacts=beyond_a_caret(size))
-            data["settle"] = waited.record()
+            react, limit = REACT_S.get(action.action, REACT_OTHER_S), time_left(self.settle)
+            caret = beyond_a_caret((self.monitor["width"], self.monitor["height"]))
+            data["settle"] = settle(self._pixels, before, react, limit, reacts=caret).record()
         data.update(self._foreground())
         return message, data
 

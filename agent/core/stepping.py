@@ -23,7 +23,7 @@ from vlagent.environments import (
     Observation,
     RunAborted,
 )
-from vlagent.environments.base import run_handler
+from vlagent.environments.base import ACTION_DEADLINE, run_handler
 from vlagent.environments.change import detector_for
 from vlagent.tools import RunEnd, ToolCall
 
@@ -184,6 +184,8 @@ class Stepping:
         t = time.perf_counter()
         action = self._within_time_limit(decision.action)
         handler, environment = self.context.toolset.handler(action), self.context.environment
+        limit = self.context.limits.time_limit_s
+        token = ACTION_DEADLINE.set(None if limit is None else self._started + limit)
         try:
             # A tool the agent was given beyond the environment's runs its own handler.
             outcome = (
@@ -201,6 +203,7 @@ class Stepping:
             self._finish("aborted", str(exc))
             return
         finally:
+            ACTION_DEADLINE.reset(token)
             step.timings_ms["execute"] = ms_since(t)
         self._record_outcome(step, outcome)
         self.episode_ended = self.episode_ended or outcome.ends is not None

@@ -520,3 +520,26 @@ def test_an_app_that_exits_while_the_model_thinks_is_no_success(verdict: str) ->
     finally:
         env.close()
     assert result.status == "failure" and "exited with code 7" in result.reason, result
+
+
+def test_the_time_limit_cuts_the_wait_for_a_screen_that_never_settles() -> None:
+    """A screen that keeps changing (a clock ticking) under --settle 30 and --time-limit 3: the
+    wait after the action ends with the run's time, not 30 s later."""
+    from tests.conftest import tool_call
+    from vlagent.agent import Agent, Limits
+    from vlagent.agent.runtimes import ScriptedRuntime
+    from vlagent.prompts import get_dialect
+
+    require("Xvfb", "xterm")
+    ticking = "xterm -e sh -c 'while :; do date +%N; sleep 0.05; done'"
+    env = DesktopEnvironment(xvfb="640x480", launch=ticking, settle=30)
+    model = ScriptedRuntime(
+        [tool_call("computer_use", action="left_click", coordinate=[300, 300])] * 3
+    )
+    started = time.monotonic()
+    try:
+        result = Agent(model, get_dialect("qwen2-vl"), env, limits=Limits(time_limit_s=3)).run("g")
+    finally:
+        env.close()
+    assert result.status == "time_limit", result
+    assert time.monotonic() - started < 15  # the settle alone would hold a step for 30 s
