@@ -171,7 +171,8 @@ class LiveView:
             what = f"{verb} [bold]{terminal_text(name)}[/bold] {terminal_text(model_args)}{where}"
             what = what.strip()
             if step.result is not None and not step.result.ok:
-                what += f" [yellow]refused: {terminal_text(step.result.message)}[/yellow]"
+                said = "done, but" if step.result.executed else "refused:"  # as it happened
+                what += f" [yellow]{said} {terminal_text(step.result.message)}[/yellow]"
         console.print(f"step {step.index:>3}  {what}  [dim]{timing}[/dim]")
 
 

@@ -387,3 +387,29 @@ def test_lone_surrogates_in_a_recordings_text_are_written_not_a_crash(
     code, out, err = cli(*_commands(run, answers)[command])
     assert_handled(code, out, err)
     assert code == 0 or command == "replay", err  # replay: the typed text now differs
+
+
+@pytest.mark.parametrize("executed", [True, False])
+def test_the_live_view_says_whether_a_failed_action_was_done(
+    executed: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An action done whose result is not ok (the app exited after it) reads "done, but", one
+    that was not done "refused": the line says what happened on the device."""
+    from vlagent.agent import Agent, Limits
+    from vlagent.agent.cli.common import LiveView
+    from vlagent.agent.runtimes import ScriptedRuntime
+    from vlagent.environments import ActionResult, MemoryEnvironment
+    from vlagent.prompts import get_dialect
+
+    class Answers(MemoryEnvironment):
+        def execute(self, action: Any) -> ActionResult:
+            return ActionResult(ok=False, executed=executed, message="the app went away")
+
+    model = ScriptedRuntime([tool_call(action="wait", time=0.01)])
+    env = Answers(space="mobile")
+    Agent(
+        model, get_dialect("qwen2-vl"), env, listeners=[LiveView()], limits=Limits(max_steps=1)
+    ).run("g")
+    printed = capsys.readouterr().out
+    said = "done, but the app went away" if executed else "refused: the app went away"
+    assert said in printed, printed
