@@ -37,6 +37,7 @@ RETURN, TAB, BACKSPACE, ESCAPE, DELETE, SHIFT_L = 0xFF0D, 0xFF09, 0xFF08, 0xFF1B
 
 # Canonical key names (tools/keys.py) → X keysyms (X11 keysymdef.h, XF86keysym.h).
 KEYSYMS: dict[str, int] = {
+    "plus": 0x2B,  # on the "=" key with Shift, as a person types it
     "enter": RETURN,
     "esc": ESCAPE,
     "tab": TAB,

@@ -39,6 +39,7 @@ _NAMED = [
     "printscreen",
     "pause",
     "menu",
+    "plus",  # its own key name: "+" joins the keys of a chord
     "volumeup",
     "volumedown",
     "volumemute",
@@ -105,7 +106,6 @@ ALIASES: dict[str, str] = {
     "audiovolumeup": "volumeup",
     "audiovolumedown": "volumedown",
     "audiomute": "volumemute",
-    "plus": "=",
     "minus": "-",
     "comma": ",",
     "period": ".",

@@ -406,6 +406,21 @@ def test_chromium_key_chords_reach_the_page(
     assert posted["keys"][-4:] == ["F2", "F9", "ctrl+shift+Z", "Meta"]
 
 
+# Every key name that stands for a character, and the character a person gets pressing it.
+CHARACTER_KEYS = {**{c: c for c in "abcxyz019`-=[]\\;',./"}, "plus": "+", "space": " "}
+
+
+def test_a_key_named_for_a_character_types_that_character(
+    browser: tuple[DesktopEnvironment, list[dict[str, Any]]],
+) -> None:
+    """``key ["plus"]`` gives "+" (not "="), ``key ["space"]`` a space: the field holds the
+    characters the key names say."""
+    env, posts = browser
+    for name in CHARACTER_KEYS:
+        act(env, action="key", keys=[name])
+    assert _posted(env, posts)["value"] == "".join(CHARACTER_KEYS.values())
+
+
 # -- the Tk app --------------------------------------------------------------------------------
 
 
