@@ -262,9 +262,10 @@ class Stepping:
             self._invalid_streak += 1
             self._feedback = error.message
             if self._invalid_streak > self.context.limits.max_retries:
+                what = "refused" if error.kind == "policy" else "invalid"  # said as it was
                 self._finish(
                     "error",
-                    f"the model's answer was invalid {self._invalid_streak} times "
+                    f"the model's answer was {what} {self._invalid_streak} times "
                     f"in a row: {error.message}",
                 )
             return

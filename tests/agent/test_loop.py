@@ -195,6 +195,23 @@ def test_a_policy_can_refuse_an_action() -> None:
     assert result.steps[0].error is not None and result.steps[0].error.kind == "policy"
 
 
+def test_refused_every_time_ends_saying_refused_not_invalid() -> None:
+    """A person (or a rule) said no three times: the end says the answers were refused, not that
+    the model wrote invalid ones."""
+    env = MemoryEnvironment(space="mobile")
+    runtime = ScriptedRuntime([tool_call(action="type", text="password123")] * 5)
+    agent = Agent(
+        runtime,
+        get_dialect("qwen2-vl"),
+        env,
+        policy=lambda a: "a person declined it",
+        limits=Limits(max_retries=2, max_repeats=10),
+    )
+    result = agent.run("log in")
+    assert result.status == "error" and env.log == []
+    assert "refused 3 times in a row" in result.reason and "declined" in result.reason
+
+
 @pytest.mark.parametrize(
     "bad", [{"max_steps": 0}, {"max_retries": -1}, {"max_repeats": 1}, {"time_limit_s": 0}]
 )
