@@ -62,7 +62,8 @@ class ServerLease:
             self.folder = private_folder(f"adb-{self.port}")
             with self._locked():
                 if not listening(self.host, self.port):
-                    touch_file(self.folder, STARTED)  # the server the next request starts is ours
+                    touch_file(self.folder, STARTED)  # the server started now is ours
+                    self._start()  # here, quietly: adbutils would let adb print to the terminal
                 elif not self._others():
                     (self.folder / STARTED).unlink(missing_ok=True)  # listening, no lease: not ours
                 touch_file(self.folder, self.name)
@@ -105,6 +106,18 @@ class ServerLease:
             yield
         finally:
             os.close(lock)
+
+    def _start(self) -> None:
+        try:
+            subprocess.run(
+                [adb_binary(), "-P", str(self.port), "start-server"],
+                env=child_environment(),  # no API key, no secret (tools/secrets.py)
+                capture_output=True,  # "* daemon not running; starting now" is not ours to print
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:  # the first request says it again
+            log.debug("could not start the adb server on port %d: %s", self.port, exc)
 
     def _stop(self) -> None:
         try:
