@@ -39,8 +39,8 @@ def export(
 
     try:
         export_lerobot(run_dirs, out, fps=fps, drop_invalid=drop_invalid)
-    except ExportError as exc:
-        fail(str(exc), exitcodes.USAGE)
+    except ExportError as exc:  # a run that cannot be read or exported, an --out in use
+        fail(str(exc), exitcodes.SETUP)
     except ImportError as exc:
         fail(f"agent export needs Hugging Face datasets ({exc}): pip install 'vlagent[data]'")
     console.print(f"dataset: {terminal_text(out)}  [dim]{len(run_dirs)} episode(s)[/dim]")

@@ -413,3 +413,18 @@ def test_the_live_view_says_whether_a_failed_action_was_done(
     printed = capsys.readouterr().out
     said = "done, but the app went away" if executed else "refused: the app went away"
     assert said in printed, printed
+
+
+@pytest.mark.parametrize("command", ["show", "report", "export", "replay"])
+def test_a_run_that_is_not_there_is_the_same_exit_code_for_every_command(
+    command: str, tmp_path: Path
+) -> None:
+    """A missing recording is a setup error (3) whichever command reads it."""
+    args = {
+        "show": ["show", str(tmp_path / "nowhere")],
+        "report": ["report", str(tmp_path / "nowhere")],
+        "export": ["export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")],
+        "replay": ["replay", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")],
+    }[command]
+    code, _, err = cli(*args)
+    assert code == exitcodes.SETUP and "no trajectory" in err, err
