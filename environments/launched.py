@@ -7,6 +7,7 @@ action; what an exit does (end the run, or tell the model) is ``--launch-exit``.
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import signal
@@ -21,6 +22,8 @@ from vlagent.environments.change import SETTLE_POLL_S, settle
 from vlagent.environments.processes import stop_process
 from vlagent.tools import RunEnd
 from vlagent.tools.secrets import child_environment
+
+log = logging.getLogger("vlagent.desktop")
 
 LAUNCH_QUIET_S = 0.5
 LAUNCH_WAIT_S = 15.0
@@ -153,3 +156,9 @@ def launch_and_wait(program: LaunchedProgram, pixels: Callable[[], Any]) -> None
             settle(pixels, before, 0.0, 2.0, quiet_s=LAUNCH_QUIET_S)
             return
         time.sleep(SETTLE_POLL_S)
+    log.warning(
+        "--launch %r drew nothing on the screen within %g s; the run goes on with the screen as "
+        "it is",
+        program.command,
+        LAUNCH_WAIT_S,
+    )

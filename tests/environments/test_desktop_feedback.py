@@ -543,3 +543,20 @@ def test_the_time_limit_cuts_the_wait_for_a_screen_that_never_settles() -> None:
         env.close()
     assert result.status == "time_limit", result
     assert time.monotonic() - started < 15  # the settle alone would hold a step for 30 s
+
+
+def test_a_launched_program_that_never_draws_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A program that draws nothing in the launch wait: the run goes on, with a warning saying
+    so (not 15 s of silence)."""
+    from vlagent.environments import launched
+
+    monkeypatch.setattr(launched, "LAUNCH_WAIT_S", 0.5)
+    program = LaunchedProgram("sleep 30", tmp_path, dict(os.environ))
+    try:
+        with caplog.at_level("WARNING", logger="vlagent.desktop"):
+            launched.launch_and_wait(program, lambda: b"the same screen")
+    finally:
+        program.stop()
+    assert "--launch 'sleep 30' drew nothing on the screen within 0.5 s" in caplog.text
