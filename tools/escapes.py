@@ -170,9 +170,15 @@ def escaped_forms(value: str) -> frozenset[str]:
 
 # -- one view for every depth of nesting -----------------------------------------------------------
 
-IGNORABLE = (
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-)
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt), and the C0/C1 controls but
+# tab and newline: characters that show nothing.
+_SHOW_NOTHING = (
+    (0x00, 0x08), (0x0B, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x34F, 0x34F), (0x61C, 0x61C),
+    (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)  # fmt: skip
+IGNORABLE = "[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _SHOW_NOTHING) + "]"
 """Characters that show nothing: put between a secret's characters, they would hide it from a
 plain search while a browser or a terminal still shows the value whole."""
 _IGNORABLE = re.compile(IGNORABLE + "+")
@@ -242,12 +248,31 @@ class View:
         self._starts, self._ends = starts, ends
 
 
+_ESCAPED_CHARACTER = re.compile(
+    r"\\+u([dD][89abAB][0-9a-fA-F]{2})\\+u([dD][c-fC-F][0-9a-fA-F]{2})"  # JSON's surrogate pair
+    r"|\\+(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2})"
+)
+_IGNORABLE_CHARACTER = re.compile(IGNORABLE)
+
+
+def _without_ignorable(match: re.Match[str]) -> str:
+    """An escaped character (``\\u200b``) that shows nothing goes, like the character itself."""
+    high, low = match.group(1), match.group(2)
+    if high is not None and low is not None:
+        code = 0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00)
+    else:
+        code = int(match.group().lstrip("\\")[1:], 16)
+    shows_nothing = code <= 0x10FFFF and _IGNORABLE_CHARACTER.fullmatch(chr(code)) is not None
+    return "" if shows_nothing else match.group()
+
+
 def unnested(text: str) -> View:
     """``text`` without invisible characters and with its layers of nested quoting undone (at
     most :data:`MAX_LAYERS`): a secret quoted any number of layers deep, or split by characters
     that show nothing, reads as its one-layer form."""
     view = View(text)
     view.rewrite(_IGNORABLE, lambda match: "")
+    view.rewrite(_ESCAPED_CHARACTER, _without_ignorable)  # one repr'd or JSON'd, at any depth
     for _ in range(MAX_LAYERS):
         if not view.rewrite(_NESTING, lambda match: _UNNESTED[(match.lastindex or 3) - 1]):
             break

@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
 from vlagent.tools.errors import VlagentError
@@ -166,16 +166,29 @@ def redact(text: str) -> str:
     if not secrets or not isinstance(text, str) or not text:
         return text
     plain, nested = _forms(tuple(sorted({(s.reveal(), s.mask) for s in secrets})))
-    text = plain.pattern.sub(lambda match: plain.mask_of(match.group()), text)
+    text = _masked(text, plain, lambda start, end: slice(start, end), text)
     view = unnested(text)
-    if view.view == text:
-        return text
+    return text if view.view == text else _masked(view.view, nested, view.span, text)
+
+
+def _masked(searched: str, forms: _Forms, span: Callable[[int, int], slice], text: str) -> str:
+    """``text`` with every stretch where ``forms`` match in ``searched`` (``span`` says where in
+    ``text`` a stretch of ``searched`` lies) replaced by a mask. Matches that overlap (two secrets
+    sharing characters, one inside another) are merged: no part of either is left."""
+    stretches: list[list[Any]] = []
+    at = 0
+    while (match := forms.pattern.search(searched, at)) is not None:
+        where = span(match.start(), match.end())
+        if stretches and where.start < stretches[-1][1]:
+            stretches[-1][1] = max(stretches[-1][1], where.stop)
+        else:
+            stretches.append([where.start, where.stop, forms.mask_of(match.group())])
+        at = match.start() + 1
     pieces: list[str] = []
     at = 0
-    for match in nested.pattern.finditer(view.view):
-        span = view.span(match.start(), match.end())
-        pieces += [text[at : span.start], nested.mask_of(match.group())]
-        at = span.stop
+    for start, stop, mask in stretches:
+        pieces += [text[at:start], mask]
+        at = stop
     pieces.append(text[at:])
     return "".join(pieces)
 

@@ -48,7 +48,7 @@ def load_aitz(path: Path) -> Episode:
             goal=str(first["instruction"]),
             source=str(path),
             category=_aitz_category(first),
-            length=int(first["episode_length"]) if "episode_length" in first else None,
+            length=_said_length(steps),
         )
         for raw in sorted(steps, key=lambda s: int(s["step_id"])):
             image = _find_image(path.parent, str(raw["image_path"]))
@@ -78,6 +78,17 @@ def load_aitz(path: Path) -> Episode:
     except (KeyError, TypeError, ValueError) as exc:
         raise DatasetError(f"{path}: not an AITZ episode ({type(exc).__name__}: {exc})") from None
     return episode
+
+
+def _said_length(steps: list[dict[str, Any]]) -> int | None:
+    """How many steps the episode says it has: every step says it (AITZ's ``episode_length``),
+    and steps that disagree are damage."""
+    said = {int(step["episode_length"]) for step in steps if "episode_length" in step}
+    if len(said) > 1:
+        raise ValueError(
+            f"its steps disagree on episode_length ({', '.join(map(str, sorted(said)))})"
+        )
+    return said.pop() if said else None
 
 
 def _aitz_category(step: dict[str, Any]) -> str:

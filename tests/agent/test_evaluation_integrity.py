@@ -840,6 +840,13 @@ def _drop_aitz_steps(folder: Path, kept: list[int]) -> None:
     episode.write_text(json.dumps([s for s in steps if s["step_id"] in kept]))
 
 
+def _disagree_on_length(folder: Path) -> None:
+    (episode,) = folder.glob("*.json")
+    steps = json.loads(episode.read_text())
+    steps[2]["episode_length"] += 1
+    episode.write_text(json.dumps(steps))
+
+
 def _short_instructions(folder: Path, count: int) -> None:
     (episode,) = folder.glob("*.json")
     data = json.loads(episode.read_text())
@@ -853,6 +860,7 @@ DAMAGE: dict[str, tuple[str, Callable[[Path], None], str]] = {
     "a step missing in the middle": ("aitz", lambda f: _drop_aitz_steps(f, [0, 2, 3]), "missing"),
     "the first step missing": ("aitz", lambda f: _drop_aitz_steps(f, [1, 2, 3]), "missing"),
     "the last step missing": ("aitz", lambda f: _drop_aitz_steps(f, [0, 1, 2]), "says it has 4"),
+    "steps disagreeing on the length": ("aitz", _disagree_on_length, "disagree on episode_length"),
     "step instructions for some steps": (
         "androidcontrol",
         lambda f: _short_instructions(f, 2),

@@ -466,8 +466,11 @@ def tool_call_args(**arguments: Any) -> Any:
 
 # -- a secret hidden by what shows nothing ----------------------------------------------------
 
+# Characters that show nothing: Unicode's Default_Ignorable_Code_Point (format characters,
+# variation selectors, the grapheme joiner, tag characters, Hangul fillers) and controls.
 INVISIBLE = st.sampled_from(
     ["\u200e", "\u200b", "\u202e", "\u2066", "\ufeff", "\u00ad", "\x00", "\x1b", "\x9b", "\x07"]
+    + ["\u206a", "\u180e", "\ufe0f", "\u034f", "\U000e0001", "\U000e0041", "\u061c", "\u3164"]
 )
 
 
@@ -494,6 +497,46 @@ def test_a_secret_split_by_invisible_characters_is_still_masked(
     assert "{{PW}}" in redact(f"said: {split}!")
     assert value not in terminal_text(f"said: {split}!", markup=False)
     del secret
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    value=st.text(alphabet="abcXYZ019é你", min_size=6, max_size=16),
+    cuts=st.lists(st.tuples(st.integers(1, 60), INVISIBLE), min_size=1, max_size=3),
+    layers=st.lists(st.sampled_from(["repr", "ascii", "json", "json unicode"]), max_size=3),
+)
+def test_a_split_secret_is_masked_however_it_is_quoted_after(
+    value: str, cuts: list[tuple[int, str]], layers: list[str]
+) -> None:
+    """Invisible characters between a secret's characters, then quoted (repr and JSON write
+    them as ``\\u200b``, astral ones as surrogate pairs), any number of times: still masked."""
+    secret = Secret(value, "PW")
+    split = value
+    for at, mark in sorted(cuts, reverse=True):
+        at = 1 + at % (len(split) - 1)
+        split = split[:at] + mark + split[at:]
+    text = split
+    for layer in layers:
+        text = ESCAPERS[layer][0](text)
+    shown = redact(f"said: {text}!")
+    assert "{{PW}}" in shown, (text, shown)
+    del secret
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    first=st.text(alphabet="abcdefgh", min_size=6, max_size=10),
+    second=st.text(alphabet="abcdefgh", min_size=6, max_size=10),
+    shared=st.integers(1, 5),
+)
+def test_secrets_that_overlap_are_masked_whole(first: str, second: str, shared: int) -> None:
+    """Two secrets sharing characters where one ends and the other begins: neither is left in
+    part."""
+    second = first[-shared:] + second
+    secrets = [Secret(first), Secret(second)]
+    shown = redact("<" + first + second[shared:] + ">")
+    assert shown.strip("<>*") == "", shown
+    del secrets
 
 
 @pytest.mark.parametrize("value", ["café-secret", "Ångström-key", "ﬁnal-pass"])
