@@ -252,7 +252,6 @@ _ESCAPED_CHARACTER = re.compile(
     r"\\+u([dD][89abAB][0-9a-fA-F]{2})\\+u([dD][c-fC-F][0-9a-fA-F]{2})"  # JSON's surrogate pair
     r"|\\+(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2})"
 )
-_IGNORABLE_CHARACTER = re.compile(IGNORABLE)
 
 
 def _without_ignorable(match: re.Match[str]) -> str:
@@ -262,7 +261,7 @@ def _without_ignorable(match: re.Match[str]) -> str:
         code = 0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00)
     else:
         code = int(match.group().lstrip("\\")[1:], 16)
-    shows_nothing = code <= 0x10FFFF and _IGNORABLE_CHARACTER.fullmatch(chr(code)) is not None
+    shows_nothing = code <= 0x10FFFF and _IGNORABLE.fullmatch(chr(code)) is not None
     return "" if shows_nothing else match.group()
 
 
