@@ -21,10 +21,22 @@ from vlagent.environments.android import AndroidEnvironment
 from vlagent.environments.virtual_android import Phone, VirtualDevice
 from vlagent.prompts import get_dialect
 
+# Every phone here shows one time, as a test of a real phone freezes its clock (demo mode): a
+# recorded verdict is reused only on a screen no pixel of which changed, and a minute ticking over
+# between the recording and its replay would change the status bar.
+CLOCK = "12:00"
+
+
+def _attach(adb_server: AdbServer, phone: Phone | None = None) -> VirtualDevice:
+    phone = phone or Phone()
+    phone.demo_clock = CLOCK
+    return adb_server.attach(phone)
+
 
 @pytest.fixture
 def recorded(phone: VirtualDevice, tmp_path: Path) -> Path:
     """The demo's episode recorded on a virtual phone: open Notes, type, save, Home."""
+    phone.phone.demo_clock = CLOCK
     with AndroidEnvironment(serial=phone.serial) as env:
         result = Agent(
             ScriptedRuntime(script(phone.phone)),
@@ -54,7 +66,7 @@ def _healing(recorded: Path, serial: str, model: Path, out: Path) -> list[str]:
 def test_replay_on_a_fresh_device_reaches_the_same_final_screen(
     recorded: Path, adb_server: AdbServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fresh = adb_server.attach()
+    fresh = _attach(adb_server)
     try:
         code = main(["replay", str(recorded), "--serial", fresh.serial, "--speed", "0"])
         assert code == 0, capsys.readouterr()
@@ -74,7 +86,7 @@ def test_replay_stops_where_the_screen_changed(
 ) -> None:
     changed = Phone()
     changed.toggles["Dark theme"] = True  # the launcher looks the same; Notes does not
-    fresh = adb_server.attach(changed)
+    fresh = _attach(adb_server, changed)
     try:
         code = main(
             [
@@ -120,7 +132,7 @@ def test_replay_stops_where_the_screen_changed(
 def test_replay_from_a_later_step(
     recorded: Path, adb_server: AdbServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fresh = adb_server.attach()
+    fresh = _attach(adb_server)
     try:
         fresh.run("monkey -p com.vlagent.notes -c android.intent.category.LAUNCHER 1")
         assert (
@@ -156,7 +168,7 @@ def test_a_recording_with_its_ui_tree_replays_comparing_the_app_in_front(
         notes,
         launcher,
     ]
-    fresh = adb_server.attach()
+    fresh = _attach(adb_server)
     try:  # replayed with the UI tree as recorded: every step's app matches
         assert (
             main(["replay", str(tmp_path / "run"), "--serial", fresh.serial, "--speed", "0"]) == 0
@@ -172,7 +184,7 @@ def test_a_recording_with_its_ui_tree_replays_comparing_the_app_in_front(
             record["metadata"]["foreground"] = "com.example.lookalike"
             lines[number] = json.dumps(record)
     (tmp_path / "run" / "trajectory.jsonl").write_text("\n".join(lines) + "\n")
-    fresh = adb_server.attach()
+    fresh = _attach(adb_server)
     try:
         code = main(
             [
@@ -201,7 +213,7 @@ def test_self_healing_replay_asks_the_model_where_the_screen_differs(
 ) -> None:
     changed = Phone()
     changed.toggles["Dark theme"] = True  # from step 1 on, every recorded screen differs
-    fresh = adb_server.attach(changed)
+    fresh = _attach(adb_server, changed)
     answers = script(changed)[1:]  # what a model would answer for steps 1..5
     model = tmp_path / "model.txt"
     model.write_text("\n---\n".join(answers) + "\n")
@@ -262,7 +274,7 @@ def test_the_demo_replayed_from_a_later_step_on_the_wrong_screen_stops_there(
 ) -> None:
     """Step 2 (typing the note) was recorded on Notes with its field focused; the phone shows its
     home screen, mostly white like Notes. Replay must not type into it."""
-    fresh = adb_server.attach()
+    fresh = _attach(adb_server)
     try:
         code = main(
             [
@@ -292,7 +304,7 @@ def test_self_healing_that_never_rejoins_the_recording_is_not_a_success(
 ) -> None:
     """The phone starts in Settings. The model plans every step there (none of its screens is one
     the recording reached) and then says it succeeded: the run ends unverified, exit 1."""
-    fresh = adb_server.attach()
+    fresh = _attach(adb_server)
     fresh.run("monkey -p com.android.settings -c android.intent.category.LAUNCHER 1")
     model = tmp_path / "model.txt"
     model.write_text(
@@ -325,7 +337,7 @@ def test_self_healing_that_rejoins_and_ends_as_recorded_is_a_success(
 ) -> None:
     """The phone starts in Settings; the model presses Home, which is where the recording began:
     the replay re-joins at step 0, runs the recording to its end, and the note is saved."""
-    fresh = adb_server.attach()
+    fresh = _attach(adb_server)
     fresh.run("monkey -p com.android.settings -c android.intent.category.LAUNCHER 1")
     model = tmp_path / "model.txt"
     model.write_text(tool_call(action="system_button", button="Home") + "\n")
