@@ -22,10 +22,16 @@ from vlagent.agent.runtimes.base import (
     RuntimeFailure,
     RuntimeOptions,
 )
+from vlagent.agent.runtimes.grammar import JsonGrammar
 from vlagent.agent.runtimes.hub import check_obtainable, is_local_folder, looks_like_hub_id
 from vlagent.agent.runtimes.prefix import PrefixCache, vision_token_ids
-from vlagent.agent.runtimes.processors import load_processor, transformers_module
-from vlagent.prompts import Prompt, ResizeRule, family_for
+from vlagent.agent.runtimes.processors import (
+    load_processor,
+    pixel_budget,
+    resize_rule,
+    transformers_module,
+)
+from vlagent.prompts import Prompt, family_for
 
 log = logging.getLogger("vlagent.local")
 _PROBE_TOOL = {
@@ -47,6 +53,12 @@ class _Clock:
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         if self.first is None:
+            if getattr(scores, "is_cuda", False):
+                # A GPU computes asynchronously: without waiting (once) for the first logits,
+                # prefill would end when its kernels are queued, not when they are done.
+                import torch
+
+                torch.cuda.synchronize(scores.device)
             self.first = time.perf_counter()
         return scores
 
@@ -80,40 +92,41 @@ class TransformersRuntime(Runtime):
 
     # -- loading -------------------------------------------------------------------------------
 
+    @classmethod
+    def from_loaded(
+        cls,
+        model: Any,
+        processor: Any,
+        model_id: str = "",
+        options: RuntimeOptions | None = None,
+    ) -> TransformersRuntime:
+        """A runtime around a model and processor already in memory: a stack that loads (or
+        builds) its own model hands it over instead of a folder. The screenshot budget is the
+        processor's own (``options.max_pixels`` and ``min_pixels`` do not apply); the model stays
+        on the device and in the dtype it is in."""
+        runtime = cls.__new__(cls)
+        runtime.model_id = model_id or str(getattr(model.config, "name_or_path", "") or "")
+        runtime.options = options or RuntimeOptions()
+        import torch
+
+        runtime._torch = torch
+        attention = getattr(model.config, "_attn_implementation", None)
+        runtime._adopt(model, processor, {"dtype": str(model.dtype), "attn": str(attention)})
+        return runtime
+
     def _load(self, model: str) -> None:
         transformers = transformers_module()
-        torch = self._torch
+        cuda = self._torch.cuda.is_available()
         try:
             config = transformers.AutoConfig.from_pretrained(model)
         except (OSError, ValueError) as exc:
             raise ModelUnavailable(_load_error(model, exc)) from None
-        self.model_type = config.model_type
-        family = family_for(model, self.model_type)
-        cuda = torch.cuda.is_available()
-        processor_kwargs: dict[str, Any] = {}
-        if family is not None and family.resize is not None:
-            # The pixel budget goes through the processor's size setting (the min_pixels /
-            # max_pixels keywords are deprecated); the dialect is told the same rule.
-            default = family.resize
-            budget = {
-                "shortest_edge": self.options.min_pixels or default.min_pixels,
-                "longest_edge": self.options.max_pixels or default.max_pixels,
-            }
-            processor_kwargs["size"] = budget
+        family = family_for(model, config.model_type)
+        budget = pixel_budget(family.resize if family else None, self.options)
         try:
-            self.processor: Any = load_processor(model, self.model_type, **processor_kwargs)
+            processor = load_processor(model, config.model_type, **budget)
         except (OSError, ValueError) as exc:
             raise ModelUnavailable(_load_error(model, exc)) from None
-        image_processor = self.processor.image_processor
-        if "size" in processor_kwargs and hasattr(image_processor, "merge_size"):
-            factor = int(image_processor.patch_size) * int(image_processor.merge_size)
-            size = image_processor.size
-            self.resize = ResizeRule(factor, int(size["shortest_edge"]), int(size["longest_edge"]))
-        tokenizer = self.processor.tokenizer
-        tokenizer.padding_side = "left"  # batched generation continues every row at its end
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-
         load: dict[str, Any] = {
             "dtype": self._dtype(cuda),
             "attn_implementation": self._attention(cuda),
@@ -123,18 +136,32 @@ class TransformersRuntime(Runtime):
         if self.options.quantization is not None:
             load["quantization_config"] = self._quantization()
         try:
-            self.model: Any = transformers.AutoModelForImageTextToText.from_pretrained(
-                model, **load
-            )
+            loaded = transformers.AutoModelForImageTextToText.from_pretrained(model, **load)
         except (OSError, ValueError, ImportError) as exc:
             raise ModelUnavailable(_load_error(model, exc)) from None
+        self._adopt(loaded, processor, {k: str(v) for k, v in load.items()})
+
+    def _adopt(self, model: Any, processor: Any, load_options: dict[str, str]) -> None:
+        """Take a loaded model and its processor into use: the resize rule the dialect is told
+        (read from the processor, for the families that resize), left padding, the chat
+        template's tool support, prefix reuse and the JSON grammar."""
+        self.model: Any = model
+        self.processor: Any = processor
+        self.model_type = model.config.model_type
+        family = family_for(self.model_id, self.model_type)
+        if family is not None and family.resize is not None:
+            self.resize = resize_rule(processor.image_processor)
+        tokenizer = processor.tokenizer
+        tokenizer.padding_side = "left"  # batched generation continues every row at its end
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
         self.model.eval()
         self.device = next(self.model.parameters()).device
-        self.load_options = {k: str(v) for k, v in load.items() if k != "quantization_config"}
+        self.load_options = {k: v for k, v in load_options.items() if k != "quantization_config"}
         self.template_takes_tools = self._template_takes_tools()
-        self.prefix = PrefixCache(vision_token_ids(config)) if self.options.reuse_prefix else None
-        self._grammar_compiler: Any = None
-        self._told_unconstrained = False
+        stop_ids = vision_token_ids(model.config)
+        self.prefix = PrefixCache(stop_ids) if self.options.reuse_prefix else None
+        self.grammar = JsonGrammar(self.options.constrained)
 
     def _dtype(self, cuda: bool) -> Any:
         torch = self._torch
@@ -256,7 +283,8 @@ class TransformersRuntime(Runtime):
         """The logits processors (``clock``, then the JSON grammar if any) and the sampling
         arguments; seeds torch when a seed is set."""
         processors = transformers_module().LogitsProcessorList([clock])
-        grammar = self._grammar(prompts)
+        vocab_size = self.model.get_output_embeddings().weight.shape[0]
+        grammar = self.grammar.processor_for(prompts, self.processor.tokenizer, vocab_size)
         if grammar is not None:
             processors.append(grammar)
         sampling: dict[str, Any] = {"do_sample": False}
@@ -320,46 +348,6 @@ class TransformersRuntime(Runtime):
         if self.processor.tokenizer.eos_token_id is not None:
             ids.add(self.processor.tokenizer.eos_token_id)
         return ids
-
-    def _grammar(self, prompts: list[Prompt]) -> Any:
-        """An xgrammar logits processor for prompts that carry a JSON schema, or None."""
-        schemas = [p.json_schema for p in prompts]
-        if self.options.constrained == "off" or not any(schemas):
-            return None
-        if importlib.util.find_spec("xgrammar") is None:
-            if self.options.constrained == "on":
-                raise RuntimeFailure(
-                    "constrained decoding needs xgrammar: pip install --no-deps xgrammar "
-                    "apache-tvm-ffi"
-                )
-            if not self._told_unconstrained:
-                log.info(
-                    "xgrammar is not installed: answers are not constrained to the JSON schema"
-                )
-                self._told_unconstrained = True
-            return None
-        if not all(schemas):
-            raise RuntimeFailure("a batch mixes prompts with and without a JSON schema")
-        import json
-
-        import xgrammar
-
-        if self._grammar_compiler is None:
-            info = xgrammar.TokenizerInfo.from_huggingface(
-                self.processor.tokenizer,
-                vocab_size=self.model.get_output_embeddings().weight.shape[0],
-            )
-            self._grammar_compiler = xgrammar.GrammarCompiler(info)
-        # No free whitespace: a model may otherwise pad the JSON with spaces until it runs out
-        # of tokens, and the answer never closes.
-        compiled = [
-            self._grammar_compiler.compile_json_schema(json.dumps(s), any_whitespace=False)
-            for s in schemas
-        ]
-        # One processor per generate call: it keeps per-row matcher state.
-        from xgrammar.contrib.hf import LogitsProcessor
-
-        return LogitsProcessor(compiled)
 
     def describe(self) -> dict[str, Any]:
         options: dict[str, Any] = {

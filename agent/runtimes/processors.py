@@ -2,9 +2,11 @@
 
 Without torchvision, ``AutoProcessor`` cannot build the Qwen-family and LLaVA-OneVision processors:
 they insist on a video processor, which needs torchvision (not installable on every machine;
-docs/models.md). Screenshots never need
-one, so we fall back to the same processor class with the video processor left out, built from
-the checkpoint's own files (image processor, tokenizer, processor_config.json, chat template).
+docs/models.md). Screenshots never need one, so we fall back to the same processor class with the
+video processor left out, built from the checkpoint's own files (image processor, tokenizer,
+processor_config.json, chat template). Some transformers 5 releases refuse ``AutoImageProcessor``
+itself without torchvision; the image processor class the checkpoint names is then loaded
+directly (its PIL variant where there is one).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import json
 import logging
 from functools import cache
 from typing import Any
+
+from vlagent.agent.runtimes.base import RuntimeOptions
+from vlagent.prompts import ResizeRule
 
 log = logging.getLogger("vlagent.local")
 
@@ -72,8 +77,32 @@ def _checkpoint_text(path: str, name: str) -> str | None:
         return handle.read()
 
 
-def _image_only_from_pretrained(path: str, processor_class: Any, **kwargs: Any) -> Any:
-    image_processor = transformers_module().AutoImageProcessor.from_pretrained(path, **kwargs)
+def _image_processor(path: str, **kwargs: Any) -> Any:
+    """The checkpoint's image processor. Some transformers 5 releases refuse AutoImageProcessor
+    altogether without torchvision; the class the checkpoint names is then loaded directly, in
+    its PIL variant where there is one."""
+    transformers = transformers_module()
+    try:
+        return transformers.AutoImageProcessor.from_pretrained(path, **kwargs)
+    except ImportError as exc:
+        # Its settings: preprocessor_config.json, or (as transformers 5 saves a processor) the
+        # "image_processor" entry of processor_config.json.
+        saved = json.loads(_checkpoint_text(path, "preprocessor_config.json") or "{}")
+        if not saved:
+            bundle = json.loads(_checkpoint_text(path, "processor_config.json") or "{}")
+            saved = bundle.get("image_processor") or {}
+        named = str(saved.get("image_processor_type") or "").removesuffix("Fast")
+        for candidate in (f"{named}Pil", named):
+            found = getattr(transformers, candidate, None) if named else None
+            if found is not None:
+                return found.from_dict(saved, **kwargs)
+        raise exc
+
+
+def _from_parts(path: str, processor_class: Any, **kwargs: Any) -> Any:
+    """``processor_class`` (without its video processor, if it has one) built from the
+    checkpoint's own files: image processor, tokenizer, processor_config.json, chat template."""
+    image_processor = _image_processor(path, **kwargs)
     tokenizer = transformers_module().AutoTokenizer.from_pretrained(path)
     saved = json.loads(_checkpoint_text(path, "processor_config.json") or "{}")
     accepted = inspect.signature(processor_class.__init__).parameters
@@ -82,7 +111,9 @@ def _image_only_from_pretrained(path: str, processor_class: Any, **kwargs: Any) 
     if template is None:
         legacy = _checkpoint_text(path, "chat_template.json")
         template = json.loads(legacy)["chat_template"] if legacy else tokenizer.chat_template
-    return image_only(processor_class)(
+    if "video_processor" in accepted:
+        processor_class = image_only(processor_class)
+    return processor_class(
         image_processor=image_processor, tokenizer=tokenizer, chat_template=template, **extra
     )
 
@@ -109,5 +140,34 @@ def load_processor(path: str, model_type: str, **kwargs: Any) -> Any:
         processor_class.__name__,
     )
     if "video_processor" not in inspect.signature(processor_class.__init__).parameters:
-        return processor_class.from_pretrained(path, **kwargs)
-    return _image_only_from_pretrained(path, processor_class, **kwargs)
+        try:
+            return processor_class.from_pretrained(path, **kwargs)
+        except ImportError:  # its image processor's auto class needs torchvision
+            pass
+    return _from_parts(path, processor_class, **kwargs)
+
+
+def resize_rule(image_processor: Any) -> ResizeRule | None:
+    """How a Qwen-style image processor resizes (factor patch x merge, its pixel budget); None
+    for one that does not say."""
+    try:
+        factor = int(image_processor.patch_size) * int(image_processor.merge_size)
+        size = image_processor.size
+        return ResizeRule(factor, int(size["shortest_edge"]), int(size["longest_edge"]))
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def pixel_budget(resize: ResizeRule | None, options: RuntimeOptions) -> dict[str, Any]:
+    """The keyword that sets a resizing family's pixel budget on its processor: the family's
+    default ``resize``, overridden by ``options.min_pixels`` / ``max_pixels``. It goes through
+    the processor's size setting (the min_pixels / max_pixels keywords are deprecated), and the
+    dialect is told the same rule. Empty for a family that does not resize."""
+    if resize is None:
+        return {}
+    return {
+        "size": {
+            "shortest_edge": options.min_pixels or resize.min_pixels,
+            "longest_edge": options.max_pixels or resize.max_pixels,
+        }
+    }

@@ -44,7 +44,7 @@ def published_template(name: str) -> Path:
     return path
 
 
-def _template_text(template: str | Path) -> str:
+def template_text(template: str | Path) -> str:
     """The template text of a ``chat_template.json`` file (or of a ``.jinja`` file)."""
     text = Path(template).read_text(encoding="utf-8")
     return str(json.loads(text)["chat_template"]) if str(template).endswith(".json") else text
@@ -147,28 +147,29 @@ def build_checkpoint(
         "llava-onevision": _llava_onevision,
         "idefics2": _idefics2,
     }[family]
-    chat_template = _template_text(template if template is not None else published_template(family))
+    chat_template = template_text(template if template is not None else published_template(family))
     model, processor, processor_class = builder(family, dims, chat_template)
     model.save_pretrained(folder)
+    save_processor(processor, processor_class, folder)
+    return folder
+
+
+def save_processor(processor: Any, processor_class: str, folder: Path) -> None:
+    """Save ``processor`` into ``folder`` as a published checkpoint carries it. The processors
+    here are built image-only (torchvision may be missing), so the family's real processor class
+    is recorded: AutoProcessor then loads the folder like any published checkpoint."""
     processor.save_pretrained(folder)
-    # The processors are built image-only (torchvision may be missing); record the family's real
-    # processor class so AutoProcessor loads the folder like any published checkpoint.
     config_path = folder / "processor_config.json"
     if config_path.exists():
         data = json.loads(config_path.read_text())
         data["processor_class"] = processor_class
         config_path.write_text(json.dumps(data, indent=2))
-    return folder
 
 
 def _qwen(family: str, dims: _Size, chat_template: str) -> tuple[Any, Any, str]:
-    Qwen2VLImageProcessorPil = _module(
-        "qwen2_vl.image_processing_pil_qwen2_vl"
-    ).Qwen2VLImageProcessorPil
-
     tok, ids = _qwen_tokenizer()
     patch = 16 if family == "qwen3-vl" else 14
-    config_class, model_class, processor_class = _qwen_classes(family)
+    config_class, model_class, processor_class = qwen_classes(family)
     config = config_class(
         text_config=_qwen_text_config(family, dims, len(tok), ids),
         vision_config=_qwen_vision_config(family, dims, patch),
@@ -180,16 +181,25 @@ def _qwen(family: str, dims: _Size, chat_template: str) -> tuple[Any, Any, str]:
     model = model_class(config)
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
-    image_processor = Qwen2VLImageProcessorPil(
+    processor = image_only(processor_class)(
+        image_processor=qwen_image_processor(family), tokenizer=tok, chat_template=chat_template
+    )
+    return model, processor, processor_class.__name__
+
+
+def qwen_image_processor(family: str) -> Any:
+    """A Qwen family's image processor with its published geometry (patch 14, or 16 for
+    Qwen3-VL; 2x2 merge; 2 frames per temporal patch) and the processor's own default budget."""
+    Qwen2VLImageProcessorPil = _module(
+        "qwen2_vl.image_processing_pil_qwen2_vl"
+    ).Qwen2VLImageProcessorPil
+    patch = 16 if family == "qwen3-vl" else 14
+    return Qwen2VLImageProcessorPil(
         patch_size=patch,
         merge_size=2,
         temporal_patch_size=2,
         size={"shortest_edge": 4 * (2 * patch) ** 2, "longest_edge": 16384 * (2 * patch) ** 2},
     )
-    processor = image_only(processor_class)(
-        image_processor=image_processor, tokenizer=tok, chat_template=chat_template
-    )
-    return model, processor, processor_class.__name__
 
 
 def _qwen_tokenizer() -> tuple[Any, dict[str, int]]:
@@ -212,7 +222,7 @@ def _qwen_tokenizer() -> tuple[Any, dict[str, int]]:
     return tok, {t: tok.convert_tokens_to_ids(t) for t in special}
 
 
-def _qwen_classes(family: str) -> tuple[Any, Any, Any]:
+def qwen_classes(family: str) -> tuple[Any, Any, Any]:
     """The config, model and processor classes of a Qwen family."""
     hf = transformers_module()
     if family == "qwen2-vl":
