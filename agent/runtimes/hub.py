@@ -93,3 +93,13 @@ def reachable(url: str, timeout_s: float = 1.0) -> bool:
     except OSError:  # no such name, or no answer in time
         return False
     return False
+
+
+def load_error(model: str, exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if looks_like_hub_id(model) and not is_local_folder(model):
+        return (
+            f"cannot load {model}: {first.rstrip('.')}. Without network access, download it first "
+            f"(hf download {model}) or pass a local folder"
+        )
+    return f"cannot load {model}: {first}"

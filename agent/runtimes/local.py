@@ -23,8 +23,13 @@ from vlagent.agent.runtimes.base import (
     RuntimeOptions,
 )
 from vlagent.agent.runtimes.grammar import JsonGrammar
-from vlagent.agent.runtimes.hub import check_obtainable, is_local_folder, looks_like_hub_id
-from vlagent.agent.runtimes.prefix import PrefixCache, vision_token_ids
+from vlagent.agent.runtimes.hub import (
+    check_obtainable,
+    is_local_folder,
+    load_error,
+    looks_like_hub_id,
+)
+from vlagent.agent.runtimes.prefix import PrefixCache, cache_keyword, prefix_cache_for
 from vlagent.agent.runtimes.processors import (
     load_processor,
     pixel_budget,
@@ -103,15 +108,19 @@ class TransformersRuntime(Runtime):
         """A runtime around a model and processor already in memory: a stack that loads (or
         builds) its own model hands it over instead of a folder. The screenshot budget is the
         processor's own (``options.max_pixels`` and ``min_pixels`` do not apply); the model stays
-        on the device and in the dtype it is in."""
+        on its device and in its dtype, but is put in eval mode, and the tokenizer pads on the
+        left (batched generation continues every row at its end)."""
+        _check_loaded(model, processor)
         runtime = cls.__new__(cls)
         runtime.model_id = model_id or str(getattr(model.config, "name_or_path", "") or "")
         runtime.options = options or RuntimeOptions()
         import torch
 
         runtime._torch = torch
-        attention = getattr(model.config, "_attn_implementation", None)
-        runtime._adopt(model, processor, {"dtype": str(model.dtype), "attn": str(attention)})
+        attention = str(getattr(model.config, "_attn_implementation", None))
+        runtime._adopt(
+            model, processor, {"dtype": str(model.dtype), "attn_implementation": attention}
+        )
         return runtime
 
     def _load(self, model: str) -> None:
@@ -120,13 +129,13 @@ class TransformersRuntime(Runtime):
         try:
             config = transformers.AutoConfig.from_pretrained(model)
         except (OSError, ValueError) as exc:
-            raise ModelUnavailable(_load_error(model, exc)) from None
+            raise ModelUnavailable(load_error(model, exc)) from None
         family = family_for(model, config.model_type)
         budget = pixel_budget(family.resize if family else None, self.options)
         try:
             processor = load_processor(model, config.model_type, **budget)
         except (OSError, ValueError) as exc:
-            raise ModelUnavailable(_load_error(model, exc)) from None
+            raise ModelUnavailable(load_error(model, exc)) from None
         load: dict[str, Any] = {
             "dtype": self._dtype(cuda),
             "attn_implementation": self._attention(cuda),
@@ -138,7 +147,7 @@ class TransformersRuntime(Runtime):
         try:
             loaded = transformers.AutoModelForImageTextToText.from_pretrained(model, **load)
         except (OSError, ValueError, ImportError) as exc:
-            raise ModelUnavailable(_load_error(model, exc)) from None
+            raise ModelUnavailable(load_error(model, exc)) from None
         self._adopt(loaded, processor, {k: str(v) for k, v in load.items()})
 
     def _adopt(self, model: Any, processor: Any, load_options: dict[str, str]) -> None:
@@ -159,8 +168,7 @@ class TransformersRuntime(Runtime):
         self.device = next(self.model.parameters()).device
         self.load_options = {k: v for k, v in load_options.items() if k != "quantization_config"}
         self.template_takes_tools = self._template_takes_tools()
-        stop_ids = vision_token_ids(model.config)
-        self.prefix = PrefixCache(stop_ids) if self.options.reuse_prefix else None
+        self.prefix = prefix_cache_for(model.config, self.options.reuse_prefix)
         self.grammar = JsonGrammar(self.options.constrained)
 
     def _dtype(self, cuda: bool) -> Any:
@@ -252,11 +260,11 @@ class TransformersRuntime(Runtime):
         ids = inputs["input_ids"][0].tolist() if prefix is not None else []
         past = prefix.take(ids) if prefix is not None else None
         if past is not None:
-            sampling["past_key_values"] = past
+            sampling[cache_keyword()] = past
         result = self._run_model(inputs, processors, sampling, prefix)
         output = result.sequences
         if prefix is not None:
-            prefix.keep(ids, result.past_key_values)
+            prefix.keep(ids, result[cache_keyword()])
         finished = time.perf_counter()
         first = clock.first or finished
         timings = {
@@ -377,11 +385,16 @@ class TransformersRuntime(Runtime):
             self._torch.cuda.empty_cache()
 
 
-def _load_error(model: str, exc: Exception) -> str:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if looks_like_hub_id(model) and not is_local_folder(model):
-        return (
-            f"cannot load {model}: {first.rstrip('.')}. Without network access, download it first "
-            f"(hf download {model}) or pass a local folder"
+def _check_loaded(model: Any, processor: Any) -> None:
+    """One line for a model or processor that ``from_loaded`` cannot use."""
+    if not all(hasattr(processor, part) for part in ("image_processor", "tokenizer")):
+        raise ModelUnavailable(
+            f"from_loaded needs the model's processor (with an image processor and a tokenizer, "
+            f"as AutoProcessor.from_pretrained gives it), not a {type(processor).__name__}"
         )
-    return f"cannot load {model}: {first}"
+    head = getattr(model, "get_output_embeddings", None)
+    if getattr(model, "config", None) is None or head is None or head() is None:
+        raise ModelUnavailable(
+            f"from_loaded needs a model that generates text (AutoModelForImageTextToText), not a "
+            f"{type(model).__name__}"
+        )

@@ -7,18 +7,49 @@ of it that its own tokens repeat, so only the rest (new history, the screenshot,
 text) is prefilled. The model sees the same tokens at the same positions: answers are the same
 as without reuse (tested on every family), only sooner.
 
+That sameness depends on how transformers continues ``generate`` from a partial cache, which has
+changed between releases: before 5.23 the Qwen families placed the new tokens at wrong positions
+(their logits moved by up to 0.07; a random model's greedy text often hid it), and on 5.17
+Idefics2's logits moved too. Reuse is therefore on only for the model types and transformers
+releases it was verified on (``VERIFIED_SINCE``); elsewhere every step is prefilled in full.
+
 Batches of more than one prompt are left alone: with left padding their prefixes do not line up.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from functools import cache
 from typing import Any
 
 log = logging.getLogger("vlagent.local")
 
 MIN_REUSE = 16
 """Fewer shared tokens than this are not worth the bookkeeping."""
+
+VERIFIED_SINCE = {
+    "qwen2_vl": (5, 23),
+    "qwen2_5_vl": (5, 23),
+    "qwen3_vl": (5, 23),
+    "idefics2": (5, 18),
+    "llava_onevision": (5, 17),
+}
+"""The first transformers release where reuse left the first answer token's logits unchanged (to
+1e-4), per model type: the prefix-reuse test run on 5.17, 5.18, 5.20, 5.22, 5.23, 5.24 and 5.25.
+Before 5.23 the Qwen families got wrong positions for the new tokens."""
+
+
+def reuse_is_exact(model_type: str, transformers_version: str) -> bool:
+    """Whether prefix reuse was verified to leave answers unchanged for ``model_type`` under this
+    transformers release."""
+    since = VERIFIED_SINCE.get(model_type)
+    if since is None:
+        return False
+    release = re.match(r"(\d+)\.(\d+)", transformers_version)
+    if release is None:
+        return False
+    return (int(release[1]), int(release[2])) >= since
 
 
 def vision_token_ids(config: Any) -> set[int]:
@@ -46,7 +77,7 @@ class PrefixCache:
 
     def take(self, input_ids: list[int]) -> Any:
         """The kept states cut to the longest prefix ``input_ids`` shares with them, to pass to
-        ``generate`` as ``past_key_values``; None when too little is shared."""
+        ``generate`` as its cache; None when too little is shared."""
         self.reused = 0
         if self.cache is None:
             return None
@@ -88,3 +119,34 @@ def _cut(cache: Any, length: int) -> None:
     extra = cache.get_seq_length() - length
     if extra > 0:
         cache.crop(-extra)  # transformers' crop takes the number of tokens to remove, negated
+
+
+def prefix_cache_for(config: Any, wanted: bool) -> PrefixCache | None:
+    """A prefix cache for a model with ``config`` when reuse is ``wanted`` and verified exact for
+    its model type on the installed transformers; otherwise None (every step prefilled in full,
+    said once in the log)."""
+    if not wanted:
+        return None
+    import transformers
+
+    version = str(transformers.__version__)
+    if not reuse_is_exact(config.model_type, version):
+        log.info(
+            "prefix reuse is off: not verified to keep the answers unchanged for %s on "
+            "transformers %s",
+            config.model_type,
+            version,
+        )
+        return None
+    return PrefixCache(vision_token_ids(config))
+
+
+@cache
+def cache_keyword() -> str:
+    """What ``generate`` calls the key/value cache: ``cache`` since transformers renamed it, else
+    ``past_key_values`` (the old name still works there, with a deprecation warning per run)."""
+    import importlib
+
+    output = importlib.import_module("transformers.generation").GenerateDecoderOnlyOutput
+    fields = output.__dataclass_fields__
+    return "cache" if "cache" in fields else "past_key_values"

@@ -11,6 +11,7 @@ directly (its PIL variant where there is one).
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import json
@@ -18,7 +19,7 @@ import logging
 from functools import cache
 from typing import Any
 
-from vlagent.agent.runtimes.base import RuntimeOptions
+from vlagent.agent.runtimes.base import ModelUnavailable, RuntimeOptions
 from vlagent.prompts import ResizeRule
 
 log = logging.getLogger("vlagent.local")
@@ -120,7 +121,16 @@ def _from_parts(path: str, processor_class: Any, **kwargs: Any) -> Any:
 
 def load_processor(path: str, model_type: str, **kwargs: Any) -> Any:
     """The processor of checkpoint ``path``: ``AutoProcessor`` when it works, else the family's
-    processor class without a video processor. ``kwargs`` go to the image processor."""
+    processor class without a video processor. ``kwargs`` go to the image processor; a ``size``
+    among them is the pixel budget, and it holds whatever the checkpoint's files say."""
+    # A copy: the Qwen image processors write the file's min/max_pixels into the size they get.
+    processor = _load_processor(path, model_type, **copy.deepcopy(kwargs))
+    if "size" in kwargs:
+        impose_budget(processor.image_processor, kwargs["size"])
+    return processor
+
+
+def _load_processor(path: str, model_type: str, **kwargs: Any) -> Any:
     transformers = transformers_module()
     error: Exception | None = None
     try:
@@ -147,15 +157,34 @@ def load_processor(path: str, model_type: str, **kwargs: Any) -> Any:
     return _from_parts(path, processor_class, **kwargs)
 
 
+_LEGACY_BUDGET = (("min_pixels", "shortest_edge"), ("max_pixels", "longest_edge"))
+"""Qwen image processors still honour ``min_pixels`` / ``max_pixels`` over their ``size``: as
+keys in a checkpoint's preprocessor_config.json (the published Qwen2/2.5-VL ones have them), and
+as attributes set on the processor (the model cards' idiom)."""
+
+
 def resize_rule(image_processor: Any) -> ResizeRule | None:
-    """How a Qwen-style image processor resizes (factor patch x merge, its pixel budget); None
-    for one that does not say."""
+    """How a Qwen-style image processor resizes: factor patch x merge, and the pixel budget it
+    applies (a ``min_pixels`` / ``max_pixels`` attribute before ``size``, as the processor
+    does); None for one that does not say."""
     try:
         factor = int(image_processor.patch_size) * int(image_processor.merge_size)
         size = image_processor.size
-        return ResizeRule(factor, int(size["shortest_edge"]), int(size["longest_edge"]))
+        low, high = (
+            getattr(image_processor, legacy, None) or size[key] for legacy, key in _LEGACY_BUDGET
+        )
+        return ResizeRule(factor, int(low), int(high))
     except (AttributeError, KeyError, TypeError):
         return None
+
+
+def impose_budget(image_processor: Any, size: dict[str, int]) -> None:
+    """Make ``size`` the budget ``image_processor`` applies: its size setting, with any legacy
+    ``min_pixels`` / ``max_pixels`` attribute (which would override it) cleared."""
+    image_processor.size = dict(size)
+    for legacy, _ in _LEGACY_BUDGET:
+        if getattr(image_processor, legacy, None) is not None:
+            setattr(image_processor, legacy, None)
 
 
 def pixel_budget(resize: ResizeRule | None, options: RuntimeOptions) -> dict[str, Any]:
@@ -165,9 +194,11 @@ def pixel_budget(resize: ResizeRule | None, options: RuntimeOptions) -> dict[str
     dialect is told the same rule. Empty for a family that does not resize."""
     if resize is None:
         return {}
-    return {
-        "size": {
-            "shortest_edge": options.min_pixels or resize.min_pixels,
-            "longest_edge": options.max_pixels or resize.max_pixels,
-        }
-    }
+    low = options.min_pixels or resize.min_pixels
+    high = options.max_pixels or resize.max_pixels
+    if low > high:
+        raise ModelUnavailable(
+            f"a pixel budget of {low:,} to {high:,} pixels is empty: give --max-pixels at least "
+            f"{low:,} (this model's smallest budget) or a smaller --min-pixels"
+        )
+    return {"size": {"shortest_edge": low, "longest_edge": high}}

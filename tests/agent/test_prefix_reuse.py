@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from vlagent.agent.runtimes.base import RuntimeOptions
 from vlagent.agent.runtimes.local import TransformersRuntime
+from vlagent.agent.runtimes.prefix import VERIFIED_SINCE, reuse_is_exact
 from vlagent.agent.testing import FAMILIES
 from vlagent.prompts import dialect_for
 from vlagent.tools import ToolCall, mobile_tools
@@ -47,17 +51,75 @@ def _steps(runtime: TransformersRuntime) -> list[tuple[str, int]]:
     return seen
 
 
+def _first_logits(runtime: TransformersRuntime) -> list[Any]:
+    """The logits of the first answer token of every later ``generate`` call of ``runtime``."""
+    captured: list[Any] = []
+    original = runtime.model.generate
+
+    def generate(*args: Any, **kwargs: Any) -> Any:
+        output = original(*args, **{**kwargs, "output_logits": True})
+        captured.append(output.logits[0].float().cpu())
+        return output
+
+    runtime.model.generate = generate
+    return captured
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_reuse_gives_the_same_greedy_answers(family: str, checkpoint: Callable[..., Path]) -> None:
+    import torch
+
     folder = str(checkpoint(family))
-    plain = _steps(
-        TransformersRuntime(folder, RuntimeOptions(max_new_tokens=12, reuse_prefix=False))
+    plain_runtime = TransformersRuntime(
+        folder, RuntimeOptions(max_new_tokens=12, reuse_prefix=False)
     )
-    reused = _steps(TransformersRuntime(folder, RuntimeOptions(max_new_tokens=12)))
+    reuse_runtime = TransformersRuntime(folder, RuntimeOptions(max_new_tokens=12))
+    plain_logits, reused_logits = _first_logits(plain_runtime), _first_logits(reuse_runtime)
+    plain, reused = _steps(plain_runtime), _steps(reuse_runtime)
     assert [text for text, _ in reused] == [text for text, _ in plain]
+    # The same text can hide wrong positions (a random model's argmax rarely moves): the first
+    # answer token's logits must agree too. On transformers 5.17 Qwen2.5-VL's were 0.07 apart.
+    for step, (a, b) in enumerate(zip(plain_logits, reused_logits)):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), (step, float((a - b).abs().max()))
     assert all(count == 0 for _, count in plain)
     counts = [count for _, count in reused]
     assert counts[0] == 0 and all(
         count > 1000 for count in counts[1:5]
     )  # the tools section at least
     assert counts[5:] == [0, 0]  # batches are left alone
+
+
+@given(
+    model_type=st.sampled_from(sorted(VERIFIED_SINCE) + ["qwen3_vl_moe", "mllama", ""]),
+    major=st.integers(4, 6),
+    minor=st.integers(0, 40),
+    suffix=st.sampled_from(["", ".0", ".2", ".0.dev0", "rc1", ".1+local"]),
+)
+def test_reuse_is_on_only_where_it_was_verified_exact(
+    model_type: str, major: int, minor: int, suffix: str
+) -> None:
+    since = VERIFIED_SINCE.get(model_type)
+    expected = since is not None and (major, minor) >= since
+    assert reuse_is_exact(model_type, f"{major}.{minor}{suffix}") is expected
+
+
+@pytest.mark.parametrize("version", ["", "dev", "five.twenty", "5"])
+def test_an_unreadable_transformers_version_turns_reuse_off(version: str) -> None:
+    assert reuse_is_exact("qwen2_5_vl", version) is False
+
+
+def test_a_release_where_reuse_changed_answers_prefills_in_full(
+    checkpoint: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # On transformers 5.22.2 a Qwen3-VL answer differed with reuse (checked by running the test
+    # above against it); a runtime there must not reuse.
+    import transformers
+
+    monkeypatch.setattr(transformers, "__version__", "5.22.2")
+    with caplog.at_level("INFO", logger="vlagent.local"):
+        runtime = TransformersRuntime(str(checkpoint("qwen3-vl")), RuntimeOptions(max_new_tokens=4))
+    assert runtime.prefix is None
+    assert "prefix reuse is off" in caplog.text and "5.22.2" in caplog.text
+    assert [reused for _, reused in _steps(runtime)] == [0] * 7

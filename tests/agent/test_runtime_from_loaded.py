@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from vlagent.agent.runtimes.base import RuntimeOptions
@@ -69,3 +71,98 @@ def test_a_processor_loads_where_auto_image_processor_needs_torchvision(
         add_generation_prompt=True,
     )
     assert processor(text=[text], images=[[_screen()]], return_tensors="pt")["input_ids"].numel()
+
+
+def test_prefix_reuse_uses_the_cache_name_this_transformers_knows(
+    checkpoint: Checkpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    # transformers renamed generate's past_key_values to cache; the old name warns on every run.
+    import warnings
+
+    runtime = TransformersRuntime(str(checkpoint("qwen2.5-vl")), RuntimeOptions(max_new_tokens=4))
+    dialect = dialect_for(runtime.model_id, runtime.model_type, runtime.resize)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for goal in ("Tap OK", "Tap OK"):
+            runtime.generate([dialect.render(goal, [], _screen(), computer_tools())])
+    assert runtime.prefix is not None and runtime.prefix.reused > 0
+    said = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "deprecated" in m and "cache" in m.lower()]
+
+
+QWEN_FAMILIES = [f for f in FAMILIES if f.startswith("qwen")]
+
+
+def _shown(runtime: TransformersRuntime, screen: tuple[int, int]) -> tuple[int, int]:
+    """The size of the image the model is shown for a ``screen``-sized screenshot."""
+    image = runtime.processor.image_processor(images=[Image.new("RGB", screen)])
+    _, rows, columns = (int(v) for v in image["image_grid_thw"][0])
+    patch = int(runtime.processor.image_processor.patch_size)
+    return columns * patch, rows * patch
+
+
+def _published_layout(folder: Path, target: Path) -> Path:
+    """``folder`` laid out as the published Qwen2/2.5-VL checkpoints are: the image processor's
+    settings in preprocessor_config.json, with top-level min_pixels and max_pixels."""
+    import json
+    import shutil
+
+    shutil.copytree(folder, target)
+    bundle = json.loads((target / "processor_config.json").read_text())
+    settings = bundle.pop("image_processor")
+    size = settings.pop("size")
+    settings.update(min_pixels=size["shortest_edge"], max_pixels=size["longest_edge"])
+    (target / "preprocessor_config.json").write_text(json.dumps(settings))
+    (target / "processor_config.json").write_text(json.dumps(bundle))
+    return target
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    family=st.sampled_from(QWEN_FAMILIES),
+    budget=st.integers(70_000, 3_000_000),  # above every family's smallest budget
+    screen=st.tuples(st.integers(200, 3840), st.integers(200, 2400)),
+    how=st.sampled_from(["option", "published layout + option", "attribute", "size"]),
+)
+def test_the_resize_rule_is_what_the_processor_does(
+    checkpoint: Checkpoint,
+    tmp_path_factory: pytest.TempPathFactory,
+    family: str,
+    budget: int,
+    screen: tuple[int, int],
+    how: str,
+) -> None:
+    # However the pixel budget is set (vlagent's option, a checkpoint whose files carry their own,
+    # the model cards' `image_processor.max_pixels = N`, the size setting), the rule the dialect
+    # maps coordinates with must be the resize the model's image actually went through.
+    folder = checkpoint(family)
+    if how.startswith("published"):
+        folder = _published_layout(folder, tmp_path_factory.mktemp("published") / family)
+    options = RuntimeOptions(max_new_tokens=1, max_pixels=budget if "option" in how else None)
+    runtime = TransformersRuntime(str(folder), options)
+    if how == "attribute":
+        runtime.processor.image_processor.max_pixels = budget
+    elif how == "size":
+        runtime.processor.image_processor.size = {"shortest_edge": 3136, "longest_edge": budget}
+    if how in ("attribute", "size"):  # the user's own processor, handed over
+        runtime = TransformersRuntime.from_loaded(runtime.model, runtime.processor, str(folder))
+    assert runtime.resize is not None
+    if "option" in how:
+        assert runtime.resize.max_pixels == budget
+    assert runtime.resize.resized(screen) == _shown(runtime, screen)
+
+
+def test_from_loaded_refuses_what_it_cannot_use_in_one_line(checkpoint: Checkpoint) -> None:
+    from vlagent.agent.runtimes.base import ModelUnavailable
+
+    runtime = TransformersRuntime(str(checkpoint("qwen2.5-vl")), RuntimeOptions(max_new_tokens=1))
+    tokenizer = runtime.processor.tokenizer
+    for model, processor, says in (
+        (runtime.model, tokenizer, "processor"),
+        (runtime.model, runtime.processor.image_processor, "processor"),
+        (None, runtime.processor, "generates text"),
+        (runtime.model.model, runtime.processor, "generates text"),  # no language-model head
+    ):
+        with pytest.raises(ModelUnavailable, match=says) as caught:
+            TransformersRuntime.from_loaded(model, processor)
+        assert "\n" not in str(caught.value)
