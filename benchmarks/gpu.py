@@ -26,9 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import platform
+import signal
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,7 +44,7 @@ from benchmarks import gpu_measure as measure
 from benchmarks.gpu_models import MODELS, build_model, config_of, runtime_for, tokenizer_for
 from benchmarks.gpu_table import markdown
 from benchmarks.models import screenshot
-from benchmarks.qwen_vocab import read_ranks, vocabulary_wheel
+from benchmarks.qwen_vocab import VocabularyMissing, read_ranks, vocabulary_wheel
 from vlagent.prompts import Prompt, dialect_for
 from vlagent.tools import ToolCall, computer_tools
 
@@ -48,7 +52,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREEN = (1920, 1080)
 GOAL = "Open the display settings and turn on dark mode"
 H200_BF16_TFLOPS = 790.0
-"""Dense bf16 matrix products on the lent H200, as measured there (8192-cubed, random data)."""
+"""The H200's dense bf16 rate that MFU is stated against: what 8192-cubed products of random bf16
+data reach on the lent machines (its data sheet says about 989). Each run also measures its own
+card (``matmul_tflops`` in the report)."""
+MODEL_RESERVE_S = 60
+"""A model is not started with less of the budget left: building it and one step take that."""
 TOKENIZER = (
     "Qwen's BPE vocabulary (qwen.tiktoken from the dashscope wheel), added tokens at their "
     "published ids"
@@ -80,15 +88,31 @@ class Report:
 
     def __init__(self, path: Path, head: dict[str, Any]) -> None:
         self.path = path
+        self.partial = path.with_name(path.name + ".partial")
         self.data: dict[str, Any] = {**head, "models": {}, "stopped_early": None}
+
+    def check_writable(self) -> None:
+        """Fail before any work when the report cannot be written (the file itself is left)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.partial.write_text("{}\n")
+            self.partial.unlink()
+        except OSError as exc:
+            raise SystemExit(
+                f"cannot write the report to {self.path}: {exc.strerror or exc}"
+            ) from None
 
     def put(self, model: str, section: str, value: Any) -> None:
         self.data["models"].setdefault(model, {})[section] = value
         self.write()
 
     def write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.data, indent=2) + "\n")
+        # Whole or not at all: a run killed while writing keeps the previous complete file. A run
+        # that measured nothing leaves an earlier report where it is.
+        if not self.data["models"]:
+            return
+        self.partial.write_text(json.dumps(self.data, indent=2) + "\n")
+        os.replace(self.partial, self.path)
 
 
 def prompts(runtime: Any, count: int) -> list[Prompt]:
@@ -121,24 +145,32 @@ def run_section(report: Report, budget: Budget, key: str, name: str, work: Any) 
     try:
         value = work()
     except Exception as exc:  # one broken figure must not lose the others
-        value = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+        value = {"error": failure(exc)}
     if isinstance(value, dict):
         value = {**value, "section_s": round(time.monotonic() - started, 1)}
     report.put(key, name, value)
     return value
 
 
+def failure(exc: BaseException) -> str:
+    """One line for the report; the whole traceback goes to stderr (the run's log)."""
+    traceback.print_exc(file=sys.stderr)
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
 def with_mfu(
-    found: dict[str, Any], step: dict[str, Any], peak_tflops: float | None
+    found: dict[str, Any], step: dict[str, Any], peak: float | None, matmul: float | None
 ) -> dict[str, Any]:
     """FLOP/s of the prefill (as generate runs it, and the bare forward), and their share of the
-    card's peak."""
+    card's peak (``*_mfu``) and of what its matrix products reached in this run
+    (``*_of_matmul``)."""
     work = found["prefill_flops"]
     for label, ms in (("prefill", step.get("prefill_ms")), ("forward", found["forward_ms"])):
         if ms:
             tflops = work / (ms / 1000) / 1e12
             found[f"{label}_tflops_per_s"] = round(tflops, 3)
-            found[f"{label}_mfu"] = round(tflops / peak_tflops, 3) if peak_tflops else None
+            found[f"{label}_mfu"] = round(tflops / peak, 3) if peak else None
+            found[f"{label}_of_matmul"] = round(tflops / matmul, 3) if matmul else None
     return found
 
 
@@ -170,7 +202,8 @@ def measure_model(report: Report, budget: Budget, plan: Plan, key: str, ranks: A
         report, budget, key, "flops", lambda: measure.flops(runtime, device, first, plan.repeats)
     )
     if isinstance(step, dict) and isinstance(found, dict) and "error" not in found:
-        report.put(key, "flops", with_mfu(found, step, plan.peak_tflops))
+        matmul = report.data["machine"].get("matmul_tflops")
+        report.put(key, "flops", with_mfu(found, step, plan.peak_tflops, matmul))
     if key == plan.models[0]:
         measure_first_model(report, budget, plan, key, runtime, device, tokenizer)
     runtime.close()
@@ -239,6 +272,7 @@ def machine(device: str) -> dict[str, Any]:
     }
     if device.startswith("cuda"):
         info.update(gpu=torch.cuda.get_device_name(), cuda=torch.version.cuda)
+        info["matmul_tflops"] = measure.matmul_tflops(measure.Device(device))
     return info
 
 
@@ -264,7 +298,16 @@ def plan_from(args: argparse.Namespace) -> Plan:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+class Interrupted(BaseException):
+    """SIGTERM (a time limit's kill): the run stops and says so in its report. Not an Exception,
+    so the handlers that keep one failed section from stopping the run let it through."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -283,40 +326,78 @@ def main(argv: list[str] | None = None) -> int:
         "--table", type=Path, default=None, help="print the docs table of a saved run"
     )
     args = parser.parse_args(argv)
-    if args.table is not None:
-        print(markdown(json.loads(args.table.read_text())))
-        return 0
     unknown = [m for m in args.models.split(",") if m not in MODELS]
     if unknown:
         parser.error(f"unknown model {unknown[0]!r}; one of {', '.join(MODELS)}")
+    if not (math.isfinite(args.budget_s) and args.budget_s > 0):
+        parser.error(f"--budget-s must be a positive number of seconds, not {args.budget_s}")
+    return args
+
+
+def table(path: Path) -> int:
+    """Print the docs table of a saved report; one line when the file is not one."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"cannot read a report from {path}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
+        raise SystemExit(f"{path} is not a report of benchmarks/gpu.py (no 'models' in it)")
+    print(markdown(data))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    if args.table is not None:
+        return table(args.table)
     budget = Budget(args.budget_s)
-    ranks = read_ranks(vocabulary_wheel(args.wheels))
     plan = plan_from(args)
     out = args.out or ROOT / "benchmarks" / "results" / (
         "gpu-smoke.json" if args.smoke else "gpu.json"
     )
-    report = Report(
-        out,
-        {
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "smoke": plan.tiny,
-            "machine": machine(plan.device),
-            "screen": list(SCREEN),
-            "new_tokens": plan.new_tokens,
-            "peak_tflops": plan.peak_tflops,
-            "tokenizer": TOKENIZER,
-        },
-    )
-    for key in plan.models:
-        if budget.left() < 30:
-            report.data["stopped_early"] = f"budget of {budget.seconds:.0f} s, before {key}"
-            break
-        measure_model(report, budget, plan, key, ranks)
+    head = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "smoke": plan.tiny}
+    report = Report(out, head)
+    report.check_writable()
+    try:
+        ranks = read_ranks(vocabulary_wheel(args.wheels))
+    except VocabularyMissing as exc:
+        raise SystemExit(str(exc)) from None
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        report.data.update(
+            machine=machine(plan.device),
+            screen=list(SCREEN),
+            new_tokens=plan.new_tokens,
+            peak_tflops=plan.peak_tflops,
+            tokenizer=TOKENIZER,
+        )
+        measure_all(report, budget, plan, ranks)
+        code = 0
+    except (Interrupted, KeyboardInterrupt) as exc:
+        report.data["stopped_early"] = f"interrupted ({exc or 'Ctrl-C'})"
+        code = 130
     report.data["total_s"] = round(budget.seconds - budget.left(), 1)
     report.write()
+    if not report.data["models"]:
+        print(f"nothing was measured; {out} is left as it was", file=sys.stderr)
+        return code or 1
     print(markdown(report.data))
     print(f"\nwritten to {out}")
-    return 0
+    return code
+
+
+def measure_all(report: Report, budget: Budget, plan: Plan, ranks: Any) -> None:
+    """Every model of the plan in turn, while the budget lasts; a model that fails to build or
+    load is recorded and the next one goes on."""
+    for key in plan.models:
+        if budget.left() < MODEL_RESERVE_S:
+            report.data["stopped_early"] = f"budget of {budget.seconds:.0f} s, before {key}"
+            break
+        try:
+            measure_model(report, budget, plan, key, ranks)
+        except Exception as exc:
+            report.put(key, "error", failure(exc))
+            measure.Device(plan.device).release()
 
 
 if __name__ == "__main__":

@@ -1,13 +1,33 @@
 #!/usr/bin/env bash
-# The GPU figures, on a lent GPU machine, from the repository root (docs/benchmarks.md): install
-# the wheels fetched beforehand by benchmarks/gpu_wheels.py (carried in .whl/), then measure.
-# The JSON and the log land in $OUT (or benchmarks/results/ when $OUT is unset).
+# The GPU figures, on a lent GPU machine, from the repository root (docs/benchmarks.md). Installs
+# the wheels fetched beforehand by benchmarks/gpu_wheels.py (carried in .whl/), links vlagent from
+# this checkout (so the code measured is the code here), then measures. The JSON and the log land
+# in $OUT (or benchmarks/results/ when $OUT is unset). Arguments go to benchmarks/gpu.py.
 set -uo pipefail
 out="${OUT:-benchmarks/results}"
 mkdir -p "$out"
+exec > >(tee "$out/gpu.log") 2>&1
+
+# A fresh target each time: pip --target does not replace what an earlier call left there.
+rm -rf /tmp/site /tmp/src
+wheels=()
+for wheel in .whl/*.whl; do
+  case "$wheel" in */dashscope-*) ;; *) wheels+=("$wheel") ;; esac  # dashscope is only read
+done
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
-  $(ls .whl/*.whl | grep -v /dashscope-) || exit 1
-export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
+  "${wheels[@]}" || exit 1
+mkdir -p /tmp/src/vlagent
+for part in agent environments tools prompts; do ln -s "$PWD/$part" "/tmp/src/vlagent/$part"; done
+export PYTHONPATH="/tmp/site:/tmp/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+
+# The carried transformers must import with the machine's packages; if it does not, the machine's
+# own is used (then prefix reuse may be off: gpu.py says so).
+if ! python3 -c "import transformers" 2>/tmp/transformers.err; then
+  echo "the carried transformers does not import here: $(tail -n 1 /tmp/transformers.err)"
+  rm -rf /tmp/site/transformers /tmp/site/transformers-*.dist-info
+fi
+python3 -c "import torch, transformers, pydantic, vlagent.agent.runtimes.local as l;
+print('torch', torch.__version__, 'transformers', transformers.__version__,
+      'pydantic', pydantic.VERSION, 'vlagent from', l.__file__)" || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
-python3 benchmarks/gpu.py --budget-s "${BUDGET_S:-240}" --out "$out/gpu.json" "$@" 2>&1 \
-  | tee "$out/gpu.log"
+python3 benchmarks/gpu.py --budget-s "${BUDGET_S:-200}" --out "$out/gpu.json" "$@"

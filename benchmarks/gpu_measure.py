@@ -7,10 +7,11 @@ asynchronously, and an unsynchronised clock measures the queueing of kernels, no
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from vlagent.agent.runtimes.local import TransformersRuntime
@@ -61,6 +62,25 @@ def timed_ms(device: Device, work: Callable[[], Any], repeats: int) -> float:
         device.sync()
         runs.append((time.perf_counter() - started) * 1000)
     return round(statistics.median(runs), 2)
+
+
+def matmul_tflops(device: Device, size: int = 8192, repeats: int = 10) -> float | None:
+    """What this card reaches on dense bf16 products of random data (size-cubed), in TFLOP/s;
+    None on a CPU."""
+    if not device.cuda:
+        return None
+    ms = _matmul_ms(device, size, repeats)
+    device.release()  # the operands are gone with _matmul_ms's frame
+    return round(2 * size**3 * repeats / (ms / 1000) / 1e12, 1)
+
+
+def _matmul_ms(device: Device, size: int, repeats: int) -> float:
+    torch = device.torch
+    a = torch.randn(size, size, device=device.name, dtype=torch.bfloat16)
+    b = torch.randn(size, size, device=device.name, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    return timed_ms(device, lambda: [a @ b for _ in range(repeats)], 1)
 
 
 def model_inputs(runtime: TransformersRuntime, prompts: list[Prompt]) -> Any:
@@ -177,7 +197,10 @@ def profile(
             return float(getattr(event, "self_device_time_total", 0) or event.self_cuda_time_total)
         return float(event.self_cpu_time_total)
 
-    ranked = sorted(events, key=spent, reverse=True)[:top]
+    # Operators only: with CUDA traced, each kernel is also listed under its own name, and counting
+    # both would show the same time twice.
+    operators = [e for e in events if str(getattr(e, "device_type", "CPU")).endswith("CPU")]
+    ranked = sorted(operators, key=spent, reverse=True)[:top]
     return [[e.key, round(spent(e) / 1000, 3), e.count] for e in ranked]
 
 
@@ -212,19 +235,29 @@ def prefix_reuse(
     plain: TransformersRuntime, reusing: TransformersRuntime, steps: list[Prompt], repeats: int
 ) -> dict[str, Any]:
     """The second step of an agent run with and without reusing the first step's prefix: time to
-    first token, tokens reused, and whether the greedy answers are the same."""
+    first token, tokens reused, whether the greedy answers are the same, and how far apart the
+    first answer token's logits are (greedy text alone can hide a difference)."""
+    if reusing.prefix is None:
+        import transformers
+
+        return {
+            "skipped": "prefix reuse is off: not verified to keep answers unchanged for "
+            f"{reusing.model_type} on transformers {transformers.__version__}"
+        }
     rows = []
-    for _ in range(max(repeats, 1)):
-        reusing.generate([steps[0]])  # keeps the prefix step 2 starts from
-        again = reusing.generate([steps[1]])[0]
-        fresh = plain.generate([steps[1]])[0]
-        rows.append((fresh, again))
+    with _first_logits(plain.model) as logits:  # the two runtimes share the model
+        for _ in range(max(repeats, 1)):
+            reusing.generate([steps[0]])  # keeps the prefix step 2 starts from
+            again = reusing.generate([steps[1]])[0]
+            fresh = plain.generate([steps[1]])[0]
+            rows.append((fresh, again))
 
     def ttft(c: Any) -> float:
         return float(c.timings_ms["prepare"] + c.timings_ms["prefill"])
 
     plain_ms = statistics.median(ttft(f) for f, _ in rows)
     reuse_ms = statistics.median(ttft(r) for _, r in rows)
+    step2 = logits[1::3], logits[2::3]  # per repeat: step 1 reused, step 2 reused, step 2 plain
     return {
         "step2_prompt_tokens": rows[0][0].prompt_tokens,
         "step2_reused_tokens": rows[0][1].reused_prompt_tokens,
@@ -232,7 +265,26 @@ def prefix_reuse(
         "step2_ttft_ms_reuse": round(reuse_ms, 1),
         "speedup": round(plain_ms / reuse_ms, 2) if reuse_ms else None,
         "answers_identical": all(f.text == r.text for f, r in rows),
+        "first_logits_max_diff": max(float((a - b).abs().max()) for a, b in zip(*step2)),
     }
+
+
+@contextlib.contextmanager
+def _first_logits(model: Any) -> Iterator[list[Any]]:
+    """The first answer token's logits of every ``generate`` call of ``model`` inside the block."""
+    captured: list[Any] = []
+    original = model.generate
+
+    def generate(*args: Any, **kwargs: Any) -> Any:
+        output = original(*args, **{**kwargs, "output_logits": True})
+        captured.append(output.logits[0].float())
+        return output
+
+    model.generate = generate
+    try:
+        yield captured
+    finally:
+        del model.generate  # the class's own again
 
 
 def batch(runtime: TransformersRuntime, device: Device, prompts: list[Prompt]) -> dict[str, Any]:

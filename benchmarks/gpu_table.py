@@ -82,7 +82,8 @@ def _first_model(key: str, sections: dict[str, Any]) -> list[str]:
             f"{_cell(prefix.get('step2_ttft_ms_plain'))} → "
             f"{_cell(prefix.get('step2_ttft_ms_reuse'))} ms "
             f"({_cell(prefix.get('speedup'))}×), "
-            f"answers identical: {prefix.get('answers_identical')}" + _problem(prefix)
+            f"answers identical: {prefix.get('answers_identical')}, first-token logits "
+            f"{_cell(prefix.get('first_logits_max_diff'))} apart at most" + _problem(prefix)
         )
     batches = sections.get("batches", [])
     if batches:

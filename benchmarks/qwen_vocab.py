@@ -76,8 +76,14 @@ def vocabulary_wheel(folder: Path) -> Path:
 
 def read_ranks(wheel: Path) -> dict[bytes, int]:
     """The BPE ranks of ``qwen.tiktoken`` inside ``wheel``, checked against their SHA-256."""
-    with zipfile.ZipFile(wheel) as archive:
-        data = archive.read(VOCAB_MEMBER)
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            data = archive.read(VOCAB_MEMBER)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise VocabularyMissing(
+            f"{wheel} is not a readable dashscope wheel ({exc}); fetch it again with "
+            f"python benchmarks/gpu_wheels.py --vocabulary-only"
+        ) from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != VOCAB_SHA256:
         raise VocabularyMissing(f"{wheel}: {VOCAB_MEMBER} has SHA-256 {digest}, not the pinned one")
