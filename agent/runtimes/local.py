@@ -36,17 +36,10 @@ from vlagent.agent.runtimes.processors import (
     resize_rule,
     transformers_module,
 )
+from vlagent.agent.runtimes.templates import template_takes_tools
 from vlagent.prompts import Prompt, family_for
 
 log = logging.getLogger("vlagent.local")
-_PROBE_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "vlagent_probe_tool",
-        "description": "probe",
-        "parameters": {"type": "object", "properties": {}},
-    },
-}
 
 
 class _Clock:
@@ -167,7 +160,7 @@ class TransformersRuntime(Runtime):
         self.model.eval()
         self.device = next(self.model.parameters()).device
         self.load_options = {k: v for k, v in load_options.items() if k != "quantization_config"}
-        self.template_takes_tools = self._template_takes_tools()
+        self.template_takes_tools = template_takes_tools(processor, self.model_id)
         self.prefix = prefix_cache_for(model.config, self.options.reuse_prefix)
         self.grammar = JsonGrammar(self.options.constrained)
 
@@ -202,34 +195,6 @@ class TransformersRuntime(Runtime):
             return bits_and_bytes(load_in_4bit=True, bnb_4bit_compute_dtype=self._dtype(True))
         return bits_and_bytes(load_in_8bit=True)
 
-    def _template_takes_tools(self) -> bool:
-        """Whether the chat template writes ``tools=`` itself. A template that fails with tools
-        but works without them is used without them (the dialect writes the tools section)."""
-        probe = [{"role": "user", "content": [{"type": "text", "text": "probe"}]}]
-        try:
-            text = self.processor.apply_chat_template(
-                probe, tools=[_PROBE_TOOL], tokenize=False, add_generation_prompt=True
-            )
-        except Exception as exc:  # jinja errors have no common base: any failure is a bad template
-            failure = exc
-        else:
-            return "vlagent_probe_tool" in str(text)
-        try:
-            self.processor.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
-        except Exception as exc:
-            raise ModelUnavailable(
-                f"{self.model_id} has no usable chat template ({type(exc).__name__}: {exc}); "
-                "vlagent renders prompts with the checkpoint's own template"
-            ) from None
-        log.info(
-            "the chat template of %s fails when given tools (%s: %s); the tools are written "
-            "into the system message instead",
-            self.model_id,
-            type(failure).__name__,
-            failure,
-        )
-        return False
-
     # -- generation ----------------------------------------------------------------------------
 
     def chat_text(self, prompt: Prompt) -> str:
@@ -248,6 +213,13 @@ class TransformersRuntime(Runtime):
     def generate(self, prompts: list[Prompt]) -> list[Completion]:
         if not prompts:
             return []
+        if self.resize is not None and resize_rule(self.processor.image_processor) != self.resize:
+            # The dialect maps the model's coordinates back with the rule it was told.
+            raise RuntimeFailure(
+                f"the processor's pixel budget changed after the runtime was made (now "
+                f"{resize_rule(self.processor.image_processor)}, was {self.resize}): set it "
+                "before TransformersRuntime.from_loaded, or make a new runtime and dialect"
+            )
         started = time.perf_counter()
         texts = [self.chat_text(p) for p in prompts]
         inputs = self._inputs(texts, [p.images() for p in prompts])

@@ -166,3 +166,14 @@ def test_from_loaded_refuses_what_it_cannot_use_in_one_line(checkpoint: Checkpoi
         with pytest.raises(ModelUnavailable, match=says) as caught:
             TransformersRuntime.from_loaded(model, processor)
         assert "\n" not in str(caught.value)
+
+
+def test_a_budget_changed_after_the_runtime_was_made_is_refused(checkpoint: Checkpoint) -> None:
+    from vlagent.agent.runtimes.base import RuntimeFailure
+
+    runtime = TransformersRuntime(str(checkpoint("qwen2.5-vl")), RuntimeOptions(max_new_tokens=1))
+    dialect = dialect_for(runtime.model_id, runtime.model_type, runtime.resize)
+    prompt = dialect.render("Tap OK", [], _screen(), computer_tools())
+    runtime.processor.image_processor.max_pixels = 100_000  # after the dialect got its rule
+    with pytest.raises(RuntimeFailure, match="pixel budget changed"):
+        runtime.generate([prompt])
