@@ -98,6 +98,8 @@ def _first_model(key: str, sections: dict[str, Any]) -> list[str]:
             ]
             lines.append("| " + " | ".join(map(_cell, cells)) + f" |{_problem(row)}")
     top = sections.get("profile")
+    if isinstance(top, dict):
+        lines += ["", f"Profile of one {key} prefill: not taken{_problem(top)}"]
     if isinstance(top, list) and top:
         lines += [
             "",

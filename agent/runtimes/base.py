@@ -85,7 +85,16 @@ class RuntimeOptions:
             ),
             (self.quantization in (None, "4bit", "8bit"), "quantization must be 4bit or 8bit"),
             (self.constrained in ("auto", "on", "off"), "constrained must be auto, on or off"),
-            (self.max_pixels is None or self.max_pixels >= 28 * 28, "max_pixels is too small"),
+            (
+                self.max_pixels is None or self.max_pixels >= 28 * 28,
+                "max_pixels must be at least 784 (one 28x28 patch)",
+            ),
+            (self.min_pixels is None or self.min_pixels >= 1, "min_pixels must be at least 1"),
+            (
+                None in (self.min_pixels, self.max_pixels)
+                or (self.min_pixels or 0) <= (self.max_pixels or 0),
+                "min_pixels must not be above max_pixels",
+            ),
             (self.timeout_s > 0, "timeout_s must be positive"),
             (self.retries >= 0, "retries must be 0 or more"),
         ]

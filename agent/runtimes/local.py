@@ -152,7 +152,10 @@ class TransformersRuntime(Runtime):
         self.model_type = model.config.model_type
         family = family_for(self.model_id, self.model_type)
         if family is not None and family.resize is not None:
-            self.resize = resize_rule(processor.image_processor)
+            try:
+                self.resize = resize_rule(processor.image_processor)
+            except ValueError as exc:  # min above max, say
+                raise ModelUnavailable(f"the processor's pixel budget is unusable: {exc}") from None
         tokenizer = processor.tokenizer
         tokenizer.padding_side = "left"  # batched generation continues every row at its end
         if tokenizer.pad_token is None:
@@ -213,22 +216,19 @@ class TransformersRuntime(Runtime):
     def generate(self, prompts: list[Prompt]) -> list[Completion]:
         if not prompts:
             return []
-        if self.resize is not None and resize_rule(self.processor.image_processor) != self.resize:
-            # The dialect maps the model's coordinates back with the rule it was told.
-            raise RuntimeFailure(
-                f"the processor's pixel budget changed after the runtime was made (now "
-                f"{resize_rule(self.processor.image_processor)}, was {self.resize}): set it "
-                "before TransformersRuntime.from_loaded, or make a new runtime and dialect"
-            )
         started = time.perf_counter()
         texts = [self.chat_text(p) for p in prompts]
-        inputs = self._inputs(texts, [p.images() for p in prompts])
+        images = [p.images() for p in prompts]
+        inputs = self._inputs(texts, images)
+        self._check_resize(images, inputs)
         prepared = time.perf_counter()
         clock = _Clock()
         processors, sampling = self._decoding(prompts, clock)
         # One prompt at a time (the agent loop): start from the kept states of the text the
         # previous prompt shared with this one.
-        prefix = self.prefix if len(prompts) == 1 else None
+        # A prompt without an image is prefilled in full: continued from a kept prefix, the Qwen
+        # families place it at the last image prompt's positions (transformers 5.25).
+        prefix = self.prefix if len(prompts) == 1 and images[0] else None
         ids = inputs["input_ids"][0].tolist() if prefix is not None else []
         past = prefix.take(ids) if prefix is not None else None
         if past is not None:
@@ -258,6 +258,24 @@ class TransformersRuntime(Runtime):
             ).to(self.device)
         except (ValueError, TypeError, RuntimeError) as exc:
             raise RuntimeFailure(f"the processor could not prepare the prompt: {exc}") from None
+
+    def _check_resize(self, images: list[list[Any]], inputs: Any) -> None:
+        """Refuse a screenshot the processor resized otherwise than the rule the dialect maps
+        coordinates back with (a budget changed after the runtime was made, a transformers
+        release that reads the budget differently): its clicks would land in the wrong place."""
+        grid = inputs.get("image_grid_thw") if self.resize is not None else None
+        if grid is None or self.resize is None:
+            return
+        patch = int(self.processor.image_processor.patch_size)
+        shown = [(int(w) * patch, int(h) * patch) for _, h, w in grid.tolist()]
+        for image, size in zip([i for row in images for i in row], shown):
+            if size != self.resize.resized(image.size):
+                raise RuntimeFailure(
+                    f"the processor resized a {image.size[0]}x{image.size[1]} screenshot to "
+                    f"{size[0]}x{size[1]}, but the pixel budget vlagent read from it gives "
+                    f"{self.resize.resized(image.size)}: set the budget with size= before the "
+                    "runtime is made (or through --max-pixels), then make a new runtime"
+                )
 
     def _decoding(self, prompts: list[Prompt], clock: _Clock) -> tuple[Any, dict[str, Any]]:
         """The logits processors (``clock``, then the JSON grammar if any) and the sampling

@@ -194,11 +194,16 @@ def pixel_budget(resize: ResizeRule | None, options: RuntimeOptions) -> dict[str
     dialect is told the same rule. Empty for a family that does not resize."""
     if resize is None:
         return {}
-    low = options.min_pixels or resize.min_pixels
-    high = options.max_pixels or resize.max_pixels
+    low = resize.min_pixels if options.min_pixels is None else options.min_pixels
+    high = resize.max_pixels if options.max_pixels is None else options.max_pixels
+    if low > high and options.max_pixels is not None:
+        raise ModelUnavailable(
+            f"--max-pixels {high:,} is below this model's smallest budget ({low:,} pixels): "
+            f"give at least {low:,}, or a smaller --min-pixels"
+        )
     if low > high:
         raise ModelUnavailable(
-            f"a pixel budget of {low:,} to {high:,} pixels is empty: give --max-pixels at least "
-            f"{low:,} (this model's smallest budget) or a smaller --min-pixels"
+            f"--min-pixels {low:,} is above this model's largest budget ({high:,} pixels): "
+            f"give at most {high:,}, or a larger --max-pixels"
         )
     return {"size": {"shortest_edge": low, "longest_edge": high}}

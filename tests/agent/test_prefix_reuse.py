@@ -123,3 +123,45 @@ def test_a_release_where_reuse_changed_answers_prefills_in_full(
     assert runtime.prefix is None
     assert "prefix reuse is off" in caplog.text and "5.22.2" in caplog.text
     assert [reused for _, reused in _steps(runtime)] == [0] * 7
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_steps_without_an_image_leave_answers_unchanged_too(
+    family: str, checkpoint: Callable[..., Path]
+) -> None:
+    # A robot without a camera, or a frame dropped: prompts without an image between prompts
+    # with one. Continued from a kept prefix, the Qwen families placed an image-less prompt at the
+    # last image prompt's positions (first-token logits 0.03 apart, then different answers).
+    import dataclasses
+
+    import torch
+
+    folder = str(checkpoint(family))
+    plain_runtime = TransformersRuntime(
+        folder, RuntimeOptions(max_new_tokens=8, reuse_prefix=False)
+    )
+    reuse_runtime = TransformersRuntime(folder, RuntimeOptions(max_new_tokens=8))
+    plain_logits, reused_logits = _first_logits(plain_runtime), _first_logits(reuse_runtime)
+    dialect = dialect_for(reuse_runtime.model_id, reuse_runtime.model_type, reuse_runtime.resize)
+    history = [
+        ToolCall("mobile_use", {"action": "wait", "time": n + 1}, {"action": "wait", "time": n + 1})
+        for n in range(5)
+    ]
+    for step, with_image in enumerate([True, False, False, True, False, True]):
+        prompt = dialect.render(
+            "Move the arm to the red cube", history[:step], _screen(step), mobile_tools()
+        )
+        if not with_image:  # as the loop renders an observation without an image
+            prompt = dataclasses.replace(
+                prompt,
+                messages=[
+                    {**m, "content": [c for c in m["content"] if c.get("type") != "image"]}
+                    if isinstance(m["content"], list)
+                    else m
+                    for m in prompt.messages
+                ],
+            )
+        plain, reused = plain_runtime.generate([prompt])[0], reuse_runtime.generate([prompt])[0]
+        assert reused.text == plain.text, step
+        a, b = plain_logits[-1], reused_logits[-1]
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), (step, float((a - b).abs().max()))

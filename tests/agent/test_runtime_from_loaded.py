@@ -175,5 +175,38 @@ def test_a_budget_changed_after_the_runtime_was_made_is_refused(checkpoint: Chec
     dialect = dialect_for(runtime.model_id, runtime.model_type, runtime.resize)
     prompt = dialect.render("Tap OK", [], _screen(), computer_tools())
     runtime.processor.image_processor.max_pixels = 100_000  # after the dialect got its rule
-    with pytest.raises(RuntimeFailure, match="pixel budget changed"):
+    with pytest.raises(RuntimeFailure, match="resized a 640x400 screenshot to"):
         runtime.generate([prompt])
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"min_pixels": -5}, "min_pixels must be at least 1"),
+        ({"min_pixels": 0}, "min_pixels must be at least 1"),
+        ({"max_pixels": 100}, "max_pixels must be at least 784"),
+        ({"min_pixels": 500_000, "max_pixels": 400_000}, "min_pixels must not be above"),
+    ],
+)
+def test_bad_pixel_budgets_are_refused_before_anything_loads(
+    options: dict[str, int], says: str
+) -> None:
+    with pytest.raises(ValueError, match=says):
+        RuntimeOptions(**options)
+
+
+@pytest.mark.parametrize(
+    ("family", "options", "says"),
+    [
+        ("qwen3-vl", {"max_pixels": 20_000}, "--max-pixels 20,000 is below"),
+        ("qwen2.5-vl", {"min_pixels": 5_000_000}, "--min-pixels 5,000,000 is above"),
+    ],
+)
+def test_a_budget_outside_the_models_range_says_which_flag_to_change(
+    checkpoint: Checkpoint, family: str, options: dict[str, int], says: str
+) -> None:
+    from vlagent.agent.runtimes.base import ModelUnavailable
+
+    with pytest.raises(ModelUnavailable, match=says) as caught:
+        TransformersRuntime(str(checkpoint(family)), RuntimeOptions(**options))
+    assert "\n" not in str(caught.value)

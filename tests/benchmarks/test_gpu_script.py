@@ -272,3 +272,25 @@ def test_a_run_stopped_by_sigterm_keeps_what_it_measured_and_says_so(tmp_path: P
     report = json.loads(out.read_text())
     assert report["stopped_early"] == "interrupted (SIGTERM)"
     assert report["models"] and report["total_s"] > 0
+
+
+@given(
+    batch=st.integers(1, 4),
+    kv_heads=st.integers(1, 8),
+    group=st.integers(1, 8),
+    length=st.integers(1, 4096),
+    keys=st.integers(1, 4096),
+    size=st.sampled_from([64, 80, 128]),
+)
+def test_attention_is_counted_as_torch_counts_it_and_grouped_keys_as_expanded_ones(
+    batch: int, kv_heads: int, group: int, length: int, keys: int, size: int
+) -> None:
+    from torch.utils.flop_counter import sdpa_flop_count
+
+    from benchmarks.gpu_measure import _attention_flops
+
+    heads = kv_heads * group
+    query, full = (batch, heads, length, size), (batch, heads, keys, size)
+    assert _attention_flops(query, full, full) == sdpa_flop_count(query, full, full)
+    grouped = (batch, kv_heads, keys, size)  # what transformers passes with enable_gqa
+    assert _attention_flops(query, grouped, grouped) == sdpa_flop_count(query, full, full)
