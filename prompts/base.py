@@ -110,6 +110,16 @@ class Prompt:
             part["image"] for m in self.messages for part in _parts(m) if part["type"] == "image"
         ]
 
+    def image_frames(self) -> list[tuple[int, int] | None]:
+        """For each image, in order, the size its coordinates are read in: a further camera's
+        own ``model_size``, else ``model_image_size``; None where answers are not in pixels."""
+        return [
+            part.get("model_size") or self.model_image_size
+            for m in self.messages
+            for part in _parts(m)
+            if part["type"] == "image"
+        ]
+
     def text(self) -> str:
         """A readable transcript (images as ``<image WxH>``), for trajectories and --dry-run."""
         lines = []

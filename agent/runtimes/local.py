@@ -220,7 +220,7 @@ class TransformersRuntime(Runtime):
         texts = [self.chat_text(p) for p in prompts]
         images = [p.images() for p in prompts]
         inputs = self._inputs(texts, images)
-        self._check_resize(images, inputs)
+        self._check_resize(prompts, inputs)
         prepared = time.perf_counter()
         clock = _Clock()
         processors, sampling = self._decoding(prompts, clock)
@@ -259,23 +259,27 @@ class TransformersRuntime(Runtime):
         except (ValueError, TypeError, RuntimeError) as exc:
             raise RuntimeFailure(f"the processor could not prepare the prompt: {exc}") from None
 
-    def _check_resize(self, images: list[list[Any]], inputs: Any) -> None:
-        """Refuse a screenshot the processor resized otherwise than the rule the dialect maps
-        coordinates back with (a budget changed after the runtime was made, a transformers
-        release that reads the budget differently): its clicks would land in the wrong place."""
-        grid = inputs.get("image_grid_thw") if self.resize is not None else None
-        if grid is None or self.resize is None:
+    def _check_resize(self, prompts: list[Prompt], inputs: Any) -> None:
+        """Refuse a screenshot the processor resized otherwise than the size its answer will be
+        read in (``model_image_size``, for dialects that answer in pixels of the resized image):
+        a budget changed after the runtime was made, a dialect told another rule, a transformers
+        release that reads the budget differently. Its clicks would land in the wrong place."""
+        grid = inputs.get("image_grid_thw")
+        if grid is None:
             return
         patch = int(self.processor.image_processor.patch_size)
-        shown = [(int(w) * patch, int(h) * patch) for _, h, w in grid.tolist()]
-        for image, size in zip([i for row in images for i in row], shown):
-            if size != self.resize.resized(image.size):
-                raise RuntimeFailure(
-                    f"the processor resized a {image.size[0]}x{image.size[1]} screenshot to "
-                    f"{size[0]}x{size[1]}, but the pixel budget vlagent read from it gives "
-                    f"{self.resize.resized(image.size)}: set the budget with size= before the "
-                    "runtime is made (or through --max-pixels), then make a new runtime"
-                )
+        shown = iter([(int(w) * patch, int(h) * patch) for _, h, w in grid.tolist()])
+        for prompt in prompts:
+            for read_in in prompt.image_frames():
+                size = next(shown, None)
+                if read_in is not None and size is not None and tuple(read_in) != size:
+                    raise RuntimeFailure(
+                        f"the model is shown a screenshot at {size[0]}x{size[1]}, but its answer "
+                        f"would be read as if at "
+                        f"{read_in[0]}x{read_in[1]}: make the dialect with the runtime's resize "
+                        "rule (dialect_for(..., runtime.resize)) and set the pixel budget "
+                        "before the runtime is made (size=, or --max-pixels)"
+                    )
 
     def _decoding(self, prompts: list[Prompt], clock: _Clock) -> tuple[Any, dict[str, Any]]:
         """The logits processors (``clock``, then the JSON grammar if any) and the sampling

@@ -168,15 +168,35 @@ def test_from_loaded_refuses_what_it_cannot_use_in_one_line(checkpoint: Checkpoi
         assert "\n" not in str(caught.value)
 
 
-def test_a_budget_changed_after_the_runtime_was_made_is_refused(checkpoint: Checkpoint) -> None:
+@pytest.mark.parametrize("family", QWEN_FAMILIES)
+def test_a_screenshot_shown_at_another_size_than_its_answer_is_read_in_is_refused(
+    family: str, checkpoint: Checkpoint
+) -> None:
+    # Two ways the model's image and the dialect's frame part: the budget changed on the processor
+    # after the dialect got its rule, and a dialect made without the runtime's rule. Refused only
+    # where answers are pixels of the resized image; relative answers do not depend on it.
     from vlagent.agent.runtimes.base import RuntimeFailure
 
-    runtime = TransformersRuntime(str(checkpoint("qwen2.5-vl")), RuntimeOptions(max_new_tokens=1))
-    dialect = dialect_for(runtime.model_id, runtime.model_type, runtime.resize)
-    prompt = dialect.render("Tap OK", [], _screen(), computer_tools())
+    folder = str(checkpoint(family))
+    runtime = TransformersRuntime(folder, RuntimeOptions(max_new_tokens=1, max_pixels=2_000_000))
+    stale = dialect_for(runtime.model_id, runtime.model_type)  # the family's default rule
+    right = dialect_for(runtime.model_id, runtime.model_type, runtime.resize)
+    screen = Image.new("RGB", (1920, 1080))
+    pixels = right.pixel_space
+    for dialect, refused in ((stale, pixels), (right, False)):
+        prompt = dialect.render("Tap OK", [], screen, computer_tools())
+        if refused:
+            with pytest.raises(RuntimeFailure, match="read as if at 1316x728"):
+                runtime.generate([prompt])
+        else:
+            assert runtime.generate([prompt])[0].prompt_tokens
     runtime.processor.image_processor.max_pixels = 100_000  # after the dialect got its rule
-    with pytest.raises(RuntimeFailure, match="resized a 640x400 screenshot to"):
-        runtime.generate([prompt])
+    prompt = right.render("Tap OK", [], screen, computer_tools())
+    if pixels:
+        with pytest.raises(RuntimeFailure, match="would be read as if at 1876x1036"):
+            runtime.generate([prompt])
+    else:
+        assert runtime.generate([prompt])[0].prompt_tokens
 
 
 @pytest.mark.parametrize(

@@ -406,6 +406,9 @@ def pressing_ctrl_c(prompt):
     if "ctrl-c" in prompt.text():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(10)
+        # Never read; not counted either: on a busy machine this thread can still finish here
+        # while the session shuts down, and only the second test's calls are being counted.
+        return ""
     return model.tested(prompt)
 
 @pytest.fixture(scope="session")
