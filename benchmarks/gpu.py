@@ -345,7 +345,8 @@ def table(path: Path) -> int:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise SystemExit(f"cannot read a report from {path}: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, dict) or not all(isinstance(m, dict) for m in models.values()):
         raise SystemExit(f"{path} is not a report of benchmarks/gpu.py (no 'models' in it)")
     print(markdown(data))
     return 0
@@ -384,7 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     report.data["total_s"] = round(budget.seconds - budget.left(), 1)
     report.write()
     if not report.data["models"]:
-        print(f"nothing was measured; {out} is left as it was", file=sys.stderr)
+        why = report.data["stopped_early"] or "no model"
+        print(
+            f"nothing was measured ({why}; each model needs {MODEL_RESERVE_S} s of the budget); "
+            f"{out} is left as it was",
+            file=sys.stderr,
+        )
         return code or 1
     print(markdown(report.data))
     print(f"\nwritten to {out}")

@@ -37,14 +37,9 @@ def _model_row(key: str, sections: dict[str, Any]) -> str:
     build = sections.get("build", {})
     step = sections.get("step", {})
     found = sections.get("flops", {})
-    problem = next(
-        (
-            v.get("error") or v.get("skipped")
-            for v in (step, found)
-            if "error" in v or "skipped" in v
-        ),
-        None,
-    )
+    failed = sections.get("error")
+    problem = f" ({failed})" if failed else ""
+    problem = problem or next((_problem(v) for v in (step, found) if _problem(v)), "")
     cells = [
         key,
         _cell(build.get("parameters")),

@@ -86,3 +86,23 @@ def _resized(
     except ValueError as exc:
         raise ResizeError(f"cannot resize a {width}x{height} image: {exc}") from None
     return int(new_width), int(new_height)
+
+
+def user_budget(rule: ResizeRule, min_pixels: int | None, max_pixels: int | None) -> ResizeRule:
+    """``rule`` with the pixel budget a user gave (``--min-pixels`` / ``--max-pixels``; None keeps
+    the rule's own). A range left empty names the flag to change."""
+    low = rule.min_pixels if min_pixels is None else min_pixels
+    high = rule.max_pixels if max_pixels is None else max_pixels
+    if low > high and max_pixels is not None:
+        raise ResizeError(
+            f"--max-pixels {high:,} is below this model's smallest budget ({low:,} pixels): "
+            f"give at least {low:,}, or a smaller --min-pixels"
+        )
+    if low > high:
+        raise ResizeError(
+            f"--min-pixels {low:,} is above this model's largest budget ({high:,} pixels): "
+            f"give at most {high:,}, or a larger --max-pixels"
+        )
+    if low < 1:
+        raise ResizeError(f"--min-pixels must be at least 1, not {low}")
+    return ResizeRule(rule.factor, low, high)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from vlagent.agent.runtimes.base import Runtime, RuntimeOptions
 from vlagent.agent.trajectory.records import Limits
 from vlagent.environments import Environment
 from vlagent.prompts import Dialect, ResizeRule, UnknownDialect, dialect_for, get_dialect
+from vlagent.prompts.resize import user_budget
 from vlagent.tools.secrets import MASK, Secret
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
@@ -110,13 +111,8 @@ def with_budget(
 ) -> Dialect:
     """Dialect ``name`` with ``resize`` (default: its family's rule), pixel budget overridden."""
     dialect = get_dialect(name, resize)
-    if dialect.resize is not None and (max_pixels or min_pixels):
-        rule = replace(
-            dialect.resize,
-            max_pixels=max_pixels or dialect.resize.max_pixels,
-            min_pixels=min_pixels or dialect.resize.min_pixels,
-        )
-        dialect = get_dialect(name, rule)
+    if dialect.resize is not None and (max_pixels is not None or min_pixels is not None):
+        dialect = get_dialect(name, user_budget(dialect.resize, min_pixels, max_pixels))
     return dialect
 
 

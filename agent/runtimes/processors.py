@@ -21,6 +21,7 @@ from typing import Any
 
 from vlagent.agent.runtimes.base import ModelUnavailable, RuntimeOptions
 from vlagent.prompts import ResizeRule
+from vlagent.prompts.resize import ResizeError, user_budget
 
 log = logging.getLogger("vlagent.local")
 
@@ -194,16 +195,9 @@ def pixel_budget(resize: ResizeRule | None, options: RuntimeOptions) -> dict[str
     dialect is told the same rule. Empty for a family that does not resize."""
     if resize is None:
         return {}
-    low = resize.min_pixels if options.min_pixels is None else options.min_pixels
-    high = resize.max_pixels if options.max_pixels is None else options.max_pixels
-    if low > high and options.max_pixels is not None:
-        raise ModelUnavailable(
-            f"--max-pixels {high:,} is below this model's smallest budget ({low:,} pixels): "
-            f"give at least {low:,}, or a smaller --min-pixels"
-        )
-    if low > high:
-        raise ModelUnavailable(
-            f"--min-pixels {low:,} is above this model's largest budget ({high:,} pixels): "
-            f"give at most {high:,}, or a larger --max-pixels"
-        )
+    try:
+        rule = user_budget(resize, options.min_pixels, options.max_pixels)
+    except ResizeError as exc:
+        raise ModelUnavailable(str(exc)) from None
+    low, high = rule.min_pixels, rule.max_pixels
     return {"size": {"shortest_edge": low, "longest_edge": high}}

@@ -42,7 +42,8 @@ from vlagent.agent.runtimes.endpoints import (
     shown,
 )
 from vlagent.agent.runtimes.http import HttpClient, Unanswered
-from vlagent.prompts import Prompt, ResizeRule, family_for
+from vlagent.prompts import Prompt, family_for
+from vlagent.prompts.resize import ResizeError, user_budget
 from vlagent.tools.secrets import Secret
 
 __all__ = ["OpenAIRuntime", "api_base", "image_url", "key_may_go_to", "shown"]
@@ -121,12 +122,12 @@ class OpenAIRuntime(Runtime):
         )
         family = family_for(model)
         if family is not None and family.resize is not None:
-            default = family.resize
-            self.resize = ResizeRule(
-                default.factor,
-                self.options.min_pixels or default.min_pixels,
-                self.options.max_pixels or default.max_pixels,
-            )
+            try:
+                self.resize = user_budget(
+                    family.resize, self.options.min_pixels, self.options.max_pixels
+                )
+            except ResizeError as exc:
+                raise ModelUnavailable(str(exc)) from None
         self._check_reachable()
 
     def _url(self, path: str) -> str:

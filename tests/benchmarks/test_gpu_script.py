@@ -294,3 +294,55 @@ def test_attention_is_counted_as_torch_counts_it_and_grouped_keys_as_expanded_on
     assert _attention_flops(query, full, full) == sdpa_flop_count(query, full, full)
     grouped = (batch, kv_heads, keys, size)  # what transformers passes with enable_gqa
     assert _attention_flops(query, grouped, grouped) == sdpa_flop_count(query, full, full)
+
+
+def test_the_table_shows_why_a_model_has_no_figures(tmp_path: Path) -> None:
+    report = {"models": {"qwen3-vl-8b": {"error": "OutOfMemoryError: CUDA out of memory"}}}
+    assert "OutOfMemoryError: CUDA out of memory" in gpu_table.markdown(report)
+    odd = tmp_path / "odd.json"
+    odd.write_text('{"models": {"x": 1}}')
+    with pytest.raises(SystemExit, match="not a report of benchmarks/gpu.py"):
+        gpu.main(["--table", str(odd)])
+
+
+def _device_script(tmp_path: Path, wheels: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WHEELS": str(wheels), "OUT": str(tmp_path / "out")}
+    return subprocess.run(
+        ["bash", str(ROOT / "benchmarks/gpu_device.sh"), *args],
+        cwd=tmp_path,  # the script finds the checkout itself
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_the_device_script_without_wheels_says_how_to_fetch_them(tmp_path: Path) -> None:
+    (tmp_path / "wheels").mkdir()
+    result = _device_script(tmp_path, tmp_path / "wheels", "--smoke")
+    assert result.returncode == 1
+    assert "run python benchmarks/gpu_wheels.py first" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gpu-smoke.log"]
+
+
+@pytest.mark.slow
+def test_the_device_script_rehearses_its_run_on_a_cpu(tmp_path: Path) -> None:
+    # What the GPU machine runs, here: the wheels fetched for this Python, installed into a fresh
+    # folder over this machine's packages, vlagent linked from the checkout, then gpu.py.
+    wheels = tmp_path / "wheels"
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/gpu_wheels.py"), "--dest", str(wheels)]
+        + ["--python-version", version],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    result = _device_script(tmp_path, wheels, "--smoke", "--models", "qwen2.5-vl-7b")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "vlagent from /" in result.stdout and "/src/vlagent/agent/" in result.stdout
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["gpu-smoke.json", "gpu-smoke.log"]
+    report = json.loads((out / "gpu-smoke.json").read_text())
+    assert report["machine"]["transformers"] == "5.24.0"  # the carried release, not this one's
+    assert report["models"]["qwen2.5-vl-7b"]["step"]["image_tokens"] == 1222
