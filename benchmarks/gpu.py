@@ -206,16 +206,22 @@ def measure_model(report: Report, budget: Budget, plan: Plan, key: str, ranks: A
         matmul = report.data["machine"].get("matmul_tflops")
         report.put(key, "flops", with_mfu(found, step, plan.peak_tflops, matmul))
     if key == plan.models[0]:
-        measure_first_model(report, budget, plan, key, runtime, device, tokenizer)
+        measure_first_model(report, budget, plan, key, runtime, device, tokenizer, first)
     runtime.close()
     device.release()
 
 
 def measure_first_model(
-    report: Report, budget: Budget, plan: Plan, key: str, runtime: Any, device: Any, tokenizer: Any
+    report: Report,
+    budget: Budget,
+    plan: Plan,
+    key: str,
+    runtime: Any,
+    device: Any,
+    tokenizer: Any,
+    first: Prompt,
 ) -> None:
     """The sections run for the first model only: profile, attention kinds, prefix, batches."""
-    first = prompts(runtime, 1)[0]
     run_section(report, budget, key, "profile", lambda: measure.profile(runtime, device, first))
     run_section(
         report,

@@ -37,9 +37,7 @@ def _model_row(key: str, sections: dict[str, Any]) -> str:
     build = sections.get("build", {})
     step = sections.get("step", {})
     found = sections.get("flops", {})
-    failed = sections.get("error")
-    problem = f" ({failed})" if failed else ""
-    problem = problem or next((_problem(v) for v in (step, found) if _problem(v)), "")
+    problem = next((_problem(v) for v in (sections, step, found) if _problem(v)), "")
     cells = [
         key,
         _cell(build.get("parameters")),

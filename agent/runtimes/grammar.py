@@ -26,7 +26,7 @@ class JsonGrammar:
         self._compiler: Any = None
         self._told_unconstrained = False
 
-    def processor_for(self, prompts: list[Prompt], tokenizer: Any, vocab_size: int) -> Any:
+    def processor_for(self, prompts: list[Prompt], tokenizer: Any, model: Any) -> Any:
         """An xgrammar logits processor for prompts that carry a JSON schema, or None."""
         schemas = [p.json_schema for p in prompts]
         if self.mode == "off" or not any(schemas):
@@ -48,6 +48,7 @@ class JsonGrammar:
         import xgrammar
 
         if self._compiler is None:
+            vocab_size = model.get_output_embeddings().weight.shape[0]
             info = xgrammar.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
             self._compiler = xgrammar.GrammarCompiler(info)
         # No free whitespace: a model may otherwise pad the JSON with spaces until it runs out

@@ -275,8 +275,8 @@ class TransformersRuntime(Runtime):
                 if read_in is not None and size is not None and tuple(read_in) != size:
                     raise RuntimeFailure(
                         f"the model is shown a screenshot at {size[0]}x{size[1]}, but its answer "
-                        f"would be read as if at "
-                        f"{read_in[0]}x{read_in[1]}: make the dialect with the runtime's resize "
+                        f"would be read as if at {read_in[0]}x{read_in[1]}: make the dialect "
+                        "with the runtime's resize "
                         "rule (dialect_for(..., runtime.resize)) and set the pixel budget "
                         "before the runtime is made (size=, or --max-pixels)"
                     )
@@ -285,8 +285,7 @@ class TransformersRuntime(Runtime):
         """The logits processors (``clock``, then the JSON grammar if any) and the sampling
         arguments; seeds torch when a seed is set."""
         processors = transformers_module().LogitsProcessorList([clock])
-        vocab_size = self.model.get_output_embeddings().weight.shape[0]
-        grammar = self.grammar.processor_for(prompts, self.processor.tokenizer, vocab_size)
+        grammar = self.grammar.processor_for(prompts, self.processor.tokenizer, self.model)
         if grammar is not None:
             processors.append(grammar)
         sampling: dict[str, Any] = {"do_sample": False}
