@@ -241,12 +241,12 @@ def measure_first_model(
     )
     rows: list[dict[str, Any]] = []
     for size in plan.batches:
-        # A batch takes about as long as size / steps-per-second of the last one; leave it out
-        # when that would run past the budget.
+        # A batch is generated twice (a warm-up, then timed), each about size / steps-per-second
+        # of the last one; leave it out when that would run past the budget.
         if (
             rows
             and "steps_per_s" in rows[-1]
-            and size / rows[-1]["steps_per_s"] > budget.left() - 10
+            and 2 * size / rows[-1]["steps_per_s"] > budget.left() - 10
         ):
             rows.append({"size": size, "skipped": "would not finish within the budget"})
             report.data["stopped_early"] = f"budget of {budget.seconds:.0f} s"
